@@ -1,0 +1,5 @@
+export * from './feature-view';
+export { FeatureDtype, OfflineColumnType, FEATURE_SPEC_FORMAT_VERSION } from './spec';
+export type {
+  FeatureSpec, EntitySpec, FeatureViewSpec, FeatureRow, RecordValidation, CompatibilityReport, OfflineColumn,
+} from './spec';

@@ -1,0 +1,33 @@
+import { FeatureDtype, FeatureSpec } from './types';
+
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+/** Returns why `value` is not a valid value of `feature`, or undefined when it is. Null is handled by the caller. */
+export function valueProblem(feature: FeatureSpec, value: unknown): string | undefined {
+  switch (feature.dtype) {
+    case FeatureDtype.INT64:
+      return Number.isSafeInteger(value) ? undefined : `expected an int64 (an integer within ±2^53), got ${describe(value)}`;
+    case FeatureDtype.FLOAT64:
+      return typeof value === 'number' && Number.isFinite(value) ? undefined : `expected a finite float64, got ${describe(value)}`;
+    case FeatureDtype.STRING:
+      return typeof value === 'string' ? undefined : `expected a string, got ${describe(value)}`;
+    case FeatureDtype.BOOL:
+      return typeof value === 'boolean' ? undefined : `expected a bool, got ${describe(value)}`;
+    case FeatureDtype.FLOAT32_VECTOR: {
+      if (!Array.isArray(value)) return `expected an array of ${feature.dimension} float32 values, got ${describe(value)}`;
+      if (value.length !== feature.dimension) return `expected ${feature.dimension} values, got ${value.length}`;
+      const bad = value.findIndex((v) => typeof v !== 'number' || !Number.isFinite(v) || Math.abs(v) > FLOAT32_MAX);
+      return bad < 0 ? undefined : `element ${bad} is ${describe(value[bad])}, expected a finite float32`;
+    }
+    default:
+      return `unknown dtype '${String(feature.dtype)}'`;
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value)}`;
+  if (typeof value === 'object') return 'an object';
+  return `${typeof value} ${String(value)}`;
+}

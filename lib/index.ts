@@ -1,0 +1,2 @@
+/** ml-platform-constructs: the public API. */
+export * from './features';

@@ -1,0 +1,28 @@
+/**
+ * `npm start`: synthesizes the reference platform (bin/) into cdk.out/ with the AwsSolutions checks on, then prints
+ * what it produced: stacks, resources by type, Lambda bundles and templates written.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { App } from 'aws-cdk-lib';
+import { buildReferencePlatform } from '../bin/platform';
+
+const outdir = path.join(__dirname, '..', 'cdk.out');
+const started = Date.now();
+const app = new App({ outdir });
+buildReferencePlatform(app);
+const assembly = app.synth();
+
+console.log(`\nReference platform synthesized into ${path.relative(process.cwd(), outdir)}/ in ${Date.now() - started} ms (cdk-nag AwsSolutions: passed)\n`);
+for (const stack of assembly.stacks) {
+  const resources = Object.values<{ Type: string }>(stack.template.Resources ?? {});
+  const byType = new Map<string, number>();
+  for (const r of resources) byType.set(r.Type, (byType.get(r.Type) ?? 0) + 1);
+  const size = fs.statSync(path.join(outdir, stack.templateFile)).size;
+  console.log(`${stack.stackName}: ${resources.length} resources, template ${stack.templateFile} (${(size / 1024).toFixed(1)} KiB)`);
+  for (const [type, count] of [...byType].sort((a, b) => a[0].localeCompare(b[0]))) {
+    console.log(`  ${String(count).padStart(3)}  ${type}`);
+  }
+  const outputs = Object.entries<{ Description?: string }>(stack.template.Outputs ?? {});
+  if (outputs.length > 0) console.log(`  outputs: ${outputs.map(([k]) => k).join(', ')}`);
+}

@@ -1,0 +1,160 @@
+import { Duration } from 'aws-cdk-lib';
+import { Entity, Feature, FeatureContract, FeatureView } from '../lib';
+import {
+  checkCompatibility, entityKeyOf, FeatureDtype, featureViewProblems, FeatureViewSpec, offlineColumns, onlineKey,
+  validateRecord,
+} from '../lib/features/spec';
+
+const customer = new Entity({ name: 'customer', joinKeys: ['customer_id'] });
+
+function txnStats(overrides: Partial<ConstructorParameters<typeof FeatureView>[0]> = {}): FeatureView {
+  return new FeatureView({
+    name: 'customer_txn_stats',
+    entities: [customer],
+    ttl: Duration.days(7),
+    freshness: Duration.minutes(5),
+    features: [
+      Feature.int64('txn_count_1h', { fallback: 0 }),
+      Feature.float64('avg_amount_7d'),
+      Feature.string('device_type', { fallback: 'unknown' }),
+      Feature.bool('is_new'),
+      Feature.float32Vector('embedding', 3),
+    ],
+    ...overrides,
+  });
+}
+
+describe('FeatureView', () => {
+  test('compiles to a plain JSON spec that round-trips', () => {
+    const spec = txnStats().toSpec();
+    expect(spec).toMatchObject({
+      specFormat: 1, name: 'customer_txn_stats', version: 1, eventTimeField: 'event_time', ttlSeconds: 604800, freshnessSeconds: 300,
+      entities: [{ name: 'customer', joinKeys: ['customer_id'] }],
+    });
+    expect(spec.features[0]).toEqual({ name: 'txn_count_1h', dtype: FeatureDtype.INT64, fallback: 0 });
+    expect(spec.features[4]).toEqual({ name: 'embedding', dtype: FeatureDtype.FLOAT32_VECTOR, dimension: 3 });
+    expect(JSON.parse(JSON.stringify(spec))).toEqual(spec);
+    expect(FeatureView.fromSpec(spec).toSpec()).toEqual(spec);
+  });
+
+  test('reports every problem at once, naming the field and the fix', () => {
+    let message = '';
+    try {
+      new FeatureView({
+        name: 'Bad-Name', version: 0, entities: [], ttl: Duration.minutes(1), freshness: Duration.minutes(10),
+        features: [Feature.int64('x', { fallback: 1.5 }), Feature.float32Vector('v', 0), Feature.string('x'), Feature.bool('event_date')],
+      });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/8 problems/);
+    expect(message).toMatch(/name: 'Bad-Name' is not a valid name; use lower snake case/);
+    expect(message).toMatch(/version: 0 must be a positive integer/);
+    expect(message).toMatch(/entities: at least one entity is required/);
+    expect(message).toMatch(/features\[0\]\.fallback: expected an int64/);
+    expect(message).toMatch(/features\[1\]\.dimension: 0 must be an integer between 1 and 4096/);
+    expect(message).toMatch(/'x' is used by both feature 'x' and feature 'x'/);
+    expect(message).toMatch(/'event_date' is reserved by the offline store layout/);
+    expect(message).toMatch(/freshness: 600 s exceeds ttl 60 s/);
+  });
+
+  test('a join key may not collide with a feature', () => {
+    expect(() => txnStats({ features: [Feature.string('customer_id')] })).toThrow(/'customer_id' is used by both join key of entity 'customer' and feature 'customer_id'/);
+  });
+
+  test('FeatureContract validates raw JSON specs, e.g. one loaded from disk', () => {
+    const spec = { ...txnStats().toSpec(), specFormat: 2 } as FeatureViewSpec;
+    expect(FeatureContract.problems(spec)).toEqual([expect.stringMatching(/specFormat: 2 is not supported/)]);
+    expect(featureViewProblems(txnStats().toSpec())).toEqual([]);
+  });
+});
+
+describe('record validation', () => {
+  const spec = txnStats().toSpec();
+  const nowMs = Date.parse('2026-06-01T00:00:00Z');
+  const good = { customer_id: 'c-1', event_time: '2026-05-31T23:00:00Z', txn_count_1h: 3, avg_amount_7d: 12.5, device_type: 'ios', is_new: false, embedding: [0.1, 0.2, 0.3] };
+
+  test('normalizes a valid record into a row', () => {
+    const { row, errors } = validateRecord(spec, good, { nowMs });
+    expect(errors).toEqual([]);
+    expect(row).toEqual({
+      view: 'customer_txn_stats', version: 1, entityKey: 'customer_id=c-1', joinKeys: { customer_id: 'c-1' },
+      eventTimeMs: Date.parse('2026-05-31T23:00:00Z'), values: { txn_count_1h: 3, avg_amount_7d: 12.5, device_type: 'ios', is_new: false, embedding: [0.1, 0.2, 0.3] },
+    });
+  });
+
+  test('accepts epoch milliseconds and integer join keys; missing features become null', () => {
+    const { row } = validateRecord(spec, { customer_id: 42, event_time: 1700000000000, txn_count_1h: 1 }, { nowMs });
+    expect(row?.entityKey).toBe('customer_id=42');
+    expect(row?.eventTimeMs).toBe(1700000000000);
+    expect(row?.values.device_type).toBeNull();
+  });
+
+  test('lists every problem of a bad record', () => {
+    const { row, errors } = validateRecord(spec, {
+      event_time: '2026-05-31 23:00', txn_count_1h: 1.5, avg_amount_7d: 'x', is_new: 1, embedding: [1, 2], color: 'red',
+    }, { nowMs });
+    expect(row).toBeUndefined();
+    expect(errors).toEqual([
+      expect.stringMatching(/^customer_id: join key must be/),
+      expect.stringMatching(/^event_time: event time must be ISO-8601 with a zone/),
+      expect.stringMatching(/^txn_count_1h: expected an int64/),
+      expect.stringMatching(/^avg_amount_7d: expected a finite float64, got the string "x"/),
+      expect.stringMatching(/^is_new: expected a bool/),
+      expect.stringMatching(/^embedding: expected 3 values, got 2/),
+      expect.stringMatching(/^color: unknown field/),
+    ]);
+  });
+
+  test('refuses event times beyond the clock-skew allowance and non-objects', () => {
+    expect(validateRecord(spec, { ...good, event_time: '2026-06-01T00:10:00Z' }, { nowMs }).errors[0]).toMatch(/in the future/);
+    expect(validateRecord(spec, [1, 2], { nowMs }).errors[0]).toMatch(/expected a JSON object/);
+    expect(validateRecord(spec, { ...good, embedding: [1, Number.MAX_VALUE, 3] }, { nowMs }).errors[0]).toMatch(/element 1 .* finite float32/);
+  });
+
+  test('entity keys encode every join key unambiguously', () => {
+    const twoKeys = new FeatureView({
+      name: 'pair', entities: [customer, new Entity({ name: 'merchant', joinKeys: ['merchant_id'] })], ttl: Duration.hours(1),
+      features: [Feature.int64('n')],
+    }).toSpec();
+    expect(entityKeyOf(twoKeys, { customer_id: 'a|b', merchant_id: 'm=1' })).toBe('customer_id=a%7Cb|merchant_id=m%3D1');
+    expect(onlineKey(twoKeys, 'customer_id=a')).toBe('pair#1#customer_id=a');
+    expect(offlineColumns(twoKeys).map((c) => `${c.name}:${c.type}`)).toEqual([
+      'customer_id:string', 'merchant_id:string', 'entity_key:string', 'event_time:timestamp', 'ingested_at:timestamp', 'ingest_seq:string', 'n:bigint',
+    ]);
+  });
+});
+
+describe('compatibility', () => {
+  const v1 = txnStats();
+
+  test('adding a feature is compatible', () => {
+    const report = txnStats({ features: [...[Feature.int64('txn_count_1h', { fallback: 0 }), Feature.float64('avg_amount_7d'), Feature.string('device_type', { fallback: 'unknown' }), Feature.bool('is_new'), Feature.float32Vector('embedding', 3)], Feature.float64('new_one')] }).checkCompatibilityWith(v1);
+    expect(report).toEqual({ compatible: true, breakingChanges: [], compatibleChanges: ["feature 'new_one' added"] });
+  });
+
+  test('removing, renaming or retyping without a version bump is refused with every breaking change', () => {
+    const next = txnStats({ features: [Feature.float64('txn_count_1h'), Feature.float64('avg_amount_7d'), Feature.string('device'), Feature.bool('is_new'), Feature.float32Vector('embedding', 4)] });
+    const report = next.checkCompatibilityWith(v1);
+    expect(report.compatible).toBe(false);
+    expect(report.breakingChanges).toEqual([
+      "feature 'txn_count_1h' retyped from int64 to float64",
+      "feature 'device_type' removed (or renamed)",
+      "feature 'embedding' retyped from float32_vector[3] to float32_vector[4]",
+    ]);
+  });
+
+  test('the same breaking change is accepted under a version bump, but never a version going down', () => {
+    const bumped = txnStats({ version: 2, features: [Feature.float64('txn_count_1h')] });
+    expect(bumped.checkCompatibilityWith(v1).compatible).toBe(true);
+    expect(bumped.checkCompatibilityWith(v1).breakingChanges).toHaveLength(5);
+    expect(checkCompatibility(bumped.toSpec(), v1.toSpec())).toMatchObject({ compatible: false, breakingChanges: expect.arrayContaining([expect.stringMatching(/version went down/)]) });
+  });
+
+  test('changing join keys or the event time field is breaking', () => {
+    const next = txnStats({ entities: [new Entity({ name: 'customer', joinKeys: ['cust_id'] })], eventTimeField: 'ts' });
+    expect(FeatureContract.compare(v1.toSpec(), next.toSpec()).breakingChanges).toEqual([
+      'join keys changed from [customer_id] to [cust_id]', "event time field changed from 'event_time' to 'ts'",
+    ]);
+  });
+});
