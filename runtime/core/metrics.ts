@@ -1,0 +1,77 @@
+/**
+ * The platform's one metrics module: the CloudWatch namespace, metric names and dimensions our runtime emits, and
+ * the Embedded Metric Format (EMF) encoder that emits them from Lambda logs. Constructs build their alarms and
+ * dashboards from these same names, so a rename cannot split producer and consumer.
+ * Pure TypeScript: no AWS SDK, no CDK.
+ */
+
+/** CloudWatch namespace of every metric our runtime emits. */
+export const METRICS_NAMESPACE = 'MlPlatform';
+
+/** Dimension names. */
+export const MetricDimensions = {
+  MODEL: 'Model',
+  VARIANT: 'Variant',
+  FEATURE_VIEW: 'FeatureView',
+  FEATURE: 'Feature',
+} as const;
+
+/** Metric names emitted by the feature materializer (dimension: FeatureView). */
+export const MaterializerMetrics = {
+  /** Records taken from the stream (valid or not). */
+  RECORDS_RECEIVED: 'RecordsReceived',
+  /** Valid rows stored (offline rows written; every one was offered to the online store). */
+  ROWS_STORED: 'RowsStored',
+  /** Rows that became the online value (newer than what the online store held). */
+  ONLINE_APPLIED: 'OnlineRowsApplied',
+  /** Rows the online store refused because it already held a newer or equal event time (out of order or replayed). */
+  ONLINE_STALE: 'OnlineRowsStale',
+  /** Invalid records written to the dead-letter location. */
+  DEAD_LETTERED: 'RecordsDeadLettered',
+  /** Milliseconds from event time to online write, per batch maximum. */
+  FRESHNESS_LAG_MS: 'FreshnessLagMs',
+} as const;
+
+/** Metric names emitted by online feature retrieval (dimensions: FeatureView, and Feature for statuses). */
+export const OnlineStoreMetrics = {
+  /** Values served per status (PRESENT, NOT_FOUND, OUTSIDE_MAX_AGE, FALLBACK); dimension `Status` added. */
+  FEATURE_VALUES: 'FeatureValues',
+  /** BatchGetItem calls made. */
+  READ_ROUND_TRIPS: 'OnlineReadRoundTrips',
+} as const;
+
+/** CloudWatch units used by our metrics. */
+export type MetricUnit = 'Count' | 'Milliseconds' | 'Seconds' | 'Percent' | 'None';
+
+/** One metric value to emit. */
+export interface MetricDatum {
+  readonly name: string;
+  readonly value: number;
+  readonly unit: MetricUnit;
+}
+
+/**
+ * Encodes metrics as one EMF log line (CloudWatch extracts them from the Lambda log; no API call on the request
+ * path). All metrics in one line share the dimensions.
+ */
+export function toEmf(
+  dimensions: Record<string, string>,
+  metrics: readonly MetricDatum[],
+  options: { namespace?: string; timestampMs?: number; properties?: Record<string, unknown> } = {},
+): string {
+  const values: Record<string, number> = {};
+  for (const m of metrics) values[m.name] = m.value;
+  return JSON.stringify({
+    _aws: {
+      Timestamp: options.timestampMs ?? Date.now(),
+      CloudWatchMetrics: [{
+        Namespace: options.namespace ?? METRICS_NAMESPACE,
+        Dimensions: [Object.keys(dimensions)],
+        Metrics: metrics.map((m) => ({ Name: m.name, Unit: m.unit })),
+      }],
+    },
+    ...dimensions,
+    ...values,
+    ...options.properties,
+  });
+}

@@ -1,0 +1,81 @@
+/**
+ * Loopback stand-ins for AWS services, started by the tests (and benchmarks) that need them: dynalite (DynamoDB),
+ * kinesalite (Kinesis) and s3rver (S3), each on a free port of 127.0.0.1, each stopped by its `stop()`.
+ * The real AWS SDK v3 clients talk to them through `localClientConfig(endpoint)`.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import type { AddressInfo } from 'net';
+import type { Server } from 'http';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+
+/** A running local service. */
+export interface LocalService {
+  /** `http://127.0.0.1:<port>` */
+  readonly endpoint: string;
+  /** Stops the server and removes its data. */
+  stop(): Promise<void>;
+}
+
+/** Client configuration for a real AWS SDK v3 client pointed at a loopback service (HTTP/1, dummy credentials). */
+export function localClientConfig(endpoint: string) {
+  return {
+    endpoint,
+    region: 'us-east-1',
+    // s3rver only accepts its own well-known key; dynalite and kinesalite accept any.
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    // kinesalite rejects HTTP/2; HTTP/1 is fine for all three. Short timeouts: loopback answers in milliseconds.
+    requestHandler: new NodeHttpHandler({ connectionTimeout: 2000, requestTimeout: 10000 }),
+    forcePathStyle: true,
+    // s3rver predates S3's default CRC32 checksums on uploads.
+    requestChecksumCalculation: 'WHEN_REQUIRED' as const,
+    responseChecksumValidation: 'WHEN_REQUIRED' as const,
+    maxAttempts: 3,
+  };
+}
+
+function listen(server: Server): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`));
+  });
+}
+
+function close(server: Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/** Starts dynalite (in memory) on a free loopback port. */
+export async function startDynalite(): Promise<LocalService> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const dynalite = require('dynalite');
+  const server: Server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  const endpoint = await listen(server);
+  return { endpoint, stop: () => close(server) };
+}
+
+/** Starts kinesalite (in memory) on a free loopback port. */
+export async function startKinesalite(): Promise<LocalService> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const kinesalite = require('kinesalite');
+  const server: Server = kinesalite({ createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, shardLimit: 100 });
+  const endpoint = await listen(server);
+  return { endpoint, stop: () => close(server) };
+}
+
+/** Starts s3rver on a free loopback port with its data in a fresh temporary folder. */
+export async function startS3rver(): Promise<LocalService> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const S3rver = require('s3rver');
+  const directory = fs.mkdtempSync(path.join(os.tmpdir(), 's3rver-'));
+  const s3rver = new S3rver({ address: '127.0.0.1', port: 0, directory, silent: true, configureBuckets: [] });
+  const { port } = await s3rver.run();
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    stop: async () => {
+      await s3rver.close();
+      fs.rmSync(directory, { recursive: true, force: true });
+    },
+  };
+}
