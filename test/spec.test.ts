@@ -1,7 +1,8 @@
 import { Duration } from 'aws-cdk-lib';
 import { Entity, Feature, FeatureContract, FeatureView } from '../lib';
 import {
-  checkCompatibility, entityKeyOf, FeatureDtype, featureViewProblems, FeatureViewSpec, offlineColumns, onlineKey,
+  checkCompatibility, entityKeyOf, FeatureDtype, FeatureStatus, featureViewProblems, FeatureViewSpec, offlineColumns, onlineKey,
+  resolveFeatureRefs, serveValue,
   validateRecord,
 } from '../lib/features/spec';
 
@@ -156,5 +157,28 @@ describe('compatibility', () => {
     expect(FeatureContract.compare(v1.toSpec(), next.toSpec()).breakingChanges).toEqual([
       'join keys changed from [customer_id] to [cust_id]', "event time field changed from 'event_time' to 'ts'",
     ]);
+  });
+});
+
+describe('serving rule and feature references', () => {
+  const spec = txnStats().toSpec();
+  const [count, avg] = spec.features;
+
+  test('present within TTL, fallback when missing or expired, otherwise a status and null — never a silent zero', () => {
+    const ttlMs = spec.ttlSeconds * 1000;
+    expect(serveValue(spec, avg, 2.5, ttlMs)).toEqual({ value: 2.5, status: FeatureStatus.PRESENT });
+    expect(serveValue(spec, avg, 2.5, ttlMs + 1)).toEqual({ value: null, status: FeatureStatus.OUTSIDE_MAX_AGE });
+    expect(serveValue(spec, avg, undefined)).toEqual({ value: null, status: FeatureStatus.NOT_FOUND });
+    expect(serveValue(spec, avg, null, 0)).toEqual({ value: null, status: FeatureStatus.NOT_FOUND });
+    expect(serveValue(spec, count, undefined)).toEqual({ value: 0, status: FeatureStatus.FALLBACK });
+    expect(serveValue(spec, count, 7, ttlMs + 1, 123)).toEqual({ value: 0, status: FeatureStatus.FALLBACK, eventTimeMs: 123 });
+  });
+
+  test('feature references resolve per view and unknown ones are all reported', () => {
+    expect(resolveFeatureRefs([spec], ['customer_txn_stats:avg_amount_7d', 'customer_txn_stats:txn_count_1h', 'customer_txn_stats:avg_amount_7d']))
+      .toEqual([{ view: spec, features: [avg, count] }]);
+    expect(() => resolveFeatureRefs([spec], ['nope:x', 'customer_txn_stats:nope', 'bad'])).toThrow(
+      /unknown view 'nope'[\s\S]*has no feature 'nope'[\s\S]*'bad': feature references look like 'view_name:feature_name'/,
+    );
   });
 });

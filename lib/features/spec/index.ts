@@ -9,3 +9,5 @@ export * from './validate';
 export * from './record';
 export * from './compatibility';
 export * from './layout';
+export * from './serving';
+export * from './refs';
