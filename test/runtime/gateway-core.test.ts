@@ -1,3 +1,5 @@
+import { AdmissionController } from '../../runtime/core/admission';
+import { TtlCache } from '../../runtime/core/ttl-cache';
 import { BreakerState, CircuitBreaker } from '../../runtime/core/circuit-breaker';
 import { assignVariant, bucketOf } from '../../runtime/core/variant-assignment';
 
@@ -60,5 +62,71 @@ describe('variant assignment', () => {
     expect(bucketOf('user-1', 'exp-a')).not.toBe(bucketOf('user-1', 'exp-b'));
     for (let i = 0; i < 1000; i++) expect(assignVariant(`u${i}`, [{ name: 'off', weight: 0 }, { name: 'on', weight: 1 }])).toBe('on');
     expect(() => assignVariant('u', [{ name: 'off', weight: 0 }])).toThrow(/positive weight/);
+  });
+});
+
+describe('AdmissionController', () => {
+  test('sheds batch first, then standard, never critical, as the model reports overload', () => {
+    let now = 0;
+    const admission = new AdmissionController({ now: () => now });
+    for (const tier of ['critical', 'standard', 'batch'] as const) expect(admission.admit(tier).admitted).toBe(true);
+    // 1 overloaded answer in 10: batch (5%) is shed, standard (30%) is not.
+    for (let i = 0; i < 9; i++) admission.record(false);
+    admission.record(true);
+    expect(admission.saturation).toBeCloseTo(0.1, 5);
+    const shed = admission.admit('batch');
+    expect(shed).toMatchObject({ admitted: false, retryAfterSeconds: 1 });
+    expect(shed.reason).toMatch(/tier 'batch' is shed first/);
+    expect(admission.admit('standard').admitted).toBe(true);
+    // Most answers overloaded: standard is shed too, critical still admitted.
+    for (let i = 0; i < 20; i++) admission.record(true);
+    expect(admission.admit('standard').admitted).toBe(false);
+    expect(admission.admit('critical').admitted).toBe(true);
+  });
+
+  test('the estimate decays with time, so shed tiers come back when load drops', () => {
+    let now = 0;
+    const admission = new AdmissionController({ halfLifeMs: 1000, now: () => now });
+    for (let i = 0; i < 10; i++) admission.record(true);
+    expect(admission.admit('batch').admitted).toBe(false);
+    now = 1000;
+    admission.record(false);
+    // Overload weight halves per half-life while the fresh healthy answer counts in full.
+    expect(admission.saturation).toBeCloseTo(5 / 6, 5);
+    now = 10_000;
+    for (let i = 0; i < 20; i++) admission.record(false);
+    expect(admission.saturation).toBeLessThan(0.05);
+    expect(admission.admit('batch').admitted).toBe(true);
+  });
+
+  test('a concurrency cap gives lower tiers a smaller share of in-flight calls', () => {
+    const admission = new AdmissionController({ maxConcurrency: 4 });
+    expect(admission.admit('batch').admitted).toBe(true);
+    expect(admission.admit('batch').admitted).toBe(true);
+    expect(admission.admit('batch')).toMatchObject({ admitted: false, reason: expect.stringMatching(/2 calls in flight; tier 'batch' may use 50% of 4/) });
+    expect(admission.admit('standard').admitted).toBe(true);
+    expect(admission.admit('standard').admitted).toBe(false);
+    expect(admission.admit('critical').admitted).toBe(true);
+    expect(admission.admit('critical').admitted).toBe(false);
+    admission.release('batch', false);
+    expect(admission.admit('critical').admitted).toBe(true);
+  });
+});
+
+describe('TtlCache', () => {
+  test('serves within the TTL, expires after it, and evicts the least recently used', () => {
+    let now = 0;
+    const cache = new TtlCache<number>(2, 100, () => now);
+    cache.set('a', 1);
+    cache.set('b', 2);
+    expect(cache.get('a')).toBe(1); // 'a' is now the most recently used
+    cache.set('c', 3); // evicts 'b'
+    expect(cache.get('b')).toBeUndefined();
+    expect(cache.get('a')).toBe(1);
+    now = 99;
+    expect(cache.get('c')).toBe(3);
+    now = 100;
+    expect(cache.get('c')).toBeUndefined();
+    expect(() => new TtlCache(0, 1)).toThrow(/maxEntries/);
   });
 });
