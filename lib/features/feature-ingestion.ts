@@ -1,0 +1,373 @@
+import { Annotations, Duration, RemovalPolicy, Size, SizeRoundingBehavior, Token, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { KinesisEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { METRICS_NAMESPACE } from '../../runtime/core/metrics';
+import { handlerCode } from '../bundling';
+import { concreteSeconds, FeatureStore, throwIfProblems } from './feature-store';
+import { FeatureView } from './feature-view';
+
+/** Properties of a `FeatureIngestion`. */
+export interface FeatureIngestionProps {
+  /** The store the views are materialized into. */
+  readonly store: FeatureStore;
+  /** The views this ingestion materializes; each must be a view of `store`. */
+  readonly views: FeatureView[];
+  /**
+   * The stream producers write to: one JSON envelope `{view, version, record}` per Kinesis record. An imported
+   * stream encrypted with a customer-managed key must be imported with that key (`Stream.fromStreamAttributes`).
+   * @default - a new stream encrypted with the store's key
+   */
+  readonly stream?: kinesis.IStream;
+  /**
+   * Capacity mode of the stream this construct creates.
+   * @default kinesis.StreamMode.ON_DEMAND
+   */
+  readonly streamMode?: kinesis.StreamMode;
+  /**
+   * Shards of the stream this construct creates, with `StreamMode.PROVISIONED` only.
+   * @default 1
+   */
+  readonly shardCount?: number;
+  /**
+   * Retention of the stream this construct creates (24 hours to 365 days): how long a failed batch stays
+   * replayable from the pointers in the on-failure queue.
+   * @default Duration.hours(24)
+   */
+  readonly streamRetention?: Duration;
+  /**
+   * Records per Lambda invocation (1 to 10,000).
+   * @default 500
+   */
+  readonly batchSize?: number;
+  /**
+   * How long Lambda gathers records before invoking (at most 5 minutes). Every view's freshness objective must be
+   * longer than this.
+   * @default Duration.seconds(1)
+   */
+  readonly maxBatchingWindow?: Duration;
+  /**
+   * Concurrent batches per shard (1 to 10); records of one entity key stay ordered.
+   * @default 1
+   */
+  readonly parallelizationFactor?: number;
+  /**
+   * Retries of a failed batch (0 to 10,000) before its pointers go to the on-failure queue. Bounded so that one
+   * poison batch cannot block its shard; invalid records never fail a batch (they are dead-lettered to S3).
+   * @default 5
+   */
+  readonly retryAttempts?: number;
+  /**
+   * Records older than this are not retried but sent to the on-failure queue (1 minute to 7 days).
+   * @default Duration.hours(6)
+   */
+  readonly maxRecordAge?: Duration;
+  /**
+   * Where in the stream a new mapping starts.
+   * @default lambda.StartingPosition.TRIM_HORIZON (nothing produced before the deployment is skipped)
+   */
+  readonly startingPosition?: lambda.StartingPosition;
+  /**
+   * Memory of the materializer function (128 MiB to 10,240 MiB).
+   * @default Size.mebibytes(512)
+   */
+  readonly memorySize?: Size;
+  /**
+   * Timeout of one materializer invocation (at most 15 minutes).
+   * @default Duration.minutes(1)
+   */
+  readonly timeout?: Duration;
+  /**
+   * Concurrency reserved for (and capping) the materializer.
+   * @default - unreserved
+   */
+  readonly reservedConcurrentExecutions?: number;
+  /**
+   * Retention of the materializer's log group.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * X-Ray tracing of the materializer.
+   * @default lambda.Tracing.ACTIVE
+   */
+  readonly tracing?: lambda.Tracing;
+}
+
+/** Lambda's limit on the total size of a function's environment variables. */
+const LAMBDA_ENVIRONMENT_LIMIT_BYTES = 4096;
+/** Longest values the deploy-time names can take (DynamoDB table and S3 bucket name limits). */
+const MAX_NAME_LENGTH = { ONLINE_TABLE_NAME: 255, OFFLINE_BUCKET_NAME: 63 } as const;
+/** Period of every alarm. */
+const ALARM_PERIOD = Duration.minutes(1);
+
+/** Whether a number is concrete and an integer within [min, max]. Unresolved tokens pass (checked at deploy). */
+function outOfRange(value: number | undefined, min: number, max: number): boolean {
+  return value !== undefined && !Token.isUnresolved(value) && (!Number.isInteger(value) || value < min || value > max);
+}
+
+/**
+ * Streaming materialization: a Kinesis stream that producers write feature records to, and a Lambda function
+ * (the `feature-materializer` handler) that validates each record against its view, writes valid rows to the online
+ * table (newer event time wins) and to the offline Parquet history, and dead-letters invalid ones under
+ * `dead-letter/` in the store's bucket.
+ *
+ * The event source bisects failing batches, reports partial batch failures, retries a bounded number of times and
+ * sends the pointers of what still fails to an encrypted SQS on-failure queue. Alarms: iterator age above the
+ * smallest freshness objective of the views, dead-lettered records per view, handler errors and a non-empty
+ * on-failure queue.
+ */
+export class FeatureIngestion extends Construct {
+  /** The stream producers write to. */
+  public readonly stream: kinesis.IStream;
+  /** The materializer function. */
+  public readonly function: lambda.Function;
+  /**
+   * Receives the stream positions (shard, sequence numbers) of batches that still failed after the retries or
+   * outlived `maxRecordAge`; replay them from the stream within its retention.
+   */
+  public readonly onFailureQueue: sqs.Queue;
+  /** Fires when materialization falls behind the smallest freshness objective of the views. */
+  public readonly iteratorAgeAlarm: cloudwatch.Alarm;
+  /** Every alarm of this construct: iterator age, handler errors, on-failure queue depth, dead letters per view. */
+  public readonly alarms: cloudwatch.Alarm[];
+  /** The views materialized. */
+  public readonly views: FeatureView[];
+  /** The store written to. */
+  public readonly store: FeatureStore;
+
+  constructor(scope: Construct, id: string, props: FeatureIngestionProps) {
+    super(scope, id);
+    const views = props.views ?? [];
+    const environment: Record<string, string> = {
+      FEATURE_VIEWS: JSON.stringify(views.map((v) => v.toSpec())),
+      ONLINE_TABLE_NAME: props.store.table.tableName,
+      OFFLINE_BUCKET_NAME: props.store.bucket.bucketName,
+      METRICS_NAMESPACE,
+    };
+    throwIfProblems(this, FeatureIngestion.problems(props, environment));
+    this.warnAboutRiskySettings(props);
+    this.views = [...views];
+    this.store = props.store;
+
+    this.stream = props.stream ?? this.createStream(props);
+
+    this.onFailureQueue = new sqs.Queue(this, 'OnFailureQueue', {
+      // The messages hold stream positions only, never feature values: SQS-managed encryption suffices.
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.onFailureQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself a dead-letter destination: the on-failure destination of the Kinesis event source mapping',
+    });
+
+    this.function = this.createFunction(props, environment);
+    this.function.addEventSource(new KinesisEventSource(this.stream, {
+      startingPosition: props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON,
+      batchSize: props.batchSize ?? 500,
+      maxBatchingWindow: props.maxBatchingWindow ?? Duration.seconds(1),
+      parallelizationFactor: props.parallelizationFactor ?? 1,
+      retryAttempts: props.retryAttempts ?? 5,
+      maxRecordAge: props.maxRecordAge ?? Duration.hours(6),
+      bisectBatchOnError: true,
+      reportBatchItemFailures: true,
+      onFailure: new SqsDlq(this.onFailureQueue),
+    }));
+    props.store.grantWriteOnline(this.function);
+    props.store.grantWriteOffline(this.function, this.views);
+
+    this.iteratorAgeAlarm = this.alarm('IteratorAgeAlarm', this.metricIteratorAge(), FeatureIngestion.smallestFreshness(this.views).toMilliseconds(),
+      `Materialization of ${this.views.map((v) => v.name).join(', ')} is behind the smallest freshness objective of its views`);
+    this.alarms = [
+      this.iteratorAgeAlarm,
+      this.alarm('ErrorsAlarm', this.function.metricErrors({ statistic: cloudwatch.Stats.SUM, period: ALARM_PERIOD }), 0,
+        'The feature materializer failed invocations (batches are being retried)'),
+      this.alarm('OnFailureAlarm', this.onFailureQueue.metricApproximateNumberOfMessagesVisible({ statistic: cloudwatch.Stats.MAXIMUM, period: ALARM_PERIOD }), 0,
+        'Stream batches were given up on: replay them from the positions in the on-failure queue before the stream trims them'),
+      ...this.views.map((view) => this.alarm(`DeadLettersAlarm-${view.name}`, props.store.metricDeadLettered(view), 0,
+        `Invalid records of feature view ${view.name} were dead-lettered under dead-letter/ in the offline bucket`)),
+    ];
+  }
+
+  /**
+   * Grants producers `PutRecord`/`PutRecords` on the stream and data-key generation with its key.
+   */
+  public grantPut(grantee: iam.IGrantable): iam.Grant {
+    const grant = this.stream.grant(grantee, 'kinesis:PutRecord', 'kinesis:PutRecords', 'kinesis:ListShards', 'kinesis:DescribeStreamSummary');
+    return this.stream.encryptionKey ? grant.combine(this.stream.encryptionKey.grant(grantee, 'kms:GenerateDataKey')) : grant;
+  }
+
+  /**
+   * Age of the newest record of the last batch the materializer received, in milliseconds (Lambda `IteratorAge`):
+   * how far materialization is behind the stream.
+   * @default - Maximum over 1 minute
+   */
+  public metricIteratorAge(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.function.metric('IteratorAge', { statistic: cloudwatch.Stats.MAXIMUM, period: ALARM_PERIOD, ...props });
+  }
+
+  private createStream(props: FeatureIngestionProps): kinesis.Stream {
+    const stream = new kinesis.Stream(this, 'Stream', {
+      encryption: kinesis.StreamEncryption.KMS,
+      encryptionKey: props.store.key,
+      streamMode: props.streamMode ?? kinesis.StreamMode.ON_DEMAND,
+      shardCount: props.streamMode === kinesis.StreamMode.PROVISIONED ? props.shardCount ?? 1 : undefined,
+      retentionPeriod: props.streamRetention ?? Duration.hours(24),
+    });
+    Validations.of(stream).acknowledge({
+      id: 'AwsSolutions-KDS3',
+      reason: 'The stream carries the feature values the store encrypts at rest with its customer-managed key; the stream uses the same key so that one key policy controls, and CloudTrail audits, every copy of the data',
+    });
+    return stream;
+  }
+
+  private createFunction(props: FeatureIngestionProps, environment: Record<string, string>): lambda.Function {
+    const logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    // An own role instead of the AWSLambdaBasicExecutionRole managed policy: it writes to this log group only.
+    const role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Feature materializer of ${this.node.path}`,
+    });
+    logGroup.grantWrite(role);
+    const tracing = props.tracing ?? lambda.Tracing.ACTIVE;
+    if (tracing !== lambda.Tracing.DISABLED) {
+      Validations.of(role).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions; every other statement of this role is scoped',
+      });
+    }
+    const fn = new lambda.Function(this, 'Materializer', {
+      description: `Materializes feature views ${this.views.map((v) => v.name).join(', ')} from Kinesis into the feature store`,
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      handler: 'index.handler',
+      code: handlerCode('feature-materializer'),
+      role,
+      logGroup,
+      tracing,
+      memorySize: (props.memorySize ?? Size.mebibytes(512)).toMebibytes(),
+      timeout: props.timeout ?? Duration.minutes(1),
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+      environment,
+    });
+    Validations.of(fn).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason: 'Node.js 22 (LTS) on purpose: the handler bundles are built for it (esbuild target node22 in lib/bundling.ts) and tested on it; the runtime and the bundling target move together',
+    });
+    return fn;
+  }
+
+  private alarm(id: string, metric: cloudwatch.IMetric, threshold: number, description: string): cloudwatch.Alarm {
+    return new cloudwatch.Alarm(this, id, {
+      metric,
+      threshold,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: description,
+    });
+  }
+
+  private static smallestFreshness(views: FeatureView[]): Duration {
+    return views.map((v) => v.freshness).reduce((a, b) => (a.toSeconds({ integral: false }) <= b.toSeconds({ integral: false }) ? a : b));
+  }
+
+  /** Every problem of the props, each naming the prop and the fix. */
+  private static problems(props: FeatureIngestionProps, environment: Record<string, string>): string[] {
+    const problems: string[] = [];
+    const views = props.views ?? [];
+    if (views.length === 0) problems.push('views: pass at least one FeatureView of the store');
+    const seen = new Set<string>();
+    views.forEach((view, i) => {
+      if (seen.has(view.name)) problems.push(`views[${i}]: '${view.name}' is given twice; list each view once`);
+      seen.add(view.name);
+      const notInStore = props.store.membershipProblem(view);
+      if (notInStore) problems.push(`views[${i}]: ${notInStore}`);
+    });
+
+    const window = concreteSeconds(props.maxBatchingWindow ?? Duration.seconds(1));
+    if (window !== undefined && window > 300) problems.push(`maxBatchingWindow: ${window} s exceeds Lambda's 300 s limit; use Duration.minutes(5) or less`);
+    for (const view of views) {
+      const freshness = view.freshness.toSeconds({ integral: false });
+      if (window !== undefined && freshness <= window) {
+        problems.push(`maxBatchingWindow: ${window} s makes view '${view.name}''s freshness objective of ${freshness} s unachievable (records wait up to the window before processing); lower maxBatchingWindow below ${freshness} s or raise the view's freshness`);
+      }
+    }
+    if (outOfRange(props.batchSize, 1, 10_000)) problems.push(`batchSize: ${props.batchSize} must be an integer from 1 to 10000 (Kinesis event source limit)`);
+    if (outOfRange(props.parallelizationFactor, 1, 10)) problems.push(`parallelizationFactor: ${props.parallelizationFactor} must be an integer from 1 to 10`);
+    if (outOfRange(props.retryAttempts, 0, 10_000)) {
+      problems.push(`retryAttempts: ${props.retryAttempts} must be an integer from 0 to 10000; unbounded retries (-1) would let one failing batch block its shard`);
+    }
+    const maxRecordAge = concreteSeconds(props.maxRecordAge);
+    if (maxRecordAge !== undefined && (maxRecordAge < 60 || maxRecordAge > 604_800)) {
+      problems.push(`maxRecordAge: ${maxRecordAge} s must be from 60 s to 7 days (604800 s); unbounded ages would let one failing batch block its shard`);
+    }
+    if (outOfRange(props.reservedConcurrentExecutions, 1, Number.MAX_SAFE_INTEGER)) {
+      problems.push(`reservedConcurrentExecutions: ${props.reservedConcurrentExecutions} must be a positive integer (0 would stop materialization); leave it unset for unreserved`);
+    }
+    const memory = props.memorySize && !props.memorySize.isUnresolved() ? props.memorySize.toMebibytes({ rounding: SizeRoundingBehavior.NONE }) : undefined;
+    if (outOfRange(memory, 128, 10_240)) problems.push(`memorySize: ${memory} MiB must be a whole number of MiB from 128 to 10240`);
+    const timeout = concreteSeconds(props.timeout);
+    if (timeout !== undefined && (timeout < 1 || timeout > 900)) problems.push(`timeout: ${timeout} s must be from 1 s to 15 minutes`);
+
+    const streamProps = (['streamMode', 'shardCount', 'streamRetention'] as const).filter((p) => props[p] !== undefined);
+    if (props.stream && streamProps.length > 0) {
+      problems.push(`${streamProps.join(', ')}: configure only the stream this construct creates; drop them or drop stream`);
+    }
+    if (props.shardCount !== undefined && props.streamMode !== kinesis.StreamMode.PROVISIONED) {
+      problems.push('shardCount: applies to provisioned streams only; set streamMode: StreamMode.PROVISIONED or drop shardCount');
+    }
+    if (outOfRange(props.shardCount, 1, 100_000)) problems.push(`shardCount: ${props.shardCount} must be a positive integer`);
+    const retention = concreteSeconds(props.streamRetention);
+    if (retention !== undefined && (retention < 24 * 3600 || retention > 8760 * 3600)) {
+      problems.push(`streamRetention: ${retention / 3600} hours must be from 24 hours to 365 days`);
+    }
+
+    const environmentProblem = FeatureIngestion.environmentProblem(views, environment);
+    if (environmentProblem) problems.push(environmentProblem);
+    return problems;
+  }
+
+  /** Lambda caps the environment at 4 KB; the view specs travel in it. */
+  private static environmentProblem(views: FeatureView[], environment: Record<string, string>): string | undefined {
+    const size = Object.entries(environment).reduce((total, [name, value]) => total + Buffer.byteLength(name) + (Token.isUnresolved(value)
+      ? MAX_NAME_LENGTH[name as keyof typeof MAX_NAME_LENGTH]
+      : Buffer.byteLength(value)), 0);
+    if (size <= LAMBDA_ENVIRONMENT_LIMIT_BYTES) return undefined;
+    const perView = views.map((v) => `${v.name} ${Buffer.byteLength(JSON.stringify(v.toSpec()))} B`).join(', ');
+    return `views: the materializer's environment would take up to ${size} bytes, over Lambda's ${LAMBDA_ENVIRONMENT_LIMIT_BYTES}-byte limit `
+      + `(FEATURE_VIEWS holds every view spec: ${perView}); split the views across several FeatureIngestion constructs or shorten their descriptions`;
+  }
+
+  private warnAboutRiskySettings(props: FeatureIngestionProps): void {
+    const warn = (id: string, message: string) => Annotations.of(this).addWarningV2(`ml-platform:${id}`, message);
+    const window = concreteSeconds(props.maxBatchingWindow ?? Duration.seconds(1)) ?? 0;
+    const timeout = concreteSeconds(props.timeout ?? Duration.minutes(1)) ?? 0;
+    for (const view of props.views ?? []) {
+      const freshness = view.freshness.toSeconds({ integral: false });
+      if (freshness > window && freshness < window + timeout) {
+        warn('freshnessBelowTimeout', `view '${view.name}': freshness ${freshness} s is shorter than maxBatchingWindow + timeout (${window + timeout} s): one slow or retried batch breaches it`);
+      }
+    }
+    const maxRecordAge = concreteSeconds(props.maxRecordAge ?? Duration.hours(6));
+    const retention = props.stream ? undefined : concreteSeconds(props.streamRetention ?? Duration.hours(24));
+    if (maxRecordAge !== undefined && retention !== undefined && maxRecordAge >= retention) {
+      warn('maxRecordAgeAboveRetention', `maxRecordAge (${maxRecordAge} s) is not shorter than the stream retention (${retention} s): failed batches are trimmed before they can be replayed`);
+    }
+    const reserved = props.reservedConcurrentExecutions;
+    const needed = (props.parallelizationFactor ?? 1) * (props.streamMode === kinesis.StreamMode.PROVISIONED ? props.shardCount ?? 1 : 1);
+    if (reserved !== undefined && !Token.isUnresolved(reserved) && reserved < needed) {
+      warn('reservedConcurrencyBelowShards', `reservedConcurrentExecutions ${reserved} is below shards × parallelizationFactor (${needed}): shards will wait for each other`);
+    }
+  }
+}

@@ -1,0 +1,567 @@
+import { Annotations, ArnFormat, CfnElement, Duration, Names, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
+import * as athena from 'aws-cdk-lib/aws-athena';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as glue from 'aws-cdk-lib/aws-glue';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as cxapi from 'aws-cdk-lib/cx-api';
+import { Construct, IConstruct } from 'constructs';
+import { MaterializerMetrics, MetricDimensions, METRICS_NAMESPACE } from '../../runtime/core/metrics';
+import { FeatureView } from './feature-view';
+import {
+  DEAD_LETTER_PREFIX, OFFLINE_PARTITION_COLUMNS, OFFLINE_PREFIX, offlineColumns, OfflineColumn, offlineViewPrefix,
+  OnlineAttributes,
+} from './spec';
+
+/** Properties of a `FeatureStore`. */
+export interface FeatureStoreProps {
+  /** The feature views the store holds: one Glue table each, one key prefix each in the online table. */
+  readonly views: FeatureView[];
+  /**
+   * KMS key encrypting the online table, the offline bucket, Athena query results and (by default) the ingestion
+   * stream.
+   * @default - a new customer-managed key with yearly rotation
+   */
+  readonly encryptionKey?: kms.IKey;
+  /**
+   * What happens to the key, table, buckets, Glue catalog entries and workgroup when they leave the stack.
+   * `DESTROY` also turns off the table's deletion protection; a non-empty bucket still fails to delete.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Age at which offline Parquet files move to S3 Standard-IA (at least 30 days, an S3 rule).
+   * @default Duration.days(90)
+   */
+  readonly offlineInfrequentAccessAfter?: Duration;
+  /**
+   * Age at which offline Parquet files are deleted. Training sets older than this cannot be rebuilt.
+   * @default - offline history is kept forever
+   */
+  readonly offlineExpiration?: Duration;
+  /**
+   * How long dead-lettered ingestion records are kept under `dead-letter/`.
+   * @default Duration.days(90)
+   */
+  readonly deadLetterRetention?: Duration;
+  /**
+   * How long Athena query results are kept under `athena-results/`.
+   * @default Duration.days(30)
+   */
+  readonly queryResultsRetention?: Duration;
+  /**
+   * Athena cancels a query of the workgroup once it has scanned this much data (at least 10 MB): the guard against
+   * a runaway point-in-time join.
+   * @default Size.gibibytes(100)
+   */
+  readonly bytesScannedCutoffPerQuery?: Size;
+  /**
+   * First event date (UTC, `yyyy-mm-dd`) of the offline partition projection: Athena sees no partition before it.
+   * Set it to the oldest event date you backfill.
+   * @default - `offlineExpiration` before today when that is set, otherwise '2020-01-01'
+   */
+  readonly earliestEventDate?: string;
+  /**
+   * Bucket receiving the offline bucket's S3 server access logs (for example the account's central log bucket).
+   * @default - a new SSE-S3 encrypted, TLS-only bucket that expires logs after `accessLogsRetention`
+   */
+  readonly accessLogsBucket?: s3.IBucket;
+  /**
+   * How long server access logs are kept in the bucket this store creates for them.
+   * @default Duration.days(365)
+   */
+  readonly accessLogsRetention?: Duration;
+  /**
+   * Glue database name (lower snake case).
+   * @default - derived from the construct path, unique in the account
+   */
+  readonly databaseName?: string;
+  /**
+   * Athena workgroup name.
+   * @default - derived from the construct path, unique in the account
+   */
+  readonly workgroupName?: string;
+}
+
+/** Athena engine the workgroup runs. */
+const ATHENA_ENGINE_VERSION = 'Athena engine version 3';
+/** Smallest per-query scan limit Athena accepts. */
+const MIN_BYTES_SCANNED_CUTOFF = 10_000_000;
+/** Smallest age S3 accepts for a transition to Standard-IA. */
+const MIN_INFREQUENT_ACCESS_DAYS = 30;
+/** How long overwritten or deleted object versions of the offline bucket are kept. */
+const NONCURRENT_VERSION_RETENTION = Duration.days(30);
+/** Glue/Hive classes of the Parquet format. */
+const PARQUET = {
+  INPUT_FORMAT: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat',
+  OUTPUT_FORMAT: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat',
+  SERDE: 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe',
+};
+/** Period of every metric helper unless overridden. */
+const METRIC_PERIOD = Duration.minutes(1);
+
+/**
+ * Throws one error listing every problem of a construct's props (no-op when there are none).
+ * @internal shared by the feature constructs; not part of the public API.
+ */
+export function throwIfProblems(scope: IConstruct, problems: readonly string[]): void {
+  if (problems.length > 0) {
+    throw new Error(`${scope.node.path}: invalid props:\n  - ${problems.join('\n  - ')}`);
+  }
+}
+
+/**
+ * Seconds of a concrete Duration; undefined for an absent or unresolved one (validation skips tokens).
+ * @internal shared by the feature constructs; not part of the public API.
+ */
+export function concreteSeconds(duration: Duration | undefined): number | undefined {
+  return duration && !duration.isUnresolved() ? duration.toSeconds({ integral: false }) : undefined;
+}
+
+/** Days of a concrete Duration; undefined for an absent or unresolved one. */
+function concreteDays(duration: Duration | undefined): number | undefined {
+  const seconds = concreteSeconds(duration);
+  return seconds === undefined ? undefined : seconds / 86_400;
+}
+
+/** `<LogicalId.Arn>`: how cdk-nag names an ARN attribute in its findings. */
+function nagArnReference(element: IConstruct): string {
+  return `<${Stack.of(element).getLogicalId(element as CfnElement)}.Arn>`;
+}
+
+/**
+ * The feature store: an online table for serving, an offline Parquet history for training, and the catalog that
+ * makes the history queryable. Every view of `views` gets its key prefix online and its Glue table offline.
+ *
+ * Online: one DynamoDB table (on-demand, point-in-time recovery, customer-managed KMS key, TTL on
+ * `OnlineAttributes.EXPIRES_AT`). Its only key is the string partition key `OnlineAttributes.PARTITION_KEY`; the key
+ * layout (`<view>#<version>#<entityKey>`) and the attributes are documented with `OnlineAttributes` in
+ * `lib/features/spec/layout.ts`, which the runtime writers and readers import too.
+ *
+ * Offline: one bucket (KMS, TLS only, public access blocked, versioned, access-logged) holding
+ * `offline/<view>/version=<v>/event_date=<yyyy-mm-dd>/*.parquet` (`offlineViewPrefix` / `offlinePartitionPrefix`),
+ * dead-lettered records under `dead-letter/` and Athena results under `athena-results/`. Versioning is on because
+ * the offline history is the training record: an overwrite or delete stays recoverable for 30 days.
+ *
+ * Catalog: a Glue database with one Parquet table per view, named after the view, columns from `offlineColumns()`
+ * and partitions from `OFFLINE_PARTITION_COLUMNS` with partition projection (no crawler, no partition
+ * management), and an Athena workgroup with enforced settings, KMS-encrypted results and a per-query scan limit.
+ */
+export class FeatureStore extends Construct {
+  /** S3 prefix of Athena query results in the offline bucket. */
+  public static readonly QUERY_RESULTS_PREFIX = 'athena-results/';
+
+  /** The online table. */
+  public readonly table: dynamodb.Table;
+  /** The offline bucket. */
+  public readonly bucket: s3.Bucket;
+  /** The Glue database holding one table per view. */
+  public readonly database: glue.CfnDatabase;
+  /** Name of the Glue database. */
+  public readonly databaseName: string;
+  /** The Athena workgroup for offline queries. */
+  public readonly workgroup: athena.CfnWorkGroup;
+  /** Name of the Athena workgroup. */
+  public readonly workgroupName: string;
+  /** The key encrypting the table, the bucket and query results. */
+  public readonly key: kms.IKey;
+  /** The views the store holds. */
+  public readonly views: FeatureView[];
+
+  constructor(scope: Construct, id: string, props: FeatureStoreProps) {
+    super(scope, id);
+    // S3 server access logs are delivered by bucket policy, not the legacy log-delivery ACL, whatever the app's flags.
+    this.node.setContext(cxapi.S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY, true);
+    throwIfProblems(this, FeatureStore.problems(props));
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    if (removalPolicy === RemovalPolicy.DESTROY) {
+      Annotations.of(this).addWarningV2('ml-platform:featureStoreDestroy',
+        'removalPolicy is DESTROY: deleting the stack deletes the online table and the offline training history');
+    }
+    this.views = [...props.views];
+
+    this.key = props.encryptionKey ?? new kms.Key(this, 'Key', {
+      description: `Feature store ${this.node.path}: online table, offline bucket, query results`,
+      enableKeyRotation: true,
+      removalPolicy,
+    });
+
+    this.table = new dynamodb.Table(this, 'OnlineTable', {
+      partitionKey: { name: OnlineAttributes.PARTITION_KEY, type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: this.key,
+      timeToLiveAttribute: OnlineAttributes.EXPIRES_AT,
+      deletionProtection: removalPolicy !== RemovalPolicy.DESTROY,
+      removalPolicy,
+    });
+
+    this.bucket = new s3.Bucket(this, 'OfflineBucket', {
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: this.key,
+      bucketKeyEnabled: true,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      versioned: true,
+      serverAccessLogsBucket: props.accessLogsBucket ?? this.createAccessLogsBucket(props, removalPolicy),
+      serverAccessLogsPrefix: props.accessLogsBucket ? `feature-store/${Names.uniqueResourceName(this, { maxLength: 64 })}/` : undefined,
+      lifecycleRules: this.lifecycleRules(props),
+      removalPolicy,
+    });
+
+    this.databaseName = props.databaseName ?? Names.uniqueResourceName(this, { maxLength: 64, separator: '_' }).toLowerCase();
+    this.database = new glue.CfnDatabase(this, 'Database', {
+      catalogId: Stack.of(this).account,
+      databaseInput: { name: this.databaseName, description: `Offline feature history of ${this.node.path}` },
+    });
+    this.database.applyRemovalPolicy(removalPolicy);
+    const earliestEventDate = props.earliestEventDate ?? FeatureStore.defaultEarliestEventDate(props.offlineExpiration);
+    for (const view of this.views) {
+      const table = this.createGlueTable(view, earliestEventDate);
+      table.applyRemovalPolicy(removalPolicy);
+      table.node.addDependency(this.database);
+    }
+
+    this.workgroupName = props.workgroupName ?? Names.uniqueResourceName(this, { maxLength: 128 });
+    this.workgroup = new athena.CfnWorkGroup(this, 'Workgroup', {
+      name: this.workgroupName,
+      description: `Offline feature queries of ${this.node.path}`,
+      recursiveDeleteOption: removalPolicy === RemovalPolicy.DESTROY,
+      workGroupConfiguration: {
+        enforceWorkGroupConfiguration: true,
+        publishCloudWatchMetricsEnabled: true,
+        bytesScannedCutoffPerQuery: (props.bytesScannedCutoffPerQuery ?? Size.gibibytes(100)).toBytes(),
+        engineVersion: { selectedEngineVersion: ATHENA_ENGINE_VERSION },
+        resultConfiguration: {
+          outputLocation: this.bucket.s3UrlForObject(FeatureStore.QUERY_RESULTS_PREFIX),
+          encryptionConfiguration: { encryptionOption: 'SSE_KMS', kmsKey: this.key.keyArn },
+          expectedBucketOwner: Stack.of(this).account,
+        },
+      },
+    });
+    this.workgroup.applyRemovalPolicy(removalPolicy);
+  }
+
+  /** Every problem of the props, each naming the prop and the fix. */
+  private static problems(props: FeatureStoreProps): string[] {
+    const problems: string[] = [];
+    const views = props.views ?? [];
+    if (views.length === 0) problems.push("views: pass at least one FeatureView, e.g. views: [customerTxnStats]");
+    const seen = new Set<string>();
+    for (const view of views) {
+      if (seen.has(view.name)) {
+        problems.push(`views: '${view.name}' is given twice; a store holds one version of each view (bump the version in one FeatureView instead)`);
+      }
+      seen.add(view.name);
+    }
+    const infrequentAccess = concreteDays(props.offlineInfrequentAccessAfter ?? Duration.days(90));
+    if (infrequentAccess !== undefined && infrequentAccess < MIN_INFREQUENT_ACCESS_DAYS) {
+      problems.push(`offlineInfrequentAccessAfter: ${infrequentAccess} days is below the ${MIN_INFREQUENT_ACCESS_DAYS} days S3 requires before Standard-IA; use Duration.days(${MIN_INFREQUENT_ACCESS_DAYS}) or more`);
+    }
+    const expiration = concreteDays(props.offlineExpiration);
+    if (expiration !== undefined && infrequentAccess !== undefined && expiration <= infrequentAccess) {
+      problems.push(`offlineExpiration: ${expiration} days must be later than offlineInfrequentAccessAfter (${infrequentAccess} days); raise it or lower offlineInfrequentAccessAfter`);
+    }
+    for (const [name, duration] of [
+      ['offlineExpiration', props.offlineExpiration], ['deadLetterRetention', props.deadLetterRetention],
+      ['queryResultsRetention', props.queryResultsRetention], ['accessLogsRetention', props.accessLogsRetention],
+    ] as const) {
+      const days = concreteDays(duration);
+      if (days !== undefined && (days < 1 || !Number.isInteger(days))) {
+        problems.push(`${name}: S3 lifecycle rules count whole days; use a whole number of days of at least 1 (got ${days})`);
+      }
+    }
+    const cutoff = props.bytesScannedCutoffPerQuery;
+    if (cutoff && !cutoff.isUnresolved() && cutoff.toBytes() < MIN_BYTES_SCANNED_CUTOFF) {
+      problems.push(`bytesScannedCutoffPerQuery: ${cutoff.toBytes()} bytes is below Athena's minimum of 10 MB; use Size.mebibytes(10) or more`);
+    }
+    const date = props.earliestEventDate;
+    if (date !== undefined && !(/^\d{4}-\d{2}-\d{2}$/.test(date) && new Date(`${date}T00:00:00Z`).toISOString().startsWith(date))) {
+      problems.push(`earliestEventDate: '${date}' is not a date; use 'yyyy-mm-dd', e.g. '2024-01-31'`);
+    }
+    if (props.databaseName !== undefined && !/^[a-z0-9_]{1,255}$/.test(props.databaseName)) {
+      problems.push(`databaseName: '${props.databaseName}' must be lower case letters, digits and underscores (Athena identifiers)`);
+    }
+    return problems;
+  }
+
+  /** The projection's first event date when none is given. */
+  private static defaultEarliestEventDate(offlineExpiration: Duration | undefined): string {
+    const days = concreteDays(offlineExpiration);
+    return days === undefined ? '2020-01-01' : `NOW-${Math.ceil(days)}DAYS`;
+  }
+
+  private createAccessLogsBucket(props: FeatureStoreProps, removalPolicy: RemovalPolicy): s3.Bucket {
+    const logs = new s3.Bucket(this, 'AccessLogs', {
+      // S3 server access logging delivers only to SSE-S3 buckets.
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      lifecycleRules: [{ id: 'expire-access-logs', expiration: props.accessLogsRetention ?? Duration.days(365) }],
+      removalPolicy,
+    });
+    Validations.of(logs).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason: 'This bucket is the server access log target of the offline bucket; logging it into itself would loop',
+    });
+    return logs;
+  }
+
+  private lifecycleRules(props: FeatureStoreProps): s3.LifecycleRule[] {
+    return [
+      {
+        id: 'offline-history',
+        prefix: OFFLINE_PREFIX,
+        transitions: [{
+          storageClass: s3.StorageClass.INFREQUENT_ACCESS,
+          transitionAfter: props.offlineInfrequentAccessAfter ?? Duration.days(90),
+        }],
+        expiration: props.offlineExpiration,
+      },
+      { id: 'dead-letters', prefix: DEAD_LETTER_PREFIX, expiration: props.deadLetterRetention ?? Duration.days(90) },
+      { id: 'query-results', prefix: FeatureStore.QUERY_RESULTS_PREFIX, expiration: props.queryResultsRetention ?? Duration.days(30) },
+      {
+        id: 'old-versions-and-uploads',
+        noncurrentVersionExpiration: NONCURRENT_VERSION_RETENTION,
+        abortIncompleteMultipartUploadAfter: Duration.days(7),
+        expiredObjectDeleteMarker: true,
+      },
+    ];
+  }
+
+  /** The Glue table of one view: Parquet under `offline/<view>/`, partitions projected from the layout. */
+  private createGlueTable(view: FeatureView, earliestEventDate: string): glue.CfnTable {
+    const spec = view.toSpec();
+    const descriptions = new Map(spec.features.map((f) => [f.name, f.description]));
+    const toGlue = (c: OfflineColumn): glue.CfnTable.ColumnProperty => ({ name: c.name, type: c.type, comment: descriptions.get(c.name) });
+    const [versionColumn, dateColumn] = OFFLINE_PARTITION_COLUMNS.map((c) => c.name);
+    const location = this.bucket.s3UrlForObject(offlineViewPrefix(spec));
+    return new glue.CfnTable(this, `OfflineTable-${view.name}`, {
+      catalogId: Stack.of(this).account,
+      databaseName: this.databaseName,
+      tableInput: {
+        name: this.glueTableName(view),
+        description: spec.description ?? `Feature view ${spec.name}`,
+        tableType: 'EXTERNAL_TABLE',
+        partitionKeys: OFFLINE_PARTITION_COLUMNS.map(toGlue),
+        parameters: {
+          'classification': 'parquet',
+          'EXTERNAL': 'TRUE',
+          'projection.enabled': 'true',
+          [`projection.${versionColumn}.type`]: 'integer',
+          [`projection.${versionColumn}.range`]: `1,${spec.version}`,
+          [`projection.${dateColumn}.type`]: 'date',
+          [`projection.${dateColumn}.format`]: 'yyyy-MM-dd',
+          // +1 day: producers may stamp events a few minutes ahead of the clock across midnight UTC.
+          [`projection.${dateColumn}.range`]: `${earliestEventDate},NOW+1DAYS`,
+          [`projection.${dateColumn}.interval`]: '1',
+          [`projection.${dateColumn}.interval.unit`]: 'DAYS',
+          'storage.location.template': `${location}${versionColumn}=\${${versionColumn}}/${dateColumn}=\${${dateColumn}}/`,
+        },
+        storageDescriptor: {
+          location,
+          columns: offlineColumns(spec).map(toGlue),
+          inputFormat: PARQUET.INPUT_FORMAT,
+          outputFormat: PARQUET.OUTPUT_FORMAT,
+          serdeInfo: { serializationLibrary: PARQUET.SERDE },
+          compressed: true,
+        },
+      },
+    });
+  }
+
+  /** Name of a view's Glue table (the view name). Throws if the view is not in this store. */
+  public glueTableName(view: FeatureView): string {
+    return this.viewInStore(view).name;
+  }
+
+  /**
+   * The store's definition of a view with the same name as `view`. Throws, naming the store's views, when there is
+   * none or when the definitions differ.
+   */
+  public viewInStore(view: FeatureView): FeatureView {
+    const problem = this.membershipProblem(view);
+    if (problem) throw new Error(`${this.node.path}: ${problem}`);
+    return this.views.find((v) => v.name === view.name)!;
+  }
+
+  /**
+   * Why `view` is not served by this store (absent, or defined differently), or undefined when it is.
+   */
+  public membershipProblem(view: FeatureView): string | undefined {
+    const held = this.views.find((v) => v.name === view.name);
+    if (!held) {
+      return `view '${view.name}' is not in the feature store (it holds: ${this.views.map((v) => v.name).join(', ')}); add it to the store's views`;
+    }
+    if (JSON.stringify(held.toSpec()) !== JSON.stringify(view.toSpec())) {
+      return `view '${view.name}' v${view.version} differs from the store's definition (v${held.version}); pass the same FeatureView object to both`;
+    }
+    return undefined;
+  }
+
+  /** Grants point reads of the online table (BatchGetItem, GetItem) and decryption with the store's key. */
+  public grantReadOnline(grantee: iam.IGrantable): iam.Grant {
+    return this.table.grant(grantee, 'dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:DescribeTable')
+      .combine(this.key.grant(grantee, 'kms:Decrypt', 'kms:DescribeKey'));
+  }
+
+  /**
+   * Grants conditional writes to the online table (PutItem, UpdateItem: a newer event time wins) and use of the key.
+   * BatchWriteItem is left out on purpose: it cannot carry the condition.
+   */
+  public grantWriteOnline(grantee: iam.IGrantable): iam.Grant {
+    return this.table.grant(grantee, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DescribeTable')
+      .combine(this.key.grant(grantee, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'));
+  }
+
+  /**
+   * Grants Athena queries over the offline history: running queries in the store's workgroup (and writing their
+   * KMS-encrypted results under `athena-results/`), reading the views' Glue tables and Parquet files.
+   * Object-level S3 permissions are necessarily prefix wildcards (`offline/<view>/*`); they are acknowledged for
+   * cdk-nag on the grantee with that reason.
+   * @param views the views to allow; default: every view of the store
+   */
+  public grantReadOffline(grantee: iam.IGrantable, views?: FeatureView[]): iam.Grant {
+    const selected = this.selectViews(views);
+    const stack = Stack.of(this);
+    const dataObjects = selected.map((v) => this.bucket.arnForObjects(`${offlineViewPrefix(v)}*`));
+    const resultObjects = this.bucket.arnForObjects(`${FeatureStore.QUERY_RESULTS_PREFIX}*`);
+    const grants: iam.Grant[] = [
+      iam.Grant.addToPrincipal({
+        grantee,
+        actions: ['athena:StartQueryExecution', 'athena:GetQueryExecution', 'athena:GetQueryResults', 'athena:StopQueryExecution', 'athena:GetWorkGroup'],
+        resourceArns: [stack.formatArn({ service: 'athena', resource: 'workgroup', resourceName: this.workgroupName })],
+      }),
+      iam.Grant.addToPrincipal({
+        grantee,
+        actions: ['glue:GetDatabase', 'glue:GetTable', 'glue:GetPartition', 'glue:GetPartitions'],
+        resourceArns: [
+          stack.formatArn({ service: 'glue', resource: 'catalog', arnFormat: ArnFormat.NO_RESOURCE_NAME }),
+          stack.formatArn({ service: 'glue', resource: 'database', resourceName: this.databaseName }),
+          ...selected.map((v) => stack.formatArn({ service: 'glue', resource: 'table', resourceName: `${this.databaseName}/${this.glueTableName(v)}` })),
+        ],
+      }),
+      iam.Grant.addToPrincipalOrResource({ grantee, resource: this.bucket, actions: ['s3:GetObject'], resourceArns: dataObjects }),
+      iam.Grant.addToPrincipalOrResource({
+        grantee, resource: this.bucket,
+        actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+        resourceArns: [resultObjects],
+      }),
+      iam.Grant.addToPrincipalOrResource({
+        grantee, resource: this.bucket,
+        actions: ['s3:ListBucket', 's3:GetBucketLocation', 's3:ListBucketMultipartUploads'],
+        resourceArns: [this.bucket.bucketArn],
+      }),
+      this.key.grant(grantee, 'kms:Decrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'),
+    ];
+    this.acknowledgeObjectWildcards(grantee, [...selected.map((v) => `${offlineViewPrefix(v)}*`), `${FeatureStore.QUERY_RESULTS_PREFIX}*`],
+      'Athena reads every Parquet object of the granted views and writes query results; S3 object permissions can only be scoped by key prefix');
+    return grants.reduce((all, g) => all.combine(g));
+  }
+
+  /**
+   * Grants writing (single-part PutObject, SSE-KMS with the store's key) Parquet files of the views under
+   * `offline/<view>/` and dead-lettered records under `dead-letter/`; no reads, no deletes. The prefix wildcards are acknowledged for cdk-nag on the grantee.
+   * @param views the views to allow; default: every view of the store
+   */
+  public grantWriteOffline(grantee: iam.IGrantable, views?: FeatureView[]): iam.Grant {
+    const prefixes = [...this.selectViews(views).map((v) => `${offlineViewPrefix(v)}*`), `${DEAD_LETTER_PREFIX}*`];
+    this.acknowledgeObjectWildcards(grantee, prefixes,
+      'The materializer writes new Parquet and dead-letter objects with generated names; S3 object permissions can only be scoped by key prefix');
+    return iam.Grant.addToPrincipalOrResource({
+      grantee, resource: this.bucket,
+      actions: ['s3:PutObject'],
+      resourceArns: prefixes.map((p) => this.bucket.arnForObjects(p)),
+    }).combine(this.key.grant(grantee, 'kms:GenerateDataKey'));
+  }
+
+  private selectViews(views: FeatureView[] | undefined): FeatureView[] {
+    return views ? views.map((v) => this.viewInStore(v)) : this.views;
+  }
+
+  /** Acknowledges, on the grantee's construct, exactly the AwsSolutions-IAM5 findings our prefix grants cause. */
+  private acknowledgeObjectWildcards(grantee: iam.IGrantable, prefixes: string[], reason: string): void {
+    const principal = grantee.grantPrincipal;
+    if (!Construct.isConstruct(principal)) return;
+    const bucketArn = nagArnReference(this.bucket.node.defaultChild as IConstruct);
+    Validations.of(principal).acknowledge(...prefixes.map((p) => ({ id: `AwsSolutions-IAM5[Resource::${bucketArn}/${p}]`, reason })));
+  }
+
+  /**
+   * Read requests DynamoDB throttled on the online table (`ReadThrottleEvents`).
+   * @default - Sum over 1 minute
+   */
+  public metricOnlineReadThrottles(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.table.metric('ReadThrottleEvents', { statistic: cloudwatch.Stats.SUM, period: METRIC_PERIOD, ...props });
+  }
+
+  /**
+   * Write requests DynamoDB throttled on the online table (`WriteThrottleEvents`).
+   * @default - Sum over 1 minute
+   */
+  public metricOnlineWriteThrottles(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.table.metric('WriteThrottleEvents', { statistic: cloudwatch.Stats.SUM, period: METRIC_PERIOD, ...props });
+  }
+
+  /**
+   * Server-side latency of one online table operation (`SuccessfulRequestLatency`, milliseconds).
+   * @param operation the DynamoDB operation, e.g. 'BatchGetItem' (serving) or 'PutItem' (materialization)
+   * @default - Average over 1 minute
+   */
+  public metricOnlineLatency(operation: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.table.metric('SuccessfulRequestLatency', {
+      statistic: cloudwatch.Stats.AVERAGE, period: METRIC_PERIOD, ...props,
+      dimensionsMap: { TableName: this.table.tableName, Operation: operation },
+    });
+  }
+
+  /**
+   * Valid rows the materializer stored for a view (`RowsStored`, our namespace).
+   * @default - Sum over 1 minute
+   */
+  public metricRowsStored(view: FeatureView, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.viewMetric(view, MaterializerMetrics.ROWS_STORED, cloudwatch.Stats.SUM, props);
+  }
+
+  /**
+   * Invalid records of a view written under `dead-letter/` (`RecordsDeadLettered`, our namespace).
+   * @default - Sum over 1 minute
+   */
+  public metricDeadLettered(view: FeatureView, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.viewMetric(view, MaterializerMetrics.DEAD_LETTERED, cloudwatch.Stats.SUM, props);
+  }
+
+  /**
+   * Milliseconds from event time to online write for a view (`FreshnessLagMs`, our namespace; the handler emits the
+   * maximum of each batch).
+   * @default - Maximum over 1 minute
+   */
+  public metricFreshnessLag(view: FeatureView, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.viewMetric(view, MaterializerMetrics.FRESHNESS_LAG_MS, cloudwatch.Stats.MAXIMUM, props);
+  }
+
+  /**
+   * Bytes Athena scanned for queries of the workgroup (`AWS/Athena` `ProcessedBytes`): the offline cost driver.
+   * @default - Sum over 1 hour
+   */
+  public metricOfflineBytesScanned(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: 'AWS/Athena', metricName: 'ProcessedBytes', statistic: cloudwatch.Stats.SUM, period: Duration.hours(1), ...props,
+      dimensionsMap: { WorkGroup: this.workgroupName },
+    });
+  }
+
+  private viewMetric(view: FeatureView, metricName: string, statistic: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE, metricName, statistic, period: METRIC_PERIOD, ...props,
+      dimensionsMap: { [MetricDimensions.FEATURE_VIEW]: this.viewInStore(view).name },
+    });
+  }
+}

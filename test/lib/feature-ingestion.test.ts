@@ -1,0 +1,275 @@
+import { App, CfnParameter, Duration, Size, Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { customer, customerTxnStats, fraudFeatureViews, merchantRisk } from '../../examples/fraud-features';
+import { Feature, FeatureIngestion, FeatureIngestionProps, FeatureStore, FeatureView } from '../../lib';
+import { MaterializerMetrics, METRICS_NAMESPACE } from '../../runtime/core/metrics';
+
+const ENV = { account: '123456789012', region: 'us-east-1' };
+
+/** A stack holding a store of the fraud views. */
+function storeStack(): { stack: Stack; store: FeatureStore } {
+  const stack = new Stack(new App(), 'Stack', { env: ENV });
+  return { stack, store: new FeatureStore(stack, 'Store', { views: fraudFeatureViews }) };
+}
+
+/** An ingestion of the given props in a fresh stack and store. */
+function ingestion(props: Partial<FeatureIngestionProps> = {}): { stack: Stack; store: FeatureStore; ingest: FeatureIngestion } {
+  const { stack, store } = storeStack();
+  const ingest = new FeatureIngestion(stack, 'Ingest', { store, views: fraudFeatureViews, ...props });
+  return { stack, store, ingest };
+}
+
+/** The message of the error `fn` throws (fails the test when it does not throw). */
+function errorOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (error) {
+    return (error as Error).message;
+  }
+  throw new Error('expected an error; none was thrown');
+}
+
+function logicalId(stack: Stack, construct: { node: { defaultChild?: unknown } }): string {
+  return stack.getLogicalId(construct.node.defaultChild as any);
+}
+
+describe('FeatureIngestion', () => {
+  const { stack, store, ingest } = ingestion({
+    batchSize: 1000, parallelizationFactor: 2, maxBatchingWindow: Duration.seconds(5), retryAttempts: 3, maxRecordAge: Duration.hours(2),
+  });
+  const producer = new iam.Role(stack, 'Producer', { assumedBy: new iam.AccountRootPrincipal() });
+  ingest.grantPut(producer);
+  const template = Template.fromStack(stack);
+  const keyArn = { 'Fn::GetAtt': [logicalId(stack, store.key), 'Arn'] };
+  const streamArn = { 'Fn::GetAtt': [logicalId(stack, ingest.stream), 'Arn'] };
+  const functionRoleId = logicalId(stack, ingest.function.role as iam.Role);
+
+  test('creates an on-demand stream encrypted with the store key', () => {
+    template.hasResourceProperties('AWS::Kinesis::Stream', {
+      StreamEncryption: { EncryptionType: 'KMS', KeyId: keyArn },
+      StreamModeDetails: { StreamMode: 'ON_DEMAND' },
+      RetentionPeriodHours: 24,
+    });
+  });
+
+  test('the materializer: Node 22, bundled handler, X-Ray, its own log group, the contract environment', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs22.x',
+      Handler: 'index.handler',
+      TracingConfig: { Mode: 'Active' },
+      MemorySize: 512,
+      Timeout: 60,
+      LoggingConfig: { LogGroup: { Ref: logicalId(stack, ingest.function.logGroup as any) } },
+      Environment: {
+        Variables: {
+          ONLINE_TABLE_NAME: { Ref: logicalId(stack, store.table) },
+          OFFLINE_BUCKET_NAME: { Ref: logicalId(stack, store.bucket) },
+          METRICS_NAMESPACE,
+          FEATURE_VIEWS: Match.anyValue(),
+        },
+      },
+    });
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+    const variables = Object.values(template.findResources('AWS::Lambda::Function'))[0].Properties.Environment.Variables;
+    expect(JSON.parse(variables.FEATURE_VIEWS)).toEqual(fraudFeatureViews.map((v) => v.toSpec()));
+  });
+
+  test('the function has its own role, no managed policies', () => {
+    template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'lambda.amazonaws.com' } })] },
+      ManagedPolicyArns: Match.absent(),
+    });
+  });
+
+  test('event source: bisect, partial batch responses, bounded retries and age, on-failure queue', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: streamArn,
+      BatchSize: 1000,
+      ParallelizationFactor: 2,
+      MaximumBatchingWindowInSeconds: 5,
+      MaximumRetryAttempts: 3,
+      MaximumRecordAgeInSeconds: 7200,
+      BisectBatchOnFunctionError: true,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      StartingPosition: 'TRIM_HORIZON',
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [logicalId(stack, ingest.onFailureQueue), 'Arn'] } } },
+    });
+  });
+
+  test('the on-failure queue is encrypted and refuses requests without TLS', () => {
+    template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 });
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+  });
+
+  test('iterator age alarm: Maximum IteratorAge above the smallest freshness of the views, in milliseconds', () => {
+    expect(customerTxnStats.freshness.toSeconds()).toBeLessThan(merchantRisk.freshness.toSeconds());
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/Lambda', MetricName: 'IteratorAge', Statistic: 'Maximum', Period: 60,
+      Threshold: customerTxnStats.freshness.toMilliseconds(),
+      ComparisonOperator: 'GreaterThanThreshold',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: logicalId(stack, ingest.function) } }],
+    });
+    expect(ingest.alarms).toContain(ingest.iteratorAgeAlarm);
+  });
+
+  test('alarms on dead letters of every view, handler errors and a non-empty on-failure queue', () => {
+    for (const view of fraudFeatureViews) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: METRICS_NAMESPACE, MetricName: MaterializerMetrics.DEAD_LETTERED, Statistic: 'Sum', Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold', Dimensions: [{ Name: 'FeatureView', Value: view.name }],
+      });
+    }
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Errors', Namespace: 'AWS/Lambda', Statistic: 'Sum', Threshold: 0 });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateNumberOfMessagesVisible', Statistic: 'Maximum', Threshold: 0,
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(stack, ingest.onFailureQueue), 'QueueName'] } }],
+    });
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 3 + fraudFeatureViews.length);
+    expect(ingest.alarms).toHaveLength(3 + fraudFeatureViews.length);
+  });
+
+  test("the function's role: store writes through the store's grants, and * only for X-Ray", () => {
+    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p: any) => p.Properties.Roles.some((r: any) => r.Ref === functionRoleId))
+      .flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+    const actions = statements.flatMap((s: any) => [s.Action].flat());
+    expect(actions).toEqual(expect.arrayContaining(['dynamodb:PutItem', 's3:PutObject', 'kinesis:GetRecords', 'sqs:SendMessage', 'logs:PutLogEvents']));
+    const starred = statements.filter((s: any) => [s.Resource].flat().includes('*'));
+    expect(starred.flatMap((s: any) => [s.Action].flat()).sort()).toEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+  });
+
+  test('grantPut lets producers put records with the stream key, nothing more', () => {
+    const producerId = logicalId(stack, producer);
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: producerId }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          { Action: Match.arrayWith(['kinesis:PutRecord', 'kinesis:PutRecords']), Effect: 'Allow', Resource: streamArn },
+          { Action: 'kms:GenerateDataKey', Effect: 'Allow', Resource: keyArn },
+        ]),
+      },
+    });
+    const producerActions = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p: any) => p.Properties.Roles.some((r: any) => r.Ref === producerId))
+      .flatMap((p: any) => p.Properties.PolicyDocument.Statement.flatMap((s: any) => [s.Action].flat()));
+    expect(producerActions.filter((a: string) => a.includes('Get') && a !== 'kms:GenerateDataKey')).toEqual([]);
+  });
+});
+
+describe('FeatureIngestion options', () => {
+  test('a subset of views: alarm threshold and write prefixes follow that subset', () => {
+    const { stack, store } = storeStack();
+    new FeatureIngestion(stack, 'Ingest', { store, views: [merchantRisk] });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'IteratorAge', Threshold: 15 * 60 * 1000 });
+    const policies = JSON.stringify(template.findResources('AWS::IAM::Policy'));
+    expect(policies).toContain('/offline/merchant_risk/*');
+    expect(policies).not.toContain('customer_txn_stats');
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 4);
+  });
+
+  test('an existing stream is consumed as given; a provisioned stream gets its shards', () => {
+    const { stack, store } = storeStack();
+    const stream = new kinesis.Stream(stack, 'Existing', { encryption: kinesis.StreamEncryption.KMS, encryptionKey: store.key });
+    const given = new FeatureIngestion(stack, 'Given', { store, views: [customerTxnStats], stream });
+    expect(given.stream).toBe(stream);
+    new FeatureIngestion(stack, 'Provisioned', { store, views: [merchantRisk], streamMode: kinesis.StreamMode.PROVISIONED, shardCount: 4, streamRetention: Duration.days(3) });
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::Kinesis::Stream', 2);
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { EventSourceArn: { 'Fn::GetAtt': [logicalId(stack, stream), 'Arn'] } });
+    template.hasResourceProperties('AWS::Kinesis::Stream', { ShardCount: 4, StreamModeDetails: { StreamMode: 'PROVISIONED' }, RetentionPeriodHours: 72 });
+  });
+
+  test('function settings come from the props', () => {
+    const { stack } = ingestion({
+      memorySize: Size.mebibytes(1024), timeout: Duration.seconds(30), reservedConcurrentExecutions: 4, tracing: lambda.Tracing.PASS_THROUGH,
+    });
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
+      MemorySize: 1024, Timeout: 30, ReservedConcurrentExecutions: 4, TracingConfig: { Mode: 'PassThrough' },
+    });
+  });
+
+  test('risky but legal settings are warnings', () => {
+    const { stack } = ingestion({
+      maxBatchingWindow: Duration.seconds(30), timeout: Duration.minutes(5), maxRecordAge: Duration.days(2),
+      streamMode: kinesis.StreamMode.PROVISIONED, shardCount: 2, parallelizationFactor: 3, reservedConcurrentExecutions: 2,
+    });
+    const annotations = Annotations.fromStack(stack);
+    annotations.hasWarning('/Stack/Ingest', Match.stringLikeRegexp("view 'customer_txn_stats': freshness 120 s is shorter than maxBatchingWindow \\+ timeout \\(330 s\\)"));
+    annotations.hasWarning('/Stack/Ingest', Match.stringLikeRegexp('maxRecordAge \\(172800 s\\) is not shorter than the stream retention'));
+    annotations.hasWarning('/Stack/Ingest', Match.stringLikeRegexp('reservedConcurrentExecutions 2 is below shards × parallelizationFactor \\(6\\)'));
+  });
+
+  test('defaults raise no warning', () => {
+    const { stack } = ingestion();
+    expect(Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('.*'))).toEqual([]);
+  });
+});
+
+describe('FeatureIngestion validation', () => {
+  test('lists every problem at once, naming the prop and the fix', () => {
+    const stranger = new FeatureView({ name: 'card_stats', entities: [customer], ttl: Duration.days(1), features: [Feature.int64('n')] });
+    const attempt = () => ingestion({
+      views: [customerTxnStats, customerTxnStats, stranger],
+      batchSize: 20_000,
+      parallelizationFactor: 11,
+      retryAttempts: -1,
+      maxRecordAge: Duration.seconds(30),
+      maxBatchingWindow: Duration.minutes(3),
+      shardCount: 2,
+      memorySize: Size.mebibytes(64),
+      reservedConcurrentExecutions: 0,
+    });
+    expect(attempt).toThrow(/Stack\/Ingest: invalid props/);
+    expect(attempt).toThrow(/views\[1\]: 'customer_txn_stats' is given twice/);
+    expect(attempt).toThrow(/views\[2\]: view 'card_stats' is not in the feature store \(it holds: customer_txn_stats, merchant_risk\); add it to the store's views/);
+    expect(attempt).toThrow(/batchSize: 20000 must be an integer from 1 to 10000/);
+    expect(attempt).toThrow(/parallelizationFactor: 11 must be an integer from 1 to 10/);
+    expect(attempt).toThrow(/retryAttempts: -1 must be an integer from 0 to 10000; unbounded retries/);
+    expect(attempt).toThrow(/maxRecordAge: 30 s must be from 60 s to 7 days/);
+    expect(attempt).toThrow(/maxBatchingWindow: 180 s makes view 'customer_txn_stats''s freshness objective of 120 s unachievable/);
+    expect(attempt).toThrow(/shardCount: applies to provisioned streams only/);
+    expect(attempt).toThrow(/memorySize: 64 MiB must be a whole number of MiB from 128 to 10240/);
+    expect(attempt).toThrow(/reservedConcurrentExecutions: 0 must be a positive integer/);
+  });
+
+  test('a view redefined under the same name is not the store\'s view', () => {
+    const { stack, store } = storeStack();
+    const v2 = new FeatureView({ name: 'merchant_risk', version: 2, entities: [customer], ttl: Duration.days(1), features: [Feature.int64('n')] });
+    expect(() => new FeatureIngestion(stack, 'Ingest', { store, views: [v2] })).toThrow(/'merchant_risk' v2 differs from the store's definition \(v1\)/);
+  });
+
+  test('stream settings conflict with a given stream; the batching window is capped at 5 minutes', () => {
+    const { stack, store } = storeStack();
+    const stream = new kinesis.Stream(stack, 'Existing');
+    const message = errorOf(() => new FeatureIngestion(stack, 'Ingest', {
+      store, views: [merchantRisk], stream, streamRetention: Duration.days(2), maxBatchingWindow: Duration.minutes(6),
+    }));
+    expect(message).toMatch(/streamRetention: configure only the stream this construct creates; drop them or drop stream/);
+    expect(message).toMatch(/maxBatchingWindow: 360 s exceeds Lambda's 300 s limit/);
+  });
+
+  test('view specs over the 4 KB Lambda environment are refused, naming the views and their sizes', () => {
+    const wordy = (name: string) => new FeatureView({
+      name, entities: [customer], ttl: Duration.days(1),
+      features: Array.from({ length: 12 }, (_, i) => Feature.float64(`feature_${i}`, { description: 'x'.repeat(150) })),
+    });
+    const views = [wordy('wordy_a'), wordy('wordy_b')];
+    const stack = new Stack(new App(), 'Stack', { env: ENV });
+    const store = new FeatureStore(stack, 'Store', { views });
+    expect(() => new FeatureIngestion(stack, 'Ingest', { store, views }))
+      .toThrow(/views: the materializer's environment would take up to \d+ bytes, over Lambda's 4096-byte limit \(FEATURE_VIEWS holds every view spec: wordy_a \d+ B, wordy_b \d+ B\); split the views/);
+    expect(() => new FeatureIngestion(stack, 'IngestA', { store, views: [views[0]] })).not.toThrow();
+  });
+
+  test('unresolved tokens are left to deployment', () => {
+    const { stack, store } = storeStack();
+    const size = new CfnParameter(stack, 'BatchSize', { type: 'Number' }).valueAsNumber;
+    expect(() => new FeatureIngestion(stack, 'Ingest', { store, views: fraudFeatureViews, batchSize: size, retryAttempts: size })).not.toThrow();
+  });
+});

@@ -1,0 +1,51 @@
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { buildReferencePlatform, ReferencePlatformStack } from '../../bin/platform';
+import { fraudFeatureViews } from '../../examples/fraud-features';
+
+/** The template with asset hashes (content hashes of the Lambda bundles) masked, so the snapshot shows structure. */
+function withMaskedAssetHashes(template: unknown): unknown {
+  return JSON.parse(JSON.stringify(template).replace(/\b[0-9a-f]{64}\b/g, '<asset-hash>'));
+}
+
+describe('reference platform', () => {
+  const app = new App();
+  const [platform] = buildReferencePlatform(app);
+  let synthError: unknown;
+  let template: Template;
+  try {
+    const assembly = app.synth();
+    template = Template.fromJSON(assembly.getStackByName(platform.stackName).template);
+  } catch (error) {
+    synthError = error;
+  }
+
+  test('synthesizes with the cdk-nag AwsSolutions checks passing', () => {
+    expect(synthError).toBeUndefined();
+  });
+
+  test('holds the feature store and its ingestion for every fraud view', () => {
+    expect(platform).toBeInstanceOf(ReferencePlatformStack);
+    expect(platform.featureStore.views.map((v) => v.name)).toEqual(fraudFeatureViews.map((v) => v.name));
+    expect(platform.featureIngestion.store).toBe(platform.featureStore);
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    template.resourceCountIs('AWS::Glue::Table', fraudFeatureViews.length);
+    template.resourceCountIs('AWS::Athena::WorkGroup', 1);
+    template.resourceCountIs('AWS::Kinesis::Stream', 1);
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+    template.hasResourceProperties('AWS::Lambda::Function', { Handler: 'index.handler', Runtime: 'nodejs22.x' });
+    for (const view of fraudFeatureViews) template.hasResourceProperties('AWS::Glue::Table', { TableInput: { Name: view.name } });
+  });
+
+  test('template snapshot (asset hashes masked)', () => {
+    expect(withMaskedAssetHashes(template.toJSON())).toMatchSnapshot();
+  });
+});
+
+test('the checks are live: an unencrypted, unlogged bucket added to the platform fails synthesis', () => {
+  const app = new App();
+  const [platform] = buildReferencePlatform(app);
+  new s3.Bucket(platform, 'Careless');
+  expect(() => app.synth()).toThrow(/AwsSolutions-S1|AwsSolutions-S10/);
+});
