@@ -1,0 +1,372 @@
+/**
+ * Streaming materialization of one batch of stream records into the feature store, over injected ports (the AWS
+ * adapters in production, the same adapters on loopback servers in tests):
+ *
+ *   parse + validate → online (conditional, newest event wins) → dead letters → offline Parquet → accounting
+ *
+ * Batch contract (Kinesis with ReportBatchItemFailures): the records before `retryFromSequenceNumber` are
+ * committed: each is either stored (offered online AND written offline) or dead-lettered. The records from it on
+ * are retried by Kinesis, so none of them is written offline in this attempt — except when an offline write itself
+ * fails: the retry point is then the first row offered offline, and since an offline file is named after its first
+ * row's sequence number, the retry rewrites the files already written under the same keys instead of adding
+ * duplicates. What else is written for retried records is idempotent: their online writes come back stale on retry
+ * (equal event time) and dead-letter keys are deterministic.
+ */
+import {
+  assertValidFeatureView, DEAD_LETTER_PREFIX, eventDate, FeatureRow, FeatureViewSpec, offlinePartitionPrefix, onlineKey,
+  validateRecord,
+} from '../../lib/features/spec';
+import { MaterializerMetrics, MetricDatum, MetricDimensions, toEmf } from './metrics';
+import { encodeParquet, OfflineRow } from './offline-parquet';
+
+/** Dead-letter folder and metrics dimension of records that name no view this materializer serves. */
+export const UNKNOWN_VIEW = '_unknown';
+
+/** Content type of the offline files. */
+export const PARQUET_CONTENT_TYPE = 'application/vnd.apache.parquet';
+
+/** One stream record, decoded from the transport. */
+export interface StreamRecord {
+  /** Shard the record came from, e.g. `shardId-000000000000`. */
+  readonly shardId: string;
+  /** Sequence number within the shard. */
+  readonly sequenceNumber: string;
+  /** When the stream accepted the record, epoch milliseconds. */
+  readonly arrivalTimeMs: number;
+  /** Raw payload: a UTF-8 JSON envelope `{"view", "version", "record"}`. */
+  readonly data: Uint8Array;
+}
+
+/** What an online write did: became the online value, lost to a newer or equal event time, or can never be stored. */
+export type OnlineWriteOutcome = 'applied' | 'stale' | 'refused';
+
+/** Result of one online write. */
+export interface OnlineWriteResult {
+  readonly outcome: OnlineWriteOutcome;
+  /** Why the row was refused (for the dead letter). */
+  readonly reason?: string;
+}
+
+/** The materializer's view of the outside world. Both methods throw on transient failures. */
+export interface MaterializerPorts {
+  /** Conditionally writes a row online (newer event time wins). */
+  writeOnline(view: FeatureViewSpec, row: FeatureRow, ingestedAtMs: number): Promise<OnlineWriteResult>;
+  /** Stores an object in the offline bucket (overwriting an object with the same key). */
+  putObject(key: string, body: Buffer, contentType: string): Promise<void>;
+}
+
+/** Options of a `Materializer`. */
+export interface MaterializerOptions {
+  /** The views served (several versions of one view may be served side by side). */
+  readonly views: readonly FeatureViewSpec[];
+  /** Where rows and dead letters go. */
+  readonly ports: MaterializerPorts;
+  /**
+   * Clock, epoch milliseconds: ingestion time of the batch and the future-skew reference.
+   * @default Date.now
+   */
+  readonly now?: () => number;
+  /**
+   * How far in the future an event time may lie before the record is dead-lettered.
+   * @default 300000 (5 minutes)
+   */
+  readonly maxFutureSkewMs?: number;
+  /**
+   * Most external calls in flight at once (online writes, dead letters, offline files).
+   * @default 32
+   */
+  readonly concurrency?: number;
+}
+
+/** Counts of one view in one batch (committed records only). */
+export interface ViewBatchCounts {
+  /** Records taken from the stream: `stored + deadLettered`. */
+  readonly received: number;
+  /** Valid rows offered online and written offline: `onlineApplied + onlineStale`. */
+  readonly stored: number;
+  /** Rows that became the online value. */
+  readonly onlineApplied: number;
+  /** Rows the online store already held a newer or equal event time for (out of order, replayed, or superseded in the batch). */
+  readonly onlineStale: number;
+  /** Records written to the dead-letter location. */
+  readonly deadLettered: number;
+  /** Largest (ingestion time − event time) among the rows applied online, milliseconds; absent when none was applied. */
+  readonly freshnessLagMs?: number;
+}
+
+/** Outcome of one batch. */
+export interface BatchResult {
+  /** First record NOT committed, to be retried by the stream; undefined when the whole batch is committed. */
+  readonly retryFromSequenceNumber?: string;
+  /** Records committed: a prefix of the batch. */
+  readonly committed: number;
+  /** Counts by view name (`UNKNOWN_VIEW` for records naming no served view). */
+  readonly counts: Readonly<Record<string, ViewBatchCounts>>;
+  /** Transient failures that stopped the batch short, for the logs. */
+  readonly failures: string[];
+}
+
+/** A record after parsing and validation. */
+interface Parsed {
+  readonly index: number;
+  readonly record: StreamRecord;
+  /** View name when the envelope names a served view, else `UNKNOWN_VIEW`. */
+  readonly label: string;
+  /** Envelope fields as received (for the dead letter). */
+  readonly envelopeView?: unknown;
+  readonly envelopeVersion?: unknown;
+  readonly view?: FeatureViewSpec;
+  readonly row?: FeatureRow;
+  /** Why the record is invalid; empty for a valid row. */
+  readonly reasons: string[];
+}
+
+interface Failure {
+  readonly index: number;
+  readonly message: string;
+}
+
+type StoredRow = Parsed & { readonly view: FeatureViewSpec; readonly row: FeatureRow };
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+const ENVELOPE_HINT = 'records must be UTF-8 JSON envelopes {"view": "<name>", "version": <n>, "record": {...}}';
+
+/** Materializes batches of stream records; see the module documentation for the batch contract. */
+export class Materializer {
+  private readonly views = new Map<string, Map<number, FeatureViewSpec>>();
+  private readonly now: () => number;
+  private readonly concurrency: number;
+
+  constructor(private readonly options: MaterializerOptions) {
+    for (const spec of options.views) {
+      assertValidFeatureView(spec);
+      const versions = this.views.get(spec.name) ?? new Map<number, FeatureViewSpec>();
+      if (versions.has(spec.version)) throw new Error(`views: '${spec.name}' v${spec.version} is given twice; pass each view version once`);
+      this.views.set(spec.name, versions.set(spec.version, spec));
+    }
+    if (this.views.size === 0) throw new Error('views: pass at least one feature view spec to materialize');
+    this.now = options.now ?? Date.now;
+    this.concurrency = options.concurrency ?? 32;
+    if (!(Number.isInteger(this.concurrency) && this.concurrency >= 1)) {
+      throw new Error(`concurrency: ${options.concurrency} must be an integer >= 1 (external calls in flight at once)`);
+    }
+  }
+
+  /** Processes one batch (records in stream order) and reports what was committed. */
+  public async processBatch(records: readonly StreamRecord[]): Promise<BatchResult> {
+    const ingestedAtMs = this.now();
+    const parsed = records.map((record, index) => this.parse(record, index, ingestedAtMs));
+    const failures: Failure[] = [];
+
+    const online = await this.writeOnline(parsed, ingestedAtMs, failures);
+    const reasonsOf = (p: Parsed): string[] => {
+      const refusal = online.refused.get(p.index);
+      return refusal === undefined ? p.reasons : [`online store refused the row: ${refusal}`];
+    };
+
+    let cut = firstFailure(failures, records.length);
+    const deadLetters = parsed.filter((p) => p.index < cut && reasonsOf(p).length > 0);
+    await this.forEachBounded(deadLetters, async (p) => {
+      await this.options.ports.putObject(deadLetterKey(p), Buffer.from(JSON.stringify(deadLetterBody(p, reasonsOf(p)))), 'application/json');
+    }, (p, error) => failures.push({ index: p.index, message: `dead letter ${deadLetterKey(p)}: ${describe(error)}` }));
+
+    cut = firstFailure(failures, records.length);
+    const stored = parsed.filter((p): p is StoredRow => p.index < cut && online.outcomes.has(p.index));
+    const offlineFailures: string[] = [];
+    await this.forEachBounded(offlineFiles(stored), async (file) => {
+      const rows = file.rows.map((p): OfflineRow => ({ ...p.row, ingestedAtMs, ingestSeq: ingestSeqOf(p.record) }));
+      await this.options.ports.putObject(file.key, await encodeParquet(file.view, rows), PARQUET_CONTENT_TYPE);
+    }, (file, error) => offlineFailures.push(`offline file ${file.key}: ${describe(error)}`));
+    if (offlineFailures.length > 0) {
+      // Files of one batch interleave, so the only safe retry point is the first row offered offline: the retry
+      // then rebuilds every file of this attempt under the same keys (see the module documentation).
+      failures.push(...offlineFailures.map((message) => ({ index: stored[0].index, message: `${message} (retrying from the first row offered offline)` })));
+      cut = firstFailure(failures, records.length);
+    }
+
+    return {
+      retryFromSequenceNumber: cut < records.length ? records[cut].sequenceNumber : undefined,
+      committed: cut,
+      counts: countCommitted(parsed.slice(0, cut), online.outcomes, reasonsOf, ingestedAtMs),
+      failures: failures.sort((a, b) => a.index - b.index).map((f) => `record ${f.index} (${records[f.index].sequenceNumber}): ${f.message}`),
+    };
+  }
+
+  /** Parses the envelope and validates the record against its view. */
+  private parse(record: StreamRecord, index: number, nowMs: number): Parsed {
+    const invalid = (reason: string, extra: Partial<Parsed> = {}): Parsed => ({ index, record, label: UNKNOWN_VIEW, reasons: [reason], ...extra });
+    let envelope: unknown;
+    try {
+      envelope = JSON.parse(UTF8.decode(record.data));
+    } catch (error) {
+      return invalid(`data: not UTF-8 JSON (${describe(error)}); ${ENVELOPE_HINT}`);
+    }
+    if (envelope === null || typeof envelope !== 'object' || Array.isArray(envelope)) {
+      return invalid(`data: expected a JSON object envelope; ${ENVELOPE_HINT}`);
+    }
+    const { view: envelopeView, version: envelopeVersion, record: fields } = envelope as Record<string, unknown>;
+    const versions = typeof envelopeView === 'string' ? this.views.get(envelopeView) : undefined;
+    if (!versions) {
+      return invalid(`view: ${JSON.stringify(envelopeView) ?? 'nothing'} is not a view this materializer serves (${[...this.views.keys()].join(', ')}); ${ENVELOPE_HINT}`, { envelopeView, envelopeVersion });
+    }
+    const label = envelopeView as string;
+    const view = versions.get(envelopeVersion as number);
+    if (!view) {
+      return invalid(`version: view '${label}' is served at version ${[...versions.keys()].join(', ')}, not ${JSON.stringify(envelopeVersion) ?? 'nothing'}; produce records with a deployed version`, { label, envelopeView, envelopeVersion });
+    }
+    const { row, errors } = validateRecord(view, fields, { nowMs, maxFutureSkewMs: this.options.maxFutureSkewMs });
+    return { index, record, label, envelopeView, envelopeVersion, view, row, reasons: errors.map((e) => `record.${e}`) };
+  }
+
+  /**
+   * Offers every valid row online. Rows of one entity form a lane, tried newest event first (the earliest record
+   * first among equal event times, as offline): the first row the store accepts or refuses as stale settles the lane
+   * and every later row of it is stale without a call. A refused row is skipped; a lane that fails records a
+   * failure at its first record.
+   */
+  private async writeOnline(parsed: readonly Parsed[], ingestedAtMs: number, failures: Failure[]) {
+    const outcomes = new Map<number, 'applied' | 'stale'>();
+    const refused = new Map<number, string>();
+    const lanes = new Map<string, StoredRow[]>();
+    for (const p of parsed) {
+      if (!p.view || !p.row) continue;
+      const key = onlineKey(p.view, p.row.entityKey);
+      const lane = lanes.get(key) ?? [];
+      lane.push(p as StoredRow);
+      lanes.set(key, lane);
+    }
+    await this.forEachBounded([...lanes.values()], async (lane) => {
+      const newestFirst = [...lane].sort((a, b) => b.row.eventTimeMs - a.row.eventTimeMs || a.index - b.index);
+      let settled = false;
+      for (const p of newestFirst) {
+        if (settled) {
+          outcomes.set(p.index, 'stale');
+          continue;
+        }
+        const result = await this.options.ports.writeOnline(p.view, p.row, ingestedAtMs);
+        if (result.outcome === 'refused') refused.set(p.index, result.reason ?? 'no reason given');
+        else {
+          outcomes.set(p.index, result.outcome);
+          settled = true;
+        }
+      }
+    }, (lane, error) => failures.push({ index: lane[0].index, message: `online write of ${onlineKey(lane[0].view, lane[0].row.entityKey)}: ${describe(error)}` }));
+    return { outcomes, refused };
+  }
+
+  /** Runs `work` over items with at most `concurrency` in flight; a failure goes to `onError`, never stops the rest. */
+  private async forEachBounded<T>(items: readonly T[], work: (item: T) => Promise<void>, onError: (item: T, error: unknown) => void): Promise<void> {
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < items.length) {
+        const item = items[next++];
+        await work(item).catch((error: unknown) => onError(item, error));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, items.length) }, worker));
+  }
+}
+
+/** Index of the first failure, or `end` when there is none. */
+function firstFailure(failures: readonly Failure[], end: number): number {
+  return failures.reduce((min, f) => Math.min(min, f.index), end);
+}
+
+/** The `ingest_seq` of a record: `<shardId>:<sequenceNumber>`, like Lambda's eventID. */
+function ingestSeqOf(record: StreamRecord): string {
+  return `${record.shardId}:${record.sequenceNumber}`;
+}
+
+/** Deterministic dead-letter key: `dead-letter/<view or _unknown>/<arrival date>/<shardId>-<sequenceNumber>.json`. */
+function deadLetterKey(p: Parsed): string {
+  return `${DEAD_LETTER_PREFIX}${p.label}/${eventDate(p.record.arrivalTimeMs)}/${p.record.shardId}-${p.record.sequenceNumber}.json`;
+}
+
+function deadLetterBody(p: Parsed, reasons: string[]) {
+  const data = Buffer.from(p.record.data);
+  let text: string | undefined;
+  try {
+    text = UTF8.decode(data);
+  } catch {
+    text = undefined;
+  }
+  return {
+    reasons,
+    ...(p.envelopeView !== undefined ? { view: p.envelopeView } : {}),
+    ...(p.envelopeVersion !== undefined ? { version: p.envelopeVersion } : {}),
+    shardId: p.record.shardId,
+    sequenceNumber: p.record.sequenceNumber,
+    approximateArrivalTimestamp: new Date(p.record.arrivalTimeMs).toISOString(),
+    // Bytes that are not UTF-8 are kept exactly, as base64.
+    ...(text !== undefined ? { data: text } : { dataBase64: data.toString('base64') }),
+  };
+}
+
+interface OfflineFile {
+  readonly key: string;
+  readonly view: FeatureViewSpec;
+  readonly rows: StoredRow[];
+}
+
+/** One file per (view, version, event date), named `<shardId>-<first row's sequence number>.parquet`. */
+function offlineFiles(stored: readonly StoredRow[]): OfflineFile[] {
+  const files = new Map<string, OfflineFile>();
+  for (const p of stored) {
+    const partition = offlinePartitionPrefix(p.view, p.row.eventTimeMs);
+    const file = files.get(partition) ?? { key: `${partition}${p.record.shardId}-${p.record.sequenceNumber}.parquet`, view: p.view, rows: [] };
+    file.rows.push(p);
+    files.set(partition, file);
+  }
+  return [...files.values()];
+}
+
+/** Counts of the committed records by view; throws if the accounting identities do not hold (a bug). */
+function countCommitted(
+  committed: readonly Parsed[], outcomes: ReadonlyMap<number, 'applied' | 'stale'>, reasonsOf: (p: Parsed) => string[], ingestedAtMs: number,
+): Record<string, ViewBatchCounts> {
+  const counts: Record<string, { received: number; stored: number; onlineApplied: number; onlineStale: number; deadLettered: number; freshnessLagMs?: number }> = {};
+  for (const p of committed) {
+    const c = counts[p.label] ??= { received: 0, stored: 0, onlineApplied: 0, onlineStale: 0, deadLettered: 0 };
+    c.received += 1;
+    if (reasonsOf(p).length > 0) {
+      c.deadLettered += 1;
+      continue;
+    }
+    const outcome = outcomes.get(p.index);
+    if (outcome !== undefined) c.stored += 1;
+    if (outcome === 'stale') c.onlineStale += 1;
+    if (outcome === 'applied') {
+      c.onlineApplied += 1;
+      c.freshnessLagMs = Math.max(c.freshnessLagMs ?? 0, ingestedAtMs - p.row!.eventTimeMs);
+    }
+  }
+  for (const [view, c] of Object.entries(counts)) {
+    if (c.received !== c.stored + c.deadLettered || c.stored !== c.onlineApplied + c.onlineStale) {
+      throw new Error(`materializer accounting broken for view '${view}': ${JSON.stringify(c)}`);
+    }
+  }
+  return counts;
+}
+
+/**
+ * The batch's metrics as EMF lines, one per view (dimension `FeatureView`), named from `MaterializerMetrics` so the
+ * construct's alarms read the same names.
+ */
+export function batchMetricLines(result: BatchResult, options: { namespace?: string; timestampMs?: number } = {}): string[] {
+  return Object.entries(result.counts).map(([view, c]) => {
+    const metrics: MetricDatum[] = [
+      { name: MaterializerMetrics.RECORDS_RECEIVED, value: c.received, unit: 'Count' },
+      { name: MaterializerMetrics.ROWS_STORED, value: c.stored, unit: 'Count' },
+      { name: MaterializerMetrics.ONLINE_APPLIED, value: c.onlineApplied, unit: 'Count' },
+      { name: MaterializerMetrics.ONLINE_STALE, value: c.onlineStale, unit: 'Count' },
+      { name: MaterializerMetrics.DEAD_LETTERED, value: c.deadLettered, unit: 'Count' },
+      ...(c.freshnessLagMs !== undefined ? [{ name: MaterializerMetrics.FRESHNESS_LAG_MS, value: c.freshnessLagMs, unit: 'Milliseconds' as const }] : []),
+    ];
+    return toEmf({ [MetricDimensions.FEATURE_VIEW]: view }, metrics, options);
+  });
+}
+
+function describe(error: unknown): string {
+  const { name, message } = (error ?? {}) as Partial<Error>;
+  return message !== undefined ? `${name ?? 'Error'}: ${message}` : String(error);
+}
