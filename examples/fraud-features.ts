@@ -29,7 +29,7 @@ export const customerTxnStats = new FeatureView({
     Feature.float64('txn_amount_avg_24h', { fallback: 0, description: 'Mean transaction amount over 24 hours' }),
     Feature.string('last_device_type', { fallback: 'unknown', description: 'Device type of the latest transaction' }),
     Feature.bool('is_new_device', { fallback: false, description: 'Whether the latest device was first seen today' }),
-    Feature.float32Vector('spend_embedding', 8, { description: 'Embedding of the spending pattern (no fallback: the model handles nulls)' }),
+    Feature.float32Vector('spend_embedding', 12, { description: 'Embedding of the spending pattern (no fallback: without it the gateway serves its marked fallback answer)' }),
   ],
 });
 
@@ -50,3 +50,15 @@ export const merchantRisk = new FeatureView({
 
 /** Every view of the fraud example, in the order the platform registers them. */
 export const fraudFeatureViews: FeatureView[] = [customerTxnStats, merchantRisk];
+
+/**
+ * The fraud model's input contract: these references, in this order, fill its `features` float32 [batch, 16] input
+ * (vectors flattened, booleans as 0/1). The gateway reads them online; training reads them point-in-time.
+ */
+export const fraudModelFeatureRefs: string[] = [
+  'customer_txn_stats:txn_count_1h',
+  'customer_txn_stats:txn_amount_avg_24h',
+  'customer_txn_stats:is_new_device',
+  'customer_txn_stats:spend_embedding',
+  'merchant_risk:chargeback_rate_30d',
+];

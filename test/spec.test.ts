@@ -182,3 +182,13 @@ describe('serving rule and feature references', () => {
     );
   });
 });
+
+test('float64 values outside what the online store can hold are refused at validation, not at write time', () => {
+  const spec = new FeatureView({ name: 'ranges', entities: [customer], ttl: Duration.hours(1), features: [Feature.float64('x')] }).toSpec();
+  const at = (x: number) => validateRecord(spec, { customer_id: 'c', event_time: 0, x }).errors;
+  expect(at(0)).toEqual([]);
+  expect(at(-1e125)).toEqual([]);
+  expect(at(1e-130)).toEqual([]);
+  expect(at(1e300)[0]).toMatch(/outside the range the online store holds/);
+  expect(at(1e-200)[0]).toMatch(/outside the range the online store holds/);
+});

@@ -7,7 +7,7 @@ import { KinesisEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { METRICS_NAMESPACE } from '../../runtime/core/metrics';
+import { MaterializerMetrics, MetricDimensions, METRICS_NAMESPACE, UNKNOWN_FEATURE_VIEW } from '../../runtime/core/metrics';
 import { handlerCode } from '../bundling';
 import { concreteSeconds, FeatureStore, throwIfProblems } from './feature-store';
 import { FeatureView } from './feature-view';
@@ -193,6 +193,10 @@ export class FeatureIngestion extends Construct {
         'Stream batches were given up on: replay them from the positions in the on-failure queue before the stream trims them'),
       ...this.views.map((view) => this.alarm(`DeadLettersAlarm-${view.name}`, props.store.metricDeadLettered(view), 0,
         `Invalid records of feature view ${view.name} were dead-lettered under dead-letter/ in the offline bucket`)),
+      this.alarm('DeadLettersAlarm-unknown-view', new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE, metricName: MaterializerMetrics.DEAD_LETTERED, statistic: cloudwatch.Stats.SUM, period: ALARM_PERIOD,
+        dimensionsMap: { [MetricDimensions.FEATURE_VIEW]: UNKNOWN_FEATURE_VIEW },
+      }), 0, `Records naming no view this materializer serves were dead-lettered under dead-letter/${UNKNOWN_FEATURE_VIEW}/ (a producer sends an unknown view or version)`),
     ];
   }
 

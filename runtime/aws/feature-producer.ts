@@ -6,7 +6,7 @@ import { createHash } from 'crypto';
 import { setTimeout as sleep } from 'timers/promises';
 import { KinesisClient, PutRecordsCommand, PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
 import { entityKeyOf, FeatureViewSpec } from '../../lib/features/spec';
-import { backoffDelayMs } from './online-store';
+import { backoffDelayMs } from '../core/retry';
 
 /** Most entries one PutRecords call may carry (a Kinesis limit). */
 export const PUT_RECORDS_MAX_ENTRIES = 500;

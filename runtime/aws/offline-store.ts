@@ -3,7 +3,7 @@
  * rows back (local tools, tests). Layout: `offlinePartitionPrefix` / `DEAD_LETTER_PREFIX` in lib/features/spec.
  */
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { FeatureViewSpec, offlineViewPrefix } from '../../lib/features/spec';
+import { FeatureViewSpec, offlineVersionPrefix } from '../../lib/features/spec';
 import { decodeParquet, OfflineRow } from '../core/offline-parquet';
 
 /** Default deadline of one S3 call (SDK retries included), milliseconds. */
@@ -54,7 +54,7 @@ export async function getObjectBytes(s3: S3Client, bucket: string, key: string, 
 
 /** Every offline row of one view version, file by file in key order. */
 export async function readOfflineRows(s3: S3Client, bucket: string, spec: FeatureViewSpec, options: S3CallOptions = {}): Promise<OfflineRow[]> {
-  const keys = await listObjectKeys(s3, bucket, `${offlineViewPrefix(spec)}version=${spec.version}/`, options);
+  const keys = await listObjectKeys(s3, bucket, offlineVersionPrefix(spec), options);
   const rows: OfflineRow[] = [];
   for (const key of keys) rows.push(...await decodeParquet(spec, await getObjectBytes(s3, bucket, key, options)));
   return rows;

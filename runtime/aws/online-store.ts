@@ -3,6 +3,7 @@
  * inference path reuses `OnlineFeatureClient`). Item layout: `OnlineAttributes` in lib/features/spec/layout.ts.
  */
 import { setTimeout as sleep } from 'timers/promises';
+import { backoffDelayMs } from '../core/retry';
 import { AttributeValue, BatchGetItemCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   entityKeyOf, FeatureDtype, FeatureRow, FeatureSpec, FeatureStatus, FeatureViewSpec, FEATURE_REF_SEPARATOR,
@@ -18,14 +19,6 @@ export const BATCH_GET_MAX_KEYS = 100;
 
 /** The condition of every online write: a row is written only over an older event time (or no row). */
 export const NEWER_EVENT_CONDITION = `attribute_not_exists(${OnlineAttributes.PARTITION_KEY}) OR ${OnlineAttributes.EVENT_TIME} < :t`;
-
-/**
- * Full-jitter exponential backoff: a random delay in [0, min(capMs, baseMs · 2^attempt)). `attempt` counts from 1
- * for the first retry.
- */
-export function backoffDelayMs(attempt: number, baseMs: number, capMs = 2000): number {
-  return Math.random() * Math.min(capMs, baseMs * 2 ** attempt);
-}
 
 /** A feature value as a DynamoDB attribute. Vectors are packed little-endian float32 (4 bytes per element). */
 function toAttribute(feature: FeatureSpec, value: unknown): AttributeValue {

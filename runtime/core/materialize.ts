@@ -16,11 +16,11 @@ import {
   assertValidFeatureView, DEAD_LETTER_PREFIX, eventDate, FeatureRow, FeatureViewSpec, offlinePartitionPrefix, onlineKey,
   validateRecord,
 } from '../../lib/features/spec';
-import { MaterializerMetrics, MetricDatum, MetricDimensions, toEmf } from './metrics';
+import { MaterializerMetrics, MetricDatum, MetricDimensions, toEmf, UNKNOWN_FEATURE_VIEW } from './metrics';
 import { encodeParquet, OfflineRow } from './offline-parquet';
 
 /** Dead-letter folder and metrics dimension of records that name no view this materializer serves. */
-export const UNKNOWN_VIEW = '_unknown';
+export const UNKNOWN_VIEW = UNKNOWN_FEATURE_VIEW;
 
 /** Content type of the offline files. */
 export const PARQUET_CONTENT_TYPE = 'application/vnd.apache.parquet';

@@ -16,6 +16,9 @@ export const MetricDimensions = {
   FEATURE: 'Feature',
 } as const;
 
+/** `FeatureView` dimension value of records whose envelope names no view the materializer serves. */
+export const UNKNOWN_FEATURE_VIEW = '_unknown';
+
 /** Metric names emitted by the feature materializer (dimension: FeatureView). */
 export const MaterializerMetrics = {
   /** Records taken from the stream (valid or not). */
@@ -75,3 +78,25 @@ export function toEmf(
     ...options.properties,
   });
 }
+
+/** Metric names emitted by the inference gateway (dimensions: Model, Variant). */
+export const GatewayMetrics = {
+  /** Requests answered with the model's output. */
+  PREDICTIONS: 'Predictions',
+  /** Requests answered with the configured fallback (marked `fallback: true`). */
+  FALLBACKS: 'FallbackAnswers',
+  /** Requests shed by admission control (429). */
+  SHED: 'ShedRequests',
+  /** Requests refused as invalid (400). */
+  INVALID: 'InvalidRequests',
+  /** Model calls that failed (error, overload or deadline). */
+  MODEL_FAILURES: 'ModelCallFailures',
+  /** Model call latency, milliseconds. */
+  MODEL_LATENCY_MS: 'ModelLatencyMs',
+  /** Online feature lookup latency, milliseconds. */
+  FEATURE_LATENCY_MS: 'FeatureLookupLatencyMs',
+  /** End-to-end gateway latency, milliseconds. */
+  LATENCY_MS: 'GatewayLatencyMs',
+  /** Answers served from the prediction cache. */
+  CACHE_HITS: 'PredictionCacheHits',
+} as const;

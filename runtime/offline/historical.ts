@@ -3,7 +3,7 @@ import { join } from 'path';
 import { DuckDBConnection, DuckDBInstance, DuckDBTimestampValue } from '@duckdb/node-api';
 import {
   FeatureDtype, FeatureSpec, FeatureViewSpec, joinKeysOf, OFFLINE_PARTITION_COLUMNS, offlineColumns, OfflineColumnType,
-  offlineViewPrefix, parseEventTime, resolveFeatureRefs, ResolvedFeatureRefs,
+  offlineVersionPrefix, parseEventTime, resolveFeatureRefs, ResolvedFeatureRefs,
 } from '../../lib/features/spec';
 import {
   buildPointInTimeSql, CellDecoder, int64Value, quoteIdentifier, quoteLiteral, SPINE_TIMESTAMP_COLUMN, trainingValues,
@@ -76,7 +76,7 @@ const DUCKDB_TYPES: Record<OfflineColumnType, string> = {
 export function localFeatureRelation(offlineRoot: string, view: FeatureViewSpec): string {
   const columns = [...offlineColumns(view), ...OFFLINE_PARTITION_COLUMNS];
   const empty = `(SELECT ${columns.map((c) => `CAST(NULL AS ${DUCKDB_TYPES[c.type]}) AS ${quoteIdentifier(c.name)}`).join(', ')} WHERE 1 = 0)`;
-  const versionDir = join(offlineRoot, offlineViewPrefix(view), `version=${view.version}`);
+  const versionDir = join(offlineRoot, offlineVersionPrefix(view));
   const hasFiles = existsSync(versionDir) && readdirSync(versionDir, { recursive: true }).some((f) => String(f).endsWith('.parquet'));
   if (!hasFiles) return empty;
   const hiveTypes = OFFLINE_PARTITION_COLUMNS.map((c) => `${quoteLiteral(c.name)}: '${DUCKDB_TYPES[c.type]}'`).join(', ');

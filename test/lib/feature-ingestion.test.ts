@@ -5,7 +5,7 @@ import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { customer, customerTxnStats, fraudFeatureViews, merchantRisk } from '../../examples/fraud-features';
 import { Feature, FeatureIngestion, FeatureIngestionProps, FeatureStore, FeatureView } from '../../lib';
-import { MaterializerMetrics, METRICS_NAMESPACE } from '../../runtime/core/metrics';
+import { MaterializerMetrics, METRICS_NAMESPACE, UNKNOWN_FEATURE_VIEW } from '../../runtime/core/metrics';
 
 const ENV = { account: '123456789012', region: 'us-east-1' };
 
@@ -117,8 +117,8 @@ describe('FeatureIngestion', () => {
     expect(ingest.alarms).toContain(ingest.iteratorAgeAlarm);
   });
 
-  test('alarms on dead letters of every view, handler errors and a non-empty on-failure queue', () => {
-    for (const view of fraudFeatureViews) {
+  test('alarms on dead letters of every view and of unknown views, handler errors and a non-empty on-failure queue', () => {
+    for (const view of [...fraudFeatureViews, { name: UNKNOWN_FEATURE_VIEW }]) {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         Namespace: METRICS_NAMESPACE, MetricName: MaterializerMetrics.DEAD_LETTERED, Statistic: 'Sum', Threshold: 0,
         ComparisonOperator: 'GreaterThanThreshold', Dimensions: [{ Name: 'FeatureView', Value: view.name }],
@@ -129,8 +129,8 @@ describe('FeatureIngestion', () => {
       MetricName: 'ApproximateNumberOfMessagesVisible', Statistic: 'Maximum', Threshold: 0,
       Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(stack, ingest.onFailureQueue), 'QueueName'] } }],
     });
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 3 + fraudFeatureViews.length);
-    expect(ingest.alarms).toHaveLength(3 + fraudFeatureViews.length);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 4 + fraudFeatureViews.length);
+    expect(ingest.alarms).toHaveLength(4 + fraudFeatureViews.length);
   });
 
   test("the function's role: store writes through the store's grants, and * only for X-Ray", () => {
@@ -170,7 +170,7 @@ describe('FeatureIngestion options', () => {
     const policies = JSON.stringify(template.findResources('AWS::IAM::Policy'));
     expect(policies).toContain('/offline/merchant_risk/*');
     expect(policies).not.toContain('customer_txn_stats');
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 4);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 5);
   });
 
   test('an existing stream is consumed as given; a provisioned stream gets its shards', () => {

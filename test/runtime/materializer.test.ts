@@ -203,7 +203,7 @@ describe('feature materializer (Kinesis → DynamoDB + S3 on loopback)', () => {
     ]);
     await putFeatureRecords(kinesis, STREAM, merchant, [
       { merchant_id: 'm1', country: 'FR', ts: T, risk_score: 0.25 },
-      { merchant_id: 'm9', country: 'FR', ts: T, risk_score: 1e300 }, // a valid float64 beyond DynamoDB's number range
+      { merchant_id: 'm9', country: 'FR', ts: T, risk_score: 1e300 }, // finite, but beyond what the online store holds: refused at validation
     ]);
     await putRaw('{"view": "customer_txn_stats", not json');
     await putRaw(JSON.stringify({ view: 'ghost', version: 1, record: { customer_id: 'c9' } }));
@@ -279,7 +279,7 @@ describe('feature materializer (Kinesis → DynamoDB + S3 on loopback)', () => {
     expect(refused[0]).toMatch(/^dead-letter\/customer_txn_stats\//);
     expect(refused[1].reasons).toEqual([expect.stringMatching(/^online store refused the row: Item size has exceeded the maximum allowed size/)]);
 
-    expect(letterOf((b) => b.view === 'merchant_risk')[1].reasons).toEqual([expect.stringMatching(/^online store refused the row: Number overflow/)]);
+    expect(letterOf((b) => b.view === 'merchant_risk')[1].reasons).toEqual([expect.stringMatching(/^record\.risk_score: 1e\+300 is outside the range the online store holds/)]);
 
     // Accounting, from the EMF metrics: records in = rows stored + dead-lettered; applied + stale = stored.
     const metrics = metricsOf(logs);

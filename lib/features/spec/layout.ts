@@ -40,9 +40,14 @@ export function offlineViewPrefix(spec: Pick<FeatureViewSpec, 'name'>): string {
   return `${OFFLINE_PREFIX}${spec.name}/`;
 }
 
+/** S3 prefix of one version of a view: `offline/<view>/version=<v>/`. */
+export function offlineVersionPrefix(spec: Pick<FeatureViewSpec, 'name' | 'version'>): string {
+  return `${offlineViewPrefix(spec)}version=${spec.version}/`;
+}
+
 /** S3 prefix of one partition: a view version and an event date (UTC). */
 export function offlinePartitionPrefix(spec: Pick<FeatureViewSpec, 'name' | 'version'>, eventTimeMs: number): string {
-  return `${offlineViewPrefix(spec)}version=${spec.version}/event_date=${eventDate(eventTimeMs)}/`;
+  return `${offlineVersionPrefix(spec)}event_date=${eventDate(eventTimeMs)}/`;
 }
 
 /** UTC date `yyyy-mm-dd` of an epoch-millisecond time. */

@@ -1,6 +1,9 @@
 import { FeatureDtype, FeatureSpec } from './types';
 
 const FLOAT32_MAX = 3.4028234663852886e38;
+/** DynamoDB numbers hold magnitudes in [1e-130, 1e126): a float64 outside it could be stored offline but not online. */
+const ONLINE_NUMBER_MIN = 1e-130;
+const ONLINE_NUMBER_MAX = 1e126;
 
 /** Returns why `value` is not a valid value of `feature`, or undefined when it is. Null is handled by the caller. */
 export function valueProblem(feature: FeatureSpec, value: unknown): string | undefined {
@@ -8,7 +11,10 @@ export function valueProblem(feature: FeatureSpec, value: unknown): string | und
     case FeatureDtype.INT64:
       return Number.isSafeInteger(value) ? undefined : `expected an int64 (an integer within ±2^53), got ${describe(value)}`;
     case FeatureDtype.FLOAT64:
-      return typeof value === 'number' && Number.isFinite(value) ? undefined : `expected a finite float64, got ${describe(value)}`;
+      if (typeof value !== 'number' || !Number.isFinite(value)) return `expected a finite float64, got ${describe(value)}`;
+      return value === 0 || (Math.abs(value) >= ONLINE_NUMBER_MIN && Math.abs(value) < ONLINE_NUMBER_MAX)
+        ? undefined
+        : `${value} is outside the range the online store holds (0, or 1e-130 ≤ |x| < 1e126); rescale the feature`;
     case FeatureDtype.STRING:
       return typeof value === 'string' ? undefined : `expected a string, got ${describe(value)}`;
     case FeatureDtype.BOOL:
