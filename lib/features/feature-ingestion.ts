@@ -1,4 +1,4 @@
-import { Annotations, Duration, RemovalPolicy, Size, SizeRoundingBehavior, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, Size, SizeRoundingBehavior, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
@@ -8,8 +8,9 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { MaterializerMetrics, MetricDimensions, METRICS_NAMESPACE, UNKNOWN_FEATURE_VIEW } from '../../runtime/core/metrics';
-import { handlerCode } from '../bundling';
-import { concreteSeconds, FeatureStore, throwIfProblems } from './feature-store';
+import { createHandlerFunction } from '../handler-function';
+import { concreteSeconds, environmentBytes, LAMBDA_ENVIRONMENT_LIMIT_BYTES, throwIfProblems } from '../validation';
+import { FeatureStore } from './feature-store';
 import { FeatureView } from './feature-view';
 
 /** Properties of a `FeatureIngestion`. */
@@ -99,8 +100,6 @@ export interface FeatureIngestionProps {
   readonly tracing?: lambda.Tracing;
 }
 
-/** Lambda's limit on the total size of a function's environment variables. */
-const LAMBDA_ENVIRONMENT_LIMIT_BYTES = 4096;
 /** Longest values the deploy-time names can take (DynamoDB table and S3 bucket name limits). */
 const MAX_NAME_LENGTH = { ONLINE_TABLE_NAME: 255, OFFLINE_BUCKET_NAME: 63 } as const;
 /** Period of every alarm. */
@@ -168,7 +167,16 @@ export class FeatureIngestion extends Construct {
       reason: 'This queue is itself a dead-letter destination: the on-failure destination of the Kinesis event source mapping',
     });
 
-    this.function = this.createFunction(props, environment);
+    this.function = createHandlerFunction(this, 'Materializer', {
+      handler: 'feature-materializer',
+      description: `Materializes feature views ${this.views.map((v) => v.name).join(', ')} from Kinesis into the feature store`,
+      environment,
+      memorySize: props.memorySize,
+      timeout: props.timeout,
+      tracing: props.tracing,
+      logRetention: props.logRetention,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+    });
     this.function.addEventSource(new KinesisEventSource(this.stream, {
       startingPosition: props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON,
       batchSize: props.batchSize ?? 500,
@@ -230,45 +238,6 @@ export class FeatureIngestion extends Construct {
       reason: 'The stream carries the feature values the store encrypts at rest with its customer-managed key; the stream uses the same key so that one key policy controls, and CloudTrail audits, every copy of the data',
     });
     return stream;
-  }
-
-  private createFunction(props: FeatureIngestionProps, environment: Record<string, string>): lambda.Function {
-    const logGroup = new logs.LogGroup(this, 'Logs', {
-      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    // An own role instead of the AWSLambdaBasicExecutionRole managed policy: it writes to this log group only.
-    const role = new iam.Role(this, 'Role', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: `Feature materializer of ${this.node.path}`,
-    });
-    logGroup.grantWrite(role);
-    const tracing = props.tracing ?? lambda.Tracing.ACTIVE;
-    if (tracing !== lambda.Tracing.DISABLED) {
-      Validations.of(role).acknowledge({
-        id: 'AwsSolutions-IAM5[Resource::*]',
-        reason: 'xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions; every other statement of this role is scoped',
-      });
-    }
-    const fn = new lambda.Function(this, 'Materializer', {
-      description: `Materializes feature views ${this.views.map((v) => v.name).join(', ')} from Kinesis into the feature store`,
-      runtime: lambda.Runtime.NODEJS_22_X,
-      architecture: lambda.Architecture.ARM_64,
-      handler: 'index.handler',
-      code: handlerCode('feature-materializer'),
-      role,
-      logGroup,
-      tracing,
-      memorySize: (props.memorySize ?? Size.mebibytes(512)).toMebibytes(),
-      timeout: props.timeout ?? Duration.minutes(1),
-      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
-      environment,
-    });
-    Validations.of(fn).acknowledge({
-      id: 'AwsSolutions-L1',
-      reason: 'Node.js 22 (LTS) on purpose: the handler bundles are built for it (esbuild target node22 in lib/bundling.ts) and tested on it; the runtime and the bundling target move together',
-    });
-    return fn;
   }
 
   private alarm(id: string, metric: cloudwatch.IMetric, threshold: number, description: string): cloudwatch.Alarm {
@@ -344,9 +313,7 @@ export class FeatureIngestion extends Construct {
 
   /** Lambda caps the environment at 4 KB; the view specs travel in it. */
   private static environmentProblem(views: FeatureView[], environment: Record<string, string>): string | undefined {
-    const size = Object.entries(environment).reduce((total, [name, value]) => total + Buffer.byteLength(name) + (Token.isUnresolved(value)
-      ? MAX_NAME_LENGTH[name as keyof typeof MAX_NAME_LENGTH]
-      : Buffer.byteLength(value)), 0);
+    const size = environmentBytes(environment, (name) => MAX_NAME_LENGTH[name as keyof typeof MAX_NAME_LENGTH]);
     if (size <= LAMBDA_ENVIRONMENT_LIMIT_BYTES) return undefined;
     const perView = views.map((v) => `${v.name} ${Buffer.byteLength(JSON.stringify(v.toSpec()))} B`).join(', ');
     return `views: the materializer's environment would take up to ${size} bytes, over Lambda's ${LAMBDA_ENVIRONMENT_LIMIT_BYTES}-byte limit `

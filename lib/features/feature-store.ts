@@ -1,4 +1,4 @@
-import { Annotations, ArnFormat, CfnElement, Duration, Names, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, Duration, Names, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
 import * as athena from 'aws-cdk-lib/aws-athena';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -7,9 +7,10 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as cxapi from 'aws-cdk-lib/cx-api';
-import { Construct, IConstruct } from 'constructs';
+import { Construct } from 'constructs';
 import { MaterializerMetrics, MetricDimensions, METRICS_NAMESPACE } from '../../runtime/core/metrics';
 import { FeatureView } from './feature-view';
+import { concreteSeconds, nagResource, throwIfProblems } from '../validation';
 import {
   DEAD_LETTER_PREFIX, OFFLINE_PARTITION_COLUMNS, OFFLINE_PREFIX, offlineColumns, OfflineColumn, offlineViewPrefix,
   OnlineAttributes,
@@ -102,33 +103,10 @@ const PARQUET = {
 /** Period of every metric helper unless overridden. */
 const METRIC_PERIOD = Duration.minutes(1);
 
-/**
- * Throws one error listing every problem of a construct's props (no-op when there are none).
- * @internal shared by the feature constructs; not part of the public API.
- */
-export function throwIfProblems(scope: IConstruct, problems: readonly string[]): void {
-  if (problems.length > 0) {
-    throw new Error(`${scope.node.path}: invalid props:\n  - ${problems.join('\n  - ')}`);
-  }
-}
-
-/**
- * Seconds of a concrete Duration; undefined for an absent or unresolved one (validation skips tokens).
- * @internal shared by the feature constructs; not part of the public API.
- */
-export function concreteSeconds(duration: Duration | undefined): number | undefined {
-  return duration && !duration.isUnresolved() ? duration.toSeconds({ integral: false }) : undefined;
-}
-
 /** Days of a concrete Duration; undefined for an absent or unresolved one. */
 function concreteDays(duration: Duration | undefined): number | undefined {
   const seconds = concreteSeconds(duration);
   return seconds === undefined ? undefined : seconds / 86_400;
-}
-
-/** `<LogicalId.Arn>`: how cdk-nag names an ARN attribute in its findings. */
-function nagArnReference(element: IConstruct): string {
-  return `<${Stack.of(element).getLogicalId(element as CfnElement)}.Arn>`;
 }
 
 /**
@@ -490,7 +468,7 @@ export class FeatureStore extends Construct {
   private acknowledgeObjectWildcards(grantee: iam.IGrantable, prefixes: string[], reason: string): void {
     const principal = grantee.grantPrincipal;
     if (!Construct.isConstruct(principal)) return;
-    const bucketArn = nagArnReference(this.bucket.node.defaultChild as IConstruct);
+    const bucketArn = nagResource(Stack.of(this).resolve(this.bucket.bucketArn));
     Validations.of(principal).acknowledge(...prefixes.map((p) => ({ id: `AwsSolutions-IAM5[Resource::${bucketArn}/${p}]`, reason })));
   }
 
