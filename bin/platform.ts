@@ -1,9 +1,12 @@
-import { App, Stack, StackProps } from 'aws-cdk-lib';
-import { Construct } from 'constructs';
+import * as path from 'path';
+import { App, Stack, StackProps, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { Validations } from 'aws-cdk-lib';
-import { fraudFeatureViews } from '../examples/fraud-features';
-import { FeatureIngestion, FeatureStore } from '../lib';
+import { Construct } from 'constructs';
+import { fraudFeatureViews, fraudModelFeatureRefs } from '../examples/fraud-features';
+import {
+  Fallback, FeatureIngestion, FeatureStore, InferenceGateway, InferenceImage, InferenceInstanceType, ModelArtifact,
+  ModelEndpoint, PriorityTier,
+} from '../lib';
 
 /**
  * The reference platform: every capability of the library wired together the way a platform engineer would.
@@ -14,11 +17,36 @@ export class ReferencePlatformStack extends Stack {
   public readonly featureStore: FeatureStore;
   /** Streaming materialization of those views. */
   public readonly featureIngestion: FeatureIngestion;
+  /** The fraud model on SageMaker: GPU server, autoscaled, 10 % data capture. */
+  public readonly fraudEndpoint: ModelEndpoint;
+  /** The load-shedding gateway in front of it. */
+  public readonly fraudGateway: InferenceGateway;
 
   constructor(scope: Construct, id: string, props: StackProps = {}) {
     super(scope, id, { description: 'ml-platform-constructs reference platform', ...props });
     this.featureStore = new FeatureStore(this, 'Features', { views: fraudFeatureViews });
     this.featureIngestion = new FeatureIngestion(this, 'FeatureIngestion', { store: this.featureStore, views: fraudFeatureViews });
+    this.fraudEndpoint = new ModelEndpoint(this, 'FraudEndpoint', {
+      image: InferenceImage.fromServer({ gpu: true }),
+      variants: [{
+        name: 'champion',
+        model: ModelArtifact.fromAsset(path.join(__dirname, '..', 'examples', 'models', 'fraud-mlp.onnx')),
+        instanceType: InferenceInstanceType.G5_XLARGE,
+        initialInstanceCount: 2,
+        autoScaling: { maxCapacity: 8, targetInvocationsPerInstance: 3000, gpuUtilization: {} },
+      }],
+      dataCapture: { samplingPercentage: 10 },
+      environment: { INFERENCE_MAX_BATCH_SIZE: '64' },
+    });
+    this.fraudGateway = new InferenceGateway(this, 'FraudGateway', {
+      endpoint: this.fraudEndpoint,
+      store: this.featureStore,
+      features: fraudFeatureViews,
+      featureRefs: fraudModelFeatureRefs,
+      modelName: 'fraud',
+      fallback: Fallback.constant({ probability: [0.01] }),
+      tiers: [PriorityTier.CRITICAL, PriorityTier.STANDARD, PriorityTier.batch({ rateLimit: 20, quotaPerDay: 1_000_000 })],
+    });
   }
 }
 

@@ -1,2 +1,3 @@
 /** ml-platform-constructs: the public API. */
 export * from './features';
+export * from './serving';

@@ -1,3 +1,5 @@
+import * as fs from 'fs';
+import * as path from 'path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -14,8 +16,10 @@ describe('reference platform', () => {
   const [platform] = buildReferencePlatform(app);
   let synthError: unknown;
   let template: Template;
+  let assemblyDir = '';
   try {
     const assembly = app.synth();
+    assemblyDir = assembly.directory;
     template = Template.fromJSON(assembly.getStackByName(platform.stackName).template);
   } catch (error) {
     synthError = error;
@@ -25,6 +29,23 @@ describe('reference platform', () => {
     expect(synthError).toBeUndefined();
   });
 
+  test('every validation plugin (cdk-nag, CloudFormation Validate: circular references and more) reports nothing', () => {
+    const report = JSON.parse(fs.readFileSync(path.join(assemblyDir, 'validation-report.json'), 'utf8'));
+    expect(report.pluginReports.length).toBeGreaterThan(0);
+    for (const plugin of report.pluginReports) {
+      expect({ plugin: plugin.pluginName, violations: plugin.violations }).toEqual({ plugin: plugin.pluginName, violations: [] });
+    }
+  });
+
+  test('serves the fraud model: endpoint on the server image, gateway reading the same feature store', () => {
+    expect(platform.fraudGateway.modelName).toBe('fraud');
+    template.resourceCountIs('AWS::SageMaker::Endpoint', 1);
+    template.resourceCountIs('AWS::ApiGateway::UsagePlan', 3);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: { ENDPOINT_NAME: platform.resolve(platform.fraudEndpoint.endpointName), ONLINE_TABLE_NAME: platform.resolve(platform.featureStore.table.tableName) } },
+    });
+  });
+
   test('holds the feature store and its ingestion for every fraud view', () => {
     expect(platform).toBeInstanceOf(ReferencePlatformStack);
     expect(platform.featureStore.views.map((v) => v.name)).toEqual(fraudFeatureViews.map((v) => v.name));
@@ -32,7 +53,7 @@ describe('reference platform', () => {
     template.resourceCountIs('AWS::DynamoDB::Table', 1);
     template.resourceCountIs('AWS::Glue::Table', fraudFeatureViews.length);
     template.resourceCountIs('AWS::Athena::WorkGroup', 1);
-    template.resourceCountIs('AWS::Kinesis::Stream', 1);
+    template.resourceCountIs('AWS::Kinesis::Stream', 2); // ingestion + the gateway's prediction log
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
     template.hasResourceProperties('AWS::Lambda::Function', { Handler: 'index.handler', Runtime: 'nodejs22.x' });
     for (const view of fraudFeatureViews) template.hasResourceProperties('AWS::Glue::Table', { TableInput: { Name: view.name } });

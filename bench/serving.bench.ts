@@ -1,0 +1,215 @@
+/**
+ * Serving benchmark: the bundled inference server (as its image runs it) against the raw engine, on a wide MLP
+ * generated at bench time, with load from a separate process (bench/serving-load.ts) on loopback. All rows are
+ * measured in the same run, one worker with one onnxruntime thread everywhere (the server's default on 2 cores).
+ *
+ * 1. raw engine: the server's own session worker, fed batches back to back at each batch size; the best is the limit
+ * 2. server without batching (max batch size 1) and with batching (max batch size = the raw engine's best), closed
+ *    loop at concurrency 1, 8 and 64, plus the batched server at saturation (concurrency 2 × max batch size, all of it fits in the queue)
+ * 3. the batched server under open-loop load at 1× and 3× its saturation throughput, priorities 1/2/3 mixed 10/30/60 % (critical traffic is the small share)
+ *
+ * Targets (reported, not asserted): batched at saturation ≥ 85 % of the raw engine; batched ≥ 3× unbatched at
+ * concurrency 64; at 3× overload priority 1 keeps its p99 within 2× of its p99 at 1× load and is never shed.
+ */
+import { execFile } from 'child_process';
+import { request } from 'undici';
+import * as fs from 'fs';
+import * as path from 'path';
+import { Worker } from 'worker_threads';
+import { bundleInferenceServer } from '../runtime/inference-server/bundle';
+import { launchServer } from '../runtime/inference-server/launcher';
+import { parseExposition } from '../runtime/inference-server/prometheus';
+import type { FromWorker, ToWorker, WorkerSettings } from '../runtime/inference-server/worker-protocol';
+import { largeMlp } from '../scripts/make-models';
+import type { LoadResult, LoadSpec } from './serving-load';
+import { BenchTable, percentile } from './table';
+
+const WIDTHS = [256, 6144, 6144, 1];
+const RAW_BATCH_SIZES = [1, 8, 16, 32, 64];
+const CONCURRENCIES = [1, 8, 64];
+const MIX = [0.1, 0.3, 0.6];
+const WARMUP_MS = 700;
+const CLOSED_MS = 2500;
+const OPEN_MS = 4000;
+const QUEUE_DELAY_MS = 2;
+/** Saturation: enough clients that a full batch is queued whenever the worker frees up. */
+const SATURATION_FACTOR = 2;
+
+/** Rows per second of the raw engine at each batch size: the server's session worker fed back to back. */
+async function rawEngine(modelPath: string, serverDir: string): Promise<Map<number, number>> {
+  const settings: WorkerSettings = { modelPath, executionProvider: 'cpu', intraOpThreads: 1, warmupRuns: 1, maxBatchSize: Math.max(...RAW_BATCH_SIZES) };
+  const worker = new Worker(path.join(serverDir, 'worker.js'), { workerData: settings });
+  let next: (message: FromWorker) => void = () => undefined;
+  worker.on('message', (message: FromWorker) => next(message));
+  const receive = (type: FromWorker['type']) => new Promise<FromWorker>((resolve) => {
+    next = (message) => {
+      if (message.type === type) resolve(message);
+    };
+  });
+  await receive('warmed');
+  const throughput = new Map<number, number>();
+  for (const batch of RAW_BATCH_SIZES) {
+    const data = Float32Array.from({ length: batch * WIDTHS[0] }, (_, i) => Math.sin(i));
+    let rows = 0;
+    let started = 0;
+    const until = performance.now() + WARMUP_MS / 2 + 1500;
+    for (let i = 0; performance.now() < until; i++) {
+      if (i === 2) started = performance.now(); // the first runs at a new size warm it up
+      const done = receive('result');
+      const run: ToWorker = { type: 'run', batchId: i, feeds: [{ name: 'features', type: 'float32', dims: [batch, WIDTHS[0]], data }] };
+      worker.postMessage(run);
+      await done;
+      if (i >= 2) rows += batch;
+    }
+    throughput.set(batch, rows / ((performance.now() - started) / 1000));
+  }
+  const released = receive('released');
+  worker.postMessage({ type: 'release' } satisfies ToWorker);
+  await released;
+  await worker.terminate();
+  return throughput;
+}
+
+/** Runs the load generator in its own process. */
+function load(spec: LoadSpec): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, ['--import', 'tsx', path.join(__dirname, 'serving-load.ts'), JSON.stringify(spec)], { maxBuffer: 256 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`load generator failed: ${error.message}\n${stderr}`));
+      else resolve(JSON.parse(stdout) as LoadResult);
+    });
+  });
+}
+
+/** Starts the bundled server on the benchmark model, runs `body`, stops the server. */
+async function withServer<T>(modelPath: string, env: Record<string, string>, body: (url: string) => Promise<T>): Promise<T> {
+  const server = await launchServer({
+    env: {
+      PORT: '0', HOST: '127.0.0.1', MODEL_URI: modelPath, MODEL_NAME: 'mlp', INFERENCE_WORKERS: '1', INFERENCE_INTRA_OP_THREADS: '1',
+      INFERENCE_DRAIN_GRACE_MS: '0', INFERENCE_MAX_QUEUE_DELAY_MS: String(QUEUE_DELAY_MS), ...env,
+    },
+  });
+  try {
+    return await body(server.url);
+  } finally {
+    await server.stop();
+  }
+}
+
+/** Server-side times of rejected requests so far, from the request-duration histogram. */
+async function rejectionTimes(url: string): Promise<{ count: number; under500us: number; under1ms: number }> {
+  const m = parseExposition(await (await request(`${url}/metrics`)).body.text());
+  const sum = (le: string) => [1, 2, 3].reduce((n, p) => n + (m.get(`inference_request_duration_seconds_bucket{priority="${p}",outcome="rejected",le="${le}"}`) ?? 0), 0);
+  return { count: sum('+Inf'), under500us: sum('0.0005'), under1ms: sum('0.001') };
+}
+
+interface Closed {
+  readonly throughput: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly failed: number;
+}
+
+function summarize(result: LoadResult, level = 0): Closed {
+  const l = result.levels[level] ?? { latenciesMs: [], rejected: 0, timedOut: 0, errors: 0 };
+  return {
+    throughput: l.latenciesMs.length / result.windowS,
+    p50: percentile(l.latenciesMs, 50),
+    p99: percentile(l.latenciesMs, 99),
+    failed: l.rejected + l.timedOut + l.errors,
+  };
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
+const met = (ok: boolean) => (ok ? 'met' : 'NOT met');
+
+/** The serving tables. */
+export async function run(): Promise<BenchTable[]> {
+  const serverDir = bundleInferenceServer();
+  const modelDir = path.join(__dirname, '..', '.bench', 'serving');
+  fs.mkdirSync(modelDir, { recursive: true });
+  const modelPath = path.join(modelDir, `mlp-${WIDTHS.join('-')}.onnx`);
+  if (!fs.existsSync(modelPath)) fs.writeFileSync(modelPath, largeMlp(WIDTHS));
+
+  const raw = await rawEngine(modelPath, serverDir);
+  const [bestBatch, rawThroughput] = [...raw.entries()].sort((a, b) => b[1] - a[1])[0];
+
+  const row = Array.from({ length: WIDTHS[0] }, (_, i) => Math.round(Math.sin(i) * 1000) / 1000);
+  const requestBody = JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, WIDTHS[0]], data: row }] });
+  const closed = (url: string, concurrency: number) => load({
+    mode: 'closed', url, path: '/v2/models/mlp/infer', body: requestBody, warmupMs: WARMUP_MS, durationMs: CLOSED_MS, concurrency,
+  }).then((r) => summarize(r));
+
+  const unbatched = await withServer(modelPath, { INFERENCE_MAX_BATCH_SIZE: '1' }, async (url) => {
+    const results: Closed[] = [];
+    for (const c of CONCURRENCIES) results.push(await closed(url, c));
+    return results;
+  });
+
+  const queueSize = SATURATION_FACTOR * bestBatch;
+  const batchedEnv = { INFERENCE_MAX_BATCH_SIZE: String(bestBatch), INFERENCE_MAX_QUEUE_SIZE: String(queueSize), INFERENCE_DEFAULT_TIMEOUT_MS: '5000' };
+  const { batched, saturation, overload } = await withServer(modelPath, batchedEnv, async (url) => {
+    const results: Closed[] = [];
+    for (const c of CONCURRENCIES) results.push(await closed(url, c));
+    const sat = await closed(url, SATURATION_FACTOR * bestBatch);
+    const open = (factor: number) => load({
+      mode: 'open', url, path: '/v2/models/mlp/infer', body: requestBody, warmupMs: WARMUP_MS, durationMs: OPEN_MS, rate: sat.throughput * factor, mix: MIX,
+    });
+    const one = await open(1);
+    const before = await rejectionTimes(url);
+    const three = await open(3);
+    const after = await rejectionTimes(url);
+    const rejectTimes = { count: after.count - before.count, under500us: after.under500us - before.under500us, under1ms: after.under1ms - before.under1ms };
+    return { batched: results, saturation: sat, overload: { one, three, rejectTimes } };
+  });
+
+  const c64 = CONCURRENCIES.indexOf(64);
+  const servingRows: (string | number)[][] = [
+    ...[...raw.entries()].map(([b, t]) => [`raw engine, batch ${b}${b === bestBatch ? ' (best)' : ''}`, '-', t, '-', '-', pct(t / rawThroughput)]),
+    ...CONCURRENCIES.map((c, i) => ['server, no batching', c, unbatched[i].throughput, unbatched[i].p50, unbatched[i].p99, pct(unbatched[i].throughput / rawThroughput)]),
+    ...CONCURRENCIES.map((c, i) => [`server, batching (max ${bestBatch})`, c, batched[i].throughput, batched[i].p50, batched[i].p99, pct(batched[i].throughput / rawThroughput)]),
+    [`server, batching (max ${bestBatch}), saturation`, SATURATION_FACTOR * bestBatch, saturation.throughput, saturation.p50, saturation.p99, pct(saturation.throughput / rawThroughput)],
+  ];
+  const failures = [...unbatched, ...batched, saturation].reduce((n, r) => n + r.failed, 0);
+  const saturationRatio = saturation.throughput / rawThroughput;
+  const batchingGain = batched[c64].throughput / unbatched[c64].throughput;
+
+  const overloadRows: (string | number)[][] = [];
+  for (const [name, result, factor] of [['1×', overload.one, 1], ['3×', overload.three, 3]] as const) {
+    MIX.forEach((share, i) => {
+      const l = result.levels[i + 1] ?? { latenciesMs: [], rejected: 0, timedOut: 0, errors: 0 };
+      const sent = l.latenciesMs.length + l.rejected + l.timedOut + l.errors;
+      overloadRows.push([
+        name, i + 1, saturation.throughput * factor * share, l.latenciesMs.length / result.windowS,
+        percentile(l.latenciesMs, 50), percentile(l.latenciesMs, 99), pct(l.rejected / Math.max(1, sent)), pct((l.timedOut + l.errors) / Math.max(1, sent)),
+      ]);
+    });
+  }
+  const top = (r: LoadResult) => r.levels[1] ?? { latenciesMs: [], rejected: 0, timedOut: 0, errors: 0 };
+  const topP99Ratio = percentile(top(overload.three).latenciesMs, 99) / percentile(top(overload.one).latenciesMs, 99);
+  const topShed = top(overload.three).rejected + top(overload.three).timedOut + top(overload.three).errors;
+
+  return [
+    {
+      title: `Serving: MLP ${WIDTHS.join('-')} (float32, 1 row per request), 1 worker × 1 onnxruntime thread, CPU`,
+      columns: ['setup', 'concurrency', 'throughput (rows/s)', 'p50 ms', 'p99 ms', 'of raw engine'],
+      rows: servingRows,
+      notes: [
+        `raw engine = the server's session worker fed batches back to back (best batch ${bestBatch}: ${rawThroughput.toFixed(0)} rows/s); load from a separate process over loopback HTTP/1.1`,
+        `target batched server at saturation >= 85 % of the raw engine: ${pct(saturationRatio)} — ${met(saturationRatio >= 0.85)}`,
+        `target batched >= 3x unbatched at concurrency 64: ${batchingGain.toFixed(1)}x — ${met(batchingGain >= 3)}`,
+        `requests not answered 200 in the closed-loop rows: ${failures}`,
+      ],
+    },
+    {
+      title: `Overload: open-loop arrivals at 1× and 3× the saturation throughput (${saturation.throughput.toFixed(0)} req/s), priorities 1/2/3 = ${MIX.map((m) => m * 100).join('/')} %`,
+      columns: ['load', 'priority', 'offered req/s', 'served req/s', 'p50 ms', 'p99 ms', 'shed (429)', 'timed out / error'],
+      rows: overloadRows,
+      notes: [
+        `batched server, max batch ${bestBatch}, queue ${queueSize} requests, deadline 5 s; latency counted from the scheduled send time`,
+        `target priority 1 p99 at 3× within 2× of its p99 at 1×: ${topP99Ratio.toFixed(2)}× — ${met(topP99Ratio <= 2)}`,
+        `target none of priority 1 shed at 3×: ${topShed} shed, timed out or failed — ${met(topShed === 0)}`,
+        `server time to refuse at 3× (${overload.rejectTimes.count} refusals): ${pct(overload.rejectTimes.under500us / Math.max(1, overload.rejectTimes.count))} under 0.5 ms, ${pct(overload.rejectTimes.under1ms / Math.max(1, overload.rejectTimes.count))} under 1 ms`,
+      ],
+    },
+  ];
+}

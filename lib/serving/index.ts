@@ -1,0 +1,5 @@
+export * from './instance-type';
+export * from './inference-image';
+export * from './model-artifact';
+export * from './model-endpoint';
+export * from './inference-gateway';

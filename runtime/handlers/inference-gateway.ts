@@ -1,0 +1,77 @@
+/**
+ * Lambda entry point of the inference gateway (API Gateway REST proxy integration, `POST /predict/{model}`):
+ * builds the core `InferenceGateway` over the online feature client (DynamoDB), the SageMaker Runtime client and
+ * the prediction-log stream (Kinesis), then answers each event. Metrics go to the log as EMF.
+ *
+ * Environment (set by the InferenceGateway construct):
+ * - `GATEWAY_CONFIG`          JSON GatewayConfig (runtime/core/inference-gateway.ts)
+ * - `ONLINE_TABLE_NAME`       DynamoDB online table of the feature store
+ * - `ENDPOINT_NAME`           SageMaker endpoint to invoke
+ * - `PREDICTION_LOG_STREAM`   optional; Kinesis stream receiving one JSON line per prediction
+ * - `METRICS_NAMESPACE`       optional; default `METRICS_NAMESPACE` of runtime/core/metrics.ts
+ * Endpoints, region and credentials come from the SDK's own environment (`AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME`, ...).
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { SageMakerModelInvoker } from '../aws/model-invoker';
+import { OnlineFeatureClient } from '../aws/online-store';
+import { KinesisPredictionLogSink } from '../aws/prediction-log-sinks';
+import { GatewayConfig, GatewayPorts, InferenceGateway } from '../core/inference-gateway';
+import { METRICS_NAMESPACE, toEmf } from '../core/metrics';
+
+/** How long an invocation may spend flushing its prediction-log records before answering, milliseconds. */
+const LOG_FLUSH_BUDGET_MS = 200;
+
+/** A gateway handler plus what must run before each answer leaves (flushing the log: Lambda freezes after it). */
+export type GatewayHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
+
+/** Wraps a gateway as an API Gateway proxy handler. */
+export function createGatewayHandler(gateway: InferenceGateway, flush?: () => Promise<void>): GatewayHandler {
+  return async (event) => {
+    const response = await gateway.handle({
+      model: event.pathParameters?.model ?? '',
+      body: event.isBase64Encoded && event.body ? Buffer.from(event.body, 'base64').toString('utf8') : event.body,
+      apiKeyId: event.requestContext?.identity?.apiKeyId ?? undefined,
+      requestId: event.requestContext?.requestId ?? `local-${Date.now()}`,
+    });
+    if (flush) await Promise.race([flush(), new Promise((resolve) => setTimeout(resolve, LOG_FLUSH_BUDGET_MS).unref())]);
+    return response;
+  };
+}
+
+/** Builds the handler from the Lambda environment (see the module documentation); throws naming what is missing. */
+export function gatewayFromEnvironment(env: NodeJS.ProcessEnv = process.env): GatewayHandler {
+  const required = (name: string): string => {
+    const value = env[name];
+    if (!value) throw new Error(`inference-gateway: environment variable ${name} is not set; deploy it with the InferenceGateway construct`);
+    return value;
+  };
+  let config: GatewayConfig;
+  try {
+    config = JSON.parse(required('GATEWAY_CONFIG'));
+  } catch (error) {
+    throw new Error(`inference-gateway: GATEWAY_CONFIG must be JSON (${(error as Error).message})`);
+  }
+  const namespace = env.METRICS_NAMESPACE || METRICS_NAMESPACE;
+  const predictionLog = env.PREDICTION_LOG_STREAM
+    ? new KinesisPredictionLogSink({ client: new KinesisClient({}), streamName: env.PREDICTION_LOG_STREAM, flushIntervalMs: 50 })
+    : undefined;
+  const ports: GatewayPorts = {
+    features: new OnlineFeatureClient({ client: new DynamoDBClient({}), tableName: required('ONLINE_TABLE_NAME') }),
+    // No SDK retries: the gateway's deadline and breaker decide what happens after a failure.
+    model: new SageMakerModelInvoker(new SageMakerRuntimeClient({ maxAttempts: 1 }), required('ENDPOINT_NAME')),
+    predictionLog,
+    metrics: (dimensions, metrics) => process.stdout.write(`${toEmf(dimensions, metrics, { namespace })}\n`),
+  };
+  return createGatewayHandler(new InferenceGateway(config, ports), predictionLog && (() => predictionLog.flush()));
+}
+
+let fromEnvironment: GatewayHandler | undefined;
+
+/** The Lambda handler: the environment is read once per container; breaker, admission and cache live as long. */
+export const handler = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
+  fromEnvironment ??= gatewayFromEnvironment();
+  return fromEnvironment(event);
+};

@@ -1,0 +1,185 @@
+/**
+ * Server configuration from environment variables (how SageMaker, ECS and Kubernetes configure a container). Every
+ * problem is collected and reported at once, naming the variable and what it accepts.
+ *
+ * | Variable | Default | Meaning |
+ * |---|---|---|
+ * | `PORT` / `HOST` | `8080` / `0.0.0.0` | where to listen (`PORT=0`: any free port, reported in the `listening` log line) |
+ * | `MODEL_URI` | `/opt/ml/model` | a `.onnx` file, a folder holding one, or `s3://bucket/key.onnx` (downloaded at start) |
+ * | `MODEL_NAME` / `MODEL_VERSION` | file name / `1` | names in the protocols, metrics and prediction log |
+ * | `MODEL_VARIANT` | `AllTraffic` | variant name (SageMaker's default), logged and returned in `x-Amzn-Invoked-Production-Variant` |
+ * | `ENDPOINT_NAME` | the model name | the only name `POST /endpoints/{name}/invocations` accepts |
+ * | `INFERENCE_EXECUTION_PROVIDER` | `cpu` | `cuda` or `cpu`; `cuda` falls back to `cpu` (logged, in metrics and metadata) |
+ * | `INFERENCE_WORKERS` | CUDA: 1; CPU: a quarter of the cores (at least 1) | session workers (threads) |
+ * | `INFERENCE_INTRA_OP_THREADS` | (cores − 1) / workers, at least 1 | onnxruntime threads per session |
+ * | `INFERENCE_MAX_BATCH_SIZE` | `32` | most rows per batch (1 disables batching) |
+ * | `INFERENCE_MAX_QUEUE_DELAY_MS` | `2` | longest wait for a batch to fill while a worker is free |
+ * | `INFERENCE_MAX_QUEUE_SIZE` | `512` | most queued requests; beyond, lower priorities are shed, then requests refused |
+ * | `INFERENCE_DEFAULT_PRIORITY` | `2` | level (1 highest … 3) of requests that name none |
+ * | `INFERENCE_DEFAULT_TIMEOUT_MS` | `5000` | deadline of requests that name none |
+ * | `INFERENCE_MAX_PAYLOAD_BYTES` | `6291456` (6 MB, SageMaker's limit) | larger bodies get 413 |
+ * | `INFERENCE_NON_FINITE` | `reject` | `reject` or `allow` NaN and ±Infinity in float inputs |
+ * | `INFERENCE_WARMUP_RUNS` | `2` | warm-up runs per warm-up batch size per worker before ready |
+ * | `INFERENCE_DRAIN_GRACE_MS` | `5000` | after SIGTERM: not ready at once, but keep accepting requests this long |
+ * | `INFERENCE_SHUTDOWN_TIMEOUT_MS` | `28000` | after SIGTERM: exit by then at the latest (SageMaker allows 30 s) |
+ * | `INFERENCE_FAULT_INJECTION` | `false` | honour the `x-inference-fault` request header (chaos testing only) |
+ * | `PREDICTION_LOG_SINK` | none | `stdout`, `file:///path.jsonl`, `kinesis://stream`, `s3://bucket/prefix/` |
+ * | `PREDICTION_LOG_SAMPLE_RATE` | `0.1` | fraction of successful predictions logged |
+ * | `PREDICTION_LOG_BUFFER_RECORDS` | `10000` | records buffered before new ones are dropped (and counted) |
+ * | `PREDICTION_LOG_FLUSH_MS` | `1000` (S3: `60000`) | longest a record waits before delivery |
+ * | `S3_FORCE_PATH_STYLE` | `false` | path-style S3 URLs (S3-compatible stores) |
+ *
+ * AWS clients take the SDK's own variables (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL_S3`,
+ * `AWS_ENDPOINT_URL_KINESIS`).
+ */
+import * as os from 'os';
+import { PRIORITY_TIERS } from '../core/tiers';
+import { NonFinitePolicy } from './tensors';
+import type { ExecutionProvider } from './worker-protocol';
+
+/** Number of priority levels (1 = highest), from the shared tiers. */
+export const PRIORITY_LEVELS = PRIORITY_TIERS.length;
+
+/** Prediction logging settings. */
+export interface PredictionLogConfig {
+  /** Sink URI; undefined: no prediction logging. */
+  readonly sink?: string;
+  readonly sampleRate: number;
+  readonly bufferRecords: number;
+  /** Undefined: the sink's default. */
+  readonly flushMs?: number;
+}
+
+/** Everything the server is configured with (see the module comment for the variables). */
+export interface ServerConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly modelUri: string;
+  /** Undefined: derived from the model file name. */
+  readonly modelName?: string;
+  readonly modelVersion: string;
+  readonly variant: string;
+  /** Undefined: the model name. */
+  readonly endpointName?: string;
+  readonly executionProvider: ExecutionProvider;
+  readonly workers: number;
+  readonly intraOpThreads: number;
+  readonly maxBatchSize: number;
+  readonly maxQueueDelayMs: number;
+  readonly maxQueueSize: number;
+  readonly defaultPriority: number;
+  readonly defaultTimeoutMs: number;
+  readonly maxPayloadBytes: number;
+  readonly nonFinite: NonFinitePolicy;
+  readonly warmupRuns: number;
+  readonly drainGraceMs: number;
+  readonly shutdownTimeoutMs: number;
+  readonly faultInjection: boolean;
+  readonly predictionLog: PredictionLogConfig;
+  readonly s3ForcePathStyle: boolean;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Reads variables, collecting problems. */
+class EnvReader {
+  readonly problems: string[] = [];
+
+  constructor(private readonly env: Env) {}
+
+  string(name: string, fallback: string): string {
+    const value = this.env[name];
+    return value === undefined || value === '' ? fallback : value;
+  }
+
+  optional(name: string): string | undefined {
+    const value = this.env[name];
+    return value === undefined || value === '' ? undefined : value;
+  }
+
+  number(name: string, fallback: number, min: number, max = Infinity, integer = true): number {
+    const raw = this.optional(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || (integer && !Number.isInteger(value)) || value < min || value > max) {
+      this.problems.push(`${name}=${raw}: expected ${integer ? 'an integer' : 'a number'} from ${min}${max === Infinity ? ' up' : ` to ${max}`}`);
+      return fallback;
+    }
+    return value;
+  }
+
+  choice<T extends string>(name: string, fallback: T, choices: readonly T[]): T {
+    const raw = this.optional(name);
+    if (raw === undefined) return fallback;
+    if (!(choices as readonly string[]).includes(raw)) {
+      this.problems.push(`${name}=${raw}: expected one of ${choices.join(', ')}`);
+      return fallback;
+    }
+    return raw as T;
+  }
+
+  bool(name: string): boolean {
+    return this.choice(name, 'false', ['true', 'false', '1', '0']) === 'true' || this.env[name] === '1';
+  }
+}
+
+/** Parses a priority: a level number 1 … `PRIORITY_LEVELS` or a tier name (`critical`, `standard`, `batch`). */
+export function parsePriority(value: unknown): number | undefined {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= PRIORITY_LEVELS) return value;
+  if (typeof value !== 'string') return undefined;
+  const tier = PRIORITY_TIERS.indexOf(value.trim().toLowerCase() as (typeof PRIORITY_TIERS)[number]);
+  if (tier >= 0) return tier + 1;
+  return /^\d+$/.test(value.trim()) ? parsePriority(Number(value)) : undefined;
+}
+
+/** Builds the configuration from environment variables; throws listing every invalid one. */
+export function loadConfig(env: Env = process.env, cpus: number = os.cpus().length): ServerConfig {
+  const read = new EnvReader(env);
+  const executionProvider = read.choice<ExecutionProvider>('INFERENCE_EXECUTION_PROVIDER', 'cpu', ['cpu', 'cuda']);
+  const workers = read.number('INFERENCE_WORKERS', executionProvider === 'cuda' ? 1 : Math.max(1, Math.floor(cpus / 4)), 1, 64);
+  const defaultPriorityRaw = read.string('INFERENCE_DEFAULT_PRIORITY', '2');
+  const defaultPriority = parsePriority(defaultPriorityRaw);
+  if (defaultPriority === undefined) {
+    read.problems.push(`INFERENCE_DEFAULT_PRIORITY=${defaultPriorityRaw}: expected a level 1..${PRIORITY_LEVELS} or one of ${PRIORITY_TIERS.join(', ')}`);
+  }
+  const sink = read.optional('PREDICTION_LOG_SINK');
+  if (sink !== undefined && !/^(stdout$|file:\/\/\/.|kinesis:\/\/.|s3:\/\/.)/.test(sink)) {
+    read.problems.push(`PREDICTION_LOG_SINK=${sink}: expected stdout, file:///path, kinesis://stream or s3://bucket/prefix`);
+  }
+  const flushMs = read.optional('PREDICTION_LOG_FLUSH_MS') === undefined ? undefined : read.number('PREDICTION_LOG_FLUSH_MS', 1000, 1);
+  const config: ServerConfig = {
+    host: read.string('HOST', '0.0.0.0'),
+    port: read.number('PORT', 8080, 0, 65535),
+    modelUri: read.string('MODEL_URI', '/opt/ml/model'),
+    modelName: read.optional('MODEL_NAME'),
+    modelVersion: read.string('MODEL_VERSION', '1'),
+    variant: read.string('MODEL_VARIANT', 'AllTraffic'),
+    endpointName: read.optional('ENDPOINT_NAME'),
+    executionProvider,
+    workers,
+    intraOpThreads: read.number('INFERENCE_INTRA_OP_THREADS', Math.max(1, Math.floor((cpus - 1) / workers)), 1, 256),
+    maxBatchSize: read.number('INFERENCE_MAX_BATCH_SIZE', 32, 1, 65536),
+    maxQueueDelayMs: read.number('INFERENCE_MAX_QUEUE_DELAY_MS', 2, 0, 60000, false),
+    maxQueueSize: read.number('INFERENCE_MAX_QUEUE_SIZE', 512, 1),
+    defaultPriority: defaultPriority ?? 2,
+    defaultTimeoutMs: read.number('INFERENCE_DEFAULT_TIMEOUT_MS', 5000, 1),
+    maxPayloadBytes: read.number('INFERENCE_MAX_PAYLOAD_BYTES', 6 * 1024 * 1024, 1),
+    nonFinite: read.choice('INFERENCE_NON_FINITE', NonFinitePolicy.REJECT, [NonFinitePolicy.REJECT, NonFinitePolicy.ALLOW]),
+    warmupRuns: read.number('INFERENCE_WARMUP_RUNS', 2, 0, 1000),
+    drainGraceMs: read.number('INFERENCE_DRAIN_GRACE_MS', 5000, 0),
+    shutdownTimeoutMs: read.number('INFERENCE_SHUTDOWN_TIMEOUT_MS', 28000, 1),
+    faultInjection: read.bool('INFERENCE_FAULT_INJECTION'),
+    predictionLog: {
+      sink,
+      sampleRate: read.number('PREDICTION_LOG_SAMPLE_RATE', 0.1, 0, 1, false),
+      bufferRecords: read.number('PREDICTION_LOG_BUFFER_RECORDS', 10000, 1),
+      flushMs,
+    },
+    s3ForcePathStyle: read.bool('S3_FORCE_PATH_STYLE'),
+  };
+  if (config.drainGraceMs >= config.shutdownTimeoutMs) {
+    read.problems.push(`INFERENCE_DRAIN_GRACE_MS (${config.drainGraceMs}) must be below INFERENCE_SHUTDOWN_TIMEOUT_MS (${config.shutdownTimeoutMs}) to leave time to finish in-flight work`);
+  }
+  if (read.problems.length > 0) throw new Error(`invalid inference server configuration:\n  ${read.problems.join('\n  ')}`);
+  return config;
+}

@@ -1,0 +1,115 @@
+/** HTTP plumbing: a method-and-path router, bounded body reading, and response helpers. */
+import type { IncomingMessage, ServerResponse } from 'http';
+import { ErrorKind, InferenceError } from './errors';
+
+/** Extra response headers. */
+export type Headers = Record<string, string | number>;
+
+/** A route handler; `params` are the pattern's capture groups. */
+export type Handler = (req: IncomingMessage, res: ServerResponse, params: string[]) => void | Promise<void>;
+
+interface Route {
+  readonly method: string;
+  readonly pattern: RegExp;
+  readonly handler: Handler;
+}
+
+/** Routes requests by method and path (a full-match regular expression). */
+export class Router {
+  private readonly routes: Route[] = [];
+
+  /** Adds a route. */
+  add(method: string, pattern: RegExp, handler: Handler): this {
+    this.routes.push({ method, pattern, handler });
+    return this;
+  }
+
+  /** Finds the handler: 404 when no path matches, 405 when the path matches with another method. */
+  match(method: string, url: string): { handler: Handler; params: string[] } | InferenceError {
+    const path = url.split('?')[0];
+    let allowed: string[] = [];
+    for (const route of this.routes) {
+      const m = route.pattern.exec(path);
+      if (!m) continue;
+      if (route.method === method) return { handler: route.handler, params: m.slice(1).map((p) => (p === undefined ? p : decodeURIComponent(p))) };
+      allowed = [...allowed, route.method];
+    }
+    return allowed.length > 0
+      ? new InferenceError(ErrorKind.METHOD_NOT_ALLOWED, `${method} is not allowed on ${path}; use ${allowed.join(' or ')}`)
+      : new InferenceError(ErrorKind.NOT_FOUND, `no route for ${method} ${path}`);
+  }
+}
+
+/**
+ * Reads a request body of at most `limit` bytes. A larger declared Content-Length fails at once, before reading; a
+ * body that grows past the limit fails as soon as it does. Both are TOO_LARGE errors.
+ */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const tooLarge = (size: string) => new InferenceError(ErrorKind.TOO_LARGE, `payload of ${size} is over the ${limit} byte limit (INFERENCE_MAX_PAYLOAD_BYTES); split the request into smaller batches`);
+  const declared = Number(req.headers['content-length']);
+  if (declared > limit) {
+    req.resume(); // discard the body; the connection stays usable
+    return Promise.reject(tooLarge(`${declared} bytes`));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(tooLarge(`more than ${limit} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+/** Sends a body with its content type and length. */
+export function send(res: ServerResponse, status: number, body: string, contentType: string, headers: Headers = {}): void {
+  if (res.headersSent) return;
+  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body), ...headers });
+  res.end(body);
+}
+
+/** Sends a JSON body. */
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Headers = {}): void {
+  send(res, status, JSON.stringify(body), 'application/json', headers);
+}
+
+const STATUS: Record<ErrorKind, number> = {
+  [ErrorKind.INVALID]: 400,
+  [ErrorKind.NOT_FOUND]: 404,
+  [ErrorKind.METHOD_NOT_ALLOWED]: 405,
+  [ErrorKind.TOO_LARGE]: 413,
+  [ErrorKind.UNSUPPORTED_MEDIA_TYPE]: 415,
+  [ErrorKind.OVERLOADED]: 429,
+  [ErrorKind.SHED]: 429,
+  [ErrorKind.UNAVAILABLE]: 503,
+  [ErrorKind.TIMEOUT]: 504,
+  [ErrorKind.INTERNAL]: 500,
+};
+
+/** HTTP status of an error kind (Open Inference Protocol routes). */
+export function statusOf(kind: ErrorKind): number {
+  return STATUS[kind];
+}
+
+/** Whether an error says "try again later": overloaded, shed or not ready. */
+function isRetryable(kind: ErrorKind): boolean {
+  return kind === ErrorKind.OVERLOADED || kind === ErrorKind.SHED || kind === ErrorKind.UNAVAILABLE;
+}
+
+/** Headers that go with an error: `Retry-After` when it is worth retrying later. */
+export function errorHeaders(kind: ErrorKind): Headers {
+  return isRetryable(kind) ? { 'retry-after': 1 } : {};
+}
+
+/** An error as an `InferenceError` (anything unexpected becomes INTERNAL). */
+export function asInferenceError(error: unknown): InferenceError {
+  return error instanceof InferenceError ? error : new InferenceError(ErrorKind.INTERNAL, `internal error: ${(error as Error)?.message ?? String(error)}`);
+}

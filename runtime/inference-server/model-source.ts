@@ -1,0 +1,59 @@
+/**
+ * Where the model comes from: a local path (SageMaker's `/opt/ml/model`, where it extracts the model artifact) or an
+ * `s3://` URI downloaded once at start.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { pipeline } from 'stream/promises';
+import type { Readable } from 'stream';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+
+/** Options for fetching a model from S3. */
+export interface ModelSourceOptions {
+  /** Use path-style S3 URLs (S3-compatible stores). @default false */
+  readonly s3ForcePathStyle?: boolean;
+}
+
+/** Model name a URI implies: the file name without `.onnx` (`s3://b/fraud.onnx` → `fraud`), else `model`. */
+export function modelNameFromUri(uri: string): string {
+  return uri.endsWith('.onnx') ? path.basename(uri, '.onnx') : 'model';
+}
+
+/** Resolves `uri` (local file, local folder, or `s3://bucket/key.onnx`) to the path of a local .onnx file. */
+export async function fetchModel(uri: string, options: ModelSourceOptions = {}): Promise<string> {
+  return uri.startsWith('s3://') ? downloadFromS3(uri, options) : localModelFile(uri);
+}
+
+function localModelFile(location: string): string {
+  if (!fs.existsSync(location)) throw new Error(`MODEL_URI ${location} does not exist; mount the model there or point MODEL_URI at a .onnx file or s3:// URI`);
+  if (!fs.statSync(location).isDirectory()) return location;
+  const candidates = fs.readdirSync(location).filter((f) => f.endsWith('.onnx'));
+  if (candidates.includes('model.onnx')) return path.join(location, 'model.onnx');
+  if (candidates.length === 1) return path.join(location, candidates[0]);
+  throw new Error(candidates.length === 0
+    ? `MODEL_URI folder ${location} holds no .onnx file`
+    : `MODEL_URI folder ${location} holds several .onnx files (${candidates.join(', ')}); name one model.onnx or point MODEL_URI at the file`);
+}
+
+async function downloadFromS3(uri: string, options: ModelSourceOptions): Promise<string> {
+  const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri);
+  if (!match) throw new Error(`MODEL_URI ${uri}: expected s3://bucket/key`);
+  const [, bucket, key] = match;
+  // Deadlines: connecting, and any 60 s without data (a large model may take long in total, but never stalls).
+  const client = new S3Client({
+    forcePathStyle: options.s3ForcePathStyle,
+    requestHandler: new NodeHttpHandler({ connectionTimeout: 5000, requestTimeout: 60000 }),
+  });
+  try {
+    const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    const target = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'model-')), path.basename(key).endsWith('.onnx') ? path.basename(key) : 'model.onnx');
+    await pipeline(object.Body as Readable, fs.createWriteStream(target));
+    return target;
+  } catch (error) {
+    throw new Error(`cannot download the model from ${uri}: ${(error as Error).name}: ${(error as Error).message}`);
+  } finally {
+    client.destroy();
+  }
+}

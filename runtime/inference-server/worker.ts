@@ -1,0 +1,117 @@
+/**
+ * Session worker (a worker thread): loads the model into an onnxruntime-node session — CUDA when requested and
+ * available, else CPU — runs warm-up batches, then runs the batches the main thread sends. `session.run` blocks the
+ * thread it runs on, which is why it runs here and not on the main thread.
+ */
+import { parentPort, workerData } from 'worker_threads';
+import * as ort from 'onnxruntime-node';
+import { isBatchable } from './model';
+import { isSupportedType, TensorSpec, zeros } from './tensors';
+import type { ExecutionProvider, FromWorker, ToWorker, WireTensor, WorkerSettings } from './worker-protocol';
+
+const settings = workerData as WorkerSettings;
+const port = parentPort!;
+
+function send(message: FromWorker, transfer: ArrayBuffer[] = []): void {
+  port.postMessage(message, transfer);
+}
+
+async function createSession(): Promise<{ session: ort.InferenceSession; provider: ExecutionProvider; fallbackReason?: string }> {
+  const options: ort.InferenceSession.SessionOptions = {
+    intraOpNumThreads: settings.intraOpThreads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  };
+  if (settings.executionProvider === 'cuda') {
+    try {
+      // Without the CUDA libraries this throws rather than falling back: fall back here, and say why.
+      const session = await ort.InferenceSession.create(settings.modelPath, { ...options, executionProviders: ['cuda', 'cpu'], logSeverityLevel: 4 });
+      return { session, provider: 'cuda' };
+    } catch (error) {
+      const session = await ort.InferenceSession.create(settings.modelPath, { ...options, executionProviders: ['cpu'] });
+      return { session, provider: 'cpu', fallbackReason: (error as Error).message };
+    }
+  }
+  return { session: await ort.InferenceSession.create(settings.modelPath, { ...options, executionProviders: ['cpu'] }), provider: 'cpu' };
+}
+
+function specsOf(metadata: readonly ort.InferenceSession.ValueMetadata[], role: string): TensorSpec[] {
+  return metadata.map((m) => {
+    if (!m.isTensor) throw new Error(`${role} '${m.name}' is not a tensor; the server serves tensor inputs and outputs only`);
+    if (!isSupportedType(m.type)) throw new Error(`${role} '${m.name}' has type ${m.type}, which the server does not support`);
+    return { name: m.name, type: m.type, shape: m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : null)) };
+  });
+}
+
+async function run(session: ort.InferenceSession, feeds: readonly WireTensor[]): Promise<WireTensor[]> {
+  const inputs: Record<string, ort.Tensor> = {};
+  for (const f of feeds) inputs[f.name] = new ort.Tensor(f.type, f.data as never, f.dims);
+  const results = await session.run(inputs);
+  return session.outputNames.map((name) => {
+    const t = results[name] as ort.Tensor;
+    // Copy out of onnxruntime's buffer so that the copy can be transferred to the main thread.
+    return { name, type: t.type as WireTensor['type'], dims: [...t.dims], data: (t.data as WireTensor['data']).slice() as WireTensor['data'] };
+  });
+}
+
+/**
+ * Warm-up: zero-filled batches of 1 row and of the largest batch size (a model without a batch dimension: its own
+ * shape), other dynamic dimensions set to 1. Returns the number of runs.
+ */
+async function warmUp(session: ort.InferenceSession, inputs: readonly TensorSpec[], batchable: boolean): Promise<number> {
+  const batchSizes: (number | null)[] = batchable ? [...new Set([1, settings.maxBatchSize])] : [null];
+  let runs = 0;
+  for (const rows of batchSizes) {
+    const feeds = inputs.map((spec) => ({ name: spec.name, ...zeros(spec.type, spec.shape.map((d, i) => (i === 0 && rows !== null ? rows : d ?? 1))) }));
+    for (let r = 0; r < settings.warmupRuns; r++, runs++) await run(session, feeds);
+  }
+  return runs;
+}
+
+function block(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+async function main(): Promise<void> {
+  let loaded: Awaited<ReturnType<typeof createSession>>;
+  let inputs: TensorSpec[];
+  let outputs: TensorSpec[];
+  const loadStarted = performance.now();
+  try {
+    loaded = await createSession();
+    inputs = specsOf(loaded.session.inputMetadata, 'input');
+    outputs = specsOf(loaded.session.outputMetadata, 'output');
+  } catch (error) {
+    send({ type: 'fatal', message: `cannot load model ${settings.modelPath}: ${(error as Error).message}` });
+    return;
+  }
+  const { session } = loaded;
+  send({ type: 'loaded', provider: loaded.provider, fallbackReason: loaded.fallbackReason, loadMs: performance.now() - loadStarted, inputs, outputs });
+  const warmStarted = performance.now();
+  try {
+    const runs = await warmUp(session, inputs, isBatchable(inputs, outputs));
+    send({ type: 'warmed', runs, warmupMs: performance.now() - warmStarted });
+  } catch (error) {
+    send({ type: 'fatal', message: `warm-up failed: ${(error as Error).message}` });
+    return;
+  }
+  port.on('message', async (message: ToWorker) => {
+    if (message.type === 'release') {
+      await session.release();
+      send({ type: 'released' });
+      return;
+    }
+    if (message.fault?.kind === 'exit') process.exit(1);
+    if (message.fault?.kind === 'delay') block(message.fault.ms ?? 0);
+    const started = performance.now();
+    try {
+      const result = await run(session, message.feeds);
+      send({ type: 'result', batchId: message.batchId, outputs: result, computeMs: performance.now() - started }, result.map((t) => t.data.buffer as ArrayBuffer));
+    } catch (error) {
+      send({ type: 'failed', batchId: message.batchId, message: (error as Error).message });
+    }
+  });
+}
+
+void main();

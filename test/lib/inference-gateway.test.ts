@@ -1,0 +1,152 @@
+import * as path from 'path';
+import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { customerTxnStats, fraudFeatureViews, fraudModelFeatureRefs, merchantRisk } from '../../examples/fraud-features';
+import {
+  Fallback, FeatureStore, InferenceGateway, InferenceGatewayProps, InferenceImage, InferenceInstanceType, ModelArtifact,
+  ModelEndpoint, PriorityTier,
+} from '../../lib';
+
+const ENV = { account: '123456789012', region: 'us-east-1' };
+const MODEL = path.join(__dirname, '..', '..', 'examples', 'models', 'fraud-mlp.onnx');
+
+function platform(stackId: string) {
+  const app = new App();
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  const stack = new Stack(app, stackId, { env: ENV });
+  const store = new FeatureStore(stack, 'Features', { views: fraudFeatureViews });
+  const endpoint = new ModelEndpoint(stack, 'Fraud', {
+    image: InferenceImage.fromServer({ gpu: false }),
+    variants: [
+      { name: 'champion', model: ModelArtifact.fromAsset(MODEL), instanceType: InferenceInstanceType.C6I_XLARGE, initialWeight: 9 },
+      { name: 'challenger', model: ModelArtifact.fromAsset(MODEL), instanceType: InferenceInstanceType.C6I_XLARGE, initialWeight: 1 },
+    ],
+  });
+  return { app, stack, store, endpoint };
+}
+
+function gatewayProps(p: ReturnType<typeof platform>, overrides: Partial<InferenceGatewayProps> = {}): InferenceGatewayProps {
+  return {
+    endpoint: p.endpoint, store: p.store, features: fraudFeatureViews, featureRefs: fraudModelFeatureRefs, modelName: 'fraud',
+    fallback: Fallback.constant({ probability: [0.01] }), deadline: Duration.millis(40), predictionCacheTtl: Duration.seconds(30),
+    tiers: [PriorityTier.CRITICAL, PriorityTier.standard({ rateLimit: 100, quotaPerDay: 500_000 }), PriorityTier.BATCH],
+    ...overrides,
+  };
+}
+
+const p = platform('Serving');
+const caller = new iam.Role(p.stack, 'Caller', { assumedBy: new iam.AccountRootPrincipal() });
+const gateway = new InferenceGateway(p.stack, 'Gateway', gatewayProps(p));
+gateway.grantInvoke(caller);
+const template = Template.fromJSON(p.app.synth().getStackByName(p.stack.stackName).template); // cdk-nag runs here
+const fnId = p.stack.getLogicalId(gateway.function.node.defaultChild as any);
+/** GATEWAY_CONFIG parsed, with each reference (the API key ids) kept as its JSON text. */
+const config = () => JSON.parse((template.toJSON().Resources[fnId].Properties.Environment.Variables.GATEWAY_CONFIG['Fn::Join'][1] as unknown[])
+  .map((part) => (typeof part === 'string' ? part : JSON.stringify(part).replace(/"/g, '\\"'))).join(''));
+
+describe('InferenceGateway', () => {
+  test('POST /predict/{model}: IAM-authorized, API key required, body validated against a schema from the input contract', () => {
+    template.hasResourceProperties('AWS::ApiGateway::Method', {
+      HttpMethod: 'POST', ApiKeyRequired: true, AuthorizationType: 'AWS_IAM',
+      RequestValidatorId: Match.anyValue(), RequestParameters: { 'method.request.path.model': true },
+      Integration: { Type: 'AWS_PROXY' },
+    });
+    template.hasResourceProperties('AWS::ApiGateway::RequestValidator', { ValidateRequestBody: true, ValidateRequestParameters: true });
+    template.hasResourceProperties('AWS::ApiGateway::Model', {
+      ContentType: 'application/json',
+      Schema: {
+        required: ['entity'], additionalProperties: false,
+        properties: {
+          entity: { required: ['customer_id', 'merchant_id'], additionalProperties: false, properties: { customer_id: { type: ['string', 'integer'] } } },
+          userId: { type: 'string', minLength: 1 },
+        },
+      },
+    });
+  });
+
+  test('one usage plan and API key per tier, with throttles and quotas, plus stage throttling, tracing and JSON access logs', () => {
+    template.resourceCountIs('AWS::ApiGateway::UsagePlan', 3);
+    template.resourceCountIs('AWS::ApiGateway::ApiKey', 3);
+    template.resourceCountIs('AWS::ApiGateway::UsagePlanKey', 3);
+    template.hasResourceProperties('AWS::ApiGateway::UsagePlan', { Throttle: { RateLimit: 500, BurstLimit: 1000 }, Quota: Match.absent() });
+    template.hasResourceProperties('AWS::ApiGateway::UsagePlan', { Throttle: { RateLimit: 100, BurstLimit: 200 }, Quota: { Limit: 500_000, Period: 'DAY' } });
+    template.hasResourceProperties('AWS::ApiGateway::UsagePlan', { Throttle: { RateLimit: 50, BurstLimit: 100 } });
+    template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      StageName: 'prod', TracingEnabled: true,
+      MethodSettings: [Match.objectLike({ ThrottlingRateLimit: 2000, ThrottlingBurstLimit: 4000, LoggingLevel: 'ERROR', MetricsEnabled: true })],
+      AccessLogSetting: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('"requestId":"\\$context.requestId"') },
+    });
+    expect(Object.keys(gateway.apiKeys).sort()).toEqual(['batch', 'critical', 'standard']);
+  });
+
+  test('the handler gets its whole configuration: input contract, deadline, fallback, tiers by key, variant weights, cache', () => {
+    const env = template.toJSON().Resources[fnId].Properties.Environment.Variables;
+    expect(env.ENDPOINT_NAME).toEqual(p.stack.resolve(p.endpoint.endpointName));
+    expect(env.ONLINE_TABLE_NAME).toEqual(p.stack.resolve(p.store.table.tableName));
+    expect(env.PREDICTION_LOG_STREAM).toEqual(p.stack.resolve(gateway.predictionLog.streamName));
+    const parsed = config();
+    expect(parsed).toMatchObject({
+      model: 'fraud', modelVersion: '1', inputName: 'features', deadlineMs: 40, featureRefs: fraudModelFeatureRefs,
+      fallbackOutputs: { probability: [0.01] }, defaultTier: 'batch', cacheTtlMs: 30000,
+      variants: [{ name: 'champion', weight: 9 }, { name: 'challenger', weight: 1 }],
+      views: [customerTxnStats.toSpec(), merchantRisk.toSpec()],
+    });
+    // The key ids are references to the three keys, each mapped to its tier.
+    const keyRefs = Object.entries(gateway.apiKeys).map(([tier, key]) => [JSON.stringify(p.stack.resolve(key.keyId)), tier]);
+    expect(Object.entries(parsed.tierByApiKeyId).sort()).toEqual(keyRefs.sort());
+  });
+
+  test("least privilege: the handler reads the online table, invokes the endpoint, writes the log stream; '*' only for X-Ray", () => {
+    const roleId = p.stack.getLogicalId(gateway.function.role!.node.defaultChild as any);
+    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((pol: any) => pol.Properties.Roles.some((r: any) => r.Ref === roleId))
+      .flatMap((pol: any) => pol.Properties.PolicyDocument.Statement);
+    const actions = statements.flatMap((s: any) => [s.Action].flat());
+    expect(actions).toEqual(expect.arrayContaining(['dynamodb:BatchGetItem', 'sagemaker:InvokeEndpoint', 'kinesis:PutRecords']));
+    expect(actions).not.toContain('dynamodb:PutItem');
+    const starred = statements.filter((s: any) => [s.Resource].flat().includes('*'));
+    expect(starred.flatMap((s: any) => [s.Action].flat()).sort()).toEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+  });
+
+  test('grantInvoke allows execute-api:Invoke on this model\'s predict route of the stage only (no wildcard)', () => {
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: p.stack.getLogicalId(caller.node.defaultChild as any) }],
+      PolicyDocument: { Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('/POST/predict/fraud$')])] } }] },
+    });
+  });
+
+  test('the prediction log stream is encrypted', () => {
+    template.hasResourceProperties('AWS::Kinesis::Stream', { StreamEncryption: { EncryptionType: 'KMS' }, StreamModeDetails: { StreamMode: 'ON_DEMAND' } });
+  });
+
+  test('invalid props are all reported at once, naming the prop and the fix', () => {
+    const q = platform('Invalid');
+    let message = '';
+    try {
+      new InferenceGateway(q.stack, 'Gateway', gatewayProps(q, {
+        featureRefs: ['customer_txn_stats:last_device_type', 'customer_txn_stats:nope'],
+        tiers: [PriorityTier.BATCH, PriorityTier.BATCH],
+        deadline: Duration.millis(1),
+        fallback: Fallback.constant({}),
+        modelName: 'fraud model',
+      }));
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/featureRefs: .*has no feature 'nope'/);
+    expect(message).toMatch(/tiers: each tier at most once/);
+    expect(message).toMatch(/deadline: 1 ms must be between 5 ms and 9 s/);
+    expect(message).toMatch(/fallback: declare the answer served/);
+    expect(message).toMatch(/modelName: 'fraud model' must be/);
+    expect(() => new InferenceGateway(q.stack, 'Strings', gatewayProps(q, { featureRefs: ['customer_txn_stats:last_device_type'] })))
+      .toThrow(/'customer_txn_stats:last_device_type' is a string; model inputs are numeric/);
+  });
+
+  test('views the store does not hold are refused', () => {
+    const q = platform('Foreign');
+    const other = new FeatureStore(q.stack, 'Other', { views: [merchantRisk] });
+    expect(() => new InferenceGateway(q.stack, 'Gateway', gatewayProps(q, { store: other }))).toThrow(/features: .*customer_txn_stats/);
+  });
+});
