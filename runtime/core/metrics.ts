@@ -35,14 +35,6 @@ export const MaterializerMetrics = {
   FRESHNESS_LAG_MS: 'FreshnessLagMs',
 } as const;
 
-/** Metric names emitted by online feature retrieval (dimensions: FeatureView, and Feature for statuses). */
-export const OnlineStoreMetrics = {
-  /** Values served per status (PRESENT, NOT_FOUND, OUTSIDE_MAX_AGE, FALLBACK); dimension `Status` added. */
-  FEATURE_VALUES: 'FeatureValues',
-  /** BatchGetItem calls made. */
-  READ_ROUND_TRIPS: 'OnlineReadRoundTrips',
-} as const;
-
 /** CloudWatch units used by our metrics. */
 export type MetricUnit = 'Count' | 'Milliseconds' | 'Seconds' | 'Percent' | 'None';
 

@@ -174,6 +174,16 @@ describe('inference gateway on loopback', () => {
     expect(JSON.parse(unknown.body).error).toMatch(/unknown model 'other'/);
   });
 
+  test('the prediction cache answers a repeated input without calling the model again', async () => {
+    const cached = gatewayWith(invokerOf(server), { cacheTtlMs: 60_000 });
+    const first = JSON.parse((await cached.handler(event({ entity }))).body);
+    const second = JSON.parse((await cached.handler(event({ entity }))).body);
+    expect(second).toMatchObject({ fallback: false, outputs: first.outputs });
+    const count = (name: string) => cached.metrics.flatMap((m) => m.metrics).filter((d) => d.name === name).length;
+    expect(count('ModelLatencyMs')).toBe(1);
+    expect(count('PredictionCacheHits')).toBe(1);
+  });
+
   test('an entity whose features are missing gets the marked fallback, never an unmarked default', async () => {
     const response = await harness.handler(event({ entity: { customer_id: 'c2', merchant_id: 'm1' } }));
     const body = JSON.parse(response.body);
