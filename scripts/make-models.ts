@@ -12,6 +12,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { onnx } from 'onnx-proto';
+import { seededRandom } from '../runtime/core/random';
 
 const OPSET = 17;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
@@ -25,21 +26,15 @@ export interface DenseLayer {
   readonly bias: Float32Array;
 }
 
-/** Deterministic uniform numbers in [-1, 1) (mulberry32). */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
+/** Deterministic uniform numbers in [-1, 1). */
+function seededSigned(seed: number): () => number {
+  const random = seededRandom(seed);
+  return () => random() * 2 - 1;
 }
 
 /** Dense layers of the given widths with Xavier-uniform weights from `seed`. */
 export function denseLayers(widths: readonly number[], seed: number): DenseLayer[] {
-  const random = seededRandom(seed);
+  const random = seededSigned(seed);
   const layers: DenseLayer[] = [];
   for (let l = 0; l + 1 < widths.length; l++) {
     const inputs = widths[l];

@@ -1,4 +1,5 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
+import { seededRandom } from '../../runtime/core/random';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { AthenaClient } from '@aws-sdk/client-athena';
@@ -50,18 +51,6 @@ const ALL_REFS = [
   ...merchantRisk.features.map((f) => `merchant_risk:${f.name}`),
   'pair_stats:pair_count',
 ];
-
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let seq = 0;
 function offlineRow(spec: FeatureViewSpec, joinKeys: Record<string, string>, eventTimeMs: number, values: Record<string, unknown>, ingestedAtMs = eventTimeMs + 1000): OfflineRow {
@@ -120,7 +109,7 @@ afterAll(() => {
 describe('historical retrieval (DuckDB over the offline Parquet layout)', () => {
 
   test('randomized: every cell equals the brute-force point-in-time reference', async () => {
-    const random = prng(20260301);
+    const random = seededRandom(20260301);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)];
     const maybe = <T>(value: T): T | null => (random() < 0.2 ? null : value);
     const customers = ['c0', 'c1', 'c2', 'c3', 'c4', 'c5'];
