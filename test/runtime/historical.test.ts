@@ -1,5 +1,4 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
-import { seededRandom } from '../../runtime/core/random';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { AthenaClient } from '@aws-sdk/client-athena';
@@ -9,6 +8,7 @@ import {
 } from '../../lib/features/spec';
 import { AthenaHistoricalRetrieval } from '../../runtime/aws/athena-historical';
 import { encodeParquet, OfflineRow } from '../../runtime/core/offline-parquet';
+import { seededRandom } from '../../runtime/core/random';
 import { buildPointInTimeSql, servePointInTime } from '../../runtime/core/point-in-time';
 import { EntityRow, getHistoricalFeatures, LOCAL_SPINE_TABLE, localFeatureRelation, localHistoricalQuery } from '../../runtime/offline/historical';
 
