@@ -50,7 +50,8 @@ export class SageMakerModelInvoker implements ModelInvoker {
 }
 
 function classify(error: Error & { OriginalStatusCode?: number }, deadlineMs: number): ModelCallError {
-  if (error.name === 'AbortError' || error.name === 'TimeoutError') {
+  // A container's 504 is the server expiring the request at the deadline we gave it.
+  if (error.name === 'AbortError' || error.name === 'TimeoutError' || error.OriginalStatusCode === 504) {
     return new ModelCallError(ModelFailureKind.TIMEOUT, `no answer within the ${deadlineMs} ms deadline`);
   }
   if (OVERLOAD_ERRORS.has(error.name) || OVERLOAD_STATUSES.has(error.OriginalStatusCode ?? 0)) {

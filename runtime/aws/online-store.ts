@@ -123,6 +123,11 @@ export interface OnlineFeatureRequest {
    * @default Date.now()
    */
   readonly nowMs?: number;
+  /**
+   * Budget for the whole read, retries included, milliseconds: no call outlives it and no retry starts after it.
+   * @default - each call has the client's `timeoutMs`; attempts are bounded by `maxAttempts`
+   */
+  readonly deadlineMs?: number;
 }
 
 /** The served features of one entity, keyed by feature reference (`view:feature`). */
@@ -196,7 +201,8 @@ export class OnlineFeatureClient {
     const chunks: string[][] = [];
     for (let i = 0; i < distinct.length; i += BATCH_GET_MAX_KEYS) chunks.push(distinct.slice(i, i + BATCH_GET_MAX_KEYS));
     const projection = projectionOf(groups);
-    const answers = await Promise.all(chunks.map((keys) => this.batchGet(keys, projection)));
+    const deadlineAt = request.deadlineMs === undefined ? Infinity : performance.now() + request.deadlineMs;
+    const answers = await Promise.all(chunks.map((keys) => this.batchGet(keys, projection, deadlineAt)));
     const items = new Map<string, Item>();
     for (const answer of answers) for (const item of answer.items) items.set(item[OnlineAttributes.PARTITION_KEY].S!, item);
     const nowMs = request.nowMs ?? Date.now();
@@ -207,7 +213,7 @@ export class OnlineFeatureClient {
   }
 
   /** Reads up to 100 keys, retrying unprocessed keys with backoff. */
-  private async batchGet(keys: string[], projection: Projection): Promise<{ items: Item[]; roundTrips: number }> {
+  private async batchGet(keys: string[], projection: Projection, deadlineAt: number): Promise<{ items: Item[]; roundTrips: number }> {
     const { tableName, client } = this.props;
     const items: Item[] = [];
     let pending = keys;
@@ -216,11 +222,13 @@ export class OnlineFeatureClient {
       if (attempts === this.maxAttempts) {
         throw new Error(`BatchGetItem on table '${tableName}' left ${pending.length} of ${keys.length} keys unprocessed after ${attempts} attempts (the table is throttled); retry later, or raise the table's read capacity`);
       }
-      if (attempts > 0) await sleep(backoffDelayMs(attempts, this.backoffBaseMs));
+      if (attempts > 0) await sleep(Math.min(backoffDelayMs(attempts, this.backoffBaseMs), Math.max(0, deadlineAt - performance.now())));
+      const remainingMs = Math.floor(Math.min(this.timeoutMs, deadlineAt - performance.now()));
+      if (remainingMs < 1) throw new Error(`BatchGetItem on table '${tableName}': the read's deadline passed with ${pending.length} of ${keys.length} keys unread`);
       attempts += 1;
       const answer = await client.send(new BatchGetItemCommand({
         RequestItems: { [tableName]: { Keys: pending.map((k) => ({ [OnlineAttributes.PARTITION_KEY]: { S: k } })), ...projection } },
-      }), { abortSignal: AbortSignal.timeout(this.timeoutMs) });
+      }), { abortSignal: AbortSignal.timeout(remainingMs) });
       items.push(...(answer.Responses?.[tableName] ?? []));
       // Rebuilt from the keys alone: the unprocessed request does not always carry the projection back.
       pending = (answer.UnprocessedKeys?.[tableName]?.Keys ?? []).map((k) => k[OnlineAttributes.PARTITION_KEY].S!);

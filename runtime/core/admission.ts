@@ -84,10 +84,13 @@ export class AdmissionController {
     return { admitted: true };
   }
 
-  /** Ends an admitted call, recording whether the model answered overloaded. */
-  public release(tier: PriorityTierName, overloaded: boolean): void {
+  /**
+   * Ends an admitted call. `overloaded` is what the model said (true: saturated or too slow); leave it undefined
+   * when the model was not called (cache hit, missing features, open breaker), so the estimate only hears the model.
+   */
+  public release(tier: PriorityTierName, overloaded?: boolean): void {
     this.inFlight.set(tier, Math.max(0, (this.inFlight.get(tier) ?? 0) - 1));
-    this.record(overloaded);
+    if (overloaded !== undefined) this.record(overloaded);
   }
 
   /** Records one model outcome without an admission (e.g. a probe). */

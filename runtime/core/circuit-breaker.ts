@@ -73,6 +73,11 @@ export class CircuitBreaker {
     }
   }
 
+  /** Ends an acquired call whose outcome says nothing about the model's health (frees a half-open probe slot). */
+  public onNeutral(): void {
+    if (this.state === BreakerState.HALF_OPEN) this.probesInFlight = Math.max(0, this.probesInFlight - 1);
+  }
+
   /** Reports a failed call (error or deadline exceeded). */
   public onFailure(): void {
     this.consecutiveFailures++;

@@ -52,9 +52,12 @@ export interface GatewayConfig {
   readonly admissionDisabled?: boolean;
 }
 
+/** Least time worth giving the model, milliseconds: with less left, the fallback is served without calling it. */
+export const MIN_MODEL_BUDGET_MS = 2;
+
 /** The online feature client, as the gateway uses it. */
 export interface FeatureSource {
-  getOnlineFeatures(request: { views: readonly FeatureViewSpec[]; entities: readonly Record<string, string | number>[]; featureRefs: readonly string[] }):
+  getOnlineFeatures(request: { views: readonly FeatureViewSpec[]; entities: readonly Record<string, string | number>[]; featureRefs: readonly string[]; deadlineMs?: number }):
   Promise<{ entities: { values: Record<string, unknown>; statuses: Record<string, FeatureStatus> }[] }>;
 }
 
@@ -143,10 +146,10 @@ export class InferenceGateway {
         body: JSON.stringify({ error: `shed: ${admission.reason}`, tier, requestId: request.requestId }),
       };
     }
-    let overloaded = false;
+    let modelSaturated: boolean | undefined;
     try {
       const answer = await this.answer(parsed, tier, request.requestId, started);
-      overloaded = answer.overloaded;
+      modelSaturated = answer.modelSaturated;
       if (answer.shed) {
         this.emit(dimensions, [{ name: GatewayMetrics.SHED, value: 1, unit: 'Count' }]);
         return {
@@ -176,23 +179,29 @@ export class InferenceGateway {
         }),
       };
     } finally {
-      if (!this.config.admissionDisabled) this.admission.release(tier, overloaded);
+      if (!this.config.admissionDisabled) this.admission.release(tier, modelSaturated);
     }
   }
 
-  /** Features → cache → breaker → model, or the fallback. */
+  /**
+   * Features → cache → breaker → model, or the fallback. `modelSaturated` is set only when the model was called:
+   * whether it answered saturated (overloaded or too slow).
+   */
   private async answer(body: PredictBody, tier: PriorityTierName, requestId: string, started: number): Promise<{
-    outputs: Record<string, number[]>; variant?: string; fallbackReason?: string; overloaded: boolean; shed?: boolean;
+    outputs: Record<string, number[]>; variant?: string; fallbackReason?: string; modelSaturated?: boolean; shed?: boolean;
     features?: Record<string, unknown>; statuses?: Record<string, FeatureStatus>;
   }> {
-    const fallback = (reason: string, extra: { overloaded?: boolean; features?: Record<string, unknown>; statuses?: Record<string, FeatureStatus> } = {}) => {
-      return { outputs: this.config.fallbackOutputs, fallbackReason: reason, overloaded: extra.overloaded ?? false, features: extra.features, statuses: extra.statuses };
+    const fallback = (reason: string, extra: { modelSaturated?: boolean; features?: Record<string, unknown>; statuses?: Record<string, FeatureStatus> } = {}) => {
+      return { outputs: this.config.fallbackOutputs, fallbackReason: reason, ...extra };
     };
+    const remaining = () => this.config.deadlineMs - (performance.now() - started);
     const variant = body.userId && this.config.variants?.length ? assignVariant(body.userId, this.config.variants, this.config.model) : undefined;
     let vector;
     const featuresStarted = performance.now();
     try {
-      [vector] = (await this.ports.features.getOnlineFeatures({ views: this.config.views, entities: [body.entity], featureRefs: this.config.featureRefs })).entities;
+      [vector] = (await this.ports.features.getOnlineFeatures({
+        views: this.config.views, entities: [body.entity], featureRefs: this.config.featureRefs, deadlineMs: Math.max(1, remaining()),
+      })).entities;
     } catch (e) {
       return fallback(`feature lookup failed: ${(e as Error).message}`);
     } finally {
@@ -206,15 +215,16 @@ export class InferenceGateway {
     const cached = this.cache?.get(cacheKey);
     if (cached) {
       this.emit({ [MetricDimensions.MODEL]: this.config.model }, [{ name: GatewayMetrics.CACHE_HITS, value: 1, unit: 'Count' }]);
-      return { ...cached, overloaded: false, features, statuses };
+      return { ...cached, features, statuses };
     }
+    const remainingMs = remaining();
+    if (remainingMs < MIN_MODEL_BUDGET_MS) return fallback(`deadline of ${this.config.deadlineMs} ms spent before the model call`, { features, statuses });
     if (!this.breaker.tryAcquire()) return fallback('circuit breaker open: the model failed repeatedly; probing again shortly', { features, statuses });
-    const remainingMs = this.config.deadlineMs - (performance.now() - started);
     const modelStarted = performance.now();
     try {
       const answer = await this.ports.model.invoke({
         inputs: { [this.config.inputName]: { shape: [1, row.length], data: row } },
-        deadlineMs: Math.max(1, remainingMs), priority: levelOfTier(tier), targetVariant: variant, requestId,
+        deadlineMs: remainingMs, priority: levelOfTier(tier), targetVariant: variant, requestId,
       });
       this.breaker.onSuccess();
       const result = { outputs: answer.outputs, variant: answer.variant ?? variant };
@@ -222,18 +232,26 @@ export class InferenceGateway {
       this.emit({ [MetricDimensions.MODEL]: this.config.model, [MetricDimensions.VARIANT]: result.variant ?? 'default' }, [
         { name: GatewayMetrics.MODEL_LATENCY_MS, value: performance.now() - modelStarted, unit: 'Milliseconds' },
       ]);
-      return { ...result, overloaded: false, features, statuses };
+      return { ...result, modelSaturated: false, features, statuses };
     } catch (e) {
       const failure = e instanceof ModelCallError ? e : new ModelCallError(ModelFailureKind.ERROR, (e as Error).message);
-      // Overload is the model protecting itself, not a fault: it feeds admission control, not the breaker. A missed
-      // deadline is both: a sign of saturation and, repeated, of a model that cannot answer.
-      const overloaded = failure.kind === ModelFailureKind.OVERLOADED || failure.kind === ModelFailureKind.TIMEOUT;
-      if (failure.kind === ModelFailureKind.OVERLOADED) this.breaker.onSuccess();
-      else this.breaker.onFailure();
+      this.judge(failure.kind, tier);
       this.emit({ [MetricDimensions.MODEL]: this.config.model }, [{ name: GatewayMetrics.MODEL_FAILURES, value: 1, unit: 'Count' }]);
-      if (failure.kind === ModelFailureKind.OVERLOADED && tier !== PRIORITY_TIERS[0]) return { outputs: {}, overloaded, shed: true };
-      return fallback(`model ${failure.kind}: ${failure.message}`, { overloaded, features, statuses });
+      const modelSaturated = failure.kind !== ModelFailureKind.ERROR;
+      if (failure.kind === ModelFailureKind.OVERLOADED && tier !== PRIORITY_TIERS[0]) return { outputs: {}, modelSaturated, shed: true };
+      return fallback(`model ${failure.kind}: ${failure.message}`, { modelSaturated, features, statuses });
     }
+  }
+
+  /**
+   * What a failed call tells the breaker. An error is a fault. Overload is the model protecting itself: it is alive
+   * (admission control acts on it, not the breaker). A missed deadline is a fault only for the top tier: under load
+   * the server lets lower tiers expire first on purpose, and those must not open the breaker for everyone.
+   */
+  private judge(kind: ModelFailureKind, tier: PriorityTierName): void {
+    if (kind === ModelFailureKind.ERROR || (kind === ModelFailureKind.TIMEOUT && tier === PRIORITY_TIERS[0])) this.breaker.onFailure();
+    else if (kind === ModelFailureKind.OVERLOADED) this.breaker.onSuccess();
+    else this.breaker.onNeutral();
   }
 
   /** Parses and validates the body; returns the error message when invalid. */

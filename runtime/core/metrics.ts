@@ -47,7 +47,9 @@ export interface MetricDatum {
 
 /**
  * Encodes metrics as one EMF log line (CloudWatch extracts them from the Lambda log; no API call on the request
- * path). All metrics in one line share the dimensions.
+ * path). All metrics in one line share the dimensions. With several dimensions, the metrics are published under the
+ * full set and under the first dimension alone (e.g. `{Model, Variant}` and `{Model}`), so alarms and dashboards can
+ * read the per-model rollup: CloudWatch matches a metric's dimension set exactly.
  */
 export function toEmf(
   dimensions: Record<string, string>,
@@ -61,7 +63,7 @@ export function toEmf(
       Timestamp: options.timestampMs ?? Date.now(),
       CloudWatchMetrics: [{
         Namespace: options.namespace ?? METRICS_NAMESPACE,
-        Dimensions: [Object.keys(dimensions)],
+        Dimensions: dimensionSets(Object.keys(dimensions)),
         Metrics: metrics.map((m) => ({ Name: m.name, Unit: m.unit })),
       }],
     },
@@ -92,3 +94,8 @@ export const GatewayMetrics = {
   /** Answers served from the prediction cache. */
   CACHE_HITS: 'PredictionCacheHits',
 } as const;
+
+/** The dimension sets `toEmf` publishes: the full set, plus the first dimension alone when there are several. */
+export function dimensionSets(names: readonly string[]): string[][] {
+  return names.length > 1 ? [[...names], [names[0]]] : [[...names]];
+}

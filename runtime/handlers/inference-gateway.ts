@@ -24,10 +24,13 @@ import { METRICS_NAMESPACE, toEmf } from '../core/metrics';
 /** How long an invocation may spend flushing its prediction-log records before answering, milliseconds. */
 const LOG_FLUSH_BUDGET_MS = 200;
 
-/** A gateway handler plus what must run before each answer leaves (flushing the log: Lambda freezes after it). */
+/** An API Gateway proxy handler answering with the gateway. */
 export type GatewayHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
 
-/** Wraps a gateway as an API Gateway proxy handler. */
+/**
+ * Wraps a gateway as an API Gateway proxy handler. `flush` runs before each answer leaves, bounded by
+ * `LOG_FLUSH_BUDGET_MS`: Lambda freezes the container once it answers, so buffered prediction-log records must go first.
+ */
 export function createGatewayHandler(gateway: InferenceGateway, flush?: () => Promise<void>): GatewayHandler {
   return async (event) => {
     const response = await gateway.handle({
@@ -59,7 +62,8 @@ export function gatewayFromEnvironment(env: NodeJS.ProcessEnv = process.env): Ga
     ? new KinesisPredictionLogSink({ client: new KinesisClient({}), streamName: env.PREDICTION_LOG_STREAM, flushIntervalMs: 50 })
     : undefined;
   const ports: GatewayPorts = {
-    features: new OnlineFeatureClient({ client: new DynamoDBClient({}), tableName: required('ONLINE_TABLE_NAME') }),
+    // SDK retries off: the feature client retries within the request's deadline itself.
+    features: new OnlineFeatureClient({ client: new DynamoDBClient({ maxAttempts: 1 }), tableName: required('ONLINE_TABLE_NAME') }),
     // No SDK retries: the gateway's deadline and breaker decide what happens after a failure.
     model: new SageMakerModelInvoker(new SageMakerRuntimeClient({ maxAttempts: 1 }), required('ENDPOINT_NAME')),
     predictionLog,

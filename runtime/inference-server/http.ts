@@ -31,7 +31,13 @@ export class Router {
     for (const route of this.routes) {
       const m = route.pattern.exec(path);
       if (!m) continue;
-      if (route.method === method) return { handler: route.handler, params: m.slice(1).map((p) => (p === undefined ? p : decodeURIComponent(p))) };
+      if (route.method === method) {
+        try {
+          return { handler: route.handler, params: m.slice(1).map((p) => (p === undefined ? p : decodeURIComponent(p))) };
+        } catch {
+          return new InferenceError(ErrorKind.NOT_FOUND, `no route for ${method} ${path}: the path is not valid percent-encoding`);
+        }
+      }
       allowed = [...allowed, route.method];
     }
     return allowed.length > 0

@@ -122,6 +122,11 @@ describe('Open Inference Protocol v2', () => {
     expect(await call(`${fraud.url}/v3/anything`)).toMatchObject({ status: 404, json: { error: 'no route for GET /v3/anything' } });
     expect(await call(`${fraud.url}/v2/models/fraud/infer`)).toMatchObject({ status: 405, json: { error: expect.stringMatching(/GET is not allowed.*use POST/) } });
   });
+
+  test('a path that is not valid percent-encoding is a 404, and the server keeps serving', async () => {
+    expect(await call(`${fraud.url}/v2/models/%E0%A4%A`)).toMatchObject({ status: 404, json: { error: expect.stringMatching(/not valid percent-encoding/) } });
+    expect(await call(`${fraud.url}/v2/health/live`)).toMatchObject({ status: 200 });
+  });
 });
 
 describe('SageMaker container contract', () => {

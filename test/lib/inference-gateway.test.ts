@@ -8,6 +8,7 @@ import {
   Fallback, FeatureStore, InferenceGateway, InferenceGatewayProps, InferenceImage, InferenceInstanceType, ModelArtifact,
   ModelEndpoint, PriorityTier,
 } from '../../lib';
+import { GatewayMetrics, MetricDimensions, toEmf } from '../../runtime/core/metrics';
 
 const ENV = { account: '123456789012', region: 'us-east-1' };
 const MODEL = path.join(__dirname, '..', '..', 'examples', 'models', 'fraud-mlp.onnx');
@@ -149,4 +150,14 @@ describe('InferenceGateway', () => {
     const other = new FeatureStore(q.stack, 'Other', { views: [merchantRisk] });
     expect(() => new InferenceGateway(q.stack, 'Gateway', gatewayProps(q, { store: other }))).toThrow(/features: .*customer_txn_stats/);
   });
+});
+
+test('contract: every gateway metric helper reads a dimension set the runtime publishes', () => {
+  const line = JSON.parse(toEmf({ [MetricDimensions.MODEL]: 'fraud', [MetricDimensions.VARIANT]: 'champion' }, [{ name: GatewayMetrics.FALLBACKS, value: 1, unit: 'Count' }]));
+  const published: string[][] = line._aws.CloudWatchMetrics[0].Dimensions;
+  for (const metric of [gateway.metricFallbacks(), gateway.metricShed(), gateway.metricLatency()]) {
+    const config = metric.toMetricConfig().metricStat!;
+    expect(config.namespace).toBe(line._aws.CloudWatchMetrics[0].Namespace);
+    expect(published).toContainEqual(Object.keys(metric.dimensions ?? {}));
+  }
 });

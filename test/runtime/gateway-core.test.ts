@@ -30,6 +30,18 @@ describe('CircuitBreaker', () => {
     expect(breaker.current).toBe(BreakerState.CLOSED);
     expect(breaker.tryAcquire()).toBe(true);
   });
+
+  test('a neutral outcome frees the half-open probe without changing the state', () => {
+    let now = 0;
+    const breaker = new CircuitBreaker({ failureThreshold: 1, openMs: 10, now: () => now });
+    breaker.onFailure();
+    now = 10;
+    expect(breaker.tryAcquire()).toBe(true);
+    expect(breaker.tryAcquire()).toBe(false);
+    breaker.onNeutral();
+    expect(breaker.current).toBe(BreakerState.HALF_OPEN);
+    expect(breaker.tryAcquire()).toBe(true);
+  });
 });
 
 describe('variant assignment', () => {
@@ -108,8 +120,9 @@ describe('AdmissionController', () => {
     expect(admission.admit('standard').admitted).toBe(false);
     expect(admission.admit('critical').admitted).toBe(true);
     expect(admission.admit('critical').admitted).toBe(false);
-    admission.release('batch', false);
+    admission.release('batch');
     expect(admission.admit('critical').admitted).toBe(true);
+    expect(admission.saturation).toBe(0); // a release without a model outcome records nothing
   });
 });
 

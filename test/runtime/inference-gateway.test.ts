@@ -58,10 +58,12 @@ const baseConfig: GatewayConfig = {
 };
 
 interface Harness { handler: GatewayHandler; metrics: { dimensions: Record<string, string>; metrics: MetricDatum[] }[]; log: KinesisPredictionLogSink }
+const sinks: KinesisPredictionLogSink[] = [];
 
 function gatewayWith(model: SageMakerModelInvoker | VariantRouter, config: Partial<GatewayConfig> = {}): Harness {
   const metrics: Harness['metrics'] = [];
   const log = new KinesisPredictionLogSink({ client: kinesis, streamName: STREAM, flushIntervalMs: 10 });
+  sinks.push(log);
   const gateway = new InferenceGateway({ ...baseConfig, ...config }, {
     features: new OnlineFeatureClient({ client: dynamo, tableName: TABLE, timeoutMs: 10_000 }),
     model,
@@ -123,6 +125,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await Promise.all(sinks.map((sink) => sink.close()));
   await Promise.all(servers.map((s) => s.stop()));
   dynamo?.destroy();
   kinesis?.destroy();
@@ -231,18 +234,23 @@ test('server stopped: failures open the breaker, then fallback answers come with
   expect(failures).toHaveLength(3); // the open breaker made no further calls
 });
 
-test('server frozen: the deadline expires and the fallback answers', async () => {
+test('server frozen: the deadline expires and the fallback answers; lower tiers missing deadlines never open the breaker', async () => {
   const server = await serve();
-  const { handler } = gatewayWith(invokerOf(server), { deadlineMs: 300 });
+  // Admission never sheds here, so every standard-tier call reaches the frozen model.
+  const { handler } = gatewayWith(invokerOf(server), { deadlineMs: 300, breaker: { failureThreshold: 2, openMs: 60_000 }, admission: { shedAt: {} } });
   expect(JSON.parse((await handler(event({ entity }))).body).fallback).toBe(false);
   server.child.kill('SIGSTOP');
   try {
-    const body = JSON.parse((await handler(event({ entity }))).body);
-    expect(body).toMatchObject({ fallback: true, outputs: { probability: [0.01] } });
-    expect(body.fallbackReason).toMatch(/^model timeout: no answer within the \d+ ms deadline/);
+    for (let i = 0; i < 3; i++) {
+      const body = JSON.parse((await handler(event({ entity }, { apiKeyId: 'key-standard' }))).body);
+      expect(body).toMatchObject({ fallback: true, outputs: { probability: [0.01] } });
+      expect(body.fallbackReason).toMatch(/^model timeout: no answer within the \d+ ms deadline/);
+    }
   } finally {
     server.child.kill('SIGCONT');
   }
+  // Three standard-tier timeouts against a threshold of 2: the breaker stayed closed, the critical tier is served.
+  expect(JSON.parse((await handler(event({ entity }))).body)).toMatchObject({ fallback: false });
 });
 
 test('overload: the lowest tier is shed first while the top tier is served by the model', async () => {
