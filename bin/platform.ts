@@ -53,5 +53,7 @@ export class ReferencePlatformStack extends Stack {
 /** Builds the reference platform into `app`, with the AwsSolutions checks enabled. */
 export function buildReferencePlatform(app: App): ReferencePlatformStack[] {
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  return [new ReferencePlatformStack(app, 'MlPlatform', { env: { account: '123456789012', region: 'us-east-1' } })];
+  // The deploying credentials' account and region (`cdk deploy`); a placeholder account where there are none (synth, tests).
+  const env = { account: process.env.CDK_DEFAULT_ACCOUNT ?? '123456789012', region: process.env.CDK_DEFAULT_REGION ?? 'us-east-1' };
+  return [new ReferencePlatformStack(app, 'MlPlatform', { env })];
 }

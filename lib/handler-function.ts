@@ -48,7 +48,7 @@ export function createHandlerFunction(scope: Construct, id: string, props: Handl
     });
   }
   const fn = new lambda.Function(scope, id, {
-    description: props.description,
+    description: props.description.slice(0, 256), // Lambda's limit
     runtime: lambda.Runtime.NODEJS_22_X,
     architecture: lambda.Architecture.ARM_64,
     handler: 'index.handler',

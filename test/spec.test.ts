@@ -192,3 +192,10 @@ test('float64 values outside what the online store can hold are refused at valid
   expect(at(1e300)[0]).toMatch(/outside the range the online store holds/);
   expect(at(1e-200)[0]).toMatch(/outside the range the online store holds/);
 });
+
+test('descriptions longer than Glue accepts are refused at synth, not at deploy', () => {
+  expect(() => new FeatureView({
+    name: 'long', entities: [customer], ttl: Duration.hours(1), description: 'd'.repeat(2049),
+    features: [Feature.int64('n', { description: 'c'.repeat(256) })],
+  })).toThrow(/features\[0\]\.description: 256 characters; at most 255[\s\S]*description: 2049 characters; at most 2048/);
+});

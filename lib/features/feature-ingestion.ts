@@ -8,6 +8,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { MaterializerMetrics, MetricDimensions, METRICS_NAMESPACE, UNKNOWN_FEATURE_VIEW } from '../../runtime/core/metrics';
+import { createFeatureStream, grantStreamPut } from '../feature-streams';
 import { createHandlerFunction } from '../handler-function';
 import { concreteSeconds, environmentBytes, LAMBDA_ENVIRONMENT_LIMIT_BYTES, throwIfProblems } from '../validation';
 import { FeatureStore } from './feature-store';
@@ -154,7 +155,9 @@ export class FeatureIngestion extends Construct {
     this.views = [...views];
     this.store = props.store;
 
-    this.stream = props.stream ?? this.createStream(props);
+    this.stream = props.stream ?? createFeatureStream(this, 'Stream', {
+      key: props.store.key, streamMode: props.streamMode, shardCount: props.shardCount, retention: props.streamRetention,
+    });
 
     this.onFailureQueue = new sqs.Queue(this, 'OnFailureQueue', {
       // The messages hold stream positions only, never feature values: SQS-managed encryption suffices.
@@ -212,8 +215,7 @@ export class FeatureIngestion extends Construct {
    * Grants producers `PutRecord`/`PutRecords` on the stream and data-key generation with its key.
    */
   public grantPut(grantee: iam.IGrantable): iam.Grant {
-    const grant = this.stream.grant(grantee, 'kinesis:PutRecord', 'kinesis:PutRecords', 'kinesis:ListShards', 'kinesis:DescribeStreamSummary');
-    return this.stream.encryptionKey ? grant.combine(this.stream.encryptionKey.grant(grantee, 'kms:GenerateDataKey')) : grant;
+    return grantStreamPut(this.stream, grantee);
   }
 
   /**
@@ -225,21 +227,6 @@ export class FeatureIngestion extends Construct {
     return this.function.metric('IteratorAge', { statistic: cloudwatch.Stats.MAXIMUM, period: ALARM_PERIOD, ...props });
   }
 
-  private createStream(props: FeatureIngestionProps): kinesis.Stream {
-    const stream = new kinesis.Stream(this, 'Stream', {
-      encryption: kinesis.StreamEncryption.KMS,
-      encryptionKey: props.store.key,
-      streamMode: props.streamMode ?? kinesis.StreamMode.ON_DEMAND,
-      shardCount: props.streamMode === kinesis.StreamMode.PROVISIONED ? props.shardCount ?? 1 : undefined,
-      retentionPeriod: props.streamRetention ?? Duration.hours(24),
-    });
-    Validations.of(stream).acknowledge({
-      id: 'AwsSolutions-KDS3',
-      reason: 'The stream carries the feature values the store encrypts at rest with its customer-managed key; the stream uses the same key so that one key policy controls, and CloudTrail audits, every copy of the data',
-    });
-    return stream;
-  }
-
   private alarm(id: string, metric: cloudwatch.IMetric, threshold: number, description: string): cloudwatch.Alarm {
     return new cloudwatch.Alarm(this, id, {
       metric,
@@ -247,7 +234,7 @@ export class FeatureIngestion extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 1,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: description,
+      alarmDescription: description.slice(0, 1024), // CloudWatch's limit
     });
   }
 

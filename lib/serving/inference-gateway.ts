@@ -12,6 +12,7 @@ import { GatewayMetrics, MetricDimensions, METRICS_NAMESPACE } from '../../runti
 import { PRIORITY_TIERS, PriorityTierName } from '../../runtime/core/tiers';
 import { FeatureStore } from '../features/feature-store';
 import { FeatureView } from '../features/feature-view';
+import { createFeatureStream, grantStreamPut } from '../feature-streams';
 import { createHandlerFunction } from '../handler-function';
 import { concreteSeconds, environmentBytes, LAMBDA_ENVIRONMENT_LIMIT_BYTES, throwIfProblems } from '../validation';
 import { IModelEndpoint, ModelEndpoint } from './model-endpoint';
@@ -216,11 +217,8 @@ export class InferenceGateway extends Construct {
     throwIfProblems(this, InferenceGateway.problems(props, tiers));
     this.modelName = props.modelName;
 
-    this.predictionLog = props.predictionLogStream ?? new kinesis.Stream(this, 'PredictionLog', {
-      encryption: kinesis.StreamEncryption.MANAGED,
-      streamMode: kinesis.StreamMode.ON_DEMAND,
-      retentionPeriod: Duration.hours(24),
-    });
+    // The log holds feature values: encrypted with the feature store's key, so one key policy governs every copy.
+    this.predictionLog = props.predictionLogStream ?? createFeatureStream(this, 'PredictionLog', { key: props.store.key });
     this.api = this.createApi(props);
     const keyIds: Record<string, PriorityTierName> = {};
     const stage = this.api.deploymentStage;
@@ -281,7 +279,7 @@ export class InferenceGateway extends Construct {
     });
     props.store.grantReadOnline(this.function);
     props.endpoint.grantInvoke(this.function);
-    this.predictionLog.grantWrite(this.function);
+    grantStreamPut(this.predictionLog, this.function);
 
     const predict = this.api.root.addResource('predict').addResource('{model}');
     predict.addMethod('POST', new apigateway.LambdaIntegration(this.function), {
@@ -338,7 +336,8 @@ export class InferenceGateway extends Construct {
       description: `Inference gateway of model ${props.modelName}`,
       endpointTypes: [apigateway.EndpointType.REGIONAL],
       cloudWatchRole: true,
-      cloudWatchRoleRemovalPolicy: RemovalPolicy.DESTROY,
+      // API Gateway's logging role is one per account and region, shared by every API: never deleted with this stack.
+      cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN,
       deployOptions: {
         stageName: 'prod',
         throttlingRateLimit: props.stageRateLimit ?? 2000,
@@ -429,9 +428,13 @@ export class InferenceGateway extends Construct {
     if (!Token.isUnresolved(props.modelName) && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/.test(props.modelName ?? '')) {
       problems.push(`modelName: '${props.modelName}' must be 1-63 letters, digits, '_', '.' or '-' (it is a URL path segment)`);
     }
-    for (const [name, weight] of Object.entries(props.variantWeights ?? {})) {
+    const weights = Object.entries(props.variantWeights ?? {});
+    const known = props.endpoint instanceof ModelEndpoint ? props.endpoint.productionVariantNames : undefined;
+    for (const [name, weight] of weights) {
       if (!(weight >= 0)) problems.push(`variantWeights.${name}: ${weight} must be >= 0`);
+      if (known && !known.includes(name)) problems.push(`variantWeights.${name}: the endpoint has no production variant '${name}' (has: ${known.join(', ')})`);
     }
+    if (weights.length > 0 && !weights.some(([, w]) => w > 0)) problems.push('variantWeights: at least one variant needs a positive weight');
     return problems;
   }
 }

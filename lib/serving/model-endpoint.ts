@@ -1,5 +1,5 @@
 import {
-  Annotations, ArnFormat, Duration, IResource, Names, Resource, Stack, Tags, Token, Validations,
+  Annotations, ArnFormat, Duration, IResource, Names, RemovalPolicy, Resource, Stack, Tags, Token, Validations,
 } from 'aws-cdk-lib';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -514,8 +514,8 @@ export class ModelEndpoint extends ModelEndpointBase {
       throw new Error(`ModelEndpoint '${this.node.id}': data capture is off; set the dataCapture prop to read captured data`);
     }
     const grant = this.dataCaptureBucket.grantRead(grantee, `${this.dataCapturePrefix}/*`);
-    this.dataCaptureKey?.grantDecrypt(grantee);
-    return grant;
+    const keyGrant = this.dataCaptureKey?.grantDecrypt(grantee);
+    return keyGrant ? grant.combine(keyGrant) : grant;
   }
 
   /**
@@ -531,7 +531,8 @@ export class ModelEndpoint extends ModelEndpointBase {
   }
 
   private createLogGroup(retention: logs.RetentionDays): logs.LogGroup {
-    const logGroup = new logs.LogGroup(this, 'Logs', { logGroupName: `/aws/sagemaker/Endpoints/${this.endpointName}`, retention });
+    // Fixed name (SageMaker writes there): removed with the stack, or the next deploy would find it "already exists".
+    const logGroup = new logs.LogGroup(this, 'Logs', { logGroupName: `/aws/sagemaker/Endpoints/${this.endpointName}`, retention, removalPolicy: RemovalPolicy.DESTROY });
     // The log group's ARN attribute covers its streams (it ends in ':*'), one per variant and instance.
     this.executionRole.addToPrincipalPolicy(new iam.PolicyStatement({
       actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:DescribeLogStreams', 'logs:PutLogEvents'],
@@ -733,7 +734,7 @@ function warnAboutAvailability(scope: Construct, props: ModelEndpointProps): voi
 /** Every problem of the props, each naming the prop and the fix. */
 function endpointProblems(props: ModelEndpointProps, endpointName: string): string[] {
   const problems: string[] = [];
-  if (!Token.isUnresolved(endpointName) && !SAGEMAKER_NAME.test(endpointName)) {
+  if (!Token.isUnresolved(endpointName) && (!SAGEMAKER_NAME.test(endpointName) || endpointName.length > 63)) {
     problems.push(`endpointName: '${endpointName}' must be 1-63 letters, digits or hyphens, starting and ending with a letter or digit`);
   }
   const variants = props.variants ?? [];
@@ -782,7 +783,7 @@ function endpointProblems(props: ModelEndpointProps, endpointName: string): stri
 
 function variantProblems(where: string, v: EndpointVariantProps, props: ModelEndpointProps): string[] {
   const problems: string[] = [];
-  if (typeof v.name !== 'string' || (!Token.isUnresolved(v.name) && !SAGEMAKER_NAME.test(v.name))) {
+  if (typeof v.name !== 'string' || (!Token.isUnresolved(v.name) && (!SAGEMAKER_NAME.test(v.name) || v.name.length > 63))) {
     problems.push(`${where}.name: '${v.name}' must be 1-63 letters, digits or hyphens, starting and ending with a letter or digit`);
   }
   const count = v.initialInstanceCount ?? 1;

@@ -118,8 +118,11 @@ describe('InferenceGateway', () => {
     });
   });
 
-  test('the prediction log stream is encrypted', () => {
-    template.hasResourceProperties('AWS::Kinesis::Stream', { StreamEncryption: { EncryptionType: 'KMS' }, StreamModeDetails: { StreamMode: 'ON_DEMAND' } });
+  test("the prediction log stream is encrypted with the feature store's key", () => {
+    template.hasResourceProperties('AWS::Kinesis::Stream', {
+      StreamEncryption: { EncryptionType: 'KMS', KeyId: { 'Fn::GetAtt': [p.stack.getLogicalId(p.store.key.node.defaultChild as any), 'Arn'] } },
+      StreamModeDetails: { StreamMode: 'ON_DEMAND' },
+    });
   });
 
   test('invalid props are all reported at once, naming the prop and the fix', () => {
@@ -143,6 +146,12 @@ describe('InferenceGateway', () => {
     expect(message).toMatch(/modelName: 'fraud model' must be/);
     expect(() => new InferenceGateway(q.stack, 'Strings', gatewayProps(q, { featureRefs: ['customer_txn_stats:last_device_type'] })))
       .toThrow(/'customer_txn_stats:last_device_type' is a string; model inputs are numeric/);
+  });
+
+  test('variant weights must name production variants and give one of them traffic', () => {
+    const q = platform('Weights');
+    expect(() => new InferenceGateway(q.stack, 'Gateway', gatewayProps(q, { variantWeights: { champion: 0, shadow: 0 } })))
+      .toThrow(/variantWeights\.shadow: the endpoint has no production variant 'shadow' \(has: champion, challenger\)[\s\S]*at least one variant needs a positive weight/);
   });
 
   test('views the store does not hold are refused', () => {

@@ -6,6 +6,9 @@ import { valueProblem } from './values';
 export const MAX_VECTOR_DIMENSION = 4096;
 
 const EVENT_TIME_OWNER = 'the event time field';
+/** Glue's limits: a column comment holds 255 characters, a table description 2048. */
+const MAX_FEATURE_DESCRIPTION = 255;
+const MAX_VIEW_DESCRIPTION = 2048;
 
 /**
  * Validates a feature view spec and returns every problem found, each naming the field and the fix.
@@ -59,6 +62,9 @@ export function featureViewProblems(spec: FeatureViewSpec): string[] {
       problems.push(`${where}: '${column}' is reserved by the offline store layout (${RESERVED_COLUMNS.join(', ')}); choose another name`);
     }
   }
+  if (typeof spec.description === 'string' && spec.description.length > MAX_VIEW_DESCRIPTION) {
+    problems.push(`${where}.description: ${spec.description.length} characters; at most ${MAX_VIEW_DESCRIPTION} (it becomes the Glue table's description)`);
+  }
   if (!(spec.ttlSeconds > 0)) {
     problems.push(`${where}.ttl: must be positive (got ${spec.ttlSeconds} s); it is the maximum age a value may be served`);
   }
@@ -73,6 +79,9 @@ export function featureViewProblems(spec: FeatureViewSpec): string[] {
 function featureProblems(where: string, feature: FeatureSpec): string[] {
   const problems: string[] = [];
   const nameIssue = nameProblem(`${where}.name`, feature.name);
+  if (typeof feature.description === 'string' && feature.description.length > MAX_FEATURE_DESCRIPTION) {
+    problems.push(`${where}.description: ${feature.description.length} characters; at most ${MAX_FEATURE_DESCRIPTION} (it becomes the Glue column's comment)`);
+  }
   if (nameIssue) problems.push(nameIssue);
   if (!Object.values(FeatureDtype).includes(feature.dtype)) {
     problems.push(`${where}.dtype: '${feature.dtype}' is not one of ${Object.values(FeatureDtype).join(', ')}`);
