@@ -199,3 +199,9 @@ test('descriptions longer than Glue accepts are refused at synth, not at deploy'
     features: [Feature.int64('n', { description: 'c'.repeat(256) })],
   })).toThrow(/features\[0\]\.description: 256 characters; at most 255[\s\S]*description: 2049 characters; at most 2048/);
 });
+
+test('a renamed view is a new view: incompatible even with a version bump', () => {
+  const v1 = new FeatureView({ name: 'before', entities: [customer], ttl: Duration.hours(1), features: [Feature.int64('n')] });
+  const renamed = new FeatureView({ name: 'after', version: 2, entities: [customer], ttl: Duration.hours(1), features: [Feature.int64('n')] });
+  expect(renamed.checkCompatibilityWith(v1)).toMatchObject({ compatible: false, breakingChanges: [expect.stringMatching(/view renamed from 'before' to 'after'/)] });
+});

@@ -3,7 +3,7 @@ export { FeatureStore } from './feature-store';
 export type { FeatureStoreProps } from './feature-store';
 export { FeatureIngestion } from './feature-ingestion';
 export type { FeatureIngestionProps } from './feature-ingestion';
-export { FeatureDtype, FeatureStatus, OfflineColumnType, FEATURE_SPEC_FORMAT_VERSION } from './spec';
+export { FeatureDtype, FeatureStatus, OfflineColumnType } from './spec';
 export type {
   FeatureSpec, EntitySpec, FeatureViewSpec, FeatureRow, RecordValidation, CompatibilityReport, OfflineColumn, ServedValue,
 } from './spec';

@@ -3,15 +3,9 @@
  * with PutRecords, partitioned by entity so that all events of one entity stay in order on one shard.
  */
 import { createHash } from 'crypto';
-import { setTimeout as sleep } from 'timers/promises';
-import { KinesisClient, PutRecordsCommand, PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
+import { KinesisClient, PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
 import { entityKeyOf, FeatureViewSpec } from '../../lib/features/spec';
-import { backoffDelayMs } from '../core/retry';
-
-/** Most entries one PutRecords call may carry (a Kinesis limit). */
-export const PUT_RECORDS_MAX_ENTRIES = 500;
-/** Most bytes (data + partition keys) one PutRecords call may carry (a Kinesis limit). */
-export const PUT_RECORDS_MAX_BYTES = 5 * 1024 * 1024;
+import { putEntries, PutEntriesOptions } from './kinesis-put';
 /** Longest partition key Kinesis accepts, in characters. */
 const MAX_PARTITION_KEY_LENGTH = 256;
 
@@ -25,24 +19,8 @@ export interface FeatureRecordEnvelope {
   readonly record: Readonly<Record<string, unknown>>;
 }
 
-/** Options of `putFeatureRecords`. */
-export interface PutFeatureRecordsOptions {
-  /**
-   * PutRecords attempts per chunk before failed entries (throttled shards) are reported as an error.
-   * @default 5
-   */
-  readonly maxAttempts?: number;
-  /**
-   * Base of the exponential backoff (with full jitter) between attempts, milliseconds.
-   * @default 50
-   */
-  readonly backoffBaseMs?: number;
-  /**
-   * Deadline of one PutRecords call, milliseconds.
-   * @default 5000
-   */
-  readonly timeoutMs?: number;
-}
+/** Options of `putFeatureRecords`: retries and deadlines of the PutRecords calls. */
+export type PutFeatureRecordsOptions = PutEntriesOptions;
 
 /** What `putFeatureRecords` did. */
 export interface PutFeatureRecordsResult {
@@ -77,58 +55,9 @@ export async function putFeatureRecords(
     const envelope: FeatureRecordEnvelope = { view: view.name, version: view.version, record };
     return { Data: Buffer.from(JSON.stringify(envelope)), PartitionKey: partitionKeyOf(view, record) };
   });
-  let requests = 0;
-  let retriedEntries = 0;
-  for (const chunk of chunksWithinLimits(entries)) {
-    const sent = await putWithRetries(kinesis, streamName, chunk, options);
-    requests += sent.requests;
-    retriedEntries += sent.retriedEntries;
+  const sent = await putEntries(kinesis, streamName, entries, options);
+  if (sent.unstored > 0) {
+    throw new Error(`PutRecords to stream '${streamName}': ${sent.unstored} of ${entries.length} records still failing after retries (${sent.errorCodes.join(', ')}); add shards or slow the producer`);
   }
-  return { records: entries.length, requests, retriedEntries };
-}
-
-function entryBytes(entry: PutRecordsRequestEntry): number {
-  return entry.Data!.length + Buffer.byteLength(entry.PartitionKey!);
-}
-
-function chunksWithinLimits(entries: readonly PutRecordsRequestEntry[]): PutRecordsRequestEntry[][] {
-  const chunks: PutRecordsRequestEntry[][] = [];
-  let current: PutRecordsRequestEntry[] = [];
-  let bytes = 0;
-  for (const entry of entries) {
-    if (current.length === PUT_RECORDS_MAX_ENTRIES || (current.length > 0 && bytes + entryBytes(entry) > PUT_RECORDS_MAX_BYTES)) {
-      chunks.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(entry);
-    bytes += entryBytes(entry);
-  }
-  if (current.length > 0) chunks.push(current);
-  return chunks;
-}
-
-async function putWithRetries(
-  kinesis: KinesisClient, streamName: string, chunk: PutRecordsRequestEntry[], options: PutFeatureRecordsOptions,
-): Promise<{ requests: number; retriedEntries: number }> {
-  const maxAttempts = options.maxAttempts ?? 5;
-  let pending = chunk;
-  let requests = 0;
-  let retriedEntries = 0;
-  for (;;) {
-    if (requests > 0) await sleep(backoffDelayMs(requests, options.backoffBaseMs ?? 50));
-    requests += 1;
-    const answer = await kinesis.send(new PutRecordsCommand({ StreamName: streamName, Records: pending }), {
-      abortSignal: AbortSignal.timeout(options.timeoutMs ?? 5000),
-    });
-    const results = answer.Records ?? [];
-    const failed = pending.filter((_, i) => results[i]?.ErrorCode !== undefined);
-    if (failed.length === 0) return { requests, retriedEntries };
-    if (requests >= maxAttempts) {
-      const codes = [...new Set(results.map((r) => r.ErrorCode).filter(Boolean))].join(', ');
-      throw new Error(`PutRecords to stream '${streamName}': ${failed.length} of ${chunk.length} records still failing after ${requests} attempts (${codes}); add shards or slow the producer`);
-    }
-    retriedEntries += failed.length;
-    pending = failed;
-  }
+  return { records: entries.length, requests: sent.requests, retriedEntries: sent.retriedEntries };
 }

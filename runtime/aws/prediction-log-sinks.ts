@@ -4,14 +4,15 @@
  * background (`BufferedPredictionLogSink`): writing a record never waits on AWS.
  */
 import { randomUUID } from 'crypto';
-import { KinesisClient, PutRecordsCommand, PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
+import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { BufferedPredictionLogSink, BufferedSinkOptions } from '../core/buffered-sink';
+import { PUT_RECORDS_MAX_ENTRIES, putEntries } from './kinesis-put';
 
-/** PutRecords takes at most 500 records per call. */
-const KINESIS_MAX_RECORDS = 500;
 /** Attempts per batch for records Kinesis refused (throttling); the rest are counted as failed. */
 const KINESIS_ATTEMPTS = 3;
+/** Deadline of one S3 PutObject of a batch, milliseconds: a stalled call must not pin the sink. */
+const S3_PUT_TIMEOUT_MS = 30_000;
 
 /** Where a Kinesis sink writes. */
 export interface KinesisSinkProps extends BufferedSinkOptions {
@@ -24,20 +25,15 @@ export class KinesisPredictionLogSink extends BufferedPredictionLogSink {
   constructor(props: KinesisSinkProps) {
     super(
       (lines) => putRecords(props.client, props.streamName, lines),
-      { ...props, maxBatchRecords: Math.min(props.maxBatchRecords ?? KINESIS_MAX_RECORDS, KINESIS_MAX_RECORDS) },
+      { ...props, maxBatchRecords: Math.min(props.maxBatchRecords ?? PUT_RECORDS_MAX_ENTRIES, PUT_RECORDS_MAX_ENTRIES) },
     );
   }
 }
 
-/** Puts the lines, retrying the records Kinesis refused; resolves with the number never stored. */
+/** Puts the lines (each a record with a random partition key); resolves with the number never stored. */
 async function putRecords(client: KinesisClient, streamName: string, lines: string[]): Promise<number> {
-  let pending: PutRecordsRequestEntry[] = lines.map((line) => ({ Data: Buffer.from(line), PartitionKey: randomUUID() }));
-  for (let attempt = 1; attempt <= KINESIS_ATTEMPTS && pending.length > 0; attempt++) {
-    const result = await client.send(new PutRecordsCommand({ StreamName: streamName, Records: pending }));
-    if (!result.FailedRecordCount) return 0;
-    pending = pending.filter((_, i) => result.Records?.[i]?.ErrorCode);
-  }
-  return pending.length;
+  const entries = lines.map((line) => ({ Data: Buffer.from(line), PartitionKey: randomUUID() }));
+  return (await putEntries(client, streamName, entries, { maxAttempts: KINESIS_ATTEMPTS })).unstored;
 }
 
 /** Where an S3 sink writes. */
@@ -60,7 +56,7 @@ export class S3PredictionLogSink extends BufferedPredictionLogSink {
         Key: s3LogKey(props.prefix ?? '', new Date()),
         Body: lines.join(''),
         ContentType: 'application/x-ndjson',
-      }));
+      }), { abortSignal: AbortSignal.timeout(S3_PUT_TIMEOUT_MS) });
     }, props);
   }
 }

@@ -19,8 +19,6 @@ import {
 import { MaterializerMetrics, MetricDatum, MetricDimensions, toEmf, UNKNOWN_FEATURE_VIEW } from './metrics';
 import { encodeParquet, OfflineRow } from './offline-parquet';
 
-/** Dead-letter folder and metrics dimension of records that name no view this materializer serves. */
-export const UNKNOWN_VIEW = UNKNOWN_FEATURE_VIEW;
 
 /** Content type of the offline files. */
 export const PARQUET_CONTENT_TYPE = 'application/vnd.apache.parquet';
@@ -100,7 +98,7 @@ export interface BatchResult {
   readonly retryFromSequenceNumber?: string;
   /** Records committed: a prefix of the batch. */
   readonly committed: number;
-  /** Counts by view name (`UNKNOWN_VIEW` for records naming no served view). */
+  /** Counts by view name (`UNKNOWN_FEATURE_VIEW` for records naming no served view). */
   readonly counts: Readonly<Record<string, ViewBatchCounts>>;
   /** Transient failures that stopped the batch short, for the logs. */
   readonly failures: string[];
@@ -110,7 +108,7 @@ export interface BatchResult {
 interface Parsed {
   readonly index: number;
   readonly record: StreamRecord;
-  /** View name when the envelope names a served view, else `UNKNOWN_VIEW`. */
+  /** View name when the envelope names a served view, else `UNKNOWN_FEATURE_VIEW`. */
   readonly label: string;
   /** Envelope fields as received (for the dead letter). */
   readonly envelopeView?: unknown;
@@ -194,7 +192,7 @@ export class Materializer {
 
   /** Parses the envelope and validates the record against its view. */
   private parse(record: StreamRecord, index: number, nowMs: number): Parsed {
-    const invalid = (reason: string, extra: Partial<Parsed> = {}): Parsed => ({ index, record, label: UNKNOWN_VIEW, reasons: [reason], ...extra });
+    const invalid = (reason: string, extra: Partial<Parsed> = {}): Parsed => ({ index, record, label: UNKNOWN_FEATURE_VIEW, reasons: [reason], ...extra });
     let envelope: unknown;
     try {
       envelope = JSON.parse(UTF8.decode(record.data));

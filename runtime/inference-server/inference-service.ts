@@ -136,15 +136,14 @@ export class InferenceService {
     for (const job of batch) this.metrics.queueSeconds.observe((dispatchedAt - job.enqueuedAt) / 1000);
     this.metrics.batchSize.observe(rows);
     this.inflight++;
-    this.pool.run(feeds, batch.find((job) => job.request.fault)?.request.fault).then(
-      (result) => {
-        this.metrics.computeSeconds.observe(result.computeMs / 1000);
-        this.answer(batch, rows, result.outputs);
-      },
-      (error: InferenceError) => {
-        for (const job of batch) job.reject(error);
-      },
-    ).finally(() => {
+    this.pool.run(feeds, batch.find((job) => job.request.fault)?.request.fault).then((result) => {
+      this.metrics.computeSeconds.observe(result.computeMs / 1000);
+      this.answer(batch, rows, result.outputs);
+    }).catch((error: unknown) => {
+      // A failed run, or a failure while answering (splitting outputs, logging): every job of the batch is answered.
+      const failure = error instanceof InferenceError ? error : new InferenceError(ErrorKind.INTERNAL, `answering the batch failed: ${(error as Error).message}`);
+      for (const job of batch) job.reject(failure);
+    }).finally(() => {
       this.inflight--;
       this.notifyIfIdle();
     });

@@ -39,16 +39,10 @@ export function checkCompatibility(previous: FeatureViewSpec, next: FeatureViewS
     breaking.push(`version went down from ${previous.version} to ${next.version}; versions only increase`);
     return { compatible: false, breakingChanges: breaking, compatibleChanges: compatible };
   }
+  // A rename is a new view: no version bump makes it compatible.
+  const renamed = previous.name !== next.name;
   const bumped = next.version > previous.version;
-  return { compatible: breaking.length === 0 || bumped, breakingChanges: breaking, compatibleChanges: compatible };
-}
-
-/** Throws listing every breaking change when `next` may not replace `previous` under the same version. */
-export function assertCompatible(previous: FeatureViewSpec, next: FeatureViewSpec): void {
-  const report = checkCompatibility(previous, next);
-  if (!report.compatible) {
-    throw new Error(`Feature view '${next.name}' v${next.version} breaks v${previous.version}; bump the version or undo:\n  - ${report.breakingChanges.join('\n  - ')}`);
-  }
+  return { compatible: breaking.length === 0 || (bumped && !renamed), breakingChanges: breaking, compatibleChanges: compatible };
 }
 
 function typeOf(feature: FeatureSpec): string {
