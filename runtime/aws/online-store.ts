@@ -3,13 +3,13 @@
  * inference path reuses `OnlineFeatureClient`). Item layout: `OnlineAttributes` in lib/features/spec/layout.ts.
  */
 import { setTimeout as sleep } from 'timers/promises';
-import { backoffDelayMs } from '../core/retry';
 import { AttributeValue, BatchGetItemCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   entityKeyOf, FeatureDtype, FeatureRow, FeatureSpec, FeatureStatus, FeatureViewSpec, FEATURE_REF_SEPARATOR,
-  joinKeysOf, onlineKey, OnlineAttributes, resolveFeatureRefs, ResolvedFeatureRefs, serveValue,
+  joinKeysOf, joinKeyValue, onlineKey, OnlineAttributes, resolveFeatureRefs, ResolvedFeatureRefs, serveValue,
 } from '../../lib/features/spec';
 import type { OnlineWriteResult } from '../core/materialize';
+import { backoffDelayMs } from '../core/retry';
 
 /** Default deadline of one DynamoDB call (SDK retries included), milliseconds. */
 export const DEFAULT_DYNAMODB_TIMEOUT_MS = 2000;
@@ -259,7 +259,7 @@ function entityKeys(groups: readonly ResolvedFeatureRefs[], entities: readonly E
   const keys = entities.map((entity, i) => groups.map(({ view }) => {
     for (const key of joinKeysOf(view)) {
       const value = entity?.[key];
-      if (!(typeof value === 'string' && value.length > 0) && !Number.isSafeInteger(value)) {
+      if (joinKeyValue(value) === undefined) {
         problems.push(`entities[${i}].${key}: view '${view.name}' needs join key '${key}' as a non-empty string or an integer, got ${JSON.stringify(value) ?? 'nothing'}`);
       }
     }

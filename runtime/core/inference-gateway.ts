@@ -8,7 +8,7 @@
  *
  * Every answer (model or fallback) is written to the prediction log. Pure: no AWS SDK here.
  */
-import { FeatureDtype, FeatureStatus, FeatureViewSpec, joinKeysOf, resolveFeatureRefs } from '../../lib/features/spec';
+import { FeatureDtype, FeatureStatus, FeatureViewSpec, joinKeysOf, joinKeyValue, resolveFeatureRefs } from '../../lib/features/spec';
 import { AdmissionController, AdmissionOptions } from './admission';
 import { CircuitBreaker, CircuitBreakerOptions } from './circuit-breaker';
 import { GatewayMetrics, MetricDatum, MetricDimensions } from './metrics';
@@ -266,7 +266,7 @@ export class InferenceGateway {
     if (typeof entity !== 'object' || entity === null || Array.isArray(entity)) {
       return `"entity" must be an object with the join keys ${this.joinKeys.join(', ')}`;
     }
-    const problems = this.joinKeys.filter((k) => !(typeof entity[k] === 'string' && entity[k] !== '') && !Number.isSafeInteger(entity[k]))
+    const problems = this.joinKeys.filter((k) => joinKeyValue(entity[k]) === undefined)
       .map((k) => `entity.${k} must be a non-empty string or an integer`);
     const userId = (body as PredictBody).userId;
     if (userId !== undefined && (typeof userId !== 'string' || userId === '')) problems.push('"userId" must be a non-empty string when given');

@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from 'fs';
 import { join } from 'path';
 import { DuckDBConnection, DuckDBInstance, DuckDBTimestampValue } from '@duckdb/node-api';
 import {
-  FeatureDtype, FeatureSpec, FeatureViewSpec, joinKeysOf, OFFLINE_PARTITION_COLUMNS, offlineColumns, OfflineColumnType,
+  FeatureDtype, FeatureSpec, FeatureViewSpec, joinKeysOf, joinKeyValue, OFFLINE_PARTITION_COLUMNS, offlineColumns, OfflineColumnType,
   offlineVersionPrefix, parseEventTime, resolveFeatureRefs, ResolvedFeatureRefs,
 } from '../../lib/features/spec';
 import {
@@ -104,8 +104,8 @@ export function localHistoricalQuery(request: HistoricalFeaturesRequest): LocalH
     const keys: Record<string, string> = {};
     for (const key of joinKeys) {
       const value = row[key];
-      if (typeof value === 'string' && value.length > 0) keys[key] = value;
-      else if (Number.isSafeInteger(value)) keys[key] = String(value);
+      const normalized = joinKeyValue(value);
+      if (normalized !== undefined) keys[key] = normalized;
       else problems.push(`entityRows[${i}].${key}: join key of view ${neededBy(key)} must be a non-empty string or an integer, got ${value === undefined ? 'nothing' : JSON.stringify(value)}`);
     }
     const ts = timestampMs(row[SPINE_TIMESTAMP_COLUMN]);

@@ -141,7 +141,7 @@ test('SIGTERM: not ready at once, keeps serving through the grace period, finish
     MODEL_URI: FRAUD, INFERENCE_WORKERS: '2', INFERENCE_DRAIN_GRACE_MS: '300', INFERENCE_FAULT_INJECTION: 'true', INFERENCE_MAX_QUEUE_DELAY_MS: '0',
   });
   let inflightDone = false;
-  const inflight = call(`${server.url}/v2/models/fraud-mlp/infer`, { body, headers: { 'x-inference-fault': 'delay=1500' } }).then((a) => {
+  const inflight = call(`${server.url}/v2/models/fraud-mlp/infer`, { body, headers: { 'x-inference-fault': 'delay=3000' } }).then((a) => {
     inflightDone = true;
     return a;
   });

@@ -52,6 +52,16 @@ export function entityKeyOf(spec: FeatureViewSpec, joinKeys: Record<string, unkn
   return joinKeysOf(spec).map((k) => `${k}=${encodeURIComponent(String(joinKeys[k]))}`).join('|');
 }
 
+/**
+ * A join key value normalized to the string the stores key on: a non-empty string as is, a safe integer in decimal;
+ * undefined for anything else (the one rule every reader and writer applies).
+ */
+export function joinKeyValue(value: unknown): string | undefined {
+  if (typeof value === 'string' && value.length > 0) return value;
+  if (Number.isSafeInteger(value)) return String(value);
+  return undefined;
+}
+
 /** Parses an event time given as ISO-8601 with a zone, or as epoch milliseconds. Returns NaN when invalid. */
 export function parseEventTime(value: unknown): number {
   if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : NaN;
@@ -72,8 +82,8 @@ export function validateRecord(spec: FeatureViewSpec, record: unknown, options: 
   const joinKeys: Record<string, string> = {};
   for (const key of joinKeysOf(spec)) {
     const value = fields[key];
-    if (typeof value === 'string' && value.length > 0) joinKeys[key] = value;
-    else if (Number.isSafeInteger(value)) joinKeys[key] = String(value);
+    const normalized = joinKeyValue(value);
+    if (normalized !== undefined) joinKeys[key] = normalized;
     else errors.push(`${key}: join key must be a non-empty string or an integer, got ${value === undefined ? 'nothing' : JSON.stringify(value)}`);
   }
   const eventTimeMs = parseEventTime(fields[spec.eventTimeField]);
