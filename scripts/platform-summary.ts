@@ -10,7 +10,7 @@ import { buildReferencePlatform } from '../bin/platform';
 const outdir = path.join(__dirname, '..', 'cdk.out');
 const started = Date.now();
 const app = new App({ outdir });
-buildReferencePlatform(app);
+const [platform] = buildReferencePlatform(app);
 const assembly = app.synth();
 
 console.log(`\nReference platform synthesized into ${path.relative(process.cwd(), outdir)}/ in ${Date.now() - started} ms (cdk-nag AwsSolutions: passed)\n`);
@@ -25,4 +25,18 @@ for (const stack of assembly.stacks) {
   }
   const outputs = Object.entries<{ Description?: string }>(stack.template.Outputs ?? {});
   if (outputs.length > 0) console.log(`  outputs: ${outputs.map(([k]) => k).join(', ')}`);
+}
+
+console.log('\nWhat it runs:');
+for (const view of platform.featureStore.views) {
+  const spec = view.toSpec();
+  console.log(`  feature view ${spec.name} v${spec.version}: ${spec.features.length} features, TTL ${spec.ttlSeconds} s, freshness ${spec.freshnessSeconds} s (online table + Glue table ${platform.featureStore.glueTableName(view)})`);
+}
+console.log(`  streaming ingestion: Kinesis → materializer Lambda (${platform.featureIngestion.alarms.length} alarms)`);
+console.log(`  model endpoint: variants ${platform.fraudEndpoint.productionVariantNames.join(', ')} on the inference server image`);
+console.log(`  inference gateway: POST /predict/${platform.fraudGateway.modelName}, tiers ${Object.keys(platform.fraudGateway.apiKeys).join(' > ')}`);
+const report = path.join(outdir, 'validation-report.json');
+if (fs.existsSync(report)) {
+  const plugins = JSON.parse(fs.readFileSync(report, 'utf8')).pluginReports as { pluginName: string; violations: unknown[] }[];
+  console.log(`\nValidation: ${plugins.map((p) => `${p.pluginName} ${p.violations.length} finding(s)`).join(', ')}`);
 }
