@@ -27,6 +27,7 @@ export class ReferencePlatformStack extends Stack {
     this.featureStore = new FeatureStore(this, 'Features', { views: fraudFeatureViews });
     this.featureIngestion = new FeatureIngestion(this, 'FeatureIngestion', { store: this.featureStore, views: fraudFeatureViews });
     this.fraudEndpoint = new ModelEndpoint(this, 'FraudEndpoint', {
+      modelName: 'fraud',
       image: InferenceImage.fromServer({ gpu: true }),
       variants: [{
         name: 'champion',
@@ -43,7 +44,6 @@ export class ReferencePlatformStack extends Stack {
       store: this.featureStore,
       features: fraudFeatureViews,
       featureRefs: fraudModelFeatureRefs,
-      modelName: 'fraud',
       fallback: Fallback.constant({ probability: [0.01] }),
       tiers: [PriorityTier.CRITICAL, PriorityTier.STANDARD, PriorityTier.batch({ rateLimit: 20, quotaPerDay: 1_000_000 })],
     });

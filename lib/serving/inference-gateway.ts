@@ -124,11 +124,14 @@ export interface InferenceGatewayProps {
    * flattened, booleans as 0/1). Strings cannot be model inputs.
    */
   readonly featureRefs: string[];
-  /** Model name: the `{model}` in `POST /predict/{model}`, logged with every prediction. */
-  readonly modelName: string;
+  /**
+   * Model name: the `{model}` in `POST /predict/{model}`, logged with every prediction.
+   * @default - the endpoint's `modelName` when it is a ModelEndpoint (so gateway and server logs name the model alike)
+   */
+  readonly modelName?: string;
   /**
    * Model version, logged with every prediction.
-   * @default '1'
+   * @default - each variant's version as its containers report it when the endpoint is a ModelEndpoint, else '1'
    */
   readonly modelVersion?: string;
   /**
@@ -214,8 +217,9 @@ export class InferenceGateway extends Construct {
   constructor(scope: Construct, id: string, props: InferenceGatewayProps) {
     super(scope, id);
     const tiers = props.tiers ?? [PriorityTier.CRITICAL, PriorityTier.STANDARD, PriorityTier.BATCH];
-    throwIfProblems(this, InferenceGateway.problems(props, tiers));
-    this.modelName = props.modelName;
+    const endpoint = props.endpoint instanceof ModelEndpoint ? props.endpoint : undefined;
+    this.modelName = props.modelName ?? endpoint?.modelName ?? '';
+    throwIfProblems(this, InferenceGateway.problems(props, tiers, this.modelName));
 
     // The log holds feature values: encrypted with the feature store's key, so one key policy governs every copy.
     this.predictionLog = props.predictionLogStream ?? createFeatureStream(this, 'PredictionLog', { key: props.store.key });
@@ -225,14 +229,14 @@ export class InferenceGateway extends Construct {
     for (const tier of tiers) {
       const plan = this.api.addUsagePlan(`${tier.name}Plan`, {
         name: `${this.node.path}/${tier.name}`.replace(/\//g, '-'),
-        description: `Priority tier '${tier.name}' of ${props.modelName}`,
+        description: `Priority tier '${tier.name}' of ${this.modelName}`,
         throttle: { rateLimit: tier.rateLimit, burstLimit: tier.burstLimit },
         quota: tier.quotaPerDay ? { limit: tier.quotaPerDay, period: apigateway.Period.DAY } : undefined,
         apiStages: [{ api: this.api, stage }],
       });
       // Not `api.addApiKey`: a key bound to the stage would make the stage, the method, the function (whose
       // environment maps key ids to tiers) and the key depend on each other in a cycle. The usage plan binds it.
-      const key = new apigateway.ApiKey(this, `${tier.name}Key`, { description: `Caller key of priority tier '${tier.name}' of ${props.modelName}` });
+      const key = new apigateway.ApiKey(this, `${tier.name}Key`, { description: `Caller key of priority tier '${tier.name}' of ${this.modelName}` });
       plan.addApiKey(key);
       this.apiKeys[tier.name] = key;
       this.usagePlans[tier.name] = plan;
@@ -241,8 +245,9 @@ export class InferenceGateway extends Construct {
 
     const weights = props.variantWeights ?? (props.endpoint instanceof ModelEndpoint ? props.endpoint.productionVariantWeights : undefined);
     const config: GatewayConfig = {
-      model: props.modelName,
+      model: this.modelName,
       modelVersion: props.modelVersion ?? '1',
+      modelVersions: props.modelVersion === undefined ? endpoint?.modelVersions : undefined,
       views: props.features.map((v) => v.toSpec()),
       featureRefs: props.featureRefs,
       inputName: props.inputName ?? 'features',
@@ -271,7 +276,7 @@ export class InferenceGateway extends Construct {
     }
     this.function = createHandlerFunction(this, 'Handler', {
       handler: 'inference-gateway',
-      description: `Inference gateway of model ${props.modelName}: admission by tier, features, deadline, breaker, fallback`,
+      description: `Inference gateway of model ${this.modelName}: admission by tier, features, deadline, breaker, fallback`,
       environment,
       memorySize: props.memorySize ?? Size.mebibytes(1024),
       timeout: Duration.seconds(10),
@@ -333,7 +338,7 @@ export class InferenceGateway extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
     return new apigateway.RestApi(this, 'Api', {
-      description: `Inference gateway of model ${props.modelName}`,
+      description: `Inference gateway of model ${this.modelName}`,
       endpointTypes: [apigateway.EndpointType.REGIONAL],
       cloudWatchRole: true,
       // API Gateway's logging role is one per account and region, shared by every API: never deleted with this stack.
@@ -360,7 +365,7 @@ export class InferenceGateway extends Construct {
     return new apigateway.Model(this, 'PredictRequest', {
       restApi: this.api,
       contentType: 'application/json',
-      description: `Prediction request of ${props.modelName}: the entity's join keys and an optional stable user id`,
+      description: `Prediction request of ${this.modelName}: the entity's join keys and an optional stable user id`,
       schema: {
         schema: apigateway.JsonSchemaVersion.DRAFT4,
         type: apigateway.JsonSchemaType.OBJECT,
@@ -396,7 +401,7 @@ export class InferenceGateway extends Construct {
   }
 
   /** Every problem of the props, each naming the prop and the fix. */
-  private static problems(props: InferenceGatewayProps, tiers: PriorityTier[]): string[] {
+  private static problems(props: InferenceGatewayProps, tiers: PriorityTier[], modelName: string): string[] {
     const problems: string[] = [];
     for (const view of props.features ?? []) {
       const issue = props.store.membershipProblem(view);
@@ -425,8 +430,8 @@ export class InferenceGateway extends Construct {
     if (Object.keys(props.fallback?.outputs ?? {}).length === 0) {
       problems.push('fallback: declare the answer served when the model cannot answer, e.g. Fallback.constant({ probability: [0.01] })');
     }
-    if (!Token.isUnresolved(props.modelName) && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/.test(props.modelName ?? '')) {
-      problems.push(`modelName: '${props.modelName}' must be 1-63 letters, digits, '_', '.' or '-' (it is a URL path segment)`);
+    if (!Token.isUnresolved(modelName) && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/.test(modelName)) {
+      problems.push(`modelName: '${modelName}' must be 1-63 letters, digits, '_', '.' or '-' (it is a URL path segment); name the model, or give the ModelEndpoint a modelName`);
     }
     const weights = Object.entries(props.variantWeights ?? {});
     const known = props.endpoint instanceof ModelEndpoint ? props.endpoint.productionVariantNames : undefined;

@@ -400,6 +400,10 @@ export class ModelEndpoint extends ModelEndpointBase {
    * (per-user) variant assignment follows.
    */
   public readonly productionVariantWeights: Record<string, number>;
+  /** Logical model name the containers log and report (`MODEL_NAME`). */
+  public readonly modelName: string;
+  /** Model version of each variant (`MODEL_VERSION`: the artifact's asset hash or given version), by variant name. */
+  public readonly modelVersions: Record<string, string> = {};
   /** The execution role the containers run with. */
   public readonly role: iam.IRole;
   /** The CloudFormation endpoint (for deployment configs such as blue/green rollouts). */
@@ -461,7 +465,8 @@ export class ModelEndpoint extends ModelEndpointBase {
     }
 
     const vpcConfig = props.vpc ? this.vpcConfig(props) : undefined;
-    const shared = { vpcConfig, environment: props.environment, modelName: props.modelName ?? this.endpointName };
+    this.modelName = props.modelName ?? this.endpointName;
+    const shared = { vpcConfig, environment: props.environment, modelName: this.modelName };
     const timeouts = {
       modelDataDownloadTimeoutInSeconds: (props.modelDataDownloadTimeout ?? DEFAULT_DOWNLOAD_TIMEOUT).toSeconds(),
       containerStartupHealthCheckTimeoutInSeconds: (props.containerStartupHealthCheckTimeout ?? DEFAULT_STARTUP_TIMEOUT).toSeconds(),
@@ -616,6 +621,7 @@ export class ModelEndpoint extends ModelEndpointBase {
     const scope = new Construct(this, `Variant-${variant.name}`);
     const image = (variant.image ?? endpointImage).bind(scope);
     const data = variant.model.bind(scope);
+    this.modelVersions[variant.name] = data.version;
     this.executionRole.addToPrincipalPolicy(new iam.PolicyStatement({
       actions: ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'],
       resources: [image.repositoryArn],

@@ -22,8 +22,13 @@ import { assignVariant, WeightedVariant } from './variant-assignment';
 export interface GatewayConfig {
   /** Model name: the `{model}` path parameter this gateway answers. */
   readonly model: string;
-  /** Model version, logged with every prediction. */
+  /** Model version, logged with every prediction (unless the answering variant has its own in `modelVersions`). */
   readonly modelVersion: string;
+  /**
+   * Model version of each variant, as its containers report it, so gateway and server logs join on the same keys.
+   * @default - `modelVersion` for every variant
+   */
+  readonly modelVersions?: Record<string, string>;
   /** Feature views the model reads (one version each). */
   readonly views: FeatureViewSpec[];
   /** Feature references `view:feature`, in the order of the model input's columns. */
@@ -159,9 +164,10 @@ export class InferenceGateway {
         };
       }
       const latencyMs = Math.round((performance.now() - started) * 100) / 100;
+      const modelVersion = (answer.variant && this.config.modelVersions?.[answer.variant]) || this.config.modelVersion;
       this.ports.predictionLog?.write({
         schema: PREDICTION_LOG_SCHEMA, ts: new Date(this.now()).toISOString(), requestId: request.requestId,
-        model: this.config.model, modelVersion: this.config.modelVersion, variant: answer.variant, features: answer.features,
+        model: this.config.model, modelVersion, variant: answer.variant, features: answer.features,
         outputs: answer.outputs, latencyMs, fallback: answer.fallbackReason !== undefined, tier,
       });
       this.emit({ ...dimensions, [MetricDimensions.VARIANT]: answer.variant ?? 'default' }, [
@@ -172,7 +178,7 @@ export class InferenceGateway {
         statusCode: 200,
         headers: JSON_HEADERS,
         body: JSON.stringify({
-          requestId: request.requestId, model: this.config.model, modelVersion: this.config.modelVersion,
+          requestId: request.requestId, model: this.config.model, modelVersion,
           variant: answer.variant, tier, outputs: answer.outputs, fallback: answer.fallbackReason !== undefined,
           ...(answer.fallbackReason ? { fallbackReason: answer.fallbackReason } : {}),
           featureStatuses: answer.statuses, latencyMs,

@@ -88,6 +88,9 @@ describe('InferenceGateway', () => {
     expect(env.ONLINE_TABLE_NAME).toEqual(p.stack.resolve(p.store.table.tableName));
     expect(env.PREDICTION_LOG_STREAM).toEqual(p.stack.resolve(gateway.predictionLog.streamName));
     const parsed = config();
+    // The gateway logs each variant's version as its containers report it (MODEL_VERSION), so logs join.
+    expect(parsed.modelVersions).toEqual(p.endpoint.modelVersions);
+    expect(Object.keys(parsed.modelVersions)).toEqual(['champion', 'challenger']);
     expect(parsed).toMatchObject({
       model: 'fraud', modelVersion: '1', inputName: 'features', deadlineMs: 40, featureRefs: fraudModelFeatureRefs,
       fallbackOutputs: { probability: [0.01] }, defaultTier: 'batch', cacheTtlMs: 30000,
@@ -146,6 +149,18 @@ describe('InferenceGateway', () => {
     expect(message).toMatch(/modelName: 'fraud model' must be/);
     expect(() => new InferenceGateway(q.stack, 'Strings', gatewayProps(q, { featureRefs: ['customer_txn_stats:last_device_type'] })))
       .toThrow(/'customer_txn_stats:last_device_type' is a string; model inputs are numeric/);
+  });
+
+  test("the model name defaults to the endpoint's, and an endpoint without one is refused with the fix", () => {
+    const q = platform('Names');
+    const named = new ModelEndpoint(q.stack, 'Named', {
+      modelName: 'scoring', image: InferenceImage.fromServer({ gpu: false }),
+      variants: [{ name: 'only', model: ModelArtifact.fromAsset(MODEL), instanceType: InferenceInstanceType.C6I_XLARGE }],
+    });
+    expect(new InferenceGateway(q.stack, 'Default', gatewayProps(q, { endpoint: named, modelName: undefined })).modelName).toBe('scoring');
+    const imported = ModelEndpoint.fromEndpointAttributes(q.stack, 'Imported', { endpointName: 'legacy', variantNames: ['AllTraffic'] });
+    expect(() => new InferenceGateway(q.stack, 'Unnamed', gatewayProps(q, { endpoint: imported, modelName: undefined })))
+      .toThrow(/modelName: '' must be .*give the ModelEndpoint a modelName/);
   });
 
   test('variant weights must name production variants and give one of them traffic', () => {

@@ -202,7 +202,8 @@ describe('inference gateway on loopback', () => {
 test('a user always lands on the same variant, and the variant that answers is the one assigned', async () => {
   const [champion, challenger] = await Promise.all([serve({ MODEL_VARIANT: 'champion' }), serve({ MODEL_VARIANT: 'challenger' })]);
   const variants = [{ name: 'champion', weight: 70 }, { name: 'challenger', weight: 30 }];
-  const { handler } = gatewayWith(new VariantRouter({ champion: invokerOf(champion), challenger: invokerOf(challenger) }), { variants });
+  const modelVersions = { champion: 'v41', challenger: 'v42' };
+  const { handler } = gatewayWith(new VariantRouter({ champion: invokerOf(champion), challenger: invokerOf(challenger) }), { variants, modelVersions });
   const seen = new Map<string, string>();
   for (let round = 0; round < 2; round++) {
     for (let i = 0; i < 40; i++) {
@@ -210,6 +211,7 @@ test('a user always lands on the same variant, and the variant that answers is t
       const body = JSON.parse((await handler(event({ entity, userId }))).body);
       // The variant comes back from the server that answered (x-Amzn-Invoked-Production-Variant).
       expect(body.variant).toBe(assignVariant(userId, variants, 'fraud'));
+      expect(body.modelVersion).toBe(modelVersions[body.variant as keyof typeof modelVersions]);
       if (round === 1) expect(body.variant).toBe(seen.get(userId));
       seen.set(userId, body.variant);
     }
