@@ -11,7 +11,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import { Construct } from 'constructs';
 import { InferenceImage } from './inference-image';
-import { nagResource } from '../validation';
+import { nagResource, throwIfProblems } from '../validation';
 import { InferenceAccelerator, InferenceInstanceType } from './instance-type';
 import { ModelArtifact } from './model-artifact';
 
@@ -428,10 +428,7 @@ export class ModelEndpoint extends ModelEndpointBase {
   constructor(scope: Construct, id: string, props: ModelEndpointProps) {
     super(scope, id);
     this.endpointName = props.endpointName ?? Names.uniqueResourceName(this, { maxLength: 63, separator: '-' });
-    const problems = endpointProblems(props, this.endpointName);
-    if (problems.length > 0) {
-      throw new Error(`ModelEndpoint '${id}': invalid props:\n- ${problems.join('\n- ')}`);
-    }
+    throwIfProblems(this, endpointProblems(props, this.endpointName));
     this.productionVariantNames = props.variants.map((v) => v.name);
     this.productionVariantWeights = Object.fromEntries(props.variants.map((v) => [v.name, v.initialWeight ?? 1]));
     this.variantNames = [...this.productionVariantNames, ...(props.shadowVariant ? [props.shadowVariant.name] : [])];

@@ -509,7 +509,7 @@ describe('ModelEndpoint: validation', () => {
     } catch (error) {
       message = (error as Error).message;
     }
-    expect(message).toMatch(/^ModelEndpoint 'E\d+': invalid props:/);
+    expect(message).toMatch(/^Invalid\/E\d+: invalid props:/);
     expect(message).toMatch(/endpointName: 'fraud_scoring' must be 1-63 letters, digits or hyphens/);
     expect(message).toMatch(/variants\[1\]\.name: 'v1' is used by another variant/);
     expect(message).toMatch(/variants\[1\]\.initialWeight: -1 must be a number >= 0/);
