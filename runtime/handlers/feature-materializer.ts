@@ -17,6 +17,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamHandler, KinesisStreamRecord } from 'aws-lambda';
 import { FeatureViewSpec } from '../../lib/features/spec';
+import { LambdaEnvironment } from '../aws/lambda-environment';
 import { s3ObjectWriter } from '../aws/offline-store';
 import { putOnlineRow } from '../aws/online-store';
 import { batchMetricLines, Materializer, StreamRecord } from '../core/materialize';
@@ -109,31 +110,22 @@ function toStreamRecord(record: KinesisStreamRecord): StreamRecord {
 
 /** Builds the batch handler from the Lambda environment (see the module documentation); throws naming what is missing. */
 export function materializerFromEnvironment(env: NodeJS.ProcessEnv = process.env): KinesisBatchHandler {
-  const required = (name: string): string => {
-    const value = env[name];
-    if (!value) throw new Error(`feature-materializer: environment variable ${name} is not set; deploy it with the FeatureIngestion construct`);
-    return value;
-  };
-  let views: FeatureViewSpec[];
-  try {
-    views = JSON.parse(required('FEATURE_VIEWS'));
-  } catch (error) {
-    throw new Error(`feature-materializer: FEATURE_VIEWS must be a JSON array of feature view specs (${(error as Error).message})`);
-  }
+  const environment = new LambdaEnvironment(env, 'feature-materializer', 'FeatureIngestion');
+  const views = environment.json<FeatureViewSpec[]>('FEATURE_VIEWS', 'a JSON array of feature view specs');
   if (!Array.isArray(views)) throw new Error('feature-materializer: FEATURE_VIEWS must be a JSON array of feature view specs');
   const maxFutureSkewMs = env.MAX_FUTURE_SKEW_MS === undefined ? undefined : Number(env.MAX_FUTURE_SKEW_MS);
   if (maxFutureSkewMs !== undefined && !(maxFutureSkewMs >= 0)) {
     throw new Error(`feature-materializer: MAX_FUTURE_SKEW_MS must be a non-negative number of milliseconds, got '${env.MAX_FUTURE_SKEW_MS}'`);
   }
-  const tableName = required('ONLINE_TABLE_NAME');
-  const bucketName = required('OFFLINE_BUCKET_NAME');
+  const tableName = environment.required('ONLINE_TABLE_NAME');
+  const bucketName = environment.required('OFFLINE_BUCKET_NAME');
   return createMaterializer({
     views,
     dynamo: new DynamoDBClient({}),
     s3: new S3Client({ forcePathStyle: env.S3_FORCE_PATH_STYLE === 'true' }),
     tableName,
     bucketName,
-    metricsNamespace: env.METRICS_NAMESPACE || undefined,
+    metricsNamespace: environment.optional('METRICS_NAMESPACE'),
     maxFutureSkewMs,
   });
 }

@@ -15,6 +15,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { LambdaEnvironment } from '../aws/lambda-environment';
 import { SageMakerModelInvoker } from '../aws/model-invoker';
 import { OnlineFeatureClient } from '../aws/online-store';
 import { KinesisPredictionLogSink } from '../aws/prediction-log-sinks';
@@ -46,26 +47,18 @@ export function createGatewayHandler(gateway: InferenceGateway, flush?: () => Pr
 
 /** Builds the handler from the Lambda environment (see the module documentation); throws naming what is missing. */
 export function gatewayFromEnvironment(env: NodeJS.ProcessEnv = process.env): GatewayHandler {
-  const required = (name: string): string => {
-    const value = env[name];
-    if (!value) throw new Error(`inference-gateway: environment variable ${name} is not set; deploy it with the InferenceGateway construct`);
-    return value;
-  };
-  let config: GatewayConfig;
-  try {
-    config = JSON.parse(required('GATEWAY_CONFIG'));
-  } catch (error) {
-    throw new Error(`inference-gateway: GATEWAY_CONFIG must be JSON (${(error as Error).message})`);
-  }
-  const namespace = env.METRICS_NAMESPACE || METRICS_NAMESPACE;
-  const predictionLog = env.PREDICTION_LOG_STREAM
-    ? new KinesisPredictionLogSink({ client: new KinesisClient({}), streamName: env.PREDICTION_LOG_STREAM, flushIntervalMs: 50 })
+  const environment = new LambdaEnvironment(env, 'inference-gateway', 'InferenceGateway');
+  const config = environment.json<GatewayConfig>('GATEWAY_CONFIG', 'a JSON GatewayConfig');
+  const namespace = environment.optional('METRICS_NAMESPACE') ?? METRICS_NAMESPACE;
+  const logStream = environment.optional('PREDICTION_LOG_STREAM');
+  const predictionLog = logStream
+    ? new KinesisPredictionLogSink({ client: new KinesisClient({}), streamName: logStream, flushIntervalMs: 50 })
     : undefined;
   const ports: GatewayPorts = {
     // SDK retries off: the feature client retries within the request's deadline itself.
-    features: new OnlineFeatureClient({ client: new DynamoDBClient({ maxAttempts: 1 }), tableName: required('ONLINE_TABLE_NAME') }),
+    features: new OnlineFeatureClient({ client: new DynamoDBClient({ maxAttempts: 1 }), tableName: environment.required('ONLINE_TABLE_NAME') }),
     // No SDK retries: the gateway's deadline and breaker decide what happens after a failure.
-    model: new SageMakerModelInvoker(new SageMakerRuntimeClient({ maxAttempts: 1 }), required('ENDPOINT_NAME')),
+    model: new SageMakerModelInvoker(new SageMakerRuntimeClient({ maxAttempts: 1 }), environment.required('ENDPOINT_NAME')),
     predictionLog,
     metrics: (dimensions, metrics) => process.stdout.write(`${toEmf(dimensions, metrics, { namespace })}\n`),
   };

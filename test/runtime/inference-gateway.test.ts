@@ -18,7 +18,7 @@ import { GatewayConfig, InferenceGateway } from '../../runtime/core/inference-ga
 import { MetricDatum } from '../../runtime/core/metrics';
 import { parseJsonLines, PredictionLogRecord } from '../../runtime/core/prediction-log';
 import { assignVariant } from '../../runtime/core/variant-assignment';
-import { createGatewayHandler, GatewayHandler } from '../../runtime/handlers/inference-gateway';
+import { createGatewayHandler, GatewayHandler, gatewayFromEnvironment } from '../../runtime/handlers/inference-gateway';
 import { VariantRouter } from '../../runtime/local/variant-router';
 import { call, ServerProcess, startServer } from '../inference-server/server-process';
 import { LocalService, localClientConfig, startDynalite, startKinesalite } from '../support/local-aws';
@@ -278,4 +278,13 @@ test('overload: the lowest tier is shed first while the top tier is served by th
   const shedAnswer = answers.find((a) => a.response.statusCode === 429)!.response;
   expect(shedAnswer.headers?.['retry-after']).toBe('1');
   expect(JSON.parse(shedAnswer.body).error).toMatch(/^shed: /);
+});
+
+test('the gateway Lambda environment is checked, naming what is missing or malformed', () => {
+  const env = { GATEWAY_CONFIG: JSON.stringify(baseConfig), ONLINE_TABLE_NAME: TABLE, ENDPOINT_NAME: 'fraud', AWS_REGION: 'us-east-1' };
+  expect(() => gatewayFromEnvironment({ ...env, GATEWAY_CONFIG: '{' })).toThrow(/inference-gateway: GATEWAY_CONFIG must be a JSON GatewayConfig/);
+  expect(() => gatewayFromEnvironment({ ...env, ENDPOINT_NAME: '' })).toThrow(/ENDPOINT_NAME is not set; deploy it with the InferenceGateway construct/);
+  expect(() => gatewayFromEnvironment({ ...env, GATEWAY_CONFIG: JSON.stringify({ ...baseConfig, featureRefs: ['customer_txn_stats:last_device_type'] }) }))
+    .toThrow(/GatewayConfig.featureRefs: customer_txn_stats:last_device_type are strings/);
+  expect(typeof gatewayFromEnvironment(env)).toBe('function');
 });
