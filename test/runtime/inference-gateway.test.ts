@@ -256,9 +256,9 @@ test('server frozen: the deadline expires and the fallback answers; lower tiers 
 });
 
 test('overload: the lowest tier is shed first while the top tier is served by the model', async () => {
-  // One worker, no batching, each run held 15 ms by the server's fault injection, a queue of 8: heavily saturated.
+  // One worker, no batching, each run held 50 ms by the server's fault injection (capacity ~20/s whatever the machine's speed), a queue of 8.
   const server = await serve({ INFERENCE_MAX_BATCH_SIZE: '1', INFERENCE_MAX_QUEUE_SIZE: '8', INFERENCE_FAULT_INJECTION: 'true' });
-  const { handler } = gatewayWith(invokerOf(server, { 'x-inference-fault': 'delay=15' }), { deadlineMs: 5000 });
+  const { handler } = gatewayWith(invokerOf(server, { 'x-inference-fault': 'delay=50' }), { deadlineMs: 5000 });
   const tiers = [...Array(8).fill('critical'), ...Array(30).fill('standard'), ...Array(30).fill('batch')];
   const answers = await Promise.all(tiers.map(async (tier) => ({ tier, response: await handler(event({ entity }, { apiKeyId: `key-${tier}` })) })));
   const outcome = (tier: string) => {
