@@ -1,6 +1,6 @@
 import { Duration, Token } from 'aws-cdk-lib';
 import {
-  assertValidFeatureView, CompatibilityReport, checkCompatibility, EntitySpec, FEATURE_SPEC_FORMAT_VERSION,
+  assertValidFeatureView, CompatibilityReport, checkCompatibility, checkContracts, ContractCheck, EntitySpec, FEATURE_SPEC_FORMAT_VERSION,
   FeatureDtype, FeatureSpec, FeatureViewSpec, featureViewProblems, RecordValidation, validateRecord,
 } from './spec';
 
@@ -232,6 +232,10 @@ export class FeatureContract {
   /** Compares two JSON specs of one view. */
   public static compare(previous: FeatureViewSpec, next: FeatureViewSpec): CompatibilityReport {
     return checkCompatibility(previous, next);
+  }
+  /** Checks views against the contracts recorded earlier (e.g. a committed lock file): the data-contract CI gate. */
+  public static check(recorded: FeatureViewSpec[], current: FeatureView[]): ContractCheck {
+    return checkContracts(recorded, current.map((v) => v.toSpec()));
   }
   private constructor() {}
 }

@@ -5,5 +5,5 @@ export { FeatureIngestion } from './feature-ingestion';
 export type { FeatureIngestionProps } from './feature-ingestion';
 export { FeatureDtype, FeatureStatus, OfflineColumnType } from './spec';
 export type {
-  FeatureSpec, EntitySpec, FeatureViewSpec, FeatureRow, RecordValidation, CompatibilityReport, OfflineColumn, ServedValue,
+  FeatureSpec, EntitySpec, FeatureViewSpec, FeatureRow, RecordValidation, CompatibilityReport, ContractCheck, OfflineColumn, ServedValue,
 } from './spec';

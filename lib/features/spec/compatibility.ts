@@ -48,3 +48,39 @@ export function checkCompatibility(previous: FeatureViewSpec, next: FeatureViewS
 function typeOf(feature: FeatureSpec): string {
   return feature.dimension === undefined ? feature.dtype : `${feature.dtype}[${feature.dimension}]`;
 }
+
+/** Result of checking the current views against the contracts recorded earlier (a lock file committed in the repo). */
+export interface ContractCheck {
+  /** False when a recorded view was removed, or changed in a breaking way without a version bump. */
+  readonly compatible: boolean;
+  /** Every breaking change, prefixed by its view. */
+  readonly breakingChanges: string[];
+  /** Changes that are allowed but mean the lock file should be updated (added views or features, bumped versions). */
+  readonly changes: string[];
+}
+
+/**
+ * Checks `current` views against the `recorded` contracts (matched by view name): the CI gate of the data contract.
+ * A recorded view that disappeared is breaking (models and training jobs still read it); update the record on
+ * purpose to retire it.
+ */
+export function checkContracts(recorded: readonly FeatureViewSpec[], current: readonly FeatureViewSpec[]): ContractCheck {
+  const breaking: string[] = [];
+  const changes: string[] = [];
+  const now = new Map(current.map((v) => [v.name, v]));
+  for (const before of recorded) {
+    const after = now.get(before.name);
+    if (!after) {
+      breaking.push(`view '${before.name}' v${before.version} removed; models and training jobs may still read it`);
+      continue;
+    }
+    const report = checkCompatibility(before, after);
+    const where = `view '${before.name}' v${before.version} → v${after.version}`;
+    if (!report.compatible) breaking.push(...report.breakingChanges.map((c) => `${where}: ${c}`));
+    else if (after.version > before.version) changes.push(`${where}: new version (${report.breakingChanges.length} breaking change(s) accepted by the bump)`);
+    changes.push(...report.compatibleChanges.map((c) => `${where}: ${c}`));
+  }
+  const known = new Set(recorded.map((v) => v.name));
+  for (const view of current) if (!known.has(view.name)) changes.push(`view '${view.name}' v${view.version} added`);
+  return { compatible: breaking.length === 0, breakingChanges: breaking, changes };
+}
