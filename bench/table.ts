@@ -3,8 +3,19 @@ export interface BenchTable {
   readonly title: string;
   readonly columns: string[];
   readonly rows: (string | number)[][];
-  /** Lines printed under the table: the baseline, targets and whether they were met. */
+  /** Lines printed under the table: the baseline and what the rows mean. */
   readonly notes?: string[];
+  /** Goals this table checks; `npm run bench` exits non-zero when one is missed. */
+  readonly targets?: BenchTarget[];
+}
+
+/** A goal a bench checks: printed under its table with the measured value, and failing the run when missed. */
+export interface BenchTarget {
+  /** What is promised, e.g. "batched >= 3x unbatched at concurrency 64". */
+  readonly name: string;
+  /** The measured value, formatted for the reader, e.g. "8.1x". */
+  readonly measured: string;
+  readonly met: boolean;
 }
 
 /** A benchmark module: bench/<name>.bench.ts exports `run`. */
@@ -21,6 +32,7 @@ export function formatTable(table: BenchTable): string {
     widths.map((w) => '-'.repeat(w)).join('  '),
     ...cells.slice(1).map(line),
     ...(table.notes ?? []).map((n) => `  ${n}`),
+    ...(table.targets ?? []).map((t) => `  target ${t.name}: ${t.measured} — ${t.met ? 'met' : 'MISSED'}`),
   ].join('\n');
 }
 
