@@ -6,14 +6,14 @@ import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import * as cxapi from 'aws-cdk-lib/cx-api';
 import { Construct } from 'constructs';
 import { MaterializerMetrics, MetricDimensions, METRICS_NAMESPACE } from '../../runtime/core/metrics';
+import { createAccessLogsBucket, deliverAccessLogsByBucketPolicy } from '../private/access-logs';
 import { FeatureView } from './feature-view';
 import { concreteSeconds, nagResource, throwIfProblems } from '../validation';
 import {
-  DEAD_LETTER_PREFIX, OFFLINE_PARTITION_COLUMNS, OFFLINE_PREFIX, offlineColumns, OfflineColumn, offlineViewPrefix,
-  OnlineAttributes,
+  DEAD_LETTER_PREFIX, EARLIEST_EVENT_DATE, OFFLINE_PARTITION_COLUMNS, OFFLINE_PREFIX, offlineColumns, OfflineColumn, offlineViewPrefix,
+  OnlineAttributes, PROJECTION_FUTURE_DAYS,
 } from './spec';
 
 /** Properties of a `FeatureStore`. */
@@ -61,7 +61,8 @@ export interface FeatureStoreProps {
   /**
    * First event date (UTC, `yyyy-mm-dd`) of the offline partition projection: Athena sees no partition before it.
    * Set it to the oldest event date you backfill.
-   * @default - `offlineExpiration` before today when that is set, otherwise '2020-01-01'
+   * @default - `offlineExpiration` before today when that is set, otherwise EARLIEST_EVENT_DATE ('2020-01-01', the
+   *   earliest event date the materializer accepts)
    */
   readonly earliestEventDate?: string;
   /**
@@ -150,8 +151,7 @@ export class FeatureStore extends Construct {
 
   constructor(scope: Construct, id: string, props: FeatureStoreProps) {
     super(scope, id);
-    // S3 server access logs are delivered by bucket policy, not the legacy log-delivery ACL, whatever the app's flags.
-    this.node.setContext(cxapi.S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY, true);
+    deliverAccessLogsByBucketPolicy(this);
     throwIfProblems(this, FeatureStore.problems(props));
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     if (removalPolicy === RemovalPolicy.DESTROY) {
@@ -186,7 +186,9 @@ export class FeatureStore extends Construct {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
       versioned: true,
-      serverAccessLogsBucket: props.accessLogsBucket ?? this.createAccessLogsBucket(props, removalPolicy),
+      serverAccessLogsBucket: props.accessLogsBucket ?? createAccessLogsBucket(this, 'AccessLogs', {
+        logsOf: 'the offline bucket', retention: props.accessLogsRetention ?? Duration.days(365), removalPolicy,
+      }),
       serverAccessLogsPrefix: props.accessLogsBucket ? `feature-store/${Names.uniqueResourceName(this, { maxLength: 64 })}/` : undefined,
       lifecycleRules: this.lifecycleRules(props),
       removalPolicy,
@@ -271,25 +273,7 @@ export class FeatureStore extends Construct {
   /** The projection's first event date when none is given. */
   private static defaultEarliestEventDate(offlineExpiration: Duration | undefined): string {
     const days = concreteDays(offlineExpiration);
-    return days === undefined ? '2020-01-01' : `NOW-${Math.ceil(days)}DAYS`;
-  }
-
-  private createAccessLogsBucket(props: FeatureStoreProps, removalPolicy: RemovalPolicy): s3.Bucket {
-    const logs = new s3.Bucket(this, 'AccessLogs', {
-      // S3 server access logging delivers only to SSE-S3 buckets.
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      minimumTLSVersion: 1.2,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      lifecycleRules: [{ id: 'expire-access-logs', expiration: props.accessLogsRetention ?? Duration.days(365) }],
-      removalPolicy,
-    });
-    Validations.of(logs).acknowledge({
-      id: 'AwsSolutions-S1',
-      reason: 'This bucket is the server access log target of the offline bucket; logging it into itself would loop',
-    });
-    return logs;
+    return days === undefined ? EARLIEST_EVENT_DATE : `NOW-${Math.ceil(days)}DAYS`;
   }
 
   private lifecycleRules(props: FeatureStoreProps): s3.LifecycleRule[] {
@@ -338,7 +322,7 @@ export class FeatureStore extends Construct {
           [`projection.${dateColumn}.type`]: 'date',
           [`projection.${dateColumn}.format`]: 'yyyy-MM-dd',
           // +1 day: producers may stamp events a few minutes ahead of the clock across midnight UTC.
-          [`projection.${dateColumn}.range`]: `${earliestEventDate},NOW+1DAYS`,
+          [`projection.${dateColumn}.range`]: `${earliestEventDate},NOW+${PROJECTION_FUTURE_DAYS}DAYS`,
           [`projection.${dateColumn}.interval`]: '1',
           [`projection.${dateColumn}.interval.unit`]: 'DAYS',
           'storage.location.template': `${location}${versionColumn}=\${${versionColumn}}/${dateColumn}=\${${dateColumn}}/`,

@@ -11,6 +11,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import { Construct } from 'constructs';
 import { InferenceImage } from './inference-image';
+import { createAccessLogsBucket, deliverAccessLogsByBucketPolicy } from '../private/access-logs';
 import { nagResource, throwIfProblems } from '../validation';
 import { InferenceAccelerator, InferenceInstanceType } from './instance-type';
 import { ModelArtifact } from './model-artifact';
@@ -149,8 +150,9 @@ export interface DataCaptureProps {
   readonly captureOutput?: boolean;
   /**
    * Destination bucket.
-   * @default - a bucket created here: KMS-encrypted with `encryptionKey`, TLS only, public access blocked, server
-   *   access logs on, objects expiring after `retention`
+   * @default - a bucket created here: KMS-encrypted with `encryptionKey`, TLS 1.2 or later only, public access
+   *   blocked, ACLs disabled, versioned (overwritten or expired versions kept 30 days), server access logs delivered
+   *   by bucket policy to a log bucket kept 90 days, objects expiring after `retention`
    */
   readonly bucket?: s3.IBucket;
   /**
@@ -360,6 +362,10 @@ const RESERVED_ENV = new Set<string>([
 ]);
 /** Where SageMaker puts the model data in the container. */
 const MODEL_DIR = '/opt/ml/model';
+/** How long overwritten or expired versions of captured objects are kept in the capture bucket created here. */
+const NONCURRENT_CAPTURE_RETENTION = Duration.days(30);
+/** How long the server access logs of the capture bucket created here are kept. */
+const CAPTURE_ACCESS_LOG_RETENTION = Duration.days(90);
 const AUTOSCALING_ROLE = 'aws-service-role/sagemaker.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint';
 
 /**
@@ -427,6 +433,7 @@ export class ModelEndpoint extends ModelEndpointBase {
 
   constructor(scope: Construct, id: string, props: ModelEndpointProps) {
     super(scope, id);
+    deliverAccessLogsByBucketPolicy(this);
     this.endpointName = props.endpointName ?? Names.uniqueResourceName(this, { maxLength: 63, separator: '-' });
     throwIfProblems(this, endpointProblems(props, this.endpointName));
     this.productionVariantNames = props.variants.map((v) => v.name);
@@ -548,31 +555,31 @@ export class ModelEndpoint extends ModelEndpointBase {
       enableKeyRotation: true,
       description: `Encrypts data captured from SageMaker endpoint ${this.endpointName}`,
     });
-    const accessLogs = capture.accessLogsBucket ?? this.createAccessLogsBucket();
+    const retention = capture.retention ?? Duration.days(90);
     return new s3.Bucket(this, 'DataCapture', {
       encryption: s3.BucketEncryption.KMS,
       encryptionKey,
       bucketKeyEnabled: true,
       enforceSSL: true,
+      minimumTLSVersion: 1.2,
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      serverAccessLogsBucket: accessLogs,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      // An overwrite or delete of captured data stays recoverable for a while: it is the record monitoring audits.
+      versioned: true,
+      serverAccessLogsBucket: capture.accessLogsBucket ?? createAccessLogsBucket(this, 'DataCaptureAccessLogs', {
+        logsOf: 'the data capture bucket', retention: CAPTURE_ACCESS_LOG_RETENTION,
+      }),
       serverAccessLogsPrefix: 'data-capture/',
-      lifecycleRules: [{ expiration: capture.retention ?? Duration.days(90) }],
+      lifecycleRules: [
+        { id: 'captured-data', expiration: retention },
+        {
+          id: 'old-versions-and-uploads',
+          noncurrentVersionExpiration: NONCURRENT_CAPTURE_RETENTION,
+          abortIncompleteMultipartUploadAfter: Duration.days(7),
+          expiredObjectDeleteMarker: true,
+        },
+      ],
     });
-  }
-
-  private createAccessLogsBucket(): s3.Bucket {
-    const bucket = new s3.Bucket(this, 'DataCaptureAccessLogs', {
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      lifecycleRules: [{ expiration: Duration.days(90) }],
-    });
-    Validations.of(bucket).acknowledge({
-      id: 'AwsSolutions-S1',
-      reason: 'This bucket is the destination of the data capture bucket\'s server access logs; logging it too would log each log delivery',
-    });
-    return bucket;
   }
 
   private dataCaptureConfig(capture: DataCaptureProps): sagemaker.CfnEndpointConfig.DataCaptureConfigProperty {

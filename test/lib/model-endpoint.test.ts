@@ -242,18 +242,51 @@ describe('ModelEndpoint: data capture', () => {
     });
   });
 
-  test('the capture bucket is KMS-encrypted with a rotating key, TLS-only, private, logged and expiring', () => {
+  test('the capture bucket is KMS-encrypted with a rotating key, private, versioned, logged and expiring', () => {
     gpuTemplate.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
     gpuTemplate.hasResourceProperties('AWS::S3::Bucket', {
       BucketEncryption: { ServerSideEncryptionConfiguration: [Match.objectLike({ ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: Match.anyValue() } })] },
       PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+      VersioningConfiguration: { Status: 'Enabled' },
       LoggingConfiguration: { DestinationBucketName: { Ref: Match.stringLikeRegexp('^FraudDataCaptureAccessLogs') }, LogFilePrefix: 'data-capture/' },
-      LifecycleConfiguration: { Rules: [{ ExpirationInDays: 90, Status: 'Enabled' }] },
+      LifecycleConfiguration: {
+        Rules: [
+          Match.objectLike({ ExpirationInDays: 90, Status: 'Enabled' }),
+          Match.objectLike({ NoncurrentVersionExpiration: { NoncurrentDays: 30 }, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 } }),
+        ],
+      },
     });
+    expect(gpu.dataCaptureBucket!.encryptionKey).toBeDefined();
+  });
+
+  test('both capture buckets refuse requests without TLS 1.2; logs arrive by bucket policy, ACLs are disabled', () => {
+    const denyInsecure = Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } });
+    const denyOldTls = Match.objectLike({ Effect: 'Deny', Condition: { NumericLessThan: { 's3:TlsVersion': 1.2 } } });
+    const logsBucket = gpu.node.findChild('DataCaptureAccessLogs') as s3.Bucket;
+    for (const bucket of [gpu.dataCaptureBucket!, logsBucket]) {
+      gpuTemplate.hasResourceProperties('AWS::S3::BucketPolicy', {
+        Bucket: { Ref: logicalId(gpuStack, bucket) },
+        PolicyDocument: { Statement: Match.arrayWith([denyInsecure, denyOldTls]) },
+      });
+    }
     gpuTemplate.hasResourceProperties('AWS::S3::BucketPolicy', {
-      Bucket: { Ref: logicalId(gpuStack, gpu.dataCaptureBucket!) },
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+      Bucket: { Ref: logicalId(gpuStack, logsBucket) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({
+          Effect: 'Allow', Principal: { Service: 'logging.s3.amazonaws.com' }, Action: 's3:PutObject',
+          Condition: { ArnLike: { 'aws:SourceArn': { 'Fn::GetAtt': [logicalId(gpuStack, gpu.dataCaptureBucket!), 'Arn'] } }, StringEquals: { 'aws:SourceAccount': ENV.account } },
+        })]),
+      },
     });
+    gpuTemplate.hasResourceProperties('AWS::S3::Bucket', {
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+      LifecycleConfiguration: { Rules: [Match.objectLike({ ExpirationInDays: 90 })] },
+    });
+    const buckets = JSON.stringify(gpuTemplate.findResources('AWS::S3::Bucket'));
+    expect(buckets).not.toContain('AccessControl');
+    expect(buckets).not.toContain('ObjectWriter');
     expect(gpuStack.resolve(gpu.dataCaptureS3Uri)).toEqual({ 'Fn::Join': ['', ['s3://', { Ref: logicalId(gpuStack, gpu.dataCaptureBucket!) }, '/data-capture']] });
   });
 
