@@ -1,7 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import { Entity, Feature, FeatureContract, FeatureView } from '../lib';
 import {
-  checkCompatibility, entityKeyOf, FeatureDtype, FeatureStatus, featureViewProblems, FeatureViewSpec, offlineColumns, onlineKey,
+  checkCompatibility, EARLIEST_EVENT_DATE, EARLIEST_EVENT_TIME_MS, entityKeyOf, FeatureDtype, MAX_FUTURE_SKEW_LIMIT_MS, maxFutureSkewProblem, FeatureStatus, featureViewProblems, FeatureViewSpec, offlineColumns, onlineKey,
   resolveFeatureRefs, serveValue,
   validateRecord,
 } from '../lib/features/spec';
@@ -113,6 +113,47 @@ describe('record validation', () => {
     expect(validateRecord(spec, { ...good, embedding: [1, Number.MAX_VALUE, 3] }, { nowMs }).errors[0]).toMatch(/element 1 .* finite float32/);
   });
 
+  test('event times outside the window are refused with the fix: epoch seconds, before the projection start, far future', () => {
+    const eventTime = (event_time: unknown, maxFutureSkewMs?: number) => validateRecord(spec, { ...good, event_time }, { nowMs, maxFutureSkewMs }).errors;
+    // 2026-01-01 in epoch seconds is 1970-01-21 in milliseconds.
+    expect(eventTime(1767225600)).toEqual(['event_time: 1767225600 looks like epoch seconds (as milliseconds it is 1970-01-21T10:53:45.600Z); send epoch milliseconds (1767225600000) or ISO-8601']);
+    expect(eventTime(1767225600000000)[0]).toMatch(/^event_time: 1767225600000000 looks like epoch microseconds .*send epoch milliseconds \(1767225600000\)/);
+    expect(eventTime('2019-12-31T23:59:59.999Z')).toEqual([
+      `event_time: event time 2019-12-31T23:59:59.999Z is before ${EARLIEST_EVENT_DATE}, the first date of the offline tables' partition projection (it would never be read); send event times from ${EARLIEST_EVENT_DATE} on, in epoch milliseconds or ISO-8601`,
+    ]);
+    expect(eventTime('1960-01-01T00:00:00Z')[0]).toMatch(/before 2020-01-01/);
+    expect(eventTime(EARLIEST_EVENT_TIME_MS)).toEqual([]);
+    // Beyond what a Date holds: refused, and the message itself does not throw.
+    expect(eventTime(8.7e15)).toEqual(['event_time: event time 8700000000000000 ms since the epoch is more than 300000 ms in the future; check the producer\'s clock']);
+    expect(eventTime(nowMs + 300_000)).toEqual([]);
+    expect(eventTime(nowMs + 300_001)[0]).toMatch(/more than 300000 ms in the future/);
+    expect(eventTime(nowMs + MAX_FUTURE_SKEW_LIMIT_MS, MAX_FUTURE_SKEW_LIMIT_MS)).toEqual([]);
+    expect(maxFutureSkewProblem(MAX_FUTURE_SKEW_LIMIT_MS + 1)).toMatch(/from 0 to 86400000 \(the offline partition projection ends 1 day past today\)/);
+  });
+
+  test('never throws, whatever the record holds: lone surrogates, deep nesting, huge and odd fields', () => {
+    let deep: unknown = 'x';
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    expect(() => JSON.stringify(deep)).toThrow(RangeError);
+    const lone = 'c-\ud800';
+    const { row, errors } = validateRecord(spec, { customer_id: lone, event_time: deep, device_type: 'ios\udc00', txn_count_1h: deep, ['k'.repeat(100_000)]: 1 }, { nowMs });
+    expect(row).toBeUndefined();
+    expect(errors).toEqual([
+      'customer_id: join key contains a lone UTF-16 surrogate at index 2 (not valid Unicode); send well-formed text',
+      "event_time: event time must be ISO-8601 with a zone (e.g. '2026-01-01T12:00:00Z') or epoch milliseconds, got an array of 1",
+      'txn_count_1h: expected an int64 (an integer within ±2^53), got an array of 1',
+      'device_type: contains a lone UTF-16 surrogate at index 3 (not valid Unicode); send well-formed text',
+      expect.stringMatching(/^k{64}…: unknown field/),
+    ]);
+    expect(validateRecord(spec, { ...good, customer_id: deep }, { nowMs }).errors).toEqual(['customer_id: join key must be a non-empty string or an integer, got an array of 1']);
+    // A well-formed surrogate pair is fine; so is the same text as a join key.
+    expect(validateRecord(spec, { ...good, customer_id: 'c-😀', device_type: '😀' }, { nowMs }).row?.entityKey).toBe(`customer_id=${encodeURIComponent('c-😀')}`);
+    const many = Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`extra_${i}`, i]));
+    const manyErrors = validateRecord(spec, { ...good, ...many }, { nowMs }).errors;
+    expect(manyErrors).toHaveLength(21);
+    expect(manyErrors[20]).toBe('…: 980 more unknown fields');
+  });
+
   test('entity keys encode every join key unambiguously', () => {
     const twoKeys = new FeatureView({
       name: 'pair', entities: [customer, new Entity({ name: 'merchant', joinKeys: ['merchant_id'] })], ttl: Duration.hours(1),
@@ -185,7 +226,7 @@ describe('serving rule and feature references', () => {
 
 test('float64 values outside what the online store can hold are refused at validation, not at write time', () => {
   const spec = new FeatureView({ name: 'ranges', entities: [customer], ttl: Duration.hours(1), features: [Feature.float64('x')] }).toSpec();
-  const at = (x: number) => validateRecord(spec, { customer_id: 'c', event_time: 0, x }).errors;
+  const at = (x: number) => validateRecord(spec, { customer_id: 'c', event_time: '2026-01-01T00:00:00Z', x }).errors;
   expect(at(0)).toEqual([]);
   expect(at(-1e125)).toEqual([]);
   expect(at(1e-130)).toEqual([]);

@@ -2,7 +2,13 @@
  * Streaming materialization of one batch of stream records into the feature store, over injected ports (the AWS
  * adapters in production, the same adapters on loopback servers in tests):
  *
- *   parse + validate → online (conditional, newest event wins) → dead letters → offline Parquet → accounting
+ *   prepare (parse, validate, derive keys) → online (conditional, newest event wins) → dead letters → offline
+ *   Parquet → accounting
+ *
+ * One bad record never fails a batch: every per-record step (decoding, parsing, validation, key encoding, event-time
+ * and date conversion, error messages) runs inside a per-record guard, and whatever a record makes throw
+ * dead-letters that record with the reason, the rest of the batch going on. Only the stores' own failures (an
+ * unreachable table or bucket) stop a batch short, to be retried.
  *
  * Batch contract (Kinesis with ReportBatchItemFailures): the records before `retryFromSequenceNumber` are
  * committed: each is either stored (offered online AND written offline) or dead-lettered. The records from it on
@@ -13,8 +19,8 @@
  * (equal event time) and dead-letter keys are deterministic.
  */
 import {
-  assertValidFeatureView, DEAD_LETTER_PREFIX, eventDate, FeatureRow, FeatureViewSpec, offlinePartitionPrefix, onlineKey,
-  validateRecord,
+  assertValidFeatureView, DEAD_LETTER_PREFIX, describeValue, eventDate, FeatureRow, FeatureViewSpec, formatEpochMs, maxFutureSkewProblem,
+  offlinePartitionPrefix, onlineKey, validateRecord,
 } from '../../lib/features/spec';
 import { MaterializerMetrics, MetricDatum, MetricDimensions, toEmf, UNKNOWN_FEATURE_VIEW } from './metrics';
 import { encodeParquet, OfflineRow } from './offline-parquet';
@@ -65,8 +71,9 @@ export interface MaterializerOptions {
    */
   readonly now?: () => number;
   /**
-   * How far in the future an event time may lie before the record is dead-lettered.
-   * @default 300000 (5 minutes)
+   * How far in the future an event time may lie before the record is dead-lettered (at most
+   * `MAX_FUTURE_SKEW_LIMIT_MS`, where the offline partition projection ends).
+   * @default DEFAULT_MAX_FUTURE_SKEW_MS (5 minutes)
    */
   readonly maxFutureSkewMs?: number;
   /**
@@ -115,6 +122,10 @@ interface Parsed {
   readonly envelopeVersion?: unknown;
   readonly view?: FeatureViewSpec;
   readonly row?: FeatureRow;
+  /** Online partition key of a valid row. */
+  readonly onlineKey?: string;
+  /** Offline partition prefix (view, version, event date) of a valid row. */
+  readonly partition?: string;
   /** Why the record is invalid; empty for a valid row. */
   readonly reasons: string[];
 }
@@ -124,10 +135,15 @@ interface Failure {
   readonly message: string;
 }
 
-type StoredRow = Parsed & { readonly view: FeatureViewSpec; readonly row: FeatureRow };
+type StoredRow = Parsed & { readonly view: FeatureViewSpec; readonly row: FeatureRow; readonly onlineKey: string; readonly partition: string };
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 const ENVELOPE_HINT = 'records must be UTF-8 JSON envelopes {"view": "<name>", "version": <n>, "record": {...}}';
+/** Most bytes of a record's data kept in its dead letter (Kinesis' classic record size limit); longer data is cut and marked `truncated`. */
+export const MAX_DEAD_LETTER_DATA_BYTES = 1024 * 1024;
+/** Most reasons kept in one dead letter, and most characters of each. */
+const MAX_DEAD_LETTER_REASONS = 50;
+const MAX_REASON_CHARS = 2000;
 
 /** Materializes batches of stream records; see the module documentation for the batch contract. */
 export class Materializer {
@@ -143,6 +159,10 @@ export class Materializer {
       this.views.set(spec.name, versions.set(spec.version, spec));
     }
     if (this.views.size === 0) throw new Error('views: pass at least one feature view spec to materialize');
+    if (options.maxFutureSkewMs !== undefined) {
+      const problem = maxFutureSkewProblem(options.maxFutureSkewMs);
+      if (problem) throw new Error(`maxFutureSkewMs: ${problem}, got ${options.maxFutureSkewMs}`);
+    }
     this.now = options.now ?? Date.now;
     this.concurrency = options.concurrency ?? 32;
     if (!(Number.isInteger(this.concurrency) && this.concurrency >= 1)) {
@@ -153,7 +173,7 @@ export class Materializer {
   /** Processes one batch (records in stream order) and reports what was committed. */
   public async processBatch(records: readonly StreamRecord[]): Promise<BatchResult> {
     const ingestedAtMs = this.now();
-    const parsed = records.map((record, index) => this.parse(record, index, ingestedAtMs));
+    const parsed = records.map((record, index) => this.prepare(record, index, ingestedAtMs));
     const failures: Failure[] = [];
 
     const online = await this.writeOnline(parsed, ingestedAtMs, failures);
@@ -165,7 +185,7 @@ export class Materializer {
     let cut = firstFailure(failures, records.length);
     const deadLetters = parsed.filter((p) => p.index < cut && reasonsOf(p).length > 0);
     await this.forEachBounded(deadLetters, async (p) => {
-      await this.options.ports.putObject(deadLetterKey(p), Buffer.from(JSON.stringify(deadLetterBody(p, reasonsOf(p)))), 'application/json');
+      await this.options.ports.putObject(deadLetterKey(p), deadLetterDocument(p, reasonsOf(p)), 'application/json');
     }, (p, error) => failures.push({ index: p.index, message: `dead letter ${deadLetterKey(p)}: ${describe(error)}` }));
 
     cut = firstFailure(failures, records.length);
@@ -190,6 +210,25 @@ export class Materializer {
     };
   }
 
+  /**
+   * Parses and validates one record and derives its storage keys, inside the per-record guard: whatever throws
+   * makes the record invalid (dead-lettered with the reason), never the batch fail.
+   */
+  private prepare(record: StreamRecord, index: number, nowMs: number): Parsed {
+    let parsed: Parsed;
+    try {
+      parsed = this.parse(record, index, nowMs);
+    } catch (error) {
+      return unprocessable({ index, record, label: UNKNOWN_FEATURE_VIEW }, 'parsing and validation', error);
+    }
+    if (!parsed.view || !parsed.row) return parsed;
+    try {
+      return { ...parsed, onlineKey: onlineKey(parsed.view, parsed.row.entityKey), partition: offlinePartitionPrefix(parsed.view, parsed.row.eventTimeMs) };
+    } catch (error) {
+      return unprocessable(parsed, 'deriving the storage keys', error);
+    }
+  }
+
   /** Parses the envelope and validates the record against its view. */
   private parse(record: StreamRecord, index: number, nowMs: number): Parsed {
     const invalid = (reason: string, extra: Partial<Parsed> = {}): Parsed => ({ index, record, label: UNKNOWN_FEATURE_VIEW, reasons: [reason], ...extra });
@@ -205,12 +244,12 @@ export class Materializer {
     const { view: envelopeView, version: envelopeVersion, record: fields } = envelope as Record<string, unknown>;
     const versions = typeof envelopeView === 'string' ? this.views.get(envelopeView) : undefined;
     if (!versions) {
-      return invalid(`view: ${JSON.stringify(envelopeView) ?? 'nothing'} is not a view this materializer serves (${[...this.views.keys()].join(', ')}); ${ENVELOPE_HINT}`, { envelopeView, envelopeVersion });
+      return invalid(`view: ${quoted(envelopeView)} is not a view this materializer serves (${[...this.views.keys()].join(', ')}); ${ENVELOPE_HINT}`, { envelopeView, envelopeVersion });
     }
     const label = envelopeView as string;
     const view = versions.get(envelopeVersion as number);
     if (!view) {
-      return invalid(`version: view '${label}' is served at version ${[...versions.keys()].join(', ')}, not ${JSON.stringify(envelopeVersion) ?? 'nothing'}; produce records with a deployed version`, { label, envelopeView, envelopeVersion });
+      return invalid(`version: view '${label}' is served at version ${[...versions.keys()].join(', ')}, not ${quoted(envelopeVersion)}; produce records with a deployed version`, { label, envelopeView, envelopeVersion });
     }
     const { row, errors } = validateRecord(view, fields, { nowMs, maxFutureSkewMs: this.options.maxFutureSkewMs });
     return { index, record, label, envelopeView, envelopeVersion, view, row, reasons: errors.map((e) => `record.${e}`) };
@@ -227,11 +266,10 @@ export class Materializer {
     const refused = new Map<number, string>();
     const lanes = new Map<string, StoredRow[]>();
     for (const p of parsed) {
-      if (!p.view || !p.row) continue;
-      const key = onlineKey(p.view, p.row.entityKey);
-      const lane = lanes.get(key) ?? [];
+      if (!p.view || !p.row || p.onlineKey === undefined) continue;
+      const lane = lanes.get(p.onlineKey) ?? [];
       lane.push(p as StoredRow);
-      lanes.set(key, lane);
+      lanes.set(p.onlineKey, lane);
     }
     await this.forEachBounded([...lanes.values()], async (lane) => {
       const newestFirst = [...lane].sort((a, b) => b.row.eventTimeMs - a.row.eventTimeMs || a.index - b.index);
@@ -248,7 +286,7 @@ export class Materializer {
           settled = true;
         }
       }
-    }, (lane, error) => failures.push({ index: lane[0].index, message: `online write of ${onlineKey(lane[0].view, lane[0].row.entityKey)}: ${describe(error)}` }));
+    }, (lane, error) => failures.push({ index: lane[0].index, message: `online write of ${lane[0].onlineKey}: ${describe(error)}` }));
     return { outcomes, refused };
   }
 
@@ -280,24 +318,51 @@ function deadLetterKey(p: Parsed): string {
   return `${DEAD_LETTER_PREFIX}${p.label}/${eventDate(p.record.arrivalTimeMs)}/${p.record.shardId}-${p.record.sequenceNumber}.json`;
 }
 
-function deadLetterBody(p: Parsed, reasons: string[]) {
+/**
+ * The dead letter of a record, as JSON: its reasons, the envelope's view and version when they are plain values, its
+ * stream position and its raw data (UTF-8 text, or base64 for bytes that are not UTF-8), cut at
+ * `MAX_DEAD_LETTER_DATA_BYTES`. Built from strings and numbers only, so serializing it cannot throw or recurse.
+ */
+function deadLetterDocument(p: Parsed, reasons: string[]): Buffer {
   const data = Buffer.from(p.record.data);
+  const kept = data.subarray(0, MAX_DEAD_LETTER_DATA_BYTES);
   let text: string | undefined;
   try {
-    text = UTF8.decode(data);
+    text = UTF8.decode(kept);
   } catch {
     text = undefined;
   }
-  return {
-    reasons,
-    ...(p.envelopeView !== undefined ? { view: p.envelopeView } : {}),
-    ...(p.envelopeVersion !== undefined ? { version: p.envelopeVersion } : {}),
+  const body = {
+    reasons: reasons.slice(0, MAX_DEAD_LETTER_REASONS).map((r) => cut(r, MAX_REASON_CHARS)),
+    ...(typeof p.envelopeView === 'string' ? { view: cut(p.envelopeView, 256) } : {}),
+    ...(typeof p.envelopeVersion === 'number' ? { version: p.envelopeVersion } : {}),
     shardId: p.record.shardId,
     sequenceNumber: p.record.sequenceNumber,
-    approximateArrivalTimestamp: new Date(p.record.arrivalTimeMs).toISOString(),
+    approximateArrivalTimestamp: formatEpochMs(p.record.arrivalTimeMs),
+    dataBytes: data.length,
+    ...(kept.length < data.length ? { truncated: true } : {}),
     // Bytes that are not UTF-8 are kept exactly, as base64.
-    ...(text !== undefined ? { data: text } : { dataBase64: data.toString('base64') }),
+    ...(text !== undefined ? { data: text } : { dataBase64: kept.toString('base64') }),
   };
+  return Buffer.from(JSON.stringify(body));
+}
+
+/** The record, marked invalid because a step threw on it: it goes to the dead-letter path with the reason. */
+function unprocessable(p: Pick<Parsed, 'index' | 'record' | 'label' | 'envelopeView' | 'envelopeVersion'>, step: string, error: unknown): Parsed {
+  const { index, record, label, envelopeView, envelopeVersion } = p;
+  return { index, record, label, envelopeView, envelopeVersion, reasons: [`record: ${step} failed (${describe(error)}); the record is kept here as received`] };
+}
+
+/** A value from a record for an error message: a short JSON text for strings and numbers, a description otherwise. */
+function quoted(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(cut(value, 64));
+  if (typeof value === 'number' || typeof value === 'boolean') return JSON.stringify(value);
+  return describeValue(value);
+}
+
+/** The text cut to at most `max` characters (marked with …). */
+function cut(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…`;
 }
 
 interface OfflineFile {
@@ -310,10 +375,9 @@ interface OfflineFile {
 function offlineFiles(stored: readonly StoredRow[]): OfflineFile[] {
   const files = new Map<string, OfflineFile>();
   for (const p of stored) {
-    const partition = offlinePartitionPrefix(p.view, p.row.eventTimeMs);
-    const file = files.get(partition) ?? { key: `${partition}${p.record.shardId}-${p.record.sequenceNumber}.parquet`, view: p.view, rows: [] };
+    const file = files.get(p.partition) ?? { key: `${p.partition}${p.record.shardId}-${p.record.sequenceNumber}.parquet`, view: p.view, rows: [] };
     file.rows.push(p);
-    files.set(partition, file);
+    files.set(p.partition, file);
   }
   return [...files.values()];
 }
@@ -364,7 +428,8 @@ export function batchMetricLines(result: BatchResult, options: { namespace?: str
   });
 }
 
+/** An error for the logs and dead letters: `<name>: <message>`, cut at 500 characters. */
 function describe(error: unknown): string {
   const { name, message } = (error ?? {}) as Partial<Error>;
-  return message !== undefined ? `${name ?? 'Error'}: ${message}` : String(error);
+  return cut(message !== undefined ? `${name ?? 'Error'}: ${message}` : String(error), 500);
 }

@@ -8,7 +8,7 @@
  * - `ONLINE_TABLE_NAME`    DynamoDB online table
  * - `OFFLINE_BUCKET_NAME`  S3 bucket of the offline Parquet files and dead letters
  * - `METRICS_NAMESPACE`    optional; default `METRICS_NAMESPACE` of runtime/core/metrics.ts
- * - `MAX_FUTURE_SKEW_MS`   optional; how far in the future an event time may lie (default 300000)
+ * - `MAX_FUTURE_SKEW_MS`   optional; how far in the future an event time may lie, 0 to MAX_FUTURE_SKEW_LIMIT_MS (default 300000)
  * - `S3_FORCE_PATH_STYLE`  optional; `true` for path-style S3 URLs (local stand-ins such as s3rver)
  * Endpoints, region and credentials come from the SDK's own environment (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`,
  * `AWS_ENDPOINT_URL_S3`, ...).
@@ -16,7 +16,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamHandler, KinesisStreamRecord } from 'aws-lambda';
-import { FeatureViewSpec } from '../../lib/features/spec';
+import { FeatureViewSpec, maxFutureSkewProblem } from '../../lib/features/spec';
 import { LambdaEnvironment } from '../aws/lambda-environment';
 import { s3ObjectWriter } from '../aws/offline-store';
 import { putOnlineRow } from '../aws/online-store';
@@ -51,8 +51,9 @@ export interface MaterializerProps {
    */
   readonly metricsNamespace?: string;
   /**
-   * How far in the future an event time may lie before the record is dead-lettered, milliseconds.
-   * @default 300000
+   * How far in the future an event time may lie before the record is dead-lettered, milliseconds (at most
+   * MAX_FUTURE_SKEW_LIMIT_MS).
+   * @default DEFAULT_MAX_FUTURE_SKEW_MS (300000)
    */
   readonly maxFutureSkewMs?: number;
   /**
@@ -114,9 +115,8 @@ export function materializerFromEnvironment(env: NodeJS.ProcessEnv = process.env
   const views = environment.json<FeatureViewSpec[]>('FEATURE_VIEWS', 'a JSON array of feature view specs');
   if (!Array.isArray(views)) throw new Error('feature-materializer: FEATURE_VIEWS must be a JSON array of feature view specs');
   const maxFutureSkewMs = env.MAX_FUTURE_SKEW_MS === undefined ? undefined : Number(env.MAX_FUTURE_SKEW_MS);
-  if (maxFutureSkewMs !== undefined && !(maxFutureSkewMs >= 0)) {
-    throw new Error(`feature-materializer: MAX_FUTURE_SKEW_MS must be a non-negative number of milliseconds, got '${env.MAX_FUTURE_SKEW_MS}'`);
-  }
+  const skewProblem = maxFutureSkewMs === undefined ? undefined : maxFutureSkewProblem(maxFutureSkewMs);
+  if (skewProblem) throw new Error(`feature-materializer: MAX_FUTURE_SKEW_MS ${skewProblem}, got '${env.MAX_FUTURE_SKEW_MS}'`);
   const tableName = environment.required('ONLINE_TABLE_NAME');
   const bucketName = environment.required('OFFLINE_BUCKET_NAME');
   return createMaterializer({

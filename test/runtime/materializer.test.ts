@@ -440,6 +440,49 @@ describe('feature materializer (Kinesis → DynamoDB + S3 on loopback)', () => {
     expect([...(await deadLetters()).values()].filter((b) => b.data?.includes('"m8"'))[0].reasons).toEqual([expect.stringMatching(/^record\.country: join key must be/)]);
   });
 
+  test('records that made whole batches throw are dead-lettered one by one; the rest of the batch is stored', async () => {
+    const nested = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
+    const envelope = (record: object) => JSON.stringify({ view: 'customer_txn_stats', version: 1, record });
+    const killers: Array<[string, string | RegExp]> = [
+      // encodeURIComponent throws on a lone surrogate (JSON.stringify escapes it as \ud800; JSON.parse restores it).
+      [envelope({ customer_id: 'k\ud800', event_time: T }), 'record.customer_id: join key contains a lone UTF-16 surrogate at index 1 (not valid Unicode); send well-formed text'],
+      // JSON.stringify inside an error message overflowed the stack on 5,000 levels.
+      [`{"view": ${nested(5000)}, "version": 1, "record": {}}`, /^view: an array of 1 is not a view this materializer serves/],
+      [`{"view": "customer_txn_stats", "version": ${nested(5000)}, "record": {}}`, /^version: view 'customer_txn_stats' is served at version 1, not an array of 1/],
+      [`{"view": "customer_txn_stats", "version": 1, "record": {"customer_id": ${nested(5000)}, "event_time": ${T}}}`, 'record.customer_id: join key must be a non-empty string or an integer, got an array of 1'],
+      [`{"view": "customer_txn_stats", "version": 1, "record": {"customer_id": "k2", "event_time": ${nested(5000)}}}`, /^record\.event_time: event time must be ISO-8601 .* got an array of 1$/],
+      // toISOString throws beyond ±8.64e15 ms.
+      [envelope({ customer_id: 'k3', event_time: 8.7e15 }), "record.event_time: event time 8700000000000000 ms since the epoch is more than 300000 ms in the future; check the producer's clock"],
+      // Epoch seconds: 2026-01-01 was stored as 1970-01-21.
+      [envelope({ customer_id: 'k4', event_time: 1767225600 }), /^record\.event_time: 1767225600 looks like epoch seconds .*send epoch milliseconds \(1767225600000\)/],
+      // Before 1970: the Parquet encoder refused it after the online write, failing the batch at every retry.
+      [envelope({ customer_id: 'k5', event_time: '1969-12-31T23:00:00Z' }), /^record\.event_time: event time 1969-12-31T23:00:00\.000Z is before 2020-01-01/],
+    ];
+    await putFeatureRecords(kinesis, STREAM, customer, [{ customer_id: 'ok1', event_time: T, txn_count: 1 }]);
+    for (const [data] of killers) await putRaw(data);
+    await putFeatureRecords(kinesis, STREAM, customer, [{ customer_id: 'ok2', event_time: T, txn_count: 2 }]);
+    const batch = await readEvent();
+    expect(batch.Records).toHaveLength(killers.length + 2);
+
+    const { handle, logs } = materializer();
+    expect(await handle(batch)).toEqual({ batchItemFailures: [] });
+    const online = await reader().getOnlineFeatures({ views: VIEWS, entities: [{ customer_id: 'ok1' }, { customer_id: 'ok2' }], featureRefs: ['customer_txn_stats:txn_count'] });
+    expect(online.entities.map((e) => e.statuses['customer_txn_stats:txn_count'])).toEqual([FeatureStatus.PRESENT, FeatureStatus.PRESENT]);
+    expect(byEntity(await readOfflineRows(s3, BUCKET, customer), 'customer_id=ok2').map((r) => r.values.txn_count)).toEqual([2]);
+    const letters = await deadLetters();
+    killers.forEach(([, reason], i) => {
+      const sequenceNumber = batch.Records[i + 1].kinesis.sequenceNumber;
+      const letter = [...letters.values()].find((b) => b.sequenceNumber === sequenceNumber);
+      expect(letter.reasons).toEqual([typeof reason === 'string' ? reason : expect.stringMatching(reason)]);
+      expect(letter.data).toBe(killers[i][0]);
+    });
+    const metrics = metricsOf(logs);
+    const received = Object.values(metrics).reduce((sum, m) => sum + m.RecordsReceived, 0);
+    const storedOrDeadLettered = Object.values(metrics).reduce((sum, m) => sum + m.RowsStored + m.RecordsDeadLettered, 0);
+    expect([received, storedOrDeadLettered]).toEqual([batch.Records.length, batch.Records.length]);
+    expect(metrics.customer_txn_stats).toMatchObject({ RowsStored: 2, RecordsDeadLettered: killers.length - 1 });
+  });
+
   test('the producer puts envelopes in chunks of 500, partitioned by entity key', async () => {
     const records = Array.from({ length: 1201 }, (_, i) => ({ customer_id: `p${i}`, event_time: T, txn_count: i }));
     records[1200] = { customer_id: 'q'.repeat(300), event_time: T, txn_count: 1200 };
@@ -456,7 +499,8 @@ describe('feature materializer (Kinesis → DynamoDB + S3 on loopback)', () => {
     const env = { FEATURE_VIEWS: JSON.stringify(VIEWS), ONLINE_TABLE_NAME: TABLE, OFFLINE_BUCKET_NAME: BUCKET };
     expect(() => materializerFromEnvironment({ ...env, FEATURE_VIEWS: '[{' })).toThrow(/FEATURE_VIEWS must be a JSON array of feature view specs/);
     expect(() => materializerFromEnvironment({ ...env, ONLINE_TABLE_NAME: '' })).toThrow(/ONLINE_TABLE_NAME is not set/);
-    expect(() => materializerFromEnvironment({ ...env, MAX_FUTURE_SKEW_MS: 'soon' })).toThrow(/MAX_FUTURE_SKEW_MS must be a non-negative number/);
+    expect(() => materializerFromEnvironment({ ...env, MAX_FUTURE_SKEW_MS: 'soon' })).toThrow(/MAX_FUTURE_SKEW_MS must be a number of milliseconds from 0 to 86400000 .*, got 'soon'/);
+    expect(() => materializerFromEnvironment({ ...env, MAX_FUTURE_SKEW_MS: '1e20' })).toThrow(/MAX_FUTURE_SKEW_MS must be .* got '1e20'/);
     expect(() => materializerFromEnvironment({ ...env, FEATURE_VIEWS: JSON.stringify([{ ...customer, ttlSeconds: 0 }]) })).toThrow(/customer_txn_stats.*ttl: must be positive/s);
     expect(() => materializerFromEnvironment({ ...env, FEATURE_VIEWS: JSON.stringify([customer, customer]) })).toThrow(/'customer_txn_stats' v1 is given twice/);
   });

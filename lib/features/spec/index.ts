@@ -6,6 +6,7 @@ export * from './types';
 export * from './naming';
 export * from './values';
 export * from './validate';
+export * from './event-time';
 export * from './record';
 export * from './compatibility';
 export * from './layout';

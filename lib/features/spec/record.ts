@@ -1,5 +1,6 @@
+import { DEFAULT_MAX_FUTURE_SKEW_MS, eventTimeProblem, parseEventTime } from './event-time';
 import { FeatureViewSpec } from './types';
-import { valueProblem } from './values';
+import { describeValue, textProblem, valueProblem } from './values';
 
 /** A validated, normalized feature record: exactly what the online and the offline store receive. */
 export interface FeatureRow {
@@ -33,11 +34,15 @@ export interface RecordValidationOptions {
    */
   readonly nowMs?: number;
   /**
-   * How far in the future an event time may lie (producer clock skew) before the record is refused.
-   * @default 300000 (5 minutes)
+   * How far in the future an event time may lie (producer clock skew) before the record is refused; at most
+   * `MAX_FUTURE_SKEW_LIMIT_MS`.
+   * @default DEFAULT_MAX_FUTURE_SKEW_MS (5 minutes)
    */
   readonly maxFutureSkewMs?: number;
 }
+
+/** Most unknown fields named one by one in the errors of one record (the rest are counted). */
+const MAX_UNKNOWN_FIELDS_LISTED = 20;
 
 /** All join keys of the view, in declaration order. */
 export function joinKeysOf(spec: FeatureViewSpec): string[] {
@@ -53,25 +58,19 @@ export function entityKeyOf(spec: FeatureViewSpec, joinKeys: Record<string, unkn
 }
 
 /**
- * A join key value normalized to the string the stores key on: a non-empty string as is, a safe integer in decimal;
- * undefined for anything else (the one rule every reader and writer applies).
+ * A join key value normalized to the string the stores key on: a non-empty, well-formed string as is, a safe integer
+ * in decimal; undefined for anything else (the one rule every reader and writer applies).
  */
 export function joinKeyValue(value: unknown): string | undefined {
-  if (typeof value === 'string' && value.length > 0) return value;
+  if (typeof value === 'string' && value.length > 0 && textProblem(value) === undefined) return value;
   if (Number.isSafeInteger(value)) return String(value);
   return undefined;
 }
 
-/** Parses an event time given as ISO-8601 with a zone, or as epoch milliseconds. Returns NaN when invalid. */
-export function parseEventTime(value: unknown): number {
-  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : NaN;
-  if (typeof value === 'string' && /^\d{4}-\d{2}-\d{2}T[\d:.]+(Z|[+-]\d{2}:?\d{2})$/.test(value)) return Date.parse(value);
-  return NaN;
-}
-
 /**
- * Validates one ingestion record against the view: join keys present, event time parseable and not in the future,
- * every feature of the right type, no unknown fields. Missing features become null.
+ * Validates one ingestion record against the view: join keys present and well-formed, event time parseable and
+ * within the accepted window (`eventTimeProblem`), every feature of the right type, no unknown fields. Missing
+ * features become null. Never throws, whatever the record holds (any depth, size or text).
  */
 export function validateRecord(spec: FeatureViewSpec, record: unknown, options: RecordValidationOptions = {}): RecordValidation {
   if (record === null || typeof record !== 'object' || Array.isArray(record)) {
@@ -84,16 +83,13 @@ export function validateRecord(spec: FeatureViewSpec, record: unknown, options: 
     const value = fields[key];
     const normalized = joinKeyValue(value);
     if (normalized !== undefined) joinKeys[key] = normalized;
-    else errors.push(`${key}: join key must be a non-empty string or an integer, got ${value === undefined ? 'nothing' : JSON.stringify(value)}`);
+    else if (typeof value === 'string' && textProblem(value)) errors.push(`${key}: join key ${textProblem(value)}`);
+    else errors.push(`${key}: join key must be a non-empty string or an integer, got ${describeValue(value)}`);
   }
-  const eventTimeMs = parseEventTime(fields[spec.eventTimeField]);
-  const nowMs = options.nowMs ?? Date.now();
-  const maxSkewMs = options.maxFutureSkewMs ?? 300_000;
-  if (Number.isNaN(eventTimeMs)) {
-    errors.push(`${spec.eventTimeField}: event time must be ISO-8601 with a zone (e.g. '2026-01-01T12:00:00Z') or epoch milliseconds, got ${JSON.stringify(fields[spec.eventTimeField]) ?? 'nothing'}`);
-  } else if (eventTimeMs > nowMs + maxSkewMs) {
-    errors.push(`${spec.eventTimeField}: event time ${new Date(eventTimeMs).toISOString()} is more than ${maxSkewMs} ms in the future; check the producer's clock`);
-  }
+  const rawEventTime = fields[spec.eventTimeField];
+  const eventTimeMs = parseEventTime(rawEventTime);
+  const eventTimeError = eventTimeProblem(spec.eventTimeField, rawEventTime, eventTimeMs, options.nowMs ?? Date.now(), options.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS);
+  if (eventTimeError) errors.push(eventTimeError);
   const values: Record<string, any> = {};
   for (const feature of spec.features) {
     const value = fields[feature.name];
@@ -106,12 +102,19 @@ export function validateRecord(spec: FeatureViewSpec, record: unknown, options: 
     else values[feature.name] = value;
   }
   const known = new Set([...joinKeysOf(spec), spec.eventTimeField, ...spec.features.map((f) => f.name)]);
-  for (const field of Object.keys(fields)) {
-    if (!known.has(field)) errors.push(`${field}: unknown field; view '${spec.name}' v${spec.version} has no such feature (add it to the view first)`);
+  const unknown = Object.keys(fields).filter((field) => !known.has(field));
+  for (const field of unknown.slice(0, MAX_UNKNOWN_FIELDS_LISTED)) {
+    errors.push(`${fieldName(field)}: unknown field; view '${spec.name}' v${spec.version} has no such feature (add it to the view first)`);
   }
+  if (unknown.length > MAX_UNKNOWN_FIELDS_LISTED) errors.push(`…: ${unknown.length - MAX_UNKNOWN_FIELDS_LISTED} more unknown fields`);
   if (errors.length > 0) return { errors };
   return {
     errors,
     row: { view: spec.name, version: spec.version, entityKey: entityKeyOf(spec, joinKeys), joinKeys, eventTimeMs, values },
   };
+}
+
+/** A field name for an error message: as is when short, else cut (a producer's field names are not bounded). */
+function fieldName(name: string): string {
+  return name.length <= 64 ? name : `${name.slice(0, 64)}…`;
 }
