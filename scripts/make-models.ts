@@ -5,6 +5,9 @@
  * - `fraudMlp()`: tabular fraud scoring, `features` float32 [batch, 16] → `probability` float32 [batch, 1]
  * - `multiInputModel()`: `features` float32 [batch, 4] and `tokens` int64 [batch, seq] → `scores` float32
  *   [batch, 3] and `label` int64 [batch] (several inputs of different dtypes, a dynamic non-batch dimension)
+ * - `audioEnergyModel()`: `audio` float32 [batch, samples] → `energy` float32 [batch, 1], the mean square of the
+ *   signal reflect-padded by `AUDIO_REFLECT_PAD` samples on each side, as an STFT pads its frames: a dynamic non-batch
+ *   dimension that cannot be 1 (the model rejects `samples <= AUDIO_REFLECT_PAD`)
  * - `largeMlp(...)`: a wider MLP for benchmarks, generated at bench time (never committed)
  *
  * `npx tsx scripts/make-models.ts` writes the small ones into test/fixtures/models/.
@@ -60,6 +63,10 @@ function tensorInfo(name: string, elemType: number, dims: (number | string)[]): 
 
 function intAttribute(name: string, value: number): onnx.IAttributeProto {
   return { name, type: onnx.AttributeProto.AttributeType.INT, i: value };
+}
+
+function stringAttribute(name: string, value: string): onnx.IAttributeProto {
+  return { name, type: onnx.AttributeProto.AttributeType.STRING, s: Buffer.from(value, 'utf8') };
 }
 
 function intsAttribute(name: string, values: number[]): onnx.IAttributeProto {
@@ -147,9 +154,31 @@ export function multiInputModel(): Buffer {
   }, 'float32 features + int64 tokens (dynamic length) → scores, label');
 }
 
+/** Samples the audio model pads on each side by reflection; it needs more samples than this per row. */
+export const AUDIO_REFLECT_PAD = 8;
+
+/**
+ * `energy = mean(pad_reflect(audio, AUDIO_REFLECT_PAD)^2, axis 1)`: a reflect Pad on a dynamic dimension, the
+ * operation that makes a real audio model (STFT centre padding) reject a synthesized input of 1 sample.
+ */
+export function audioEnergyModel(): Buffer {
+  const pads = BigInt64Array.from([0, AUDIO_REFLECT_PAD, 0, AUDIO_REFLECT_PAD].map(BigInt));
+  return encodeModel({
+    name: 'audio_energy',
+    node: [
+      { opType: 'Pad', name: 'reflect', input: ['audio', 'pads'], output: ['padded'], attribute: [stringAttribute('mode', 'reflect')] },
+      { opType: 'Mul', name: 'square', input: ['padded', 'padded'], output: ['squared'] },
+      { opType: 'ReduceMean', name: 'mean', input: ['squared'], output: ['energy'], attribute: [intsAttribute('axes', [1]), intAttribute('keepdims', 1)] },
+    ],
+    initializer: [{ name: 'pads', dims: [4], dataType: INT64, rawData: new Uint8Array(pads.buffer) }],
+    input: [tensorInfo('audio', FLOAT, ['batch', 'samples'])],
+    output: [tensorInfo('energy', FLOAT, ['batch', 1])],
+  }, `float32 audio [batch, samples] → mean energy of the signal reflect-padded by ${AUDIO_REFLECT_PAD} (needs samples > ${AUDIO_REFLECT_PAD})`);
+}
+
 /** The committed test models, by file name. */
 export function fixtureModels(): Record<string, Buffer> {
-  return { 'fraud-mlp.onnx': fraudMlp(), 'multi-input.onnx': multiInputModel() };
+  return { 'fraud-mlp.onnx': fraudMlp(), 'multi-input.onnx': multiInputModel(), 'audio-energy.onnx': audioEnergyModel() };
 }
 
 /** Folder of the committed test models. */

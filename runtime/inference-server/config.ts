@@ -20,6 +20,7 @@
  * | `INFERENCE_MAX_PAYLOAD_BYTES` | `6291456` (6 MB, SageMaker's limit) | larger bodies get 413 |
  * | `INFERENCE_NON_FINITE` | `reject` | `reject` or `allow` NaN and ±Infinity in float inputs |
  * | `INFERENCE_WARMUP_RUNS` | `2` | warm-up runs per warm-up batch size per worker before ready |
+ * | `INFERENCE_WARMUP_SAMPLE` | `warmup.json` in a `MODEL_URI` folder, if there | an OIP v2 request file run as warm-up instead of synthesized zeros; its failure stops the server |
  * | `INFERENCE_DRAIN_GRACE_MS` | `5000` | after SIGTERM: not ready at once, but keep accepting requests this long |
  * | `INFERENCE_SHUTDOWN_TIMEOUT_MS` | `28000` | after SIGTERM: exit by then at the latest (SageMaker allows 30 s) |
  * | `INFERENCE_FAULT_INJECTION` | `false` | honour the `x-inference-fault` request header (chaos testing only) |
@@ -72,6 +73,8 @@ export interface ServerConfig {
   readonly maxPayloadBytes: number;
   readonly nonFinite: NonFinitePolicy;
   readonly warmupRuns: number;
+  /** Path of the warm-up sample file; undefined: `warmup.json` in a `MODEL_URI` folder, if there. */
+  readonly warmupSample?: string;
   readonly drainGraceMs: number;
   readonly shutdownTimeoutMs: number;
   readonly faultInjection: boolean;
@@ -166,6 +169,7 @@ export function loadConfig(env: Env = process.env, cpus: number = os.cpus().leng
     maxPayloadBytes: read.number('INFERENCE_MAX_PAYLOAD_BYTES', 6 * 1024 * 1024, 1),
     nonFinite: read.choice('INFERENCE_NON_FINITE', NonFinitePolicy.REJECT, [NonFinitePolicy.REJECT, NonFinitePolicy.ALLOW]),
     warmupRuns: read.number('INFERENCE_WARMUP_RUNS', 2, 0, 1000),
+    warmupSample: read.optional('INFERENCE_WARMUP_SAMPLE'),
     drainGraceMs: read.number('INFERENCE_DRAIN_GRACE_MS', 5000, 0),
     shutdownTimeoutMs: read.number('INFERENCE_SHUTDOWN_TIMEOUT_MS', 28000, 1),
     faultInjection: read.bool('INFERENCE_FAULT_INJECTION'),

@@ -1,5 +1,6 @@
 /**
- * The server's Prometheus metrics (`GET /metrics`). Names, for dashboards and alarms:
+ * The server's Prometheus metrics (`GET /metrics`), in a prom-client registry of its own (several servers in one
+ * process stay independent). Names, for dashboards and alarms:
  *
  * - `inference_requests_total{model,priority,outcome}` — outcome: success, rejected (refused on arrival: queue full
  *   or not ready), shed (queued, then evicted for a higher priority), timed_out, invalid, error
@@ -11,10 +12,13 @@
  * - `inference_model_load_seconds`, `inference_startup_seconds` — session creation; start until ready
  * - `inference_execution_provider{provider,requested}` — 1 for the provider in use
  * - `inference_ready`, `inference_workers_ready`, `inference_worker_restarts_total`, `inference_batches_in_flight`
+ * - `inference_warmup_failures_total` — worker warm-ups whose synthesized inputs the model rejected (the workers serve
+ *   regardless; a warm-up sample avoids it)
  * - `inference_prediction_log_records_total{result}` — result: delivered, dropped (buffer full), failed
  */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Outcome } from './errors';
-import { Collector, Counter, Gauge, Histogram, Registry } from './prometheus';
+import { scrapedCounter, scrapedGauge } from './prometheus';
 
 const LATENCY_BUCKETS_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
@@ -26,16 +30,24 @@ export interface MetricSources {
   readonly ready: () => boolean;
   readonly workersReady: () => number;
   readonly workerRestarts: () => number;
+  /** Worker warm-ups whose synthesized inputs the model rejected, since start. */
+  readonly warmupFailures: () => number;
   readonly batchesInFlight: () => number;
   /** Prediction log counts by result; empty when prediction logging is off. */
   readonly predictionLog: () => Readonly<Record<string, number>>;
 }
 
+/** The series of one answered (priority, outcome) pair, bound once (no label hashing per answer). */
+interface AnsweredSeries {
+  readonly count: { inc(): void };
+  readonly seconds: { observe(value: number): void };
+}
+
 /** The server's metrics (see the module comment). */
 export class ServerMetrics {
   private readonly registry = new Registry();
-  private readonly requests: Counter;
-  private readonly requestSeconds: Histogram;
+  private readonly requests: Counter<'model' | 'priority' | 'outcome'>;
+  private readonly requestSeconds: Histogram<'priority' | 'outcome'>;
   /** Rows per batch run. */
   readonly batchSize: Histogram;
   /** Seconds a request waited in the queue before its batch was dispatched. */
@@ -44,27 +56,39 @@ export class ServerMetrics {
   readonly computeSeconds: Histogram;
   private readonly loadSeconds: Gauge;
   private readonly startupSeconds: Gauge;
-  private readonly provider: Gauge;
-  private readonly answeredSeries = new Map<string, { count: { inc(): void }; seconds: { observe(value: number): void } }>();
+  private readonly provider: Gauge<'provider' | 'requested'>;
+  private readonly answeredSeries = new Map<string, AnsweredSeries>();
 
   constructor(private readonly model: string, sources: MetricSources) {
     const r = this.registry;
-    this.requests = r.register(new Counter('inference_requests_total', 'Inference requests answered, by outcome.'));
-    r.register(new Gauge('inference_queue_depth', 'Requests waiting in the queue, by priority level (1 = highest).',
-      () => sources.queueDepths().map(([level, depth]) => [{ priority: String(level) }, depth])));
-    this.batchSize = r.register(new Histogram('inference_batch_size', 'Rows per batch run by a worker.', BATCH_BUCKETS).touch());
-    this.queueSeconds = r.register(new Histogram('inference_queue_seconds', 'Time requests waited in the queue.', LATENCY_BUCKETS_S).touch());
-    this.computeSeconds = r.register(new Histogram('inference_compute_seconds', 'Time a worker spent running one batch.', LATENCY_BUCKETS_S).touch());
-    this.requestSeconds = r.register(new Histogram('inference_request_duration_seconds', 'Server time from request received to answer, by priority and outcome.', LATENCY_BUCKETS_S));
-    this.loadSeconds = r.register(new Gauge('inference_model_load_seconds', 'Longest time a worker took to create its session.'));
-    this.startupSeconds = r.register(new Gauge('inference_startup_seconds', 'Time from start (including the model download) until ready.'));
-    this.provider = r.register(new Gauge('inference_execution_provider', 'Execution provider in use (1), with the one requested.'));
-    r.register(new Gauge('inference_ready', '1 when the server accepts inference requests.', () => [[{}, sources.ready() ? 1 : 0]]));
-    r.register(new Gauge('inference_workers_ready', 'Workers with a loaded, warmed-up session.', () => [[{}, sources.workersReady()]]));
-    r.register(new Gauge('inference_batches_in_flight', 'Batches being computed.', () => [[{}, sources.batchesInFlight()]]));
-    r.register(new Counter('inference_worker_restarts_total', 'Workers replaced after dying.', () => [[{}, sources.workerRestarts()]]));
-    const logCollector: Collector = () => Object.entries(sources.predictionLog()).map(([result, n]) => [{ result }, n]);
-    r.register(new Counter('inference_prediction_log_records_total', 'Prediction log records by result: delivered, dropped (buffer full), failed.', logCollector));
+    const registers = [r];
+    this.requests = new Counter({ name: 'inference_requests_total', help: 'Inference requests answered, by outcome.', labelNames: ['model', 'priority', 'outcome'], registers });
+    scrapedGauge(r, {
+      name: 'inference_queue_depth', help: 'Requests waiting in the queue, by priority level (1 = highest).', labelNames: ['priority'],
+      collect: () => sources.queueDepths().map(([level, depth]) => [{ priority: String(level) }, depth]),
+    });
+    this.batchSize = new Histogram({ name: 'inference_batch_size', help: 'Rows per batch run by a worker.', buckets: BATCH_BUCKETS, registers });
+    this.queueSeconds = new Histogram({ name: 'inference_queue_seconds', help: 'Time requests waited in the queue.', buckets: LATENCY_BUCKETS_S, registers });
+    this.computeSeconds = new Histogram({ name: 'inference_compute_seconds', help: 'Time a worker spent running one batch.', buckets: LATENCY_BUCKETS_S, registers });
+    this.requestSeconds = new Histogram({
+      name: 'inference_request_duration_seconds', help: 'Server time from request received to answer, by priority and outcome.',
+      labelNames: ['priority', 'outcome'], buckets: LATENCY_BUCKETS_S, registers,
+    });
+    this.loadSeconds = new Gauge({ name: 'inference_model_load_seconds', help: 'Longest time a worker took to create its session.', registers });
+    this.startupSeconds = new Gauge({ name: 'inference_startup_seconds', help: 'Time from start (including the model download) until ready.', registers });
+    this.provider = new Gauge({ name: 'inference_execution_provider', help: 'Execution provider in use (1), with the one requested.', labelNames: ['provider', 'requested'], registers });
+    scrapedGauge(r, { name: 'inference_ready', help: '1 when the server accepts inference requests.', collect: () => [[{}, sources.ready() ? 1 : 0]] });
+    scrapedGauge(r, { name: 'inference_workers_ready', help: 'Workers with a loaded, warmed-up session.', collect: () => [[{}, sources.workersReady()]] });
+    scrapedGauge(r, { name: 'inference_batches_in_flight', help: 'Batches being computed.', collect: () => [[{}, sources.batchesInFlight()]] });
+    scrapedCounter(r, { name: 'inference_worker_restarts_total', help: 'Workers replaced after dying.', collect: () => [[{}, sources.workerRestarts()]] });
+    scrapedCounter(r, {
+      name: 'inference_warmup_failures_total', help: 'Worker warm-ups whose synthesized inputs the model rejected (the workers serve regardless).',
+      collect: () => [[{}, sources.warmupFailures()]],
+    });
+    scrapedCounter(r, {
+      name: 'inference_prediction_log_records_total', help: 'Prediction log records by result: delivered, dropped (buffer full), failed.', labelNames: ['result'],
+      collect: () => Object.entries(sources.predictionLog()).map(([result, n]) => [{ result }, n]),
+    });
   }
 
   /** Counts an answered inference request and its server time. */
@@ -84,13 +108,13 @@ export class ServerMetrics {
 
   /** Records how the model was loaded. */
   loaded(loadSeconds: number, startupSeconds: number, provider: string, requested: string): void {
-    this.loadSeconds.set({}, loadSeconds);
-    this.startupSeconds.set({}, startupSeconds);
+    this.loadSeconds.set(loadSeconds);
+    this.startupSeconds.set(startupSeconds);
     this.provider.set({ provider, requested }, 1);
   }
 
-  /** The text exposition. */
-  render(): string {
-    return this.registry.render();
+  /** The text exposition (`PROMETHEUS_CONTENT_TYPE`). */
+  render(): Promise<string> {
+    return this.registry.metrics();
   }
 }

@@ -1,6 +1,6 @@
 /**
  * Where the model comes from: a local path (SageMaker's `/opt/ml/model`, where it extracts the model artifact) or an
- * `s3://` URI downloaded once at start.
+ * `s3://` URI downloaded once at start; and its warm-up sample, when the operator gives one.
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -9,6 +9,12 @@ import { pipeline } from 'stream/promises';
 import type { Readable } from 'stream';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { WarmupSample } from './worker-protocol';
+
+/** File name of the warm-up sample looked for in a `MODEL_URI` folder. */
+export const WARMUP_SAMPLE_FILE = 'warmup.json';
+/** Variable naming a warm-up sample file anywhere (it wins over the one in the model folder). */
+export const WARMUP_SAMPLE_VARIABLE = 'INFERENCE_WARMUP_SAMPLE';
 
 /** Options for fetching a model from S3. */
 export interface ModelSourceOptions {
@@ -56,4 +62,32 @@ async function downloadFromS3(uri: string, options: ModelSourceOptions): Promise
   } finally {
     client.destroy();
   }
+}
+
+/**
+ * Reads the warm-up sample: the file `samplePath` names (`INFERENCE_WARMUP_SAMPLE`), else `warmup.json` in a local
+ * `MODEL_URI` folder, else none. It is an Open Inference Protocol v2 request (`{"inputs": [{name, datatype, shape,
+ * data}]}`). Throws, naming the file and the fix, when it is named but missing, or is not such a request.
+ */
+export function readWarmupSample(modelUri: string, samplePath?: string): WarmupSample | undefined {
+  let source = samplePath;
+  if (source === undefined) {
+    const inFolder = path.join(modelUri, WARMUP_SAMPLE_FILE);
+    if (modelUri.startsWith('s3://') || !fs.existsSync(inFolder)) return undefined;
+    source = inFolder;
+  } else if (!fs.existsSync(source)) {
+    throw new Error(`${WARMUP_SAMPLE_VARIABLE}=${source} does not exist; point it at a JSON inference request file or unset it`);
+  }
+  const where = `warm-up sample ${source}`;
+  let request: unknown;
+  try {
+    request = JSON.parse(fs.readFileSync(source, 'utf8'));
+  } catch (error) {
+    throw new Error(`${where} is not valid JSON (${(error as Error).message}); write an Open Inference Protocol v2 request {"inputs": [{"name", "datatype", "shape", "data"}]}`);
+  }
+  const inputs = (request as { inputs?: unknown } | null)?.inputs;
+  if (!Array.isArray(inputs)) {
+    throw new Error(`${where} has no "inputs" array; write an Open Inference Protocol v2 request {"inputs": [{"name", "datatype", "shape", "data"}]}`);
+  }
+  return { source, inputs };
 }

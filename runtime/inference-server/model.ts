@@ -55,7 +55,7 @@ export interface ModelInputs {
  * Checks raw inputs against the model — names, datatypes, shapes, element count and every element's value — and
  * builds the tensors. Throws an INVALID error naming the input, the problem and what the model expects.
  */
-export function checkInputs(model: ModelInfo, raw: unknown, nonFinite: NonFinitePolicy): ModelInputs {
+export function checkInputs(model: Pick<ModelInfo, 'inputs' | 'batchable'>, raw: unknown, nonFinite: NonFinitePolicy): ModelInputs {
   if (!Array.isArray(raw) || raw.length === 0) {
     throw invalid(`'inputs' must be a non-empty array of {name, datatype, shape, data}; the model's inputs are ${model.inputs.map(describe).join(', ')}`);
   }

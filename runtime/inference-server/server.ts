@@ -15,7 +15,7 @@ import { InferenceRequest, InferenceResponse, InferenceService } from './inferen
 import type { Logger } from './log';
 import { ServerMetrics } from './metrics';
 import { isBatchable, ModelInfo } from './model';
-import { fetchModel, modelNameFromUri } from './model-source';
+import { fetchModel, modelNameFromUri, readWarmupSample } from './model-source';
 import { decodeInferRequest, encodeInferResponse, modelMetadata, serverMetadata } from './oip';
 import { createPredictionLogSink, PredictionLogger } from './prediction-logger';
 import { PROMETHEUS_CONTENT_TYPE } from './prometheus';
@@ -68,6 +68,7 @@ export class InferenceServer {
       ready: () => this.ready,
       workersReady: () => this.pool?.ready ?? 0,
       workerRestarts: () => this.pool?.restarts ?? 0,
+      warmupFailures: () => this.pool?.warmupFailures ?? 0,
       batchesInFlight: () => this.service?.batchesInFlight ?? 0,
       predictionLog: () => this.predictionLogger?.stats ?? {},
     });
@@ -106,10 +107,12 @@ export class InferenceServer {
 
   /** Fetches the model, starts the workers (each loads and warms up), then becomes ready. */
   async load(): Promise<void> {
+    const warmupSample = readWarmupSample(this.config.modelUri, this.config.warmupSample);
     const modelPath = await fetchModel(this.config.modelUri, { s3ForcePathStyle: this.config.s3ForcePathStyle });
     this.logger.log('info', 'model fetched', { uri: this.config.modelUri, path: modelPath });
     const pool = new WorkerPool({
       size: this.config.workers,
+      model: this.modelName,
       script: this.workerScript,
       logger: this.logger,
       settings: {
@@ -118,6 +121,7 @@ export class InferenceServer {
         intraOpThreads: this.config.intraOpThreads,
         warmupRuns: this.config.warmupRuns,
         maxBatchSize: this.config.maxBatchSize,
+        warmupSample,
       },
       onIdle: () => this.service?.workerFreed(),
     });
@@ -243,7 +247,7 @@ export class InferenceServer {
           successHeaders: { 'x-amzn-requestid': requestId, 'x-amzn-invoked-production-variant': this.config.variant },
         });
       })
-      .add('GET', /^\/metrics$/, (_req, res) => send(res, 200, this.metrics.render(), PROMETHEUS_CONTENT_TYPE));
+      .add('GET', /^\/metrics$/, async (_req, res) => send(res, 200, await this.metrics.render(), PROMETHEUS_CONTENT_TYPE));
     return router;
   }
 

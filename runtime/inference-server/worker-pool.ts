@@ -7,6 +7,7 @@
 import { Worker } from 'worker_threads';
 import { ErrorKind, InferenceError } from './errors';
 import type { Logger } from './log';
+import { WARMUP_SAMPLE_FILE, WARMUP_SAMPLE_VARIABLE } from './model-source';
 import type { TensorSpec } from './tensors';
 import type { ExecutionProvider, Fault, FromWorker, ToWorker, WireTensor, WorkerSettings } from './worker-protocol';
 
@@ -14,6 +15,8 @@ import type { ExecutionProvider, Fault, FromWorker, ToWorker, WireTensor, Worker
 export interface WorkerPoolOptions {
   /** Number of workers (sessions). */
   readonly size: number;
+  /** Name of the served model, in log lines. */
+  readonly model: string;
   /** Path of the bundled worker script. */
   readonly script: string;
   /** Settings passed to every worker. */
@@ -60,6 +63,7 @@ export class WorkerPool {
   private nextBatchId = 1;
   private closing = false;
   private restartCount = 0;
+  private warmupFailureCount = 0;
 
   constructor(private readonly options: WorkerPoolOptions) {}
 
@@ -81,6 +85,11 @@ export class WorkerPool {
   /** Workers replaced after dying. */
   get restarts(): number {
     return this.restartCount;
+  }
+
+  /** Worker warm-ups whose synthesized inputs the model rejected (those workers serve regardless). */
+  get warmupFailures(): number {
+    return this.warmupFailureCount;
   }
 
   /** Starts every worker; resolves once all have loaded the model and warmed up, rejects if one cannot load it. */
@@ -153,6 +162,13 @@ export class WorkerPool {
           }
           break;
         case 'warmed':
+          if (message.warmupFailure !== undefined) {
+            this.warmupFailureCount++;
+            logger.log('warn', 'the model rejected the synthesized warm-up inputs; serving without a full warm-up', {
+              model: this.options.model, worker: id, error: message.warmupFailure,
+              fix: `give a warm-up sample: an Open Inference Protocol v2 request in ${WARMUP_SAMPLE_FILE} next to the model or named by ${WARMUP_SAMPLE_VARIABLE}`,
+            });
+          }
           logger.log('info', 'worker ready', { worker: id, warmupRuns: message.runs, warmupMs: Math.round(message.warmupMs) });
           this.becomeIdle(slot);
           break;

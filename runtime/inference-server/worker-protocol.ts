@@ -17,8 +17,18 @@ export interface WorkerSettings {
   readonly intraOpThreads: number;
   /** Warm-up runs per warm-up batch size, before the worker reports itself ready. */
   readonly warmupRuns: number;
-  /** Largest batch the server will send (warm-up runs batch 1 and this size). */
+  /** Largest batch the server will send (synthesized warm-up runs batch 1 and this size). */
   readonly maxBatchSize: number;
+  /** The operator's warm-up request, run instead of synthesized inputs; its failure is fatal. @default - none */
+  readonly warmupSample?: WarmupSample;
+}
+
+/** A warm-up request: the `inputs` of an Open Inference Protocol v2 request, checked like a request's. */
+export interface WarmupSample {
+  /** Where it was read from (named in errors and logs). */
+  readonly source: string;
+  /** The request's raw `inputs`. */
+  readonly inputs: unknown;
 }
 
 /** A named tensor on the wire. */
@@ -48,7 +58,13 @@ export type FromWorker =
     readonly inputs: TensorSpec[];
     readonly outputs: TensorSpec[];
   }
-  | { readonly type: 'warmed'; readonly runs: number; readonly warmupMs: number }
+  | {
+    readonly type: 'warmed';
+    readonly runs: number;
+    readonly warmupMs: number;
+    /** Why the model rejected the synthesized warm-up inputs (the worker serves regardless), when it did. */
+    readonly warmupFailure?: string;
+  }
   | { readonly type: 'result'; readonly batchId: number; readonly outputs: WireTensor[]; readonly computeMs: number }
   | { readonly type: 'failed'; readonly batchId: number; readonly message: string }
   | { readonly type: 'released' }

@@ -1,13 +1,13 @@
 /**
  * Session worker (a worker thread): loads the model into an onnxruntime-node session — CUDA when requested and
- * available, else CPU — runs warm-up batches, then runs the batches the main thread sends. `session.run` blocks the
- * thread it runs on, which is why it runs here and not on the main thread.
+ * available, else CPU — warms up (the operator's warm-up sample, else synthesized inputs), then runs the batches the
+ * main thread sends. `session.run` blocks the thread it runs on, which is why it runs here and not on the main thread.
  */
 import { parentPort, workerData } from 'worker_threads';
 import * as ort from 'onnxruntime-node';
-import { isBatchable } from './model';
-import { isSupportedType, TensorSpec, zeros } from './tensors';
-import type { ExecutionProvider, FromWorker, ToWorker, WireTensor, WorkerSettings } from './worker-protocol';
+import { checkInputs, isBatchable } from './model';
+import { isSupportedType, NonFinitePolicy, TensorSpec, zeros } from './tensors';
+import type { ExecutionProvider, FromWorker, ToWorker, WarmupSample, WireTensor, WorkerSettings } from './worker-protocol';
 
 const settings = workerData as WorkerSettings;
 const port = parentPort!;
@@ -56,16 +56,33 @@ async function run(session: ort.InferenceSession, feeds: readonly WireTensor[]):
 }
 
 /**
- * Warm-up: zero-filled batches of 1 row and of the largest batch size (a model without a batch dimension: its own
- * shape), other dynamic dimensions set to 1. Returns the number of runs.
+ * Synthesized warm-up: zero-filled batches of 1 row and of the largest batch size (a model without a batch dimension:
+ * its own shape), other dynamic dimensions set to 1. A model may reject such inputs (a reflect Pad on a dynamic axis
+ * needs several samples): that ends the warm-up with the reason, and the worker serves regardless.
  */
-async function warmUp(session: ort.InferenceSession, inputs: readonly TensorSpec[], batchable: boolean): Promise<number> {
+async function synthesizedWarmUp(session: ort.InferenceSession, inputs: readonly TensorSpec[], batchable: boolean): Promise<{ runs: number; failure?: string }> {
   const batchSizes: (number | null)[] = batchable ? [...new Set([1, settings.maxBatchSize])] : [null];
   let runs = 0;
-  for (const rows of batchSizes) {
-    const feeds = inputs.map((spec) => ({ name: spec.name, ...zeros(spec.type, spec.shape.map((d, i) => (i === 0 && rows !== null ? rows : d ?? 1))) }));
-    for (let r = 0; r < settings.warmupRuns; r++, runs++) await run(session, feeds);
+  try {
+    for (const rows of batchSizes) {
+      const feeds = inputs.map((spec) => ({ name: spec.name, ...zeros(spec.type, spec.shape.map((d, i) => (i === 0 && rows !== null ? rows : d ?? 1))) }));
+      for (let r = 0; r < settings.warmupRuns; r++, runs++) await run(session, feeds);
+    }
+    return { runs };
+  } catch (error) {
+    return { runs, failure: (error as Error).message };
   }
+}
+
+/**
+ * The operator's warm-up sample, checked like a request and run `warmupRuns` times (at least once: a sample is always
+ * checked). Throws when the sample does not fit the model or the model rejects it.
+ */
+async function sampleWarmUp(session: ort.InferenceSession, inputs: TensorSpec[], batchable: boolean, sample: WarmupSample): Promise<number> {
+  const { tensors } = checkInputs({ inputs, batchable }, sample.inputs, NonFinitePolicy.ALLOW);
+  const feeds = tensors.map((tensor, i) => ({ name: inputs[i].name, ...tensor }));
+  const runs = Math.max(1, settings.warmupRuns);
+  for (let r = 0; r < runs; r++) await run(session, feeds);
   return runs;
 }
 
@@ -89,12 +106,19 @@ async function main(): Promise<void> {
   const { session } = loaded;
   send({ type: 'loaded', provider: loaded.provider, fallbackReason: loaded.fallbackReason, loadMs: performance.now() - loadStarted, inputs, outputs });
   const warmStarted = performance.now();
-  try {
-    const runs = await warmUp(session, inputs, isBatchable(inputs, outputs));
-    send({ type: 'warmed', runs, warmupMs: performance.now() - warmStarted });
-  } catch (error) {
-    send({ type: 'fatal', message: `warm-up failed: ${(error as Error).message}` });
-    return;
+  const batchable = isBatchable(inputs, outputs);
+  const sample = settings.warmupSample;
+  if (sample) {
+    try {
+      const runs = await sampleWarmUp(session, inputs, batchable, sample);
+      send({ type: 'warmed', runs, warmupMs: performance.now() - warmStarted });
+    } catch (error) {
+      send({ type: 'fatal', message: `warm-up sample ${sample.source} failed: ${(error as Error).message}` });
+      return;
+    }
+  } else {
+    const { runs, failure } = await synthesizedWarmUp(session, inputs, batchable);
+    send({ type: 'warmed', runs, warmupMs: performance.now() - warmStarted, warmupFailure: failure });
   }
   port.on('message', async (message: ToWorker) => {
     if (message.type === 'release') {

@@ -1,5 +1,5 @@
 /** Plain-JavaScript forward passes of the generated test models, to check what the server computes. */
-import { DenseLayer, fraudMlpLayers, multiInputLayer } from '../../scripts/make-models';
+import { AUDIO_REFLECT_PAD, DenseLayer, fraudMlpLayers, multiInputLayer } from '../../scripts/make-models';
 
 function dense(layer: DenseLayer, x: readonly number[]): number[] {
   return Array.from({ length: layer.outputs }, (_, o) => x.reduce((sum, v, i) => sum + v * layer.weights[i * layer.outputs + o], layer.bias[o]));
@@ -27,4 +27,12 @@ export function rows(count: number, width: number, seed = 1): number[][] {
     return (s / 2147483648) * 4 - 2;
   };
   return Array.from({ length: count }, () => Array.from({ length: width }, () => Math.round(next() * 1000) / 1000));
+}
+
+/** The audio model's energy for one row: the mean square of the row reflect-padded by `AUDIO_REFLECT_PAD` each side. */
+export function audioEnergy(samples: readonly number[]): number {
+  const left = samples.slice(1, AUDIO_REFLECT_PAD + 1).reverse();
+  const right = samples.slice(samples.length - 1 - AUDIO_REFLECT_PAD, samples.length - 1).reverse();
+  const padded = [...left, ...samples, ...right];
+  return padded.reduce((sum, v) => sum + v * v, 0) / padded.length;
 }
