@@ -3,8 +3,16 @@
  *
  * - Requests queue per priority level (1 = highest); a batch is formed from the highest level first, oldest first.
  * - A batch only holds requests of one compatibility `key` (the server's key is the non-batch shape and dtype of every
- *   input), up to `maxBatchSize` rows. It is dispatched when a slot (an idle worker) is free and either it is full —
- *   at once, no waiting — or its oldest request has waited `maxQueueDelayMs`.
+ *   input), up to `maxBatchSize` rows.
+ * - Work-conserving: a batch is dispatched as soon as a slot (an idle worker) is free, unless waiting pays. While every
+ *   slot is busy, requests accumulate, and they leave together when one frees: the natural batching of a busy pool.
+ *   A partial batch is held back with a slot free only while the recent arrival rate says another request is due: an
+ *   exponentially weighted moving average of the gaps between arrivals that found the batcher busy (requests queued
+ *   or no slot free) says when the next one is expected (twice the mean gap after the last arrival), and the batch
+ *   waits until then at most, and never longer than `maxQueueDelayMs` after its oldest request arrived. A full batch
+ *   leaves at once. Arrivals to an idle batcher are not sampled: in a closed loop the next request only comes once
+ *   this one is answered, so those gaps say nothing about what waiting would gather. A hold during which nothing
+ *   arrived forgets the estimate, so a lone request after a burst waits at most once.
  * - A request's queue deadline is enforced by its own timer: when it passes while the request is queued, the request
  *   leaves the queue and `expire` answers it right then; it is never dispatched.
  * - The queue is bounded (`maxQueueSize` requests). When full, a request of higher priority than the lowest queued
@@ -42,7 +50,10 @@ export const SYSTEM_CLOCK: Clock = {
 export interface DynamicBatcherOptions<T extends BatchableRequest> {
   /** Most rows in one batch. */
   readonly maxBatchSize: number;
-  /** Longest a request waits for a batch to fill while a slot is free, milliseconds (0: dispatch what is there). */
+  /**
+   * Longest a request waits for its batch to fill while a slot is free, milliseconds; the batcher only waits when the
+   * arrival rate says another request is due (see the module comment). 0: dispatch what is there.
+   */
   readonly maxQueueDelayMs: number;
   /** Most requests queued, all levels together. */
   readonly maxQueueSize: number;
@@ -65,6 +76,40 @@ interface Queued<T> {
   deadlineTimer?: unknown;
 }
 
+/** Weight of the newest gap in the moving average of inter-arrival gaps. */
+const GAP_SMOOTHING = 0.2;
+/** A held batch waits for the next arrival until this many mean gaps have passed since the last one. */
+const HOLD_GAPS = 2;
+
+/**
+ * When the next request is expected: a moving average of the gaps between arrivals that found the batcher busy
+ * (see the module comment for why only those).
+ */
+class ArrivalEstimate {
+  private lastArrival?: number;
+  private meanGap?: number;
+
+  /** Records an arrival; `busy`: it found requests queued or no slot free. */
+  arrived(now: number, busy: boolean): void {
+    if (busy && this.lastArrival !== undefined) {
+      const gap = now - this.lastArrival;
+      this.meanGap = this.meanGap === undefined ? gap : this.meanGap + GAP_SMOOTHING * (gap - this.meanGap);
+    }
+    this.lastArrival = now;
+  }
+
+  /** Until when another arrival is expected (-Infinity: none is, without an estimate). */
+  expectedUntil(): number {
+    if (this.meanGap === undefined || this.lastArrival === undefined) return -Infinity;
+    return this.lastArrival + HOLD_GAPS * this.meanGap;
+  }
+
+  /** Drops the estimate (a hold gathered nothing): until busy arrivals are seen again, nothing is expected. */
+  forget(): void {
+    this.meanGap = undefined;
+  }
+}
+
 interface Candidate<T> {
   readonly entries: QueueEntry<Queued<T>>[];
   rows: number;
@@ -76,6 +121,11 @@ interface Candidate<T> {
 export class DynamicBatcher<T extends BatchableRequest> {
   private readonly queue: PriorityFifo<Queued<T>>;
   private readonly clock: Clock;
+  private readonly arrivals = new ArrivalEstimate();
+  /** Requests admitted so far. */
+  private admitted = 0;
+  /** `admitted` when the current hold (a partial batch kept back with a slot free) began; undefined when none. */
+  private holdFrom?: number;
   private wakeTimer?: unknown;
   private wakeAt = Infinity;
 
@@ -117,8 +167,11 @@ export class DynamicBatcher<T extends BatchableRequest> {
       this.take(victim);
       this.options.shed(victim.item.request);
     }
+    const now = this.clock.now();
+    this.arrivals.arrived(now, this.queue.size > 0 || this.options.freeSlots() <= 0);
+    this.admitted++;
     const queued: Queued<T> = { request };
-    const entry = this.queue.push(queued, request.priority, this.clock.now());
+    const entry = this.queue.push(queued, request.priority, now);
     this.pump();
     if (entry.queued && request.queueTimeoutMs !== undefined) {
       queued.deadlineTimer = this.clock.setTimeout(() => {
@@ -133,11 +186,16 @@ export class DynamicBatcher<T extends BatchableRequest> {
     while (this.queue.size > 0 && this.options.freeSlots() > 0) {
       const now = this.clock.now();
       const candidates = this.candidates();
-      const ready = candidates.find((c) => c.full || now - c.oldest >= this.options.maxQueueDelayMs);
+      const expectedUntil = this.arrivals.expectedUntil();
+      const leaveAt = (c: Candidate<T>) => Math.min(c.oldest + this.options.maxQueueDelayMs, expectedUntil);
+      const ready = candidates.find((c) => c.full || now >= leaveAt(c));
       if (!ready) {
-        this.wakeUpAt(Math.min(...candidates.map((c) => c.oldest)) + this.options.maxQueueDelayMs);
+        this.holdFrom ??= this.admitted;
+        this.wakeUpAt(Math.min(...candidates.map(leaveAt)));
         return;
       }
+      if (!ready.full && this.holdFrom === this.admitted) this.arrivals.forget();
+      this.holdFrom = undefined;
       for (const entry of ready.entries) this.take(entry);
       this.options.dispatch(ready.entries.map((e) => e.item.request));
     }
@@ -176,6 +234,7 @@ export class DynamicBatcher<T extends BatchableRequest> {
   private take(entry: QueueEntry<Queued<T>>): boolean {
     if (!this.queue.remove(entry)) return false;
     if (entry.item.deadlineTimer !== undefined) this.clock.clearTimeout(entry.item.deadlineTimer);
+    if (this.queue.size === 0) this.holdFrom = undefined; // e.g. the held requests expired: that hold is over
     return true;
   }
 

@@ -1,7 +1,8 @@
 /**
  * Dynamic batching, priorities, deadlines, queue limits and worker crashes, observed from outside the bundled server.
  * One worker and fault injection (`x-inference-fault: delay=<ms>` keeps the worker busy the way a slow model would)
- * make queueing deterministic: the tests assert order and outcomes, never durations.
+ * make queueing deterministic: batches form behind the busy worker (the batcher is work-conserving), and the tests
+ * assert order and outcomes, never durations.
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -123,21 +124,41 @@ async function loggedIds(expected: number): Promise<string[]> {
   }
 }
 
-test('requests that fill a batch run together at once, and each gets exactly the rows an unbatched run gives', async () => {
-  const before = await batchStats();
+/** Sends requests (priority 2) while the worker is busy; resolves with their answers once it has freed. */
+async function queuedBehindBusyWorker(send: (() => Promise<Answer>)[]): Promise<Answer[]> {
+  const busy = await occupyWorker('busy-batching', 500);
+  const answers = send.map((s) => s());
+  await waitForMetrics(server, (m) => m.get('inference_queue_depth{priority="2"}') === send.length);
+  expect(busy.done()).toBe(false);
+  expect((await busy.answer).status).toBe(200);
+  return Promise.all(answers);
+}
+
+test('a lone request with an idle worker is computed at once, not held for the queue delay', async () => {
+  const queued = async () => (await metrics(server)).get('inference_queue_seconds_bucket{le="0.5"}')!;
+  const before = await queued();
+  const s = sample('lone', 1);
+  await expectUnbatchedResults(s, await infer(s));
+  // The queue delay is 1000 ms here; the request waited less than half of it.
+  expect(await queued()).toBe(before + 1);
+});
+
+test('requests queued behind a busy worker run together when it frees, and each gets exactly the rows an unbatched run gives', async () => {
   const samples = [sample('a', 1, 3, 1), sample('b', 2, 3, 2), sample('c', 1, 3, 3)];
-  const answers = await Promise.all(samples.map((s) => infer(s)));
+  const before = await batchStats();
+  const answers = await queuedBehindBusyWorker(samples.map((s) => () => infer(s)));
   for (const [i, s] of samples.entries()) await expectUnbatchedResults(s, answers[i]);
-  expect(await batchStats()).toEqual({ batches: before.batches + 1, rows: before.rows + 4 });
+  // The busy request's batch, then one batch of the three requests.
+  expect(await batchStats()).toEqual({ batches: before.batches + 2, rows: before.rows + 4 + 4 });
 });
 
 test('requests with different non-batch shapes are never mixed in a batch', async () => {
-  const before = await batchStats();
   const samples = [sample('short-1', 1, 3, 4), sample('long-1', 1, 5, 5), sample('short-2', 1, 3, 6), sample('long-2', 1, 5, 7)];
-  const answers = await Promise.all(samples.map((s) => infer(s)));
+  const before = await batchStats();
+  const answers = await queuedBehindBusyWorker(samples.map((s) => () => infer(s)));
   for (const [i, s] of samples.entries()) await expectUnbatchedResults(s, answers[i]);
-  // Four rows, but two shapes: two batches of two, each dispatched after the max queue delay.
-  expect(await batchStats()).toEqual({ batches: before.batches + 2, rows: before.rows + 4 });
+  // The busy request's batch, then four rows of two shapes: two batches of two.
+  expect(await batchStats()).toEqual({ batches: before.batches + 3, rows: before.rows + 4 + 4 });
 });
 
 test('higher priorities are served first', async () => {
@@ -208,9 +229,10 @@ test('a full queue refuses at once (429 + Retry-After, 503 on the SageMaker path
 
 test('a worker that dies mid-batch fails that batch\'s requests with an error, is replaced, and serving goes on', async () => {
   const restartsBefore = (await metrics(server)).get('inference_worker_restarts_total')!;
-  const [crashed, sameBatch] = await Promise.all([
-    infer(sample('crash', 2), { fault: 'exit' }),
-    infer(sample('bystander', 2)),
+  // Queued behind a busy worker, the two requests share the batch that crashes.
+  const [crashed, sameBatch] = await queuedBehindBusyWorker([
+    () => infer(sample('crash', 2), { fault: 'exit' }),
+    () => infer(sample('bystander', 2)),
   ]);
   for (const answer of [crashed, sameBatch]) {
     expect(answer.status).toBe(500);

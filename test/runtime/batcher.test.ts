@@ -71,20 +71,88 @@ function setup(options: { maxBatchSize?: number; maxQueueDelayMs?: number; maxQu
 }
 
 describe('DynamicBatcher', () => {
-  test('a request that completes a full batch dispatches it at once, without waiting for the queue delay', () => {
-    const { batcher, batches } = setup({ maxBatchSize: 3, maxQueueDelayMs: 1000 });
+  test('a lone request with an idle worker is dispatched at once, whatever the queue delay', () => {
+    const { batcher, batches, clock, free } = setup({ maxBatchSize: 8, maxQueueDelayMs: 1000 });
     batcher.submit(req('a'));
+    expect(batches).toEqual([['a']]);
+    clock.advance(1);
+    free();
+    clock.advance(50);
     batcher.submit(req('b'));
+    expect(batches).toEqual([['a'], ['b']]);
+  });
+
+  test('while every worker is busy, arrivals accumulate and leave as one batch when a worker frees', () => {
+    const { batcher, batches, clock, free } = setup({ maxBatchSize: 8, maxQueueDelayMs: 1000, slots: 1 });
+    batcher.submit(req('a'));
+    for (const name of ['b', 'c', 'd']) {
+      clock.advance(1);
+      batcher.submit(req(name));
+    }
+    expect(batches).toEqual([['a']]);
+    clock.advance(10); // arrivals have stopped: nothing more is expected
+    free();
+    expect(batches).toEqual([['a'], ['b', 'c', 'd']]);
+  });
+
+  test('under a steady arrival rate a free worker waits for the batch to fill (within the queue delay)', () => {
+    const { batcher, batches, clock, free } = setup({ maxBatchSize: 4, maxQueueDelayMs: 10, slots: 1 });
+    // One request per millisecond; the worker takes 3.5 ms per batch.
+    batcher.submit(req('a'));
+    let next = 1;
+    const arrive = (count: number) => {
+      for (let i = 0; i < count; i++) {
+        clock.advance(1);
+        batcher.submit(req(`r${next++}`));
+      }
+    };
+    arrive(3);
+    clock.advance(0.5);
+    free();
+    expect(batches).toEqual([['a']]); // r1-r3 are held: r4 is due within the queue delay
+    arrive(1);
+    expect(batches).toEqual([['a'], ['r1', 'r2', 'r3', 'r4']]);
+    arrive(3);
+    clock.advance(0.5);
+    free();
+    arrive(1);
+    expect(batches).toEqual([['a'], ['r1', 'r2', 'r3', 'r4'], ['r5', 'r6', 'r7', 'r8']]);
+  });
+
+  test('once arrivals stop, a held batch leaves without waiting out the delay, and a lone request after it goes at once', () => {
+    const { batcher, batches, clock, free } = setup({ maxBatchSize: 8, maxQueueDelayMs: 100, slots: 0 });
+    for (const name of ['a', 'b', 'c']) {
+      batcher.submit(req(name));
+      clock.advance(1);
+    }
+    free();
+    expect(batches).toEqual([]); // held: the next arrival is due within two mean gaps of the last one (t = 4)
+    clock.advance(2);
+    expect(batches).toEqual([['a', 'b', 'c']]);
+    clock.advance(1);
+    free();
+    batcher.submit(req('lone'));
+    expect(batches).toEqual([['a', 'b', 'c'], ['lone']]);
+  });
+
+  test('a request that completes a full batch dispatches it at once, without waiting for the queue delay', () => {
+    const { batcher, batches, clock, free } = setup({ maxBatchSize: 3, maxQueueDelayMs: 1000, slots: 0 });
+    batcher.submit(req('a'));
+    clock.advance(1);
+    batcher.submit(req('b'));
+    free();
     expect(batches).toEqual([]);
+    clock.advance(1);
     batcher.submit(req('c'));
     expect(batches).toEqual([['a', 'b', 'c']]);
   });
 
-  test('a partial batch is dispatched when its oldest request has waited the max queue delay', () => {
-    const { batcher, batches, clock } = setup({ maxBatchSize: 8, maxQueueDelayMs: 10 });
+  test('a held partial batch is dispatched when its oldest request has waited the max queue delay', () => {
+    const { batcher, batches, clock, free } = setup({ maxBatchSize: 8, maxQueueDelayMs: 10, slots: 0 });
     batcher.submit(req('a'));
     clock.advance(4);
     batcher.submit(req('b'));
+    free(); // one arrival per 4 ms: the next is due by t = 12, past a's delay
     clock.advance(5);
     expect(batches).toEqual([]);
     clock.advance(1);
@@ -102,21 +170,24 @@ describe('DynamicBatcher', () => {
   });
 
   test('requests with different keys (non-batch shapes) never share a batch', () => {
-    const { batcher, batches, clock, free } = setup({ maxBatchSize: 4, slots: 1 });
+    const { batcher, batches, clock, free } = setup({ maxBatchSize: 4, slots: 0 });
     batcher.submit(req('a1', { key: 'A' }));
     batcher.submit(req('b1', { key: 'B' }));
     batcher.submit(req('a2', { key: 'A' }));
     batcher.submit(req('b2', { key: 'B' }));
     clock.advance(10);
     free();
+    free();
     expect(batches).toEqual([['a1', 'a2'], ['b1', 'b2']]);
   });
 
   test('batches count rows, and a request that does not fit closes the batch', () => {
-    const { batcher, batches, free } = setup({ maxBatchSize: 4, maxQueueDelayMs: 1000, slots: 1 });
+    const { batcher, batches, clock, free } = setup({ maxBatchSize: 4, maxQueueDelayMs: 1000, slots: 0 });
     batcher.submit(req('three', { rows: 3 }));
     expect(batches).toEqual([]);
+    clock.advance(1);
     batcher.submit(req('two', { rows: 2 }));
+    free(); // 'three' would be held for the next arrival, but 'two' does not fit with it: it is full
     expect(batches).toEqual([['three']]);
     batcher.submit(req('one', { rows: 1 }));
     batcher.submit(req('another', { rows: 1 }));
