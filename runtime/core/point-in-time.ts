@@ -8,11 +8,13 @@ import {
  *
  * Semantics, per entity row (join keys + `event_timestamp`) and requested view: the view's latest offline row of
  * that entity with `event_timestamp − TTL <= event_time <= event_timestamp` (both bounds inclusive; never a future
- * row). Ties on `event_time` go to the first ingested row (`ingested_at` asc, then `ingest_seq` asc), as online,
- * where an equal event time never overwrites. The selected row's values then go through `serveValue()` — the rule
+ * row). Ties on `event_time` go to the first ingested row (`ingested_at` asc, then `ingest_seq` in numeric order), as
+ * online, where an equal event time never overwrites. `ingest_seq` is `<shardId>:<sequence number>` (fixed-width shard
+ * ids, decimal sequence numbers without leading zeros, up to 129 digits: beyond BIGINT and DECIMAL(38) in both
+ * engines), so it is ordered by length, then text — numeric order of the sequence numbers ("9" before "10"). The selected row's values then go through `serveValue()` — the rule
  * serving applies — so training sees what serving would have served.
  *
- * Only portable SQL is used: CTEs, `row_number() OVER (PARTITION BY … ORDER BY …)`, `CAST(… AS VARCHAR)`,
+ * Only portable SQL is used: CTEs, `row_number() OVER (PARTITION BY … ORDER BY …)`, `CAST(… AS VARCHAR)`, `length()`,
  * `timestamp - INTERVAL 'n' SECOND` and string comparison of the `event_date` partition (no ASOF JOIN).
  */
 
@@ -85,7 +87,7 @@ function viewCte(group: ResolvedFeatureRefs, input: PointInTimeSqlInput): string
     '  FROM (',
     `    SELECT ${[...keys.map((k) => `s.${k}`), `s.${ts}`, 'f."event_time" AS "__event_time"', ...featureNames.map((f) => `f.${f}`)].join(', ')},`,
     `      row_number() OVER (PARTITION BY ${[...keys.map((k) => `s.${k}`), `s.${ts}`].join(', ')}`,
-    '        ORDER BY f."event_time" DESC, f."ingested_at" ASC, f."ingest_seq" ASC) AS "__rank"',
+    '        ORDER BY f."event_time" DESC, f."ingested_at" ASC, length(f."ingest_seq") ASC, f."ingest_seq" ASC) AS "__rank"',
     `    FROM (SELECT DISTINCT ${[...keys.map((k) => `CAST(${k} AS VARCHAR) AS ${k}`), ts].join(', ')} FROM ${input.spineRelation}) s`,
     '    JOIN (',
     `      SELECT ${[...keys, '"event_time"', '"ingested_at"', '"ingest_seq"', ...featureNames].join(', ')}`,

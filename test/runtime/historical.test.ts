@@ -53,14 +53,18 @@ const ALL_REFS = [
 ];
 
 let seq = 0;
+/** Rows numbered as the materializer numbers them: `<shardId>:<sequence number>`, sequence numbers unpadded. */
 function offlineRow(spec: FeatureViewSpec, joinKeys: Record<string, string>, eventTimeMs: number, values: Record<string, unknown>, ingestedAtMs = eventTimeMs + 1000): OfflineRow {
   seq += 1;
   const all = Object.fromEntries(spec.features.map((f) => [f.name, values[f.name] ?? null]));
   return {
     view: spec.name, version: spec.version, entityKey: entityKeyOf(spec, joinKeys), joinKeys, eventTimeMs, ingestedAtMs,
-    ingestSeq: String(seq).padStart(12, '0'), values: all,
+    ingestSeq: `shardId-000000000000:${seq}`, values: all,
   };
 }
+
+/** The sequence number of an `ingest_seq`, as a number (they exceed 2^53). */
+const sequenceOf = (ingestSeq: string): bigint => BigInt(ingestSeq.slice(ingestSeq.indexOf(':') + 1));
 
 /** Writes rows in the offline layout, each date partition split over `filesPerPartition` files (rows shuffled). */
 async function writeOffline(root: string, spec: FeatureViewSpec, rows: readonly OfflineRow[], random: () => number = Math.random, filesPerPartition = 2): Promise<void> {
@@ -90,7 +94,7 @@ function referenceRows(views: FeatureViewSpec[], refs: string[], rowsByView: Map
       const candidates = (rowsByView.get(group.view.name) ?? []).filter((r) => r.version === group.view.version
         && joinKeysOf(group.view).every((k) => r.joinKeys[k] === String(entity[k]))
         && r.eventTimeMs <= ts && r.eventTimeMs >= ts - ttlMs);
-      candidates.sort((a, b) => b.eventTimeMs - a.eventTimeMs || a.ingestedAtMs - b.ingestedAtMs || (a.ingestSeq < b.ingestSeq ? -1 : 1));
+      candidates.sort((a, b) => b.eventTimeMs - a.eventTimeMs || a.ingestedAtMs - b.ingestedAtMs || (sequenceOf(a.ingestSeq) < sequenceOf(b.ingestSeq) ? -1 : 1));
       const best = candidates[0];
       Object.assign(out, servePointInTime(group, best && { eventTimeMs: best.eventTimeMs, values: best.values }, ts, includeStatus));
     }
@@ -197,6 +201,9 @@ describe('historical retrieval (DuckDB over the offline Parquet layout)', () => 
         // Tie at 16:00 with the same ingested_at: the lower ingest_seq (written first here) wins.
         offlineRow(ttl, { customer_id: 'a' }, at(16), { score: 4, tier: 'seq-first' }, at(16, 1000)),
         offlineRow(ttl, { customer_id: 'a' }, at(16), { score: 98, tier: 'seq-second' }, at(16, 1000)),
+        // Tie at 17:00 with the same ingested_at: sequence numbers compare as numbers ("9" before "10"), not as text.
+        { ...offlineRow(ttl, { customer_id: 'a' }, at(17), { score: 10, tier: 'seq-10' }, at(17, 1000)), ingestSeq: 'shardId-000000000000:10' },
+        { ...offlineRow(ttl, { customer_id: 'a' }, at(17), { score: 9, tier: 'seq-9' }, at(17, 1000)), ingestSeq: 'shardId-000000000000:9' },
         // The latest row carries nulls: served as missing, never the older non-null value.
         offlineRow(ttl, { customer_id: 'a' }, at(18), { score: null, tier: null }),
         offlineRow(ttl, { customer_id: '42' }, at(1), { score: 42, tier: 'int-key' }),
@@ -227,7 +234,7 @@ describe('historical retrieval (DuckDB over the offline Parquet layout)', () => 
     });
 
     test('event-time ties go to the first ingested row (ingested_at, then ingest_seq), whatever the file order', async () => {
-      expect(served(await query([['a', at(14)], ['a', at(16)]]))).toEqual([[3, 'first'], [4, 'seq-first']]);
+      expect(served(await query([['a', at(14)], ['a', at(16)], ['a', at(17)]]))).toEqual([[3, 'first'], [4, 'seq-first'], [9, 'seq-9']]);
     });
 
     test('a null in the latest row is served as missing, not as an older value', async () => {
@@ -354,7 +361,7 @@ describe('one SQL text for DuckDB and Athena', () => {
     const sql = athena.queryText({ views, featureRefs: ALL_REFS, spineTable: 'entity_rows' }, fromMs, toMs);
     expect(sql).not.toMatch(/ASOF/i);
     expect(sql).toContain('row_number() OVER (PARTITION BY s."customer_id", s."event_timestamp"');
-    expect(sql).toContain('ORDER BY f."event_time" DESC, f."ingested_at" ASC, f."ingest_seq" ASC');
+    expect(sql).toContain('ORDER BY f."event_time" DESC, f."ingested_at" ASC, length(f."ingest_seq") ASC, f."ingest_seq" ASC');
     expect(sql).toContain('AND f."event_time" >= s."event_timestamp" - INTERVAL \'86400\' SECOND');
     expect(sql).toContain('AND f."event_time" >= s."event_timestamp" - INTERVAL \'21600.5\' SECOND');
     expect(sql).toContain(`WHERE "version" = 2 AND "event_date" BETWEEN '${eventDate(fromMs - DAY)}' AND '${eventDate(toMs)}'`);
