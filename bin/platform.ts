@@ -4,8 +4,8 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { fraudFeatureViews, fraudModelFeatureRefs } from '../examples/fraud-features';
 import {
-  Fallback, FeatureIngestion, FeatureStore, InferenceGateway, InferenceImage, InferenceInstanceType, ModelArtifact,
-  ModelEndpoint, PriorityTier,
+  AlarmTopic, Fallback, FeatureIngestion, FeatureStore, InferenceGateway, InferenceImage, InferenceInstanceType,
+  ModelArtifact, ModelEndpoint, PriorityTier,
 } from '../lib';
 
 /**
@@ -13,6 +13,8 @@ import {
  * `bin/app.ts` synthesizes it (`npm start`); the tests synthesize the same code and run cdk-nag over it.
  */
 export class ReferencePlatformStack extends Stack {
+  /** Where every alarm of the platform notifies (encrypted SNS): subscribe the on-call rotation to `alarms.topic`. */
+  public readonly alarms: AlarmTopic;
   /** Online and offline feature store holding the fraud example's views. */
   public readonly featureStore: FeatureStore;
   /** Streaming materialization of those views. */
@@ -24,8 +26,11 @@ export class ReferencePlatformStack extends Stack {
 
   constructor(scope: Construct, id: string, props: StackProps = {}) {
     super(scope, id, { description: 'ml-platform-constructs reference platform', ...props });
+    this.alarms = new AlarmTopic(this, 'Alarms', { displayName: 'ML platform alarms' });
     this.featureStore = new FeatureStore(this, 'Features', { views: fraudFeatureViews });
-    this.featureIngestion = new FeatureIngestion(this, 'FeatureIngestion', { store: this.featureStore, views: fraudFeatureViews });
+    this.featureIngestion = new FeatureIngestion(this, 'FeatureIngestion', {
+      store: this.featureStore, views: fraudFeatureViews, alarmAction: this.alarms,
+    });
     this.fraudEndpoint = new ModelEndpoint(this, 'FraudEndpoint', {
       modelName: 'fraud',
       image: InferenceImage.fromServer({ gpu: true }),

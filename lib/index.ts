@@ -1,3 +1,4 @@
 /** ml-platform-constructs: the public API. */
 export * from './features';
+export * from './monitoring';
 export * from './serving';

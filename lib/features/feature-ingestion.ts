@@ -10,12 +10,15 @@ import { Construct } from 'constructs';
 import { MaterializerMetrics, MetricDimensions, METRICS_NAMESPACE, UNKNOWN_FEATURE_VIEW } from '../../runtime/core/metrics';
 import { createFeatureStream, grantStreamPut } from '../feature-streams';
 import { createHandlerFunction } from '../handler-function';
+import { AlarmActionProps } from '../monitoring/alarm-actions';
+import { AlarmTopic } from '../monitoring/alarm-topic';
+import { alarmActionOf, notifyOnStateChanges } from '../private/alarm-actions';
 import { concreteSeconds, environmentBytes, LAMBDA_ENVIRONMENT_LIMIT_BYTES, throwIfProblems } from '../validation';
 import { FeatureStore } from './feature-store';
 import { FeatureView } from './feature-view';
 
 /** Properties of a `FeatureIngestion`. */
-export interface FeatureIngestionProps {
+export interface FeatureIngestionProps extends AlarmActionProps {
   /** The store the views are materialized into. */
   readonly store: FeatureStore;
   /** The views this ingestion materializes; each must be a view of `store`. */
@@ -120,7 +123,8 @@ function outOfRange(value: number | undefined, min: number, max: number): boolea
  * The event source bisects failing batches, reports partial batch failures, retries a bounded number of times and
  * sends the pointers of what still fails to an encrypted SQS on-failure queue. Alarms: iterator age above the
  * smallest freshness objective of the views, dead-lettered records per view, handler errors and a non-empty
- * on-failure queue.
+ * on-failure queue; each notifies `alarmAction` (by default a new encrypted SNS topic, `alarmTopic`) when it fires
+ * and when it recovers.
  */
 export class FeatureIngestion extends Construct {
   /** The stream producers write to. */
@@ -136,6 +140,10 @@ export class FeatureIngestion extends Construct {
   public readonly iteratorAgeAlarm: cloudwatch.Alarm;
   /** Every alarm of this construct: iterator age, handler errors, on-failure queue depth, dead letters per view. */
   public readonly alarms: cloudwatch.Alarm[];
+  /** Where every alarm sends its ALARM and OK transitions: `alarmAction`, or `alarmTopic`. */
+  public readonly alarmAction: cloudwatch.IAlarmAction;
+  /** The topic created for the alarms when no `alarmAction` was given: subscribe to it. */
+  public readonly alarmTopic?: AlarmTopic;
   /** The views materialized. */
   public readonly views: FeatureView[];
   /** The store written to. */
@@ -209,6 +217,10 @@ export class FeatureIngestion extends Construct {
         dimensionsMap: { [MetricDimensions.FEATURE_VIEW]: UNKNOWN_FEATURE_VIEW },
       }), 0, `Records naming no view this materializer serves were dead-lettered under dead-letter/${UNKNOWN_FEATURE_VIEW}/ (a producer sends an unknown view or version)`),
     ];
+    const notifications = alarmActionOf(this, props);
+    this.alarmAction = notifications.action;
+    this.alarmTopic = notifications.topic;
+    notifyOnStateChanges(this.alarmAction, this.alarms);
   }
 
   /**

@@ -4,8 +4,9 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { customer, customerTxnStats, fraudFeatureViews, merchantRisk } from '../../examples/fraud-features';
-import { Feature, FeatureIngestion, FeatureIngestionProps, FeatureStore, FeatureView } from '../../lib';
+import { AlarmTopic, Feature, FeatureIngestion, FeatureIngestionProps, FeatureStore, FeatureView } from '../../lib';
 import { MaterializerMetrics, METRICS_NAMESPACE, UNKNOWN_FEATURE_VIEW } from '../../runtime/core/metrics';
+import { alarmsWithoutActions } from '../support/alarms';
 
 const ENV = { account: '123456789012', region: 'us-east-1' };
 
@@ -133,6 +134,17 @@ describe('FeatureIngestion', () => {
     expect(ingest.alarms).toHaveLength(4 + fraudFeatureViews.length);
   });
 
+  test('every alarm notifies the alarm topic created here when it fires and when it recovers', () => {
+    expect(ingest.alarmTopic).toBeDefined();
+    expect(ingest.alarmAction).toBe(ingest.alarmTopic);
+    const topicRef = { Ref: logicalId(stack, ingest.alarmTopic!.topic) };
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
+    expect(alarms).toHaveLength(ingest.alarms.length);
+    for (const alarm of alarms) expect(alarm.Properties).toMatchObject({ AlarmActions: [topicRef], OKActions: [topicRef] });
+    expect(alarmsWithoutActions(template)).toEqual([]);
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: { 'Fn::GetAtt': [logicalId(stack, ingest.alarmTopic!.key as any), 'Arn'] } });
+  });
+
   test("the function's role: store writes through the store's grants, and * only for X-Ray", () => {
     const statements = Object.values(template.findResources('AWS::IAM::Policy'))
       .filter((p: any) => p.Properties.Roles.some((r: any) => r.Ref === functionRoleId))
@@ -162,6 +174,19 @@ describe('FeatureIngestion', () => {
 });
 
 describe('FeatureIngestion options', () => {
+  test("a given alarm action is every alarm's action, and no topic is created", () => {
+    const { stack, store } = storeStack();
+    const alarms = new AlarmTopic(stack, 'PlatformAlarms');
+    const ingest = new FeatureIngestion(stack, 'Ingest', { store, views: fraudFeatureViews, alarmAction: alarms });
+    expect(ingest.alarmTopic).toBeUndefined();
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::SNS::Topic', 1);
+    const topicRef = { Ref: logicalId(stack, alarms.topic) };
+    for (const alarm of Object.values(template.findResources('AWS::CloudWatch::Alarm'))) {
+      expect(alarm.Properties).toMatchObject({ AlarmActions: [topicRef], OKActions: [topicRef] });
+    }
+  });
+
   test('a subset of views: alarm threshold and write prefixes follow that subset', () => {
     const { stack, store } = storeStack();
     new FeatureIngestion(stack, 'Ingest', { store, views: [merchantRisk] });

@@ -10,6 +10,7 @@ import { Construct } from 'constructs';
 import {
   InferenceImage, InferenceInstanceType, ModelArtifact, ModelEndpoint, ModelEndpointProps, ProductionVariantProps,
 } from '../../lib/serving';
+import { alarmsWithoutActions } from '../support/alarms';
 
 const ENV = { account: '123456789012', region: 'us-east-1' };
 
@@ -376,6 +377,13 @@ describe('ModelEndpoint: autoscaling', () => {
     });
     // Scale-in is left to target tracking: no lower GPU alarm.
     gpuTemplate.resourceCountIs('AWS::CloudWatch::Alarm', 1);
+  });
+
+  test('every alarm acts: the GPU alarm triggers its step scaling policy', () => {
+    expect(alarmsWithoutActions(gpuTemplate)).toEqual([]);
+    expect(alarmsWithoutActions(cpuTemplate)).toEqual([]);
+    const policy = Object.keys(gpuTemplate.findResources('AWS::ApplicationAutoScaling::ScalingPolicy', { Properties: { PolicyType: 'StepScaling' } }));
+    gpuTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmActions: [{ Ref: policy[0] }] });
   });
 });
 

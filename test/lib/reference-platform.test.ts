@@ -1,10 +1,11 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { App, CfnResource } from 'aws-cdk-lib';
+import { App, CfnElement, CfnResource } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { buildReferencePlatform, ReferencePlatformStack } from '../../bin/platform';
 import { fraudFeatureViews } from '../../examples/fraud-features';
+import { alarmsWithoutActions } from '../support/alarms';
 
 /** The template with asset hashes (content hashes of the Lambda bundles) masked, so the snapshot shows structure. */
 function withMaskedAssetHashes(template: unknown): unknown {
@@ -57,6 +58,15 @@ describe('reference platform', () => {
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
     template.hasResourceProperties('AWS::Lambda::Function', { Handler: 'index.handler', Runtime: 'nodejs22.x' });
     for (const view of fraudFeatureViews) template.hasResourceProperties('AWS::Glue::Table', { TableInput: { Name: view.name } });
+  });
+
+  test('every alarm notifies: operator alarms the platform alarm topic (on ALARM and OK), scaling alarms their policy', () => {
+    expect(alarmsWithoutActions(template)).toEqual([]);
+    const topicRef = { Ref: platform.getLogicalId(platform.alarms.topic.node.defaultChild as CfnElement) };
+    for (const alarm of platform.featureIngestion.alarms) {
+      expect(template.toJSON().Resources[platform.getLogicalId(alarm.node.defaultChild as CfnElement)].Properties)
+        .toMatchObject({ AlarmActions: [topicRef], OKActions: [topicRef] });
+    }
   });
 
   test('template snapshot (asset hashes masked)', () => {
