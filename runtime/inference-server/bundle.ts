@@ -1,8 +1,8 @@
 /**
  * Builds the inference server's Docker build context, `assets/inference-server/`: `serve.js` and `worker.js` bundled
  * by esbuild (onnxruntime-node left external: it is native, and the image installs it with the right execution
- * provider), the `serve` entry point, the image's package.json and both Dockerfiles. Tests and benchmarks run this
- * very folder, exactly as the image does. Build-time only (needs esbuild).
+ * provider), the `serve` entry point, the image's package.json and its lockfile, and both Dockerfiles. Tests and
+ * benchmarks run this very folder, exactly as the image does. Build-time only (needs esbuild).
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -19,8 +19,8 @@ export const INFERENCE_SERVER_ASSET_DIR = path.join(ROOT, 'assets', 'inference-s
  */
 export const OPTIONAL_MODULES = ['@aws-sdk/signature-v4-crt'];
 
-/** Files copied as they are into the build context. */
-const STATIC_FILES = ['serve', 'package.json', 'Dockerfile', 'Dockerfile.cpu'];
+/** Files copied as they are into the build context (the images install package-lock.json with `npm ci`). */
+const STATIC_FILES = ['serve', 'package.json', 'package-lock.json', 'Dockerfile', 'Dockerfile.cpu'];
 
 /** Bundles the server into `outDir`; returns `outDir`. */
 export function bundleInferenceServer(outDir: string = INFERENCE_SERVER_ASSET_DIR): string {
