@@ -24,32 +24,40 @@ export function handlersAssetRoot(): string {
   return path.join(packageRoot(), 'assets', 'handlers');
 }
 
-/**
- * Bundles every handler in `runtime/handlers/` with esbuild (Node 22, CommonJS, AWS SDK v3 left to the Lambda
- * runtime). Returns the names bundled.
- */
-export function bundleHandlers(): string[] {
+/** Names of the Lambda handlers: the files of `runtime/handlers/` without `.ts`. */
+export function handlerNames(): string[] {
   const sourceDir = path.join(packageRoot(), 'runtime', 'handlers');
   if (!fs.existsSync(sourceDir)) return [];
-  const names = fs.readdirSync(sourceDir).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')).map((f) => f.slice(0, -3));
+  return fs.readdirSync(sourceDir).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')).map((f) => f.slice(0, -3));
+}
+
+/**
+ * esbuild options of one handler's bundle (Node 22, CommonJS, AWS SDK v3 left to the Lambda runtime). Also what the
+ * tests build to read which AWS SDK commands a handler sends (test/lib/iam-actions.test.ts).
+ */
+export function handlerBuildOptions(name: string): import('esbuild').BuildOptions & { entryPoints: string[]; external: string[] } {
+  return {
+    entryPoints: [path.join(packageRoot(), 'runtime', 'handlers', `${name}.ts`)],
+    outfile: path.join(handlersAssetRoot(), name, 'index.js'),
+    bundle: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'cjs',
+    minify: true,
+    sourcemap: false,
+    legalComments: 'none',
+    external: ['@aws-sdk/*'],
+    logLevel: 'error',
+  };
+}
+
+/** Bundles every handler in `runtime/handlers/` with esbuild. Returns the names bundled. */
+export function bundleHandlers(): string[] {
+  const names = handlerNames();
   // esbuild is a build-time tool: required lazily so that synthesizing with prebuilt bundles does not need it.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const esbuild = require('esbuild') as typeof import('esbuild');
-  for (const name of names) {
-    esbuild.buildSync({
-      entryPoints: [path.join(sourceDir, `${name}.ts`)],
-      outfile: path.join(handlersAssetRoot(), name, 'index.js'),
-      bundle: true,
-      platform: 'node',
-      target: 'node22',
-      format: 'cjs',
-      minify: true,
-      sourcemap: false,
-      legalComments: 'none',
-      external: ['@aws-sdk/*'],
-      logLevel: 'error',
-    });
-  }
+  for (const name of names) esbuild.buildSync(handlerBuildOptions(name));
   return names;
 }
 

@@ -8,6 +8,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { grantKeyViaService } from './private/kms-grants';
 
 /** Settings of a feature stream. */
 export interface FeatureStreamProps {
@@ -37,8 +38,11 @@ export function createFeatureStream(scope: Construct, id: string, props: Feature
   return stream;
 }
 
-/** Lets `grantee` put records on `stream` (and generate data keys with its key): nothing more, no wildcard actions. */
+/**
+ * Lets `grantee` send what our producers send (`PutRecords`, runtime/aws/kinesis-put.ts) to `stream`, and generate
+ * data keys with its key through Kinesis only (`kms:ViaService`): nothing more, no wildcard actions.
+ */
 export function grantStreamPut(stream: kinesis.IStream, grantee: iam.IGrantable): iam.Grant {
-  const grant = stream.grant(grantee, 'kinesis:PutRecord', 'kinesis:PutRecords', 'kinesis:ListShards', 'kinesis:DescribeStreamSummary');
-  return stream.encryptionKey ? grant.combine(stream.encryptionKey.grant(grantee, 'kms:GenerateDataKey')) : grant;
+  const grant = stream.grant(grantee, 'kinesis:PutRecords');
+  return stream.encryptionKey ? grant.combine(grantKeyViaService(stream.encryptionKey, grantee, 'kinesis', 'kms:GenerateDataKey')) : grant;
 }

@@ -1,9 +1,8 @@
-import { Annotations, Duration, Size, SizeRoundingBehavior, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, Names, Size, SizeRoundingBehavior, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { KinesisEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -13,6 +12,7 @@ import { createHandlerFunction } from '../handler-function';
 import { AlarmActionProps } from '../monitoring/alarm-actions';
 import { AlarmTopic } from '../monitoring/alarm-topic';
 import { alarmActionOf, notifyOnStateChanges } from '../private/alarm-actions';
+import { grantKeyViaService } from '../private/kms-grants';
 import { concreteSeconds, environmentBytes, LAMBDA_ENVIRONMENT_LIMIT_BYTES, throwIfProblems } from '../validation';
 import { FeatureStore } from './feature-store';
 import { FeatureView } from './feature-view';
@@ -188,7 +188,10 @@ export class FeatureIngestion extends Construct {
       logRetention: props.logRetention,
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
     });
-    this.function.addEventSource(new KinesisEventSource(this.stream, {
+    // Not KinesisEventSource: it grants every read action on the stream and the key's kms:Decrypt for any use; the
+    // mapping's id is the one KinesisEventSource gives, so that existing deployments keep their mapping.
+    this.function.addEventSourceMapping(`KinesisEventSource:${Names.nodeUniqueId(this.stream.node)}`, {
+      eventSourceArn: this.stream.streamArn,
       startingPosition: props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON,
       batchSize: props.batchSize ?? 500,
       maxBatchingWindow: props.maxBatchingWindow ?? Duration.seconds(1),
@@ -197,8 +200,9 @@ export class FeatureIngestion extends Construct {
       maxRecordAge: props.maxRecordAge ?? Duration.hours(6),
       bisectBatchOnError: true,
       reportBatchItemFailures: true,
-      onFailure: new SqsDlq(this.onFailureQueue),
-    }));
+      onFailure: this.onFailureDestination(),
+    });
+    FeatureIngestion.grantEventSourceRead(this.stream, this.function);
     props.store.grantWriteOnline(this.function);
     props.store.grantWriteOffline(this.function, this.views);
 
@@ -237,6 +241,29 @@ export class FeatureIngestion extends Construct {
    */
   public metricIteratorAge(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.function.metric('IteratorAge', { statistic: cloudwatch.Stats.MAXIMUM, period: ALARM_PERIOD, ...props });
+  }
+
+  /**
+   * The on-failure queue as the mapping's destination. Not SqsDlq: it also grants GetQueueAttributes and GetQueueUrl,
+   * which Lambda does not call; it only sends the batch's positions.
+   */
+  private onFailureDestination(): lambda.IEventSourceDlq {
+    const queue = this.onFailureQueue;
+    return {
+      bind: (_mapping, handler) => {
+        queue.grant(handler, 'sqs:SendMessage');
+        return { destination: queue.queueArn };
+      },
+    };
+  }
+
+  /**
+   * What Lambda's event source mapping calls with the function's role to poll the stream with a standard iterator
+   * (no enhanced fan-out), and decryption of its records through Kinesis only.
+   */
+  private static grantEventSourceRead(stream: kinesis.IStream, grantee: iam.IGrantable): void {
+    stream.grant(grantee, 'kinesis:DescribeStream', 'kinesis:DescribeStreamSummary', 'kinesis:ListShards', 'kinesis:GetShardIterator', 'kinesis:GetRecords');
+    if (stream.encryptionKey) grantKeyViaService(stream.encryptionKey, grantee, 'kinesis', 'kms:Decrypt');
   }
 
   private alarm(id: string, metric: cloudwatch.IMetric, threshold: number, description: string): cloudwatch.Alarm {

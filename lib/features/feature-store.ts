@@ -9,6 +9,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { MaterializerMetrics, MetricDimensions, METRICS_NAMESPACE } from '../../runtime/core/metrics';
 import { createAccessLogsBucket, deliverAccessLogsByBucketPolicy } from '../private/access-logs';
+import { grantKeyViaService } from '../private/kms-grants';
 import { FeatureView } from './feature-view';
 import { concreteSeconds, nagResource, throwIfProblems } from '../validation';
 import {
@@ -368,24 +369,29 @@ export class FeatureStore extends Construct {
     return undefined;
   }
 
-  /** Grants point reads of the online table (BatchGetItem, GetItem) and decryption with the store's key. */
+  /**
+   * Grants what `OnlineFeatureClient` sends: `BatchGetItem` on the online table, and decryption with the store's key
+   * through DynamoDB only (`kms:ViaService`).
+   */
   public grantReadOnline(grantee: iam.IGrantable): iam.Grant {
-    return this.table.grant(grantee, 'dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:DescribeTable')
-      .combine(this.key.grant(grantee, 'kms:Decrypt', 'kms:DescribeKey'));
+    return this.table.grant(grantee, 'dynamodb:BatchGetItem')
+      .combine(grantKeyViaService(this.key, grantee, 'dynamodb', 'kms:Decrypt'));
   }
 
   /**
-   * Grants conditional writes to the online table (PutItem, UpdateItem: a newer event time wins) and use of the key.
-   * BatchWriteItem is left out on purpose: it cannot carry the condition.
+   * Grants what the materializer sends: conditional `PutItem` on the online table (a newer event time wins), and use
+   * of the store's key through DynamoDB only (`kms:ViaService`). BatchWriteItem is left out on purpose: it cannot
+   * carry the condition.
    */
   public grantWriteOnline(grantee: iam.IGrantable): iam.Grant {
-    return this.table.grant(grantee, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DescribeTable')
-      .combine(this.key.grant(grantee, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'));
+    return this.table.grant(grantee, 'dynamodb:PutItem')
+      .combine(grantKeyViaService(this.key, grantee, 'dynamodb', 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'));
   }
 
   /**
    * Grants Athena queries over the offline history: running queries in the store's workgroup (and writing their
-   * KMS-encrypted results under `athena-results/`), reading the views' Glue tables and Parquet files.
+   * KMS-encrypted results under `athena-results/`), reading the views' Glue tables and Parquet files, and use of the
+   * store's key through S3 only (`kms:ViaService`).
    * Object-level S3 permissions are necessarily prefix wildcards (`offline/<view>/*`); they are acknowledged for
    * cdk-nag on the grantee with that reason.
    * @param views the views to allow; default: every view of the store
@@ -421,7 +427,7 @@ export class FeatureStore extends Construct {
         actions: ['s3:ListBucket', 's3:GetBucketLocation', 's3:ListBucketMultipartUploads'],
         resourceArns: [this.bucket.bucketArn],
       }),
-      this.key.grant(grantee, 'kms:Decrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'),
+      grantKeyViaService(this.key, grantee, 's3', 'kms:Decrypt', 'kms:GenerateDataKey'),
     ];
     this.acknowledgeObjectWildcards(grantee, [...selected.map((v) => `${offlineViewPrefix(v)}*`), `${FeatureStore.QUERY_RESULTS_PREFIX}*`],
       'Athena reads every Parquet object of the granted views and writes query results; S3 object permissions can only be scoped by key prefix');
@@ -429,8 +435,8 @@ export class FeatureStore extends Construct {
   }
 
   /**
-   * Grants writing (single-part PutObject, SSE-KMS with the store's key) Parquet files of the views under
-   * `offline/<view>/` and dead-lettered records under `dead-letter/`; no reads, no deletes. The prefix wildcards are acknowledged for cdk-nag on the grantee.
+   * Grants writing (single-part PutObject, SSE-KMS with the store's key, used through S3 only) Parquet files of the
+   * views under `offline/<view>/` and dead-lettered records under `dead-letter/`; no reads, no deletes. The prefix wildcards are acknowledged for cdk-nag on the grantee.
    * @param views the views to allow; default: every view of the store
    */
   public grantWriteOffline(grantee: iam.IGrantable, views?: FeatureView[]): iam.Grant {
@@ -441,7 +447,7 @@ export class FeatureStore extends Construct {
       grantee, resource: this.bucket,
       actions: ['s3:PutObject'],
       resourceArns: prefixes.map((p) => this.bucket.arnForObjects(p)),
-    }).combine(this.key.grant(grantee, 'kms:GenerateDataKey'));
+    }).combine(grantKeyViaService(this.key, grantee, 's3', 'kms:GenerateDataKey'));
   }
 
   private selectViews(views: FeatureView[] | undefined): FeatureView[] {

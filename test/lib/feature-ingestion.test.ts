@@ -10,6 +10,9 @@ import { alarmsWithoutActions } from '../support/alarms';
 
 const ENV = { account: '123456789012', region: 'us-east-1' };
 
+/** The condition limiting a key grant to requests a service makes for the grantee. */
+const viaService = (service: string) => ({ StringEquals: { 'kms:ViaService': `${service}.${ENV.region}.amazonaws.com` } });
+
 /** A stack holding a store of the fraud views. */
 function storeStack(): { stack: Stack; store: FeatureStore } {
   const stack = new Stack(new App(), 'Stack', { env: ENV });
@@ -161,15 +164,28 @@ describe('FeatureIngestion', () => {
       Roles: [{ Ref: producerId }],
       PolicyDocument: {
         Statement: Match.arrayWith([
-          { Action: Match.arrayWith(['kinesis:PutRecord', 'kinesis:PutRecords']), Effect: 'Allow', Resource: streamArn },
-          { Action: 'kms:GenerateDataKey', Effect: 'Allow', Resource: keyArn },
+          { Action: 'kinesis:PutRecords', Effect: 'Allow', Resource: streamArn },
+          { Action: 'kms:GenerateDataKey', Effect: 'Allow', Resource: keyArn, Condition: viaService('kinesis') },
         ]),
       },
     });
     const producerActions = Object.values(template.findResources('AWS::IAM::Policy'))
       .filter((p: any) => p.Properties.Roles.some((r: any) => r.Ref === producerId))
       .flatMap((p: any) => p.Properties.PolicyDocument.Statement.flatMap((s: any) => [s.Action].flat()));
-    expect(producerActions.filter((a: string) => a.includes('Get') && a !== 'kms:GenerateDataKey')).toEqual([]);
+    expect(producerActions.sort()).toEqual(['kinesis:PutRecords', 'kms:GenerateDataKey']);
+  });
+
+  test("the store's key, shared by the table, the bucket and the stream, is used by the materializer through each service only", () => {
+    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p: any) => p.Properties.Roles.some((r: any) => r.Ref === functionRoleId))
+      .flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+    const keyUses = statements.filter((s: any) => [s.Action].flat().some((a: string) => a.startsWith('kms:')));
+    expect(keyUses.map((s: any) => ({ actions: [s.Action].flat(), resource: s.Resource, condition: s.Condition }))).toEqual(expect.arrayContaining([
+      { actions: ['kms:Decrypt'], resource: keyArn, condition: viaService('kinesis') },
+      { actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'], resource: keyArn, condition: viaService('dynamodb') },
+      { actions: ['kms:GenerateDataKey'], resource: keyArn, condition: viaService('s3') },
+    ]));
+    expect(keyUses).toHaveLength(3);
   });
 });
 

@@ -11,6 +11,9 @@ import { MaterializerMetrics, METRICS_NAMESPACE } from '../../runtime/core/metri
 
 const ENV = { account: '123456789012', region: 'us-east-1' };
 
+/** The condition limiting a key grant to requests a service makes for the grantee. */
+const viaService = (service: string) => ({ StringEquals: { 'kms:ViaService': `${service}.${ENV.region}.amazonaws.com` } });
+
 /** A store in a fresh stack. */
 function storeIn(props: Partial<FeatureStoreProps> = {}, app = new App()): { stack: Stack; store: FeatureStore } {
   const stack = new Stack(app, 'Stack', { env: ENV });
@@ -191,21 +194,23 @@ describe('FeatureStore', () => {
     });
   });
 
-  test('grantReadOnline: point reads of the table and decryption, nothing else', () => {
+  test('grantReadOnline: BatchGetItem on the table and decryption through DynamoDB, nothing else', () => {
     const statements = statementsOf(template, stack, onlineReader);
     const read = statementWith(statements, 'dynamodb:BatchGetItem');
-    expect(actionsOf(read)).toEqual(expect.arrayContaining(['dynamodb:GetItem']));
-    expect(actionsOf(read)).not.toContain('dynamodb:Scan');
+    expect(actionsOf(read)).toEqual(['dynamodb:BatchGetItem']);
     expect(resourcesOf(read)).toEqual([tableArn]);
-    expect(statementWith(statements, 'kms:Decrypt').Resource).toEqual(keyArn);
-    expect(statements.flatMap(actionsOf).filter((a) => !a.startsWith('dynamodb:') && !a.startsWith('kms:'))).toEqual([]);
+    expect(statementWith(statements, 'kms:Decrypt')).toEqual({ Action: 'kms:Decrypt', Effect: 'Allow', Resource: keyArn, Condition: viaService('dynamodb') });
+    expect(statements.flatMap(actionsOf).sort()).toEqual(['dynamodb:BatchGetItem', 'kms:Decrypt']);
   });
 
   test('grantWriteOnline/grantWriteOffline: conditional item writes, Parquet and dead letters under their prefixes', () => {
     const statements = statementsOf(template, stack, writer);
     expect(resourcesOf(statementWith(statements, 'dynamodb:PutItem'))).toEqual([tableArn]);
-    expect(actionsOf(statementWith(statements, 'dynamodb:PutItem'))).toContain('dynamodb:UpdateItem');
-    expect(statements.flatMap(actionsOf)).not.toContain('dynamodb:BatchWriteItem'); // cannot carry the newer-wins condition
+    expect(statements.flatMap(actionsOf).filter((a) => a.startsWith('dynamodb:'))).toEqual(['dynamodb:PutItem']); // no BatchWriteItem: it cannot carry the newer-wins condition
+    expect(statements.filter((s) => actionsOf(s).some((a) => a.startsWith('kms:'))).map((s) => ({ actions: actionsOf(s), condition: s.Condition }))).toEqual([
+      { actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'], condition: viaService('dynamodb') },
+      { actions: ['kms:GenerateDataKey'], condition: viaService('s3') },
+    ]);
     expect(resourcesOf(statementWith(statements, 's3:PutObject'))).toEqual([
       objectArn(stack, store, 'offline/customer_txn_stats/*'), objectArn(stack, store, 'offline/merchant_risk/*'), objectArn(stack, store, 'dead-letter/*'),
     ]);
@@ -225,7 +230,7 @@ describe('FeatureStore', () => {
     expect(reads.flatMap(resourcesOf)).toEqual(expect.arrayContaining([objectArn(stack, store, 'offline/customer_txn_stats/*'), objectArn(stack, store, 'athena-results/*')]));
     expect(JSON.stringify(reads)).not.toContain('merchant_risk');
     expect(resourcesOf(statementWith(statements, 's3:ListBucket'))).toEqual([{ 'Fn::GetAtt': [bucketRef.Ref, 'Arn'] }]);
-    expect(actionsOf(statementWith(statements, 'kms:GenerateDataKey'))).toContain('kms:Decrypt');
+    expect(statementWith(statements, 'kms:GenerateDataKey')).toMatchObject({ Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Condition: viaService('s3') });
   });
 
   test('no grant uses a * resource or a wildcard action', () => {

@@ -1,0 +1,195 @@
+/**
+ * Least privilege, checked both ways: for every role the library creates, the IAM actions the synthesized reference
+ * platform grants are exactly the actions its code sends (read from the code the role runs), plus the actions the
+ * platform performs with the role on the code's behalf (Lambda's logs and traces, the Kinesis event source,
+ * SageMaker pulling images and model data) and the KMS actions implied by the encrypted resources the code touches.
+ * A granted action nothing sends fails the test (drop it); a sent action nothing grants fails it too (grant it).
+ */
+import * as path from 'path';
+import { App } from 'aws-cdk-lib';
+import * as esbuild from 'esbuild';
+import { buildReferencePlatform } from '../../bin/platform';
+import { handlerBuildOptions, packageRoot } from '../../lib/bundling';
+
+/** IAM service prefix of each AWS SDK v3 client package the runtime uses. */
+const SERVICE_OF_CLIENT: Record<string, string> = {
+  '@aws-sdk/client-athena': 'athena',
+  '@aws-sdk/client-dynamodb': 'dynamodb',
+  '@aws-sdk/client-kinesis': 'kinesis',
+  '@aws-sdk/client-s3': 's3',
+  '@aws-sdk/client-sagemaker-runtime': 'sagemaker',
+};
+/** SDK commands whose IAM action is named differently. */
+const ACTION_OF_COMMAND: Record<string, string> = { 's3:HeadObject': 's3:GetObject', 's3:ListObjectsV2': 's3:ListBucket' };
+
+/**
+ * Code that is bundled but never runs in the role's process, by the source file esbuild names in the bundle. Each
+ * entry says why; everything else in a bundle counts, our code and libraries alike.
+ */
+const NEVER_RUN: Record<string, string> = {
+  'node_modules/@dsnp/parquetjs/dist/lib/reader.js': 'ParquetReader.openS3: the materializer writes Parquet, it never reads Parquet from S3',
+};
+
+/**
+ * KMS use the SDK does not show: every resource our code reaches is encrypted with a customer-managed key (the
+ * feature store's), which the service uses on the caller's behalf. Written `action@service` (the `kms:ViaService`).
+ */
+const KMS_IMPLIED_BY: Record<string, string[]> = {
+  'dynamodb:BatchGetItem': ['kms:Decrypt@dynamodb'],
+  // A conditional put reads the stored item (decrypt) and writes the new one (data key, encrypt).
+  'dynamodb:PutItem': ['kms:Decrypt@dynamodb', 'kms:Encrypt@dynamodb', 'kms:GenerateDataKey@dynamodb'],
+  's3:PutObject': ['kms:GenerateDataKey@s3'],
+  'kinesis:PutRecords': ['kms:GenerateDataKey@kinesis'],
+  'kinesis:GetRecords': ['kms:Decrypt@kinesis'],
+};
+
+/** What AWS services do with a role on behalf of the code, by feature (each from the service's documentation). */
+const PLATFORM = {
+  /** Lambda writes the function's logs to its log group. */
+  lambdaLogs: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+  /** Active X-Ray tracing. */
+  lambdaTracing: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'],
+  /** A Kinesis event source mapping polling with a standard iterator, and its SQS on-failure destination. */
+  kinesisEventSource: [
+    'kinesis:DescribeStream', 'kinesis:DescribeStreamSummary', 'kinesis:ListShards', 'kinesis:GetShardIterator', 'kinesis:GetRecords',
+    'sqs:SendMessage',
+  ],
+  /** SageMaker pulls the container image from ECR. */
+  sageMakerImage: ['ecr:GetAuthorizationToken', 'ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'],
+  /** SageMaker copies the model data from S3 (an uncompressed file here). */
+  sageMakerModelData: ['s3:GetObject'],
+  /** SageMaker writes the containers' output to the endpoint's log group. */
+  sageMakerLogs: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:DescribeLogStreams', 'logs:PutLogEvents'],
+  /** SageMaker writes captured requests and responses, encrypted with the capture key (not shared: no ViaService). */
+  sageMakerDataCapture: ['s3:PutObject', 'kms:Encrypt@*', 'kms:GenerateDataKey@*'],
+};
+
+/**
+ * SDK calls of the inference server that happen only when its environment asks for them
+ * (runtime/inference-server/config.ts), and the setting that does.
+ */
+const SERVER_CALLS_ENABLED_BY: Record<string, string> = {
+  's3:GetObject': 'MODEL_URI=s3://…',
+  'kinesis:PutRecords': 'PREDICTION_LOG_SINK=kinesis://…',
+  's3:PutObject': 'PREDICTION_LOG_SINK=s3://…',
+};
+
+/**
+ * The IAM actions of the AWS SDK commands a bundle constructs (`new <client>.XxxCommand(` → service:Xxx), outside
+ * the `NEVER_RUN` sources. esbuild, unminified, starts each bundled module with a `// <source path>` line.
+ */
+function sdkActionsIn(bundle: string): string[] {
+  const clients = new Map<string, string>();
+  for (const m of bundle.matchAll(/(?:var|const|let) ([\w$]+) = (?:__toESM\()?require\("(@aws-sdk\/[^"]+)"\)/g)) clients.set(m[1], m[2]);
+  const actions = new Set<string>();
+  let source = '';
+  for (const line of bundle.split('\n')) {
+    const marker = /^\/\/ (\S+\.[cm]?[jt]s)$/.exec(line);
+    if (marker) source = marker[1];
+    if (NEVER_RUN[source]) continue;
+    for (const m of line.matchAll(/new (?:\(0, )?([\w$]+)\.(\w+)Command\)?\(/g)) {
+      const client = clients.get(m[1]);
+      const service = client && SERVICE_OF_CLIENT[client];
+      if (!service) throw new Error(`${source}: 'new ${m[1]}.${m[2]}Command(' is not from a known AWS SDK client (${client}); add it to SERVICE_OF_CLIENT`);
+      const action = `${service}:${m[2]}`;
+      actions.add(ACTION_OF_COMMAND[action] ?? action);
+    }
+  }
+  return [...actions].sort();
+}
+
+/** The bundles of an esbuild build, as text, built in memory (unminified, tree-shaken like the real bundle). */
+function bundled(options: esbuild.BuildOptions): string {
+  return esbuild.buildSync({ ...options, minify: false, write: false, logLevel: 'error' }).outputFiles.map((f) => f.text).join('\n');
+}
+
+/** What a Lambda handler's code sends, with the KMS use it implies. */
+function handlerNeeds(name: string): string[] {
+  const sent = sdkActionsIn(bundled(handlerBuildOptions(name)));
+  return [...sent, ...sent.flatMap((a) => KMS_IMPLIED_BY[a] ?? [])];
+}
+
+/** Actions a statement allows; KMS actions as `action@service` from its `kms:ViaService` condition (`@*` without). */
+function allowedBy(statement: any): string[] {
+  expect(statement.Effect).toBe('Allow');
+  const via = statement.Condition?.StringEquals?.['kms:ViaService'];
+  const service = typeof via === 'string' ? via.split('.')[0] : '*';
+  return [statement.Action].flat().map((a: string) => (a.startsWith('kms:') ? `${a}@${service}` : a));
+}
+
+const app = new App();
+const [platform] = buildReferencePlatform(app);
+const template = app.synth().getStackByName(platform.stackName).template;
+const resources: Record<string, any> = template.Resources;
+const logicalId = (construct: { node: { defaultChild?: unknown } }) => platform.getLogicalId(construct.node.defaultChild as any);
+
+/** Every action granted to a role: its inline policies and every AWS::IAM::Policy attached to it (no managed ones). */
+function grantedTo(roleId: string): string[] {
+  const role = resources[roleId];
+  expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+  const statements = [
+    ...(role.Properties.Policies ?? []).flatMap((p: any) => p.PolicyDocument.Statement),
+    ...Object.values(resources).filter((r) => r.Type === 'AWS::IAM::Policy' && r.Properties.Roles.some((x: any) => x.Ref === roleId))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement),
+  ];
+  return [...new Set(statements.flatMap(allowedBy))].sort();
+}
+
+const sorted = (actions: string[]) => [...new Set(actions)].sort();
+
+describe('each role is granted exactly what its code and its platform send', () => {
+  test('the materializer: PutItem online, PutObject offline, the store key through each service, the stream it polls', () => {
+    const needed = handlerNeeds('feature-materializer');
+    expect(needed).toEqual(expect.arrayContaining(['dynamodb:PutItem', 's3:PutObject']));
+    const role = logicalId(platform.featureIngestion.function.role as any);
+    expect(grantedTo(role)).toEqual(sorted([
+      ...needed, ...PLATFORM.lambdaLogs, ...PLATFORM.lambdaTracing, ...PLATFORM.kinesisEventSource, ...KMS_IMPLIED_BY['kinesis:GetRecords'],
+    ]));
+  });
+
+  test('the gateway: BatchGetItem, InvokeEndpoint, PutRecords on the prediction log, the store key through each service', () => {
+    const needed = handlerNeeds('inference-gateway');
+    expect(needed).toEqual(expect.arrayContaining(['dynamodb:BatchGetItem', 'sagemaker:InvokeEndpoint', 'kinesis:PutRecords']));
+    const role = logicalId(platform.fraudGateway.function.role as any);
+    expect(grantedTo(role)).toEqual(sorted([...needed, ...PLATFORM.lambdaLogs, ...PLATFORM.lambdaTracing]));
+  });
+
+  test("the SageMaker execution role: what SageMaker does for the endpoint; the server's own calls are off there", () => {
+    const server = path.join(packageRoot(), 'runtime', 'inference-server');
+    const serverActions = sdkActionsIn(bundled({
+      entryPoints: [path.join(server, 'serve.ts'), path.join(server, 'worker.ts')], outdir: 'unused', bundle: true, platform: 'node', format: 'cjs',
+      external: ['@aws-sdk/*', 'onnxruntime-node'],
+    }));
+    // Every call the server can send needs a setting the endpoint does not make: MODEL_URI is the local model file.
+    expect(serverActions).toEqual(Object.keys(SERVER_CALLS_ENABLED_BY).sort());
+    for (const model of Object.values(resources).filter((r) => r.Type === 'AWS::SageMaker::Model')) {
+      const environment = model.Properties.PrimaryContainer.Environment;
+      expect(environment.MODEL_URI).toMatch(/^\/opt\/ml\/model\//);
+      expect(environment.PREDICTION_LOG_SINK).toBeUndefined();
+    }
+    expect(grantedTo(logicalId(platform.fraudEndpoint.role as any))).toEqual(sorted([
+      ...PLATFORM.sageMakerImage, ...PLATFORM.sageMakerModelData, ...PLATFORM.sageMakerLogs, ...PLATFORM.sageMakerDataCapture,
+    ]));
+  });
+
+  test('every role of the platform is one of those, or API Gateway\'s account logging role (AWS\'s service-role policy)', () => {
+    const roles = Object.keys(resources).filter((id) => resources[id].Type === 'AWS::IAM::Role');
+    const apiGatewayLogging = logicalId(platform.fraudGateway.api.node.findChild('CloudWatchRole') as any);
+    expect(roles.sort()).toEqual([
+      logicalId(platform.featureIngestion.function.role as any), logicalId(platform.fraudGateway.function.role as any),
+      logicalId(platform.fraudEndpoint.role as any), apiGatewayLogging,
+    ].sort());
+    expect(resources[apiGatewayLogging].Properties).toMatchObject({
+      ManagedPolicyArns: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs']] }],
+    });
+    expect(resources[apiGatewayLogging].Properties.Policies).toBeUndefined();
+  });
+
+  test('a key shared by services is only ever granted through one of them', () => {
+    const storeKey = { 'Fn::GetAtt': [logicalId(platform.featureStore.key as any), 'Arn'] };
+    const statements = Object.values(resources).filter((r) => r.Type === 'AWS::IAM::Policy').flatMap((p) => p.Properties.PolicyDocument.Statement);
+    const onStoreKey = statements.filter((s: any) => JSON.stringify(s.Resource) === JSON.stringify(storeKey));
+    expect(onStoreKey.length).toBeGreaterThan(0);
+    for (const statement of onStoreKey) expect(statement.Condition).toEqual({ StringEquals: { 'kms:ViaService': expect.stringMatching(/^(dynamodb|s3|kinesis)\.us-east-1\.amazonaws\.com$/) } });
+  });
+});
