@@ -14,6 +14,7 @@ import { FeatureStore } from '../features/feature-store';
 import { FeatureView } from '../features/feature-view';
 import { createFeatureStream, grantStreamPut } from '../feature-streams';
 import { createHandlerFunction } from '../handler-function';
+import { PREDICT_REQUEST_LIMITS } from '../private/predict-request';
 import { concreteSeconds, environmentBytes, LAMBDA_ENVIRONMENT_LIMIT_BYTES, throwIfProblems } from '../validation';
 import { IModelEndpoint, ModelEndpoint } from './model-endpoint';
 
@@ -37,6 +38,8 @@ export interface PriorityTierLimits {
 }
 
 const DEFAULT_RATES: Record<PriorityTierName, number> = { critical: 500, standard: 200, batch: 50 };
+/** API Gateway's key for a request model that applies whatever the request's content type. */
+const ANY_CONTENT_TYPE = '$default';
 
 /**
  * A priority tier of callers (shared vocabulary: `critical` > `standard` > `batch`): a usage plan with an API key,
@@ -287,12 +290,15 @@ export class InferenceGateway extends Construct {
     grantStreamPut(this.predictionLog, this.function);
 
     const predict = this.api.root.addResource('predict').addResource('{model}');
+    const requestModel = this.requestModel(props);
     predict.addMethod('POST', new apigateway.LambdaIntegration(this.function), {
       apiKeyRequired: true,
       authorizationType: apigateway.AuthorizationType.IAM,
       requestValidator: new apigateway.RequestValidator(this, 'Validator', { restApi: this.api, validateRequestBody: true, validateRequestParameters: true }),
       requestParameters: { 'method.request.path.model': true },
-      requestModels: { 'application/json': this.requestModel(props) },
+      // '$default' applies the schema to every content type: a model mapped to application/json alone leaves a body
+      // sent as text/plain (or any other type) unvalidated.
+      requestModels: { [ANY_CONTENT_TYPE]: requestModel, 'application/json': requestModel },
     });
     this.acknowledgeFindings();
   }
@@ -359,9 +365,18 @@ export class InferenceGateway extends Construct {
     });
   }
 
-  /** The request body schema, generated from the model's input contract (the join keys of its views). */
+  /**
+   * The request body schema, generated from the model's input contract (the join keys of its views): only the join
+   * keys and `userId`, every string and object bounded (`PREDICT_REQUEST_LIMITS`), no arrays.
+   */
   private requestModel(props: InferenceGatewayProps): apigateway.Model {
     const joinKeys = [...new Set(props.features.flatMap((v) => joinKeysOf(v.toSpec())))];
+    const { MAX_JOIN_KEY_LENGTH, MAX_USER_ID_LENGTH, MAX_SAFE_INTEGER } = PREDICT_REQUEST_LIMITS;
+    // Length bounds apply to strings only, range bounds to integers only (JSON Schema draft 4).
+    const joinKeyValue: apigateway.JsonSchema = {
+      type: [apigateway.JsonSchemaType.STRING, apigateway.JsonSchemaType.INTEGER],
+      minLength: 1, maxLength: MAX_JOIN_KEY_LENGTH, minimum: -MAX_SAFE_INTEGER, maximum: MAX_SAFE_INTEGER,
+    };
     return new apigateway.Model(this, 'PredictRequest', {
       restApi: this.api,
       contentType: 'application/json',
@@ -371,16 +386,20 @@ export class InferenceGateway extends Construct {
         type: apigateway.JsonSchemaType.OBJECT,
         required: ['entity'],
         additionalProperties: false,
+        maxProperties: 2,
         properties: {
           entity: {
             type: apigateway.JsonSchemaType.OBJECT,
             required: joinKeys,
             additionalProperties: false,
-            properties: Object.fromEntries(joinKeys.map((k) => [k, {
-              type: [apigateway.JsonSchemaType.STRING, apigateway.JsonSchemaType.INTEGER], minLength: 1,
-            }])),
+            minProperties: joinKeys.length,
+            maxProperties: joinKeys.length,
+            properties: Object.fromEntries(joinKeys.map((k) => [k, joinKeyValue])),
           },
-          userId: { type: apigateway.JsonSchemaType.STRING, minLength: 1, description: 'Stable id for A/B and canary assignment (never a request id)' },
+          userId: {
+            type: apigateway.JsonSchemaType.STRING, minLength: 1, maxLength: MAX_USER_ID_LENGTH,
+            description: 'Stable id for A/B and canary assignment (never a request id)',
+          },
         },
       },
     });

@@ -8,7 +8,9 @@ import {
   Fallback, FeatureStore, InferenceGateway, InferenceGatewayProps, InferenceImage, InferenceInstanceType, ModelArtifact,
   ModelEndpoint, PriorityTier,
 } from '../../lib';
+import { PREDICT_REQUEST_LIMITS } from '../../lib/private/predict-request';
 import { GatewayMetrics, MetricDimensions, toEmf } from '../../runtime/core/metrics';
+import { alarmsWithoutActions } from '../support/alarms';
 
 const ENV = { account: '123456789012', region: 'us-east-1' };
 const MODEL = path.join(__dirname, '..', '..', 'examples', 'models', 'fraud-mlp.onnx');
@@ -65,6 +67,35 @@ describe('InferenceGateway', () => {
         },
       },
     });
+  });
+
+  test('every content type is validated against the model: $default as well as application/json', () => {
+    const modelRef = { Ref: p.stack.getLogicalId(gateway.node.findChild('PredictRequest').node.defaultChild as any) };
+    template.hasResourceProperties('AWS::ApiGateway::Method', {
+      HttpMethod: 'POST', RequestModels: { $default: modelRef, 'application/json': modelRef },
+    });
+  });
+
+  test('the schema bounds every string, integer and object, and admits no other field or array', () => {
+    const { MAX_JOIN_KEY_LENGTH, MAX_USER_ID_LENGTH } = PREDICT_REQUEST_LIMITS;
+    expect([MAX_JOIN_KEY_LENGTH, MAX_USER_ID_LENGTH]).toEqual([128, 256]);
+    const joinKey = { type: ['string', 'integer'], minLength: 1, maxLength: 128, minimum: -(2 ** 53 - 1), maximum: 2 ** 53 - 1 };
+    const [model] = Object.values(template.findResources('AWS::ApiGateway::Model'));
+    expect(model.Properties.Schema).toEqual({
+      $schema: 'http://json-schema.org/draft-04/schema#',
+      type: 'object', required: ['entity'], additionalProperties: false, maxProperties: 2,
+      properties: {
+        entity: {
+          type: 'object', required: ['customer_id', 'merchant_id'], additionalProperties: false, minProperties: 2, maxProperties: 2,
+          properties: { customer_id: joinKey, merchant_id: joinKey },
+        },
+        userId: { type: 'string', minLength: 1, maxLength: 256, description: expect.any(String) },
+      },
+    });
+  });
+
+  test('no alarm of the gateway stack lacks an action', () => {
+    expect(alarmsWithoutActions(template)).toEqual([]);
   });
 
   test('one usage plan and API key per tier, with throttles and quotas, plus stage throttling, tracing and JSON access logs', () => {
