@@ -1,110 +1,134 @@
-import { PriorityTierName } from './tiers';
+import { PRIORITY_TIERS, PriorityTierName } from './tiers';
 
 /**
- * Tier-aware admission control in front of a model: sheds the lowest tiers first when the model is saturated.
+ * Tier-aware admission control in front of a model, for one gateway instance (one Lambda container): sheds the
+ * lowest tiers first, before they spend a feature read or a model call, when the model is saturated.
  *
- * Saturation is estimated from what the model tells us: the share of recent calls that came back overloaded
- * (throttled, queue full, deadline exceeded), decayed over time so the estimate recovers when load drops even if
- * the shed tiers send nothing. Each tier has a saturation level above which it is shed (critical by default never),
- * and an optional cap on concurrent calls per process applies the same order to in-flight work.
- * Pure: the clock is injected.
+ * The signal is what the model answers this instance's own calls, per tier: answered, or refused (queue full, or
+ * expired at the deadline it was given). The model server is the one place that sees the load of every instance,
+ * and each answer is a sample of it, so no shared state and no extra round trip are needed on the request path.
+ *
+ * The rule is adaptive throttling (Google SRE book, "Handling Overload"), per tier: with decayed counts of the
+ * tier's requests R (admitted or shed) and of its calls the model answered A, a request is shed with probability
+ * `max(0, (R − K·A) / (R + 1))`. A tier is thus let through at about K times the rate the model answers it: a tier
+ * the model keeps refusing is shed almost entirely (a few probes go on, and bring it back as soon as they are
+ * answered), a tier it serves is never shed. Each tier is shed at least as often as the tiers above it would be, so
+ * the lowest go first; protected tiers (the top one by default) are never shed: they get the model or the fallback.
+ * Pure: the clock and the random source are injected.
  */
 
 /** Options of `AdmissionController`. */
 export interface AdmissionOptions {
+  /** Tiers never shed by admission control. @default - the top tier ('critical') */
+  readonly protectedTiers?: readonly PriorityTierName[];
   /**
-   * Saturation (0–1) at or above which each tier is shed. A tier missing here is never shed by saturation.
-   * @default { batch: 0.05, standard: 0.3 }
+   * K: model calls let through per call the model answers, per tier, before shedding starts. Above 1 so that a tier
+   * the model just starts refusing is not shed at once, and so that a shed tier comes back quickly.
+   * @default 1.5
    */
-  readonly shedAt?: Partial<Record<PriorityTierName, number>>;
-  /** Half-life of the saturation estimate, ms. @default 2000 */
+  readonly callsPerAnswer?: number;
+  /** Half-life of the per-tier counts, milliseconds: how fast the controller forgets. @default 1000 */
   readonly halfLifeMs?: number;
-  /**
-   * Maximum concurrent model calls of this process; lower tiers may use a smaller share of it
-   * (`concurrencyShare`). @default - unlimited (a Lambda container runs one request at a time)
-   */
-  readonly maxConcurrency?: number;
-  /** Share (0–1] of `maxConcurrency` each tier may fill. @default { critical: 1, standard: 0.8, batch: 0.5 } */
-  readonly concurrencyShare?: Partial<Record<PriorityTierName, number>>;
   /** Retry-After advised to shed callers, seconds. @default 1 */
   readonly retryAfterSeconds?: number;
   /** Clock, epoch ms. @default Date.now */
   readonly now?: () => number;
+  /** Uniform random numbers in [0, 1). @default Math.random */
+  readonly random?: () => number;
+}
+
+/** What the model made of one admitted call. */
+export enum CallOutcome {
+  /** The model answered. */
+  ANSWERED = 'answered',
+  /** The model refused the call (overloaded) or let it expire at its deadline. */
+  REFUSED = 'refused',
 }
 
 /** An admission decision. */
 export interface Admission {
   readonly admitted: boolean;
-  /** Why the call was shed. */
-  readonly reason?: string;
   /** Seconds the caller should wait before retrying, when shed. */
   readonly retryAfterSeconds?: number;
 }
 
+interface TierCounts {
+  requests: number;
+  answered: number;
+}
+
 export class AdmissionController {
-  private overloadWeight = 0;
-  private totalWeight = 0;
-  private updatedAt: number;
-  private readonly inFlight = new Map<PriorityTierName, number>();
-  private readonly shedAt: Partial<Record<PriorityTierName, number>>;
-  private readonly concurrencyShare: Record<PriorityTierName, number>;
+  private readonly counts = new Map<PriorityTierName, TierCounts>(PRIORITY_TIERS.map((t) => [t, { requests: 0, answered: 0 }]));
+  private readonly protectedTiers: ReadonlySet<PriorityTierName>;
+  private readonly callsPerAnswer: number;
   private readonly halfLifeMs: number;
   private readonly now: () => number;
+  private readonly random: () => number;
+  private updatedAt: number;
 
   constructor(private readonly options: AdmissionOptions = {}) {
-    this.shedAt = options.shedAt ?? { batch: 0.05, standard: 0.3 };
-    this.concurrencyShare = { critical: 1, standard: 0.8, batch: 0.5, ...options.concurrencyShare };
-    this.halfLifeMs = options.halfLifeMs ?? 2000;
+    this.protectedTiers = new Set(options.protectedTiers ?? [PRIORITY_TIERS[0]]);
+    this.callsPerAnswer = options.callsPerAnswer ?? 1.5;
+    this.halfLifeMs = options.halfLifeMs ?? 1000;
     this.now = options.now ?? Date.now;
+    this.random = options.random ?? Math.random;
+    if (!(this.callsPerAnswer >= 1)) throw new Error(`AdmissionOptions.callsPerAnswer must be at least 1, got ${options.callsPerAnswer}`);
+    if (!(this.halfLifeMs > 0)) throw new Error(`AdmissionOptions.halfLifeMs must be positive, got ${options.halfLifeMs}`);
     this.updatedAt = this.now();
   }
 
-  /** Current saturation estimate: the decayed share of recent model calls that came back overloaded (0–1). */
-  public get saturation(): number {
-    this.decay();
-    return this.totalWeight < 1e-9 ? 0 : this.overloadWeight / this.totalWeight;
-  }
-
-  /** Decides whether a call of `tier` may go to the model now; after an admission, call `release` when it ends. */
-  public admit(tier: PriorityTierName): Admission {
-    const retryAfterSeconds = this.options.retryAfterSeconds ?? 1;
-    const threshold = this.shedAt[tier];
-    const saturation = this.saturation;
-    if (threshold !== undefined && saturation >= threshold) {
-      return { admitted: false, retryAfterSeconds, reason: `model saturated (${(saturation * 100).toFixed(0)}% of recent calls overloaded); tier '${tier}' is shed first` };
-    }
-    const max = this.options.maxConcurrency;
-    if (max !== undefined) {
-      const busy = [...this.inFlight.values()].reduce((a, b) => a + b, 0);
-      if (busy >= Math.max(1, Math.floor(max * this.concurrencyShare[tier]))) {
-        return { admitted: false, retryAfterSeconds, reason: `${busy} calls in flight; tier '${tier}' may use ${Math.round(this.concurrencyShare[tier] * 100)}% of ${max}` };
-      }
-    }
-    this.inFlight.set(tier, (this.inFlight.get(tier) ?? 0) + 1);
-    return { admitted: true };
+  /** Whether `tier` is protected: never shed here, and answered with the fallback when the model refuses it. */
+  public isProtected(tier: PriorityTierName): boolean {
+    return this.protectedTiers.has(tier);
   }
 
   /**
-   * Ends an admitted call. `overloaded` is what the model said (true: saturated or too slow); leave it undefined
-   * when the model was not called (cache hit, missing features, open breaker), so the estimate only hears the model.
+   * Probability (0–1) that a request of `tier` is shed now: the largest pressure of this tier and every tier above
+   * it; 0 for a protected tier.
    */
-  public release(tier: PriorityTierName, overloaded?: boolean): void {
-    this.inFlight.set(tier, Math.max(0, (this.inFlight.get(tier) ?? 0) - 1));
-    if (overloaded !== undefined) this.record(overloaded);
+  public shedProbability(tier: PriorityTierName): number {
+    if (this.protectedTiers.has(tier)) return 0;
+    this.decay();
+    return Math.max(...PRIORITY_TIERS.slice(0, PRIORITY_TIERS.indexOf(tier) + 1).map((t) => this.pressure(t)));
   }
 
-  /** Records one model outcome without an admission (e.g. a probe). */
-  public record(overloaded: boolean): void {
+  /**
+   * Decides whether a request of `tier` may go on to its feature read and model call. When it does, report what the
+   * model made of the call with `release`.
+   */
+  public admit(tier: PriorityTierName): Admission {
+    if (this.random() >= this.shedProbability(tier)) return { admitted: true };
+    this.counts.get(tier)!.requests += 1;
+    return { admitted: false, retryAfterSeconds: this.options.retryAfterSeconds ?? 1 };
+  }
+
+  /**
+   * Ends an admitted request. `outcome`: what the model made of its call; leave it undefined when the model was not
+   * called (cache hit, missing features, open breaker) or failed for reasons of its own (an error is the breaker's
+   * business), so that the counts only hear the model's answers to load.
+   */
+  public release(tier: PriorityTierName, outcome?: CallOutcome): void {
+    if (outcome === undefined) return;
     this.decay();
-    this.totalWeight += 1;
-    if (overloaded) this.overloadWeight += 1;
+    const counts = this.counts.get(tier)!;
+    counts.requests += 1;
+    if (outcome === CallOutcome.ANSWERED) counts.answered += 1;
+  }
+
+  /** How far the model is from answering what `tier` sends: the adaptive-throttling rejection probability. */
+  private pressure(tier: PriorityTierName): number {
+    const { requests, answered } = this.counts.get(tier)!;
+    return Math.max(0, (requests - this.callsPerAnswer * answered) / (requests + 1));
   }
 
   private decay(): void {
     const now = this.now();
     const factor = Math.pow(0.5, Math.max(0, now - this.updatedAt) / this.halfLifeMs);
-    this.overloadWeight *= factor;
-    this.totalWeight *= factor;
     this.updatedAt = now;
+    if (factor === 1) return;
+    for (const counts of this.counts.values()) {
+      counts.requests *= factor;
+      counts.answered *= factor;
+    }
   }
 }

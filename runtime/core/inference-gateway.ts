@@ -1,16 +1,21 @@
 /**
  * The inference gateway's request path, over injected ports (features, model, prediction log, metrics, clock):
  *
- *   resolve the caller's tier → admission control (sheds the lowest tiers first when the model is saturated:
- *   429 + Retry-After) → online features (one round trip) → prediction cache → circuit breaker → the model, with
- *   what is left of the deadline, the tier's priority and a consistently hashed variant → on timeout, error or an
- *   open breaker: the configured fallback, marked `fallback: true` and counted — never an unmarked default.
+ *   resolve the caller's tier → validate the body → admission control (sheds the lowest tiers first when the model
+ *   is saturated: 429 + Retry-After, before any feature read or model call) → online features (one round trip) →
+ *   prediction cache → circuit breaker → the model, with what is left of the deadline, the tier's priority and a
+ *   consistently hashed variant → on timeout, error or an open breaker: the configured fallback, marked
+ *   `fallback: true` and counted — never an unmarked default.
  *
- * Every answer (model or fallback) is written to the prediction log. Pure: no AWS SDK here.
+ * Every answer (model or fallback) is written to the prediction log. Every refusal and fallback carries a stable
+ * reason code (`GatewayCode`); the detail behind it (an SDK message, a table name) goes to the gateway's log only.
+ * One metrics line per request holds its outcome and where its time went. Pure: no AWS SDK here.
  */
 import { FeatureDtype, FeatureStatus, FeatureViewSpec, joinKeysOf, joinKeyValue, resolveFeatureRefs } from '../../lib/features/spec';
-import { AdmissionController, AdmissionOptions } from './admission';
+import { textProblem } from '../../lib/features/spec';
+import { AdmissionController, AdmissionOptions, CallOutcome } from './admission';
 import { CircuitBreaker, CircuitBreakerOptions } from './circuit-breaker';
+import { GatewayCode } from './gateway-codes';
 import { GatewayMetrics, MetricDatum, MetricDimensions } from './metrics';
 import { ModelCallError, ModelFailureKind, ModelInvoker } from './model-call';
 import { PREDICTION_LOG_SCHEMA, PredictionLogSink } from './prediction-log';
@@ -52,7 +57,7 @@ export interface GatewayConfig {
   /** Circuit breaker settings. @default - see CircuitBreaker */
   readonly breaker?: Pick<CircuitBreakerOptions, 'failureThreshold' | 'openMs'>;
   /** Admission settings. @default - see AdmissionController */
-  readonly admission?: Pick<AdmissionOptions, 'shedAt' | 'halfLifeMs' | 'maxConcurrency' | 'retryAfterSeconds'>;
+  readonly admission?: Pick<AdmissionOptions, 'protectedTiers' | 'callsPerAnswer' | 'halfLifeMs' | 'retryAfterSeconds'>;
   /** Disables admission control (for comparison in benchmarks). @default false */
   readonly admissionDisabled?: boolean;
 }
@@ -66,14 +71,38 @@ export interface FeatureSource {
   Promise<{ entities: { values: Record<string, unknown>; statuses: Record<string, FeatureStatus> }[] }>;
 }
 
+/** The prediction log as the gateway uses it: a sink and, when it buffers (`BufferedPredictionLogSink`), its delivery. */
+export interface GatewayPredictionLog extends PredictionLogSink {
+  /** Delivers what is buffered; awaited before each answer when `GatewayPorts.logDeliveryBudgetMs` is set. */
+  flush?(): Promise<void>;
+  /** Records lost so far (failed deliveries, drops on a full buffer); the gateway emits their growth as metrics. */
+  readonly stats?: { readonly failed: number; readonly dropped: number };
+}
+
+/** The detail behind a reason code, for operators: logged, never returned to the caller. */
+export interface GatewayLogEntry {
+  readonly requestId: string;
+  readonly code: GatewayCode;
+  /** The raw cause: an SDK error's name and message, which may name tables, streams or endpoints. */
+  readonly detail: string;
+}
+
 /** Ports of the gateway. */
 export interface GatewayPorts {
   readonly features: FeatureSource;
   readonly model: ModelInvoker;
   /** @default - predictions are not logged */
-  readonly predictionLog?: PredictionLogSink;
-  /** Receives metrics (EMF in Lambda). @default - dropped */
+  readonly predictionLog?: GatewayPredictionLog;
+  /**
+   * Longest each answer waits for its prediction-log record to be delivered, milliseconds. Set it in Lambda, which
+   * freezes a container once it answers: buffered records must leave first.
+   * @default - records are delivered in the background (a long-lived process)
+   */
+  readonly logDeliveryBudgetMs?: number;
+  /** Receives metrics (EMF in Lambda): one call per request. @default - dropped */
   readonly metrics?: (dimensions: Record<string, string>, metrics: MetricDatum[]) => void;
+  /** Receives the detail behind the codes of failed requests. @default - one JSON line on stderr */
+  readonly log?: (entry: GatewayLogEntry) => void;
   /** Clock, epoch ms. @default Date.now */
   readonly now?: () => number;
 }
@@ -84,6 +113,8 @@ export interface GatewayRequest {
   readonly model: string;
   /** Raw request body. */
   readonly body: string | null;
+  /** The body is base64 (API Gateway's binary media types): decoded as strict UTF-8. @default false */
+  readonly isBase64Encoded?: boolean;
   /** API key id of the caller, as API Gateway reports it. */
   readonly apiKeyId?: string;
   /** Request id (API Gateway's). */
@@ -105,7 +136,42 @@ interface PredictBody {
   readonly userId?: string;
 }
 
+/** Where one request's time went, milliseconds; a step that did not run is absent. */
+interface Timings {
+  admission?: number;
+  features?: number;
+  model?: number;
+  log?: number;
+  serialization?: number;
+}
+
+/** One request on its way through the gateway. */
+interface RequestState {
+  readonly requestId: string;
+  readonly started: number;
+  readonly timings: Timings;
+  /** What the model made of the call, when one was made and the answer says something about load. */
+  callOutcome?: CallOutcome;
+}
+
+/** The outcome of features → cache → breaker → model: an answer (the model's or the fallback), or refused. */
+type ModelStep =
+  | { readonly refused: true }
+  | {
+    readonly refused?: false; readonly outputs: Record<string, number[]>; readonly variant?: string; readonly fallbackReason?: GatewayCode;
+    readonly features?: Record<string, unknown>; readonly statuses?: Record<string, FeatureStatus>; readonly cacheHit?: boolean; readonly modelFailed?: boolean;
+  };
+
 const JSON_HEADERS = { 'content-type': 'application/json' };
+/** Refuses bytes that are not UTF-8 rather than replacing them. */
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The code a failed model call is answered with. */
+const CODE_OF_FAILURE: Record<ModelFailureKind, GatewayCode> = {
+  [ModelFailureKind.OVERLOADED]: GatewayCode.MODEL_OVERLOADED,
+  [ModelFailureKind.TIMEOUT]: GatewayCode.MODEL_TIMEOUT,
+  [ModelFailureKind.ERROR]: GatewayCode.MODEL_ERROR,
+};
 
 /** The gateway: one instance per process (Lambda container), holding its breaker, admission state and cache. */
 export class InferenceGateway {
@@ -115,11 +181,15 @@ export class InferenceGateway {
   /** Wall clock (breaker, admission, cache, log timestamps); durations use the monotonic `performance.now()`. */
   private readonly now: () => number;
   private readonly joinKeys: string[];
+  private readonly retryAfterSeconds: number;
+  /** Prediction-log losses already emitted as metrics. */
+  private logLosses = { failed: 0, dropped: 0 };
 
   constructor(private readonly config: GatewayConfig, private readonly ports: GatewayPorts) {
     this.now = ports.now ?? Date.now;
     this.breaker = new CircuitBreaker({ ...config.breaker, now: this.now });
     this.admission = new AdmissionController({ ...config.admission, now: this.now });
+    this.retryAfterSeconds = config.admission?.retryAfterSeconds ?? 1;
     if (config.cacheTtlMs) this.cache = new TtlCache(config.cacheMaxEntries ?? 10_000, config.cacheTtlMs, this.now);
     const strings = resolveFeatureRefs(config.views, config.featureRefs)
       .flatMap(({ view, features }) => features.filter((f) => f.dtype === FeatureDtype.STRING).map((f) => `${view.name}:${f.name}`));
@@ -129,78 +199,70 @@ export class InferenceGateway {
     this.joinKeys = [...new Set(config.views.flatMap(joinKeysOf))];
   }
 
-  /** Answers one request. Never throws: every failure becomes a status code with a JSON error, or a fallback. */
+  /** Answers one request. Never throws: every failure becomes a status code with a reason code, or a fallback. */
   public async handle(request: GatewayRequest): Promise<GatewayResponse> {
-    const started = performance.now();
-    const tier = this.config.tierByApiKeyId?.[request.apiKeyId ?? ''] ?? this.config.defaultTier;
-    const dimensions = { [MetricDimensions.MODEL]: this.config.model };
-    if (request.model !== this.config.model) {
-      return error(404, `unknown model '${request.model}'; this gateway serves '${this.config.model}'`, request.requestId);
-    }
-    const parsed = this.parse(request.body);
-    if (typeof parsed === 'string') {
-      this.emit(dimensions, [{ name: GatewayMetrics.INVALID, value: 1, unit: 'Count' }]);
-      return error(400, parsed, request.requestId);
-    }
-    const admission = this.config.admissionDisabled ? { admitted: true } : this.admission.admit(tier);
-    if (!admission.admitted) {
-      this.emit(dimensions, [{ name: GatewayMetrics.SHED, value: 1, unit: 'Count' }]);
-      return {
-        statusCode: 429,
-        headers: { ...JSON_HEADERS, 'retry-after': String(admission.retryAfterSeconds ?? 1) },
-        body: JSON.stringify({ error: `shed: ${admission.reason}`, tier, requestId: request.requestId }),
-      };
-    }
-    let modelSaturated: boolean | undefined;
+    const state: RequestState = { requestId: request.requestId, started: performance.now(), timings: {} };
     try {
-      const answer = await this.answer(parsed, tier, request.requestId, started);
-      modelSaturated = answer.modelSaturated;
-      if (answer.shed) {
-        this.emit(dimensions, [{ name: GatewayMetrics.SHED, value: 1, unit: 'Count' }]);
-        return {
-          statusCode: 429,
-          headers: { ...JSON_HEADERS, 'retry-after': String(this.config.admission?.retryAfterSeconds ?? 1) },
-          body: JSON.stringify({ error: `shed: the model is overloaded and tier '${tier}' yields to higher tiers`, tier, requestId: request.requestId }),
-        };
-      }
-      const latencyMs = Math.round((performance.now() - started) * 100) / 100;
-      const modelVersion = (answer.variant && this.config.modelVersions?.[answer.variant]) || this.config.modelVersion;
-      this.ports.predictionLog?.write({
-        schema: PREDICTION_LOG_SCHEMA, ts: new Date(this.now()).toISOString(), requestId: request.requestId,
-        model: this.config.model, modelVersion, variant: answer.variant, features: answer.features,
-        outputs: answer.outputs, latencyMs, fallback: answer.fallbackReason !== undefined, tier,
-      });
-      this.emit({ ...dimensions, [MetricDimensions.VARIANT]: answer.variant ?? 'default' }, [
-        { name: answer.fallbackReason ? GatewayMetrics.FALLBACKS : GatewayMetrics.PREDICTIONS, value: 1, unit: 'Count' },
-        { name: GatewayMetrics.LATENCY_MS, value: latencyMs, unit: 'Milliseconds' },
-      ]);
-      return {
-        statusCode: 200,
-        headers: JSON_HEADERS,
-        body: JSON.stringify({
-          requestId: request.requestId, model: this.config.model, modelVersion,
-          variant: answer.variant, tier, outputs: answer.outputs, fallback: answer.fallbackReason !== undefined,
-          ...(answer.fallbackReason ? { fallbackReason: answer.fallbackReason } : {}),
-          featureStatuses: answer.statuses, latencyMs,
-        }),
-      };
-    } finally {
-      if (!this.config.admissionDisabled) this.admission.release(tier, modelSaturated);
+      return await this.process(request, state);
+    } catch (e) {
+      this.logDetail(state, GatewayCode.INTERNAL_ERROR, e);
+      return refusal(500, GatewayCode.INTERNAL_ERROR, 'the gateway failed unexpectedly; retry', request.requestId);
     }
   }
 
-  /**
-   * Features → cache → breaker → model, or the fallback. `modelSaturated` is set only when the model was called:
-   * whether it answered saturated (overloaded or too slow).
-   */
-  private async answer(body: PredictBody, tier: PriorityTierName, requestId: string, started: number): Promise<{
-    outputs: Record<string, number[]>; variant?: string; fallbackReason?: string; modelSaturated?: boolean; shed?: boolean;
-    features?: Record<string, unknown>; statuses?: Record<string, FeatureStatus>;
-  }> {
-    const fallback = (reason: string, extra: { modelSaturated?: boolean; features?: Record<string, unknown>; statuses?: Record<string, FeatureStatus> } = {}) => {
-      return { outputs: this.config.fallbackOutputs, fallbackReason: reason, ...extra };
+  private async process(request: GatewayRequest, state: RequestState): Promise<GatewayResponse> {
+    const tier = this.config.tierByApiKeyId?.[request.apiKeyId ?? ''] ?? this.config.defaultTier;
+    const dimensions = { [MetricDimensions.MODEL]: this.config.model };
+    if (request.model !== this.config.model) {
+      return refusal(404, GatewayCode.UNKNOWN_MODEL, `unknown model; this gateway serves '${this.config.model}'`, request.requestId);
+    }
+    const parsed = this.parse(request);
+    if (typeof parsed === 'string') {
+      this.finish(dimensions, state, [count(GatewayMetrics.INVALID)]);
+      return refusal(400, GatewayCode.BAD_REQUEST, parsed, request.requestId);
+    }
+    const admitted = this.config.admissionDisabled || this.admission.admit(tier).admitted;
+    state.timings.admission = performance.now() - state.started;
+    if (!admitted) {
+      this.finish(dimensions, state, [count(GatewayMetrics.SHED)]);
+      return refusal(429, GatewayCode.SHED, `tier '${tier}' is shed while the model is saturated; retry after ${this.retryAfterSeconds} s`,
+        request.requestId, { tier, retryAfterSeconds: this.retryAfterSeconds });
+    }
+    const step = await this.modelStep(parsed, tier, state);
+    if (!this.config.admissionDisabled) this.admission.release(tier, state.callOutcome);
+    if (step.refused) {
+      this.finish(dimensions, state, [count(GatewayMetrics.MODEL_OVERLOADED), count(GatewayMetrics.MODEL_FAILURES)]);
+      return refusal(429, GatewayCode.MODEL_OVERLOADED, `the model is saturated and refused tier '${tier}'; retry after ${this.retryAfterSeconds} s`,
+        request.requestId, { tier, retryAfterSeconds: this.retryAfterSeconds });
+    }
+
+    const latencyMs = Math.round((performance.now() - state.started) * 100) / 100;
+    const modelVersion = (step.variant && this.config.modelVersions?.[step.variant]) || this.config.modelVersion;
+    const fallback = step.fallbackReason !== undefined;
+    const serializationStarted = performance.now();
+    const body = JSON.stringify({
+      requestId: request.requestId, model: this.config.model, modelVersion, variant: step.variant, tier, outputs: step.outputs, fallback,
+      ...(fallback ? { fallbackReason: step.fallbackReason } : {}), featureStatuses: step.statuses, latencyMs,
+    });
+    state.timings.serialization = performance.now() - serializationStarted;
+    await this.writeLog(state, {
+      schema: PREDICTION_LOG_SCHEMA, ts: new Date(this.now()).toISOString(), requestId: request.requestId, model: this.config.model,
+      modelVersion, variant: step.variant, features: step.features, outputs: step.outputs, latencyMs, fallback, tier,
+    });
+    this.finish({ ...dimensions, [MetricDimensions.VARIANT]: step.variant ?? 'default' }, state, [
+      count(fallback ? GatewayMetrics.FALLBACKS : GatewayMetrics.PREDICTIONS),
+      ...(step.cacheHit ? [count(GatewayMetrics.CACHE_HITS)] : []),
+      ...(step.modelFailed ? [count(GatewayMetrics.MODEL_FAILURES)] : []),
+    ], { answered: true });
+    return { statusCode: 200, headers: JSON_HEADERS, body };
+  }
+
+  /** Features → cache → breaker → model, or the fallback; `refused` when the model refused a tier that is not protected. */
+  private async modelStep(body: PredictBody, tier: PriorityTierName, state: RequestState): Promise<ModelStep> {
+    const fallback = (code: GatewayCode, extra: { features?: Record<string, unknown>; statuses?: Record<string, FeatureStatus>; modelFailed?: boolean } = {}) => {
+      return { outputs: this.config.fallbackOutputs, fallbackReason: code, ...extra };
     };
-    const remaining = () => this.config.deadlineMs - (performance.now() - started);
+    const remaining = () => this.config.deadlineMs - (performance.now() - state.started);
     const variant = body.userId && this.config.variants?.length ? assignVariant(body.userId, this.config.variants, this.config.model) : undefined;
     let vector;
     const featuresStarted = performance.now();
@@ -209,43 +271,43 @@ export class InferenceGateway {
         views: this.config.views, entities: [body.entity], featureRefs: this.config.featureRefs, deadlineMs: Math.max(1, remaining()),
       })).entities;
     } catch (e) {
-      return fallback(`feature lookup failed: ${(e as Error).message}`);
+      this.logDetail(state, GatewayCode.FEATURES_UNAVAILABLE, e);
+      return fallback(GatewayCode.FEATURES_UNAVAILABLE);
     } finally {
-      this.emit({ [MetricDimensions.MODEL]: this.config.model }, [{ name: GatewayMetrics.FEATURE_LATENCY_MS, value: performance.now() - featuresStarted, unit: 'Milliseconds' }]);
+      state.timings.features = performance.now() - featuresStarted;
     }
     const { values: features, statuses } = vector;
-    const missing = this.config.featureRefs.filter((ref) => features[ref] === null || features[ref] === undefined);
-    if (missing.length > 0) return fallback(`features unavailable: ${missing.map((r) => `${r} (${statuses[r]})`).join(', ')}`, { features, statuses });
+    if (this.config.featureRefs.some((ref) => features[ref] === null || features[ref] === undefined)) {
+      return fallback(GatewayCode.FEATURES_MISSING, { features, statuses });
+    }
     const row = this.config.featureRefs.flatMap((ref) => toNumbers(features[ref]));
     const cacheKey = `${variant ?? ''}|${row.join(',')}`;
     const cached = this.cache?.get(cacheKey);
-    if (cached) {
-      this.emit({ [MetricDimensions.MODEL]: this.config.model }, [{ name: GatewayMetrics.CACHE_HITS, value: 1, unit: 'Count' }]);
-      return { ...cached, features, statuses };
-    }
+    if (cached) return { ...cached, features, statuses, cacheHit: true };
     const remainingMs = remaining();
-    if (remainingMs < MIN_MODEL_BUDGET_MS) return fallback(`deadline of ${this.config.deadlineMs} ms spent before the model call`, { features, statuses });
-    if (!this.breaker.tryAcquire()) return fallback('circuit breaker open: the model failed repeatedly; probing again shortly', { features, statuses });
+    if (remainingMs < MIN_MODEL_BUDGET_MS) return fallback(GatewayCode.DEADLINE_SPENT, { features, statuses });
+    if (!this.breaker.tryAcquire()) return fallback(GatewayCode.CIRCUIT_OPEN, { features, statuses });
     const modelStarted = performance.now();
     try {
       const answer = await this.ports.model.invoke({
         inputs: { [this.config.inputName]: { shape: [1, row.length], data: row } },
-        deadlineMs: remainingMs, priority: levelOfTier(tier), targetVariant: variant, requestId,
+        deadlineMs: remainingMs, priority: levelOfTier(tier), targetVariant: variant, requestId: state.requestId,
       });
       this.breaker.onSuccess();
+      state.callOutcome = CallOutcome.ANSWERED;
       const result = { outputs: answer.outputs, variant: answer.variant ?? variant };
       this.cache?.set(cacheKey, result);
-      this.emit({ [MetricDimensions.MODEL]: this.config.model, [MetricDimensions.VARIANT]: result.variant ?? 'default' }, [
-        { name: GatewayMetrics.MODEL_LATENCY_MS, value: performance.now() - modelStarted, unit: 'Milliseconds' },
-      ]);
-      return { ...result, modelSaturated: false, features, statuses };
+      return { ...result, features, statuses };
     } catch (e) {
       const failure = e instanceof ModelCallError ? e : new ModelCallError(ModelFailureKind.ERROR, (e as Error).message);
       this.judge(failure.kind, tier);
-      this.emit({ [MetricDimensions.MODEL]: this.config.model }, [{ name: GatewayMetrics.MODEL_FAILURES, value: 1, unit: 'Count' }]);
-      const modelSaturated = failure.kind !== ModelFailureKind.ERROR;
-      if (failure.kind === ModelFailureKind.OVERLOADED && tier !== PRIORITY_TIERS[0]) return { outputs: {}, modelSaturated, shed: true };
-      return fallback(`model ${failure.kind}: ${failure.message}`, { modelSaturated, features, statuses });
+      // Overload and expiry are the model's answer to load; an error is the breaker's business, not admission's.
+      if (failure.kind !== ModelFailureKind.ERROR) state.callOutcome = CallOutcome.REFUSED;
+      else this.logDetail(state, GatewayCode.MODEL_ERROR, failure);
+      if (failure.kind === ModelFailureKind.OVERLOADED && !this.admission.isProtected(tier)) return { refused: true };
+      return fallback(CODE_OF_FAILURE[failure.kind], { features, statuses, modelFailed: true });
+    } finally {
+      state.timings.model = performance.now() - modelStarted;
     }
   }
 
@@ -260,28 +322,88 @@ export class InferenceGateway {
     else this.breaker.onNeutral();
   }
 
-  /** Parses and validates the body; returns the error message when invalid. */
-  private parse(raw: string | null): PredictBody | string {
+  /** Parses and validates the body; returns the error message (naming the field and the fix) when invalid. */
+  private parse(request: GatewayRequest): PredictBody | string {
     let body: unknown;
     try {
+      const raw = request.isBase64Encoded && request.body ? STRICT_UTF8.decode(Buffer.from(request.body, 'base64')) : request.body;
       body = JSON.parse(raw ?? '');
     } catch {
-      return 'body must be JSON: {"entity": {<join keys>}, "userId": "<stable id>"}';
+      return 'body must be UTF-8 JSON: {"entity": {<join keys>}, "userId": "<stable id>"}';
     }
     const entity = (body as PredictBody | null)?.entity;
     if (typeof entity !== 'object' || entity === null || Array.isArray(entity)) {
       return `"entity" must be an object with the join keys ${this.joinKeys.join(', ')}`;
     }
-    const problems = this.joinKeys.filter((k) => joinKeyValue(entity[k]) === undefined)
-      .map((k) => `entity.${k} must be a non-empty string or an integer`);
+    const problems = this.joinKeys.flatMap((k) => {
+      const text = typeof entity[k] === 'string' ? textProblem(entity[k] as string) : undefined;
+      if (text) return [`entity.${k} ${text}`];
+      return joinKeyValue(entity[k]) === undefined ? [`entity.${k} must be a non-empty string or an integer`] : [];
+    });
     const userId = (body as PredictBody).userId;
     if (userId !== undefined && (typeof userId !== 'string' || userId === '')) problems.push('"userId" must be a non-empty string when given');
+    else if (userId !== undefined && textProblem(userId)) problems.push(`"userId" ${textProblem(userId)}`);
     return problems.length > 0 ? problems.join('; ') : (body as PredictBody);
   }
 
-  private emit(dimensions: Record<string, string>, metrics: MetricDatum[]): void {
+  /** Writes the prediction-log record and, where the gateway must (Lambda), waits for its delivery within the budget. */
+  private async writeLog(state: RequestState, record: Parameters<PredictionLogSink['write']>[0]): Promise<void> {
+    const log = this.ports.predictionLog;
+    if (!log) return;
+    const started = performance.now();
+    log.write(record);
+    const budget = this.ports.logDeliveryBudgetMs;
+    if (budget !== undefined && log.flush) await within(log.flush(), budget);
+    state.timings.log = performance.now() - started;
+  }
+
+  /**
+   * Emits the request's one metrics line: its outcome `counts`, where its time went, and the prediction-log records
+   * lost since the last line. `answered`: a 200 answer, whose total latency and overhead are emitted too (the
+   * overhead is everything but the feature read and the model call: parsing, admission, log write, serialization).
+   */
+  private finish(dimensions: Record<string, string>, state: RequestState, counts: MetricDatum[], options: { answered?: boolean } = {}): void {
+    const { timings } = state;
+    const metrics = [...counts];
+    const time = (name: string, ms: number | undefined) => {
+      if (ms !== undefined) metrics.push({ name, value: Math.round(ms * 1000) / 1000, unit: 'Milliseconds' });
+    };
+    time(GatewayMetrics.ADMISSION_MS, timings.admission);
+    time(GatewayMetrics.FEATURE_LATENCY_MS, timings.features);
+    time(GatewayMetrics.MODEL_LATENCY_MS, timings.model);
+    time(GatewayMetrics.LOG_WRITE_MS, timings.log);
+    time(GatewayMetrics.SERIALIZATION_MS, timings.serialization);
+    if (options.answered) {
+      const total = performance.now() - state.started;
+      time(GatewayMetrics.LATENCY_MS, total);
+      time(GatewayMetrics.OVERHEAD_MS, total - (timings.features ?? 0) - (timings.model ?? 0));
+    }
+    const stats = this.ports.predictionLog?.stats;
+    if (stats) {
+      metrics.push(count(GatewayMetrics.LOG_DELIVERY_FAILURES, stats.failed - this.logLosses.failed));
+      metrics.push(count(GatewayMetrics.LOG_RECORDS_DROPPED, stats.dropped - this.logLosses.dropped));
+      this.logLosses = { failed: stats.failed, dropped: stats.dropped };
+    }
     this.ports.metrics?.(dimensions, metrics);
   }
+
+  private logDetail(state: RequestState, code: GatewayCode, error: unknown): void {
+    const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    const entry: GatewayLogEntry = { requestId: state.requestId, code, detail };
+    if (this.ports.log) this.ports.log(entry);
+    else console.warn(JSON.stringify({ level: 'warn', ...entry }));
+  }
+}
+
+function count(name: string, value = 1): MetricDatum {
+  return { name, value, unit: 'Count' };
+}
+
+/** Waits for `promise` at most `ms` milliseconds; its failure is not the caller's (the sink counts it). */
+async function within(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise.catch(() => undefined), new Promise((resolve) => { timer = setTimeout(resolve, ms); })]);
+  clearTimeout(timer);
 }
 
 /** A feature value as model input numbers: numbers as they are, booleans 0/1, vectors flattened. */
@@ -291,6 +413,11 @@ function toNumbers(value: unknown): number[] {
   return [Number(value)];
 }
 
-function error(statusCode: number, message: string, requestId: string): GatewayResponse {
-  return { statusCode, headers: JSON_HEADERS, body: JSON.stringify({ error: message, requestId }) };
+/** A refusal: the status, a stable reason code and a message that names no internals. */
+function refusal(statusCode: number, code: GatewayCode, message: string, requestId: string, extra: { tier?: string; retryAfterSeconds?: number } = {}): GatewayResponse {
+  return {
+    statusCode,
+    headers: extra.retryAfterSeconds === undefined ? JSON_HEADERS : { ...JSON_HEADERS, 'retry-after': String(extra.retryAfterSeconds) },
+    body: JSON.stringify({ code, error: message, ...(extra.tier ? { tier: extra.tier } : {}), requestId }),
+  };
 }

@@ -93,6 +93,20 @@ export const GatewayMetrics = {
   LATENCY_MS: 'GatewayLatencyMs',
   /** Answers served from the prediction cache. */
   CACHE_HITS: 'PredictionCacheHits',
+  /** Requests answered 429 because the model refused their call (after a feature read and a model call). */
+  MODEL_OVERLOADED: 'ModelOverloadedRequests',
+  /** Time to parse the request and decide admission, milliseconds. */
+  ADMISSION_MS: 'AdmissionMs',
+  /** Time to write the prediction-log record (and deliver it, where the gateway must before answering), milliseconds. */
+  LOG_WRITE_MS: 'PredictionLogWriteMs',
+  /** Time to serialize the response body, milliseconds. */
+  SERIALIZATION_MS: 'ResponseSerializationMs',
+  /** The gateway's own time: `GatewayLatencyMs` less the feature read and the model call, milliseconds. */
+  OVERHEAD_MS: 'GatewayOverheadMs',
+  /** Prediction-log records lost in failed deliveries (the stream refused them or could not be reached). */
+  LOG_DELIVERY_FAILURES: 'PredictionLogDeliveryFailures',
+  /** Prediction-log records dropped because the log buffer was full. */
+  LOG_RECORDS_DROPPED: 'PredictionLogRecordsDropped',
 } as const;
 
 /** The dimension sets `toEmf` publishes: the full set, plus the first dimension alone when there are several. */

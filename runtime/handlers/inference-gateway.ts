@@ -22,27 +22,24 @@ import { KinesisPredictionLogSink } from '../aws/prediction-log-sinks';
 import { GatewayConfig, GatewayPorts, InferenceGateway } from '../core/inference-gateway';
 import { METRICS_NAMESPACE, toEmf } from '../core/metrics';
 
-/** How long an invocation may spend flushing its prediction-log records before answering, milliseconds. */
-const LOG_FLUSH_BUDGET_MS = 200;
+/**
+ * How long an answer may wait for its prediction-log record to be delivered, milliseconds: Lambda freezes the
+ * container once it answers, so the record must go first (a record not delivered in time goes with a later answer).
+ */
+export const LOG_DELIVERY_BUDGET_MS = 200;
 
 /** An API Gateway proxy handler answering with the gateway. */
 export type GatewayHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
 
-/**
- * Wraps a gateway as an API Gateway proxy handler. `flush` runs before each answer leaves, bounded by
- * `LOG_FLUSH_BUDGET_MS`: Lambda freezes the container once it answers, so buffered prediction-log records must go first.
- */
-export function createGatewayHandler(gateway: InferenceGateway, flush?: () => Promise<void>): GatewayHandler {
-  return async (event) => {
-    const response = await gateway.handle({
-      model: event.pathParameters?.model ?? '',
-      body: event.isBase64Encoded && event.body ? Buffer.from(event.body, 'base64').toString('utf8') : event.body,
-      apiKeyId: event.requestContext?.identity?.apiKeyId ?? undefined,
-      requestId: event.requestContext?.requestId ?? `local-${Date.now()}`,
-    });
-    if (flush) await Promise.race([flush(), new Promise((resolve) => setTimeout(resolve, LOG_FLUSH_BUDGET_MS).unref())]);
-    return response;
-  };
+/** Wraps a gateway as an API Gateway proxy handler. */
+export function createGatewayHandler(gateway: InferenceGateway): GatewayHandler {
+  return (event) => gateway.handle({
+    model: event.pathParameters?.model ?? '',
+    body: event.body,
+    isBase64Encoded: event.isBase64Encoded,
+    apiKeyId: event.requestContext?.identity?.apiKeyId ?? undefined,
+    requestId: event.requestContext?.requestId ?? `local-${Date.now()}`,
+  });
 }
 
 /** Builds the handler from the Lambda environment (see the module documentation); throws naming what is missing. */
@@ -51,18 +48,20 @@ export function gatewayFromEnvironment(env: NodeJS.ProcessEnv = process.env): Ga
   const config = environment.json<GatewayConfig>('GATEWAY_CONFIG', 'a JSON GatewayConfig');
   const namespace = environment.optional('METRICS_NAMESPACE') ?? METRICS_NAMESPACE;
   const logStream = environment.optional('PREDICTION_LOG_STREAM');
-  const predictionLog = logStream
-    ? new KinesisPredictionLogSink({ client: new KinesisClient({}), streamName: logStream, flushIntervalMs: 50 })
-    : undefined;
   const ports: GatewayPorts = {
     // SDK retries off: the feature client retries within the request's deadline itself.
     features: new OnlineFeatureClient({ client: new DynamoDBClient({ maxAttempts: 1 }), tableName: environment.required('ONLINE_TABLE_NAME') }),
     // No SDK retries: the gateway's deadline and breaker decide what happens after a failure.
     model: new SageMakerModelInvoker(new SageMakerRuntimeClient({ maxAttempts: 1 }), environment.required('ENDPOINT_NAME')),
-    predictionLog,
+    predictionLog: logStream ? new KinesisPredictionLogSink({
+      client: new KinesisClient({}), streamName: logStream, flushIntervalMs: 50,
+      // Counted and emitted by the gateway (PredictionLogDeliveryFailures); the cause is for the log only.
+      onError: (error, records) => console.warn(JSON.stringify({ level: 'warn', message: 'prediction-log delivery failed', records, detail: `${error.name}: ${error.message}` })),
+    }) : undefined,
+    logDeliveryBudgetMs: LOG_DELIVERY_BUDGET_MS,
     metrics: (dimensions, metrics) => process.stdout.write(`${toEmf(dimensions, metrics, { namespace })}\n`),
   };
-  return createGatewayHandler(new InferenceGateway(config, ports), predictionLog && (() => predictionLog.flush()));
+  return createGatewayHandler(new InferenceGateway(config, ports));
 }
 
 let fromEnvironment: GatewayHandler | undefined;

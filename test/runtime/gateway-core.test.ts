@@ -1,4 +1,4 @@
-import { AdmissionController } from '../../runtime/core/admission';
+import { AdmissionController, CallOutcome } from '../../runtime/core/admission';
 import { TtlCache } from '../../runtime/core/ttl-cache';
 import { BreakerState, CircuitBreaker } from '../../runtime/core/circuit-breaker';
 import { assignVariant, bucketOf } from '../../runtime/core/variant-assignment';
@@ -78,51 +78,60 @@ describe('variant assignment', () => {
 });
 
 describe('AdmissionController', () => {
-  test('sheds batch first, then standard, never critical, as the model reports overload', () => {
-    let now = 0;
-    const admission = new AdmissionController({ now: () => now });
-    for (const tier of ['critical', 'standard', 'batch'] as const) expect(admission.admit(tier).admitted).toBe(true);
-    // 1 overloaded answer in 10: batch (5%) is shed, standard (30%) is not.
-    for (let i = 0; i < 9; i++) admission.record(false);
-    admission.record(true);
-    expect(admission.saturation).toBeCloseTo(0.1, 5);
-    const shed = admission.admit('batch');
-    expect(shed).toMatchObject({ admitted: false, retryAfterSeconds: 1 });
-    expect(shed.reason).toMatch(/tier 'batch' is shed first/);
-    expect(admission.admit('standard').admitted).toBe(true);
-    // Most answers overloaded: standard is shed too, critical still admitted.
-    for (let i = 0; i < 20; i++) admission.record(true);
-    expect(admission.admit('standard').admitted).toBe(false);
+  /** A controller on a fake clock, with a random source the test sets. */
+  function controller(options: { halfLifeMs?: number } = {}) {
+    const clock = { now: 0, random: 0.5 };
+    const admission = new AdmissionController({ ...options, now: () => clock.now, random: () => clock.random });
+    return { admission, clock };
+  }
+
+  test('a tier the model keeps refusing is shed almost entirely, a tier it answers never, the top tier never', () => {
+    const { admission, clock } = controller();
+    for (let i = 0; i < 20; i++) {
+      admission.release('batch', CallOutcome.REFUSED);
+      admission.release('standard', CallOutcome.ANSWERED);
+      admission.release('critical', CallOutcome.REFUSED);
+    }
+    // (R − 1.5·A) / (R + 1) with R = 20 calls, A = 0 answered: 20/21.
+    expect(admission.shedProbability('batch')).toBeCloseTo(20 / 21, 5);
+    clock.random = 0.9;
+    expect(admission.admit('batch')).toEqual({ admitted: false, retryAfterSeconds: 1 });
+    clock.random = 0.99; // a probe: the few that go on are how the tier comes back
+    expect(admission.admit('batch')).toEqual({ admitted: true });
+    // Critical is refused too, yet never shed (it gets the fallback); so every tier below it is shed as much.
+    expect(admission.isProtected('critical')).toBe(true);
+    clock.random = 0;
     expect(admission.admit('critical').admitted).toBe(true);
+    expect(admission.shedProbability('standard')).toBeCloseTo(20 / 21, 5);
   });
 
-  test('the estimate decays with time, so shed tiers come back when load drops', () => {
-    let now = 0;
-    const admission = new AdmissionController({ halfLifeMs: 1000, now: () => now });
-    for (let i = 0; i < 10; i++) admission.record(true);
-    expect(admission.admit('batch').admitted).toBe(false);
-    now = 1000;
-    admission.record(false);
-    // Overload weight halves per half-life while the fresh healthy answer counts in full.
-    expect(admission.saturation).toBeCloseTo(5 / 6, 5);
-    now = 10_000;
-    for (let i = 0; i < 20; i++) admission.record(false);
-    expect(admission.saturation).toBeLessThan(0.05);
-    expect(admission.admit('batch').admitted).toBe(true);
+  test('lowest first: a tier is shed at least as often as any tier above it, and a tier answered in part is let through at about K times that rate', () => {
+    const { admission } = controller();
+    // The model answers half of standard's calls and refuses every batch call.
+    for (let i = 0; i < 40; i++) admission.release('standard', i % 2 === 0 ? CallOutcome.ANSWERED : CallOutcome.REFUSED);
+    const standard = admission.shedProbability('standard');
+    expect(standard).toBeCloseTo((40 - 1.5 * 20) / 41, 5); // admitted ≈ 1.5 × answered
+    expect(admission.shedProbability('batch')).toBe(standard); // batch has no history of its own: it follows standard
+    expect(admission.shedProbability('critical')).toBe(0);
   });
 
-  test('a concurrency cap gives lower tiers a smaller share of in-flight calls', () => {
-    const admission = new AdmissionController({ maxConcurrency: 4 });
-    expect(admission.admit('batch').admitted).toBe(true);
-    expect(admission.admit('batch').admitted).toBe(true);
-    expect(admission.admit('batch')).toMatchObject({ admitted: false, reason: expect.stringMatching(/2 calls in flight; tier 'batch' may use 50% of 4/) });
-    expect(admission.admit('standard').admitted).toBe(true);
-    expect(admission.admit('standard').admitted).toBe(false);
-    expect(admission.admit('critical').admitted).toBe(true);
-    expect(admission.admit('critical').admitted).toBe(false);
+  test('shed tiers come back: answered probes and time bring the probability down', () => {
+    const { admission, clock } = controller({ halfLifeMs: 1000 });
+    for (let i = 0; i < 20; i++) admission.release('batch', CallOutcome.REFUSED);
+    expect(admission.shedProbability('batch')).toBeCloseTo(20 / 21, 5);
+    for (let i = 0; i < 5; i++) admission.release('batch', CallOutcome.ANSWERED);
+    expect(admission.shedProbability('batch')).toBeCloseTo((25 - 1.5 * 5) / 26, 5);
+    // Ten half-lives later the history is all but forgotten.
+    clock.now = 10_000;
+    expect(admission.shedProbability('batch')).toBeLessThan(0.05);
+    // Calls that say nothing about load (no model call, a model error) leave the counts alone.
     admission.release('batch');
-    expect(admission.admit('critical').admitted).toBe(true);
-    expect(admission.saturation).toBe(0); // a release without a model outcome records nothing
+    expect(admission.shedProbability('batch')).toBeLessThan(0.05);
+  });
+
+  test('settings are checked', () => {
+    expect(() => new AdmissionController({ callsPerAnswer: 0.5 })).toThrow(/callsPerAnswer must be at least 1/);
+    expect(() => new AdmissionController({ halfLifeMs: 0 })).toThrow(/halfLifeMs must be positive/);
   });
 });
 

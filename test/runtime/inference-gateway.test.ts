@@ -2,7 +2,7 @@
  * The inference gateway end to end on loopback: real API Gateway proxy events → the gateway handler → online
  * features from dynalite (one BatchGetItem) → our inference server through the real SageMaker Runtime client →
  * prediction log records in kinesalite. Faults are real: a server stopped, a server frozen (SIGSTOP), a server
- * slowed by its own fault injection (its worker blocks) under overload.
+ * slowed by its own fault injection (its worker blocks) under overload, a table and a stream that do not exist.
  */
 import * as path from 'path';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -14,13 +14,14 @@ import { FeatureViewSpec, validateRecord } from '../../lib/features/spec';
 import { SageMakerModelInvoker } from '../../runtime/aws/model-invoker';
 import { OnlineFeatureClient, putOnlineRow } from '../../runtime/aws/online-store';
 import { KinesisPredictionLogSink } from '../../runtime/aws/prediction-log-sinks';
-import { GatewayConfig, InferenceGateway } from '../../runtime/core/inference-gateway';
-import { MetricDatum } from '../../runtime/core/metrics';
+import { GatewayCode } from '../../runtime/core/gateway-codes';
+import { GatewayConfig, GatewayLogEntry, InferenceGateway } from '../../runtime/core/inference-gateway';
+import { GatewayMetrics, MetricDatum } from '../../runtime/core/metrics';
 import { parseJsonLines, PredictionLogRecord } from '../../runtime/core/prediction-log';
 import { assignVariant } from '../../runtime/core/variant-assignment';
-import { createGatewayHandler, GatewayHandler, gatewayFromEnvironment } from '../../runtime/handlers/inference-gateway';
+import { createGatewayHandler, GatewayHandler, gatewayFromEnvironment, LOG_DELIVERY_BUDGET_MS } from '../../runtime/handlers/inference-gateway';
 import { VariantRouter } from '../../runtime/local/variant-router';
-import { call, ServerProcess, startServer } from '../inference-server/server-process';
+import { call, metrics as serverMetrics, ServerProcess, startServer, waitForMetrics } from '../inference-server/server-process';
 import { LocalService, localClientConfig, startDynalite, startKinesalite } from '../support/local-aws';
 
 const TABLE = 'features_online';
@@ -57,20 +58,31 @@ const baseConfig: GatewayConfig = {
   tierByApiKeyId: { 'key-critical': 'critical', 'key-standard': 'standard', 'key-batch': 'batch' },
 };
 
-interface Harness { handler: GatewayHandler; metrics: { dimensions: Record<string, string>; metrics: MetricDatum[] }[]; log: KinesisPredictionLogSink }
+/** One metrics line per request, as the gateway emitted it. */
+type MetricsLine = { dimensions: Record<string, string>; metrics: MetricDatum[] };
+interface Harness { handler: GatewayHandler; metrics: MetricsLine[]; logged: GatewayLogEntry[] }
 const sinks: KinesisPredictionLogSink[] = [];
 
-function gatewayWith(model: SageMakerModelInvoker | VariantRouter, config: Partial<GatewayConfig> = {}): Harness {
+/** A gateway as Lambda runs it (each answer waits for its prediction-log delivery), over the loopback services. */
+function gatewayWith(model: SageMakerModelInvoker | VariantRouter, config: Partial<GatewayConfig> = {}, where: { table?: string; stream?: string } = {}): Harness {
   const metrics: Harness['metrics'] = [];
-  const log = new KinesisPredictionLogSink({ client: kinesis, streamName: STREAM, flushIntervalMs: 10 });
+  const logged: GatewayLogEntry[] = [];
+  const log = new KinesisPredictionLogSink({ client: kinesis, streamName: where.stream ?? STREAM, flushIntervalMs: 10 });
   sinks.push(log);
   const gateway = new InferenceGateway({ ...baseConfig, ...config }, {
-    features: new OnlineFeatureClient({ client: dynamo, tableName: TABLE, timeoutMs: 10_000 }),
+    features: new OnlineFeatureClient({ client: dynamo, tableName: where.table ?? TABLE, timeoutMs: 10_000 }),
     model,
     predictionLog: log,
+    logDeliveryBudgetMs: LOG_DELIVERY_BUDGET_MS,
     metrics: (dimensions, m) => metrics.push({ dimensions, metrics: m }),
+    log: (entry) => logged.push(entry),
   });
-  return { handler: createGatewayHandler(gateway, () => log.flush()), metrics, log };
+  return { handler: createGatewayHandler(gateway), metrics, logged };
+}
+
+/** The value of metric `name` in a line, or undefined when the line does not hold it. */
+function valueOf(line: MetricsLine, name: string): number | undefined {
+  return line.metrics.find((d) => d.name === name)?.value;
 }
 
 let requestCounter = 0;
@@ -160,21 +172,28 @@ describe('inference gateway on loopback', () => {
     expect(harness.metrics.some((m) => m.metrics.some((d) => d.name === 'Predictions'))).toBe(true);
   });
 
-  test('bad requests get a 4xx with a JSON error naming the problem', async () => {
+  test('bad requests get a 4xx with a reason code and a JSON error naming the problem', async () => {
     const cases: [unknown, RegExp][] = [
-      ['{not json', /body must be JSON/],
+      ['{not json', /body must be UTF-8 JSON/],
       [{ customer: 'c1' }, /"entity" must be an object with the join keys customer_id, merchant_id/],
       [{ entity: { customer_id: 'c1' } }, /entity\.merchant_id must be a non-empty string or an integer/],
       [{ entity, userId: 42 }, /"userId" must be a non-empty string/],
+      // Lone UTF-16 surrogates, as JSON escapes: valid JSON, not valid text (no store can key on them).
+      ['{"entity": {"customer_id": "c\\ud800", "merchant_id": "m1"}}', /entity\.customer_id contains a lone UTF-16 surrogate/],
+      ['{"entity": {"customer_id": "c1", "merchant_id": "m1"}, "userId": "u\\udc00"}', /"userId" contains a lone UTF-16 surrogate/],
     ];
     for (const [body, message] of cases) {
       const response = await harness.handler(event(body));
       expect(response.statusCode).toBe(400);
-      expect(JSON.parse(response.body).error).toMatch(message);
+      expect(JSON.parse(response.body)).toMatchObject({ code: GatewayCode.BAD_REQUEST, error: expect.stringMatching(message) });
     }
+    // A base64 body (binary media types) that is not UTF-8 is refused, not decoded into replacement characters.
+    const binary = await harness.handler({ ...event(''), body: Buffer.from([0x7b, 0xff, 0xfe, 0x7d]).toString('base64'), isBase64Encoded: true });
+    expect(binary.statusCode).toBe(400);
+    expect(JSON.parse(binary.body)).toMatchObject({ code: GatewayCode.BAD_REQUEST, error: expect.stringMatching(/UTF-8 JSON/) });
     const unknown = await harness.handler(event({ entity }, { model: 'other' }));
     expect(unknown.statusCode).toBe(404);
-    expect(JSON.parse(unknown.body).error).toMatch(/unknown model 'other'/);
+    expect(JSON.parse(unknown.body)).toMatchObject({ code: GatewayCode.UNKNOWN_MODEL, error: "unknown model; this gateway serves 'fraud'" });
   });
 
   test('the prediction cache answers a repeated input without calling the model again', async () => {
@@ -182,20 +201,41 @@ describe('inference gateway on loopback', () => {
     const first = JSON.parse((await cached.handler(event({ entity }))).body);
     const second = JSON.parse((await cached.handler(event({ entity }))).body);
     expect(second).toMatchObject({ fallback: false, outputs: first.outputs });
-    const count = (name: string) => cached.metrics.flatMap((m) => m.metrics).filter((d) => d.name === name).length;
-    expect(count('ModelLatencyMs')).toBe(1);
-    expect(count('PredictionCacheHits')).toBe(1);
+    const count = (name: string) => cached.metrics.filter((line) => valueOf(line, name) !== undefined).length;
+    expect(count(GatewayMetrics.MODEL_LATENCY_MS)).toBe(1);
+    expect(count(GatewayMetrics.CACHE_HITS)).toBe(1);
   });
 
   test('an entity whose features are missing gets the marked fallback, never an unmarked default', async () => {
     const response = await harness.handler(event({ entity: { customer_id: 'c2', merchant_id: 'm1' } }));
     const body = JSON.parse(response.body);
     expect(response.statusCode).toBe(200);
-    expect(body).toMatchObject({ fallback: true, outputs: { probability: [0.01] } });
-    expect(body.fallbackReason).toMatch(/customer_txn_stats:spend_embedding \(NOT_FOUND\)/);
+    expect(body).toMatchObject({ fallback: true, fallbackReason: GatewayCode.FEATURES_MISSING, outputs: { probability: [0.01] } });
+    expect(body.featureStatuses['customer_txn_stats:spend_embedding']).toBe('NOT_FOUND');
     expect(body.featureStatuses['customer_txn_stats:txn_count_1h']).toBe('PRESENT');
     const logged = (await readPredictionLog()).find((r) => r.requestId === body.requestId);
     expect(logged).toMatchObject({ fallback: true, outputs: { probability: [0.01] } });
+  });
+
+  test('a missing online table: the fallback with FEATURES_UNAVAILABLE, the AWS error logged, never returned', async () => {
+    const { handler, logged } = gatewayWith(invokerOf(server), {}, { table: 'no_such_online_table' });
+    const response = await handler(event({ entity }));
+    expect(response.statusCode).toBe(200);
+    expect(JSON.parse(response.body)).toMatchObject({ fallback: true, fallbackReason: GatewayCode.FEATURES_UNAVAILABLE, outputs: { probability: [0.01] } });
+    expect(response.body).not.toMatch(/no_such_online_table|ResourceNotFound|Requested resource|arn:|dynamodb/i);
+    expect(logged).toEqual([expect.objectContaining({ code: GatewayCode.FEATURES_UNAVAILABLE, detail: expect.stringMatching(/ResourceNotFoundException/) })]);
+  });
+
+  test('a missing prediction-log stream: answers go on, each lost record is counted and emitted', async () => {
+    const { handler, metrics } = gatewayWith(invokerOf(server), {}, { stream: 'no_such_prediction_stream' });
+    for (let i = 0; i < 3; i++) {
+      const response = await handler(event({ entity }));
+      expect(response.statusCode).toBe(200);
+      expect(response.body).not.toMatch(/no_such_prediction_stream|kinesis/i);
+    }
+    // Each answer waits for its record's delivery (Lambda), so each request's line reports its own loss.
+    expect(metrics.map((line) => valueOf(line, GatewayMetrics.LOG_DELIVERY_FAILURES))).toEqual([1, 1, 1]);
+    expect(metrics.map((line) => valueOf(line, GatewayMetrics.LOG_RECORDS_DROPPED))).toEqual([0, 0, 0]);
   });
 });
 
@@ -221,32 +261,35 @@ test('a user always lands on the same variant, and the variant that answers is t
 
 test('server stopped: failures open the breaker, then fallback answers come without calling the model', async () => {
   const server = await serve();
-  const { handler, metrics } = gatewayWith(invokerOf(server), { breaker: { failureThreshold: 3, openMs: 60_000 } });
+  const { handler, metrics, logged } = gatewayWith(invokerOf(server), { breaker: { failureThreshold: 3, openMs: 60_000 } });
   expect(JSON.parse((await handler(event({ entity }))).body).fallback).toBe(false);
   await server.stop();
   const reasons: string[] = [];
   for (let i = 0; i < 6; i++) {
-    const body = JSON.parse((await handler(event({ entity }))).body);
+    const response = await handler(event({ entity }));
+    const body = JSON.parse(response.body);
     expect(body).toMatchObject({ fallback: true, outputs: { probability: [0.01] } });
+    expect(response.body).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|endpoint/i); // the cause is logged, not returned
     reasons.push(body.fallbackReason);
   }
-  expect(reasons.slice(0, 3)).toEqual(Array(3).fill(expect.stringMatching(/^model error: .*ECONNREFUSED/)));
-  expect(reasons.slice(3)).toEqual(Array(3).fill(expect.stringMatching(/^circuit breaker open/)));
-  const failures = metrics.flatMap((m) => m.metrics).filter((d) => d.name === 'ModelCallFailures');
+  expect(reasons).toEqual([...Array(3).fill(GatewayCode.MODEL_ERROR), ...Array(3).fill(GatewayCode.CIRCUIT_OPEN)]);
+  expect(logged.filter((e) => e.code === GatewayCode.MODEL_ERROR)).toEqual(Array(3).fill(expect.objectContaining({ detail: expect.stringMatching(/ECONNREFUSED/) })));
+  const failures = metrics.filter((line) => valueOf(line, GatewayMetrics.MODEL_FAILURES) !== undefined);
   expect(failures).toHaveLength(3); // the open breaker made no further calls
 });
 
 test('server frozen: the deadline expires and the fallback answers; lower tiers missing deadlines never open the breaker', async () => {
   const server = await serve();
   // Admission never sheds here, so every standard-tier call reaches the frozen model.
-  const { handler } = gatewayWith(invokerOf(server), { deadlineMs: 300, breaker: { failureThreshold: 2, openMs: 60_000 }, admission: { shedAt: {} } });
+  const { handler } = gatewayWith(invokerOf(server), {
+    deadlineMs: 300, breaker: { failureThreshold: 2, openMs: 60_000 }, admission: { protectedTiers: ['critical', 'standard', 'batch'] },
+  });
   expect(JSON.parse((await handler(event({ entity }))).body).fallback).toBe(false);
   server.child.kill('SIGSTOP');
   try {
     for (let i = 0; i < 3; i++) {
       const body = JSON.parse((await handler(event({ entity }, { apiKeyId: 'key-standard' }))).body);
-      expect(body).toMatchObject({ fallback: true, outputs: { probability: [0.01] } });
-      expect(body.fallbackReason).toMatch(/^model timeout: no answer within the \d+ ms deadline/);
+      expect(body).toMatchObject({ fallback: true, fallbackReason: GatewayCode.MODEL_TIMEOUT, outputs: { probability: [0.01] } });
     }
   } finally {
     server.child.kill('SIGCONT');
@@ -255,29 +298,83 @@ test('server frozen: the deadline expires and the fallback answers; lower tiers 
   expect(JSON.parse((await handler(event({ entity }))).body)).toMatchObject({ fallback: false });
 });
 
-test('overload: the lowest tier is shed first while the top tier is served by the model', async () => {
+test('overload: the gateway itself sheds the lowest tier, before any feature read or model call, while the top tier is served', async () => {
   // One worker, no batching, each run held 50 ms by the server's fault injection (capacity ~20/s whatever the machine's speed), a queue of 8.
   const server = await serve({ INFERENCE_MAX_BATCH_SIZE: '1', INFERENCE_MAX_QUEUE_SIZE: '8', INFERENCE_FAULT_INJECTION: 'true' });
-  const { handler } = gatewayWith(invokerOf(server, { 'x-inference-fault': 'delay=50' }), { deadlineMs: 5000 });
-  const tiers = [...Array(8).fill('critical'), ...Array(30).fill('standard'), ...Array(30).fill('batch')];
-  const answers = await Promise.all(tiers.map(async (tier) => ({ tier, response: await handler(event({ entity }, { apiKeyId: `key-${tier}` })) })));
+  const { handler, metrics } = gatewayWith(invokerOf(server, { 'x-inference-fault': 'delay=50' }), { deadlineMs: 5000 });
+  type Sent = { tier: string; response: Awaited<ReturnType<GatewayHandler>>; body: any };
+  const send = (tier: string): Promise<Sent> => handler(event({ entity }, { apiKeyId: `key-${tier}` })).then((response) => ({ tier, response, body: JSON.parse(response.body) }));
+
+  // 1. A burst far above capacity: the server refuses what its queue cannot hold, lowest priority first; the
+  //    gateway relays those refusals (MODEL_OVERLOADED) and learns from them.
+  const burst = await Promise.all([...Array(8).fill('critical'), ...Array(30).fill('standard'), ...Array(30).fill('batch')].map(send));
   const outcome = (tier: string) => {
-    const mine = answers.filter((a) => a.tier === tier);
+    const mine = burst.filter((a) => a.tier === tier);
     return {
-      served: mine.filter((a) => a.response.statusCode === 200 && !JSON.parse(a.response.body).fallback).length,
-      shed: mine.filter((a) => a.response.statusCode === 429).length,
+      served: mine.filter((a) => a.response.statusCode === 200 && !a.body.fallback).length,
+      refused: mine.filter((a) => a.response.statusCode === 429).length,
       total: mine.length,
     };
   };
-  const critical = outcome('critical');
-  const standard = outcome('standard');
-  const batch = outcome('batch');
-  expect(critical).toEqual({ served: 8, shed: 0, total: 8 });
-  expect(batch.shed).toBeGreaterThan(0);
-  expect(batch.shed / batch.total).toBeGreaterThanOrEqual(standard.shed / standard.total);
-  const shedAnswer = answers.find((a) => a.response.statusCode === 429)!.response;
-  expect(shedAnswer.headers?.['retry-after']).toBe('1');
-  expect(JSON.parse(shedAnswer.body).error).toMatch(/^shed: /);
+  expect(outcome('critical')).toEqual({ served: 8, refused: 0, total: 8 });
+  expect(outcome('batch').refused).toBeGreaterThan(0);
+  expect(outcome('batch').refused / 30).toBeGreaterThanOrEqual(outcome('standard').refused / 30);
+  const relayed = burst.filter((a) => a.response.statusCode === 429);
+  for (const a of relayed) {
+    expect(a.body).toMatchObject({ code: GatewayCode.MODEL_OVERLOADED, tier: expect.stringMatching(/^(standard|batch)$/) });
+    expect(a.response.headers?.['retry-after']).toBe('1');
+  }
+  // The counters tell the model's refusals from the gateway's own shedding: nothing was shed by the gateway yet.
+  expect(metrics.filter((line) => valueOf(line, GatewayMetrics.MODEL_OVERLOADED) === 1)).toHaveLength(relayed.length);
+  expect(metrics.filter((line) => valueOf(line, GatewayMetrics.SHED) !== undefined)).toHaveLength(0);
+
+  // 2. The model stays saturated (its queue held full of top-priority calls sent straight to it) while batch callers
+  //    keep coming: the gateway sheds them itself (SHED, Retry-After), spending neither a feature read nor a model
+  //    call on them; the few it lets through probe the model, which refuses them.
+  let saturating = true;
+  const saturation = Array.from({ length: 12 }, async () => {
+    while (saturating) {
+      const answer = await call(`${server.url}/v2/models/fraud_mlp/infer`, {
+        body: { inputs: [{ name: 'features', shape: [1, 16], datatype: 'FP32', data: Array(16).fill(0.5) }] },
+        headers: { 'x-inference-priority': '1', 'x-inference-fault': 'delay=50' },
+      });
+      if (answer.status !== 200) await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  });
+  await waitForMetrics(server, (m) => (m.get('inference_queue_depth{priority="1"}') ?? 0) >= 8);
+  // Calls the server answered, other than the saturating ones (priority 1). Not only priority 3: a call refused
+  // before its body is read is counted at the server's default priority.
+  const batchAtServer = async () => [...(await serverMetrics(server)).entries()]
+    .filter(([series]) => series.startsWith('inference_requests_total{') && !series.includes('priority="1"')).reduce((n, [, v]) => n + v, 0);
+  const serverBefore = await batchAtServer();
+  const linesBefore = metrics.length;
+  const followUp: Sent[] = [];
+  try {
+    for (let i = 0; i < 20; i++) followUp.push(await send('batch'));
+  } finally {
+    saturating = false;
+    await Promise.all(saturation);
+  }
+  const shed = followUp.filter((a) => a.body.code === GatewayCode.SHED);
+  expect(shed.length).toBeGreaterThanOrEqual(10);
+  for (const a of shed) {
+    expect(a.response.statusCode).toBe(429);
+    expect(a.body).toMatchObject({ tier: 'batch' });
+    expect(a.response.headers?.['retry-after']).toBe('1');
+  }
+  // One metrics line per request: the shed ones hold no feature read and no model call, and the server saw only the probes.
+  const lines = metrics.slice(linesBefore);
+  expect(lines).toHaveLength(20);
+  const shedLines = lines.filter((line) => valueOf(line, GatewayMetrics.SHED) === 1);
+  expect(shedLines).toHaveLength(shed.length);
+  for (const line of shedLines) {
+    expect(valueOf(line, GatewayMetrics.FEATURE_LATENCY_MS)).toBeUndefined();
+    expect(valueOf(line, GatewayMetrics.MODEL_LATENCY_MS)).toBeUndefined();
+  }
+  expect(await batchAtServer() - serverBefore).toBe(20 - shed.length);
+
+  // 3. The critical tier is never shed by the gateway, and is served again once the saturation ends.
+  for (let i = 0; i < 3; i++) expect((await send('critical')).body).toMatchObject({ fallback: false, tier: 'critical' });
 });
 
 test('the gateway Lambda environment is checked, naming what is missing or malformed', () => {
