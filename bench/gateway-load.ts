@@ -30,7 +30,7 @@ export interface SentRecord {
   /** From the scheduled send time to the end of the answer, milliseconds. */
   readonly latencyMs: number;
   readonly status: number;
-  /** The gateway's reason code, when it sent one. */
+  /** The gateway's reason code: the error's `code`, or the fallback's `fallbackReason`. */
   readonly code?: string;
   /** A 200 carrying the fallback rather than the model's answer. */
   readonly fallback: boolean;
@@ -64,13 +64,13 @@ async function run(spec: GatewayLoadSpec): Promise<SentRecord[]> {
       status = 0;
     }
     if (scheduledAt < measureFrom) return;
-    let body: { code?: string; fallback?: boolean } = {};
+    let body: { code?: string; fallbackReason?: string; fallback?: boolean } = {};
     try {
       body = JSON.parse(text);
     } catch {
       // not JSON: counted by its status
     }
-    records.push({ id, tier, latencyMs: performance.now() - scheduledAt, status, code: body.code, fallback: body.fallback === true, throttled });
+    records.push({ id, tier, latencyMs: performance.now() - scheduledAt, status, code: body.code ?? body.fallbackReason, fallback: body.fallback === true, throttled });
   };
 
   const inflight: Promise<void>[] = [];
@@ -78,7 +78,8 @@ async function run(spec: GatewayLoadSpec): Promise<SentRecord[]> {
   await new Promise<void>((resolve) => {
     const tick = setInterval(() => {
       const now = performance.now();
-      const due = Math.floor(((Math.min(now, end) - started) / 1000) * spec.rate);
+      // Request i is due at started + i / rate: every request whose time has come (not one interval later).
+      const due = Math.min(Math.floor(((now - started) / 1000) * spec.rate) + 1, Math.ceil((spec.warmupMs + spec.durationMs) / 1000 * spec.rate));
       for (; sent < due; sent++) inflight.push(send(sent, started + (sent / spec.rate) * 1000));
       if (now >= end) {
         clearInterval(tick);

@@ -8,11 +8,13 @@
  * header `x-throttled: lambda`), as Lambda refuses a synchronous invocation beyond its concurrency: it is not queued.
  * Each answer waits for its prediction-log delivery before leaving, as in Lambda (a container freezes once it answers).
  *
- * `GET /records` returns what each instance measured per request (its time, and its metrics line); the harness joins
- * them with the load generator's records by request id.
+ * All instances share this process's event loop (a container has its own CPU): `GET /records` reports the loop's
+ * delay, so that contention between instances shows, with what each instance measured per request (its time and its
+ * metrics line), which the harness joins with the load generator's records by request id.
  */
 import * as http from 'http';
 import type { AddressInfo } from 'net';
+import { monitorEventLoopDelay } from 'perf_hooks';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
@@ -55,6 +57,13 @@ export interface InstanceRecord {
   readonly instanceMs: number;
   /** The request's metrics line (name → value). */
   readonly metrics: Record<string, number>;
+}
+
+/** What `GET /records` answers. */
+export interface PoolReport {
+  readonly records: InstanceRecord[];
+  /** p99 delay of this process's event loop over the run, milliseconds. */
+  readonly eventLoopDelayP99Ms: number;
 }
 
 /** Key of an entity in the in-process feature rows. */
@@ -110,9 +119,12 @@ function event(body: string, id: string, apiKeyId: string): APIGatewayProxyEvent
 async function main(spec: PoolSpec): Promise<void> {
   const idle: Instance[] = Array.from({ length: spec.instances }, () => instance(spec));
   const records: InstanceRecord[] = [];
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  loopDelay.enable();
   const server = http.createServer((req, res) => {
     if (req.method === 'GET' && req.url === '/records') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(records));
+      const report: PoolReport = { records, eventLoopDelayP99Ms: loopDelay.percentile(99) / 1e6 };
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(report));
       return;
     }
     const chunks: Buffer[] = [];

@@ -29,7 +29,7 @@ import { bundleInferenceServer } from '../runtime/inference-server/bundle';
 import { launchServer, ServerProcess } from '../runtime/inference-server/launcher';
 import { localClientConfig, startDynalite, startKinesalite } from '../test/support/local-aws';
 import type { GatewayLoadSpec, SentRecord } from './gateway-load';
-import { entityKey, InstanceRecord, PoolSpec, PoolStores, ServedFeatures } from './gateway-pool';
+import { entityKey, InstanceRecord, PoolReport, PoolSpec, PoolStores, ServedFeatures } from './gateway-pool';
 import { BenchTable, BenchTarget, percentile } from './table';
 
 const TABLE = 'features_online';
@@ -78,17 +78,34 @@ function load(spec: GatewayLoadSpec): Promise<SentRecord[]> {
   });
 }
 
+/** What one run measured. */
+interface Run {
+  readonly results: Joined[];
+  /** p99 event-loop delay of the pool process (its instances share it), milliseconds. */
+  readonly loopDelayMs: number;
+}
+
 /** One open-loop run against a fresh pool (fresh containers: no admission history). */
-async function measure(pool: PoolSpec, rate: number, warmupMs = WARMUP_MS): Promise<Joined[]> {
+async function measure(pool: PoolSpec, rate: number, warmupMs = WARMUP_MS): Promise<Run> {
   const { url, stop } = await startPool(pool);
   try {
     const sent = await load({ url, rate, warmupMs, durationMs: WINDOW_MS, tiers: TIER_MIX, entities: ENTITIES });
-    const records = JSON.parse(await (await request(`${url}/records`)).body.text()) as InstanceRecord[];
-    const byId = new Map(records.map((r) => [r.id, r]));
-    return sent.map((s) => ({ ...s, instance: byId.get(s.id) }));
+    const report = JSON.parse(await (await request(`${url}/records`)).body.text()) as PoolReport;
+    const byId = new Map<string, InstanceRecord>(report.records.map((r) => [r.id, r]));
+    return { results: sent.map((x) => ({ ...x, instance: byId.get(x.id) })), loopDelayMs: report.eventLoopDelayP99Ms };
   } finally {
     await stop();
   }
+}
+
+/** Reason codes of the requests that did not get the model's answer, counted, e.g. "MODEL_TIMEOUT 3, SHED 2". */
+function reasons(rs: Joined[]): string {
+  const counts = new Map<string, number>();
+  for (const r of rs.filter((x) => !answered(x))) {
+    const key = r.throttled ? 'throttled' : r.code ?? `HTTP ${r.status}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts.entries()].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
 }
 
 const answered = (r: Joined) => r.status === 200 && !r.fallback;
@@ -149,7 +166,10 @@ export async function run(): Promise<BenchTable[]> {
     });
 
     // 1. Light load, no hold: where the time goes, with and without the loopback stand-ins.
-    const light = { loopback: await measure(pool(loopback, 0, false), LIGHT_RATE, 1000), inProcess: await measure(pool(inProcess, 0, false), LIGHT_RATE, 1000) };
+    const light = {
+      loopback: (await measure(pool(loopback, 0, false), LIGHT_RATE, 1000)).results,
+      inProcess: (await measure(pool(inProcess, 0, false), LIGHT_RATE, 1000)).results,
+    };
     const overhead = metric(GatewayMetrics.OVERHEAD_MS);
     const lightRow = (name: string, of: (r: Joined) => number | undefined) => {
       const a = values(light.loopback.filter(answered), of);
@@ -169,7 +189,8 @@ export async function run(): Promise<BenchTable[]> {
         'loopback stand-ins: features by BatchGetItem from dynalite, each answer waits for a PutRecords to kinesalite; in-process: the same feature rows '
         + '(read once from dynalite) behind the same port, and a prediction-log sink that buffers in memory (its delivery is awaited, as in Lambda)',
         'gateway overhead = the handler\'s time less the feature read and the model call: parsing, admission, log write (delivery included), serialization',
-        `requests answered by the model: ${light.loopback.filter(answered).length} of ${light.loopback.length} (loopback), ${light.inProcess.filter(answered).length} of ${light.inProcess.length} (in-process)`,
+        `answered by the model: ${light.loopback.filter(answered).length} of ${light.loopback.length} with the loopback stand-ins (others: ${reasons(light.loopback)}), `
+        + `${light.inProcess.filter(answered).length} of ${light.inProcess.length} in-process (others: ${reasons(light.inProcess)})`,
       ],
     };
 
@@ -191,17 +212,17 @@ export async function run(): Promise<BenchTable[]> {
     sagemaker.destroy();
     const capacity = completed / 2;
 
-    const runs: { label: string; load: number; admission: boolean; results: Joined[] }[] = [];
+    const runs: (Run & { load: number; admission: boolean })[] = [];
     for (const [loadFactor, admission] of [[1, true], [3, true], [1, false], [3, false]] as const) {
-      runs.push({ label: `${loadFactor}× admission ${admission ? 'on' : 'off'}`, load: loadFactor, admission, results: await measure(pool(inProcess, HOLD_MS, !admission), capacity * loadFactor) });
+      runs.push({ load: loadFactor, admission, ...await measure(pool(inProcess, HOLD_MS, !admission), capacity * loadFactor) });
     }
+    const busy = (rs: Joined[]) => rs.reduce((sum, x) => sum + (x.instance?.instanceMs ?? 0), 0) / WINDOW_MS;
     const find = (loadFactor: number, admission: boolean) => runs.find((r) => r.load === loadFactor && r.admission === admission)!.results;
     const ofTier = (rs: Joined[], tier: string) => rs.filter((r) => r.tier === tier);
 
     const outcomeRows: (string | number)[][] = [];
     const breakdownRows: (string | number)[][] = [];
     for (const r of runs) {
-      const busyMs = r.results.reduce((sum, x) => sum + (x.instance?.instanceMs ?? 0), 0);
       for (const tier of PRIORITY_TIERS) {
         const mine = ofTier(r.results, tier);
         const ok = mine.filter(answered);
@@ -212,7 +233,7 @@ export async function run(): Promise<BenchTable[]> {
           share(mine.filter((x) => x.code === GatewayCode.SHED).length), share(mine.filter((x) => x.code === GatewayCode.MODEL_OVERLOADED).length),
           share(mine.filter((x) => x.throttled).length), share(spent),
           percentile(ok.map((x) => x.latencyMs), 50), percentile(ok.map((x) => x.latencyMs), 99),
-          tier === TOP ? (busyMs / WINDOW_MS).toFixed(2) : '',
+          tier === TOP ? busy(r.results).toFixed(2) : '', tier === TOP ? r.loopDelayMs : '',
         ]);
         breakdownRows.push([`${r.load}×`, r.admission ? 'on' : 'off', tier,
           ...COMPONENTS.map(([, of]) => percentile(values(mine, of), 99)),
@@ -220,13 +241,14 @@ export async function run(): Promise<BenchTable[]> {
       }
     }
 
-    // What degrades first: for each tier (admission on), the component whose p99 grows most from 1× to 3×.
-    const degrades = PRIORITY_TIERS.map((tier) => {
+    // What degrades first: for each tier, the component whose p99 grows most from 1× to 3× (throttling aside).
+    const degrades = (admission: boolean) => PRIORITY_TIERS.map((tier) => {
       const growth = COMPONENTS.map(([name, of]) => ({
-        name, ms: percentile(values(ofTier(find(3, true), tier), of), 99) - percentile(values(ofTier(find(1, true), tier), of), 99),
+        name, ms: percentile(values(ofTier(find(3, admission), tier), of), 99) - percentile(values(ofTier(find(1, admission), tier), of), 99),
       })).filter((g) => !Number.isNaN(g.ms)).sort((a, b) => b.ms - a.ms)[0];
-      return `${tier}: ${growth ? `${growth.name} (+${growth.ms.toFixed(1)} ms p99)` : 'n/a'}`;
-    });
+      if (!growth || growth.ms < 1) return `${tier}: nothing (no p99 grew by 1 ms)`;
+      return `${tier}: ${growth.name} (+${growth.ms.toFixed(1)} ms p99)`;
+    }).join('; ');
 
     const topP99 = (rs: Joined[]) => percentile(ofTier(rs, TOP).filter(answered).map((x) => x.latencyMs), 99);
     const ratio = topP99(find(3, true)) / topP99(find(1, true));
@@ -248,10 +270,13 @@ export async function run(): Promise<BenchTable[]> {
       {
         title: `Gateway under overload: outcomes per tier (server pinned: 1 worker, no batching, ${HOLD_MS} ms per run, queue 16; measured capacity ${capacity.toFixed(0)} req/s = 1×; `
           + `${INSTANCES} Lambda-like instances, throttled beyond; deadline ${DEADLINE_MS} ms; ${WINDOW_MS / 1000} s open-loop window after ${WARMUP_MS / 1000} s of the same load)`,
-        columns: ['load', 'admission', 'tier', 'requests', 'answered by model', 'fallback', 'shed by gateway', 'refused by model', 'throttled', 'feature read, no answer', 'p50 ms', 'p99 ms', 'instances busy'],
+        columns: ['load', 'admission', 'tier', 'requests', 'answered by model', 'fallback', 'shed by gateway', 'refused by model', 'throttled', 'feature read, no answer', 'p50 ms', 'p99 ms', 'instances busy', 'pool loop delay p99 ms'],
         rows: outcomeRows,
         notes: [
-          'latency from the scheduled send time, answered requests only; "instances busy" = instance-seconds per second (what Lambda bills, and the concurrency held)',
+          'latency from the scheduled send time, answered requests only; "instances busy" = instance-seconds per second (what Lambda bills, and the concurrency held); '
+          + '"pool loop delay": the instances share one event loop (a container has its own CPU), so its delay is contention Lambda would not add',
+          `critical p99 at 3×: ${topP99(find(3, true)).toFixed(1)} ms with admission control, ${topP99(find(3, false)).toFixed(1)} ms without; `
+          + `instances busy at 3×: ${busy(find(3, true)).toFixed(2)} with, ${busy(find(3, false)).toFixed(2)} without (of ${INSTANCES})`,
           '"shed by gateway": 429 SHED before any feature read or model call; "refused by model": the server refused the call (429 MODEL_OVERLOADED, relayed); '
           + '"throttled": no idle instance (Lambda\'s concurrency limit); "feature read, no answer": a feature read (and mostly a model call) spent without the model\'s answer',
           'features and prediction log: in-process ports (the loopback stand-ins are out of the measured path: see the light-load table for their cost)',
@@ -263,7 +288,8 @@ export async function run(): Promise<BenchTable[]> {
         columns: ['load', 'admission', 'tier', ...COMPONENTS.map(([name]) => name), 'gateway overhead', 'end to end (answered)'],
         rows: breakdownRows,
         notes: [
-          `what degrades first from 1× to 3× (admission on), largest p99 growth: ${degrades.join('; ')}`,
+          `what degrades first from 1× to 3×, largest p99 growth — admission on: ${degrades(true)}; admission off: ${degrades(false)}`,
+          `critical requests not answered by the model at 3×: ${reasons(ofTier(find(3, true), TOP))} with admission control; ${reasons(ofTier(find(3, false), TOP))} without`,
           '"queueing + transport" = end to end less the instance\'s time: the generator\'s HTTP, the pool\'s dispatch and any lateness of the send',
         ],
       },

@@ -9,13 +9,24 @@ import { PRIORITY_TIERS, PriorityTierName } from './tiers';
  * and each answer is a sample of it, so no shared state and no extra round trip are needed on the request path.
  *
  * The rule is adaptive throttling (Google SRE book, "Handling Overload"), per tier: with decayed counts of the
- * tier's requests R (admitted or shed) and of its calls the model answered A, a request is shed with probability
- * `max(0, (R − K·A) / (R + 1))`. A tier is thus let through at about K times the rate the model answers it: a tier
- * the model keeps refusing is shed almost entirely (a few probes go on, and bring it back as soon as they are
- * answered), a tier it serves is never shed. Each tier is shed at least as often as the tiers above it would be, so
- * the lowest go first; protected tiers (the top one by default) are never shed: they get the model or the fallback.
- * Pure: the clock and the random source are injected.
+ * tier's requests R (admitted or shed) and of its calls the model answered A, the tier's pressure is
+ * `max(0, (R − K·A) / (R + 1))`, the probability with which its requests are shed. A tier is thus let through at about
+ * K times the rate the model answers it: a tier the model keeps refusing is shed almost entirely (a few probes go on,
+ * and bring it back as soon as they are answered), a tier it serves is never shed.
+ *
+ * Lowest first: while a tier above is under pressure (at least `PRESSED_AT`), a tier is shed entirely — the model
+ * serves higher priorities first, so its calls could only wait and expire. Those sheds say nothing of the tier's own standing and are not
+ * counted: its history fades meanwhile, and it probes afresh once the tiers above are served again. Protected tiers
+ * (the top one by default) are never shed: they get the model or the fallback, and their pressure sheds every tier
+ * below. Pure: the clock and the random source are injected.
  */
+
+/**
+ * Pressure of a tier from which every tier below it is shed entirely. Not 0: the `+ 1` of the rule keeps any tier
+ * that was ever refused slightly above 0 until enough answers come back, and one refusal must not silence the tiers
+ * below for long (one refusal alone is 0.5, and falls under this within two half-lives, or with one answer).
+ */
+export const PRESSED_AT = 0.25;
 
 /** Options of `AdmissionController`. */
 export interface AdmissionOptions {
@@ -83,13 +94,13 @@ export class AdmissionController {
   }
 
   /**
-   * Probability (0–1) that a request of `tier` is shed now: the largest pressure of this tier and every tier above
-   * it; 0 for a protected tier.
+   * Probability (0–1) that a request of `tier` is shed now: 1 while a tier above it is under pressure, else its own
+   * pressure; 0 for a protected tier.
    */
   public shedProbability(tier: PriorityTierName): number {
     if (this.protectedTiers.has(tier)) return 0;
     this.decay();
-    return Math.max(...PRIORITY_TIERS.slice(0, PRIORITY_TIERS.indexOf(tier) + 1).map((t) => this.pressure(t)));
+    return this.abovePressed(tier) ? 1 : this.pressure(tier);
   }
 
   /**
@@ -97,8 +108,11 @@ export class AdmissionController {
    * model made of the call with `release`.
    */
   public admit(tier: PriorityTierName): Admission {
-    if (this.random() >= this.shedProbability(tier)) return { admitted: true };
-    this.counts.get(tier)!.requests += 1;
+    if (this.protectedTiers.has(tier)) return { admitted: true };
+    this.decay();
+    const pressed = this.abovePressed(tier);
+    if (!pressed && this.random() >= this.pressure(tier)) return { admitted: true };
+    if (!pressed) this.counts.get(tier)!.requests += 1;
     return { admitted: false, retryAfterSeconds: this.options.retryAfterSeconds ?? 1 };
   }
 
@@ -113,6 +127,11 @@ export class AdmissionController {
     const counts = this.counts.get(tier)!;
     counts.requests += 1;
     if (outcome === CallOutcome.ANSWERED) counts.answered += 1;
+  }
+
+  /** Whether a tier above `tier` is under pressure (`PRESSED_AT`). */
+  private abovePressed(tier: PriorityTierName): boolean {
+    return PRIORITY_TIERS.slice(0, PRIORITY_TIERS.indexOf(tier)).some((t) => this.pressure(t) >= PRESSED_AT);
   }
 
   /** How far the model is from answering what `tier` sends: the adaptive-throttling rejection probability. */

@@ -301,9 +301,12 @@ export class InferenceGateway {
     } catch (e) {
       const failure = e instanceof ModelCallError ? e : new ModelCallError(ModelFailureKind.ERROR, (e as Error).message);
       this.judge(failure.kind, tier);
-      // Overload and expiry are the model's answer to load; an error is the breaker's business, not admission's.
-      if (failure.kind !== ModelFailureKind.ERROR) state.callOutcome = CallOutcome.REFUSED;
-      else this.logDetail(state, GatewayCode.MODEL_ERROR, failure);
+      // Overload is the model's answer to load, and so is a missed deadline when the call had at least half of the
+      // request's (with less, the time went elsewhere). An error is the breaker's business, not admission's.
+      if (failure.kind === ModelFailureKind.OVERLOADED || (failure.kind === ModelFailureKind.TIMEOUT && remainingMs >= this.config.deadlineMs / 2)) {
+        state.callOutcome = CallOutcome.REFUSED;
+      }
+      if (failure.kind === ModelFailureKind.ERROR) this.logDetail(state, GatewayCode.MODEL_ERROR, failure);
       if (failure.kind === ModelFailureKind.OVERLOADED && !this.admission.isProtected(tier)) return { refused: true };
       return fallback(CODE_OF_FAILURE[failure.kind], { features, statuses, modelFailed: true });
     } finally {

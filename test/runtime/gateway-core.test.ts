@@ -90,29 +90,37 @@ describe('AdmissionController', () => {
     for (let i = 0; i < 20; i++) {
       admission.release('batch', CallOutcome.REFUSED);
       admission.release('standard', CallOutcome.ANSWERED);
-      admission.release('critical', CallOutcome.REFUSED);
     }
+    expect(admission.shedProbability('standard')).toBe(0);
     // (R − 1.5·A) / (R + 1) with R = 20 calls, A = 0 answered: 20/21.
     expect(admission.shedProbability('batch')).toBeCloseTo(20 / 21, 5);
     clock.random = 0.9;
     expect(admission.admit('batch')).toEqual({ admitted: false, retryAfterSeconds: 1 });
     clock.random = 0.99; // a probe: the few that go on are how the tier comes back
     expect(admission.admit('batch')).toEqual({ admitted: true });
-    // Critical is refused too, yet never shed (it gets the fallback); so every tier below it is shed as much.
+    // Critical is refused too, yet never shed (it gets the fallback); every tier below it is shed entirely.
+    for (let i = 0; i < 20; i++) admission.release('critical', CallOutcome.REFUSED);
     expect(admission.isProtected('critical')).toBe(true);
     clock.random = 0;
     expect(admission.admit('critical').admitted).toBe(true);
-    expect(admission.shedProbability('standard')).toBeCloseTo(20 / 21, 5);
+    expect(admission.shedProbability('standard')).toBe(1);
   });
 
-  test('lowest first: a tier is shed at least as often as any tier above it, and a tier answered in part is let through at about K times that rate', () => {
-    const { admission } = controller();
-    // The model answers half of standard's calls and refuses every batch call.
-    for (let i = 0; i < 40; i++) admission.release('standard', i % 2 === 0 ? CallOutcome.ANSWERED : CallOutcome.REFUSED);
-    const standard = admission.shedProbability('standard');
-    expect(standard).toBeCloseTo((40 - 1.5 * 20) / 41, 5); // admitted ≈ 1.5 × answered
-    expect(admission.shedProbability('batch')).toBe(standard); // batch has no history of its own: it follows standard
+  test('lowest first: while a tier above is under pressure a tier is shed entirely, without counting against it', () => {
+    const { admission, clock } = controller();
+    // The model answers a third of standard's calls: standard is let through at about 1.5 × what it answers.
+    for (let i = 0; i < 39; i++) admission.release('standard', i % 3 === 0 ? CallOutcome.ANSWERED : CallOutcome.REFUSED);
+    expect(admission.shedProbability('standard')).toBeCloseTo((39 - 1.5 * 13) / 40, 5);
     expect(admission.shedProbability('critical')).toBe(0);
+    // Batch, below it, is shed whatever the random draw: its calls could only wait behind standard's.
+    expect(admission.shedProbability('batch')).toBe(1);
+    clock.random = 0.999;
+    for (let i = 0; i < 50; i++) expect(admission.admit('batch').admitted).toBe(false);
+    // Once standard is answered again, batch starts afresh: those 50 sheds were not held against it.
+    for (let i = 0; i < 40; i++) admission.release('standard', CallOutcome.ANSWERED);
+    expect(admission.shedProbability('standard')).toBe(0);
+    expect(admission.shedProbability('batch')).toBe(0);
+    expect(admission.admit('batch').admitted).toBe(true);
   });
 
   test('shed tiers come back: answered probes and time bring the probability down', () => {
@@ -127,6 +135,20 @@ describe('AdmissionController', () => {
     // Calls that say nothing about load (no model call, a model error) leave the counts alone.
     admission.release('batch');
     expect(admission.shedProbability('batch')).toBeLessThan(0.05);
+  });
+
+  test('one refusal above does not silence the tiers below for long', () => {
+    const { admission, clock } = controller({ halfLifeMs: 1000 });
+    admission.release('critical', CallOutcome.REFUSED); // pressure 1/2
+    expect(admission.shedProbability('standard')).toBe(1);
+    clock.now = 1500; // R = 2^-1.5: pressure 0.26
+    expect(admission.shedProbability('standard')).toBe(1);
+    clock.now = 1700; // pressure 0.23
+    expect(admission.shedProbability('standard')).toBe(0);
+    admission.release('critical', CallOutcome.REFUSED);
+    expect(admission.shedProbability('batch')).toBe(1);
+    admission.release('critical', CallOutcome.ANSWERED); // (R − 1.5 A) / (R + 1) < 0.25 with one answer
+    expect(admission.shedProbability('batch')).toBe(0);
   });
 
   test('settings are checked', () => {
