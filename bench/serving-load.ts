@@ -108,7 +108,8 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
     await new Promise<void>((resolve) => {
       const tick = setInterval(() => {
         const now = performance.now();
-        const due = Math.floor(((Math.min(now, end) - started) / 1000) * spec.rate!);
+        // Request i is due at started + i / rate: send every request whose time has come (not one interval later).
+        const due = Math.min(Math.floor(((now - started) / 1000) * spec.rate!) + 1, Math.ceil(((end - started) / 1000) * spec.rate!));
         for (; sent < due; sent++) {
           const scheduledAt = started + (sent / spec.rate!) * 1000;
           inflight.push(send(pattern[sent % pattern.length], scheduledAt, () => scheduledAt >= measureFrom));
