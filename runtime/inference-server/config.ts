@@ -17,7 +17,12 @@
  * | `INFERENCE_MAX_QUEUE_SIZE` | `512` | most queued requests; beyond, lower priorities are shed, then requests refused |
  * | `INFERENCE_DEFAULT_PRIORITY` | `2` | level (1 highest … 3) of requests that name none |
  * | `INFERENCE_DEFAULT_TIMEOUT_MS` | `5000` | deadline of requests that name none |
- * | `INFERENCE_MAX_PAYLOAD_BYTES` | `6291456` (6 MB, SageMaker's limit) | larger bodies get 413 |
+ * | `INFERENCE_MAX_PAYLOAD_BYTES` | `6291456` (6 MB, SageMaker's limit) | larger bodies get 413 and the connection is closed (the body is not read) |
+ * | `INFERENCE_HTTP_HEADERS_TIMEOUT_MS` | `10000` | longest time to receive a request's headers; slower clients get 408 and are disconnected |
+ * | `INFERENCE_HTTP_REQUEST_TIMEOUT_MS` | `30000` | longest time to receive a whole request, body included (at least the headers timeout) |
+ * | `INFERENCE_HTTP_KEEP_ALIVE_TIMEOUT_MS` | `65000` | idle keep-alive connections are closed after this; keep it above the load balancer's idle timeout (60 s on ALB and SageMaker) |
+ * | `INFERENCE_HTTP_MAX_CONNECTIONS` | `1024` | open connections at most; further ones are closed at once |
+ * | `INFERENCE_HTTP_MAX_HEADER_BYTES` | `16384` | largest request header section; larger get 431 |
  * | `INFERENCE_NON_FINITE` | `reject` | `reject` or `allow` NaN and ±Infinity in float inputs |
  * | `INFERENCE_WARMUP_RUNS` | `2` | warm-up runs per warm-up batch size per worker before ready |
  * | `INFERENCE_WARMUP_SAMPLE` | `warmup.json` in a `MODEL_URI` folder, if there | an OIP v2 request file run as warm-up instead of synthesized zeros; its failure stops the server |
@@ -41,6 +46,9 @@ import type { ExecutionProvider } from './worker-protocol';
 /** Number of priority levels (1 = highest), from the shared tiers. */
 export const PRIORITY_LEVELS = PRIORITY_TIERS.length;
 
+/** Longest delay Node's timers honour (2^31 − 1 ms, about 24.8 days); a longer one fires after 1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Prediction logging settings. */
 export interface PredictionLogConfig {
   /** Sink URI; undefined: no prediction logging. */
@@ -49,6 +57,23 @@ export interface PredictionLogConfig {
   readonly bufferRecords: number;
   /** Undefined: the sink's default. */
   readonly flushMs?: number;
+}
+
+/** Limits of the HTTP server (Node's `http.Server` settings), so that no client can hold its connections or memory. */
+export interface HttpLimits {
+  /** Longest time to receive a request's headers; slower clients get 408 and are disconnected. @default 10000 */
+  readonly headersTimeoutMs: number;
+  /** Longest time to receive a whole request, headers and body (at least `headersTimeoutMs`). @default 30000 */
+  readonly requestTimeoutMs: number;
+  /**
+   * How long an idle keep-alive connection stays open: above the load balancer's idle timeout (60 s on ALB and
+   * SageMaker), so the server never closes a connection the balancer is about to reuse. @default 65000
+   */
+  readonly keepAliveTimeoutMs: number;
+  /** Open connections at most; further ones are closed at once. @default 1024 */
+  readonly maxConnections: number;
+  /** Largest request header section in bytes; larger get 431. @default 16384 */
+  readonly maxHeaderBytes: number;
 }
 
 /** Everything the server is configured with (see the module comment for the variables). */
@@ -71,6 +96,7 @@ export interface ServerConfig {
   readonly defaultPriority: number;
   readonly defaultTimeoutMs: number;
   readonly maxPayloadBytes: number;
+  readonly http: HttpLimits;
   readonly nonFinite: NonFinitePolicy;
   readonly warmupRuns: number;
   /** Path of the warm-up sample file; undefined: `warmup.json` in a `MODEL_URI` folder, if there. */
@@ -149,7 +175,7 @@ export function loadConfig(env: Env = process.env, cpus: number = os.cpus().leng
   if (sink !== undefined && !/^(stdout$|file:\/\/\/.|kinesis:\/\/.|s3:\/\/.)/.test(sink)) {
     read.problems.push(`PREDICTION_LOG_SINK=${sink}: expected stdout, file:///path, kinesis://stream or s3://bucket/prefix`);
   }
-  const flushMs = read.optional('PREDICTION_LOG_FLUSH_MS') === undefined ? undefined : read.number('PREDICTION_LOG_FLUSH_MS', 1000, 1);
+  const flushMs = read.optional('PREDICTION_LOG_FLUSH_MS') === undefined ? undefined : read.number('PREDICTION_LOG_FLUSH_MS', 1000, 1, MAX_TIMER_MS);
   const config: ServerConfig = {
     host: read.string('HOST', '0.0.0.0'),
     port: read.number('PORT', 8080, 0, 65535),
@@ -165,13 +191,20 @@ export function loadConfig(env: Env = process.env, cpus: number = os.cpus().leng
     maxQueueDelayMs: read.number('INFERENCE_MAX_QUEUE_DELAY_MS', 2, 0, 60000, false),
     maxQueueSize: read.number('INFERENCE_MAX_QUEUE_SIZE', 512, 1),
     defaultPriority: defaultPriority ?? 2,
-    defaultTimeoutMs: read.number('INFERENCE_DEFAULT_TIMEOUT_MS', 5000, 1),
+    defaultTimeoutMs: read.number('INFERENCE_DEFAULT_TIMEOUT_MS', 5000, 1, MAX_TIMER_MS),
     maxPayloadBytes: read.number('INFERENCE_MAX_PAYLOAD_BYTES', 6 * 1024 * 1024, 1),
+    http: {
+      headersTimeoutMs: read.number('INFERENCE_HTTP_HEADERS_TIMEOUT_MS', 10000, 1, MAX_TIMER_MS),
+      requestTimeoutMs: read.number('INFERENCE_HTTP_REQUEST_TIMEOUT_MS', 30000, 1, MAX_TIMER_MS),
+      keepAliveTimeoutMs: read.number('INFERENCE_HTTP_KEEP_ALIVE_TIMEOUT_MS', 65000, 1, MAX_TIMER_MS),
+      maxConnections: read.number('INFERENCE_HTTP_MAX_CONNECTIONS', 1024, 1),
+      maxHeaderBytes: read.number('INFERENCE_HTTP_MAX_HEADER_BYTES', 16384, 1024, 1024 * 1024),
+    },
     nonFinite: read.choice('INFERENCE_NON_FINITE', NonFinitePolicy.REJECT, [NonFinitePolicy.REJECT, NonFinitePolicy.ALLOW]),
     warmupRuns: read.number('INFERENCE_WARMUP_RUNS', 2, 0, 1000),
     warmupSample: read.optional('INFERENCE_WARMUP_SAMPLE'),
-    drainGraceMs: read.number('INFERENCE_DRAIN_GRACE_MS', 5000, 0),
-    shutdownTimeoutMs: read.number('INFERENCE_SHUTDOWN_TIMEOUT_MS', 28000, 1),
+    drainGraceMs: read.number('INFERENCE_DRAIN_GRACE_MS', 5000, 0, MAX_TIMER_MS),
+    shutdownTimeoutMs: read.number('INFERENCE_SHUTDOWN_TIMEOUT_MS', 28000, 1, MAX_TIMER_MS),
     faultInjection: read.bool('INFERENCE_FAULT_INJECTION'),
     predictionLog: {
       sink,
@@ -183,6 +216,9 @@ export function loadConfig(env: Env = process.env, cpus: number = os.cpus().leng
   };
   if (config.drainGraceMs >= config.shutdownTimeoutMs) {
     read.problems.push(`INFERENCE_DRAIN_GRACE_MS (${config.drainGraceMs}) must be below INFERENCE_SHUTDOWN_TIMEOUT_MS (${config.shutdownTimeoutMs}) to leave time to finish in-flight work`);
+  }
+  if (config.http.headersTimeoutMs > config.http.requestTimeoutMs) {
+    read.problems.push(`INFERENCE_HTTP_HEADERS_TIMEOUT_MS (${config.http.headersTimeoutMs}) must not be above INFERENCE_HTTP_REQUEST_TIMEOUT_MS (${config.http.requestTimeoutMs}): the headers are part of the request`);
   }
   if (read.problems.length > 0) throw new Error(`invalid inference server configuration:\n  ${read.problems.join('\n  ')}`);
   return config;

@@ -61,6 +61,44 @@ export class InferenceError extends Error {
   }
 }
 
+/** Most characters of a caller's value that an error message quotes. */
+const PREVIEW_CHARS = 64;
+/** Most elements, keys and nesting levels of a caller's array or object that an error message shows. */
+const PREVIEW_ITEMS = 8;
+const PREVIEW_DEPTH = 3;
+
+/**
+ * A caller's value as an error message quotes it: JSON, cut after 64 characters (`…`), arrays and objects shown to 3
+ * levels and 8 items. Safe on any input — a 5 MB string, an array nested a million levels deep — where
+ * `JSON.stringify` would echo megabytes or overflow the stack.
+ */
+export function preview(value: unknown): string {
+  const text = render(value, PREVIEW_DEPTH);
+  return text.length > PREVIEW_CHARS ? `${text.slice(0, PREVIEW_CHARS)}…` : text;
+}
+
+function render(value: unknown, depth: number): string {
+  if (typeof value === 'string') return JSON.stringify(value.slice(0, PREVIEW_CHARS + 1));
+  if (typeof value === 'number') return String(value); // JSON.stringify would write Infinity (a parsed 1e400) as null
+  if (typeof value !== 'object' || value === null) return String(JSON.stringify(value));
+  const [open, close] = Array.isArray(value) ? ['[', ']'] : ['{', '}'];
+  if (depth === 0) return `${open}…${close}`;
+  const items: string[] = [];
+  if (Array.isArray(value)) {
+    for (const item of value.slice(0, PREVIEW_ITEMS)) items.push(render(item, depth - 1));
+    if (value.length > PREVIEW_ITEMS) items.push('…');
+  } else {
+    for (const key in value) {
+      if (items.length === PREVIEW_ITEMS) {
+        items.push('…');
+        break;
+      }
+      items.push(`${render(key, 0)}:${render((value as Record<string, unknown>)[key], depth - 1)}`);
+    }
+  }
+  return `${open}${items.join(',')}${close}`;
+}
+
 /** Shorthand for an `INVALID` error. */
 export function invalid(message: string): InferenceError {
   return new InferenceError(ErrorKind.INVALID, message);

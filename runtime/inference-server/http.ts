@@ -48,15 +48,13 @@ export class Router {
 
 /**
  * Reads a request body of at most `limit` bytes. A larger declared Content-Length fails at once, before reading; a
- * body that grows past the limit fails as soon as it does. Both are TOO_LARGE errors.
+ * body that grows past the limit fails as soon as it does. Both are TOO_LARGE errors, and the rest of the body is left
+ * unread (see `discardBody`).
  */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const tooLarge = (size: string) => new InferenceError(ErrorKind.TOO_LARGE, `payload of ${size} is over the ${limit} byte limit (INFERENCE_MAX_PAYLOAD_BYTES); split the request into smaller batches`);
   const declared = Number(req.headers['content-length']);
-  if (declared > limit) {
-    req.resume(); // discard the body; the connection stays usable
-    return Promise.reject(tooLarge(`${declared} bytes`));
-  }
+  if (declared > limit) return Promise.reject(tooLarge(`${declared} bytes`));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -64,7 +62,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       size += chunk.length;
       if (size > limit) {
         req.removeAllListeners('data');
-        req.resume();
+        req.pause();
         reject(tooLarge(`more than ${limit} bytes`));
         return;
       }
@@ -73,6 +71,37 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
+}
+
+/**
+ * How long a connection closed after an error stays half-open (answer and FIN sent, nothing more read) before it is
+ * destroyed: time for the client to read the answer — destroying a socket with unread input sends a TCP reset, which
+ * can reach the client before the answer and turn a clear 413 into a connection error.
+ */
+const CLOSE_LINGER_MS = 2000;
+
+/**
+ * Disposes of the unread rest of a request body before an error is answered. A body of a declared length within
+ * `limit` bytes is read and dropped, so the connection can carry the next request; any other (over the limit, or
+ * chunked, of unknown length) is not read at all: the answer goes out with `Connection: close`, then the server stops
+ * reading, sends FIN and destroys the socket `CLOSE_LINGER_MS` later. An oversized upload costs it nothing more.
+ */
+export function discardBody(req: IncomingMessage, res: ServerResponse, limit: number): void {
+  if (req.complete) return;
+  const length = req.headers['transfer-encoding'] === undefined ? Number(req.headers['content-length'] ?? 0) : NaN;
+  if (length <= limit) {
+    req.resume();
+    return;
+  }
+  req.pause();
+  res.shouldKeepAlive = false;
+  const socket = req.socket;
+  // Node calls destroySoon() once a `Connection: close` answer is sent; its own ends and destroys at once.
+  socket.destroySoon = () => {
+    socket.pause();
+    socket.end();
+    setTimeout(() => socket.destroy(), CLOSE_LINGER_MS).unref();
+  };
 }
 
 /** Sends a body with its content type and length. */

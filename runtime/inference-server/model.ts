@@ -2,7 +2,7 @@
  * The served model as the main thread knows it (name, version, input/output specs read from the session, execution
  * provider), and the checks that turn a request's raw inputs into tensors the model accepts.
  */
-import { invalid } from './errors';
+import { invalid, preview } from './errors';
 import { decodeTensorData, elementCount, NonFinitePolicy, oipDatatype, Tensor, TensorSpec } from './tensors';
 
 /** The loaded model. */
@@ -65,12 +65,12 @@ export function checkInputs(model: Pick<ModelInfo, 'inputs' | 'batchable'>, raw:
     if (typeof input !== 'object' || input === null) throw invalid(`${where} must be an object {name, datatype, shape, data}`);
     const spec = model.inputs.find((s) => s.name === input.name);
     if (!spec) {
-      throw invalid(`${where}: unknown input ${JSON.stringify(input.name)}; the model's inputs are ${model.inputs.map(describe).join(', ')}`);
+      throw invalid(`${where}: unknown input ${preview(input.name)}; the model's inputs are ${model.inputs.map(describe).join(', ')}`);
     }
     const named = `${where} '${spec.name}'`;
     if (byName.has(spec.name)) throw invalid(`${named}: input given twice`);
     if (input.datatype !== oipDatatype(spec.type)) {
-      throw invalid(`${named}: datatype ${JSON.stringify(input.datatype)} does not match the model's ${oipDatatype(spec.type)}`);
+      throw invalid(`${named}: datatype ${preview(input.datatype)} does not match the model's ${oipDatatype(spec.type)}`);
     }
     const dims = checkShape(spec, input.shape, named);
     byName.set(spec.name, { type: spec.type, dims, data: decodeTensorData(spec.type, input.data, elementCount(dims), nonFinite, named) });
@@ -91,13 +91,13 @@ export function checkInputs(model: Pick<ModelInfo, 'inputs' | 'batchable'>, raw:
 function checkShape(spec: TensorSpec, shape: unknown, where: string): number[] {
   const expected = `[${oipShape(spec).join(',')}]`;
   if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
-    throw invalid(`${where}: shape must be an array of non-negative integers, got ${JSON.stringify(shape)}; the model expects ${expected}`);
+    throw invalid(`${where}: shape must be an array of non-negative integers, got ${preview(shape)}; the model expects ${expected}`);
   }
   if (shape.length !== spec.shape.length) {
-    throw invalid(`${where}: shape ${JSON.stringify(shape)} has ${shape.length} dimensions; the model expects ${spec.shape.length}: ${expected}`);
+    throw invalid(`${where}: shape ${preview(shape)} has ${shape.length} dimensions; the model expects ${spec.shape.length}: ${expected}`);
   }
   spec.shape.forEach((d, i) => {
-    if (d !== null && shape[i] !== d) throw invalid(`${where}: shape ${JSON.stringify(shape)} does not match the model's ${expected} (dimension ${i} must be ${d})`);
+    if (d !== null && shape[i] !== d) throw invalid(`${where}: shape ${preview(shape)} does not match the model's ${expected} (dimension ${i} must be ${d})`);
   });
   return shape as number[];
 }

@@ -4,7 +4,7 @@
  */
 import type { IncomingHttpHeaders } from 'http';
 import type { ServerConfig } from './config';
-import { invalid } from './errors';
+import { invalid, preview } from './errors';
 import type { InferenceRequest, InferenceResponse } from './inference-service';
 import { checkInputs, ModelInfo, oipShape } from './model';
 import { headerOptions, newRequestId, OptionSource, resolveOptions } from './request-options';
@@ -53,7 +53,7 @@ export function decodeInferRequest(
   body: unknown, model: ModelInfo, config: ServerConfig, headers: IncomingHttpHeaders, receivedAt: number, preferred: readonly OptionSource[] = [],
 ): InferenceRequest {
   if (!isObject(body)) throw invalid('request body must be a JSON object {"id"?, "parameters"?, "inputs": [...], "outputs"?: [...]}');
-  if (body.id !== undefined && typeof body.id !== 'string') throw invalid(`'id' must be a string, got ${JSON.stringify(body.id)}`);
+  if (body.id !== undefined && typeof body.id !== 'string') throw invalid(`'id' must be a string, got ${preview(body.id)}`);
   if (body.parameters !== undefined && !isObject(body.parameters)) throw invalid("'parameters' must be an object");
   const parameters = (body.parameters ?? {}) as Record<string, unknown>;
   const options = resolveOptions(config, [
@@ -77,7 +77,7 @@ function decodeRequestedOutputs(outputs: unknown, model: ModelInfo): string[] | 
   return outputs.map((o, i) => {
     const name = isObject(o) ? o.name : undefined;
     if (typeof name !== 'string' || !known.includes(name)) {
-      throw invalid(`outputs[${i}]: unknown output ${JSON.stringify(name)}; the model's outputs are ${known.join(', ')}`);
+      throw invalid(`outputs[${i}]: unknown output ${preview(name)}; the model's outputs are ${known.join(', ')}`);
     }
     return name;
   });

@@ -4,16 +4,19 @@
  */
 import type { IncomingHttpHeaders } from 'http';
 import { PRIORITY_TIERS } from '../core/tiers';
-import { parsePriority, PRIORITY_LEVELS, ServerConfig } from './config';
-import { invalid } from './errors';
+import { MAX_TIMER_MS, parsePriority, PRIORITY_LEVELS, ServerConfig } from './config';
+import { invalid, preview } from './errors';
 import type { Fault } from './worker-protocol';
 
 /** Header carrying the priority level (1 … 3) or tier name. */
 export const PRIORITY_HEADER = 'x-inference-priority';
-/** Header carrying the deadline in milliseconds. */
+/** Header carrying the deadline in milliseconds (at most `MAX_TIMER_MS`). */
 export const TIMEOUT_HEADER = 'x-inference-timeout-ms';
 /** Header asking for an injected fault: `delay=<ms>` or `exit` (only with INFERENCE_FAULT_INJECTION=true). */
 export const FAULT_HEADER = 'x-inference-fault';
+
+/** The longest deadline, as error messages state it. */
+const MAX_TIMEOUT = `the longest deadline, ${MAX_TIMER_MS} ms (about 24.8 days; Node's timers cannot wait longer)`;
 
 let requestCount = 0;
 const instancePrefix = Math.floor(Math.random() * 2 ** 32).toString(36);
@@ -60,7 +63,7 @@ export function resolveOptions(config: ServerConfig, sources: readonly OptionSou
   if (p) {
     const parsed = parsePriority(p.priority);
     if (parsed === undefined) {
-      throw invalid(`${p.where} priority ${JSON.stringify(p.priority)} is not a priority: use a level 1..${PRIORITY_LEVELS} (1 highest) or one of ${PRIORITY_TIERS.join(', ')}`);
+      throw invalid(`${p.where} priority ${preview(p.priority)} is not a priority: use a level 1..${PRIORITY_LEVELS} (1 highest) or one of ${PRIORITY_TIERS.join(', ')}`);
     }
     priority = parsed;
   }
@@ -69,8 +72,9 @@ export function resolveOptions(config: ServerConfig, sources: readonly OptionSou
   if (t) {
     const parsed = typeof t.timeoutMs === 'string' && t.timeoutMs.trim() !== '' ? Number(t.timeoutMs) : t.timeoutMs;
     if (typeof parsed !== 'number' || !Number.isFinite(parsed) || parsed <= 0) {
-      throw invalid(`${t.where} timeout_ms ${JSON.stringify(t.timeoutMs)} is not a deadline: use a positive number of milliseconds`);
+      throw invalid(`${t.where} timeout_ms ${preview(t.timeoutMs)} is not a deadline: use a positive number of milliseconds`);
     }
+    if (parsed > MAX_TIMER_MS) throw invalid(`${t.where} timeout_ms ${preview(t.timeoutMs)} is over ${MAX_TIMEOUT}`);
     timeoutMs = parsed;
   }
   return { priority, timeoutMs, fault: config.faultInjection ? parseFault(header(headers, FAULT_HEADER)) : undefined };
@@ -80,6 +84,6 @@ function parseFault(value: string | undefined): Fault | undefined {
   if (value === undefined) return undefined;
   if (value === 'exit') return { kind: 'exit' };
   const delay = /^delay=(\d+)$/.exec(value);
-  if (delay) return { kind: 'delay', ms: Number(delay[1]) };
-  throw invalid(`${FAULT_HEADER}: ${JSON.stringify(value)} is not a fault; use delay=<ms> or exit`);
+  if (delay && Number(delay[1]) <= MAX_TIMER_MS) return { kind: 'delay', ms: Number(delay[1]) };
+  throw invalid(`${FAULT_HEADER}: ${preview(value)} is not a fault; use delay=<ms> (at most ${MAX_TIMER_MS}) or exit`);
 }

@@ -19,7 +19,7 @@ import type { InferenceRequest, InferenceResponse } from './inference-service';
 import { checkInputs, ModelInfo, RawInput } from './model';
 import { decodeInferRequest, encodeInferResponse } from './oip';
 import { headerOptions, newRequestId, OptionSource, resolveOptions } from './request-options';
-import { encodeTensorData, oipDatatype, parseJson, Tensor } from './tensors';
+import { encodeTensorData, MAX_DATA_DEPTH, oipDatatype, parseJson, Tensor, tooDeep } from './tensors';
 
 /** Header SageMaker passes custom attributes in. */
 export const CUSTOM_ATTRIBUTES_HEADER = 'x-amzn-sagemaker-custom-attributes';
@@ -60,24 +60,61 @@ function singleInput(model: ModelInfo, format: string): ModelInfo['inputs'][numb
   return model.inputs[0];
 }
 
-/** Shape of nested rows: [rows, ...dimensions of the first row]. */
+/** Shape of nested rows: [rows, ...dimensions of the first row]; INVALID past `MAX_DATA_DEPTH` levels. */
 function nestedShape(rows: unknown[]): number[] {
   const shape = [rows.length];
-  for (let v: unknown = rows[0]; Array.isArray(v); v = v[0]) shape.push(v.length);
+  for (let v: unknown = rows[0]; Array.isArray(v); v = v[0]) {
+    if (shape.length === MAX_DATA_DEPTH) throw tooDeep('{"instances"}');
+    shape.push(v.length);
+  }
   return shape;
 }
 
-const CSV_NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
-const CSV_NON_FINITE: Record<string, string> = { nan: 'NaN', inf: 'Infinity', '+inf': 'Infinity', infinity: 'Infinity', '-inf': '-Infinity', '-infinity': '-Infinity' };
+/** CSV spellings of non-finite numbers (lower case) and the strings JSON bodies use for them. */
+const CSV_NON_FINITE = new Map([['nan', 'NaN'], ['inf', 'Infinity'], ['+inf', 'Infinity'], ['infinity', 'Infinity'], ['-inf', '-Infinity'], ['-infinity', '-Infinity']]);
+/** Longest spelling in `CSV_NON_FINITE`. */
+const CSV_NON_FINITE_CHARS = 9;
+
+/** Index of the first character at or after `from` that is not a decimal digit. */
+function skipDigits(text: string, from: number): number {
+  let i = from;
+  while (i < text.length && text.charCodeAt(i) >= 0x30 && text.charCodeAt(i) <= 0x39) i++;
+  return i;
+}
+
+/**
+ * Whether text is a decimal number: `[+-]digits[.digits][(e|E)[+-]digits]`, with digits before or after the point.
+ * One pass, no regular expression: linear in the length whatever the text (a backtracking pattern was quadratic).
+ */
+function isDecimal(text: string): boolean {
+  const start = text[0] === '+' || text[0] === '-' ? 1 : 0;
+  let end = skipDigits(text, start);
+  let digits = end - start;
+  if (text[end] === '.') {
+    const fractionStart = end + 1;
+    end = skipDigits(text, fractionStart);
+    digits += end - fractionStart;
+  }
+  if (digits === 0) return false;
+  if (text[end] === 'e' || text[end] === 'E') {
+    const exponent = text[end + 1] === '+' || text[end + 1] === '-' ? end + 2 : end + 1;
+    end = skipDigits(text, exponent);
+    if (end === exponent) return false;
+  }
+  return end === text.length;
+}
+
+/** A CSV field as a JSON value: a number, a non-finite spelling (`nan`, `inf`, …) as the string JSON uses, or the text. */
+function csvValue(field: string): unknown {
+  const f = field.trim();
+  if (isDecimal(f)) return Number(f);
+  return (f.length <= CSV_NON_FINITE_CHARS ? CSV_NON_FINITE.get(f.toLowerCase()) : undefined) ?? f;
+}
 
 function parseCsv(text: string): unknown[][] {
   const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
   if (lines.length === 0) throw invalid('text/csv body has no rows');
-  const rows = lines.map((line) => line.split(',').map((field) => {
-    const f = field.trim();
-    if (CSV_NUMBER.test(f)) return Number(f);
-    return CSV_NON_FINITE[f.toLowerCase()] ?? f;
-  }));
+  const rows = lines.map((line) => line.split(',').map(csvValue));
   const width = rows[0].length;
   const ragged = rows.findIndex((r) => r.length !== width);
   if (ragged >= 0) throw invalid(`text/csv row ${ragged + 1} has ${rows[ragged].length} fields, row 1 has ${width}`);

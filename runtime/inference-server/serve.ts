@@ -1,12 +1,28 @@
 /**
  * Entry point of the inference server image (`serve`, as SageMaker starts it: `docker run <image> serve`). Reads the
  * configuration from the environment, listens (live at once), loads the model (ready once every worker is warm), and
- * on SIGTERM or SIGINT drains and exits 0 — or 1 if the shutdown deadline passes first.
+ * on SIGTERM or SIGINT drains and exits 0 — or 1 if the shutdown deadline passes first. Every startup failure is one
+ * log line naming the setting to change, then a non-zero exit: 2 for an invalid configuration, 1 otherwise.
  */
 import * as path from 'path';
 import { loadConfig, ServerConfig } from './config';
 import { STDOUT_LOGGER } from './log';
 import { InferenceServer } from './server';
+
+/** Why the server cannot listen, naming the variables to change. */
+function listenFailure(error: NodeJS.ErrnoException, config: ServerConfig): string {
+  const where = `cannot listen on ${config.host}:${config.port}`;
+  switch (error.code) {
+    case 'EADDRINUSE':
+      return `${where}: port ${config.port} is already in use; stop the process holding it or set PORT to a free port`;
+    case 'EACCES':
+      return `${where}: permission denied for port ${config.port}; set PORT to 1024 or above, or run with the right to bind it`;
+    case 'EADDRNOTAVAIL':
+      return `${where}: HOST ${config.host} is not an address of this machine; set HOST (0.0.0.0 listens on all of them)`;
+    default:
+      return `${where} (PORT=${config.port}, HOST=${config.host}): ${error.message}`;
+  }
+}
 
 async function main(): Promise<void> {
   let config: ServerConfig;
@@ -30,7 +46,12 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
-  await server.listen();
+  try {
+    await server.listen();
+  } catch (error) {
+    STDOUT_LOGGER.log('error', listenFailure(error as NodeJS.ErrnoException, config), { port: config.port, host: config.host });
+    process.exit(1);
+  }
   try {
     await server.load();
   } catch (error) {

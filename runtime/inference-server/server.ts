@@ -10,7 +10,7 @@ import * as http from 'http';
 import type { AddressInfo } from 'net';
 import { PRIORITY_LEVELS, ServerConfig } from './config';
 import { ErrorKind, InferenceError, outcomeOf } from './errors';
-import { asInferenceError, errorHeaders, Headers, readBody, Router, send, sendJson, statusOf } from './http';
+import { asInferenceError, discardBody, errorHeaders, Headers, readBody, Router, send, sendJson, statusOf } from './http';
 import { InferenceRequest, InferenceResponse, InferenceService } from './inference-service';
 import type { Logger } from './log';
 import { ServerMetrics } from './metrics';
@@ -38,6 +38,9 @@ interface InferenceRoute {
   readonly fail: (res: http.ServerResponse, error: InferenceError) => void;
   readonly successHeaders?: Headers;
 }
+
+/** Longest interval between two sweeps for connections past the headers or request timeout. */
+const CONNECTIONS_CHECK_MS = 1000;
 
 const MODEL_PATH = '\\/v2\\/models\\/([^/]+)(?:\\/versions\\/([^/]+))?';
 
@@ -73,10 +76,18 @@ export class InferenceServer {
       predictionLog: () => this.predictionLogger?.stats ?? {},
     });
     const router = this.routes();
-    this.http = http.createServer((req, res) => {
+    const limits = config.http;
+    this.http = http.createServer({
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      maxHeaderSize: limits.maxHeaderBytes,
+      // Node enforces the headers and request timeouts when it sweeps its connections (every 30 s by default).
+      connectionsCheckingInterval: Math.min(CONNECTIONS_CHECK_MS, limits.headersTimeoutMs),
+    }, (req, res) => {
       const route = router.match(req.method ?? 'GET', req.url ?? '/');
       if (route instanceof InferenceError) {
-        req.resume();
+        discardBody(req, res, config.maxPayloadBytes);
         sendJson(res, statusOf(route.kind), { error: route.message });
         return;
       }
@@ -85,7 +96,7 @@ export class InferenceServer {
         sendJson(res, 500, { error: asInferenceError(error).message });
       });
     });
-    this.http.keepAliveTimeout = 65000; // above the 60 s idle timeout of AWS load balancers
+    this.http.maxConnections = limits.maxConnections;
   }
 
   /** Ready for traffic: loaded and warmed up, not shutting down, and at least one worker serving. */
@@ -303,7 +314,7 @@ export class InferenceServer {
     } catch (error) {
       const e = asInferenceError(error);
       if (!(error instanceof InferenceError)) this.logger.log('error', 'inference failed', { error: (error as Error).stack });
-      req.resume();
+      discardBody(req, res, this.config.maxPayloadBytes);
       route.fail(res, e);
       this.metrics.answered(priority, outcomeOf(e.kind), (performance.now() - receivedAt) / 1000);
     }

@@ -2,7 +2,7 @@
  * Tensors as the server handles them: dtypes (onnxruntime's names and the Open Inference Protocol's), the model's
  * input/output specs, and checked conversion of JSON data into typed arrays and back.
  */
-import { invalid } from './errors';
+import { InferenceError, invalid, preview } from './errors';
 
 /** onnxruntime tensor types the server accepts and returns. */
 export type TensorType = 'float32' | 'float64' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'bool';
@@ -23,9 +23,12 @@ interface DtypeInfo {
   readonly max?: number | bigint;
 }
 
+/** Largest finite float32: larger magnitudes would become ±Infinity in a Float32Array. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
 const DTYPES: Record<TensorType, DtypeInfo> = {
-  float32: { oip: 'FP32', array: Float32Array, kind: 'float' },
-  float64: { oip: 'FP64', array: Float64Array, kind: 'float' },
+  float32: { oip: 'FP32', array: Float32Array, kind: 'float', min: -FLOAT32_MAX, max: FLOAT32_MAX },
+  float64: { oip: 'FP64', array: Float64Array, kind: 'float', min: -Number.MAX_VALUE, max: Number.MAX_VALUE },
   int8: { oip: 'INT8', array: Int8Array, kind: 'int', min: -128, max: 127 },
   uint8: { oip: 'UINT8', array: Uint8Array, kind: 'int', min: 0, max: 255 },
   int16: { oip: 'INT16', array: Int16Array, kind: 'int', min: -32768, max: 32767 },
@@ -71,18 +74,28 @@ export enum NonFinitePolicy {
 
 /** JSON spellings of non-finite numbers (as clients such as Python's json module write them). */
 const NON_FINITE_TOKENS: Record<string, number> = { NaN: NaN, Infinity: Infinity, '-Infinity': -Infinity };
+const NON_FINITE_SPELLINGS = Object.keys(NON_FINITE_TOKENS);
+
+/** Most nesting levels of a tensor's JSON data (and of SageMaker `instances` rows). */
+export const MAX_DATA_DEPTH = 32;
+/** Most nesting levels of a JSON body: a tensor's data `MAX_DATA_DEPTH` deep inside the request's own objects. */
+const MAX_JSON_DEPTH = MAX_DATA_DEPTH + 8;
 
 /**
- * Parses a JSON body. When `JSON.parse` refuses it, the bare `NaN`, `Infinity` and `-Infinity` tokens some clients
- * write are turned into strings (which `decodeTensorData` reads as numbers) and the text is parsed again; a body that
- * still does not parse is an INVALID error naming the position.
+ * Parses a JSON body. A body nested more than `MAX_JSON_DEPTH` levels is refused before parsing (`JSON.parse` spends
+ * about a microsecond per level: 3 million levels fit in 6 MB). When `JSON.parse` refuses the text, the bare `NaN`,
+ * `Infinity` and `-Infinity` tokens some clients write are turned into strings (which `decodeTensorData` reads as
+ * numbers) and the text is parsed again; a body that still does not parse is an INVALID error naming the position.
  */
 export function parseJson(text: string): unknown {
+  if (nestedDeeperThan(text, MAX_JSON_DEPTH)) {
+    throw invalid(`request body is nested more than ${MAX_JSON_DEPTH} levels deep (a tensor's data may nest ${MAX_DATA_DEPTH} levels at most); send the data flat, or nested as its shape`);
+  }
   try {
     return JSON.parse(text);
   } catch (error) {
-    if (/NaN|Infinity/.test(text)) {
-      const quoted = text.replace(/"(?:[^"\\]|\\.)*"|(-?Infinity|NaN)/g, (match, token?: string) => (token ? `"${token}"` : match));
+    const quoted = text.includes('NaN') || text.includes('Infinity') ? quoteNonFiniteTokens(text) : undefined;
+    if (quoted !== undefined) {
       try {
         return JSON.parse(quoted);
       } catch {
@@ -93,9 +106,98 @@ export function parseJson(text: string): unknown {
   }
 }
 
+// Scanning JSON text without a regular expression: linear in its length whatever it holds, and fast, since it jumps
+// from one character of interest to the next with indexOf (a native search) rather than looking at every character.
+const BACKSLASH = 0x5c;
+/** What may follow a value: whitespace, `,`, `]`, `}`. */
+const VALUE_ENDS = new Set([' ', '\t', '\n', '\r', ',', ']', '}']);
+
+/** Index of the quote that closes the string opened at `open`, or -1 when the string is not closed. */
+function closingQuote(text: string, open: number): number {
+  for (let quote = text.indexOf('"', open + 1); quote >= 0; quote = text.indexOf('"', quote + 1)) {
+    let backslashes = 0;
+    while (text.charCodeAt(quote - 1 - backslashes) === BACKSLASH) backslashes++;
+    if (backslashes % 2 === 0) return quote;
+  }
+  return -1;
+}
+
+/** Positions of the characters `marks` in JSON text outside strings, in order; -1 (and the end) at an unterminated string. */
+function* outsideStrings(text: string, marks: readonly string[]): Generator<number> {
+  const all = ['"', ...marks];
+  const next = all.map((mark) => text.indexOf(mark));
+  for (;;) {
+    let k = -1;
+    for (let j = 0; j < all.length; j++) if (next[j] >= 0 && (k < 0 || next[j] < next[k])) k = j;
+    if (k < 0) return;
+    let from = next[k] + 1;
+    if (k === 0) {
+      const end = closingQuote(text, next[k]);
+      if (end < 0) {
+        yield -1;
+        return;
+      }
+      from = end + 1;
+    } else {
+      yield next[k];
+    }
+    for (let j = 0; j < all.length; j++) if (next[j] >= 0 && next[j] < from) next[j] = text.indexOf(all[j], from);
+  }
+}
+
+/** Whether JSON text nests arrays and objects more than `cap` levels deep. */
+function nestedDeeperThan(text: string, cap: number): boolean {
+  let depth = 0;
+  for (const at of outsideStrings(text, ['[', '{', ']', '}'])) {
+    if (at < 0) return false;
+    depth += text[at] === '[' || text[at] === '{' ? 1 : -1;
+    if (depth > cap) return true;
+  }
+  return false;
+}
+
+/**
+ * Quotes the `NaN`, `Infinity` and `-Infinity` tokens found outside JSON strings; undefined when the text cannot be
+ * JSON however quoted (an unterminated string, a stray capital letter, a token run into another).
+ */
+function quoteNonFiniteTokens(text: string): string | undefined {
+  let out = '';
+  let copied = 0;
+  for (const at of outsideStrings(text, ['N', 'I'])) {
+    if (at < 0) return undefined;
+    if (at < copied) continue; // the second N of NaN
+    const start = text[at] === 'I' && text[at - 1] === '-' ? at - 1 : at;
+    const token = NON_FINITE_SPELLINGS.find((t) => text.startsWith(t, start));
+    const end = start + (token?.length ?? 0);
+    if (token === undefined || (end < text.length && !VALUE_ENDS.has(text[end]))) return undefined;
+    out += `${text.slice(copied, start)}"${token}"`;
+    copied = end;
+  }
+  return out + text.slice(copied);
+}
+
 /** Number of elements of a shape. */
 export function elementCount(dims: readonly number[]): number {
   return dims.reduce((n, d) => n * d, 1);
+}
+
+/** The INVALID error for data nested deeper than `MAX_DATA_DEPTH`. */
+export function tooDeep(where: string): InferenceError {
+  return invalid(`${where} is nested more than ${MAX_DATA_DEPTH} levels deep (the most the server reads); send the data flat, or nested as its shape`);
+}
+
+/** Longest decimal string read as a 64-bit integer (20 digits, a sign, leading zeros); longer ones are out of range. */
+const MAX_INTEGER_CHARS = 40;
+
+/** `v` as a bigint: a safe integer, or a decimal string; `null` for a decimal string too long for any 64-bit integer. */
+function toBigInt(v: unknown): bigint | null | undefined {
+  if (typeof v === 'number') return Number.isSafeInteger(v) ? BigInt(v) : undefined;
+  if (typeof v !== 'string' || !/^-?\d+$/.test(v)) return undefined; // one quantifier: linear
+  return v.length <= MAX_INTEGER_CHARS ? BigInt(v) : null;
+}
+
+function outOfRange(info: DtypeInfo): string {
+  return `is outside the ${info.oip} range ${info.min}..${info.max}`;
 }
 
 /** Stores one JSON element into `out[i]`; returns what is wrong with it, or undefined. */
@@ -104,23 +206,26 @@ function storeElement(info: DtypeInfo, out: TensorData, i: number, v: unknown, n
     case 'float': {
       const n = typeof v === 'string' && v in NON_FINITE_TOKENS ? NON_FINITE_TOKENS[v] : v;
       if (typeof n !== 'number') return `is not a number (datatype ${info.oip})`;
-      if (nonFinite === NonFinitePolicy.REJECT && !Number.isFinite(n)) {
-        return 'is not finite; NaN and Infinity are refused (set INFERENCE_NON_FINITE=allow to pass them to the model)';
+      if (typeof v === 'number' && !Number.isFinite(v)) return outOfRange(info); // a number that overflowed when parsed
+      if (!Number.isFinite(n)) {
+        if (nonFinite === NonFinitePolicy.REJECT) {
+          return 'is not finite; NaN and Infinity are refused (set INFERENCE_NON_FINITE=allow to pass them to the model)';
+        }
+      } else if (n < (info.min as number) || n > (info.max as number)) {
+        return outOfRange(info);
       }
       out[i] = n;
       return undefined;
     }
     case 'int':
       if (typeof v !== 'number' || !Number.isInteger(v)) return `is not an integer (datatype ${info.oip})`;
-      if (v < (info.min as number) || v > (info.max as number)) return `is outside the ${info.oip} range ${info.min}..${info.max}`;
+      if (v < (info.min as number) || v > (info.max as number)) return outOfRange(info);
       out[i] = v;
       return undefined;
     case 'bigint': {
-      let b: bigint;
-      if (typeof v === 'number' && Number.isSafeInteger(v)) b = BigInt(v);
-      else if (typeof v === 'string' && /^-?\d+$/.test(v)) b = BigInt(v);
-      else return `is not an integer (datatype ${info.oip}; beyond 2^53 send it as a decimal string)`;
-      if (b < (info.min as bigint) || b > (info.max as bigint)) return `is outside the ${info.oip} range`;
+      const b = toBigInt(v);
+      if (b === undefined) return `is not an integer (datatype ${info.oip}; beyond 2^53 send it as a decimal string)`;
+      if (b === null || b < (info.min as bigint) || b > (info.max as bigint)) return outOfRange(info);
       (out as BigInt64Array)[i] = b;
       return undefined;
     }
@@ -131,20 +236,39 @@ function storeElement(info: DtypeInfo, out: TensorData, i: number, v: unknown, n
   }
 }
 
-/** Flattens nested arrays (row-major) into `out`. */
-function flatten(value: unknown, out: unknown[]): void {
-  if (Array.isArray(value)) for (const v of value) flatten(v, out);
-  else out.push(value);
+/**
+ * Flattens nested arrays (row-major) into a list, iteratively (no recursion on caller data); throws INVALID past
+ * `MAX_DATA_DEPTH` levels.
+ */
+function flatten(value: unknown, where: string): unknown[] {
+  if (!Array.isArray(value)) return [value];
+  const out: unknown[] = [];
+  const stack: { array: unknown[]; next: number }[] = [{ array: value, next: 0 }];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    if (top.next === top.array.length) {
+      stack.pop();
+      continue;
+    }
+    const item = top.array[top.next++];
+    if (!Array.isArray(item)) {
+      out.push(item);
+    } else {
+      if (stack.length === MAX_DATA_DEPTH) throw tooDeep(`${where}: data`);
+      stack.push({ array: item, next: 0 });
+    }
+  }
+  return out;
 }
 
 /**
- * Converts JSON data (flat or nested, row-major) into a typed array of `type`, checking every element: floats must be
- * numbers (non-finite ones per `nonFinite`), integers must be integral and in range (64-bit ones may be decimal
- * strings), bools must be booleans. `where` prefixes error messages (e.g. `inputs[0] 'features'`).
+ * Converts JSON data (flat or nested up to `MAX_DATA_DEPTH` levels, row-major) into a typed array of `type`, checking
+ * every element: floats must be numbers within the type's range (non-finite ones per `nonFinite`), integers must be
+ * integral and in range (64-bit ones may be decimal strings), bools must be booleans. `where` prefixes error messages
+ * (e.g. `inputs[0] 'features'`).
  */
 export function decodeTensorData(type: TensorType, data: unknown, expectedCount: number, nonFinite: NonFinitePolicy, where: string): TensorData {
-  const values: unknown[] = [];
-  flatten(data, values);
+  const values = flatten(data, where);
   if (values.length !== expectedCount) {
     throw invalid(`${where}: data has ${values.length} elements but its shape needs ${expectedCount}`);
   }
@@ -152,7 +276,7 @@ export function decodeTensorData(type: TensorType, data: unknown, expectedCount:
   const out = new info.array(values.length);
   for (let i = 0; i < values.length; i++) {
     const problem = storeElement(info, out, i, values[i], nonFinite);
-    if (problem) throw invalid(`${where}: data[${i}] = ${JSON.stringify(values[i])} ${problem}`);
+    if (problem) throw invalid(`${where}: data[${i}] = ${preview(values[i])} ${problem}`);
   }
   return out;
 }

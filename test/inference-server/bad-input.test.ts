@@ -1,11 +1,15 @@
 /**
  * Bad input never crashes the server and is never computed: each case gets a 4xx with a JSON error naming the problem.
+ * Bad configuration (a port in use, invalid limits) stops the server with one log line naming the setting.
  */
+import { spawn } from 'child_process';
+import * as net from 'net';
 import * as path from 'path';
 import { Readable } from 'stream';
 import { request } from 'undici';
-import { rows } from './reference';
-import { call, metrics, MODELS_DIR, oipInput, ServerProcess, startServer } from './server-process';
+import type { LogLine } from '../../runtime/inference-server/launcher';
+import { fraudProbability, rows } from './reference';
+import { call, metrics, MODELS_DIR, oipInput, SERVER_DIR, ServerProcess, startServer, waitForMetrics } from './server-process';
 
 let fraud: ServerProcess;
 let multi: ServerProcess;
@@ -13,7 +17,8 @@ let batchesBefore: number;
 
 beforeAll(async () => {
   [fraud, multi] = await Promise.all([
-    startServer({ MODEL_URI: path.join(MODELS_DIR, 'fraud-mlp.onnx'), MODEL_NAME: 'fraud' }),
+    // One worker, and `x-inference-fault: delay=<ms>` to keep it busy.
+    startServer({ MODEL_URI: path.join(MODELS_DIR, 'fraud-mlp.onnx'), MODEL_NAME: 'fraud', INFERENCE_WORKERS: '1', INFERENCE_FAULT_INJECTION: 'true' }),
     startServer({ MODEL_URI: path.join(MODELS_DIR, 'multi-input.onnx'), MODEL_NAME: 'multi' }),
   ]);
   batchesBefore = (await metrics(fraud)).get('inference_batch_size_count')!;
@@ -28,6 +33,9 @@ const [ROW] = rows(1, 16);
 const features = (data: unknown = ROW, shape = [1, 16], datatype = 'FP32') => oipInput('features', datatype, shape, data);
 const tokens = (data: unknown = [[1, 2, 3]], shape = [1, 3], datatype = 'INT64') => oipInput('tokens', datatype, shape, data);
 const multiFeatures = (shape = [1, 4]) => oipInput('features', 'FP32', shape, Array(shape[0] * 4).fill(0.5));
+/** `value` wrapped in `levels` more arrays. */
+const nested = (value: unknown, levels: number): unknown => (levels === 0 ? value : nested([value], levels - 1));
+const FP32_RANGE = '-3\\.4028234663852886e\\+38\\.\\.3\\.4028234663852886e\\+38';
 
 interface Case {
   readonly name: string;
@@ -54,7 +62,15 @@ const CASES: Case[] = [
   { name: 'a bare NaN token', body: JSON.stringify({ inputs: [features(ROW)] }).replace(String(ROW[0]), 'NaN'), error: /data\[0\] = "NaN" is not finite; NaN and Infinity are refused \(set INFERENCE_NON_FINITE=allow/ },
   { name: 'Infinity', body: { inputs: [features(['Infinity', ...ROW.slice(1)])] }, error: /data\[0\] = "Infinity" is not finite/ },
   { name: 'a fraction for int64', server: 'multi', body: { inputs: [multiFeatures(), tokens([[1, 2.5, 3]])] }, error: /'tokens': data\[1\] = 2.5 is not an integer \(datatype INT64/ },
-  { name: 'an int64 out of range', server: 'multi', body: { inputs: [multiFeatures(), tokens([['99999999999999999999', 1, 2]])] }, error: /data\[0\] = "99999999999999999999" is outside the INT64 range/ },
+  { name: 'an int64 out of range', server: 'multi', body: { inputs: [multiFeatures(), tokens([['99999999999999999999', 1, 2]])] }, error: /data\[0\] = "99999999999999999999" is outside the INT64 range -9223372036854775808\.\.9223372036854775807$/ },
+  { name: 'an int64 as a 1 MB decimal string', server: 'multi', body: { inputs: [multiFeatures(), tokens([['7'.repeat(1 << 20), 1, 2]])] }, error: /^inputs\[1\] 'tokens': data\[0\] = "7{63}… is outside the INT64 range -9223372036854775808\.\.9223372036854775807$/ },
+  { name: 'an FP32 value beyond the float32 range', body: { inputs: [features([1e300, ...ROW.slice(1)])] }, error: new RegExp(`^inputs\\[0\\] 'features': data\\[0\\] = 1e\\+300 is outside the FP32 range ${FP32_RANGE}$`) },
+  { name: 'a negative FP32 value just beyond the float32 range', body: { inputs: [features([...ROW.slice(0, 5), -3.41e38, ...ROW.slice(6)])] }, error: new RegExp(`data\\[5\\] = -3\\.41e\\+38 is outside the FP32 range ${FP32_RANGE}$`) },
+  { name: 'a JSON number beyond every float (read as Infinity)', body: JSON.stringify({ inputs: [features(ROW)] }).replace(String(ROW[0]), '1e400'), error: new RegExp(`data\\[0\\] = Infinity is outside the FP32 range ${FP32_RANGE}$`) },
+  { name: 'data nested 33 levels (one past the cap)', body: { inputs: [features(nested(ROW, 32))] }, error: /^inputs\[0\] 'features': data is nested more than 32 levels deep \(the most the server reads\); send the data flat, or nested as its shape$/ },
+  { name: 'a body nested 100,000 levels', body: `{"inputs": [{"name": "features", "datatype": "FP32", "shape": [1, 16], "data": ${'['.repeat(100000)}${']'.repeat(100000)}}]}`, error: /^request body is nested more than 40 levels deep/ },
+  { name: 'a deadline beyond what Node\'s timers can wait', body: { inputs: [features()], parameters: { timeout_ms: 2 ** 31 } }, error: /^parameters timeout_ms 2147483648 is over the longest deadline, 2147483647 ms \(about 24\.8 days; Node's timers cannot wait longer\)$/ },
+  { name: 'a deadline header beyond what Node\'s timers can wait', body: { inputs: [features()] }, headers: { 'x-inference-timeout-ms': '1e12' }, error: /^header timeout_ms "1e12" is over the longest deadline, 2147483647 ms/ },
   { name: 'inputs disagreeing on the batch dimension', server: 'multi', body: { inputs: [multiFeatures([2, 4]), tokens()] }, error: /inputs disagree on the batch dimension: features has 2, tokens has 1/ },
   { name: 'an empty batch', body: { inputs: [features([], [0, 16])] }, error: /the batch dimension \(dimension 0\) is 0/ },
   { name: 'a priority out of range', body: { inputs: [features()], parameters: { priority: 7 } }, error: /parameters priority 7 is not a priority: use a level 1..3 \(1 highest\) or one of critical, standard, batch/ },
@@ -111,6 +127,16 @@ describe('bad input on the SageMaker routes', () => {
     expect(answer).toMatchObject({ status: 400, json: { error: expect.stringMatching(/data\[2\] = "x" is not a number/) } });
   });
 
+  test('a custom attribute deadline beyond what Node\'s timers can wait', async () => {
+    const answer = await call(`${fraud.url}/invocations`, { body: ROW.join(','), headers: { 'content-type': 'text/csv', 'x-amzn-sagemaker-custom-attributes': 'timeout_ms=99999999999' } });
+    expect(answer).toMatchObject({ status: 400, json: { error: expect.stringMatching(/^custom attribute timeout_ms "99999999999" is over the longest deadline/) } });
+  });
+
+  test('instances nested past the cap', async () => {
+    const answer = await call(`${fraud.url}/invocations`, { body: { instances: nested([ROW], 32) } });
+    expect(answer).toMatchObject({ status: 400, json: { error: expect.stringMatching(/^\{"instances"\} is nested more than 32 levels deep/) } });
+  });
+
   test('JSON that is neither an OIP request nor instances', async () => {
     const answer = await call(`${fraud.url}/invocations`, { body: { instances: [] } });
     expect(answer).toMatchObject({ status: 400, json: { error: expect.stringMatching(/must be an Open Inference Protocol request .* or \{"instances": \[row, ...\]\} with at least one row/) } });
@@ -126,6 +152,21 @@ test('after all that, nothing bad was computed and the server still serves', asy
   expect(fraud.child.exitCode).toBeNull();
 });
 
+test('the longest deadline Node\'s timers can wait holds while the request is queued (it is not turned into 1 ms)', async () => {
+  const busy = call(`${fraud.url}/v2/models/fraud/infer`, { body: { inputs: [features()] }, headers: { 'x-inference-fault': 'delay=200' } });
+  await waitForMetrics(fraud, (m) => m.get('inference_batches_in_flight') === 1);
+  const answer = await call(`${fraud.url}/v2/models/fraud/infer`, { body: { inputs: [features()], parameters: { timeout_ms: 2 ** 31 - 1 } } });
+  expect((await busy).status).toBe(200);
+  expect(answer.status).toBe(200);
+  expect(answer.json.outputs[0].data[0]).toBeCloseTo(fraudProbability(ROW), 5);
+});
+
+test('data nested 32 levels (the cap) is read', async () => {
+  const answer = await call(`${fraud.url}/v2/models/fraud/infer`, { body: { inputs: [features(nested(ROW, 31))] } });
+  expect(answer.status).toBe(200);
+  expect(answer.json.outputs[0].data[0]).toBeCloseTo(fraudProbability(ROW), 5);
+});
+
 test('with INFERENCE_NON_FINITE=allow, NaN reaches the model and comes back as "NaN"', async () => {
   const lenient = await startServer({ MODEL_URI: path.join(MODELS_DIR, 'fraud-mlp.onnx'), INFERENCE_NON_FINITE: 'allow' });
   try {
@@ -136,4 +177,63 @@ test('with INFERENCE_NON_FINITE=allow, NaN reaches the model and comes back as "
   } finally {
     expect(await lenient.stop()).toBe(0);
   }
+});
+
+/** Runs `serve` as the image does until it exits (or, if it starts listening, kills it); its code, log lines and stderr. */
+function runToExit(env: Record<string, string>): Promise<{ code: number | null; lines: LogLine[]; stderr: string }> {
+  const child = spawn(path.join(SERVER_DIR, 'serve'), [], {
+    cwd: SERVER_DIR,
+    env: { PATH: process.env.PATH, HOST: '127.0.0.1', MODEL_URI: path.join(MODELS_DIR, 'fraud-mlp.onnx'), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString('utf8');
+    if (stdout.includes('"msg":"listening"')) child.kill('SIGKILL');
+  });
+  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8'); });
+  return new Promise((resolve) => child.once('close', (code) => resolve({
+    code,
+    lines: stdout.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as LogLine),
+    stderr,
+  })));
+}
+
+describe('bad configuration stops the server with one line naming the setting', () => {
+  test('a port already in use: one error line naming PORT and the port, exit 1, no stack trace', async () => {
+    const holder = net.createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const port = (holder.address() as net.AddressInfo).port;
+    try {
+      const { code, lines, stderr } = await runToExit({ PORT: String(port) });
+      expect(code).toBe(1);
+      expect(stderr).toBe('');
+      expect(lines).toEqual([expect.objectContaining({
+        level: 'error',
+        msg: `cannot listen on 127.0.0.1:${port}: port ${port} is already in use; stop the process holding it or set PORT to a free port`,
+      })]);
+    } finally {
+      holder.close();
+    }
+  });
+
+  test('invalid HTTP limits and timers: exit 2, naming every variable', async () => {
+    const { code, lines, stderr } = await runToExit({
+      PORT: '0',
+      INFERENCE_HTTP_HEADERS_TIMEOUT_MS: '40000',
+      INFERENCE_HTTP_REQUEST_TIMEOUT_MS: '30000',
+      INFERENCE_HTTP_MAX_CONNECTIONS: '0',
+      INFERENCE_HTTP_KEEP_ALIVE_TIMEOUT_MS: 'soon',
+      INFERENCE_DEFAULT_TIMEOUT_MS: String(2 ** 31),
+    });
+    expect(code).toBe(2);
+    expect(stderr).toBe('');
+    expect(lines).toHaveLength(1);
+    const error = lines[0].error as string;
+    expect(error).toContain('INFERENCE_HTTP_MAX_CONNECTIONS=0: expected an integer from 1 up');
+    expect(error).toContain('INFERENCE_HTTP_KEEP_ALIVE_TIMEOUT_MS=soon: expected an integer from 1 to 2147483647');
+    expect(error).toContain('INFERENCE_DEFAULT_TIMEOUT_MS=2147483648: expected an integer from 1 to 2147483647');
+    expect(error).toContain('INFERENCE_HTTP_HEADERS_TIMEOUT_MS (40000) must not be above INFERENCE_HTTP_REQUEST_TIMEOUT_MS (30000)');
+  });
 });

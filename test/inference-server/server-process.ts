@@ -36,13 +36,14 @@ export interface Answer {
   readonly json: any;
 }
 
-/** Sends a request; `body` objects are sent as JSON. */
-export async function call(url: string, options: { method?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<Answer> {
+/** Sends a request; `body` objects are sent as JSON; `signal` aborts it. */
+export async function call(url: string, options: { method?: string; body?: unknown; headers?: Record<string, string>; signal?: AbortSignal } = {}): Promise<Answer> {
   const body = options.body === undefined || typeof options.body === 'string' || Buffer.isBuffer(options.body) ? options.body as string | Buffer | undefined : JSON.stringify(options.body);
   const response = await request(url, {
     method: (options.method ?? (body === undefined ? 'GET' : 'POST')) as 'GET',
     body,
     headers: { ...(body !== undefined && typeof options.body === 'object' && !Buffer.isBuffer(options.body) ? { 'content-type': 'application/json' } : {}), ...options.headers },
+    signal: options.signal,
   });
   const text = await response.body.text();
   let json: unknown;
