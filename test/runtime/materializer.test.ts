@@ -1,5 +1,8 @@
+import { spawn } from 'child_process';
 import { createHash } from 'crypto';
+import * as fs from 'fs';
 import * as http from 'http';
+import * as os from 'os';
 import type { AddressInfo } from 'net';
 import * as path from 'path';
 import { CreateTableCommand, DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -13,6 +16,7 @@ import { assertValidFeatureView, FeatureDtype, FeatureStatus, FeatureViewSpec, o
 import { putFeatureRecords } from '../../runtime/aws/feature-producer';
 import { getObjectBytes, listObjectKeys, readOfflineRows } from '../../runtime/aws/offline-store';
 import { OnlineFeatureClient } from '../../runtime/aws/online-store';
+import { parseOnFailureMessages, replayFailedBatches } from '../../runtime/aws/stream-replay';
 import { MaterializerMetrics } from '../../runtime/core/metrics';
 import type { OfflineRow } from '../../runtime/core/offline-parquet';
 import { createMaterializer, materializerFromEnvironment } from '../../runtime/handlers/feature-materializer';
@@ -160,6 +164,20 @@ function byEntity(rows: readonly OfflineRow[], entityKey: string): OfflineRow[] 
 }
 
 const reader = () => new OnlineFeatureClient({ client: dynamo, tableName: TABLE });
+
+/** Runs a command from the repository root with `input` on its stdin; resolves with its exit status and output. */
+function run(command: string, args: string[], input: string, env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: path.join(__dirname, '../..'), env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk; });
+    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk; });
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+    child.stdin.end(input);
+  });
+}
 
 /**
  * A real network fault for one partition: an HTTP proxy in front of dynalite that drops the connection of every
@@ -481,6 +499,90 @@ describe('feature materializer (Kinesis → DynamoDB + S3 on loopback)', () => {
     const storedOrDeadLettered = Object.values(metrics).reduce((sum, m) => sum + m.RowsStored + m.RecordsDeadLettered, 0);
     expect([received, storedOrDeadLettered]).toEqual([batch.Records.length, batch.Records.length]);
     expect(metrics.customer_txn_stats).toMatchObject({ RowsStored: 2, RecordsDeadLettered: killers.length - 1 });
+  });
+
+  test('`npm run replay` re-drives a batch Lambda gave up on from its on-failure message; replaying again changes nothing', async () => {
+    await putRaw(JSON.stringify({ view: 'ghost', version: 1, record: { r: 'before' } }));
+    await putFeatureRecords(kinesis, STREAM, customer, [{ customer_id: 'r1', event_time: T, txn_count: 1 }, { customer_id: 'r2', event_time: T, txn_count: 2 }]);
+    await putRaw(JSON.stringify({ view: 'ghost', version: 1, record: { r: 'after' } }));
+    await putFeatureRecords(kinesis, STREAM, customer, [{ customer_id: 'r1', event_time: T + 1, txn_count: 11 }]);
+    const batch = await readEvent();
+    await dynamo.send(new DeleteTableCommand({ TableName: TABLE })); // DynamoDB keeps failing: every retry stops at r1
+    const failed = await materializer().handle(batch);
+    const firstNotCommitted = batch.Records[1].kinesis.sequenceNumber;
+    expect(failed).toEqual({ batchItemFailures: [{ itemIdentifier: firstNotCommitted }] });
+    await createTable();
+
+    // Retries exhausted, Lambda sends the position of what it retried (from the reported record on), not the records.
+    const onFailure = {
+      requestContext: { requestId: 'c9b8fa9f', functionArn: 'arn:aws:lambda:us-east-1:123456789012:function:materializer', condition: 'RetryAttemptsExhausted', approximateInvokeCount: 6 },
+      responseContext: { statusCode: 200, executedVersion: '$LATEST' },
+      version: '1.0', timestamp: new Date().toISOString(),
+      KinesisBatchInfo: {
+        shardId, startSequenceNumber: firstNotCommitted, endSequenceNumber: batch.Records[4].kinesis.sequenceNumber,
+        approximateArrivalOfFirstRecord: new Date().toISOString(), approximateArrivalOfLastRecord: new Date().toISOString(), batchSize: 4, streamArn,
+      },
+    };
+    const received = { Messages: [{ MessageId: 'm-1', ReceiptHandle: 'receipt-1', MD5OfBody: 'x', Body: JSON.stringify(onFailure) }] };
+    const environmentFile = path.join(os.tmpdir(), `materializer-env-${process.pid}.json`);
+    fs.writeFileSync(environmentFile, JSON.stringify({ FEATURE_VIEWS: JSON.stringify(VIEWS), ONLINE_TABLE_NAME: TABLE, OFFLINE_BUCKET_NAME: BUCKET, S3_FORCE_PATH_STYLE: 'true' }));
+    const keysBefore = await listObjectKeys(s3, BUCKET, '');
+    try {
+      // The documented command, as an operator runs it: messages on stdin (`aws sqs receive-message ... | npm run replay -- ...`).
+      // Spawned asynchronously: the loopback services it talks to run in this process.
+      const cli = await run(path.join(__dirname, '../../node_modules/.bin/tsx'), ['scripts/replay-failed-batches.ts', '--environment', environmentFile], JSON.stringify(received), {
+        ...process.env, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER',
+        AWS_ENDPOINT_URL_KINESIS: kinesalite.endpoint, AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint, AWS_ENDPOINT_URL_S3: s3rver.endpoint,
+        AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED', AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
+      });
+      expect({ status: cli.status, stderr: cli.stderr }).toEqual({ status: 0, stderr: '' });
+      const lines = cli.stdout.split('\n');
+      expect(lines.filter((l) => l.startsWith('{"status"')).map((l) => JSON.parse(l))).toEqual([{
+        status: 'replayed', records: 4, shardId, startSequenceNumber: firstNotCommitted, endSequenceNumber: batch.Records[4].kinesis.sequenceNumber, batchSize: 4, streamArn,
+      }]);
+      expect(lines).toContain("  aws sqs delete-message --queue-url <on-failure queue> --receipt-handle 'receipt-1'");
+    } finally {
+      fs.rmSync(environmentFile, { force: true });
+    }
+
+    const online = async () => (await reader().getOnlineFeatures({ views: VIEWS, entities: [{ customer_id: 'r1' }, { customer_id: 'r2' }], featureRefs: ['customer_txn_stats:txn_count'] }))
+      .entities.map((e) => e.values['customer_txn_stats:txn_count']);
+    const offline = async () => (await readOfflineRows(s3, BUCKET, customer)).filter((r) => /^customer_id=r\d$/.test(r.entityKey)).map((r) => `${r.entityKey}:${r.values.txn_count}`).sort();
+    const ghostLetters = async () => [...(await deadLetters()).values()].filter((b) => b.view === 'ghost' && b.data.includes('"r"')).map((b) => JSON.parse(b.data).record.r).sort();
+    expect(await online()).toEqual([11, 2]);
+    expect(await offline()).toEqual(['customer_id=r1:1', 'customer_id=r1:11', 'customer_id=r2:2']);
+    expect(await ghostLetters()).toEqual(['after', 'before']);
+    const keysAfter = await listObjectKeys(s3, BUCKET, '');
+
+    // A second replay of the same message (a message received twice): nothing new, nothing duplicated.
+    const again = materializer();
+    const [outcome] = await replayFailedBatches(parseOnFailureMessages(JSON.stringify(received)), kinesis, again.handle);
+    expect(outcome).toMatchObject({ status: 'replayed', records: 4, message: { receiptHandle: 'receipt-1', condition: 'RetryAttemptsExhausted' } });
+    expect(metricsOf(again.logs).customer_txn_stats).toMatchObject({ RecordsReceived: 3, RowsStored: 3, OnlineRowsApplied: 0, OnlineRowsStale: 3 });
+    expect(await listObjectKeys(s3, BUCKET, '')).toEqual(keysAfter);
+    expect(keysAfter.length).toBeGreaterThan(keysBefore.length);
+    expect(await offline()).toEqual(['customer_id=r1:1', 'customer_id=r1:11', 'customer_id=r2:2']);
+    expect(await online()).toEqual([11, 2]);
+  });
+
+  test('replay refuses what it cannot re-drive, naming the message, the field and what is lost', async () => {
+    expect(() => parseOnFailureMessages('{"requestContext": {}}')).toThrow(/message: no KinesisBatchInfo; pass the on-failure messages/);
+    expect(() => parseOnFailureMessages(JSON.stringify([{ KinesisBatchInfo: { shardId: 's', startSequenceNumber: '2', endSequenceNumber: '1', batchSize: 1, streamArn } },
+      { KinesisBatchInfo: { shardId: 1, startSequenceNumber: 'x', endSequenceNumber: '1', batchSize: 0, streamArn: 'arn:aws:sqs:us-east-1:123456789012:q' } }])))
+      .toThrow(/message 1\.1: KinesisBatchInfo\.startSequenceNumber is after endSequenceNumber[\s\S]*message 1\.2: KinesisBatchInfo\.shardId must be a string[\s\S]*startSequenceNumber must be a decimal[\s\S]*batchSize must be a positive integer[\s\S]*streamArn 'arn:aws:sqs:us-east-1:123456789012:q' is not a Kinesis stream ARN/);
+    expect(() => parseOnFailureMessages('{"Messages": []}')).toThrow(/no on-failure messages in the input/);
+    // A range the stream does not hold (as after its retention): reported as lost, and the next message still runs.
+    await putFeatureRecords(kinesis, STREAM, customer, [{ customer_id: 'r3', event_time: T, txn_count: 3 }]);
+    const [record] = (await readEvent()).Records;
+    const info = (start: string) => ({ KinesisBatchInfo: { shardId, startSequenceNumber: start, endSequenceNumber: record.kinesis.sequenceNumber, batchSize: 1, streamArn } });
+    const { handle } = materializer();
+    const outcomes = await replayFailedBatches(parseOnFailureMessages(`${JSON.stringify(info('1'))}\n${JSON.stringify(info(record.kinesis.sequenceNumber))}\n`), kinesis, handle);
+    expect(outcomes.map((o) => o.status)).toEqual(['failed', 'replayed']);
+    expect(outcomes[0].error).toMatch(new RegExp(`^${shardId} 1\\.\\.${record.kinesis.sequenceNumber}: cannot read it from stream 'feature-records' .* a batch older than the stream's retention is lost$`));
+    // A range whose end the shard does not hold: reported, never half-run.
+    const beyond = { KinesisBatchInfo: { ...info(record.kinesis.sequenceNumber).KinesisBatchInfo, endSequenceNumber: (BigInt(record.kinesis.sequenceNumber) + 1n).toString() } };
+    const [partial] = await replayFailedBatches(parseOnFailureMessages(JSON.stringify(beyond)), kinesis, handle);
+    expect(partial).toMatchObject({ status: 'failed', records: 0, error: expect.stringMatching(/: read 1 records but not the last one; retry the replay$/) });
   });
 
   test('the producer puts envelopes in chunks of 500, partitioned by entity key', async () => {
