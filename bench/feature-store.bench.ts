@@ -1,8 +1,10 @@
 /**
  * Feature store benchmark on loopback stand-ins (dynalite, s3rver), the real AWS SDK v3 clients:
  * 1. online retrieval: BatchGetItem round trips and latency by number of features and entities;
- * 2. streaming materialization: records/s of the materializer (validation, conditional writes with bounded
- *    concurrency, Parquet offline, dead letters) against a naive one-unconditional-PutItem-per-record loop.
+ * 2. streaming materialization: the materializer (validation, conditional writes with bounded concurrency, Parquet
+ *    offline, dead letters) against a naive one-unconditional-PutItem-per-record loop, on the same records. The two
+ *    do not make the same number of calls (the materializer settles each entity's rows newest first and writes only
+ *    the newest), so records/s and PutItem calls/s are reported separately, each against the naive loop's.
  * Absolute numbers are loopback numbers (dynalite is a single-threaded Node server); the ratios are the point.
  */
 import { CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
@@ -12,7 +14,7 @@ import { FeatureDtype, FeatureViewSpec, validateRecord } from '../lib/features/s
 import { OnlineFeatureClient, putOnlineRow } from '../runtime/aws/online-store';
 import { createMaterializer } from '../runtime/handlers/feature-materializer';
 import { localClientConfig, startDynalite, startS3rver } from '../test/support/local-aws';
-import { BenchTable, percentile } from './table';
+import { BenchTable, BenchTarget, percentile } from './table';
 
 const FEATURE_COUNTS = [1, 10, 100];
 const ENTITY_COUNTS = [100, 250];
@@ -60,14 +62,13 @@ async function onlineRetrieval(dynamo: DynamoDBClient, nowMs: number): Promise<B
       rows.push([features, entityCount, [...roundTrips].join('/'), Math.ceil(entityCount / 100), percentile(latencies, 50), percentile(latencies, 99)]);
     }
   }
+  const met = rows.filter((r) => r[2] === String(r[3])).length;
   return {
     title: 'Online retrieval (OnlineFeatureClient.getOnlineFeatures, dynalite on loopback)',
     columns: ['features', 'entities', 'round trips', 'target (1 per 100 keys)', 'p50 ms', 'p99 ms'],
     rows,
-    notes: [
-      `${READS_PER_CELL} reads per row, each a full request (BatchGetItem chunks of 100 keys issued concurrently, projected to the requested features).`,
-      `Round trips met the target in every row: ${rows.every((r) => r[2] === String(r[3])) ? 'yes' : 'NO'}.`,
-    ],
+    notes: [`${READS_PER_CELL} reads per row, each a full request (BatchGetItem chunks of 100 keys issued concurrently, projected to the requested features).`],
+    targets: [{ name: 'one BatchGetItem round trip per 100 keys, whatever the number of features (every row)', measured: `${met} of ${rows.length} rows`, met: met === rows.length }],
   };
 }
 
@@ -118,7 +119,15 @@ async function materialization(endpoint: string, s3: S3Client, nowMs: number): P
   const batches = streamBatches(nowMs);
   await s3.send(new CreateBucketCommand({ Bucket: 'bench-offline' }));
   const rows: (string | number)[][] = [];
-  const notes: string[] = [];
+  const targets: BenchTarget[] = [];
+  /** One row: records/s and PutItem calls/s of a writer over the same records, each also against the naive loop's. */
+  const row = (writer: string, seconds: number, calls: number, naive?: { recordsPerSecond: number; callsPerSecond: number }) => {
+    const recordsPerSecond = RECORDS / seconds;
+    const callsPerSecond = calls / seconds;
+    rows.push([writer, RECORDS, calls, seconds, recordsPerSecond, callsPerSecond,
+      naive ? `${(recordsPerSecond / naive.recordsPerSecond).toFixed(2)}x` : '1x', naive ? `${(callsPerSecond / naive.callsPerSecond).toFixed(2)}x` : '1x']);
+    return { recordsPerSecond, callsPerSecond };
+  };
 
   const naive = countingClient(endpoint);
   await createTable(naive.client, 'bench_naive');
@@ -135,8 +144,7 @@ async function materialization(endpoint: string, s3: S3Client, nowMs: number): P
       }));
     }
   }
-  const naiveRate = RECORDS / ((performance.now() - started) / 1000);
-  rows.push(['naive: one unconditional PutItem per record, sequential', naiveRate, naive.puts(), 1]);
+  const baseline = row('naive: one unconditional PutItem per record, sequential', (performance.now() - started) / 1000, naive.puts());
   naive.client.destroy();
 
   for (const concurrency of [1, 32]) {
@@ -160,19 +168,28 @@ async function materialization(endpoint: string, s3: S3Client, nowMs: number): P
       const response = await handle(batch);
       if (response.batchItemFailures.length > 0) throw new Error(`bench batch failed: ${JSON.stringify(response)}`);
     }
-    const rate = RECORDS / ((performance.now() - started) / 1000);
-    rows.push([`materializer: validate, conditional PutItem (${concurrency} in flight), Parquet offline`, rate, counted.puts(), rate / naiveRate]);
-    notes.push(`Materializer (${concurrency} in flight) accounting: received ${counts.received} = stored ${counts.stored} + dead-lettered ${counts.deadLettered}; applied ${counts.applied} + stale ${counts.stale} = stored.`);
+    const rates = row(`materializer: validate, conditional PutItem (${concurrency} in flight), Parquet offline`, (performance.now() - started) / 1000, counted.puts(), baseline);
+    targets.push({
+      name: `materializer (${concurrency} in flight) accounts for every record: received = stored + dead-lettered = ${RECORDS}, applied + stale = stored`,
+      measured: `${counts.received} = ${counts.stored} + ${counts.deadLettered}; ${counts.applied} + ${counts.stale} = ${counts.stored}`,
+      met: counts.received === RECORDS && counts.received === counts.stored + counts.deadLettered && counts.stored === counts.applied + counts.stale,
+    });
+    if (concurrency === 32) {
+      targets.push({
+        name: 'materializer (32 in flight) stores the same records at least as fast as the naive loop (records/s)',
+        measured: `${(rates.recordsPerSecond / baseline.recordsPerSecond).toFixed(2)}x`, met: rates.recordsPerSecond >= baseline.recordsPerSecond,
+      });
+    }
     counted.client.destroy();
   }
   return {
     title: `Streaming materialization (${RECORDS} records, ${MATERIALIZED_ENTITIES} entities, batches of ${BATCH_SIZE}, dynalite + s3rver on loopback)`,
-    columns: ['writer', 'records/s', 'PutItem calls', 'vs naive'],
+    columns: ['writer', 'records', 'PutItem calls', 'seconds', 'records/s', 'PutItem calls/s', 'records/s vs naive', 'calls/s vs naive'],
     rows,
+    targets,
     notes: [
-      ...notes,
+      'Every writer processes the same records. The naive loop makes one call per record; the materializer settles the rows of one entity in a batch newest first, so superseded rows cost no call (they count as stale) and it makes fewer calls: compare records/s for throughput, calls/s for the cost of a call.',
       'The naive loop lets an older event overwrite a newer one (no condition) and writes nothing offline; it is a floor on work, not a correct writer.',
-      'Rows of one entity in a batch are settled newest first: superseded rows cost no write (they count as stale).',
       'dynalite serves requests one at a time on this machine\'s CPU, so in-flight concurrency gains little here; against DynamoDB (calls served in parallel) it is what sets throughput.',
     ],
   };
