@@ -192,7 +192,7 @@ const MAX_INTEGER_CHARS = 40;
 /** `v` as a bigint: a safe integer, or a decimal string; `null` for a decimal string too long for any 64-bit integer. */
 function toBigInt(v: unknown): bigint | null | undefined {
   if (typeof v === 'number') return Number.isSafeInteger(v) ? BigInt(v) : undefined;
-  if (typeof v !== 'string' || !/^-?\d+$/.test(v)) return undefined; // one quantifier: linear
+  if (typeof v !== 'string' || !/^-?\d+$/.test(v)) return undefined; // anchored, disjoint character sets: linear
   return v.length <= MAX_INTEGER_CHARS ? BigInt(v) : null;
 }
 

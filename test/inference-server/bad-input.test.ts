@@ -8,6 +8,7 @@ import * as path from 'path';
 import { Readable } from 'stream';
 import { request } from 'undici';
 import type { LogLine } from '../../runtime/inference-server/launcher';
+import { decodeTensorData, NonFinitePolicy, TensorType } from '../../runtime/inference-server/tensors';
 import { fraudProbability, rows } from './reference';
 import { call, metrics, MODELS_DIR, oipInput, SERVER_DIR, ServerProcess, startServer, waitForMetrics } from './server-process';
 
@@ -177,6 +178,41 @@ test('with INFERENCE_NON_FINITE=allow, NaN reaches the model and comes back as "
   } finally {
     expect(await lenient.stop()).toBe(0);
   }
+});
+
+describe('every input type refuses values outside its range, naming the element and the range', () => {
+  // The fixture models have FP32 and INT64 inputs (tested end to end above); the other types share the same check.
+  const RANGES: [TensorType, string, number | string, number | string][] = [
+    ['int8', 'INT8', -128, 127],
+    ['uint8', 'UINT8', 0, 255],
+    ['int16', 'INT16', -32768, 32767],
+    ['uint16', 'UINT16', 0, 65535],
+    ['int32', 'INT32', -2147483648, 2147483647],
+    ['uint32', 'UINT32', 0, 4294967295],
+    ['int64', 'INT64', '-9223372036854775808', '9223372036854775807'],
+    ['uint64', 'UINT64', '0', '18446744073709551615'],
+    ['float32', 'FP32', -3.4028234663852886e38, 3.4028234663852886e38],
+  ];
+  const decode = (type: TensorType, data: unknown[]) => decodeTensorData(type, data, data.length, NonFinitePolicy.REJECT, "inputs[0] 'x'");
+  /** The next value past a bound `v` (upwards for 1, downwards for -1). */
+  const beyond = (v: number | string, by: 1 | -1) => {
+    if (typeof v === 'string') return String(BigInt(v) + BigInt(by));
+    return Number.isSafeInteger(v) ? v + by : v * 1.0000001; // float bounds: v is max or min
+  };
+
+  test.each(RANGES)('%s: %s bounds are kept, one step beyond is refused', (type, oip, min, max) => {
+    expect(Array.from(decode(type, [min, max]) as ArrayLike<number | bigint>, String)).toEqual([min, max].map((v) => String(typeof v === 'string' ? BigInt(v) : v)));
+    const range = `is outside the ${oip} range ${min}..${max}`;
+    expect(() => decode(type, [min, beyond(max, 1)])).toThrow(`inputs[0] 'x': data[1] = ${JSON.stringify(beyond(max, 1))} ${range}`);
+    expect(() => decode(type, [beyond(min, -1)])).toThrow(`inputs[0] 'x': data[0] = ${JSON.stringify(beyond(min, -1))} ${range}`);
+  });
+
+  test('integers must be integral, bools boolean', () => {
+    expect(() => decode('int8', [1.5])).toThrow('data[0] = 1.5 is not an integer (datatype INT8)');
+    expect(() => decode('uint64', ['1e3'])).toThrow('data[0] = "1e3" is not an integer (datatype UINT64');
+    expect(() => decode('bool', [1])).toThrow('data[0] = 1 is not a boolean (datatype BOOL)');
+    expect(Array.from(decode('bool', [true, false]) as Uint8Array)).toEqual([1, 0]);
+  });
 });
 
 /** Runs `serve` as the image does until it exits (or, if it starts listening, kills it); its code, log lines and stderr. */
