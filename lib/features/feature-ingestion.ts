@@ -133,7 +133,8 @@ export class FeatureIngestion extends Construct {
   public readonly function: lambda.Function;
   /**
    * Receives the stream positions (shard, sequence numbers) of batches that still failed after the retries or
-   * outlived `maxRecordAge`; replay them from the stream within its retention.
+   * outlived `maxRecordAge`; replay them from the stream within its retention (`replayFailedBatches` in
+   * runtime/aws/stream-replay.ts, `npm run replay` in this repository).
    */
   public readonly onFailureQueue: sqs.Queue;
   /** Fires when materialization falls behind the smallest freshness objective of the views. */
