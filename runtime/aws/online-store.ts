@@ -79,21 +79,13 @@ export interface OnlineWriteOptions {
 export async function putOnlineRow(
   client: DynamoDBClient, tableName: string, spec: FeatureViewSpec, row: FeatureRow, options: OnlineWriteOptions,
 ): Promise<OnlineWriteResult> {
-  const features: Record<string, AttributeValue> = {};
-  for (const feature of spec.features) features[feature.name] = toAttribute(feature, row.values[feature.name]);
-  const command = new PutItemCommand({
-    TableName: tableName,
-    Item: {
-      [OnlineAttributes.PARTITION_KEY]: { S: onlineKey(spec, row.entityKey) },
-      [OnlineAttributes.EVENT_TIME]: { N: String(row.eventTimeMs) },
-      [OnlineAttributes.INGESTED_AT]: { N: String(options.ingestedAtMs) },
-      // Rounded up so that DynamoDB's lazy TTL deletion never removes a value reads would still serve.
-      [OnlineAttributes.EXPIRES_AT]: { N: String(Math.ceil(row.eventTimeMs / 1000 + spec.ttlSeconds)) },
-      [OnlineAttributes.FEATURES]: { M: features },
-    },
-    ConditionExpression: NEWER_EVENT_CONDITION,
-    ExpressionAttributeValues: { ':t': { N: String(row.eventTimeMs) } },
-  });
+  let command: PutItemCommand;
+  try {
+    command = putRowCommand(tableName, spec, row, options.ingestedAtMs);
+  } catch (error) {
+    // Building the item is per-record work: a row it cannot encode is refused (dead-lettered), never a failed batch.
+    return { outcome: 'refused', reason: `the row cannot be encoded as a DynamoDB item: ${(error as Error).message}` };
+  }
   try {
     await client.send(command, { abortSignal: AbortSignal.timeout(options.timeoutMs ?? DEFAULT_DYNAMODB_TIMEOUT_MS) });
     return { outcome: 'applied' };
@@ -105,6 +97,25 @@ export async function putOnlineRow(
     if (name === 'ValidationException') return { outcome: 'refused', reason: message };
     throw error;
   }
+}
+
+/** The conditional PutItem of one row (newer event time wins). Throws when a value cannot be encoded. */
+function putRowCommand(tableName: string, spec: FeatureViewSpec, row: FeatureRow, ingestedAtMs: number): PutItemCommand {
+  const features: Record<string, AttributeValue> = {};
+  for (const feature of spec.features) features[feature.name] = toAttribute(feature, row.values[feature.name]);
+  return new PutItemCommand({
+    TableName: tableName,
+    Item: {
+      [OnlineAttributes.PARTITION_KEY]: { S: onlineKey(spec, row.entityKey) },
+      [OnlineAttributes.EVENT_TIME]: { N: String(row.eventTimeMs) },
+      [OnlineAttributes.INGESTED_AT]: { N: String(ingestedAtMs) },
+      // Rounded up so that DynamoDB's lazy TTL deletion never removes a value reads would still serve.
+      [OnlineAttributes.EXPIRES_AT]: { N: String(Math.ceil(row.eventTimeMs / 1000 + spec.ttlSeconds)) },
+      [OnlineAttributes.FEATURES]: { M: features },
+    },
+    ConditionExpression: NEWER_EVENT_CONDITION,
+    ExpressionAttributeValues: { ':t': { N: String(row.eventTimeMs) } },
+  });
 }
 
 /** Join-key values of one entity: strings or integers. */

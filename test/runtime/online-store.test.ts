@@ -101,6 +101,15 @@ describe('conditional online writes', () => {
     expect(longKey.reason).toMatch(/exceeded the maximum size limit/);
     await expect(write(customer, { customer_id: 'w3', event_time: T0 }, dynamo, 'no_such_table')).rejects.toThrow(/ResourceNotFound|not found/i);
   });
+
+  test('a row whose item cannot even be built is refused (dead-lettered by the materializer), not thrown', async () => {
+    // Validation rules such rows out first; this is the per-record guard behind it, for a row that gets past it.
+    const valid = row(customer, { customer_id: 'w4', event_time: T0 });
+    const unencodable = await putOnlineRow(dynamo, TABLE, customer, { ...valid, values: { ...valid.values, embedding: 7 } }, { ingestedAtMs: T0 + 1 });
+    expect(unencodable.outcome).toBe('refused');
+    expect(unencodable.reason).toMatch(/cannot be encoded as a DynamoDB item: .*size/);
+    expect(await storedItem(onlineKey(customer, valid.entityKey))).toBeUndefined();
+  });
 });
 
 describe('OnlineFeatureClient.getOnlineFeatures', () => {
