@@ -38,11 +38,20 @@ export function createFeatureStream(scope: Construct, id: string, props: Feature
   return stream;
 }
 
+/** What our own producers send (runtime/aws/kinesis-put.ts): the prediction-log sink's grant. */
+export const OWN_PRODUCER_ACTIONS = ['kinesis:PutRecords'];
+
 /**
- * Lets `grantee` send what our producers send (`PutRecords`, runtime/aws/kinesis-put.ts) to `stream`, and generate
- * data keys with its key through Kinesis only (`kms:ViaService`): nothing more, no wildcard actions.
+ * What any producer may need: both put APIs, and the stream description and shard listing the Kinesis Producer
+ * Library and agents call before putting. The grant users' producers get (`FeatureIngestion.grantPut`).
  */
-export function grantStreamPut(stream: kinesis.IStream, grantee: iam.IGrantable): iam.Grant {
-  const grant = stream.grant(grantee, 'kinesis:PutRecords');
+export const PRODUCER_ACTIONS = ['kinesis:PutRecord', 'kinesis:PutRecords', 'kinesis:ListShards', 'kinesis:DescribeStreamSummary'];
+
+/**
+ * Lets `grantee` send `actions` to `stream`, and generate data keys with its key through Kinesis only
+ * (`kms:ViaService`): nothing more, no wildcard actions.
+ */
+export function grantStreamPut(stream: kinesis.IStream, grantee: iam.IGrantable, actions: readonly string[]): iam.Grant {
+  const grant = stream.grant(grantee, ...actions);
   return stream.encryptionKey ? grant.combine(grantKeyViaService(stream.encryptionKey, grantee, 'kinesis', 'kms:GenerateDataKey')) : grant;
 }

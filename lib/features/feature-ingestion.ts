@@ -7,7 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { MaterializerMetrics, MetricDimensions, METRICS_NAMESPACE, UNKNOWN_FEATURE_VIEW } from '../../runtime/core/metrics';
-import { createFeatureStream, grantStreamPut } from '../feature-streams';
+import { createFeatureStream, grantStreamPut, PRODUCER_ACTIONS } from '../feature-streams';
 import { createHandlerFunction } from '../handler-function';
 import { AlarmActionProps } from '../monitoring/alarm-actions';
 import { AlarmTopic } from '../monitoring/alarm-topic';
@@ -229,10 +229,12 @@ export class FeatureIngestion extends Construct {
   }
 
   /**
-   * Grants producers `PutRecord`/`PutRecords` on the stream and data-key generation with its key.
+   * Grants producers what they may call on the stream — `PutRecord`, `PutRecords`, and the `ListShards` /
+   * `DescribeStreamSummary` the Kinesis Producer Library calls first — and data-key generation with its key through
+   * Kinesis only.
    */
   public grantPut(grantee: iam.IGrantable): iam.Grant {
-    return grantStreamPut(this.stream, grantee);
+    return grantStreamPut(this.stream, grantee, PRODUCER_ACTIONS);
   }
 
   /**

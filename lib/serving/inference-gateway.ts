@@ -12,7 +12,7 @@ import { GatewayMetrics, MetricDimensions, METRICS_NAMESPACE } from '../../runti
 import { PRIORITY_TIERS, PriorityTierName } from '../../runtime/core/tiers';
 import { FeatureStore } from '../features/feature-store';
 import { FeatureView } from '../features/feature-view';
-import { createFeatureStream, grantStreamPut } from '../feature-streams';
+import { createFeatureStream, grantStreamPut, OWN_PRODUCER_ACTIONS } from '../feature-streams';
 import { createHandlerFunction } from '../handler-function';
 import { PREDICT_REQUEST_LIMITS } from '../private/predict-request';
 import { concreteSeconds, environmentBytes, LAMBDA_ENVIRONMENT_LIMIT_BYTES, throwIfProblems } from '../validation';
@@ -287,7 +287,7 @@ export class InferenceGateway extends Construct {
     });
     props.store.grantReadOnline(this.function);
     props.endpoint.grantInvoke(this.function);
-    grantStreamPut(this.predictionLog, this.function);
+    grantStreamPut(this.predictionLog, this.function, OWN_PRODUCER_ACTIONS);
 
     const predict = this.api.root.addResource('predict').addResource('{model}');
     const requestModel = this.requestModel(props);

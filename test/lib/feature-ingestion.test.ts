@@ -158,13 +158,13 @@ describe('FeatureIngestion', () => {
     expect(starred.flatMap((s: any) => [s.Action].flat()).sort()).toEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
   });
 
-  test('grantPut lets producers put records with the stream key, nothing more', () => {
+  test('grantPut lets producers put records (either API, KPL describe calls) with the stream key, nothing more', () => {
     const producerId = logicalId(stack, producer);
     template.hasResourceProperties('AWS::IAM::Policy', {
       Roles: [{ Ref: producerId }],
       PolicyDocument: {
         Statement: Match.arrayWith([
-          { Action: 'kinesis:PutRecords', Effect: 'Allow', Resource: streamArn },
+          { Action: ['kinesis:PutRecord', 'kinesis:PutRecords', 'kinesis:ListShards', 'kinesis:DescribeStreamSummary'], Effect: 'Allow', Resource: streamArn },
           { Action: 'kms:GenerateDataKey', Effect: 'Allow', Resource: keyArn, Condition: viaService('kinesis') },
         ]),
       },
@@ -172,7 +172,7 @@ describe('FeatureIngestion', () => {
     const producerActions = Object.values(template.findResources('AWS::IAM::Policy'))
       .filter((p: any) => p.Properties.Roles.some((r: any) => r.Ref === producerId))
       .flatMap((p: any) => p.Properties.PolicyDocument.Statement.flatMap((s: any) => [s.Action].flat()));
-    expect(producerActions.sort()).toEqual(['kinesis:PutRecords', 'kms:GenerateDataKey']);
+    expect(producerActions.sort()).toEqual(['kinesis:DescribeStreamSummary', 'kinesis:ListShards', 'kinesis:PutRecord', 'kinesis:PutRecords', 'kms:GenerateDataKey']);
   });
 
   test("the store's key, shared by the table, the bucket and the stream, is used by the materializer through each service only", () => {
