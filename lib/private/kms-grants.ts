@@ -4,16 +4,15 @@
  * the grantee reaches the data through, so a role allowed to decrypt table items cannot use the key on S3 objects or
  * stream records, nor call KMS directly. Internal: not exported from lib/index.ts.
  */
-import { Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 
 /** The services our grants reach a shared key through. */
 export type KeyUsingService = 'dynamodb' | 's3' | 'kinesis';
 
-/** `kms:ViaService` value of a service in the key's region. */
+/** `kms:ViaService` value of a service in the key's region (an imported key's own region, from its ARN). */
 export function viaService(key: kms.IKey, service: KeyUsingService): string {
-  return `${service}.${Stack.of(key).region}.amazonaws.com`;
+  return `${service}.${key.env.region}.amazonaws.com`;
 }
 
 /**
