@@ -371,11 +371,11 @@ export class InferenceGateway extends Construct {
    */
   private requestModel(props: InferenceGatewayProps): apigateway.Model {
     const joinKeys = [...new Set(props.features.flatMap((v) => joinKeysOf(v.toSpec())))];
-    const { MAX_JOIN_KEY_LENGTH, MAX_USER_ID_LENGTH, MAX_SAFE_INTEGER } = PREDICT_REQUEST_LIMITS;
+    const { MAX_JOIN_KEY_LENGTH, MAX_USER_ID_LENGTH } = PREDICT_REQUEST_LIMITS;
     // Length bounds apply to strings only, range bounds to integers only (JSON Schema draft 4).
     const joinKeyValue: apigateway.JsonSchema = {
       type: [apigateway.JsonSchemaType.STRING, apigateway.JsonSchemaType.INTEGER],
-      minLength: 1, maxLength: MAX_JOIN_KEY_LENGTH, minimum: -MAX_SAFE_INTEGER, maximum: MAX_SAFE_INTEGER,
+      minLength: 1, maxLength: MAX_JOIN_KEY_LENGTH, minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER,
     };
     return new apigateway.Model(this, 'PredictRequest', {
       restApi: this.api,

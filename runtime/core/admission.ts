@@ -14,17 +14,30 @@ import { PRIORITY_TIERS, PriorityTierName } from './tiers';
  * K times the rate the model answers it: a tier the model keeps refusing is shed almost entirely (a few probes go on,
  * and bring it back as soon as they are answered), a tier it serves is never shed.
  *
+ * Evidence first: a tier is under pressure only once at least `MIN_UNANSWERED` of its recent requests went unanswered.
+ * A container sees a few requests of a tier per second, so without this floor one refused call with no answer in
+ * memory put the tier at 0.5 — and every request shed on that count raised it further. Traced in the gateway bench
+ * at nominal load: standard shed 17 % (and batch shed entirely, as the tier below) after single timeouts, while the
+ * model answered every standard request with admission off.
+ *
  * Lowest first: while a tier above is under pressure (at least `PRESSED_AT`), a tier is shed entirely — the model
- * serves higher priorities first, so its calls could only wait and expire. Those sheds say nothing of the tier's own standing and are not
- * counted: its history fades meanwhile, and it probes afresh once the tiers above are served again. Protected tiers
- * (the top one by default) are never shed: they get the model or the fallback, and their pressure sheds every tier
- * below. Pure: the clock and the random source are injected.
+ * serves higher priorities first, so its calls could only wait and expire. Those sheds say nothing of the tier's own
+ * standing and are not counted: its history fades meanwhile, and it probes afresh once the tiers above are served
+ * again. Protected tiers (the top one by default) are never shed: they get the model or the fallback, and their
+ * pressure sheds every tier below. Pure: the clock and the random source are injected.
  */
 
 /**
- * Pressure of a tier from which every tier below it is shed entirely. Not 0: the `+ 1` of the rule keeps any tier
- * that was ever refused slightly above 0 until enough answers come back, and one refusal must not silence the tiers
- * below for long (one refusal alone is 0.5, and falls under this within two half-lives, or with one answer).
+ * Least number of a tier's recent requests (decayed counts) gone unanswered — refused by the model, or shed on that
+ * count — before the tier is under any pressure. Two: one refusal is noise at a few requests a second per container
+ * (a lower tier's call can expire behind a burst of higher ones at a load the model serves); two at once, or
+ * three within about a half-life, are not.
+ */
+export const MIN_UNANSWERED = 2;
+
+/**
+ * Pressure of a tier from which every tier below it is shed entirely: a tier above that sheds a quarter of its own
+ * requests holds the model's capacity, and calls of lower priority would wait behind it.
  */
 export const PRESSED_AT = 0.25;
 
@@ -59,8 +72,6 @@ export enum CallOutcome {
 /** An admission decision. */
 export interface Admission {
   readonly admitted: boolean;
-  /** Seconds the caller should wait before retrying, when shed. */
-  readonly retryAfterSeconds?: number;
 }
 
 interface TierCounts {
@@ -76,13 +87,16 @@ export class AdmissionController {
   private readonly now: () => number;
   private readonly random: () => number;
   private updatedAt: number;
+  /** Retry-After advised to callers the gateway turns away (shed, or refused by the model), seconds. */
+  public readonly retryAfterSeconds: number;
 
-  constructor(private readonly options: AdmissionOptions = {}) {
+  constructor(options: AdmissionOptions = {}) {
     this.protectedTiers = new Set(options.protectedTiers ?? [PRIORITY_TIERS[0]]);
     this.callsPerAnswer = options.callsPerAnswer ?? 1.5;
     this.halfLifeMs = options.halfLifeMs ?? 1000;
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
+    this.retryAfterSeconds = options.retryAfterSeconds ?? 1;
     if (!(this.callsPerAnswer >= 1)) throw new Error(`AdmissionOptions.callsPerAnswer must be at least 1, got ${options.callsPerAnswer}`);
     if (!(this.halfLifeMs > 0)) throw new Error(`AdmissionOptions.halfLifeMs must be positive, got ${options.halfLifeMs}`);
     this.updatedAt = this.now();
@@ -91,16 +105,6 @@ export class AdmissionController {
   /** Whether `tier` is protected: never shed here, and answered with the fallback when the model refuses it. */
   public isProtected(tier: PriorityTierName): boolean {
     return this.protectedTiers.has(tier);
-  }
-
-  /**
-   * Probability (0–1) that a request of `tier` is shed now: 1 while a tier above it is under pressure, else its own
-   * pressure; 0 for a protected tier.
-   */
-  public shedProbability(tier: PriorityTierName): number {
-    if (this.protectedTiers.has(tier)) return 0;
-    this.decay();
-    return this.abovePressed(tier) ? 1 : this.pressure(tier);
   }
 
   /**
@@ -113,7 +117,7 @@ export class AdmissionController {
     const pressed = this.abovePressed(tier);
     if (!pressed && this.random() >= this.pressure(tier)) return { admitted: true };
     if (!pressed) this.counts.get(tier)!.requests += 1;
-    return { admitted: false, retryAfterSeconds: this.options.retryAfterSeconds ?? 1 };
+    return { admitted: false };
   }
 
   /**
@@ -134,9 +138,13 @@ export class AdmissionController {
     return PRIORITY_TIERS.slice(0, PRIORITY_TIERS.indexOf(tier)).some((t) => this.pressure(t) >= PRESSED_AT);
   }
 
-  /** How far the model is from answering what `tier` sends: the adaptive-throttling rejection probability. */
+  /**
+   * How far the model is from answering what `tier` sends: the adaptive-throttling rejection probability, 0 until
+   * `MIN_UNANSWERED` of its recent requests went unanswered.
+   */
   private pressure(tier: PriorityTierName): number {
     const { requests, answered } = this.counts.get(tier)!;
+    if (requests - answered < MIN_UNANSWERED) return 0;
     return Math.max(0, (requests - this.callsPerAnswer * answered) / (requests + 1));
   }
 

@@ -11,13 +11,13 @@
  * reason code (`GatewayCode`); the detail behind it (an SDK message, a table name) goes to the gateway's log only.
  * One metrics line per request holds its outcome and where its time went. Pure: no AWS SDK here.
  */
-import { FeatureDtype, FeatureStatus, FeatureViewSpec, joinKeysOf, joinKeyValue, resolveFeatureRefs } from '../../lib/features/spec';
-import { textProblem } from '../../lib/features/spec';
+import { FeatureDtype, FeatureStatus, FeatureViewSpec, joinKeysOf, resolveFeatureRefs } from '../../lib/features/spec';
 import { AdmissionController, AdmissionOptions, CallOutcome } from './admission';
 import { CircuitBreaker, CircuitBreakerOptions } from './circuit-breaker';
 import { GatewayCode } from './gateway-codes';
 import { GatewayMetrics, MetricDatum, MetricDimensions } from './metrics';
 import { ModelCallError, ModelFailureKind, ModelInvoker } from './model-call';
+import { parsePredictRequest, PredictRequest } from './predict-request';
 import { PREDICTION_LOG_SCHEMA, PredictionLogSink } from './prediction-log';
 import { levelOfTier, PRIORITY_TIERS, PriorityTierName } from './tiers';
 import { TtlCache } from './ttl-cache';
@@ -128,14 +128,6 @@ export interface GatewayResponse {
   readonly body: string;
 }
 
-/** The JSON body of a prediction request. */
-interface PredictBody {
-  /** Join keys of the entity to score, e.g. `{ "customer_id": "c-1" }`. */
-  readonly entity: Record<string, string | number>;
-  /** Stable id for variant assignment (a user id, never a request id). */
-  readonly userId?: string;
-}
-
 /** Where one request's time went, milliseconds; a step that did not run is absent. */
 interface Timings {
   admission?: number;
@@ -181,7 +173,6 @@ export class InferenceGateway {
   /** Wall clock (breaker, admission, cache, log timestamps); durations use the monotonic `performance.now()`. */
   private readonly now: () => number;
   private readonly joinKeys: string[];
-  private readonly retryAfterSeconds: number;
   /** Prediction-log losses already emitted as metrics. */
   private logLosses = { failed: 0, dropped: 0 };
 
@@ -189,7 +180,6 @@ export class InferenceGateway {
     this.now = ports.now ?? Date.now;
     this.breaker = new CircuitBreaker({ ...config.breaker, now: this.now });
     this.admission = new AdmissionController({ ...config.admission, now: this.now });
-    this.retryAfterSeconds = config.admission?.retryAfterSeconds ?? 1;
     if (config.cacheTtlMs) this.cache = new TtlCache(config.cacheMaxEntries ?? 10_000, config.cacheTtlMs, this.now);
     const strings = resolveFeatureRefs(config.views, config.featureRefs)
       .flatMap(({ view, features }) => features.filter((f) => f.dtype === FeatureDtype.STRING).map((f) => `${view.name}:${f.name}`));
@@ -202,18 +192,24 @@ export class InferenceGateway {
   /** Answers one request. Never throws: every failure becomes a status code with a reason code, or a fallback. */
   public async handle(request: GatewayRequest): Promise<GatewayResponse> {
     const state: RequestState = { requestId: request.requestId, started: performance.now(), timings: {} };
+    const dimensions = { [MetricDimensions.MODEL]: this.config.model };
     try {
-      return await this.process(request, state);
+      return await this.process(request, state, dimensions);
     } catch (e) {
       this.logDetail(state, GatewayCode.INTERNAL_ERROR, e);
+      try {
+        this.finish(dimensions, state, [count(GatewayMetrics.INTERNAL_ERRORS)]);
+      } catch (metricsError) {
+        this.logDetail(state, GatewayCode.INTERNAL_ERROR, metricsError); // the metrics port itself failed: the log must tell
+      }
       return refusal(500, GatewayCode.INTERNAL_ERROR, 'the gateway failed unexpectedly; retry', request.requestId);
     }
   }
 
-  private async process(request: GatewayRequest, state: RequestState): Promise<GatewayResponse> {
+  private async process(request: GatewayRequest, state: RequestState, dimensions: Record<string, string>): Promise<GatewayResponse> {
     const tier = this.config.tierByApiKeyId?.[request.apiKeyId ?? ''] ?? this.config.defaultTier;
-    const dimensions = { [MetricDimensions.MODEL]: this.config.model };
     if (request.model !== this.config.model) {
+      this.finish(dimensions, state, [count(GatewayMetrics.UNKNOWN_MODEL)]);
       return refusal(404, GatewayCode.UNKNOWN_MODEL, `unknown model; this gateway serves '${this.config.model}'`, request.requestId);
     }
     const parsed = this.parse(request);
@@ -223,17 +219,18 @@ export class InferenceGateway {
     }
     const admitted = this.config.admissionDisabled || this.admission.admit(tier).admitted;
     state.timings.admission = performance.now() - state.started;
+    const retryAfterSeconds = this.admission.retryAfterSeconds;
     if (!admitted) {
       this.finish(dimensions, state, [count(GatewayMetrics.SHED)]);
-      return refusal(429, GatewayCode.SHED, `tier '${tier}' is shed while the model is saturated; retry after ${this.retryAfterSeconds} s`,
-        request.requestId, { tier, retryAfterSeconds: this.retryAfterSeconds });
+      return refusal(429, GatewayCode.SHED, `tier '${tier}' is shed while the model is saturated; retry after ${retryAfterSeconds} s`,
+        request.requestId, { tier, retryAfterSeconds });
     }
     const step = await this.modelStep(parsed, tier, state);
     if (!this.config.admissionDisabled) this.admission.release(tier, state.callOutcome);
     if (step.refused) {
       this.finish(dimensions, state, [count(GatewayMetrics.MODEL_OVERLOADED), count(GatewayMetrics.MODEL_FAILURES)]);
-      return refusal(429, GatewayCode.MODEL_OVERLOADED, `the model is saturated and refused tier '${tier}'; retry after ${this.retryAfterSeconds} s`,
-        request.requestId, { tier, retryAfterSeconds: this.retryAfterSeconds });
+      return refusal(429, GatewayCode.MODEL_OVERLOADED, `the model is saturated and refused tier '${tier}'; retry after ${retryAfterSeconds} s`,
+        request.requestId, { tier, retryAfterSeconds });
     }
 
     const latencyMs = Math.round((performance.now() - state.started) * 100) / 100;
@@ -258,7 +255,7 @@ export class InferenceGateway {
   }
 
   /** Features → cache → breaker → model, or the fallback; `refused` when the model refused a tier that is not protected. */
-  private async modelStep(body: PredictBody, tier: PriorityTierName, state: RequestState): Promise<ModelStep> {
+  private async modelStep(body: PredictRequest, tier: PriorityTierName, state: RequestState): Promise<ModelStep> {
     const fallback = (code: GatewayCode, extra: { features?: Record<string, unknown>; statuses?: Record<string, FeatureStatus>; modelFailed?: boolean } = {}) => {
       return { outputs: this.config.fallbackOutputs, fallbackReason: code, ...extra };
     };
@@ -325,8 +322,11 @@ export class InferenceGateway {
     else this.breaker.onNeutral();
   }
 
-  /** Parses and validates the body; returns the error message (naming the field and the fix) when invalid. */
-  private parse(request: GatewayRequest): PredictBody | string {
+  /**
+   * Parses and validates the body with the bounds API Gateway's schema applies (`parsePredictRequest`); returns the
+   * error message (naming the field and the fix) when invalid.
+   */
+  private parse(request: GatewayRequest): PredictRequest | string {
     let body: unknown;
     try {
       const raw = request.isBase64Encoded && request.body ? STRICT_UTF8.decode(Buffer.from(request.body, 'base64')) : request.body;
@@ -334,19 +334,8 @@ export class InferenceGateway {
     } catch {
       return 'body must be UTF-8 JSON: {"entity": {<join keys>}, "userId": "<stable id>"}';
     }
-    const entity = (body as PredictBody | null)?.entity;
-    if (typeof entity !== 'object' || entity === null || Array.isArray(entity)) {
-      return `"entity" must be an object with the join keys ${this.joinKeys.join(', ')}`;
-    }
-    const problems = this.joinKeys.flatMap((k) => {
-      const text = typeof entity[k] === 'string' ? textProblem(entity[k] as string) : undefined;
-      if (text) return [`entity.${k} ${text}`];
-      return joinKeyValue(entity[k]) === undefined ? [`entity.${k} must be a non-empty string or an integer`] : [];
-    });
-    const userId = (body as PredictBody).userId;
-    if (userId !== undefined && (typeof userId !== 'string' || userId === '')) problems.push('"userId" must be a non-empty string when given');
-    else if (userId !== undefined && textProblem(userId)) problems.push(`"userId" ${textProblem(userId)}`);
-    return problems.length > 0 ? problems.join('; ') : (body as PredictBody);
+    const parsed = parsePredictRequest(body, this.joinKeys);
+    return 'problems' in parsed ? parsed.problems.join('; ') : parsed;
   }
 
   /** Writes the prediction-log record and, where the gateway must (Lambda), waits for its delivery within the budget. */

@@ -83,6 +83,10 @@ export const GatewayMetrics = {
   SHED: 'ShedRequests',
   /** Requests refused as invalid (400). */
   INVALID: 'InvalidRequests',
+  /** Requests for a model the gateway does not serve (404). */
+  UNKNOWN_MODEL: 'UnknownModelRequests',
+  /** Requests the gateway failed unexpectedly (500): a defect or a failing port; the cause is in the gateway's log. */
+  INTERNAL_ERRORS: 'GatewayInternalErrors',
   /** Model calls that failed (error, overload or deadline). */
   MODEL_FAILURES: 'ModelCallFailures',
   /** Model call latency, milliseconds. */

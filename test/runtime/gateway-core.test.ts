@@ -1,4 +1,5 @@
 import { AdmissionController, CallOutcome } from '../../runtime/core/admission';
+import { PriorityTierName } from '../../runtime/core/tiers';
 import { TtlCache } from '../../runtime/core/ttl-cache';
 import { BreakerState, CircuitBreaker } from '../../runtime/core/circuit-breaker';
 import { assignVariant, bucketOf } from '../../runtime/core/variant-assignment';
@@ -82,78 +83,98 @@ describe('AdmissionController', () => {
   function controller(options: { halfLifeMs?: number } = {}) {
     const clock = { now: 0, random: 0.5 };
     const admission = new AdmissionController({ ...options, now: () => clock.now, random: () => clock.random });
-    return { admission, clock };
+    /** Whether a request of `tier` is shed when the random draw is `draw` (shed with probability p: draws below p). */
+    const shedAt = (tier: PriorityTierName, draw: number) => {
+      clock.random = draw;
+      return !admission.admit(tier).admitted;
+    };
+    return { admission, clock, shedAt };
   }
 
   test('a tier the model keeps refusing is shed almost entirely, a tier it answers never, the top tier never', () => {
-    const { admission, clock } = controller();
+    const { admission, shedAt } = controller();
     for (let i = 0; i < 20; i++) {
       admission.release('batch', CallOutcome.REFUSED);
       admission.release('standard', CallOutcome.ANSWERED);
     }
-    expect(admission.shedProbability('standard')).toBe(0);
-    // (R − 1.5·A) / (R + 1) with R = 20 calls, A = 0 answered: 20/21.
-    expect(admission.shedProbability('batch')).toBeCloseTo(20 / 21, 5);
-    clock.random = 0.9;
-    expect(admission.admit('batch')).toEqual({ admitted: false, retryAfterSeconds: 1 });
-    clock.random = 0.99; // a probe: the few that go on are how the tier comes back
-    expect(admission.admit('batch')).toEqual({ admitted: true });
+    expect(shedAt('standard', 0)).toBe(false);
+    // (R − 1.5·A) / (R + 1) with R = 20 calls, A = 0 answered: 20/21 = 0.952.
+    expect(shedAt('batch', 0.95)).toBe(true);
+    expect(shedAt('batch', 0.99)).toBe(false); // a probe: the few that go on are how the tier comes back
     // Critical is refused too, yet never shed (it gets the fallback); every tier below it is shed entirely.
     for (let i = 0; i < 20; i++) admission.release('critical', CallOutcome.REFUSED);
     expect(admission.isProtected('critical')).toBe(true);
-    clock.random = 0;
-    expect(admission.admit('critical').admitted).toBe(true);
-    expect(admission.shedProbability('standard')).toBe(1);
+    expect(shedAt('critical', 0)).toBe(false);
+    expect(shedAt('standard', 0.999)).toBe(true);
+    expect(admission.retryAfterSeconds).toBe(1);
   });
 
   test('lowest first: while a tier above is under pressure a tier is shed entirely, without counting against it', () => {
-    const { admission, clock } = controller();
-    // The model answers a third of standard's calls: standard is let through at about 1.5 × what it answers.
+    const { admission, shedAt } = controller();
+    // The model answers a third of standard's calls: (39 − 1.5·13) / 40 = 0.49 of standard is shed.
     for (let i = 0; i < 39; i++) admission.release('standard', i % 3 === 0 ? CallOutcome.ANSWERED : CallOutcome.REFUSED);
-    expect(admission.shedProbability('standard')).toBeCloseTo((39 - 1.5 * 13) / 40, 5);
-    expect(admission.shedProbability('critical')).toBe(0);
     // Batch, below it, is shed whatever the random draw: its calls could only wait behind standard's.
-    expect(admission.shedProbability('batch')).toBe(1);
-    clock.random = 0.999;
-    for (let i = 0; i < 50; i++) expect(admission.admit('batch').admitted).toBe(false);
+    for (let i = 0; i < 50; i++) expect(shedAt('batch', 0.999)).toBe(true);
     // Once standard is answered again, batch starts afresh: those 50 sheds were not held against it.
     for (let i = 0; i < 40; i++) admission.release('standard', CallOutcome.ANSWERED);
-    expect(admission.shedProbability('standard')).toBe(0);
-    expect(admission.shedProbability('batch')).toBe(0);
-    expect(admission.admit('batch').admitted).toBe(true);
+    expect(shedAt('standard', 0)).toBe(false);
+    expect(shedAt('batch', 0)).toBe(false);
+    expect(shedAt('standard', 0.48)).toBe(false);
   });
 
   test('shed tiers come back: answered probes and time bring the probability down', () => {
-    const { admission, clock } = controller({ halfLifeMs: 1000 });
+    const { admission, clock, shedAt } = controller({ halfLifeMs: 1000 });
     for (let i = 0; i < 20; i++) admission.release('batch', CallOutcome.REFUSED);
-    expect(admission.shedProbability('batch')).toBeCloseTo(20 / 21, 5);
     for (let i = 0; i < 5; i++) admission.release('batch', CallOutcome.ANSWERED);
-    expect(admission.shedProbability('batch')).toBeCloseTo((25 - 1.5 * 5) / 26, 5);
+    // (25 − 1.5·5) / 26 = 0.67: shed at a draw of 0.6, let through at 0.7.
+    expect(shedAt('batch', 0.7)).toBe(false);
+    expect(shedAt('batch', 0.6)).toBe(true);
     // Ten half-lives later the history is all but forgotten.
     clock.now = 10_000;
-    expect(admission.shedProbability('batch')).toBeLessThan(0.05);
+    expect(shedAt('batch', 0)).toBe(false);
     // Calls that say nothing about load (no model call, a model error) leave the counts alone.
     admission.release('batch');
-    expect(admission.shedProbability('batch')).toBeLessThan(0.05);
+    expect(shedAt('batch', 0)).toBe(false);
   });
 
-  test('one refusal above does not silence the tiers below for long', () => {
-    const { admission, clock } = controller({ halfLifeMs: 1000 });
-    admission.release('critical', CallOutcome.REFUSED); // pressure 1/2
-    expect(admission.shedProbability('standard')).toBe(1);
-    clock.now = 1500; // R = 2^-1.5: pressure 0.26
-    expect(admission.shedProbability('standard')).toBe(1);
-    clock.now = 1700; // pressure 0.23
-    expect(admission.shedProbability('standard')).toBe(0);
+  test('one refusal is not evidence: a tier that sees a few requests a second is not shed on it, nor are the tiers below', () => {
+    // A container sees a few standard requests a second; one of them expires behind a burst of critical calls.
+    const { admission, clock, shedAt } = controller({ halfLifeMs: 1000 });
+    admission.release('standard', CallOutcome.ANSWERED);
+    clock.now = 2000;
+    admission.release('standard', CallOutcome.REFUSED);
+    for (let i = 0; i < 5; i++) {
+      expect(shedAt('standard', 0)).toBe(false);
+      expect(shedAt('batch', 0)).toBe(false);
+    }
+    // Two refusals at once are evidence: the tier and the tiers below are shed.
+    const fresh = controller({ halfLifeMs: 1000 });
+    fresh.admission.release('standard', CallOutcome.REFUSED);
+    fresh.admission.release('standard', CallOutcome.REFUSED);
+    expect(fresh.shedAt('standard', 0.6)).toBe(true); // 2 / 3
+    expect(fresh.shedAt('batch', 0.999)).toBe(true);
+  });
+
+  test('one refusal above does not silence the tiers below', () => {
+    const { admission, clock, shedAt } = controller({ halfLifeMs: 1000 });
     admission.release('critical', CallOutcome.REFUSED);
-    expect(admission.shedProbability('batch')).toBe(1);
-    admission.release('critical', CallOutcome.ANSWERED); // (R − 1.5 A) / (R + 1) < 0.25 with one answer
-    expect(admission.shedProbability('batch')).toBe(0);
+    expect(shedAt('standard', 0.999)).toBe(false);
+    admission.release('critical', CallOutcome.REFUSED); // two at once: critical's pressure is 2/3
+    expect(shedAt('standard', 0.999)).toBe(true);
+    expect(shedAt('batch', 0.999)).toBe(true);
+    clock.now = 1000; // one half-life: one unanswered call left in memory
+    expect(shedAt('batch', 0.999)).toBe(false);
+    admission.release('critical', CallOutcome.REFUSED); // R = 2, A = 0: pressed again
+    expect(shedAt('batch', 0.999)).toBe(true);
+    admission.release('critical', CallOutcome.ANSWERED);
+    admission.release('critical', CallOutcome.ANSWERED); // (R − 1.5·A) / (R + 1) = (4 − 3) / 5 < 0.25
+    expect(shedAt('batch', 0.999)).toBe(false);
   });
 
   test('settings are checked', () => {
     expect(() => new AdmissionController({ callsPerAnswer: 0.5 })).toThrow(/callsPerAnswer must be at least 1/);
     expect(() => new AdmissionController({ halfLifeMs: 0 })).toThrow(/halfLifeMs must be positive/);
+    expect(new AdmissionController({ retryAfterSeconds: 5 }).retryAfterSeconds).toBe(5);
   });
 });
 

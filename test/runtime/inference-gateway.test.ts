@@ -17,6 +17,7 @@ import { KinesisPredictionLogSink } from '../../runtime/aws/prediction-log-sinks
 import { GatewayCode } from '../../runtime/core/gateway-codes';
 import { GatewayConfig, GatewayLogEntry, InferenceGateway } from '../../runtime/core/inference-gateway';
 import { GatewayMetrics, MetricDatum } from '../../runtime/core/metrics';
+import { PREDICT_REQUEST_LIMITS } from '../../runtime/core/predict-request';
 import { parseJsonLines, PredictionLogRecord } from '../../runtime/core/prediction-log';
 import { assignVariant } from '../../runtime/core/variant-assignment';
 import { createGatewayHandler, GatewayHandler, gatewayFromEnvironment, LOG_DELIVERY_BUDGET_MS } from '../../runtime/handlers/inference-gateway';
@@ -194,6 +195,56 @@ describe('inference gateway on loopback', () => {
     const unknown = await harness.handler(event({ entity }, { model: 'other' }));
     expect(unknown.statusCode).toBe(404);
     expect(JSON.parse(unknown.body)).toMatchObject({ code: GatewayCode.UNKNOWN_MODEL, error: "unknown model; this gateway serves 'fraud'" });
+  });
+
+  test('the runtime enforces the bounds API Gateway\'s schema enforces: a direct invocation with an oversized key is a 400, not a store error', async () => {
+    const { MAX_JOIN_KEY_LENGTH, MAX_USER_ID_LENGTH } = PREDICT_REQUEST_LIMITS;
+    const { handler, logged } = gatewayWith(invokerOf(server));
+    const cases: [unknown, RegExp][] = [
+      // 10 KB: DynamoDB refuses such a key (ValidationException), which used to come back as a 200 fallback.
+      [{ entity: { customer_id: 'c'.repeat(10_000), merchant_id: 'm1' } }, /entity\.customer_id is 10000 characters long; at most 128/],
+      [{ entity: { customer_id: 'c'.repeat(MAX_JOIN_KEY_LENGTH + 1), merchant_id: 'm1' } }, /entity\.customer_id is 129 characters long/],
+      [{ entity, userId: 'u'.repeat(MAX_USER_ID_LENGTH + 1) }, /"userId" is 257 characters long; at most 256/],
+      [{ entity: { customer_id: 2 ** 53, merchant_id: 'm1' } }, /entity\.customer_id must be a non-empty string or an integer/],
+      [{ entity: { customer_id: 1.5, merchant_id: 'm1' } }, /entity\.customer_id must be a non-empty string or an integer/],
+      [{ entity, extra: 1 }, /body has fields other than "entity" and "userId"/],
+      [{ entity: { ...entity, region: 'eu' } }, /"entity" has fields other than the join keys customer_id, merchant_id/],
+      [[entity], /body must be a JSON object/],
+    ];
+    for (const [body, message] of cases) {
+      const response = await handler(event(body));
+      expect(response.statusCode).toBe(400);
+      expect(JSON.parse(response.body)).toMatchObject({ code: GatewayCode.BAD_REQUEST, error: expect.stringMatching(message) });
+    }
+    expect(logged).toEqual([]); // refused before any store was asked
+    // At the bounds: accepted (a 128-character key of 4-byte characters counts 128, as JSON Schema counts), read and answered.
+    for (const customer of ['c'.repeat(MAX_JOIN_KEY_LENGTH), '😀'.repeat(MAX_JOIN_KEY_LENGTH), Number.MAX_SAFE_INTEGER]) {
+      const response = await handler(event({ entity: { customer_id: customer, merchant_id: 'm1' }, userId: 'u'.repeat(MAX_USER_ID_LENGTH) }));
+      expect(response.statusCode).toBe(200);
+      expect(JSON.parse(response.body)).toMatchObject({ fallback: true, fallbackReason: GatewayCode.FEATURES_MISSING });
+    }
+  });
+
+  test('a 404 and a 500 emit their metrics line too', async () => {
+    const unknown = gatewayWith(invokerOf(server));
+    expect((await unknown.handler(event({ entity }, { model: 'other' }))).statusCode).toBe(404);
+    expect(unknown.metrics).toHaveLength(1);
+    expect(valueOf(unknown.metrics[0], GatewayMetrics.UNKNOWN_MODEL)).toBe(1);
+    // A feature port that answers no entity at all: a defect no real store produces (hence a stand-in port here).
+    const metrics: MetricsLine[] = [];
+    const logged: GatewayLogEntry[] = [];
+    const broken = new InferenceGateway(baseConfig, {
+      features: { getOnlineFeatures: async () => ({ entities: [] }) }, model: invokerOf(server),
+      metrics: (dimensions, m) => metrics.push({ dimensions, metrics: m }), log: (e) => logged.push(e),
+    });
+    const response = await broken.handle({ model: 'fraud', body: JSON.stringify({ entity }), requestId: 'r-500' });
+    expect(response.statusCode).toBe(500);
+    expect(JSON.parse(response.body)).toMatchObject({ code: GatewayCode.INTERNAL_ERROR });
+    expect(metrics).toHaveLength(1);
+    expect(metrics[0].dimensions).toEqual({ Model: 'fraud' });
+    expect(valueOf(metrics[0], GatewayMetrics.INTERNAL_ERRORS)).toBe(1);
+    expect(valueOf(metrics[0], GatewayMetrics.FEATURE_LATENCY_MS)).toBeGreaterThanOrEqual(0); // where its time went, as for any request
+    expect(logged).toEqual([expect.objectContaining({ requestId: 'r-500', code: GatewayCode.INTERNAL_ERROR, detail: expect.stringMatching(/TypeError/) })]);
   });
 
   test('the prediction cache answers a repeated input without calling the model again', async () => {
