@@ -1,7 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import { Entity, Feature, FeatureContract, FeatureView } from '../lib';
 import {
-  checkCompatibility, EARLIEST_EVENT_DATE, EARLIEST_EVENT_TIME_MS, entityKeyOf, FeatureDtype, MAX_FUTURE_SKEW_LIMIT_MS, maxFutureSkewProblem, FeatureStatus, featureViewProblems, FeatureViewSpec, offlineColumns, onlineKey,
+  checkCompatibility, EARLIEST_EVENT_DATE, EARLIEST_EVENT_TIME_MS, earliestEventDateProblem, earliestEventTimeMs, formatEpochDate, entityKeyOf, FeatureDtype, MAX_FUTURE_SKEW_LIMIT_MS, maxFutureSkewProblem, FeatureStatus, featureViewProblems, FeatureViewSpec, offlineColumns, onlineKey,
   resolveFeatureRefs, serveValue,
   validateRecord,
 } from '../lib/features/spec';
@@ -119,7 +119,7 @@ describe('record validation', () => {
     expect(eventTime(1767225600)).toEqual(['event_time: 1767225600 looks like epoch seconds (as milliseconds it is 1970-01-21T10:53:45.600Z); send epoch milliseconds (1767225600000) or ISO-8601']);
     expect(eventTime(1767225600000000)[0]).toMatch(/^event_time: 1767225600000000 looks like epoch microseconds .*send epoch milliseconds \(1767225600000\)/);
     expect(eventTime('2019-12-31T23:59:59.999Z')).toEqual([
-      `event_time: event time 2019-12-31T23:59:59.999Z is before ${EARLIEST_EVENT_DATE}, the first date of the offline tables' partition projection (it would never be read); send event times from ${EARLIEST_EVENT_DATE} on, in epoch milliseconds or ISO-8601`,
+      `event_time: event time 2019-12-31T23:59:59.999Z is before ${EARLIEST_EVENT_DATE}, the first date of the offline tables' partition projection (it would never be read); send event times from ${EARLIEST_EVENT_DATE} on, in epoch milliseconds or ISO-8601, or start the projection earlier (FeatureStore earliestEventDate)`,
     ]);
     expect(eventTime('1960-01-01T00:00:00Z')[0]).toMatch(/before 2020-01-01/);
     expect(eventTime(EARLIEST_EVENT_TIME_MS)).toEqual([]);
@@ -129,6 +129,33 @@ describe('record validation', () => {
     expect(eventTime(nowMs + 300_001)[0]).toMatch(/more than 300000 ms in the future/);
     expect(eventTime(nowMs + MAX_FUTURE_SKEW_LIMIT_MS, MAX_FUTURE_SKEW_LIMIT_MS)).toEqual([]);
     expect(maxFutureSkewProblem(MAX_FUTURE_SKEW_LIMIT_MS + 1)).toMatch(/from 0 to 86400000 \(the offline partition projection ends 1 day past today\)/);
+  });
+
+  test("the window starts at the store's projection start: a fixed date, or NOW-<n>DAYS (today - n days, UTC)", () => {
+    const eventTime = (event_time: unknown, earliestEventDate: string) => validateRecord(spec, { ...good, event_time }, { nowMs, earliestEventDate }).errors;
+    // A backfill from 2018 is accepted when the projection starts then (the default window refused it).
+    expect(eventTime('2018-03-01T00:00:00Z', '2018-01-01')).toEqual([]);
+    expect(eventTime('2017-12-31T23:59:59.999Z', '2018-01-01')).toEqual([expect.stringMatching(/is before 2018-01-01, the first date of the offline tables' partition projection/)]);
+    // A later projection start refuses what it would never show.
+    expect(eventTime('2024-05-31T23:59:59.999Z', '2024-06-01')).toEqual([expect.stringMatching(/^event_time: event time 2024-05-31T23:59:59\.999Z is before 2024-06-01/)]);
+    expect(eventTime('2024-06-01T00:00:00Z', '2024-06-01')).toEqual([]);
+    // nowMs is 2026-06-01T00:00Z: NOW-30DAYS shows 2026-05-02 on.
+    expect(eventTime('2026-05-02T00:00:00Z', 'NOW-30DAYS')).toEqual([]);
+    expect(eventTime('2026-05-01T23:59:59.999Z', 'NOW-30DAYS')).toEqual([
+      expect.stringMatching(/is before 2026-05-02 \(NOW-30DAYS: the offline history is kept for that long\)/),
+    ]);
+    expect(earliestEventTimeMs('NOW-1DAYS', Date.parse('2026-06-01T13:45:00Z'))).toBe(Date.parse('2026-05-31T00:00:00Z'));
+    // Epoch seconds stay refused with the hint whatever the start.
+    expect(eventTime(1767225600, '1971-01-01')[0]).toMatch(/looks like epoch seconds/);
+    expect(earliestEventDateProblem('2024-02-30')).toMatch(/'2024-02-30' is not a date; use 'yyyy-mm-dd'/);
+    expect(earliestEventDateProblem('1970-06-01')).toMatch(/is before 1971-01-01; event times in epoch seconds would then pass/);
+    expect(earliestEventDateProblem('NOW-0DAYS')).toMatch(/is not a date/);
+    expect(() => validateRecord(spec, good, { nowMs, earliestEventDate: 'yesterday' })).toThrow(/earliestEventDate: 'yesterday' is not a date/);
+  });
+
+  test('event dates for keys never throw: unknown-date where no four-digit-year date exists', () => {
+    expect(formatEpochDate(Date.parse('2026-06-01T23:59:59Z'))).toBe('2026-06-01');
+    for (const ms of [NaN, Infinity, 8.7e15, -8.7e15, Date.parse('+010000-01-01T00:00:00Z')]) expect(formatEpochDate(ms)).toBe('unknown-date');
   });
 
   test('never throws, whatever the record holds: lone surrogates, deep nesting, huge and odd fields', () => {

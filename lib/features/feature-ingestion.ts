@@ -16,6 +16,7 @@ import { grantKeyViaService } from '../private/kms-grants';
 import { concreteSeconds, environmentBytes, LAMBDA_ENVIRONMENT_LIMIT_BYTES, throwIfProblems } from '../validation';
 import { FeatureStore } from './feature-store';
 import { FeatureView } from './feature-view';
+import { EARLIEST_EVENT_DATE_VARIABLE } from './spec';
 
 /** Properties of a `FeatureIngestion`. */
 export interface FeatureIngestionProps extends AlarmActionProps {
@@ -158,6 +159,7 @@ export class FeatureIngestion extends Construct {
       ONLINE_TABLE_NAME: props.store.table.tableName,
       OFFLINE_BUCKET_NAME: props.store.bucket.bucketName,
       METRICS_NAMESPACE,
+      [EARLIEST_EVENT_DATE_VARIABLE]: props.store.earliestEventDate,
     };
     throwIfProblems(this, FeatureIngestion.problems(props, environment));
     this.warnAboutRiskySettings(props);

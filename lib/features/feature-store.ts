@@ -13,7 +13,7 @@ import { grantKeyViaService } from '../private/kms-grants';
 import { FeatureView } from './feature-view';
 import { concreteSeconds, nagResource, throwIfProblems } from '../validation';
 import {
-  DEAD_LETTER_PREFIX, EARLIEST_EVENT_DATE, OFFLINE_PARTITION_COLUMNS, OFFLINE_PREFIX, offlineColumns, OfflineColumn, offlineViewPrefix,
+  DEAD_LETTER_PREFIX, EARLIEST_EVENT_DATE, earliestEventDateProblem, OFFLINE_PARTITION_COLUMNS, OFFLINE_PREFIX, offlineColumns, OfflineColumn, offlineViewPrefix,
   OnlineAttributes, PROJECTION_FUTURE_DAYS,
 } from './spec';
 
@@ -61,9 +61,10 @@ export interface FeatureStoreProps {
   readonly bytesScannedCutoffPerQuery?: Size;
   /**
    * First event date (UTC, `yyyy-mm-dd`) of the offline partition projection: Athena sees no partition before it.
-   * Set it to the oldest event date you backfill.
-   * @default - `offlineExpiration` before today when that is set, otherwise EARLIEST_EVENT_DATE ('2020-01-01', the
-   *   earliest event date the materializer accepts)
+   * Set it to the oldest event date you backfill (from 1971-01-01): the materializers writing to this store refuse
+   * (dead-letter) events dated before it, since they would be stored but never read.
+   * @default - `offlineExpiration` before today when that is set (`NOW-<n>DAYS`: events older than n days are
+   *   refused), otherwise EARLIEST_EVENT_DATE ('2020-01-01')
    */
   readonly earliestEventDate?: string;
   /**
@@ -149,6 +150,11 @@ export class FeatureStore extends Construct {
   public readonly key: kms.IKey;
   /** The views the store holds. */
   public readonly views: FeatureView[];
+  /**
+   * First event date of the offline partition projection: `yyyy-mm-dd`, or `NOW-<n>DAYS` when the history expires
+   * after n days. The materializers writing to this store refuse events dated before it (they would never be read).
+   */
+  public readonly earliestEventDate: string;
 
   constructor(scope: Construct, id: string, props: FeatureStoreProps) {
     super(scope, id);
@@ -201,9 +207,9 @@ export class FeatureStore extends Construct {
       databaseInput: { name: this.databaseName, description: `Offline feature history of ${this.node.path}` },
     });
     this.database.applyRemovalPolicy(removalPolicy);
-    const earliestEventDate = props.earliestEventDate ?? FeatureStore.defaultEarliestEventDate(props.offlineExpiration);
+    this.earliestEventDate = props.earliestEventDate ?? FeatureStore.defaultEarliestEventDate(props.offlineExpiration);
     for (const view of this.views) {
-      const table = this.createGlueTable(view, earliestEventDate);
+      const table = this.createGlueTable(view, this.earliestEventDate);
       table.applyRemovalPolicy(removalPolicy);
       table.node.addDependency(this.database);
     }
@@ -262,9 +268,9 @@ export class FeatureStore extends Construct {
       problems.push(`bytesScannedCutoffPerQuery: ${cutoff.toBytes()} bytes is below Athena's minimum of 10 MB; use Size.mebibytes(10) or more`);
     }
     const date = props.earliestEventDate;
-    if (date !== undefined && !(/^\d{4}-\d{2}-\d{2}$/.test(date) && new Date(`${date}T00:00:00Z`).toISOString().startsWith(date))) {
-      problems.push(`earliestEventDate: '${date}' is not a date; use 'yyyy-mm-dd', e.g. '2024-01-31'`);
-    }
+    const dateProblem = date === undefined ? undefined
+      : /^\d{4}-\d{2}-\d{2}$/.test(date) ? earliestEventDateProblem(date) : `'${date}' is not a date; use 'yyyy-mm-dd', e.g. '2024-01-31'`;
+    if (dateProblem) problems.push(`earliestEventDate: ${dateProblem}`);
     if (props.databaseName !== undefined && !/^[a-z0-9_]{1,255}$/.test(props.databaseName)) {
       problems.push(`databaseName: '${props.databaseName}' must be lower case letters, digits and underscores (Athena identifiers)`);
     }

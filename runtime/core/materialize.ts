@@ -2,13 +2,16 @@
  * Streaming materialization of one batch of stream records into the feature store, over injected ports (the AWS
  * adapters in production, the same adapters on loopback servers in tests):
  *
- *   prepare (parse, validate, derive keys) → online (conditional, newest event wins) → dead letters → offline
- *   Parquet → accounting
+ *   prepare (parse, validate, derive keys, convert to the offline record) → online (conditional, newest event wins)
+ *   → dead letters → offline Parquet → accounting
  *
  * One bad record never fails a batch: every per-record step (decoding, parsing, validation, key encoding, event-time
- * and date conversion, error messages) runs inside a per-record guard, and whatever a record makes throw
- * dead-letters that record with the reason, the rest of the batch going on. Only the stores' own failures (an
- * unreachable table or bucket) stop a batch short, to be retried.
+ * and date conversion, the row's Parquet conversion, error messages) runs inside a per-record guard, and whatever a
+ * record makes throw dead-letters that record with the reason, the rest of the batch going on. A row is checked for
+ * offline encodability before any write, so a row that could not be stored offline is never written online
+ * (training/serving skew). Should a whole file still fail to encode (no row alone makes it), its rows are
+ * dead-lettered with that reason — they may then be online without their offline history, which the reason says.
+ * Only the stores' own failures (an unreachable table or bucket) stop a batch short, to be retried.
  *
  * Batch contract (Kinesis with ReportBatchItemFailures): the records before `retryFromSequenceNumber` are
  * committed: each is either stored (offered online AND written offline) or dead-lettered. The records from it on
@@ -17,13 +20,23 @@
  * row's sequence number, the retry rewrites the files already written under the same keys instead of adding
  * duplicates. What else is written for retried records is idempotent: their online writes come back stale on retry
  * (equal event time) and dead-letter keys are deterministic.
+ *
+ * Offline duplicates: a retry or replay rewrites the files of its range under the names the failed attempt used as
+ * long as it starts at or before each partition's first row of that attempt — which every retry the contract above
+ * produces does. One sequence can still leave a row in two files: an attempt that wrote files and then failed as a
+ * whole (timeout, crash) is bisected by Lambda; when the first half is given up on (its retries exhausted) and the
+ * second half commits, the second half's rows are in the failed attempt's files (named after a first-half row) and in
+ * the second half's own. The copies are the same record: same entity, event time, `ingest_seq` and values, only
+ * `ingested_at` differs. Point-in-time reads rank rows by event time, then `ingested_at`, then `ingest_seq`, and serve
+ * one row, so a copy never changes what they serve; replaying the given-up first half (`npm run replay`) rewrites the
+ * failed attempt's files without the copies. Scans that count raw rows should count distinct `ingest_seq`.
  */
 import {
-  assertValidFeatureView, DEAD_LETTER_PREFIX, describeValue, eventDate, FeatureRow, FeatureViewSpec, formatEpochMs, maxFutureSkewProblem,
-  offlinePartitionPrefix, onlineKey, validateRecord,
+  assertValidFeatureView, DEAD_LETTER_PREFIX, describeValue, EARLIEST_EVENT_DATE, earliestEventDateProblem, FeatureRow, FeatureViewSpec,
+  formatEpochDate, formatEpochMs, maxFutureSkewProblem, offlinePartitionPrefix, onlineKey, validateRecord,
 } from '../../lib/features/spec';
 import { MaterializerMetrics, MetricDatum, MetricDimensions, toEmf, UNKNOWN_FEATURE_VIEW } from './metrics';
-import { encodeParquet, OfflineRow } from './offline-parquet';
+import { assertParquetEncodable, encodeParquet, OfflineRow } from './offline-parquet';
 
 
 /** Content type of the offline files. */
@@ -77,6 +90,13 @@ export interface MaterializerOptions {
    */
   readonly maxFutureSkewMs?: number;
   /**
+   * First accepted event date: the offline tables' partition projection start (`FeatureStore.earliestEventDate`),
+   * `yyyy-mm-dd` or `NOW-<n>DAYS` (events dated before today − n days are refused). Earlier events are dead-lettered:
+   * they would be stored offline but never read.
+   * @default EARLIEST_EVENT_DATE ('2020-01-01')
+   */
+  readonly earliestEventDate?: string;
+  /**
    * Most external calls in flight at once (online writes, dead letters, offline files).
    * @default 32
    */
@@ -126,6 +146,8 @@ interface Parsed {
   readonly onlineKey?: string;
   /** Offline partition prefix (view, version, event date) of a valid row. */
   readonly partition?: string;
+  /** The valid row as the offline files hold it (checked to encode). */
+  readonly offline?: OfflineRow;
   /** Why the record is invalid; empty for a valid row. */
   readonly reasons: string[];
 }
@@ -135,7 +157,9 @@ interface Failure {
   readonly message: string;
 }
 
-type StoredRow = Parsed & { readonly view: FeatureViewSpec; readonly row: FeatureRow; readonly onlineKey: string; readonly partition: string };
+type StoredRow = Parsed & {
+  readonly view: FeatureViewSpec; readonly row: FeatureRow; readonly onlineKey: string; readonly partition: string; readonly offline: OfflineRow;
+};
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 const ENVELOPE_HINT = 'records must be UTF-8 JSON envelopes {"view": "<name>", "version": <n>, "record": {...}}';
@@ -159,6 +183,8 @@ export class Materializer {
       this.views.set(spec.name, versions.set(spec.version, spec));
     }
     if (this.views.size === 0) throw new Error('views: pass at least one feature view spec to materialize');
+    const dateProblem = options.earliestEventDate === undefined ? undefined : earliestEventDateProblem(options.earliestEventDate);
+    if (dateProblem) throw new Error(`earliestEventDate: ${dateProblem}`);
     if (options.maxFutureSkewMs !== undefined) {
       const problem = maxFutureSkewProblem(options.maxFutureSkewMs);
       if (problem) throw new Error(`maxFutureSkewMs: ${problem}, got ${options.maxFutureSkewMs}`);
@@ -177,24 +203,34 @@ export class Materializer {
     const failures: Failure[] = [];
 
     const online = await this.writeOnline(parsed, ingestedAtMs, failures);
+    /** Rows of offline files that failed to encode as a whole: dead-lettered with this reason. */
+    const unencodable = new Map<number, string>();
     const reasonsOf = (p: Parsed): string[] => {
       const refusal = online.refused.get(p.index);
-      return refusal === undefined ? p.reasons : [`online store refused the row: ${refusal}`];
+      if (refusal !== undefined) return [`online store refused the row: ${refusal}`];
+      const encoding = unencodable.get(p.index);
+      return encoding === undefined ? p.reasons : [encoding];
     };
 
     let cut = firstFailure(failures, records.length);
-    const deadLetters = parsed.filter((p) => p.index < cut && reasonsOf(p).length > 0);
-    await this.forEachBounded(deadLetters, async (p) => {
-      await this.options.ports.putObject(deadLetterKey(p), deadLetterDocument(p, reasonsOf(p)), 'application/json');
-    }, (p, error) => failures.push({ index: p.index, message: `dead letter ${deadLetterKey(p)}: ${describe(error)}` }));
+    await this.writeDeadLetters(parsed.filter((p) => p.index < cut && reasonsOf(p).length > 0), reasonsOf, (index, message) => failures.push({ index, message }));
 
     cut = firstFailure(failures, records.length);
     const stored = parsed.filter((p): p is StoredRow => p.index < cut && online.outcomes.has(p.index));
     const offlineFailures: string[] = [];
     await this.forEachBounded(offlineFiles(stored), async (file) => {
-      const rows = file.rows.map((p): OfflineRow => ({ ...p.row, ingestedAtMs, ingestSeq: ingestSeqOf(p.record) }));
-      await this.options.ports.putObject(file.key, await encodeParquet(file.view, rows), PARQUET_CONTENT_TYPE);
+      let body: Buffer;
+      try {
+        body = await encodeParquet(file.view, file.rows.map((p) => p.offline));
+      } catch (error) {
+        const reason = `record: the offline file ${file.key} failed to encode (${describe(error)}) although each of its rows encodes alone; `
+          + 'the row may be the online value but is not in the offline history';
+        for (const p of file.rows) unencodable.set(p.index, reason);
+        return;
+      }
+      await this.options.ports.putObject(file.key, body, PARQUET_CONTENT_TYPE);
     }, (file, error) => offlineFailures.push(`offline file ${file.key}: ${describe(error)}`));
+    await this.writeDeadLetters(stored.filter((p) => unencodable.has(p.index)), reasonsOf, (_, message) => offlineFailures.push(message));
     if (offlineFailures.length > 0) {
       // Files of one batch interleave, so the only safe retry point is the first row offered offline: the retry
       // then rebuilds every file of this attempt under the same keys (see the module documentation).
@@ -210,9 +246,16 @@ export class Materializer {
     };
   }
 
+  /** Writes the dead letters of `invalid`; a letter that cannot be written goes to `onError` with its record's index. */
+  private async writeDeadLetters(invalid: readonly Parsed[], reasonsOf: (p: Parsed) => string[], onError: (index: number, message: string) => void): Promise<void> {
+    await this.forEachBounded(invalid, async (p) => {
+      await this.options.ports.putObject(deadLetterKey(p), deadLetterDocument(p, reasonsOf(p)), 'application/json');
+    }, (p, error) => onError(p.index, `dead letter ${deadLetterKey(p)}: ${describe(error)}`));
+  }
+
   /**
-   * Parses and validates one record and derives its storage keys, inside the per-record guard: whatever throws
-   * makes the record invalid (dead-lettered with the reason), never the batch fail.
+   * Parses and validates one record, derives its storage keys and converts it to its offline record, inside the
+   * per-record guard: whatever throws makes the record invalid (dead-lettered with the reason), never the batch fail.
    */
   private prepare(record: StreamRecord, index: number, nowMs: number): Parsed {
     let parsed: Parsed;
@@ -222,11 +265,19 @@ export class Materializer {
       return unprocessable({ index, record, label: UNKNOWN_FEATURE_VIEW }, 'parsing and validation', error);
     }
     if (!parsed.view || !parsed.row) return parsed;
+    let keyed: Parsed;
     try {
-      return { ...parsed, onlineKey: onlineKey(parsed.view, parsed.row.entityKey), partition: offlinePartitionPrefix(parsed.view, parsed.row.eventTimeMs) };
+      keyed = { ...parsed, onlineKey: onlineKey(parsed.view, parsed.row.entityKey), partition: offlinePartitionPrefix(parsed.view, parsed.row.eventTimeMs) };
     } catch (error) {
       return unprocessable(parsed, 'deriving the storage keys', error);
     }
+    const offline: OfflineRow = { ...parsed.row, ingestedAtMs: nowMs, ingestSeq: ingestSeqOf(record) };
+    try {
+      assertParquetEncodable(parsed.view, offline);
+    } catch (error) {
+      return unprocessable(parsed, 'converting the row to its offline Parquet record', error);
+    }
+    return { ...keyed, offline };
   }
 
   /** Parses the envelope and validates the record against its view. */
@@ -251,7 +302,9 @@ export class Materializer {
     if (!view) {
       return invalid(`version: view '${label}' is served at version ${[...versions.keys()].join(', ')}, not ${quoted(envelopeVersion)}; produce records with a deployed version`, { label, envelopeView, envelopeVersion });
     }
-    const { row, errors } = validateRecord(view, fields, { nowMs, maxFutureSkewMs: this.options.maxFutureSkewMs });
+    const { row, errors } = validateRecord(view, fields, {
+      nowMs, maxFutureSkewMs: this.options.maxFutureSkewMs, earliestEventDate: this.options.earliestEventDate ?? EARLIEST_EVENT_DATE,
+    });
     return { index, record, label, envelopeView, envelopeVersion, view, row, reasons: errors.map((e) => `record.${e}`) };
   }
 
@@ -266,7 +319,7 @@ export class Materializer {
     const refused = new Map<number, string>();
     const lanes = new Map<string, StoredRow[]>();
     for (const p of parsed) {
-      if (!p.view || !p.row || p.onlineKey === undefined) continue;
+      if (!p.view || !p.row || p.onlineKey === undefined || p.offline === undefined) continue;
       const lane = lanes.get(p.onlineKey) ?? [];
       lane.push(p as StoredRow);
       lanes.set(p.onlineKey, lane);
@@ -313,19 +366,23 @@ function ingestSeqOf(record: StreamRecord): string {
   return `${record.shardId}:${record.sequenceNumber}`;
 }
 
-/** Deterministic dead-letter key: `dead-letter/<view or _unknown>/<arrival date>/<shardId>-<sequenceNumber>.json`. */
+/**
+ * Deterministic dead-letter key: `dead-letter/<view or _unknown>/<arrival date>/<shardId>-<sequenceNumber>.json`
+ * (`unknown-date` for an arrival time no date holds). Never throws.
+ */
 function deadLetterKey(p: Parsed): string {
-  return `${DEAD_LETTER_PREFIX}${p.label}/${eventDate(p.record.arrivalTimeMs)}/${p.record.shardId}-${p.record.sequenceNumber}.json`;
+  return `${DEAD_LETTER_PREFIX}${p.label}/${formatEpochDate(p.record.arrivalTimeMs)}/${p.record.shardId}-${p.record.sequenceNumber}.json`;
 }
 
 /**
  * The dead letter of a record, as JSON: its reasons, the envelope's view and version when they are plain values, its
  * stream position and its raw data (UTF-8 text, or base64 for bytes that are not UTF-8), cut at
- * `MAX_DEAD_LETTER_DATA_BYTES`. Built from strings and numbers only, so serializing it cannot throw or recurse.
+ * `MAX_DEAD_LETTER_DATA_BYTES` (at a character boundary). Built from strings and numbers only, so serializing it
+ * cannot throw or recurse.
  */
 function deadLetterDocument(p: Parsed, reasons: string[]): Buffer {
   const data = Buffer.from(p.record.data);
-  const kept = data.subarray(0, MAX_DEAD_LETTER_DATA_BYTES);
+  const kept = data.subarray(0, utf8Boundary(data, MAX_DEAD_LETTER_DATA_BYTES));
   let text: string | undefined;
   try {
     text = UTF8.decode(kept);
@@ -345,6 +402,18 @@ function deadLetterDocument(p: Parsed, reasons: string[]): Buffer {
     ...(text !== undefined ? { data: text } : { dataBase64: kept.toString('base64') }),
   };
   return Buffer.from(JSON.stringify(body));
+}
+
+/**
+ * The largest cut point <= `max` that does not split a UTF-8 character: backs off over at most 3 continuation bytes
+ * (10xxxxxx) so the character starting before them is left out whole. For bytes that are not UTF-8 the cut is
+ * anywhere, as they are kept as base64.
+ */
+function utf8Boundary(data: Buffer, max: number): number {
+  if (data.length <= max) return data.length;
+  let at = max;
+  while (at > max - 3 && at > 0 && (data[at] & 0xc0) === 0x80) at -= 1;
+  return (data[at] & 0xc0) === 0x80 ? max : at;
 }
 
 /** The record, marked invalid because a step threw on it: it goes to the dead-letter path with the reason. */

@@ -1,6 +1,6 @@
 import type { WriteStream } from 'fs';
 import { Writable } from 'stream';
-import { ParquetReader, ParquetSchema, ParquetWriter } from '@dsnp/parquetjs';
+import { ParquetReader, ParquetSchema, ParquetShredder, ParquetWriter } from '@dsnp/parquetjs';
 import { FeatureDtype, FeatureRow, FeatureViewSpec, joinKeysOf, offlineColumns, OfflineColumnType } from '../../lib/features/spec';
 
 /**
@@ -37,8 +37,13 @@ const SCALAR_TYPES: Record<Exclude<OfflineColumnType, OfflineColumnType.FLOAT_AR
   [OfflineColumnType.TIMESTAMP]: 'TIMESTAMP_MILLIS',
 };
 
+/** Schemas already built, by view spec (a schema is built once per spec object, not per row). */
+const schemas = new WeakMap<FeatureViewSpec, ParquetSchema>();
+
 /** The Parquet schema of a view's offline files. */
 function parquetSchema(spec: FeatureViewSpec): ParquetSchema {
+  const cached = schemas.get(spec);
+  if (cached) return cached;
   const fields: Record<string, FieldDefinition> = {};
   for (const column of offlineColumns(spec)) {
     fields[column.name] = column.type === OfflineColumnType.FLOAT_ARRAY
@@ -48,7 +53,9 @@ function parquetSchema(spec: FeatureViewSpec): ParquetSchema {
       }
       : { type: SCALAR_TYPES[column.type], optional: column.nullable, compression: COMPRESSION };
   }
-  return new ParquetSchema(fields);
+  const schema = new ParquetSchema(fields);
+  schemas.set(spec, schema);
+  return schema;
 }
 
 /** Converts one feature value to its Parquet record form (undefined = null). */
@@ -65,6 +72,28 @@ function fromParquetValue(dtype: FeatureDtype, value: unknown): unknown {
   if (dtype === FeatureDtype.INT64) return Number(value as bigint);
   if (dtype === FeatureDtype.FLOAT32_VECTOR) return ((value as { list?: Array<{ element: number }> }).list ?? []).map((e) => e.element);
   return value;
+}
+
+/** One row as the Parquet writer takes it: layout columns, join keys, then features. */
+function parquetRecord(spec: FeatureViewSpec, row: OfflineRow): Record<string, unknown> {
+  const record: Record<string, unknown> = {
+    entity_key: row.entityKey,
+    event_time: row.eventTimeMs,
+    ingested_at: row.ingestedAtMs,
+    ingest_seq: row.ingestSeq,
+  };
+  for (const key of joinKeysOf(spec)) record[key] = row.joinKeys[key];
+  for (const feature of spec.features) record[feature.name] = toParquetValue(feature.dtype, row.values[feature.name]);
+  return record;
+}
+
+/**
+ * Throws, naming the problem, when one row cannot go into a view's offline files: the per-row part of
+ * `encodeParquet` (value conversion, then Parquet's shredding, which checks every value against its column's type),
+ * run on the row alone. A row that passes it is encoded by `encodeParquet` the same way.
+ */
+export function assertParquetEncodable(spec: FeatureViewSpec, row: OfflineRow): void {
+  ParquetShredder.shredRecord(parquetSchema(spec), parquetRecord(spec, row), {});
 }
 
 /**
@@ -87,18 +116,7 @@ export async function encodeParquet(spec: FeatureViewSpec, rows: readonly Offlin
   });
   // parquetjs types its sink as an fs.WriteStream but only calls write(buf, cb) and end(cb), which any Writable has.
   const writer = await ParquetWriter.openStream(parquetSchema(spec), sink as unknown as WriteStream, { useDataPageV2: false, rowGroupSize: Math.max(rows.length, 1) });
-  const joinKeys = joinKeysOf(spec);
-  for (const row of rows) {
-    const record: Record<string, unknown> = {
-      entity_key: row.entityKey,
-      event_time: row.eventTimeMs,
-      ingested_at: row.ingestedAtMs,
-      ingest_seq: row.ingestSeq,
-    };
-    for (const key of joinKeys) record[key] = row.joinKeys[key];
-    for (const feature of spec.features) record[feature.name] = toParquetValue(feature.dtype, row.values[feature.name]);
-    await writer.appendRow(record);
-  }
+  for (const row of rows) await writer.appendRow(parquetRecord(spec, row));
   await writer.close();
   return Buffer.concat(chunks);
 }

@@ -9,6 +9,8 @@
  * - `OFFLINE_BUCKET_NAME`  S3 bucket of the offline Parquet files and dead letters
  * - `METRICS_NAMESPACE`    optional; default `METRICS_NAMESPACE` of runtime/core/metrics.ts
  * - `MAX_FUTURE_SKEW_MS`   optional; how far in the future an event time may lie, 0 to MAX_FUTURE_SKEW_LIMIT_MS (default 300000)
+ * - `EARLIEST_EVENT_DATE`  optional (`EARLIEST_EVENT_DATE_VARIABLE`); the store's projection start, `yyyy-mm-dd` or
+ *                          `NOW-<n>DAYS`: earlier events are dead-lettered (default EARLIEST_EVENT_DATE, 2020-01-01)
  * - `S3_FORCE_PATH_STYLE`  optional; `true` for path-style S3 URLs (local stand-ins such as s3rver)
  * Endpoints, region and credentials come from the SDK's own environment (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`,
  * `AWS_ENDPOINT_URL_S3`, ...).
@@ -16,7 +18,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamHandler, KinesisStreamRecord } from 'aws-lambda';
-import { FeatureViewSpec, maxFutureSkewProblem } from '../../lib/features/spec';
+import { EARLIEST_EVENT_DATE_VARIABLE, earliestEventDateProblem, FeatureViewSpec, maxFutureSkewProblem } from '../../lib/features/spec';
 import { LambdaEnvironment } from '../aws/lambda-environment';
 import { s3ObjectWriter } from '../aws/offline-store';
 import { putOnlineRow } from '../aws/online-store';
@@ -57,6 +59,12 @@ export interface MaterializerProps {
    */
   readonly maxFutureSkewMs?: number;
   /**
+   * First accepted event date: the store's projection start (`FeatureStore.earliestEventDate`), `yyyy-mm-dd` or
+   * `NOW-<n>DAYS`; earlier events are dead-lettered.
+   * @default EARLIEST_EVENT_DATE ('2020-01-01')
+   */
+  readonly earliestEventDate?: string;
+  /**
    * Most external calls in flight at once.
    * @default 32
    */
@@ -78,6 +86,7 @@ export function createMaterializer(props: MaterializerProps): KinesisBatchHandle
     views: props.views,
     now: props.now,
     maxFutureSkewMs: props.maxFutureSkewMs,
+    earliestEventDate: props.earliestEventDate,
     concurrency: props.concurrency,
     ports: {
       writeOnline: (view, row, ingestedAtMs) => putOnlineRow(props.dynamo, props.tableName, view, row, { ingestedAtMs, timeoutMs: props.timeoutMs }),
@@ -117,6 +126,9 @@ export function materializerFromEnvironment(env: NodeJS.ProcessEnv = process.env
   const maxFutureSkewMs = env.MAX_FUTURE_SKEW_MS === undefined ? undefined : Number(env.MAX_FUTURE_SKEW_MS);
   const skewProblem = maxFutureSkewMs === undefined ? undefined : maxFutureSkewProblem(maxFutureSkewMs);
   if (skewProblem) throw new Error(`feature-materializer: MAX_FUTURE_SKEW_MS ${skewProblem}, got '${env.MAX_FUTURE_SKEW_MS}'`);
+  const earliestEventDate = environment.optional(EARLIEST_EVENT_DATE_VARIABLE);
+  const dateProblem = earliestEventDate === undefined ? undefined : earliestEventDateProblem(earliestEventDate);
+  if (dateProblem) throw new Error(`feature-materializer: ${EARLIEST_EVENT_DATE_VARIABLE} ${dateProblem}; deploy it with the FeatureIngestion construct`);
   const tableName = environment.required('ONLINE_TABLE_NAME');
   const bucketName = environment.required('OFFLINE_BUCKET_NAME');
   return createMaterializer({
@@ -127,6 +139,7 @@ export function materializerFromEnvironment(env: NodeJS.ProcessEnv = process.env
     bucketName,
     metricsNamespace: environment.optional('METRICS_NAMESPACE'),
     maxFutureSkewMs,
+    earliestEventDate,
   });
 }
 

@@ -4,7 +4,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { customer, customerTxnStats, fraudFeatureViews, merchantRisk } from '../../examples/fraud-features';
-import { AlarmTopic, Feature, FeatureIngestion, FeatureIngestionProps, FeatureStore, FeatureView } from '../../lib';
+import { AlarmTopic, Feature, FeatureIngestion, FeatureIngestionProps, FeatureStore, FeatureStoreProps, FeatureView } from '../../lib';
+import { EARLIEST_EVENT_DATE_VARIABLE } from '../../lib/features/spec';
 import { MaterializerMetrics, METRICS_NAMESPACE, UNKNOWN_FEATURE_VIEW } from '../../runtime/core/metrics';
 import { alarmsWithoutActions } from '../support/alarms';
 
@@ -79,6 +80,20 @@ describe('FeatureIngestion', () => {
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
     const variables = Object.values(template.findResources('AWS::Lambda::Function'))[0].Properties.Environment.Variables;
     expect(JSON.parse(variables.FEATURE_VIEWS)).toEqual(fraudFeatureViews.map((v) => v.toSpec()));
+  });
+
+  test("the materializer's event-time window starts where the store's partition projection does (carried in its environment)", () => {
+    const windowStart = (storeProps: Partial<FeatureStoreProps>) => {
+      const stack = new Stack(new App(), 'Stack', { env: ENV });
+      const windowStore = new FeatureStore(stack, 'Store', { views: fraudFeatureViews, ...storeProps });
+      new FeatureIngestion(stack, 'Ingest', { store: windowStore, views: fraudFeatureViews });
+      const variables = Object.values(Template.fromStack(stack).findResources('AWS::Lambda::Function'))[0].Properties.Environment.Variables;
+      const projections = Object.values(Template.fromStack(stack).findResources('AWS::Glue::Table')).map((t) => t.Properties.TableInput.Parameters['projection.event_date.range']);
+      return { variable: variables[EARLIEST_EVENT_DATE_VARIABLE], projection: [...new Set(projections)] };
+    };
+    expect(windowStart({})).toEqual({ variable: '2020-01-01', projection: ['2020-01-01,NOW+1DAYS'] });
+    expect(windowStart({ earliestEventDate: '2018-01-01' })).toEqual({ variable: '2018-01-01', projection: ['2018-01-01,NOW+1DAYS'] });
+    expect(windowStart({ offlineExpiration: Duration.days(730) })).toEqual({ variable: 'NOW-730DAYS', projection: ['NOW-730DAYS,NOW+1DAYS'] });
   });
 
   test('the function has its own role, no managed policies', () => {

@@ -293,6 +293,7 @@ describe('FeatureStore options', () => {
       views: [customerTxnStats], encryptionKey: key, databaseName: 'fraud_features', workgroupName: 'fraud-features', earliestEventDate: '2025-06-01',
     });
     expect(store.key).toBe(key);
+    expect(store.earliestEventDate).toBe('2025-06-01');
     const template = Template.fromStack(stack);
     template.resourceCountIs('AWS::KMS::Key', 1);
     template.hasResourceProperties('AWS::Glue::Database', { DatabaseInput: { Name: 'fraud_features' } });
@@ -344,6 +345,12 @@ describe('FeatureStore validation', () => {
     expect(attempt).toThrow(/bytesScannedCutoffPerQuery: 1048576 bytes is below Athena's minimum of 10 MB/);
     expect(attempt).toThrow(/earliestEventDate: '2025-02-30' is not a date; use 'yyyy-mm-dd'/);
     expect(attempt).toThrow(/databaseName: 'Fraud-Features' must be lower case/);
+  });
+
+  test('the projection start is exposed (the materializer validates against it) and is not before 1971', () => {
+    expect(storeIn({}).store.earliestEventDate).toBe('2020-01-01');
+    expect(storeIn({ offlineExpiration: Duration.days(400) }).store.earliestEventDate).toBe('NOW-400DAYS');
+    expect(() => storeIn({ earliestEventDate: '1970-01-01' })).toThrow(/earliestEventDate: '1970-01-01' is before 1971-01-01; event times in epoch seconds would then pass as 1970 milliseconds/);
   });
 
   test('an empty store is refused', () => {

@@ -4,18 +4,68 @@ import { describeValue } from './values';
  * The window of event times the feature store accepts, shared by the constructs (the offline tables' partition
  * projection) and the runtime (the record validator every ingestion path runs):
  *
- *   EARLIEST_EVENT_DATE 00:00 UTC  <=  event time  <=  now + maxFutureSkewMs  (maxFutureSkewMs <= MAX_FUTURE_SKEW_LIMIT_MS)
+ *   earliest event date 00:00 UTC  <=  event time  <=  now + maxFutureSkewMs  (maxFutureSkewMs <= MAX_FUTURE_SKEW_LIMIT_MS)
  *
- * The lower bound is the first date of the offline tables' partition projection (Athena never reads a partition
- * before it), so a row outside the window would be stored but never be read; it also catches epoch seconds sent
- * where milliseconds are expected (1767225600 is 2026-01-01 in seconds, but 1970-01-21 in milliseconds).
+ * The earliest event date is the first date of the offline tables' partition projection (`FeatureStore`'s
+ * `earliestEventDate`, carried to the materializer in its `EARLIEST_EVENT_DATE_VARIABLE` environment variable):
+ * Athena never reads a partition before it, so a row outside the window would be stored but never be read. It is
+ * either a fixed date (`yyyy-mm-dd`, by default `EARLIEST_EVENT_DATE`) or `NOW-<n>DAYS` (the store's default when its
+ * offline history expires after n days): then events dated before today − n days (UTC) are refused, since the
+ * projection never shows them and the lifecycle deletes the history at that age anyway. The window also catches
+ * epoch seconds sent where milliseconds are expected (1767225600 is 2026-01-01 in seconds, but 1970-01-21 in
+ * milliseconds): no earliest date before `MIN_EARLIEST_EVENT_DATE` is accepted.
  */
 
-/** First event date (UTC, `yyyy-mm-dd`) of the offline partition projection by default, and the earliest event date accepted. */
+/** First event date (UTC, `yyyy-mm-dd`) of the offline partition projection by default, and the earliest event date accepted by default. */
 export const EARLIEST_EVENT_DATE = '2020-01-01';
 
 /** `EARLIEST_EVENT_DATE` at 00:00 UTC, epoch milliseconds. */
 export const EARLIEST_EVENT_TIME_MS = Date.parse(`${EARLIEST_EVENT_DATE}T00:00:00Z`);
+
+/**
+ * Environment variable carrying the store's projection start (`FeatureStore.earliestEventDate`) from the
+ * FeatureIngestion construct to the materializer.
+ */
+export const EARLIEST_EVENT_DATE_VARIABLE = 'EARLIEST_EVENT_DATE';
+
+/**
+ * Earliest projection start accepted: epoch seconds of any date up to the year 2286 read as milliseconds fall before
+ * it (so they are refused with the seconds hint), and the Parquet timestamps of every accepted row are positive.
+ */
+export const MIN_EARLIEST_EVENT_DATE = '1971-01-01';
+
+const DAY_MS = 86_400_000;
+const FIXED_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const RELATIVE_DATE = /^NOW-([1-9]\d{0,5})DAYS$/;
+
+/**
+ * Why a projection start is unusable, or undefined when it is a date (`yyyy-mm-dd`, from `MIN_EARLIEST_EVENT_DATE`
+ * on) or `NOW-<n>DAYS` (n from 1 to 999999).
+ */
+export function earliestEventDateProblem(value: string): string | undefined {
+  if (RELATIVE_DATE.test(value)) return undefined;
+  const ms = FIXED_DATE.test(value) ? Date.parse(`${value}T00:00:00Z`) : NaN;
+  if (Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== value) {
+    return `'${value.slice(0, 64)}' is not a date; use 'yyyy-mm-dd', e.g. '2024-01-31' (or NOW-<n>DAYS)`;
+  }
+  return value < MIN_EARLIEST_EVENT_DATE
+    ? `'${value}' is before ${MIN_EARLIEST_EVENT_DATE}; event times in epoch seconds would then pass as 1970 milliseconds (use ${MIN_EARLIEST_EVENT_DATE} or later)`
+    : undefined;
+}
+
+/**
+ * The first accepted event time, epoch milliseconds: 00:00 UTC of the date, or for `NOW-<n>DAYS` of the UTC date n
+ * days before `nowMs` (the first partition Athena's projection shows). Throws on a value `earliestEventDateProblem`
+ * refuses.
+ */
+export function earliestEventTimeMs(earliestEventDate: string, nowMs: number): number {
+  const problem = earliestEventDateProblem(earliestEventDate);
+  if (problem) throw new Error(`earliestEventDate: ${problem}`);
+  const relative = RELATIVE_DATE.exec(earliestEventDate);
+  if (!relative) return Date.parse(`${earliestEventDate}T00:00:00Z`);
+  const then = nowMs - Number(relative[1]) * DAY_MS;
+  return then - (((then % DAY_MS) + DAY_MS) % DAY_MS);
+}
 
 /** How far in the future an event time may lie by default (producer clock skew), milliseconds. */
 export const DEFAULT_MAX_FUTURE_SKEW_MS = 300_000;
@@ -28,10 +78,18 @@ export const MAX_FUTURE_SKEW_LIMIT_MS = PROJECTION_FUTURE_DAYS * 86_400_000;
 
 /** Largest magnitude a JavaScript Date holds, milliseconds (±100,000,000 days). */
 const MAX_DATE_MS = 8.64e15;
+/** 0000-01-01 and 9999-12-31T23:59:59.999Z: the times whose ISO text starts with a four-digit year. */
+const MIN_FOUR_DIGIT_YEAR_MS = Date.parse('0000-01-01T00:00:00Z');
+const MAX_FOUR_DIGIT_YEAR_MS = Date.parse('9999-12-31T23:59:59.999Z');
 
 /** ISO-8601 text of an epoch-millisecond time, or the raw number where no Date can hold it (never throws). */
 export function formatEpochMs(ms: number): string {
   return Number.isFinite(ms) && Math.abs(ms) <= MAX_DATE_MS ? new Date(ms).toISOString() : `${ms} ms since the epoch`;
+}
+
+/** UTC date (`yyyy-mm-dd`) of an epoch-millisecond time, or `unknown-date` where it has none in four-digit years (never throws). */
+export function formatEpochDate(ms: number): string {
+  return Number.isFinite(ms) && ms >= MIN_FOUR_DIGIT_YEAR_MS && ms <= MAX_FOUR_DIGIT_YEAR_MS ? new Date(ms).toISOString().slice(0, 10) : 'unknown-date';
 }
 
 /** Parses an event time given as ISO-8601 with a zone, or as non-negative epoch milliseconds. Returns NaN when invalid. */
@@ -43,19 +101,25 @@ export function parseEventTime(value: unknown): number {
 
 /**
  * Why an event time is outside the accepted window, naming the field and the fix; undefined when it is inside.
- * `raw` is the value as received (for the message and the seconds/microseconds hints), `eventTimeMs` its parse.
+ * `raw` is the value as received (for the message and the seconds/microseconds hints), `eventTimeMs` its parse;
+ * `earliestEventDate` is the projection start (see the module documentation; must be valid).
  */
-export function eventTimeProblem(field: string, raw: unknown, eventTimeMs: number, nowMs: number, maxFutureSkewMs: number): string | undefined {
+export function eventTimeProblem(
+  field: string, raw: unknown, eventTimeMs: number, nowMs: number, maxFutureSkewMs: number, earliestEventDate: string = EARLIEST_EVENT_DATE,
+): string | undefined {
+  const earliestMs = earliestEventTimeMs(earliestEventDate, nowMs);
   const latestMs = nowMs + maxFutureSkewMs;
-  const inWindow = (ms: number) => ms >= EARLIEST_EVENT_TIME_MS && ms <= latestMs;
+  const inWindow = (ms: number) => ms >= earliestMs && ms <= latestMs;
   if (Number.isNaN(eventTimeMs)) {
     return `${field}: event time must be ISO-8601 with a zone (e.g. '2026-01-01T12:00:00Z') or epoch milliseconds, got ${describeValue(raw)}`;
   }
-  if (eventTimeMs < EARLIEST_EVENT_TIME_MS) {
+  if (eventTimeMs < earliestMs) {
     if (typeof raw === 'number' && inWindow(raw * 1000)) {
       return `${field}: ${raw} looks like epoch seconds (as milliseconds it is ${formatEpochMs(raw)}); send epoch milliseconds (${raw * 1000}) or ISO-8601`;
     }
-    return `${field}: event time ${formatEpochMs(eventTimeMs)} is before ${EARLIEST_EVENT_DATE}, the first date of the offline tables' partition projection (it would never be read); send event times from ${EARLIEST_EVENT_DATE} on, in epoch milliseconds or ISO-8601`;
+    const first = formatEpochDate(earliestMs);
+    const start = earliestEventDate === first ? first : `${first} (${earliestEventDate}: the offline history is kept for that long)`;
+    return `${field}: event time ${formatEpochMs(eventTimeMs)} is before ${start}, the first date of the offline tables' partition projection (it would never be read); send event times from ${first} on, in epoch milliseconds or ISO-8601, or start the projection earlier (FeatureStore earliestEventDate)`;
   }
   if (eventTimeMs > latestMs) {
     if (typeof raw === 'number' && inWindow(Math.trunc(raw / 1000))) {

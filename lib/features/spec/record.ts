@@ -39,6 +39,12 @@ export interface RecordValidationOptions {
    * @default DEFAULT_MAX_FUTURE_SKEW_MS (5 minutes)
    */
   readonly maxFutureSkewMs?: number;
+  /**
+   * First accepted event date: the offline tables' projection start, `yyyy-mm-dd` or `NOW-<n>DAYS` (see
+   * `eventTimeProblem`; a value `earliestEventDateProblem` refuses makes validation throw).
+   * @default EARLIEST_EVENT_DATE ('2020-01-01')
+   */
+  readonly earliestEventDate?: string;
 }
 
 /** Most unknown fields named one by one in the errors of one record (the rest are counted). */
@@ -70,7 +76,8 @@ export function joinKeyValue(value: unknown): string | undefined {
 /**
  * Validates one ingestion record against the view: join keys present and well-formed, event time parseable and
  * within the accepted window (`eventTimeProblem`), every feature of the right type, no unknown fields. Missing
- * features become null. Never throws, whatever the record holds (any depth, size or text).
+ * features become null. Never throws, whatever the record holds (any depth, size or text); throws only on an invalid
+ * `options.earliestEventDate`.
  */
 export function validateRecord(spec: FeatureViewSpec, record: unknown, options: RecordValidationOptions = {}): RecordValidation {
   if (record === null || typeof record !== 'object' || Array.isArray(record)) {
@@ -88,7 +95,7 @@ export function validateRecord(spec: FeatureViewSpec, record: unknown, options: 
   }
   const rawEventTime = fields[spec.eventTimeField];
   const eventTimeMs = parseEventTime(rawEventTime);
-  const eventTimeError = eventTimeProblem(spec.eventTimeField, rawEventTime, eventTimeMs, options.nowMs ?? Date.now(), options.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS);
+  const eventTimeError = eventTimeProblem(spec.eventTimeField, rawEventTime, eventTimeMs, options.nowMs ?? Date.now(), options.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS, options.earliestEventDate);
   if (eventTimeError) errors.push(eventTimeError);
   const values: Record<string, any> = {};
   for (const feature of spec.features) {
