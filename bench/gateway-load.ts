@@ -5,10 +5,11 @@
  *
  * Requests are sent at a fixed `rate` whatever the answers, tiers cycling through `tiers`, entities through
  * `entities`; each carries its tier's API key id and a request id. Latency counts from the scheduled send time, so a
- * generator falling behind shows up as latency (no coordinated omission). Only requests scheduled inside the window
- * `[warmupMs, warmupMs + durationMs]` are reported.
+ * generator falling behind shows up as latency (no coordinated omission; the schedule is bench/open-loop.ts). Only
+ * requests scheduled inside the window `[warmupMs, warmupMs + durationMs]` are reported.
  */
 import { Pool } from 'undici';
+import { openLoop } from './open-loop';
 
 /** What load to send. */
 export interface GatewayLoadSpec {
@@ -43,7 +44,6 @@ async function run(spec: GatewayLoadSpec): Promise<SentRecord[]> {
   const records: SentRecord[] = [];
   const started = performance.now();
   const measureFrom = started + spec.warmupMs;
-  const end = measureFrom + spec.durationMs;
 
   const send = async (i: number, scheduledAt: number): Promise<void> => {
     const tier = spec.tiers[i % spec.tiers.length];
@@ -73,21 +73,7 @@ async function run(spec: GatewayLoadSpec): Promise<SentRecord[]> {
     records.push({ id, tier, latencyMs: performance.now() - scheduledAt, status, code: body.code ?? body.fallbackReason, fallback: body.fallback === true, throttled });
   };
 
-  const inflight: Promise<void>[] = [];
-  let sent = 0;
-  await new Promise<void>((resolve) => {
-    const tick = setInterval(() => {
-      const now = performance.now();
-      // Request i is due at started + i / rate: every request whose time has come (not one interval later).
-      const due = Math.min(Math.floor(((now - started) / 1000) * spec.rate) + 1, Math.ceil((spec.warmupMs + spec.durationMs) / 1000 * spec.rate));
-      for (; sent < due; sent++) inflight.push(send(sent, started + (sent / spec.rate) * 1000));
-      if (now >= end) {
-        clearInterval(tick);
-        resolve();
-      }
-    }, 1);
-  });
-  await Promise.all(inflight);
+  await openLoop({ rate: spec.rate, durationMs: spec.warmupMs + spec.durationMs, startedAt: started }, send);
   await pool.close();
   return records;
 }

@@ -64,6 +64,8 @@ export interface PoolReport {
   readonly records: InstanceRecord[];
   /** p99 delay of this process's event loop over the run, milliseconds. */
   readonly eventLoopDelayP99Ms: number;
+  /** Longest delay of this process's event loop over the run, milliseconds. */
+  readonly eventLoopDelayMaxMs: number;
 }
 
 /** Key of an entity in the in-process feature rows. */
@@ -76,14 +78,22 @@ interface Instance {
   current?: Record<string, number>;
 }
 
+/**
+ * Makes the server hold each run of `client`'s calls `holdMs` milliseconds (its fault injection, header
+ * `x-inference-fault: delay=<ms>`), so that the model's capacity is about 1000 / holdMs calls a second per worker
+ * whatever the machine. The server must run with `INFERENCE_FAULT_INJECTION=true`.
+ */
+export function holdEachRun(client: SageMakerRuntimeClient, holdMs: number): SageMakerRuntimeClient {
+  client.middlewareStack.add((next) => (args: any) => {
+    args.request.headers['x-inference-fault'] = `delay=${holdMs}`;
+    return next(args);
+  }, { step: 'build', name: 'benchHold' });
+  return client;
+}
+
 function instance(spec: PoolSpec): Instance {
   const sagemaker = new SageMakerRuntimeClient({ ...localClientConfig(spec.serverUrl), maxAttempts: 1 });
-  if (spec.holdMs > 0) {
-    sagemaker.middlewareStack.add((next) => (args: any) => {
-      args.request.headers['x-inference-fault'] = `delay=${spec.holdMs}`;
-      return next(args);
-    }, { step: 'build', name: 'benchHold' });
-  }
+  if (spec.holdMs > 0) holdEachRun(sagemaker, spec.holdMs);
   let features: FeatureSource;
   let predictionLog: GatewayPredictionLog;
   const stores = spec.stores;
@@ -123,7 +133,7 @@ async function main(spec: PoolSpec): Promise<void> {
   loopDelay.enable();
   const server = http.createServer((req, res) => {
     if (req.method === 'GET' && req.url === '/records') {
-      const report: PoolReport = { records, eventLoopDelayP99Ms: loopDelay.percentile(99) / 1e6 };
+      const report: PoolReport = { records, eventLoopDelayP99Ms: loopDelay.percentile(99) / 1e6, eventLoopDelayMaxMs: loopDelay.max / 1e6 };
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(report));
       return;
     }

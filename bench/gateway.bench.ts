@@ -7,13 +7,21 @@
  *    gateway's overhead), once with the loopback stand-ins (dynalite features, a kinesalite PutRecords per request)
  *    and once with in-process ports holding the same rows and a buffering log sink, to show what the stand-ins cost.
  * 2. Overload: the server's capacity pinned (one worker, no batching, each run held HOLD_MS by its fault injection)
- *    and measured; open-loop arrivals at 1× and 3× it (20 % critical, 30 % standard, 50 % batch), admission control
- *    on and off. The stand-ins are out of the measured path here (in-process ports), so the model is the bottleneck.
- *    Outcomes per tier, what each request cost (Lambda time, feature reads, model calls), and per-component p99s.
+ *    and measured. 1× is the nominal load, NOMINAL_UTILIZATION of that capacity (a load the model can serve: at 100 %
+ *    an open-loop queue grows without bound and the model itself misses deadlines), 3× three times it; open-loop
+ *    arrivals (20 % critical, 30 % standard, 50 % batch), admission control on and off. The stand-ins are out of the
+ *    measured path here (in-process ports), so the model is the bottleneck. Outcomes per tier, what each request cost
+ *    (Lambda time, feature reads, model calls), and per-component p99s.
  *
- * Targets: critical p99 at 3× within 2× of its p99 at 1× (admission on); at 3×, batch requests turned away are shed
- * by the gateway itself, before any feature read or model call, for at least 90 %; admission on answers more critical
- * requests with the model at 3× than admission off (throttled and fallback answers count as not answered).
+ * Critical p99 is over ALL critical requests: fallbacks at their latency, requests without an answer (throttled,
+ * errors) as misses (infinite). Its baseline is the critical p99 at 1× with admission OFF: the model serving a load it
+ * can serve, with nothing of the mechanism under test in it (admission on must not set its own baseline).
+ *
+ * Targets: at 1×, admission on answers at least what off answers, for every tier (within TOLERANCE); at 3× with
+ * admission on, critical p99 within 2× the baseline and critical answered by the model at least as at 1× off (within
+ * TOLERANCE); at 3×, batch requests turned away are shed by the gateway itself, before any feature read or model
+ * call, for at least 90 %; admission on answers more critical requests with the model at 3× than off, by more than
+ * TOLERANCE.
  */
 import { execFile, spawn } from 'child_process';
 import * as path from 'path';
@@ -33,7 +41,7 @@ import { bundleInferenceServer } from '../runtime/inference-server/bundle';
 import { launchServer, ServerProcess } from '../runtime/inference-server/launcher';
 import { localClientConfig, startDynalite, startKinesalite } from '../test/support/local-aws';
 import type { GatewayLoadSpec, SentRecord } from './gateway-load';
-import { entityKey, InstanceRecord, PoolReport, PoolSpec, PoolStores, ServedFeatures } from './gateway-pool';
+import { entityKey, holdEachRun, InstanceRecord, PoolReport, PoolSpec, PoolStores, ServedFeatures } from './gateway-pool';
 import { BenchTable, BenchTarget, percentile } from './table';
 
 const TABLE = 'features_online';
@@ -41,6 +49,14 @@ const STREAM = 'predictions';
 const MODEL_FILE = path.join(__dirname, '..', 'examples', 'models', 'fraud-mlp.onnx');
 /** Milliseconds each model run is held under overload: capacity ~1000/HOLD_MS req/s whatever the machine. */
 const HOLD_MS = 20;
+/** 1×: the share of the measured capacity the nominal load offers (the headroom a service is provisioned with). */
+const NOMINAL_UTILIZATION = 0.7;
+/**
+ * Shares of a tier's requests (answered by the model) two runs may differ by and count as equal: 2 points, about one
+ * critical request of the ~50 in a 1× window (the smallest tier, and the granularity of its share). Both runs send the
+ * same schedule, so what is left is timing noise; the defect this guards against shed 17 % of standard.
+ */
+const TOLERANCE = 0.02;
 /** Reserved concurrency of the gateway function: instances, each one request at a time. */
 const INSTANCES = 8;
 /** The request deadline (the InferenceGateway construct's default). */
@@ -87,6 +103,8 @@ interface Run {
   readonly results: Joined[];
   /** p99 event-loop delay of the pool process (its instances share it), milliseconds. */
   readonly loopDelayMs: number;
+  /** Longest event-loop delay of the pool process, milliseconds. */
+  readonly loopDelayMaxMs: number;
 }
 
 /** One open-loop run against a fresh pool (fresh containers: no admission history). */
@@ -96,7 +114,7 @@ async function measure(pool: PoolSpec, rate: number, warmupMs = WARMUP_MS): Prom
     const sent = await load({ url, rate, warmupMs, durationMs: WINDOW_MS, tiers: TIER_MIX, entities: ENTITIES });
     const report = JSON.parse(await (await request(`${url}/records`)).body.text()) as PoolReport;
     const byId = new Map<string, InstanceRecord>(report.records.map((r) => [r.id, r]));
-    return { results: sent.map((x) => ({ ...x, instance: byId.get(x.id) })), loopDelayMs: report.eventLoopDelayP99Ms };
+    return { results: sent.map((x) => ({ ...x, instance: byId.get(x.id) })), loopDelayMs: report.eventLoopDelayP99Ms, loopDelayMaxMs: report.eventLoopDelayMaxMs };
   } finally {
     await stop();
   }
@@ -113,6 +131,9 @@ function reasons(rs: Joined[]): string {
 }
 
 const answered = (r: Joined) => r.status === 200 && !r.fallback;
+/** Latency of a request that got an answer (the model's or the fallback), infinite for one that got none (a miss). */
+const latencyOrMiss = (r: Joined) => (r.status === 200 ? r.latencyMs : Infinity);
+const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '∞');
 const metric = (name: string) => (r: Joined) => r.instance?.metrics[name];
 const values = (rs: Joined[], of: (r: Joined) => number | undefined) => rs.map(of).filter((v): v is number => v !== undefined);
 const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
@@ -199,11 +220,7 @@ export async function run(): Promise<BenchTable[]> {
     };
 
     // 2. Overload. The server's capacity with the hold, measured: closed-loop calls straight to it for 2 s.
-    const sagemaker = new SageMakerRuntimeClient({ ...localClientConfig(server.url), maxAttempts: 1 });
-    sagemaker.middlewareStack.add((next) => (args: any) => {
-      args.request.headers['x-inference-fault'] = `delay=${HOLD_MS}`;
-      return next(args);
-    }, { step: 'build', name: 'benchHold' });
+    const sagemaker = holdEachRun(new SageMakerRuntimeClient({ ...localClientConfig(server.url), maxAttempts: 1 }), HOLD_MS);
     const direct = new SageMakerModelInvoker(sagemaker, 'fraud');
     let completed = 0;
     const until = performance.now() + 2000;
@@ -215,10 +232,11 @@ export async function run(): Promise<BenchTable[]> {
     }));
     sagemaker.destroy();
     const capacity = completed / 2;
+    const nominal = capacity * NOMINAL_UTILIZATION;
 
     const runs: (Run & { load: number; admission: boolean })[] = [];
     for (const [loadFactor, admission] of [[1, true], [3, true], [1, false], [3, false]] as const) {
-      runs.push({ load: loadFactor, admission, ...await measure(pool(inProcess, HOLD_MS, !admission), capacity * loadFactor) });
+      runs.push({ load: loadFactor, admission, ...await measure(pool(inProcess, HOLD_MS, !admission), nominal * loadFactor) });
     }
     const busy = (rs: Joined[]) => rs.reduce((sum, x) => sum + (x.instance?.instanceMs ?? 0), 0) / WINDOW_MS;
     const find = (loadFactor: number, admission: boolean) => runs.find((r) => r.load === loadFactor && r.admission === admission)!.results;
@@ -236,7 +254,7 @@ export async function run(): Promise<BenchTable[]> {
           `${r.load}×`, r.admission ? 'on' : 'off', tier, mine.length, share(ok.length), share(mine.filter((x) => x.fallback).length),
           share(mine.filter((x) => x.code === GatewayCode.SHED).length), share(mine.filter((x) => x.code === GatewayCode.MODEL_OVERLOADED).length),
           share(mine.filter((x) => x.throttled).length), share(spent),
-          percentile(ok.map((x) => x.latencyMs), 50), percentile(ok.map((x) => x.latencyMs), 99),
+          percentile(ok.map((x) => x.latencyMs), 50), percentile(ok.map((x) => x.latencyMs), 99), ms(percentile(mine.map(latencyOrMiss), 99)),
           tier === TOP ? busy(r.results).toFixed(2) : '', tier === TOP ? r.loopDelayMs : '',
         ]);
         breakdownRows.push([`${r.load}×`, r.admission ? 'on' : 'off', tier,
@@ -254,32 +272,60 @@ export async function run(): Promise<BenchTable[]> {
       return `${tier}: ${growth.name} (+${growth.ms.toFixed(1)} ms p99)`;
     }).join('; ');
 
-    const topP99 = (rs: Joined[]) => percentile(ofTier(rs, TOP).filter(answered).map((x) => x.latencyMs), 99);
-    const ratio = topP99(find(3, true)) / topP99(find(1, true));
+    // Critical p99 over all critical requests (fallbacks at their latency, misses infinite), against the baseline.
+    const topP99 = (rs: Joined[]) => percentile(ofTier(rs, TOP).map(latencyOrMiss), 99);
+    const baseline = topP99(find(1, false));
+    const ratio = topP99(find(3, true)) / baseline;
     const batch3 = ofTier(find(3, true), 'batch');
     const turnedAway = batch3.filter((x) => !answered(x));
     const shedFirst = turnedAway.filter((x) => x.code === GatewayCode.SHED).length / Math.max(1, turnedAway.length);
-    const topAnswered = (rs: Joined[]) => ofTier(rs, TOP).filter(answered).length / Math.max(1, ofTier(rs, TOP).length);
+    const answeredShare = (rs: Joined[], tier: string) => ofTier(rs, tier).filter(answered).length / Math.max(1, ofTier(rs, tier).length);
+    const nominalShares = PRIORITY_TIERS.map((tier) => ({ tier, on: answeredShare(find(1, true), tier), off: answeredShare(find(1, false), tier) }));
+    const topAt3 = { on: answeredShare(find(3, true), TOP), off: answeredShare(find(3, false), TOP) };
     const targets: BenchTarget[] = [
-      { name: 'critical p99 at 3× <= 2× its 1× p99 (admission on)', measured: `${ratio.toFixed(2)}× (${topP99(find(3, true)).toFixed(1)} vs ${topP99(find(1, true)).toFixed(1)} ms)`, met: ratio <= 2 },
+      {
+        name: `at 1× admission on answers at least what off answers, every tier (within ${pct(TOLERANCE)})`,
+        measured: nominalShares.map((x) => `${x.tier} ${pct(x.on)} on vs ${pct(x.off)} off`).join(', '),
+        met: nominalShares.every((x) => x.on >= x.off - TOLERANCE),
+      },
+      {
+        name: 'critical p99 (all critical requests) at 3× with admission on <= 2× the baseline (critical p99 at 1×, admission off)',
+        measured: `${ratio.toFixed(2)}× (${ms(topP99(find(3, true)))} vs ${ms(baseline)} ms)`, met: ratio <= 2,
+      },
+      {
+        name: `critical answered by the model at 3× with admission on >= at 1× with admission off (within ${pct(TOLERANCE)})`,
+        measured: `${pct(topAt3.on)} vs ${pct(answeredShare(find(1, false), TOP))}`, met: topAt3.on >= answeredShare(find(1, false), TOP) - TOLERANCE,
+      },
       { name: 'batch turned away at 3× is shed by the gateway before any feature read or model call (admission on) >= 90 %', measured: pct(shedFirst), met: shedFirst >= 0.9 },
       {
-        name: 'admission on better than off at 3×: critical requests answered by the model',
-        measured: `${pct(topAnswered(find(3, true)))} on vs ${pct(topAnswered(find(3, false)))} off`,
-        met: topAnswered(find(3, true)) > topAnswered(find(3, false)),
+        name: `admission on better than off at 3×: critical answered by the model, by more than ${pct(TOLERANCE)}`,
+        measured: `${pct(topAt3.on)} on vs ${pct(topAt3.off)} off`, met: topAt3.on > topAt3.off + TOLERANCE,
       },
     ];
+    // Model calls that outlasted the whole request deadline: each was given at most that, so the excess is lateness.
+    const overruns = runs.flatMap((r) => r.results.filter((x) => (metric(GatewayMetrics.MODEL_LATENCY_MS)(x) ?? 0) > DEADLINE_MS)
+      .map((x) => ({ x, loopMax: r.loopDelayMaxMs })));
+    const longest = overruns.sort((a, b) => metric(GatewayMetrics.MODEL_LATENCY_MS)(b.x)! - metric(GatewayMetrics.MODEL_LATENCY_MS)(a.x)!)[0];
+    const overrunNote = longest
+      ? `model calls longer than the ${DEADLINE_MS} ms deadline: ${overruns.length} (${overruns.filter((o) => o.x.code === GatewayCode.MODEL_TIMEOUT).length} of them timeouts), `
+        + `longest ${metric(GatewayMetrics.MODEL_LATENCY_MS)(longest.x)!.toFixed(1)} ms (${longest.x.code ?? 'answered'}) in a run whose pool loop was late by up to ${longest.loopMax.toFixed(1)} ms: `
+        + 'a call is given what is left of the deadline and aborted by a timer when it runs out; the timer and the answer wait for the pool\'s one event loop, '
+        + `shared by the ${INSTANCES} instances (a Lambda container has its own)`
+      : `no model call outlasted the ${DEADLINE_MS} ms deadline`;
     return [
       lightTable,
       {
-        title: `Gateway under overload: outcomes per tier (server pinned: 1 worker, no batching, ${HOLD_MS} ms per run, queue 16; measured capacity ${capacity.toFixed(0)} req/s = 1×; `
+        title: `Gateway under overload: outcomes per tier (server pinned: 1 worker, no batching, ${HOLD_MS} ms per run, queue 16; measured capacity ${capacity.toFixed(0)} req/s; 1× = ${pct(NOMINAL_UTILIZATION)} of it = ${nominal.toFixed(0)} req/s; `
           + `${INSTANCES} Lambda-like instances, throttled beyond; deadline ${DEADLINE_MS} ms; ${WINDOW_MS / 1000} s open-loop window after ${WARMUP_MS / 1000} s of the same load)`,
-        columns: ['load', 'admission', 'tier', 'requests', 'answered by model', 'fallback', 'shed by gateway', 'refused by model', 'throttled', 'feature read, no answer', 'p50 ms', 'p99 ms', 'instances busy', 'pool loop delay p99 ms'],
+        columns: ['load', 'admission', 'tier', 'requests', 'answered by model', 'fallback', 'shed by gateway', 'refused by model', 'throttled', 'feature read, no answer',
+          'p50 ms (answered)', 'p99 ms (answered)', 'p99 ms (all)', 'instances busy', 'pool loop delay p99 ms'],
         rows: outcomeRows,
         notes: [
-          'latency from the scheduled send time, answered requests only; "instances busy" = instance-seconds per second (what Lambda bills, and the concurrency held); '
+          'latency from the scheduled send time; "answered": by the model; "all": every request, fallbacks at their latency, requests without an answer (throttled, 429, errors) as misses (∞); "instances busy" = instance-seconds per second (what Lambda bills, and the concurrency held); '
           + '"pool loop delay": the instances share one event loop (a container has its own CPU), so its delay is contention Lambda would not add',
-          `critical p99 at 3×: ${topP99(find(3, true)).toFixed(1)} ms with admission control, ${topP99(find(3, false)).toFixed(1)} ms without; `
+          `1× is ${pct(NOMINAL_UTILIZATION)} of the measured capacity: a load the model serves (at 100 % an open-loop queue grows without bound and the model misses deadlines with or without admission control); `
+          + `baseline: critical p99 (all) at 1× with admission off, ${ms(baseline)} ms (the model alone, nothing of the mechanism under test in it)`,
+          `critical p99 (all) at 3×: ${ms(topP99(find(3, true)))} ms with admission control, ${ms(topP99(find(3, false)))} ms without; `
           + `instances busy at 3×: ${busy(find(3, true)).toFixed(2)} with, ${busy(find(3, false)).toFixed(2)} without (of ${INSTANCES})`,
           '"shed by gateway": 429 SHED before any feature read or model call; "refused by model": the server refused the call (429 MODEL_OVERLOADED, relayed); '
           + '"throttled": no idle instance (Lambda\'s concurrency limit); "feature read, no answer": a feature read (and mostly a model call) spent without the model\'s answer',
@@ -294,6 +340,8 @@ export async function run(): Promise<BenchTable[]> {
         notes: [
           `what degrades first from 1× to 3×, largest p99 growth — admission on: ${degrades(true)}; admission off: ${degrades(false)}`,
           `critical requests not answered by the model at 3×: ${reasons(ofTier(find(3, true), TOP))} with admission control; ${reasons(ofTier(find(3, false), TOP))} without`,
+          'component p99s are over every request of the tier that reached the step (model call: answered and timed out alike)',
+          overrunNote,
           '"queueing + transport" = end to end less the instance\'s time: the generator\'s HTTP, the pool\'s dispatch and any lateness of the send',
         ],
       },
