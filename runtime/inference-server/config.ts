@@ -14,6 +14,7 @@
  * | `INFERENCE_INTRA_OP_THREADS` | (cores − 1) / workers, at least 1 | onnxruntime threads per session |
  * | `INFERENCE_MAX_BATCH_SIZE` | `32` | most rows per batch (1 disables batching) |
  * | `INFERENCE_MAX_QUEUE_DELAY_MS` | `2` | longest wait for a batch to fill while a worker is free |
+ * | `INFERENCE_INLINE_MAX_RUN_US` | `100` | a CPU model whose 1-row run takes at most this many µs (0 … 250; 0: never) runs lone requests on the main thread, not a worker (see inline-runner.ts) |
  * | `INFERENCE_MAX_QUEUE_SIZE` | `512` | most queued requests; beyond, lower priorities are shed, then requests refused |
  * | `INFERENCE_DEFAULT_PRIORITY` | `2` | level (1 highest … 3) of requests that name none |
  * | `INFERENCE_DEFAULT_TIMEOUT_MS` | `5000` | deadline of requests that name none |
@@ -48,6 +49,9 @@ export const PRIORITY_LEVELS = PRIORITY_TIERS.length;
 
 /** Longest delay Node's timers honour (2^31 − 1 ms, about 24.8 days); a longer one fires after 1 ms. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Upper bound of `INFERENCE_INLINE_MAX_RUN_US`: the longest an inline run may block the event loop, microseconds. */
+export const MAX_INLINE_RUN_US = 250;
 
 /** Prediction logging settings. */
 export interface PredictionLogConfig {
@@ -92,6 +96,8 @@ export interface ServerConfig {
   readonly intraOpThreads: number;
   readonly maxBatchSize: number;
   readonly maxQueueDelayMs: number;
+  /** Longest 1-row run of a model whose lone requests run on the main thread, microseconds (0: never). */
+  readonly inlineMaxRunUs: number;
   readonly maxQueueSize: number;
   readonly defaultPriority: number;
   readonly defaultTimeoutMs: number;
@@ -189,6 +195,7 @@ export function loadConfig(env: Env = process.env, cpus: number = os.cpus().leng
     intraOpThreads: read.number('INFERENCE_INTRA_OP_THREADS', Math.max(1, Math.floor((cpus - 1) / workers)), 1, 256),
     maxBatchSize: read.number('INFERENCE_MAX_BATCH_SIZE', 32, 1, 65536),
     maxQueueDelayMs: read.number('INFERENCE_MAX_QUEUE_DELAY_MS', 2, 0, 60000, false),
+    inlineMaxRunUs: read.number('INFERENCE_INLINE_MAX_RUN_US', 100, 0, MAX_INLINE_RUN_US, false),
     maxQueueSize: read.number('INFERENCE_MAX_QUEUE_SIZE', 512, 1),
     defaultPriority: defaultPriority ?? 2,
     defaultTimeoutMs: read.number('INFERENCE_DEFAULT_TIMEOUT_MS', 5000, 1, MAX_TIMER_MS),

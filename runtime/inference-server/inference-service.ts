@@ -6,6 +6,7 @@
 import { DynamicBatcher } from '../core/batcher';
 import { PRIORITY_LEVELS, ServerConfig } from './config';
 import { ErrorKind, InferenceError } from './errors';
+import type { InlineRunner } from './inline-runner';
 import type { ModelInfo, ModelInputs } from './model';
 import type { PredictionLogger } from './prediction-logger';
 import type { ServerMetrics } from './metrics';
@@ -58,6 +59,7 @@ export class InferenceService {
     config: ServerConfig,
     private readonly metrics: ServerMetrics,
     private readonly predictionLogger?: PredictionLogger,
+    private readonly inline?: InlineRunner,
   ) {
     this.batcher = new DynamicBatcher<Job>({
       // A model without a batch dimension runs one request at a time.
@@ -136,7 +138,10 @@ export class InferenceService {
     for (const job of batch) this.metrics.queueSeconds.observe((dispatchedAt - job.enqueuedAt) / 1000);
     this.metrics.batchSize.observe(rows);
     this.inflight++;
-    this.pool.run(feeds, batch.find((job) => job.request.fault)?.request.fault).then((result) => {
+    const fault = batch.find((job) => job.request.fault)?.request.fault;
+    // A lone request of a tiny model runs on this thread (see inline-runner.ts); faults are injected in workers only.
+    const inline = this.inline && !fault && this.batcher.size === 0 && this.inline.accepts(rows) ? this.inline : undefined;
+    (inline ? inline.run(feeds) : this.pool.run(feeds, fault)).then((result) => {
       this.metrics.computeSeconds.observe(result.computeMs / 1000);
       this.answer(batch, rows, result.outputs);
     }).catch((error: unknown) => {

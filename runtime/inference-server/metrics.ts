@@ -14,6 +14,7 @@
  * - `inference_ready`, `inference_workers_ready`, `inference_worker_restarts_total`, `inference_batches_in_flight`
  * - `inference_warmup_failures_total` — worker warm-ups whose synthesized inputs the model rejected (the workers serve
  *   regardless; a warm-up sample avoids it)
+ * - `inference_inline_runs_total` — batches (lone requests) run on the main thread rather than a worker (inline-runner.ts)
  * - `inference_prediction_log_records_total{result}` — result: delivered, dropped (buffer full), failed
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -33,6 +34,8 @@ export interface MetricSources {
   /** Worker warm-ups whose synthesized inputs the model rejected, since start. */
   readonly warmupFailures: () => number;
   readonly batchesInFlight: () => number;
+  /** Batches run inline on the main thread, since start. */
+  readonly inlineRuns: () => number;
   /** Prediction log counts by result; empty when prediction logging is off. */
   readonly predictionLog: () => Readonly<Record<string, number>>;
 }
@@ -85,6 +88,7 @@ export class ServerMetrics {
       name: 'inference_warmup_failures_total', help: 'Worker warm-ups whose synthesized inputs the model rejected (the workers serve regardless).',
       collect: () => [[{}, sources.warmupFailures()]],
     });
+    scrapedCounter(r, { name: 'inference_inline_runs_total', help: 'Batches (lone requests of a tiny model) run on the main thread rather than a worker.', collect: () => [[{}, sources.inlineRuns()]] });
     scrapedCounter(r, {
       name: 'inference_prediction_log_records_total', help: 'Prediction log records by result: delivered, dropped (buffer full), failed.', labelNames: ['result'],
       collect: () => Object.entries(sources.predictionLog()).map(([result, n]) => [{ result }, n]),

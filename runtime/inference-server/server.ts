@@ -13,6 +13,7 @@ import { ErrorKind, InferenceError, outcomeOf } from './errors';
 import { asInferenceError, discardBody, errorHeaders, Headers, readBody, Router, send, sendJson, statusOf } from './http';
 import { InferenceRequest, InferenceResponse, InferenceService } from './inference-service';
 import type { Logger } from './log';
+import { InlineRunner } from './inline-runner';
 import { ServerMetrics } from './metrics';
 import { isBatchable, ModelInfo } from './model';
 import { fetchModel, modelNameFromUri, readWarmupSample } from './model-source';
@@ -50,6 +51,7 @@ export class InferenceServer {
   private model?: ModelInfo;
   private service?: InferenceService;
   private pool?: WorkerPool;
+  private inline?: InlineRunner;
   private predictionLogger?: PredictionLogger;
   private shutdownPromise?: Promise<void>;
   private readonly startedAt = performance.now();
@@ -73,6 +75,7 @@ export class InferenceServer {
       workerRestarts: () => this.pool?.restarts ?? 0,
       warmupFailures: () => this.pool?.warmupFailures ?? 0,
       batchesInFlight: () => this.service?.batchesInFlight ?? 0,
+      inlineRuns: () => this.inline?.runs ?? 0,
       predictionLog: () => this.predictionLogger?.stats ?? {},
     });
     const router = this.routes();
@@ -148,6 +151,14 @@ export class InferenceServer {
       executionProvider: loaded.provider,
       providerFallbackReason: loaded.fallbackReason,
     };
+    const inline = await InlineRunner.create({
+      modelPath, executionProvider: this.config.executionProvider, maxRunUs: this.config.inlineMaxRunUs, batchable: model.batchable,
+    }, this.logger);
+    if (this.stateValue !== 'loading') { // shut down while measuring
+      await inline?.release();
+      return;
+    }
+    this.inline = inline;
     this.model = model;
     const { predictionLog } = this.config;
     if (predictionLog.sink) {
@@ -160,7 +171,7 @@ export class InferenceServer {
       });
       this.predictionLogger = new PredictionLogger(sink, predictionLog.sampleRate, { name: model.name, version: model.version, variant: this.config.variant });
     }
-    this.service = new InferenceService(model, pool, this.config, this.metrics, this.predictionLogger);
+    this.service = new InferenceService(model, pool, this.config, this.metrics, this.predictionLogger, this.inline);
     const startupSeconds = (performance.now() - this.startedAt) / 1000;
     this.metrics.loaded(loaded.loadMs / 1000, startupSeconds, loaded.provider, this.config.executionProvider);
     this.stateValue = 'ready';
@@ -190,6 +201,7 @@ export class InferenceServer {
     this.logger.log('info', 'stopped accepting requests', { queued: this.service?.queued ?? 0, batchesInFlight: this.service?.batchesInFlight ?? 0 });
     await this.service?.whenIdle();
     await this.predictionLogger?.close();
+    await this.inline?.release();
     await this.pool?.close();
     this.logger.log('info', 'sessions released', { workers: this.config.workers });
     this.http.closeAllConnections();

@@ -6,8 +6,9 @@
 import { parentPort, workerData } from 'worker_threads';
 import * as ort from 'onnxruntime-node';
 import { checkInputs, isBatchable } from './model';
-import { isSupportedType, NonFinitePolicy, TensorSpec, zeros } from './tensors';
-import type { ExecutionProvider, FromWorker, ToWorker, WarmupSample, WireTensor, WorkerSettings } from './worker-protocol';
+import { runSession as run, sessionOptions, specsOf, synthesizedFeeds } from './session';
+import { NonFinitePolicy, TensorSpec } from './tensors';
+import type { ExecutionProvider, FromWorker, ToWorker, WarmupSample, WorkerSettings } from './worker-protocol';
 
 const settings = workerData as WorkerSettings;
 const port = parentPort!;
@@ -17,12 +18,7 @@ function send(message: FromWorker, transfer: ArrayBuffer[] = []): void {
 }
 
 async function createSession(): Promise<{ session: ort.InferenceSession; provider: ExecutionProvider; fallbackReason?: string }> {
-  const options: ort.InferenceSession.SessionOptions = {
-    intraOpNumThreads: settings.intraOpThreads,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
-  };
+  const options = sessionOptions(settings.intraOpThreads);
   if (settings.executionProvider === 'cuda') {
     try {
       // Without the CUDA libraries this throws rather than falling back: fall back here, and say why.
@@ -36,25 +32,6 @@ async function createSession(): Promise<{ session: ort.InferenceSession; provide
   return { session: await ort.InferenceSession.create(settings.modelPath, { ...options, executionProviders: ['cpu'] }), provider: 'cpu' };
 }
 
-function specsOf(metadata: readonly ort.InferenceSession.ValueMetadata[], role: string): TensorSpec[] {
-  return metadata.map((m) => {
-    if (!m.isTensor) throw new Error(`${role} '${m.name}' is not a tensor; the server serves tensor inputs and outputs only`);
-    if (!isSupportedType(m.type)) throw new Error(`${role} '${m.name}' has type ${m.type}, which the server does not support`);
-    return { name: m.name, type: m.type, shape: m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : null)) };
-  });
-}
-
-async function run(session: ort.InferenceSession, feeds: readonly WireTensor[]): Promise<WireTensor[]> {
-  const inputs: Record<string, ort.Tensor> = {};
-  for (const f of feeds) inputs[f.name] = new ort.Tensor(f.type, f.data as never, f.dims);
-  const results = await session.run(inputs);
-  return session.outputNames.map((name) => {
-    const t = results[name] as ort.Tensor;
-    // Copy out of onnxruntime's buffer so that the copy can be transferred to the main thread.
-    return { name, type: t.type as WireTensor['type'], dims: [...t.dims], data: (t.data as WireTensor['data']).slice() as WireTensor['data'] };
-  });
-}
-
 /**
  * Synthesized warm-up: zero-filled batches of 1 row and of the largest batch size (a model without a batch dimension:
  * its own shape), other dynamic dimensions set to 1. A model may reject such inputs (a reflect Pad on a dynamic axis
@@ -65,7 +42,7 @@ async function synthesizedWarmUp(session: ort.InferenceSession, inputs: readonly
   let runs = 0;
   try {
     for (const rows of batchSizes) {
-      const feeds = inputs.map((spec) => ({ name: spec.name, ...zeros(spec.type, spec.shape.map((d, i) => (i === 0 && rows !== null ? rows : d ?? 1))) }));
+      const feeds = synthesizedFeeds(inputs, rows);
       for (let r = 0; r < settings.warmupRuns; r++, runs++) await run(session, feeds);
     }
     return { runs };

@@ -36,6 +36,7 @@ const BEFORE_PROM_CLIENT: Record<string, Family> = {
   inference_workers_ready: { type: 'gauge', help: 'Workers with a loaded, warmed-up session.', labels: [] },
   inference_batches_in_flight: { type: 'gauge', help: 'Batches being computed.', labels: [] },
   inference_worker_restarts_total: { type: 'counter', help: 'Workers replaced after dying.', labels: [] },
+  inference_inline_runs_total: { type: 'counter', help: 'Batches (lone requests of a tiny model) run on the main thread rather than a worker.', labels: [] },
   inference_prediction_log_records_total: {
     type: 'counter', help: 'Prediction log records by result: delivered, dropped (buffer full), failed.', labels: ['result'],
   },
@@ -94,7 +95,7 @@ test('/metrics keeps every family, type, label, help text and bucket layout, and
 test('each server counts in a registry of its own', async () => {
   const sources = {
     queueDepths: () => [], ready: () => true, workersReady: () => 1, workerRestarts: () => 0, warmupFailures: () => 0,
-    batchesInFlight: () => 0, predictionLog: () => ({}),
+    batchesInFlight: () => 0, inlineRuns: () => 0, predictionLog: () => ({}),
   };
   const [a, b] = [new ServerMetrics('a', sources), new ServerMetrics('b', sources)];
   a.answered(1, 'success', 0.01);
