@@ -177,6 +177,7 @@ async function floorTable(modelDir: string): Promise<BenchTable> {
   });
   const floor = await withFloorServer(answer, lone);
   const noDelay = await withServer(modelPath, { INFERENCE_MAX_QUEUE_DELAY_MS: '0' }, lone);
+  const onWorker = await withServer(modelPath, { INFERENCE_INLINE_MAX_RUN_US: '0' }, lone);
   const ratio = server.throughput / floor.throughput;
   const row = (setup: string, r: Closed) => [setup, r.throughput, r.p50, r.p99, pct(r.throughput / floor.throughput)];
   return {
@@ -186,10 +187,12 @@ async function floorTable(modelDir: string): Promise<BenchTable> {
       row('HTTP floor: bare Node HTTP server, same request and response', floor),
       row(`server, queue delay ${QUEUE_DELAY_MS} ms (default)`, server),
       row('server, queue delay 0', noDelay),
+      row('server, lone requests on the worker (INFERENCE_INLINE_MAX_RUN_US=0)', onWorker),
     ],
     notes: [
       `closed loop, one client (the next request is sent when the previous one is answered), load from a separate process over loopback HTTP/1.1, ${LONE_WARMUP_MS} ms of load before each measured window`,
-      `the floor server reads each request body and answers the server's own ${answer.body.length}-byte response; requests not answered 200: ${floor.failed + server.failed + noDelay.failed}`,
+      `the floor server reads each request body and answers the server's own ${answer.body.length}-byte response; requests not answered 200: ${floor.failed + server.failed + noDelay.failed + onWorker.failed}`,
+      'the server runs a lone request of this model inline on its main thread (inline-runner.ts), except in the last row, which hands it to the worker thread',
     ],
     targets: [{ name: 'small model at concurrency 1 >= 50 % of the HTTP floor', measured: pct(ratio), met: ratio >= 0.5 }],
   };
