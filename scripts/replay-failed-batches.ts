@@ -7,9 +7,10 @@
  *   aws sqs receive-message --queue-url <on-failure queue> --max-number-of-messages 10 > failed.json
  *   npm run replay -- --environment materializer-env.json failed.json        (or pipe the messages on stdin)
  *
- * Prints one JSON line per message (`status`: replayed, stopped-short or failed) and the `aws sqs delete-message`
- * command of each replayed message that came with a receipt handle; exits 1 when any message was not replayed.
- * Credentials, region and endpoints come from the AWS SDK's environment; the Kinesis region is the stream ARN's.
+ * Prints one JSON line per message (`status`: replayed, stopped-short or failed; `warning` when the range held another
+ * number of records than the message's batchSize) and the `aws sqs delete-message` command of each replayed message
+ * that came with a receipt handle; exits 1 when any message was not replayed. Credentials and endpoints come from the
+ * AWS SDK's environment; each message is read from its stream's region (the stream ARN's, one client per region).
  */
 import * as fs from 'fs';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
@@ -39,18 +40,18 @@ async function main(): Promise<number> {
   const functionEnvironment = JSON.parse(fs.readFileSync(environmentFile, 'utf8')) as Record<string, string>;
   const messages = parseOnFailureMessages(fs.readFileSync(input === '-' ? 0 : input, 'utf8'));
   const handler = materializerFromEnvironment({ ...process.env, ...functionEnvironment });
-  const region = messages[0].batch.streamArn.split(':')[3];
+  const clients = new Map<string, KinesisClient>();
   // HTTP/1.1: Kinesis answers it as well as HTTP/2, and local stand-ins (kinesalite) only speak HTTP/1.1.
-  const kinesis = new KinesisClient({ region, requestHandler: new NodeHttpHandler() });
+  const kinesisFor = (region: string) => clients.get(region) ?? clients.set(region, new KinesisClient({ region, requestHandler: new NodeHttpHandler() })).get(region)!;
   try {
-    const outcomes = await replayFailedBatches(messages, kinesis, handler);
-    for (const { message, status, records, error } of outcomes) {
-      console.log(JSON.stringify({ status, records, ...message.batch, ...(error ? { error } : {}) }));
+    const outcomes = await replayFailedBatches(messages, kinesisFor, handler);
+    for (const { message, status, records, error, warning } of outcomes) {
+      console.log(JSON.stringify({ status, records, ...message.batch, ...(error ? { error } : {}), ...(warning ? { warning } : {}) }));
       if (status === 'replayed' && message.receiptHandle) console.log(`  aws sqs delete-message --queue-url <on-failure queue> --receipt-handle '${message.receiptHandle}'`);
     }
     return outcomes.every((o) => o.status === 'replayed') ? 0 : 1;
   } finally {
-    kinesis.destroy();
+    for (const client of clients.values()) client.destroy();
   }
 }
 

@@ -14,7 +14,12 @@
  * materializer's own batch handler on it. Replaying is idempotent: online writes are conditional (an equal event
  * time never overwrites), dead-letter keys are the records' positions, and offline files are named after the first
  * row of the range in each partition — the names the failed attempt used — so a replay overwrites any file that
- * attempt wrote instead of adding a copy.
+ * attempt wrote instead of adding a copy (runtime/core/materialize.ts says when a copy can remain, and why point-in-time
+ * reads are unaffected).
+ *
+ * Each message is read from its own stream's region (one Kinesis client per region). Empty reads are paced
+ * (`emptyReadPauseMs`, Kinesis allows 5 GetRecords calls per second per shard), and a range holding another number of
+ * records than the message's `batchSize` is replayed with a warning saying so.
  */
 import { GetRecordsCommand, GetShardIteratorCommand, KinesisClient, ShardIteratorType, _Record } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
@@ -54,6 +59,8 @@ export interface ReplayOutcome {
   readonly records: number;
   /** Why it did not complete. */
   readonly error?: string;
+  /** Something to check although it completed (the range held another number of records than `batchSize`). */
+  readonly warning?: string;
 }
 
 const STREAM_ARN = /^arn:aws[a-z-]*:kinesis:([a-z0-9-]+):\d{12}:stream\/([A-Za-z0-9_.-]{1,128})$/;
@@ -123,6 +130,13 @@ export function parseOnFailureMessages(text: string): OnFailureMessage[] {
   return messages;
 }
 
+/** The region of a stream ARN (`arn:<partition>:kinesis:<region>:...`); throws when it is not a stream ARN. */
+export function streamRegion(streamArn: string): string {
+  const [, region] = STREAM_ARN.exec(streamArn) ?? [];
+  if (!region) throw new Error(`streamArn '${streamArn}' is not a Kinesis stream ARN`);
+  return region;
+}
+
 /** One JSON document, or one per non-empty line. */
 function parseDocuments(text: string): unknown[] {
   try {
@@ -145,6 +159,12 @@ export interface ReadFailedBatchOptions {
    * @default 20
    */
   readonly maxEmptyReads?: number;
+  /**
+   * Pause after a GetRecords call that returned nothing before the next one, milliseconds (Kinesis allows 5 reads
+   * per second per shard, shared with the event source mapping polling it).
+   * @default 200
+   */
+  readonly emptyReadPauseMs?: number;
 }
 
 /**
@@ -172,6 +192,7 @@ export async function readFailedBatch(kinesis: KinesisClient, batch: FailedBatch
     records.push(...page.filter((r) => BigInt(r.SequenceNumber!) <= end));
     if (page.length > 0 && BigInt(page[page.length - 1].SequenceNumber!) >= end) break;
     if (page.length === 0 && (answer.MillisBehindLatest === 0 || ++emptyReads >= (options.maxEmptyReads ?? 20))) break;
+    if (page.length === 0) await new Promise((resolve) => setTimeout(resolve, options.emptyReadPauseMs ?? 200));
     iterator = answer.NextShardIterator;
   }
   if (records.length === 0 || records[0].SequenceNumber !== batch.startSequenceNumber) {
@@ -193,19 +214,23 @@ export async function readFailedBatch(kinesis: KinesisClient, batch: FailedBatch
 }
 
 /**
- * Replays each message's batch through `handler`, one after the other; a message that fails is reported and the
- * next one still runs.
+ * Replays each message's batch through `handler`, one after the other, reading it with the client `kinesisFor` gives
+ * for its stream's region; a message that fails is reported and the next one still runs.
  */
-export async function replayFailedBatches(messages: readonly OnFailureMessage[], kinesis: KinesisClient, handler: BatchHandler): Promise<ReplayOutcome[]> {
+export async function replayFailedBatches(
+  messages: readonly OnFailureMessage[], kinesisFor: (region: string) => KinesisClient, handler: BatchHandler, options: ReadFailedBatchOptions = {},
+): Promise<ReplayOutcome[]> {
   const outcomes: ReplayOutcome[] = [];
   for (const message of messages) {
     let records = 0;
     try {
-      const event = await readFailedBatch(kinesis, message.batch);
+      const event = await readFailedBatch(kinesisFor(streamRegion(message.batch.streamArn)), message.batch, options);
       records = event.Records.length;
+      const warning = records === message.batch.batchSize ? undefined
+        : `the range holds ${records} records but the message says batchSize ${message.batch.batchSize}; check that no other message covers these records`;
       const { batchItemFailures } = await handler(event);
-      outcomes.push(batchItemFailures.length === 0 ? { message, status: 'replayed', records } : {
-        message, status: 'stopped-short', records,
+      outcomes.push(batchItemFailures.length === 0 ? { message, status: 'replayed', records, ...(warning ? { warning } : {}) } : {
+        message, status: 'stopped-short', records, ...(warning ? { warning } : {}),
         error: `the materializer stopped at ${batchItemFailures[0].itemIdentifier} again (see its WARN log line); fix the cause and replay again`,
       });
     } catch (error) {

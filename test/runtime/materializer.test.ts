@@ -556,7 +556,7 @@ describe('feature materializer (Kinesis → DynamoDB + S3 on loopback)', () => {
 
     // A second replay of the same message (a message received twice): nothing new, nothing duplicated.
     const again = materializer();
-    const [outcome] = await replayFailedBatches(parseOnFailureMessages(JSON.stringify(received)), kinesis, again.handle);
+    const [outcome] = await replayFailedBatches(parseOnFailureMessages(JSON.stringify(received)), () => kinesis, again.handle);
     expect(outcome).toMatchObject({ status: 'replayed', records: 4, message: { receiptHandle: 'receipt-1', condition: 'RetryAttemptsExhausted' } });
     expect(metricsOf(again.logs).customer_txn_stats).toMatchObject({ RecordsReceived: 3, RowsStored: 3, OnlineRowsApplied: 0, OnlineRowsStale: 3 });
     expect(await listObjectKeys(s3, BUCKET, '')).toEqual(keysAfter);
@@ -576,13 +576,86 @@ describe('feature materializer (Kinesis → DynamoDB + S3 on loopback)', () => {
     const [record] = (await readEvent()).Records;
     const info = (start: string) => ({ KinesisBatchInfo: { shardId, startSequenceNumber: start, endSequenceNumber: record.kinesis.sequenceNumber, batchSize: 1, streamArn } });
     const { handle } = materializer();
-    const outcomes = await replayFailedBatches(parseOnFailureMessages(`${JSON.stringify(info('1'))}\n${JSON.stringify(info(record.kinesis.sequenceNumber))}\n`), kinesis, handle);
+    const outcomes = await replayFailedBatches(parseOnFailureMessages(`${JSON.stringify(info('1'))}\n${JSON.stringify(info(record.kinesis.sequenceNumber))}\n`), () => kinesis, handle);
     expect(outcomes.map((o) => o.status)).toEqual(['failed', 'replayed']);
     expect(outcomes[0].error).toMatch(new RegExp(`^${shardId} 1\\.\\.${record.kinesis.sequenceNumber}: cannot read it from stream 'feature-records' .* a batch older than the stream's retention is lost$`));
     // A range whose end the shard does not hold: reported, never half-run.
     const beyond = { KinesisBatchInfo: { ...info(record.kinesis.sequenceNumber).KinesisBatchInfo, endSequenceNumber: (BigInt(record.kinesis.sequenceNumber) + 1n).toString() } };
-    const [partial] = await replayFailedBatches(parseOnFailureMessages(JSON.stringify(beyond)), kinesis, handle);
+    const [partial] = await replayFailedBatches(parseOnFailureMessages(JSON.stringify(beyond)), () => kinesis, handle);
     expect(partial).toMatchObject({ status: 'failed', records: 0, error: expect.stringMatching(/: read 1 records but not the last one; retry the replay$/) });
+  });
+
+  test('replay reads each message from its own region, and reports a range that does not hold batchSize records', async () => {
+    await putFeatureRecords(kinesis, STREAM, customer, [{ customer_id: 'rg1', event_time: T, txn_count: 1 }, { customer_id: 'rg2', event_time: T, txn_count: 2 }]);
+    const records = (await readEvent()).Records;
+    const message = (region: string, batchSize: number) => ({ KinesisBatchInfo: {
+      shardId, startSequenceNumber: records[0].kinesis.sequenceNumber, endSequenceNumber: records[1].kinesis.sequenceNumber, batchSize,
+      // kinesalite serves any region: the stream is the same, the client reading it must be the message's region's.
+      streamArn: streamArn.replace(/^(arn:aws:kinesis:)[a-z0-9-]+/, `$1${region}`),
+    } });
+    const reads: Array<[string, string]> = [];
+    const clients: KinesisClient[] = [];
+    const kinesisFor = (region: string) => {
+      const client = new KinesisClient({ ...localClientConfig(kinesalite.endpoint), region });
+      clients.push(client);
+      client.middlewareStack.add((next, context) => async (args) => {
+        reads.push([context.commandName!, await client.config.region()]);
+        return next(args);
+      }, { step: 'initialize' });
+      return client;
+    };
+    const { handle } = materializer();
+    const outcomes = await replayFailedBatches(parseOnFailureMessages([message('eu-west-1', 2), message('us-east-1', 3)].map((m) => JSON.stringify(m)).join('\n')), kinesisFor, handle);
+    expect(outcomes.map((o) => [o.status, o.records, o.warning])).toEqual([
+      ['replayed', 2, undefined],
+      ['replayed', 2, 'the range holds 2 records but the message says batchSize 3; check that no other message covers these records'],
+    ]);
+    expect(reads).toEqual([
+      ['GetShardIteratorCommand', 'eu-west-1'], ['GetRecordsCommand', 'eu-west-1'], ['GetShardIteratorCommand', 'us-east-1'], ['GetRecordsCommand', 'us-east-1'],
+    ]);
+    for (const client of clients) client.destroy();
+  });
+
+  test('replay pauses between empty reads (Kinesis allows 5 reads per second per shard)', async () => {
+    await putFeatureRecords(kinesis, STREAM, customer, [{ customer_id: 'rp1', event_time: T, txn_count: 1 }]);
+    const [record] = (await readEvent()).Records;
+    // A stretch of the shard with no records, which real Kinesis answers with empty pages and MillisBehindLatest > 0
+    // (kinesalite cannot): a proxy answers the first three GetRecords so and forwards the rest.
+    const reads: number[] = [];
+    const server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks);
+        if (req.headers['x-amz-target'] === 'Kinesis_20131202.GetRecords') {
+          reads.push(performance.now());
+          if (reads.length <= 3) {
+            res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' });
+            res.end(JSON.stringify({ Records: [], MillisBehindLatest: 60_000, NextShardIterator: JSON.parse(body.toString()).ShardIterator }));
+            return;
+          }
+        }
+        http.request(`${kinesalite.endpoint}${req.url}`, { method: req.method, headers: req.headers }, (upstream) => {
+          res.writeHead(upstream.statusCode!, upstream.headers);
+          upstream.pipe(res);
+        }).end(body);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const proxied = new KinesisClient(localClientConfig(`http://127.0.0.1:${(server.address() as AddressInfo).port}`));
+    try {
+      const info = { KinesisBatchInfo: { shardId, startSequenceNumber: record.kinesis.sequenceNumber, endSequenceNumber: record.kinesis.sequenceNumber, batchSize: 1, streamArn } };
+      const [outcome] = await replayFailedBatches(parseOnFailureMessages(JSON.stringify(info)), () => proxied, materializer().handle);
+      expect(outcome).toMatchObject({ status: 'replayed', records: 1 });
+      expect(reads).toHaveLength(4);
+      // The default pause (200 ms) after each empty read: a lower bound, as timers never fire early.
+      const gaps = reads.slice(1).map((t, i) => t - reads[i]);
+      expect(Math.min(...gaps)).toBeGreaterThanOrEqual(199);
+    } finally {
+      proxied.destroy();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   test('the producer puts envelopes in chunks of 500, partitioned by entity key', async () => {
