@@ -2,8 +2,12 @@
  * The materializer's guards at the edges of a batch, through the real handler against dynalite and s3rver: the
  * event-time window follows the store's projection start (carried in EARLIEST_EVENT_DATE), a row the offline Parquet
  * encoder refuses is dead-lettered before any write, a file that fails to encode dead-letters its rows instead of
- * failing the batch, dead-letter keys never throw, and cut data keeps whole characters.
+ * failing the batch, dead-letter keys never throw, and cut data keeps whole characters; and what a retry over part of
+ * a batch leaves offline.
  */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { dirname, join } from 'path';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { ParquetShredder } from '@dsnp/parquetjs';
@@ -13,6 +17,7 @@ import { getObjectBytes, listObjectKeys, readOfflineRows } from '../../runtime/a
 import { OnlineFeatureClient } from '../../runtime/aws/online-store';
 import { Materializer, MAX_DEAD_LETTER_DATA_BYTES } from '../../runtime/core/materialize';
 import { createMaterializer, materializerFromEnvironment } from '../../runtime/handlers/feature-materializer';
+import { getHistoricalFeatures } from '../../runtime/offline/historical';
 import { LocalService, localClientConfig, startDynalite, startS3rver } from '../support/local-aws';
 
 const TABLE = 'guards_online';
@@ -203,5 +208,61 @@ describe('dead letters never fail the batch', () => {
     expect(body).toMatchObject({ truncated: true, dataBytes: data.length });
     expect(body.dataBase64).toBeUndefined();
     expect(body.data).toBe('a'.repeat(MAX_DEAD_LETTER_DATA_BYTES - 1));
+  });
+});
+
+describe('offline idempotency when a retry covers part of a batch', () => {
+  /** Six events of two entities, one minute apart, all in yesterday's partition. */
+  const base = Math.floor((NOW - DAY) / DAY) * DAY + 12 * 3_600_000;
+  const records = (prefix: string) => [1, 2, 3].flatMap((i) => [
+    { account_id: `${prefix}1`, ts: base + (2 * i - 2) * 60_000, n: i }, { account_id: `${prefix}2`, ts: base + (2 * i - 1) * 60_000, n: 10 * i },
+  ]);
+  const rawRows = async (prefix: string) => (await readOfflineRows(s3, BUCKET, view)).filter((r) => r.joinKeys.account_id.startsWith(prefix));
+
+  /** Point-in-time reads over the offline files as they are in the bucket (DuckDB, the query Athena runs). */
+  async function pointInTime(prefix: string): Promise<unknown[]> {
+    const root = mkdtempSync(join(tmpdir(), 'guards-offline-'));
+    try {
+      for (const key of await listObjectKeys(s3, BUCKET, 'offline/')) {
+        mkdirSync(dirname(join(root, key)), { recursive: true });
+        writeFileSync(join(root, key), await getObjectBytes(s3, BUCKET, key));
+      }
+      const entityRows = [0.5, 1.5, 2.5, 3.5, 4.5, 5.5].flatMap((m) => [1, 2].map((e) => ({ account_id: `${prefix}${e}`, event_timestamp: base + m * 60_000 })));
+      return (await getHistoricalFeatures({ views: [view], featureRefs: ['guard_view:n'], offlineRoot: root, entityRows })).map((r) => r.guard_view__n);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  }
+  /** What a store holding each record once serves at those points: the latest event at or before each. */
+  const served = [1, null, 1, 10, 2, 10, 2, 20, 3, 20, 3, 30];
+
+  test('a retry of the first half, then of the whole batch, rewrites the same files: no copies', async () => {
+    const batch = event(records('h'));
+    const { handle } = handler();
+    expect(await handle({ Records: batch.Records.slice(0, 3) })).toEqual({ batchItemFailures: [] });
+    expect(await handle(batch)).toEqual({ batchItemFailures: [] });
+    expect((await rawRows('h')).map((r) => r.values.n).sort((a, b) => a - b)).toEqual([1, 2, 3, 10, 20, 30]);
+    expect(await pointInTime('h')).toEqual(served);
+  });
+
+  test('a whole-batch attempt that wrote its files and then failed, its first half given up, its second half committed: copies that point-in-time reads never serve twice, gone after the replay', async () => {
+    const batch = event(records('w'));
+    const { handle } = handler();
+    // The attempt that wrote every file and then timed out (Lambda bisects it): its files are named after record 0.
+    expect(await handle(batch)).toEqual({ batchItemFailures: [] });
+    // The second half commits on its own (the first half's retries are exhausted): files named after record 3.
+    expect(await handle({ Records: batch.Records.slice(3) })).toEqual({ batchItemFailures: [] });
+    const rows = await rawRows('w');
+    expect(rows).toHaveLength(9);
+    // The copies are the same records: same ingest_seq, event time and values (only ingested_at may differ).
+    const bySeq = new Map<string, Set<string>>();
+    for (const r of rows) bySeq.set(r.ingestSeq, (bySeq.get(r.ingestSeq) ?? new Set()).add(JSON.stringify([r.entityKey, r.eventTimeMs, r.values])));
+    expect(bySeq.size).toBe(6);
+    expect([...bySeq.values()].every((variants) => variants.size === 1)).toBe(true);
+    expect(await pointInTime('w')).toEqual(served);
+    // Replaying the given-up first half rewrites the attempt's files with its own records only: the copies are gone.
+    expect(await handle({ Records: batch.Records.slice(0, 3) })).toEqual({ batchItemFailures: [] });
+    expect((await rawRows('w')).map((r) => r.values.n).sort((a, b) => a - b)).toEqual([1, 2, 3, 10, 20, 30]);
+    expect(await pointInTime('w')).toEqual(served);
   });
 });

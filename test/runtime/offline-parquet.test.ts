@@ -3,7 +3,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { entityKeyOf, FeatureDtype, FeatureViewSpec, offlineColumns } from '../../lib/features/spec';
-import { decodeParquet, encodeParquet, OfflineRow } from '../../runtime/core/offline-parquet';
+import { assertParquetEncodable, decodeParquet, encodeParquet, OfflineRow } from '../../runtime/core/offline-parquet';
 
 
 const spec: FeatureViewSpec = {
@@ -118,6 +118,21 @@ describe('offline Parquet encoding', () => {
     expect(await decodeParquet(spec, await encodeParquet(spec, []))).toEqual([]);
     const counted = (await duck.runAndReadAll(`SELECT count(*) AS n FROM read_parquet('${path}')`)).getRowObjectsJS();
     expect(counted).toEqual([{ n: 0n }]);
+  });
+
+  test('the per-row check refuses exactly the rows that make the file fail to encode', async () => {
+    for (const good of rows) expect(() => assertParquetEncodable(spec, good)).not.toThrow();
+    // Rows that validation no longer lets through, but that once reached the encoder (an event before 1970) or
+    // could reach it through a wrong type: the check and the whole-file encoding refuse them alike.
+    const bad = [
+      row('c5', 'm5', -1, '0005', {}),
+      { ...row('c6', 'm6', T, '0006', {}), values: { txn_count: 1.5 } },
+      { ...row('c7', 'm7', T, '0007', {}), ingestedAtMs: Number.MAX_SAFE_INTEGER },
+    ];
+    for (const poison of bad) {
+      expect(() => assertParquetEncodable(spec, poison)).toThrow();
+      await expect(encodeParquet(spec, [rows[0], poison])).rejects.toThrow();
+    }
   });
 
   test('refuses rows of another view or version, naming the row', async () => {
