@@ -110,12 +110,14 @@ describe('AdmissionController', () => {
   });
 
   test('lowest first: while a tier above is under pressure a tier is shed entirely, without counting against it', () => {
-    const { admission, shedAt } = controller();
+    const { admission, clock, shedAt } = controller();
     // The model answers a third of standard's calls: (39 − 1.5·13) / 40 = 0.49 of standard is shed.
     for (let i = 0; i < 39; i++) admission.release('standard', i % 3 === 0 ? CallOutcome.ANSWERED : CallOutcome.REFUSED);
     // Batch, below it, is shed whatever the random draw: its calls could only wait behind standard's.
     for (let i = 0; i < 50; i++) expect(shedAt('batch', 0.999)).toBe(true);
-    // Once standard is answered again, batch starts afresh: those 50 sheds were not held against it.
+    // Once standard is answered again (and its misses have faded), batch starts afresh: those 50 sheds were not held
+    // against it.
+    clock.now = 5000;
     for (let i = 0; i < 40; i++) admission.release('standard', CallOutcome.ANSWERED);
     expect(shedAt('standard', 0)).toBe(false);
     expect(shedAt('batch', 0)).toBe(false);
@@ -167,8 +169,23 @@ describe('AdmissionController', () => {
     admission.release('critical', CallOutcome.REFUSED); // R = 2, A = 0: pressed again
     expect(shedAt('batch', 0.999)).toBe(true);
     admission.release('critical', CallOutcome.ANSWERED);
-    admission.release('critical', CallOutcome.ANSWERED); // (R − 1.5·A) / (R + 1) = (4 − 3) / 5 < 0.25
+    admission.release('critical', CallOutcome.ANSWERED); // still 2 of its 4 recent calls unanswered
+    expect(shedAt('batch', 0.999)).toBe(true);
+    clock.now = 2000; // one more half-life: one unanswered call left in memory
     expect(shedAt('batch', 0.999)).toBe(false);
+  });
+
+  test('a tier above that loses a share of its calls sheds the tiers below entirely, even at no pressure of its own', () => {
+    const { admission, clock, shedAt } = controller({ halfLifeMs: 1000 });
+    // Standard loses 1 call in 4 (they expire in the model's queue): at K = 1.5 its own pressure is 0.
+    for (let i = 0; i < 40; i++) admission.release('standard', i % 4 === 0 ? CallOutcome.REFUSED : CallOutcome.ANSWERED);
+    expect(shedAt('standard', 0)).toBe(false);
+    // Batch would only wait behind standard and expire: it spends no feature read or model call meanwhile.
+    for (let i = 0; i < 50; i++) expect(shedAt('batch', 0.999)).toBe(true);
+    // A tier above that the model answers all but once in 20 (under ABOVE_MISS_SHARE) leaves the tiers below alone.
+    clock.now = 20_000;
+    for (let i = 0; i < 40; i++) admission.release('standard', i % 20 === 0 ? CallOutcome.REFUSED : CallOutcome.ANSWERED);
+    expect(shedAt('batch', 0)).toBe(false);
   });
 
   test('settings are checked', () => {
