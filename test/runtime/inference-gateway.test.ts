@@ -5,7 +5,7 @@
  * slowed by its own fault injection (its worker blocks) under overload, a table and a stream that do not exist.
  */
 import * as path from 'path';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateStreamCommand, DescribeStreamCommand, GetRecordsCommand, GetShardIteratorCommand, KinesisClient } from '@aws-sdk/client-kinesis';
 import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
@@ -23,7 +23,7 @@ import { assignVariant } from '../../runtime/core/variant-assignment';
 import { createGatewayHandler, GatewayHandler, gatewayFromEnvironment, LOG_DELIVERY_BUDGET_MS } from '../../runtime/handlers/inference-gateway';
 import { VariantRouter } from '../../runtime/local/variant-router';
 import { call, metrics as serverMetrics, ServerProcess, startServer, waitForMetrics } from '../inference-server/server-process';
-import { LocalService, localClientConfig, startDynalite, startKinesalite } from '../support/local-aws';
+import { LocalService, localClientConfig, startDynalite, startKinesalite, createOnlineTable } from '../support/local-aws';
 
 const TABLE = 'features_online';
 const STREAM = 'predictions';
@@ -126,10 +126,7 @@ beforeAll(async () => {
   [dynalite, kinesalite] = await Promise.all([startDynalite(), startKinesalite()]);
   dynamo = new DynamoDBClient(localClientConfig(dynalite.endpoint));
   kinesis = new KinesisClient(localClientConfig(kinesalite.endpoint));
-  await dynamo.send(new CreateTableCommand({
-    TableName: TABLE, BillingMode: 'PAY_PER_REQUEST',
-    KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-  }));
+  await createOnlineTable(dynamo, TABLE);
   await kinesis.send(new CreateStreamCommand({ StreamName: STREAM, ShardCount: 1 }));
   const eventTime = new Date(NOW - 60_000).toISOString();
   await writeFeatures(customerView, { customer_id: 'c1', event_time: eventTime, txn_count_1h: 4, txn_amount_avg_24h: 37.5, is_new_device: true, spend_embedding: embedding });

@@ -6,7 +6,7 @@
  * other one dead-lettered with a reason and its data, received = stored + dead-lettered, and the batch never fails.
  * Seeded (runtime/core/random.ts): a failure reproduces with the seed in the test name.
  */
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { assertValidFeatureView, FeatureDtype, FeatureStatus, FeatureViewSpec, joinKeysOf, MAX_FUTURE_SKEW_LIMIT_MS } from '../../lib/features/spec';
@@ -15,7 +15,7 @@ import { OnlineFeatureClient } from '../../runtime/aws/online-store';
 import { MAX_DEAD_LETTER_DATA_BYTES } from '../../runtime/core/materialize';
 import { seededRandom } from '../../runtime/core/random';
 import { createMaterializer } from '../../runtime/handlers/feature-materializer';
-import { LocalService, localClientConfig, startDynalite, startS3rver } from '../support/local-aws';
+import { LocalService, localClientConfig, startDynalite, startS3rver, createOnlineTable } from '../support/local-aws';
 
 const SEED = 20261130;
 const RECORDS = 300;
@@ -56,10 +56,7 @@ beforeAll(async () => {
   [dynalite, s3rver] = await Promise.all([startDynalite(), startS3rver()]);
   dynamo = new DynamoDBClient(localClientConfig(dynalite.endpoint));
   s3 = new S3Client(localClientConfig(s3rver.endpoint));
-  await dynamo.send(new CreateTableCommand({
-    TableName: TABLE, BillingMode: 'PAY_PER_REQUEST',
-    KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-  }));
+  await createOnlineTable(dynamo, TABLE);
   await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
 });
 

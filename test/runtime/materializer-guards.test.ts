@@ -8,7 +8,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { dirname, join } from 'path';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { ParquetShredder } from '@dsnp/parquetjs';
 import type { KinesisStreamEvent } from 'aws-lambda';
@@ -18,7 +18,7 @@ import { OnlineFeatureClient } from '../../runtime/aws/online-store';
 import { Materializer, MAX_DEAD_LETTER_DATA_BYTES } from '../../runtime/core/materialize';
 import { createMaterializer, materializerFromEnvironment } from '../../runtime/handlers/feature-materializer';
 import { getHistoricalFeatures } from '../../runtime/offline/historical';
-import { LocalService, localClientConfig, startDynalite, startS3rver } from '../support/local-aws';
+import { LocalService, localClientConfig, startDynalite, startS3rver, createOnlineTable } from '../support/local-aws';
 
 const TABLE = 'guards_online';
 const BUCKET = 'guards-offline';
@@ -43,10 +43,7 @@ beforeAll(async () => {
   [dynalite, s3rver] = await Promise.all([startDynalite(), startS3rver()]);
   dynamo = new DynamoDBClient(localClientConfig(dynalite.endpoint));
   s3 = new S3Client(localClientConfig(s3rver.endpoint));
-  await dynamo.send(new CreateTableCommand({
-    TableName: TABLE, BillingMode: 'PAY_PER_REQUEST',
-    KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-  }));
+  await createOnlineTable(dynamo, TABLE);
   await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
 });
 

@@ -5,7 +5,7 @@ import * as http from 'http';
 import * as os from 'os';
 import type { AddressInfo } from 'net';
 import * as path from 'path';
-import { CreateTableCommand, DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   CreateStreamCommand, DescribeStreamCommand, GetRecordsCommand, GetShardIteratorCommand, KinesisClient, PutRecordCommand,
   ShardIteratorType,
@@ -20,7 +20,7 @@ import { parseOnFailureMessages, replayFailedBatches } from '../../runtime/aws/s
 import { MaterializerMetrics } from '../../runtime/core/metrics';
 import type { OfflineRow } from '../../runtime/core/offline-parquet';
 import { createMaterializer, materializerFromEnvironment } from '../../runtime/handlers/feature-materializer';
-import { LocalService, localClientConfig, startDynalite, startKinesalite, startS3rver } from '../support/local-aws';
+import { LocalService, localClientConfig, startDynalite, startKinesalite, startS3rver, createOnlineTable } from '../support/local-aws';
 
 const TABLE = 'features_online';
 const BUCKET = 'features-offline';
@@ -81,10 +81,7 @@ afterAll(async () => {
 });
 
 async function createTable(): Promise<void> {
-  await dynamo.send(new CreateTableCommand({
-    TableName: TABLE, BillingMode: 'PAY_PER_REQUEST',
-    KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-  }));
+  await createOnlineTable(dynamo, TABLE);
 }
 
 /** Puts raw bytes on the stream, as a producer that ignores the envelope contract would. */

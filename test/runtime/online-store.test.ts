@@ -1,9 +1,9 @@
-import { AttributeValue, CreateTableCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { AttributeValue, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   assertValidFeatureView, FeatureDtype, FeatureRow, FeatureStatus, FeatureViewSpec, onlineKey, validateRecord,
 } from '../../lib/features/spec';
 import { OnlineFeatureClient, putOnlineRow } from '../../runtime/aws/online-store';
-import { LocalService, localClientConfig, startDynalite } from '../support/local-aws';
+import { LocalService, localClientConfig, startDynalite, createOnlineTable } from '../support/local-aws';
 
 const TABLE = 'features_online';
 const T0 = Date.parse('2026-03-01T12:00:00Z');
@@ -34,10 +34,7 @@ let dynamo: DynamoDBClient;
 beforeAll(async () => {
   dynalite = await startDynalite();
   dynamo = new DynamoDBClient(localClientConfig(dynalite.endpoint));
-  await dynamo.send(new CreateTableCommand({
-    TableName: TABLE, BillingMode: 'PAY_PER_REQUEST',
-    KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-  }));
+  await createOnlineTable(dynamo, TABLE);
 });
 
 afterAll(async () => {

@@ -8,7 +8,9 @@ import * as os from 'os';
 import * as path from 'path';
 import type { AddressInfo } from 'net';
 import type { Server } from 'http';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { OnlineAttributes } from '../../lib/features/spec';
 
 /** A running local service. */
 export interface LocalService {
@@ -78,4 +80,13 @@ export async function startS3rver(): Promise<LocalService> {
       fs.rmSync(directory, { recursive: true, force: true });
     },
   };
+}
+
+/** Creates the online feature table as `FeatureStore` declares it (one string partition key, on demand). */
+export async function createOnlineTable(dynamo: DynamoDBClient, tableName: string): Promise<void> {
+  const pk = OnlineAttributes.PARTITION_KEY;
+  await dynamo.send(new CreateTableCommand({
+    TableName: tableName, BillingMode: 'PAY_PER_REQUEST',
+    KeySchema: [{ AttributeName: pk, KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: pk, AttributeType: 'S' }],
+  }));
 }
