@@ -1,5 +1,5 @@
 /**
- * The open-loop schedule of the load generators (bench/gateway-load.ts; bench/serving-load.ts can use it too):
+ * The open-loop schedule of the load generators (bench/gateway-load.ts, bench/serving-load.ts):
  * requests at a fixed rate whatever the answers, each sent as soon as its time comes and stamped with that scheduled
  * time, so that a generator falling behind shows up as latency (no coordinated omission).
  */

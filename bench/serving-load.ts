@@ -9,6 +9,7 @@
  * the requests scheduled inside it.
  */
 import { Pool } from 'undici';
+import { openLoop } from './open-loop';
 
 /** What load to send. */
 export interface LoadSpec {
@@ -103,24 +104,8 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
     }));
   } else {
     const pattern = priorityPattern(spec.mix!);
-    const inflight: Promise<void>[] = [];
-    let sent = 0;
-    await new Promise<void>((resolve) => {
-      const tick = setInterval(() => {
-        const now = performance.now();
-        // Request i is due at started + i / rate: send every request whose time has come (not one interval later).
-        const due = Math.min(Math.floor(((now - started) / 1000) * spec.rate!) + 1, Math.ceil(((end - started) / 1000) * spec.rate!));
-        for (; sent < due; sent++) {
-          const scheduledAt = started + (sent / spec.rate!) * 1000;
-          inflight.push(send(pattern[sent % pattern.length], scheduledAt, () => scheduledAt >= measureFrom));
-        }
-        if (now >= end) {
-          clearInterval(tick);
-          resolve();
-        }
-      }, 1);
-    });
-    await Promise.all(inflight);
+    await openLoop({ rate: spec.rate!, durationMs: spec.warmupMs + spec.durationMs, startedAt: started },
+      (i, scheduledAt) => send(pattern[i % pattern.length], scheduledAt, () => scheduledAt >= measureFrom));
   }
   await pool.close();
   return { windowS: spec.durationMs / 1000, levels };
