@@ -113,6 +113,12 @@ describe('record validation', () => {
     expect(validateRecord(spec, { ...good, embedding: [1, Number.MAX_VALUE, 3] }, { nowMs }).errors[0]).toMatch(/element 1 .* finite float32/);
   });
 
+  test('float32 vectors: a value that rounds to the largest float32 fits (3.4028235e38, as numpy prints it); one that rounds to Infinity is refused', () => {
+    expect(Math.fround(3.4028236e38)).toBe(Infinity);
+    expect(validateRecord(spec, { ...good, embedding: [1, 3.4028235e38, -3.4028235e38] }, { nowMs }).errors).toEqual([]);
+    expect(validateRecord(spec, { ...good, embedding: [1, 2, -3.4028236e38] }, { nowMs }).errors[0]).toMatch(/element 2 is number -3\.4028236e\+38, expected a finite float32/);
+  });
+
   test('event times outside the window are refused with the fix: epoch seconds, before the projection start, far future', () => {
     const eventTime = (event_time: unknown, maxFutureSkewMs?: number) => validateRecord(spec, { ...good, event_time }, { nowMs, maxFutureSkewMs }).errors;
     // 2026-01-01 in epoch seconds is 1970-01-21 in milliseconds.

@@ -117,3 +117,15 @@ export const GatewayMetrics = {
 export function dimensionSets(names: readonly string[]): string[][] {
   return names.length > 1 ? [[...names], [names[0]]] : [[...names]];
 }
+
+/**
+ * Metric names the inference server emits as EMF lines on its stdout (dimensions: Model, Variant), for what alarms
+ * need beyond the endpoint's own SageMaker metrics; its Prometheus `/metrics` carries the same counts for scrapers.
+ */
+export const InferenceServerMetrics = {
+  /**
+   * Worker warm-ups whose synthesized inputs the model rejected, emitted once at start when any did: the server serves,
+   * but its first requests pay the warm-up; a warm-up sample next to the model avoids it.
+   */
+  WARMUP_FAILURES: 'InferenceWarmupFailures',
+} as const;

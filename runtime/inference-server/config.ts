@@ -26,7 +26,7 @@
  * | `INFERENCE_HTTP_MAX_HEADER_BYTES` | `16384` | largest request header section; larger get 431 |
  * | `INFERENCE_NON_FINITE` | `reject` | `reject` or `allow` NaN and ±Infinity in float inputs |
  * | `INFERENCE_WARMUP_RUNS` | `2` | warm-up runs per warm-up batch size per worker before ready |
- * | `INFERENCE_WARMUP_SAMPLE` | `warmup.json` in a `MODEL_URI` folder, if there | an OIP v2 request file run as warm-up instead of synthesized zeros; its failure stops the server |
+ * | `INFERENCE_WARMUP_SAMPLE` | `warmup.json` next to the model (in a `MODEL_URI` folder, or a `MODEL_URI` file's folder), if there | an OIP v2 request file run as warm-up instead of synthesized zeros; its failure stops the server |
  * | `INFERENCE_DRAIN_GRACE_MS` | `5000` | after SIGTERM: not ready at once, but keep accepting requests this long |
  * | `INFERENCE_SHUTDOWN_TIMEOUT_MS` | `28000` | after SIGTERM: exit by then at the latest (SageMaker allows 30 s) |
  * | `INFERENCE_FAULT_INJECTION` | `false` | honour the `x-inference-fault` request header (chaos testing only) |
@@ -42,6 +42,7 @@
 import * as os from 'os';
 import { PRIORITY_TIERS } from '../core/tiers';
 import { NonFinitePolicy } from './tensors';
+import { ServerEnv } from './variables';
 import type { ExecutionProvider } from './worker-protocol';
 
 /** Number of priority levels (1 = highest), from the shared tiers. */
@@ -105,7 +106,7 @@ export interface ServerConfig {
   readonly http: HttpLimits;
   readonly nonFinite: NonFinitePolicy;
   readonly warmupRuns: number;
-  /** Path of the warm-up sample file; undefined: `warmup.json` in a `MODEL_URI` folder, if there. */
+  /** Path of the warm-up sample file; undefined: `warmup.json` next to the model, if there. */
   readonly warmupSample?: string;
   readonly drainGraceMs: number;
   readonly shutdownTimeoutMs: number;
@@ -170,62 +171,62 @@ export function parsePriority(value: unknown): number | undefined {
 /** Builds the configuration from environment variables; throws listing every invalid one. */
 export function loadConfig(env: Env = process.env, cpus: number = os.cpus().length): ServerConfig {
   const read = new EnvReader(env);
-  const executionProvider = read.choice<ExecutionProvider>('INFERENCE_EXECUTION_PROVIDER', 'cpu', ['cpu', 'cuda']);
-  const workers = read.number('INFERENCE_WORKERS', executionProvider === 'cuda' ? 1 : Math.max(1, Math.floor(cpus / 4)), 1, 64);
-  const defaultPriorityRaw = read.string('INFERENCE_DEFAULT_PRIORITY', '2');
+  const executionProvider = read.choice<ExecutionProvider>(ServerEnv.EXECUTION_PROVIDER, 'cpu', ['cpu', 'cuda']);
+  const workers = read.number(ServerEnv.WORKERS, executionProvider === 'cuda' ? 1 : Math.max(1, Math.floor(cpus / 4)), 1, 64);
+  const defaultPriorityRaw = read.string(ServerEnv.DEFAULT_PRIORITY, '2');
   const defaultPriority = parsePriority(defaultPriorityRaw);
   if (defaultPriority === undefined) {
-    read.problems.push(`INFERENCE_DEFAULT_PRIORITY=${defaultPriorityRaw}: expected a level 1..${PRIORITY_LEVELS} or one of ${PRIORITY_TIERS.join(', ')}`);
+    read.problems.push(`${ServerEnv.DEFAULT_PRIORITY}=${defaultPriorityRaw}: expected a level 1..${PRIORITY_LEVELS} or one of ${PRIORITY_TIERS.join(', ')}`);
   }
-  const sink = read.optional('PREDICTION_LOG_SINK');
+  const sink = read.optional(ServerEnv.PREDICTION_LOG_SINK);
   if (sink !== undefined && !/^(stdout$|file:\/\/\/.|kinesis:\/\/.|s3:\/\/.)/.test(sink)) {
-    read.problems.push(`PREDICTION_LOG_SINK=${sink}: expected stdout, file:///path, kinesis://stream or s3://bucket/prefix`);
+    read.problems.push(`${ServerEnv.PREDICTION_LOG_SINK}=${sink}: expected stdout, file:///path, kinesis://stream or s3://bucket/prefix`);
   }
-  const flushMs = read.optional('PREDICTION_LOG_FLUSH_MS') === undefined ? undefined : read.number('PREDICTION_LOG_FLUSH_MS', 1000, 1, MAX_TIMER_MS);
+  const flushMs = read.optional(ServerEnv.PREDICTION_LOG_FLUSH_MS) === undefined ? undefined : read.number(ServerEnv.PREDICTION_LOG_FLUSH_MS, 1000, 1, MAX_TIMER_MS);
   const config: ServerConfig = {
-    host: read.string('HOST', '0.0.0.0'),
-    port: read.number('PORT', 8080, 0, 65535),
-    modelUri: read.string('MODEL_URI', '/opt/ml/model'),
-    modelName: read.optional('MODEL_NAME'),
-    modelVersion: read.string('MODEL_VERSION', '1'),
-    variant: read.string('MODEL_VARIANT', 'AllTraffic'),
-    endpointName: read.optional('ENDPOINT_NAME'),
+    host: read.string(ServerEnv.HOST, '0.0.0.0'),
+    port: read.number(ServerEnv.PORT, 8080, 0, 65535),
+    modelUri: read.string(ServerEnv.MODEL_URI, '/opt/ml/model'),
+    modelName: read.optional(ServerEnv.MODEL_NAME),
+    modelVersion: read.string(ServerEnv.MODEL_VERSION, '1'),
+    variant: read.string(ServerEnv.MODEL_VARIANT, 'AllTraffic'),
+    endpointName: read.optional(ServerEnv.ENDPOINT_NAME),
     executionProvider,
     workers,
-    intraOpThreads: read.number('INFERENCE_INTRA_OP_THREADS', Math.max(1, Math.floor((cpus - 1) / workers)), 1, 256),
-    maxBatchSize: read.number('INFERENCE_MAX_BATCH_SIZE', 32, 1, 65536),
-    maxQueueDelayMs: read.number('INFERENCE_MAX_QUEUE_DELAY_MS', 2, 0, 60000, false),
-    inlineMaxRunUs: read.number('INFERENCE_INLINE_MAX_RUN_US', 100, 0, MAX_INLINE_RUN_US, false),
-    maxQueueSize: read.number('INFERENCE_MAX_QUEUE_SIZE', 512, 1),
+    intraOpThreads: read.number(ServerEnv.INTRA_OP_THREADS, Math.max(1, Math.floor((cpus - 1) / workers)), 1, 256),
+    maxBatchSize: read.number(ServerEnv.MAX_BATCH_SIZE, 32, 1, 65536),
+    maxQueueDelayMs: read.number(ServerEnv.MAX_QUEUE_DELAY_MS, 2, 0, 60000, false),
+    inlineMaxRunUs: read.number(ServerEnv.INLINE_MAX_RUN_US, 100, 0, MAX_INLINE_RUN_US, false),
+    maxQueueSize: read.number(ServerEnv.MAX_QUEUE_SIZE, 512, 1),
     defaultPriority: defaultPriority ?? 2,
-    defaultTimeoutMs: read.number('INFERENCE_DEFAULT_TIMEOUT_MS', 5000, 1, MAX_TIMER_MS),
-    maxPayloadBytes: read.number('INFERENCE_MAX_PAYLOAD_BYTES', 6 * 1024 * 1024, 1),
+    defaultTimeoutMs: read.number(ServerEnv.DEFAULT_TIMEOUT_MS, 5000, 1, MAX_TIMER_MS),
+    maxPayloadBytes: read.number(ServerEnv.MAX_PAYLOAD_BYTES, 6 * 1024 * 1024, 1),
     http: {
-      headersTimeoutMs: read.number('INFERENCE_HTTP_HEADERS_TIMEOUT_MS', 10000, 1, MAX_TIMER_MS),
-      requestTimeoutMs: read.number('INFERENCE_HTTP_REQUEST_TIMEOUT_MS', 30000, 1, MAX_TIMER_MS),
-      keepAliveTimeoutMs: read.number('INFERENCE_HTTP_KEEP_ALIVE_TIMEOUT_MS', 65000, 1, MAX_TIMER_MS),
-      maxConnections: read.number('INFERENCE_HTTP_MAX_CONNECTIONS', 1024, 1),
-      maxHeaderBytes: read.number('INFERENCE_HTTP_MAX_HEADER_BYTES', 16384, 1024, 1024 * 1024),
+      headersTimeoutMs: read.number(ServerEnv.HTTP_HEADERS_TIMEOUT_MS, 10000, 1, MAX_TIMER_MS),
+      requestTimeoutMs: read.number(ServerEnv.HTTP_REQUEST_TIMEOUT_MS, 30000, 1, MAX_TIMER_MS),
+      keepAliveTimeoutMs: read.number(ServerEnv.HTTP_KEEP_ALIVE_TIMEOUT_MS, 65000, 1, MAX_TIMER_MS),
+      maxConnections: read.number(ServerEnv.HTTP_MAX_CONNECTIONS, 1024, 1),
+      maxHeaderBytes: read.number(ServerEnv.HTTP_MAX_HEADER_BYTES, 16384, 1024, 1024 * 1024),
     },
-    nonFinite: read.choice('INFERENCE_NON_FINITE', NonFinitePolicy.REJECT, [NonFinitePolicy.REJECT, NonFinitePolicy.ALLOW]),
-    warmupRuns: read.number('INFERENCE_WARMUP_RUNS', 2, 0, 1000),
-    warmupSample: read.optional('INFERENCE_WARMUP_SAMPLE'),
-    drainGraceMs: read.number('INFERENCE_DRAIN_GRACE_MS', 5000, 0, MAX_TIMER_MS),
-    shutdownTimeoutMs: read.number('INFERENCE_SHUTDOWN_TIMEOUT_MS', 28000, 1, MAX_TIMER_MS),
-    faultInjection: read.bool('INFERENCE_FAULT_INJECTION'),
+    nonFinite: read.choice(ServerEnv.NON_FINITE, NonFinitePolicy.REJECT, [NonFinitePolicy.REJECT, NonFinitePolicy.ALLOW]),
+    warmupRuns: read.number(ServerEnv.WARMUP_RUNS, 2, 0, 1000),
+    warmupSample: read.optional(ServerEnv.WARMUP_SAMPLE),
+    drainGraceMs: read.number(ServerEnv.DRAIN_GRACE_MS, 5000, 0, MAX_TIMER_MS),
+    shutdownTimeoutMs: read.number(ServerEnv.SHUTDOWN_TIMEOUT_MS, 28000, 1, MAX_TIMER_MS),
+    faultInjection: read.bool(ServerEnv.FAULT_INJECTION),
     predictionLog: {
       sink,
-      sampleRate: read.number('PREDICTION_LOG_SAMPLE_RATE', 0.1, 0, 1, false),
-      bufferRecords: read.number('PREDICTION_LOG_BUFFER_RECORDS', 10000, 1),
+      sampleRate: read.number(ServerEnv.PREDICTION_LOG_SAMPLE_RATE, 0.1, 0, 1, false),
+      bufferRecords: read.number(ServerEnv.PREDICTION_LOG_BUFFER_RECORDS, 10000, 1),
       flushMs,
     },
-    s3ForcePathStyle: read.bool('S3_FORCE_PATH_STYLE'),
+    s3ForcePathStyle: read.bool(ServerEnv.S3_FORCE_PATH_STYLE),
   };
   if (config.drainGraceMs >= config.shutdownTimeoutMs) {
-    read.problems.push(`INFERENCE_DRAIN_GRACE_MS (${config.drainGraceMs}) must be below INFERENCE_SHUTDOWN_TIMEOUT_MS (${config.shutdownTimeoutMs}) to leave time to finish in-flight work`);
+    read.problems.push(`${ServerEnv.DRAIN_GRACE_MS} (${config.drainGraceMs}) must be below ${ServerEnv.SHUTDOWN_TIMEOUT_MS} (${config.shutdownTimeoutMs}) to leave time to finish in-flight work`);
   }
   if (config.http.headersTimeoutMs > config.http.requestTimeoutMs) {
-    read.problems.push(`INFERENCE_HTTP_HEADERS_TIMEOUT_MS (${config.http.headersTimeoutMs}) must not be above INFERENCE_HTTP_REQUEST_TIMEOUT_MS (${config.http.requestTimeoutMs}): the headers are part of the request`);
+    read.problems.push(`${ServerEnv.HTTP_HEADERS_TIMEOUT_MS} (${config.http.headersTimeoutMs}) must not be above ${ServerEnv.HTTP_REQUEST_TIMEOUT_MS} (${config.http.requestTimeoutMs}): the headers are part of the request`);
   }
   if (read.problems.length > 0) throw new Error(`invalid inference server configuration:\n  ${read.problems.join('\n  ')}`);
   return config;

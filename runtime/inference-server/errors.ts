@@ -103,3 +103,12 @@ function render(value: unknown, depth: number): string {
 export function invalid(message: string): InferenceError {
   return new InferenceError(ErrorKind.INVALID, message);
 }
+
+/**
+ * What a caller is told of a failure inside the server (a model run that failed, a worker that died, a defect): a
+ * stable message naming the request id, under which the server logs the detail. The detail itself is never answered:
+ * it can hold file paths, stack traces and onnxruntime internals.
+ */
+export function internalError(requestId: string): InferenceError {
+  return new InferenceError(ErrorKind.INTERNAL, `internal error (request id ${requestId}); retry the request, and if it keeps failing, look for the request id in the server log`);
+}

@@ -1,6 +1,7 @@
 /** HTTP plumbing: a method-and-path router, bounded body reading, and response helpers. */
 import type { IncomingMessage, ServerResponse } from 'http';
 import { ErrorKind, InferenceError } from './errors';
+import { ServerEnv } from './variables';
 
 /** Extra response headers. */
 export type Headers = Record<string, string | number>;
@@ -49,10 +50,10 @@ export class Router {
 /**
  * Reads a request body of at most `limit` bytes. A larger declared Content-Length fails at once, before reading; a
  * body that grows past the limit fails as soon as it does. Both are TOO_LARGE errors, and the rest of the body is left
- * unread (see `discardBody`).
+ * unread (see `discardBody`). A body cut off (the client went away, or the request timeout passed) is INVALID.
  */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const tooLarge = (size: string) => new InferenceError(ErrorKind.TOO_LARGE, `payload of ${size} is over the ${limit} byte limit (INFERENCE_MAX_PAYLOAD_BYTES); split the request into smaller batches`);
+  const tooLarge = (size: string) => new InferenceError(ErrorKind.TOO_LARGE, `payload of ${size} is over the ${limit} byte limit (${ServerEnv.MAX_PAYLOAD_BYTES}); split the request into smaller batches`);
   const declared = Number(req.headers['content-length']);
   if (declared > limit) return Promise.reject(tooLarge(`${declared} bytes`));
   return new Promise((resolve, reject) => {
@@ -69,7 +70,8 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       chunks.push(chunk);
     });
     req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
+    // The client's doing, not a server failure: it went away, or was cut off at the request timeout.
+    req.on('error', () => reject(new InferenceError(ErrorKind.INVALID, `the request body was cut off: the client closed the connection or took longer than ${ServerEnv.HTTP_REQUEST_TIMEOUT_MS} to send it`)));
   });
 }
 
@@ -83,7 +85,7 @@ const CLOSE_LINGER_MS = 2000;
 /**
  * Disposes of the unread rest of a request body before an error is answered. A body of a declared length within
  * `limit` bytes is read and dropped, so the connection can carry the next request; any other (over the limit, or
- * chunked, of unknown length) is not read at all: the answer goes out with `Connection: close`, then the server stops
+ * chunked, of unknown length) is not read: the answer goes out with `Connection: close`, then the server stops
  * reading, sends FIN and destroys the socket `CLOSE_LINGER_MS` later. An oversized upload costs it nothing more.
  */
 export function discardBody(req: IncomingMessage, res: ServerResponse, limit: number): void {
@@ -94,14 +96,16 @@ export function discardBody(req: IncomingMessage, res: ServerResponse, limit: nu
     return;
   }
   req.pause();
-  res.shouldKeepAlive = false;
+  res.setHeader('connection', 'close');
   const socket = req.socket;
-  // Node calls destroySoon() once a `Connection: close` answer is sent; its own ends and destroys at once.
-  socket.destroySoon = () => {
+  res.once('finish', () => {
+    // For a `Connection: close` answer Node has just called socket.destroySoon(): end, then destroy once the end is
+    // written, which with the body unread resets the connection at once. Keep only the end; destroy after the linger.
+    socket.removeListener('finish', socket.destroy);
     socket.pause();
     socket.end();
     setTimeout(() => socket.destroy(), CLOSE_LINGER_MS).unref();
-  };
+  });
 }
 
 /** Sends a body with its content type and length. */
@@ -142,9 +146,4 @@ function isRetryable(kind: ErrorKind): boolean {
 /** Headers that go with an error: `Retry-After` when it is worth retrying later. */
 export function errorHeaders(kind: ErrorKind): Headers {
   return isRetryable(kind) ? { 'retry-after': 1 } : {};
-}
-
-/** An error as an `InferenceError` (anything unexpected becomes INTERNAL). */
-export function asInferenceError(error: unknown): InferenceError {
-  return error instanceof InferenceError ? error : new InferenceError(ErrorKind.INTERNAL, `internal error: ${(error as Error)?.message ?? String(error)}`);
 }

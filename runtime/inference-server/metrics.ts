@@ -55,7 +55,7 @@ export class ServerMetrics {
   readonly batchSize: Histogram;
   /** Seconds a request waited in the queue before its batch was dispatched. */
   readonly queueSeconds: Histogram;
-  /** Seconds a worker spent computing a batch. */
+  /** Seconds spent computing a batch (by a worker, or inline on the main thread). */
   readonly computeSeconds: Histogram;
   private readonly loadSeconds: Gauge;
   private readonly startupSeconds: Gauge;
@@ -70,9 +70,9 @@ export class ServerMetrics {
       name: 'inference_queue_depth', help: 'Requests waiting in the queue, by priority level (1 = highest).', labelNames: ['priority'],
       collect: () => sources.queueDepths().map(([level, depth]) => [{ priority: String(level) }, depth]),
     });
-    this.batchSize = new Histogram({ name: 'inference_batch_size', help: 'Rows per batch run by a worker.', buckets: BATCH_BUCKETS, registers });
+    this.batchSize = new Histogram({ name: 'inference_batch_size', help: 'Rows per batch run (by a worker, or inline on the main thread).', buckets: BATCH_BUCKETS, registers });
     this.queueSeconds = new Histogram({ name: 'inference_queue_seconds', help: 'Time requests waited in the queue.', buckets: LATENCY_BUCKETS_S, registers });
-    this.computeSeconds = new Histogram({ name: 'inference_compute_seconds', help: 'Time a worker spent running one batch.', buckets: LATENCY_BUCKETS_S, registers });
+    this.computeSeconds = new Histogram({ name: 'inference_compute_seconds', help: 'Time spent running one batch (by a worker, or inline on the main thread).', buckets: LATENCY_BUCKETS_S, registers });
     this.requestSeconds = new Histogram({
       name: 'inference_request_duration_seconds', help: 'Server time from request received to answer, by priority and outcome.',
       labelNames: ['priority', 'outcome'], buckets: LATENCY_BUCKETS_S, registers,

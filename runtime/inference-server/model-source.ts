@@ -10,11 +10,10 @@ import type { Readable } from 'stream';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { WarmupSample } from './worker-protocol';
+import { ServerEnv } from './variables';
 
-/** File name of the warm-up sample looked for in a `MODEL_URI` folder. */
+/** File name of the warm-up sample looked for next to the model (in a `MODEL_URI` folder, or a `MODEL_URI` file's). */
 export const WARMUP_SAMPLE_FILE = 'warmup.json';
-/** Variable naming a warm-up sample file anywhere (it wins over the one in the model folder). */
-export const WARMUP_SAMPLE_VARIABLE = 'INFERENCE_WARMUP_SAMPLE';
 
 /** Options for fetching a model from S3. */
 export interface ModelSourceOptions {
@@ -33,19 +32,19 @@ export async function fetchModel(uri: string, options: ModelSourceOptions = {}):
 }
 
 function localModelFile(location: string): string {
-  if (!fs.existsSync(location)) throw new Error(`MODEL_URI ${location} does not exist; mount the model there or point MODEL_URI at a .onnx file or s3:// URI`);
+  if (!fs.existsSync(location)) throw new Error(`${ServerEnv.MODEL_URI} ${location} does not exist; mount the model there or point ${ServerEnv.MODEL_URI} at a .onnx file or s3:// URI`);
   if (!fs.statSync(location).isDirectory()) return location;
   const candidates = fs.readdirSync(location).filter((f) => f.endsWith('.onnx'));
   if (candidates.includes('model.onnx')) return path.join(location, 'model.onnx');
   if (candidates.length === 1) return path.join(location, candidates[0]);
   throw new Error(candidates.length === 0
-    ? `MODEL_URI folder ${location} holds no .onnx file`
-    : `MODEL_URI folder ${location} holds several .onnx files (${candidates.join(', ')}); name one model.onnx or point MODEL_URI at the file`);
+    ? `${ServerEnv.MODEL_URI} folder ${location} holds no .onnx file`
+    : `${ServerEnv.MODEL_URI} folder ${location} holds several .onnx files (${candidates.join(', ')}); name one model.onnx or point ${ServerEnv.MODEL_URI} at the file`);
 }
 
 async function downloadFromS3(uri: string, options: ModelSourceOptions): Promise<string> {
   const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri);
-  if (!match) throw new Error(`MODEL_URI ${uri}: expected s3://bucket/key`);
+  if (!match) throw new Error(`${ServerEnv.MODEL_URI} ${uri}: expected s3://bucket/key`);
   const [, bucket, key] = match;
   // Deadlines: connecting, and any 60 s without data (a large model may take long in total, but never stalls).
   const client = new S3Client({
@@ -65,18 +64,20 @@ async function downloadFromS3(uri: string, options: ModelSourceOptions): Promise
 }
 
 /**
- * Reads the warm-up sample: the file `samplePath` names (`INFERENCE_WARMUP_SAMPLE`), else `warmup.json` in a local
- * `MODEL_URI` folder, else none. It is an Open Inference Protocol v2 request (`{"inputs": [{name, datatype, shape,
+ * Reads the warm-up sample: the file `samplePath` names (`INFERENCE_WARMUP_SAMPLE`), else `warmup.json` next to a
+ * local model (in the `MODEL_URI` folder, or in the folder of a `MODEL_URI` file), else none. It is an Open Inference Protocol v2 request (`{"inputs": [{name, datatype, shape,
  * data}]}`). Throws, naming the file and the fix, when it is named but missing, or is not such a request.
  */
 export function readWarmupSample(modelUri: string, samplePath?: string): WarmupSample | undefined {
   let source = samplePath;
   if (source === undefined) {
-    const inFolder = path.join(modelUri, WARMUP_SAMPLE_FILE);
-    if (modelUri.startsWith('s3://') || !fs.existsSync(inFolder)) return undefined;
-    source = inFolder;
+    if (modelUri.startsWith('s3://') || !fs.existsSync(modelUri)) return undefined;
+    const folder = fs.statSync(modelUri).isDirectory() ? modelUri : path.dirname(modelUri);
+    const nextToModel = path.join(folder, WARMUP_SAMPLE_FILE);
+    if (!fs.existsSync(nextToModel)) return undefined;
+    source = nextToModel;
   } else if (!fs.existsSync(source)) {
-    throw new Error(`${WARMUP_SAMPLE_VARIABLE}=${source} does not exist; point it at a JSON inference request file or unset it`);
+    throw new Error(`${ServerEnv.WARMUP_SAMPLE}=${source} does not exist; point it at a JSON inference request file or unset it`);
   }
   const where = `warm-up sample ${source}`;
   let request: unknown;

@@ -8,9 +8,10 @@
  */
 import * as http from 'http';
 import type { AddressInfo } from 'net';
+import { InferenceServerMetrics, MetricDimensions, toEmf } from '../core/metrics';
 import { PRIORITY_LEVELS, ServerConfig } from './config';
-import { ErrorKind, InferenceError, outcomeOf } from './errors';
-import { asInferenceError, discardBody, errorHeaders, Headers, readBody, Router, send, sendJson, statusOf } from './http';
+import { ErrorKind, InferenceError, internalError, outcomeOf } from './errors';
+import { discardBody, errorHeaders, Headers, readBody, Router, send, sendJson, statusOf } from './http';
 import { InferenceRequest, InferenceResponse, InferenceService } from './inference-service';
 import type { Logger } from './log';
 import { InlineRunner } from './inline-runner';
@@ -38,6 +39,8 @@ interface InferenceRoute {
   };
   readonly fail: (res: http.ServerResponse, error: InferenceError) => void;
   readonly successHeaders?: Headers;
+  /** The id the route answers with (`x-amzn-RequestId`), named in internal errors. @default - a new id, on failure only */
+  readonly requestId?: string;
 }
 
 /** Longest interval between two sweeps for connections past the headers or request timeout. */
@@ -95,8 +98,7 @@ export class InferenceServer {
         return;
       }
       Promise.resolve(route.handler(req, res, route.params)).catch((error) => {
-        this.logger.log('error', 'unhandled route error', { url: req.url, error: (error as Error).stack });
-        sendJson(res, 500, { error: asInferenceError(error).message });
+        sendJson(res, 500, { error: this.answerable(error, req).message });
       });
     });
     this.http.maxConnections = limits.maxConnections;
@@ -142,6 +144,13 @@ export class InferenceServer {
     this.pool = pool;
     const loaded = await pool.start();
     if (this.stateValue !== 'loading') return; // shut down while loading
+    if (pool.warmupFailures > 0) {
+      // Also a CloudWatch metric: on SageMaker nothing scrapes /metrics.
+      this.logger.emf(toEmf(
+        { [MetricDimensions.MODEL]: this.modelName, [MetricDimensions.VARIANT]: this.config.variant },
+        [{ name: InferenceServerMetrics.WARMUP_FAILURES, value: pool.warmupFailures, unit: 'Count' }],
+      ));
+    }
     const model: ModelInfo = {
       name: this.modelName,
       version: this.config.modelVersion,
@@ -268,6 +277,7 @@ export class InferenceServer {
             sendJson(r, api.status, api.body, { 'x-amzn-errortype': api.errorType, 'x-amzn-requestid': requestId, ...errorHeaders(error.kind) });
           },
           successHeaders: { 'x-amzn-requestid': requestId, 'x-amzn-invoked-production-variant': this.config.variant },
+          requestId,
         });
       })
       .add('GET', /^\/metrics$/, async (_req, res) => send(res, 200, await this.metrics.render(), PROMETHEUS_CONTENT_TYPE));
@@ -285,9 +295,20 @@ export class InferenceServer {
       const body = produce();
       if (body) sendJson(res, 200, body);
     } catch (error) {
-      const e = asInferenceError(error);
+      const e = this.answerable(error);
       sendJson(res, statusOf(e.kind), { error: e.message }, errorHeaders(e.kind));
     }
+  }
+
+  /**
+   * The error a caller is answered: an `InferenceError` as it is, except INTERNAL ones and anything unexpected, which
+   * become `internalError` naming a request id, the detail logged under that id in one structured line.
+   */
+  private answerable(error: unknown, req?: http.IncomingMessage, requestId: string = newRequestId()): InferenceError {
+    if (error instanceof InferenceError && error.kind !== ErrorKind.INTERNAL) return error;
+    const detail = error instanceof InferenceError ? error.message : (error as Error | undefined)?.stack ?? String(error);
+    this.logger.log('error', 'internal error', { requestId, method: req?.method, url: req?.url, error: detail });
+    return internalError(requestId);
   }
 
   private checkModel(name: string, version: string | undefined): void {
@@ -324,8 +345,7 @@ export class InferenceServer {
       send(res, 200, out, contentType, route.successHeaders);
       this.metrics.answered(priority, 'success', (performance.now() - receivedAt) / 1000);
     } catch (error) {
-      const e = asInferenceError(error);
-      if (!(error instanceof InferenceError)) this.logger.log('error', 'inference failed', { error: (error as Error).stack });
+      const e = this.answerable(error, req, route.requestId);
       discardBody(req, res, this.config.maxPayloadBytes);
       route.fail(res, e);
       this.metrics.answered(priority, outcomeOf(e.kind), (performance.now() - receivedAt) / 1000);

@@ -3,6 +3,7 @@
  * input/output specs, and checked conversion of JSON data into typed arrays and back.
  */
 import { InferenceError, invalid, preview } from './errors';
+import { ServerEnv } from './variables';
 
 /** onnxruntime tensor types the server accepts and returns. */
 export type TensorType = 'float32' | 'float64' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'bool';
@@ -23,7 +24,7 @@ interface DtypeInfo {
   readonly max?: number | bigint;
 }
 
-/** Largest finite float32: larger magnitudes would become ±Infinity in a Float32Array. */
+/** Largest finite float32 (error messages name it; a larger number that rounds to it, such as 3.4028235e38, fits). */
 const FLOAT32_MAX = 3.4028234663852886e38;
 
 const DTYPES: Record<TensorType, DtypeInfo> = {
@@ -75,6 +76,8 @@ export enum NonFinitePolicy {
 /** JSON spellings of non-finite numbers (as clients such as Python's json module write them). */
 const NON_FINITE_TOKENS: Record<string, number> = { NaN: NaN, Infinity: Infinity, '-Infinity': -Infinity };
 const NON_FINITE_SPELLINGS = Object.keys(NON_FINITE_TOKENS);
+/** What is wrong with a non-finite float under `NonFinitePolicy.REJECT`. */
+const NON_FINITE_REFUSED = `is not finite; NaN and Infinity are refused (set ${ServerEnv.NON_FINITE}=${NonFinitePolicy.ALLOW} to pass them to the model)`;
 
 /** Most nesting levels of a tensor's JSON data (and of SageMaker `instances` rows). */
 export const MAX_DATA_DEPTH = 32;
@@ -207,15 +210,11 @@ function storeElement(info: DtypeInfo, out: TensorData, i: number, v: unknown, n
       const n = typeof v === 'string' && v in NON_FINITE_TOKENS ? NON_FINITE_TOKENS[v] : v;
       if (typeof n !== 'number') return `is not a number (datatype ${info.oip})`;
       if (typeof v === 'number' && !Number.isFinite(v)) return outOfRange(info); // a number that overflowed when parsed
-      if (!Number.isFinite(n)) {
-        if (nonFinite === NonFinitePolicy.REJECT) {
-          return 'is not finite; NaN and Infinity are refused (set INFERENCE_NON_FINITE=allow to pass them to the model)';
-        }
-      } else if (n < (info.min as number) || n > (info.max as number)) {
-        return outOfRange(info);
-      }
       out[i] = n;
-      return undefined;
+      if (!Number.isFinite(n)) return nonFinite === NonFinitePolicy.REJECT ? NON_FINITE_REFUSED : undefined;
+      // A finite number the typed array stored as ±Infinity is beyond the type's range once rounded to it (FP32:
+      // past FLOAT32_MAX by half a step or more; 3.4028235e38, as numpy prints the maximum, rounds to it and fits).
+      return Number.isFinite(out[i]) ? undefined : outOfRange(info);
     }
     case 'int':
       if (typeof v !== 'number' || !Number.isInteger(v)) return `is not an integer (datatype ${info.oip})`;

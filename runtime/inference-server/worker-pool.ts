@@ -7,9 +7,10 @@
 import { Worker } from 'worker_threads';
 import { ErrorKind, InferenceError } from './errors';
 import type { Logger } from './log';
-import { WARMUP_SAMPLE_FILE, WARMUP_SAMPLE_VARIABLE } from './model-source';
+import { WARMUP_SAMPLE_FILE } from './model-source';
 import type { TensorSpec } from './tensors';
 import type { ExecutionProvider, Fault, FromWorker, ToWorker, WireTensor, WorkerSettings } from './worker-protocol';
+import { ServerEnv } from './variables';
 
 /** Worker pool settings. */
 export interface WorkerPoolOptions {
@@ -166,7 +167,7 @@ export class WorkerPool {
             this.warmupFailureCount++;
             logger.log('warn', 'the model rejected the synthesized warm-up inputs; serving without a full warm-up', {
               model: this.options.model, worker: id, error: message.warmupFailure,
-              fix: `give a warm-up sample: an Open Inference Protocol v2 request in ${WARMUP_SAMPLE_FILE} next to the model or named by ${WARMUP_SAMPLE_VARIABLE}`,
+              fix: `give a warm-up sample: an Open Inference Protocol v2 request in ${WARMUP_SAMPLE_FILE} next to the model or named by ${ServerEnv.WARMUP_SAMPLE}`,
             });
           }
           logger.log('info', 'worker ready', { worker: id, warmupRuns: message.runs, warmupMs: Math.round(message.warmupMs) });

@@ -207,6 +207,14 @@ describe('every input type refuses values outside its range, naming the element 
     expect(() => decode(type, [beyond(min, -1)])).toThrow(`inputs[0] 'x': data[0] = ${JSON.stringify(beyond(min, -1))} ${range}`);
   });
 
+  test('FP32: a number that rounds to the largest float32 fits (3.4028235e38, as numpy and Java print it); one that rounds to Infinity is refused', () => {
+    expect(Math.fround(3.4028236e38)).toBe(Infinity);
+    expect(Array.from(decode('float32', [3.4028235e38, -3.4028235e38]) as Float32Array)).toEqual([3.4028234663852886e38, -3.4028234663852886e38]);
+    const range = 'is outside the FP32 range -3.4028234663852886e+38..3.4028234663852886e+38';
+    expect(() => decode('float32', [1, 3.4028236e38])).toThrow(`inputs[0] 'x': data[1] = 3.4028236e+38 ${range}`);
+    expect(() => decode('float32', [-3.4028236e38])).toThrow(`inputs[0] 'x': data[0] = -3.4028236e+38 ${range}`);
+  });
+
   test('integers must be integral, bools boolean', () => {
     expect(() => decode('int8', [1.5])).toThrow('data[0] = 1.5 is not an integer (datatype INT8)');
     expect(() => decode('uint64', ['1e3'])).toThrow('data[0] = "1e3" is not an integer (datatype UINT64');

@@ -23,9 +23,9 @@ const BATCH = ['1', '2', '4', '8', '16', '32', '64', '128', '256', '512', '+Inf'
 const BEFORE_PROM_CLIENT: Record<string, Family> = {
   inference_requests_total: { type: 'counter', help: 'Inference requests answered, by outcome.', labels: ['model', 'priority', 'outcome'] },
   inference_queue_depth: { type: 'gauge', help: 'Requests waiting in the queue, by priority level (1 = highest).', labels: ['priority'] },
-  inference_batch_size: { type: 'histogram', help: 'Rows per batch run by a worker.', labels: [], buckets: BATCH },
+  inference_batch_size: { type: 'histogram', help: 'Rows per batch run (by a worker, or inline on the main thread).', labels: [], buckets: BATCH },
   inference_queue_seconds: { type: 'histogram', help: 'Time requests waited in the queue.', labels: [], buckets: LATENCY },
-  inference_compute_seconds: { type: 'histogram', help: 'Time a worker spent running one batch.', labels: [], buckets: LATENCY },
+  inference_compute_seconds: { type: 'histogram', help: 'Time spent running one batch (by a worker, or inline on the main thread).', labels: [], buckets: LATENCY },
   inference_request_duration_seconds: {
     type: 'histogram', help: 'Server time from request received to answer, by priority and outcome.', labels: ['priority', 'outcome'], buckets: LATENCY,
   },

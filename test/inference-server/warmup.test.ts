@@ -6,6 +6,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { InferenceServerMetrics, METRICS_NAMESPACE } from '../../runtime/core/metrics';
 import { audioEnergy, rows } from './reference';
 import { call, metrics, MODELS_DIR, oipInput, startServer } from './server-process';
 
@@ -44,6 +45,16 @@ test('synthesized warm-up inputs the model rejects: a warning naming the model a
     expect(warnings).toHaveLength(2);
     expect(warnings[0]).toMatchObject({ model: 'audio-energy', error: expect.stringMatching(/Pad reflect/), fix: expect.stringMatching(/warmup\.json.*INFERENCE_WARMUP_SAMPLE/) });
     expect(new Set(warnings.map((w) => w.worker))).toEqual(new Set([0, 1]));
+    // Also a CloudWatch metric (EMF on stdout, once): on SageMaker nothing scrapes /metrics.
+    expect(server.lines.filter((l) => l._aws !== undefined)).toEqual([{
+      _aws: {
+        Timestamp: expect.any(Number),
+        CloudWatchMetrics: [{ Namespace: METRICS_NAMESPACE, Dimensions: [['Model', 'Variant'], ['Model']], Metrics: [{ Name: InferenceServerMetrics.WARMUP_FAILURES, Unit: 'Count' }] }],
+      },
+      Model: 'audio-energy',
+      Variant: 'AllTraffic',
+      [InferenceServerMetrics.WARMUP_FAILURES]: 2,
+    }]);
     const m = await metrics(server);
     expect(m.get('inference_warmup_failures_total')).toBe(2);
     expect(m.get('inference_ready')).toBe(1);
@@ -64,12 +75,29 @@ test('a warm-up sample next to the model (warmup.json in the MODEL_URI folder) i
   const server = await startServer({ MODEL_URI: folder, INFERENCE_WARMUP_RUNS: '3' });
   try {
     expect(server.lines.filter((l) => l.level === 'warn')).toEqual([]);
+    expect(server.lines.filter((l) => l._aws !== undefined)).toEqual([]);
     expect(server.lines.find((l) => l.msg === 'worker ready')).toMatchObject({ warmupRuns: 3 });
     expect((await metrics(server)).get('inference_warmup_failures_total')).toBe(0);
     const { request, batch } = audioRequest(1, SAMPLES);
     const answer = await call(`${server.url}/v2/models/model/infer`, { body: request });
     expect(answer.status).toBe(200);
     expect(answer.json.outputs[0].data[0]).toBeCloseTo(audioEnergy(batch[0]), 4);
+  } finally {
+    expect(await server.stop()).toBe(0);
+  }
+});
+
+test('a warm-up sample next to a model file (MODEL_URI=<folder>/audio.onnx, warmup.json in that folder) is run too', async () => {
+  const folder = path.join(scratch, 'file-uri');
+  fs.mkdirSync(folder);
+  const model = path.join(folder, 'audio.onnx');
+  fs.copyFileSync(AUDIO, model);
+  fs.writeFileSync(path.join(folder, 'warmup.json'), JSON.stringify(audioRequest(2, SAMPLES, 9).request));
+  const server = await startServer({ MODEL_URI: model, INFERENCE_WARMUP_RUNS: '3' });
+  try {
+    expect(server.lines.filter((l) => l.level === 'warn')).toEqual([]);
+    expect(server.lines.find((l) => l.msg === 'worker ready')).toMatchObject({ warmupRuns: 3 });
+    expect((await metrics(server)).get('inference_warmup_failures_total')).toBe(0);
   } finally {
     expect(await server.stop()).toBe(0);
   }

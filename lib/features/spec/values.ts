@@ -1,6 +1,5 @@
 import { FeatureDtype, FeatureSpec } from './types';
 
-const FLOAT32_MAX = 3.4028234663852886e38;
 /** DynamoDB numbers hold magnitudes in [1e-130, 1e126): a float64 outside it could be stored offline but not online. */
 const ONLINE_NUMBER_MIN = 1e-130;
 const ONLINE_NUMBER_MAX = 1e126;
@@ -22,7 +21,9 @@ export function valueProblem(feature: FeatureSpec, value: unknown): string | und
     case FeatureDtype.FLOAT32_VECTOR: {
       if (!Array.isArray(value)) return `expected an array of ${feature.dimension} float32 values, got ${describeValue(value)}`;
       if (value.length !== feature.dimension) return `expected ${feature.dimension} values, got ${value.length}`;
-      const bad = value.findIndex((v) => typeof v !== 'number' || !Number.isFinite(v) || Math.abs(v) > FLOAT32_MAX);
+      // A finite float64 that rounds to ±Infinity as a float32 is out of range; 3.4028235e38 (float32's max as numpy
+      // prints it) rounds to the max and fits.
+      const bad = value.findIndex((v) => typeof v !== 'number' || !Number.isFinite(v) || !Number.isFinite(Math.fround(v)));
       return bad < 0 ? undefined : `element ${bad} is ${describeValue(value[bad])}, expected a finite float32`;
     }
     default:
