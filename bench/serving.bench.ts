@@ -28,7 +28,7 @@ import { parseExposition } from '../runtime/inference-server/prometheus';
 import type { FromWorker, ToWorker, WorkerSettings } from '../runtime/inference-server/worker-protocol';
 import { fraudMlp, largeMlp } from '../scripts/make-models';
 import type { FloorSpec } from './http-floor-server';
-import type { LoadResult, LoadSpec } from './serving-load';
+import type { LevelResult, LoadResult, LoadSpec } from './serving-load';
 import { BenchTable, percentile } from './table';
 
 const WIDTHS = [256, 6144, 6144, 1];
@@ -37,6 +37,13 @@ const CONCURRENCIES = [1, 8, 64];
 const MIX = [0.1, 0.3, 0.6];
 const WARMUP_MS = 700;
 const CLOSED_MS = 2500;
+/**
+ * Windows of the two numbers the saturation target divides: the raw engine at each batch size and the server at
+ * saturation. Longer than the other rows: at 1.5 s and 2.5 s (about 45 and 70 batches) two runs on this machine put
+ * the ratio 3 points apart.
+ */
+const RAW_WINDOW_MS = 3000;
+const SATURATION_MS = 5000;
 const OPEN_MS = 4000;
 /**
  * Warm-up of the open-loop runs: a fresh load-generator process spends its first ~1.5 s at 3× warming its own code
@@ -51,9 +58,15 @@ const SATURATION_FACTOR = 2;
 const SMALL_WIDTH = 16;
 /** Warm-up of the lone-request rows: a few thousand requests, so that the server's hot path is compiled by then. */
 const LONE_WARMUP_MS = 2000;
+/** Turns the floor and the server take in the lone-request table. */
+const LONE_ROUNDS = 3;
 
-/** Rows per second of the raw engine at each batch size: the server's session worker fed back to back. */
-async function rawEngine(modelPath: string, serverDir: string): Promise<Map<number, number>> {
+/**
+ * The raw engine: the server's own session worker, fed batches back to back, kept open so that the batch size the
+ * saturation target divides by can be measured again right after the server ran (this machine's speed drifts by
+ * tens of percent over a minute; a baseline measured once, a minute earlier, made the ratio swing from 91 % to 129 %).
+ */
+async function openRawEngine(modelPath: string, serverDir: string) {
   const settings: WorkerSettings = { modelPath, executionProvider: 'cpu', intraOpThreads: 1, warmupRuns: 1, maxBatchSize: Math.max(...RAW_BATCH_SIZES) };
   const worker = new Worker(path.join(serverDir, 'worker.js'), { workerData: settings });
   let next: (message: FromWorker) => void = () => undefined;
@@ -64,27 +77,30 @@ async function rawEngine(modelPath: string, serverDir: string): Promise<Map<numb
     };
   });
   await receive('warmed');
-  const throughput = new Map<number, number>();
-  for (const batch of RAW_BATCH_SIZES) {
-    const data = Float32Array.from({ length: batch * WIDTHS[0] }, (_, i) => Math.sin(i));
-    let rows = 0;
-    let started = 0;
-    const until = performance.now() + WARMUP_MS / 2 + 1500;
-    for (let i = 0; performance.now() < until; i++) {
-      if (i === 2) started = performance.now(); // the first runs at a new size warm it up
-      const done = receive('result');
-      const run: ToWorker = { type: 'run', batchId: i, feeds: [{ name: 'features', type: 'float32', dims: [batch, WIDTHS[0]], data }] };
-      worker.postMessage(run);
-      await done;
-      if (i >= 2) rows += batch;
-    }
-    throughput.set(batch, rows / ((performance.now() - started) / 1000));
-  }
-  const released = receive('released');
-  worker.postMessage({ type: 'release' } satisfies ToWorker);
-  await released;
-  await worker.terminate();
-  return throughput;
+  return {
+    /** Rows per second at one batch size. */
+    async measure(batch: number): Promise<number> {
+      const data = Float32Array.from({ length: batch * WIDTHS[0] }, (_, i) => Math.sin(i));
+      let rows = 0;
+      let started = 0;
+      const until = performance.now() + WARMUP_MS / 2 + RAW_WINDOW_MS;
+      for (let i = 0; performance.now() < until; i++) {
+        if (i === 2) started = performance.now(); // the first runs at a new size warm it up
+        const done = receive('result');
+        const run: ToWorker = { type: 'run', batchId: i, feeds: [{ name: 'features', type: 'float32', dims: [batch, WIDTHS[0]], data }] };
+        worker.postMessage(run);
+        await done;
+        if (i >= 2) rows += batch;
+      }
+      return rows / ((performance.now() - started) / 1000);
+    },
+    async close(): Promise<void> {
+      const released = receive('released');
+      worker.postMessage({ type: 'release' } satisfies ToWorker);
+      await released;
+      await worker.terminate();
+    },
+  };
 }
 
 /** Runs the load generator in its own process. */
@@ -156,6 +172,21 @@ function summarize(result: LoadResult, level = 0): Closed {
 
 const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
 
+/** Several runs of the same closed-loop load as one (their windows and requests added up). */
+function pooled(runs: readonly LoadResult[]): LoadResult {
+  const levels: Record<number, LevelResult> = {};
+  for (const run of runs) {
+    for (const [key, l] of Object.entries(run.levels)) {
+      const into = (levels[Number(key)] ??= { latenciesMs: [], rejected: 0, timedOut: 0, errors: 0 });
+      into.latenciesMs.push(...l.latenciesMs);
+      into.rejected += l.rejected;
+      into.timedOut += l.timedOut;
+      into.errors += l.errors;
+    }
+  }
+  return { windowS: runs.reduce((s, r) => s + r.windowS, 0), levels };
+}
+
 /** A request body of one row for a single-input MLP of this width. */
 function oneRowRequest(width: number): string {
   const row = Array.from({ length: width }, (_, i) => Math.round(Math.sin(i) * 1000) / 1000);
@@ -170,12 +201,23 @@ async function floorTable(modelDir: string): Promise<BenchTable> {
   const modelPath = path.join(modelDir, 'fraud-mlp.onnx');
   fs.writeFileSync(modelPath, fraudMlp());
   const body = oneRowRequest(SMALL_WIDTH);
-  const lone = (url: string) => load({ mode: 'closed', url, path: '/v2/models/mlp/infer', body, warmupMs: LONE_WARMUP_MS, durationMs: CLOSED_MS, concurrency: 1 }).then((r) => summarize(r));
-  const { answer, server } = await withServer(modelPath, {}, async (url) => {
+  const loneRun = (url: string) => load({ mode: 'closed', url, path: '/v2/models/mlp/infer', body, warmupMs: LONE_WARMUP_MS, durationMs: CLOSED_MS, concurrency: 1 });
+  const lone = (url: string) => loneRun(url).then((r) => summarize(r));
+  // The floor and the server take turns, LONE_ROUNDS times each, and each side's runs are pooled: this machine's speed
+  // drifts over a minute, and runs measured a minute apart put the ratio anywhere from 44 % to 52 %.
+  const { answer, floor, server } = await withServer(modelPath, {}, async (url) => {
     const response = await request(`${url}/v2/models/mlp/infer`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
-    return { answer: { body: await response.body.text(), contentType: String(response.headers['content-type']) }, server: await lone(url) };
+    const answer = { body: await response.body.text(), contentType: String(response.headers['content-type']) };
+    return withFloorServer(answer, async (floorUrl) => {
+      const floorRuns: LoadResult[] = [];
+      const serverRuns: LoadResult[] = [];
+      for (let round = 0; round < LONE_ROUNDS; round++) {
+        floorRuns.push(await loneRun(floorUrl));
+        serverRuns.push(await loneRun(url));
+      }
+      return { answer, floor: summarize(pooled(floorRuns)), server: summarize(pooled(serverRuns)) };
+    });
   });
-  const floor = await withFloorServer(answer, lone);
   const noDelay = await withServer(modelPath, { INFERENCE_MAX_QUEUE_DELAY_MS: '0' }, lone);
   const onWorker = await withServer(modelPath, { INFERENCE_INLINE_MAX_RUN_US: '0' }, lone);
   const ratio = server.throughput / floor.throughput;
@@ -191,6 +233,7 @@ async function floorTable(modelDir: string): Promise<BenchTable> {
     ],
     notes: [
       `closed loop, one client (the next request is sent when the previous one is answered), load from a separate process over loopback HTTP/1.1, ${LONE_WARMUP_MS} ms of load before each measured window`,
+      `the floor and the default server take turns, ${LONE_ROUNDS} runs of ${CLOSED_MS} ms each, pooled; the last two rows are one run each`,
       `the floor server reads each request body and answers the server's own ${answer.body.length}-byte response; requests not answered 200: ${floor.failed + server.failed + noDelay.failed + onWorker.failed}`,
       'the server runs a lone request of this model inline on its main thread (inline-runner.ts), except in the last row, which hands it to the worker thread',
     ],
@@ -207,12 +250,14 @@ export async function run(): Promise<BenchTable[]> {
   const modelPath = path.join(modelDir, `mlp-${WIDTHS.join('-')}.onnx`);
   if (!fs.existsSync(modelPath)) fs.writeFileSync(modelPath, largeMlp(WIDTHS));
 
-  const raw = await rawEngine(modelPath, serverDir);
-  const [bestBatch, rawThroughput] = [...raw.entries()].sort((a, b) => b[1] - a[1])[0];
+  const engine = await openRawEngine(modelPath, serverDir);
+  const raw = new Map<number, number>();
+  for (const batch of RAW_BATCH_SIZES) raw.set(batch, await engine.measure(batch));
+  const [bestBatch, rawBefore] = [...raw.entries()].sort((a, b) => b[1] - a[1])[0];
 
   const requestBody = oneRowRequest(WIDTHS[0]);
-  const closed = (url: string, concurrency: number) => load({
-    mode: 'closed', url, path: '/v2/models/mlp/infer', body: requestBody, warmupMs: WARMUP_MS, durationMs: CLOSED_MS, concurrency,
+  const closed = (url: string, concurrency: number, durationMs = CLOSED_MS) => load({
+    mode: 'closed', url, path: '/v2/models/mlp/infer', body: requestBody, warmupMs: WARMUP_MS, durationMs, concurrency,
   }).then((r) => summarize(r));
 
   const unbatched = await withServer(modelPath, { INFERENCE_MAX_BATCH_SIZE: '1' }, async (url) => {
@@ -226,7 +271,7 @@ export async function run(): Promise<BenchTable[]> {
   const { batched, saturation, overload } = await withServer(modelPath, batchedEnv, async (url) => {
     const results: Closed[] = [];
     for (const c of CONCURRENCIES) results.push(await closed(url, c));
-    const sat = await closed(url, SATURATION_FACTOR * bestBatch);
+    const sat = await closed(url, SATURATION_FACTOR * bestBatch, SATURATION_MS);
     const open = (factor: number) => load({
       mode: 'open', url, path: '/v2/models/mlp/infer', body: requestBody, warmupMs: OPEN_WARMUP_MS, durationMs: OPEN_MS, rate: sat.throughput * factor, mix: MIX,
     });
@@ -237,6 +282,10 @@ export async function run(): Promise<BenchTable[]> {
     const rejectTimes = { count: after.count - before.count, under500us: after.under500us - before.under500us, under1ms: after.under1ms - before.under1ms };
     return { batched: results, saturation: sat, overload: { one, three, rejectTimes } };
   });
+  // The baseline of the server rows: the best batch size measured before and after them, averaged.
+  const rawAfter = await engine.measure(bestBatch);
+  await engine.close();
+  const rawThroughput = (rawBefore + rawAfter) / 2;
 
   const c64 = CONCURRENCIES.indexOf(64);
   const servingRows: (string | number)[][] = [
@@ -271,7 +320,8 @@ export async function run(): Promise<BenchTable[]> {
       columns: ['setup', 'concurrency', 'throughput (rows/s)', 'p50 ms', 'p99 ms', 'of raw engine'],
       rows: servingRows,
       notes: [
-        `raw engine = the server's session worker fed batches back to back (best batch ${bestBatch}: ${rawThroughput.toFixed(0)} rows/s); load from a separate process over loopback HTTP/1.1`,
+        `raw engine = the server's session worker fed batches back to back; the baseline of the "of raw engine" column is batch ${bestBatch} measured before (${rawBefore.toFixed(0)} rows/s) and again after the server rows (${rawAfter.toFixed(0)} rows/s), averaged: ${rawThroughput.toFixed(0)} rows/s`,
+        'load from a separate process over loopback HTTP/1.1',
         'server rows: closed loop (each client sends its next request when the previous one is answered)',
         `requests not answered 200 in the closed-loop rows: ${failures}`,
       ],
