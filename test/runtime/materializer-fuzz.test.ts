@@ -7,7 +7,7 @@
  * Seeded (runtime/core/random.ts): a failure reproduces with the seed in the test name.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { S3Client } from '@aws-sdk/client-s3';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { assertValidFeatureView, FeatureDtype, FeatureStatus, FeatureViewSpec, joinKeysOf, MAX_FUTURE_SKEW_LIMIT_MS } from '../../lib/features/spec';
 import { getObjectBytes, listObjectKeys, readOfflineRows } from '../../runtime/aws/offline-store';
@@ -15,7 +15,7 @@ import { OnlineFeatureClient } from '../../runtime/aws/online-store';
 import { MAX_DEAD_LETTER_DATA_BYTES } from '../../runtime/core/materialize';
 import { seededRandom } from '../../runtime/core/random';
 import { createMaterializer } from '../../runtime/handlers/feature-materializer';
-import { LocalService, localClientConfig, startDynalite, startS3rver, createOnlineTable } from '../support/local-aws';
+import { FeatureStoreStandIns, startFeatureStoreStandIns } from '../support/local-aws';
 
 const SEED = 20261130;
 const RECORDS = 300;
@@ -47,24 +47,16 @@ interface Generated {
   readonly kind: string;
 }
 
-let dynalite: LocalService;
-let s3rver: LocalService;
+let standIns: FeatureStoreStandIns;
 let dynamo: DynamoDBClient;
 let s3: S3Client;
 
 beforeAll(async () => {
-  [dynalite, s3rver] = await Promise.all([startDynalite(), startS3rver()]);
-  dynamo = new DynamoDBClient(localClientConfig(dynalite.endpoint));
-  s3 = new S3Client(localClientConfig(s3rver.endpoint));
-  await createOnlineTable(dynamo, TABLE);
-  await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+  standIns = await startFeatureStoreStandIns(TABLE, BUCKET);
+  ({ dynamo, s3 } = standIns);
 });
 
-afterAll(async () => {
-  dynamo?.destroy();
-  s3?.destroy();
-  await Promise.all([dynalite?.stop(), s3rver?.stop()]);
-});
+afterAll(() => standIns?.stop());
 
 /** The generators, all drawing from one seeded PRNG. */
 function generator(random: () => number) {

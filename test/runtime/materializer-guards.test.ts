@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { dirname, join } from 'path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { S3Client } from '@aws-sdk/client-s3';
 import { ParquetShredder } from '@dsnp/parquetjs';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { assertValidFeatureView, EARLIEST_EVENT_DATE_VARIABLE, FeatureDtype, FeatureStatus, FeatureViewSpec } from '../../lib/features/spec';
@@ -18,7 +18,7 @@ import { OnlineFeatureClient } from '../../runtime/aws/online-store';
 import { Materializer, MAX_DEAD_LETTER_DATA_BYTES } from '../../runtime/core/materialize';
 import { createMaterializer, materializerFromEnvironment } from '../../runtime/handlers/feature-materializer';
 import { getHistoricalFeatures } from '../../runtime/offline/historical';
-import { LocalService, localClientConfig, startDynalite, startS3rver, createOnlineTable } from '../support/local-aws';
+import { FeatureStoreStandIns, startFeatureStoreStandIns } from '../support/local-aws';
 
 const TABLE = 'guards_online';
 const BUCKET = 'guards-offline';
@@ -33,25 +33,17 @@ const view: FeatureViewSpec = assertValidFeatureView({
   features: [{ name: 'n', dtype: FeatureDtype.INT64 }, { name: 's', dtype: FeatureDtype.STRING }],
 });
 
-let dynalite: LocalService;
-let s3rver: LocalService;
+let standIns: FeatureStoreStandIns;
 let dynamo: DynamoDBClient;
 let s3: S3Client;
 let nextSequence = 10n ** 40n;
 
 beforeAll(async () => {
-  [dynalite, s3rver] = await Promise.all([startDynalite(), startS3rver()]);
-  dynamo = new DynamoDBClient(localClientConfig(dynalite.endpoint));
-  s3 = new S3Client(localClientConfig(s3rver.endpoint));
-  await createOnlineTable(dynamo, TABLE);
-  await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+  standIns = await startFeatureStoreStandIns(TABLE, BUCKET);
+  ({ dynamo, s3 } = standIns);
 });
 
-afterAll(async () => {
-  dynamo?.destroy();
-  s3?.destroy();
-  await Promise.all([dynalite?.stop(), s3rver?.stop()]);
-});
+afterAll(() => standIns?.stop());
 
 afterEach(() => jest.restoreAllMocks());
 
@@ -98,7 +90,7 @@ describe("event-time window: the store's projection start", () => {
     ]);
     const saved = { ...process.env };
     Object.assign(process.env, {
-      AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint, AWS_ENDPOINT_URL_S3: s3rver.endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER',
+      AWS_ENDPOINT_URL_DYNAMODB: standIns.dynalite.endpoint, AWS_ENDPOINT_URL_S3: standIns.s3rver.endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER',
       AWS_REGION: 'us-east-1', AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED', AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
     });
     const stdout = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);

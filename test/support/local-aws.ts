@@ -9,6 +9,7 @@ import * as path from 'path';
 import type { AddressInfo } from 'net';
 import type { Server } from 'http';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { OnlineAttributes } from '../../lib/features/spec';
 
@@ -89,4 +90,31 @@ export async function createOnlineTable(dynamo: DynamoDBClient, tableName: strin
     TableName: tableName, BillingMode: 'PAY_PER_REQUEST',
     KeySchema: [{ AttributeName: pk, KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: pk, AttributeType: 'S' }],
   }));
+}
+
+/** The feature store's two stand-ins, with the online table and the offline bucket created, and clients for both. */
+export interface FeatureStoreStandIns {
+  readonly dynalite: LocalService;
+  readonly s3rver: LocalService;
+  readonly dynamo: DynamoDBClient;
+  readonly s3: S3Client;
+  /** Destroys the clients and stops both servers. */
+  stop(): Promise<void>;
+}
+
+/** Starts dynalite and s3rver, creates the online table `tableName` and the bucket `bucket`. */
+export async function startFeatureStoreStandIns(tableName: string, bucket: string): Promise<FeatureStoreStandIns> {
+  const [dynalite, s3rver] = await Promise.all([startDynalite(), startS3rver()]);
+  const dynamo = new DynamoDBClient(localClientConfig(dynalite.endpoint));
+  const s3 = new S3Client(localClientConfig(s3rver.endpoint));
+  await createOnlineTable(dynamo, tableName);
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  return {
+    dynalite, s3rver, dynamo, s3,
+    stop: async () => {
+      dynamo.destroy();
+      s3.destroy();
+      await Promise.all([dynalite.stop(), s3rver.stop()]);
+    },
+  };
 }
