@@ -240,6 +240,22 @@ export class FeatureIngestion extends Construct {
   }
 
   /**
+   * Grants an operator what `npm run replay` needs to re-drive failed batches (README, "Replaying failed batches"):
+   * receiving and deleting the on-failure queue's messages, reading the materializer's configuration, reading the
+   * stream (`GetShardIterator`, `GetRecords`, records decrypted through Kinesis only) and the materializer's own
+   * writes (online items, offline files and dead letters of these views).
+   */
+  public grantReplay(grantee: iam.IGrantable): iam.Grant {
+    this.onFailureQueue.grant(grantee, 'sqs:ReceiveMessage', 'sqs:DeleteMessage');
+    iam.Grant.addToPrincipal({ grantee, actions: ['lambda:GetFunctionConfiguration'], resourceArns: [this.function.functionArn] });
+    const read = this.stream.grant(grantee, 'kinesis:GetShardIterator', 'kinesis:GetRecords');
+    if (this.stream.encryptionKey) grantKeyViaService(this.stream.encryptionKey, grantee, 'kinesis', 'kms:Decrypt');
+    this.store.grantWriteOnline(grantee);
+    this.store.grantWriteOffline(grantee, this.views);
+    return read;
+  }
+
+  /**
    * Age of the newest record of the last batch the materializer received, in milliseconds (Lambda `IteratorAge`):
    * how far materialization is behind the stream.
    * @default - Maximum over 1 minute

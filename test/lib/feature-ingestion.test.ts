@@ -190,6 +190,28 @@ describe('FeatureIngestion', () => {
     expect(producerActions.sort()).toEqual(['kinesis:DescribeStreamSummary', 'kinesis:ListShards', 'kinesis:PutRecord', 'kinesis:PutRecords', 'kms:GenerateDataKey']);
   });
 
+  test('grantReplay lets an operator re-drive failed batches: queue, function configuration, stream reads, the materializer writes', () => {
+    const replay = ingestion({});
+    const operator = new iam.Role(replay.stack, 'Operator', { assumedBy: new iam.AccountRootPrincipal() });
+    replay.ingest.grantReplay(operator);
+    const replayTemplate = Template.fromStack(replay.stack);
+    const operatorId = logicalId(replay.stack, operator);
+    const actions = Object.values(replayTemplate.findResources('AWS::IAM::Policy'))
+      .filter((p: any) => p.Properties.Roles.some((r: any) => r.Ref === operatorId))
+      .flatMap((p: any) => p.Properties.PolicyDocument.Statement.flatMap((s: any) => [s.Action].flat()));
+    // What scripts/replay-failed-batches.ts sends (GetShardIterator, GetRecords), what the README's commands call, and
+    // the materializer's own writes; nothing to put on the stream or to change the function.
+    expect(actions).toEqual(expect.arrayContaining([
+      'sqs:ReceiveMessage', 'sqs:DeleteMessage', 'lambda:GetFunctionConfiguration', 'kinesis:GetShardIterator', 'kinesis:GetRecords',
+      'dynamodb:PutItem', 's3:PutObject', 'kms:Decrypt',
+    ]));
+    expect(actions.filter((a: string) => /^kinesis:Put|^lambda:(Update|Invoke)/.test(a))).toEqual([]);
+    replayTemplate.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: operatorId }],
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'kms:Decrypt', Condition: viaService('kinesis') })]) },
+    });
+  });
+
   test("the store's key, shared by the table, the bucket and the stream, is used by the materializer through each service only", () => {
     const statements = Object.values(template.findResources('AWS::IAM::Policy'))
       .filter((p: any) => p.Properties.Roles.some((r: any) => r.Ref === functionRoleId))
