@@ -117,11 +117,22 @@ async function occupyWorker(id: string, ms: number): Promise<{ answer: Promise<A
   return { answer, done: () => finished };
 }
 
-async function loggedIds(expected: number): Promise<string[]> {
+/** The request ids the prediction log holds now. */
+async function loggedIds(): Promise<string[]> {
+  return loggedIdsUntil(() => true);
+}
+
+/** The ids of `wanted` in the order the prediction log holds them, once all are there (earlier tests' lines may come late). */
+async function loggedOrderOf(wanted: readonly string[]): Promise<string[]> {
+  const ids = await loggedIdsUntil((logged) => wanted.every((id) => logged.includes(id)));
+  return ids.filter((id) => wanted.includes(id));
+}
+
+async function loggedIdsUntil(done: (ids: string[]) => boolean): Promise<string[]> {
   const file = path.join(logDir, 'predictions.jsonl');
   for (;;) {
     const ids = fs.existsSync(file) ? parseJsonLines(fs.readFileSync(file, 'utf8')).map((r) => r.requestId) : [];
-    if (ids.length >= expected) return ids;
+    if (done(ids)) return ids;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
@@ -167,7 +178,6 @@ test('requests with different non-batch shapes are never mixed in a batch', asyn
 });
 
 test('higher priorities are served first', async () => {
-  const already = (await loggedIds(0)).length;
   const busy = await occupyWorker('busy-priority', 1000);
   const queued: Promise<Answer>[] = [];
   for (const [id, priority] of [['low', 3], ['mid', 2], ['high', 1]] as const) {
@@ -176,7 +186,7 @@ test('higher priorities are served first', async () => {
   }
   const answers = await Promise.all([busy.answer, ...queued]);
   expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200]);
-  expect((await loggedIds(already + 4)).slice(already)).toEqual(['busy-priority', 'high', 'mid', 'low']);
+  expect(await loggedOrderOf(['busy-priority', 'low', 'mid', 'high'])).toEqual(['busy-priority', 'high', 'mid', 'low']);
 });
 
 test('a deadline passing in the queue is answered right then with a timeout, and the request is never computed', async () => {
@@ -188,7 +198,7 @@ test('a deadline passing in the queue is answered right then with a timeout, and
   expect(late.json.error).toMatch(/request 'late' waited past its 100 ms deadline in the queue and was not computed/);
   expect((await busy.answer).status).toBe(200);
   expect(await batchStats()).toEqual({ batches: before.batches + 1, rows: before.rows + 4 });
-  expect(await loggedIds(0)).not.toContain('late');
+  expect(await loggedIds()).not.toContain('late');
   expect((await metrics(server)).get('inference_requests_total{model="m",priority="2",outcome="timed_out"}')).toBe(1);
 });
 
