@@ -29,8 +29,10 @@ async function withServer(env: Record<string, string>, body: (server: ServerProc
 }
 
 test('a tiny CPU model runs lone requests inline: same answers, counted, batch and compute metrics kept; faults still reach a worker', async () => {
-  await withServer({ INFERENCE_FAULT_INJECTION: 'true' }, async (server) => {
-    expect(server.lines.find((l) => l.msg?.startsWith('lone requests run'))).toMatchObject({ medianUs: expect.any(Number), limitUs: 100 });
+  // The largest bound allowed: the start-up probe runs while the rest of the suite loads the machine; with the default
+  // 100 µs this test failed once with two CPU hogs beside the suite.
+  await withServer({ INFERENCE_FAULT_INJECTION: 'true', INFERENCE_INLINE_MAX_RUN_US: '250' }, async (server) => {
+    expect(server.lines.find((l) => l.msg?.startsWith('lone requests run'))).toMatchObject({ medianUs: expect.any(Number), limitUs: 250 });
     await loneRequests(server);
     const m = await metrics(server);
     expect(m.get('inference_inline_runs_total')).toBe(LONE_REQUESTS);
