@@ -318,12 +318,7 @@ describe('HTTP limits (INFERENCE_HTTP_*)', () => {
   test(`a client sending its headers byte by byte is answered 408 and cut off after INFERENCE_HTTP_HEADERS_TIMEOUT_MS (${HEADERS_TIMEOUT_MS} ms here)`, () => withConnection(guarded, async (socket) => {
     const text = received(socket);
     const request = `GET /ping HTTP/1.1\r\nHost: localhost\r\nX-Slow: ${'a'.repeat(600)}\r\n\r\n`;
-    let sent = 0;
-    while (sent < request.length && !socket.destroyed && socket.writable) {
-      socket.write(request[sent++]);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    if (socket.writable) socket.end(); // all sent, nothing cut off: let the answer finish
+    const sent = await trickle(socket, request);
     expect(await text).toMatch(/^HTTP\/1\.1 408 /);
     expect(sent).toBeLessThan(request.length);
   }));
@@ -332,12 +327,7 @@ describe('HTTP limits (INFERENCE_HTTP_*)', () => {
     const text = received(socket);
     const body = JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 16], data: ROW }] }).padEnd(2000, ' ');
     socket.write(`POST /v2/models/fraud/infer HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`);
-    let sent = 0;
-    while (sent < body.length && !socket.destroyed && socket.writable) {
-      socket.write(body[sent++]);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    if (socket.writable) socket.end(); // all sent, nothing cut off: let the answer finish
+    const sent = await trickle(socket, body);
     expect(await text).toMatch(/^HTTP\/1\.1 408 /);
     expect(sent).toBeLessThan(body.length);
     expect((await call(`${guarded.url}/ping`)).status).toBe(200);
@@ -377,3 +367,17 @@ describe('HTTP limits (INFERENCE_HTTP_*)', () => {
     expect(answer.headers['keep-alive']).toBe('timeout=65');
   });
 });
+
+/**
+ * Sends `text` one character every 10 ms until the server cuts the connection off; ends the request when all of it
+ * went through (nothing cut off: the answer can finish). Returns how many characters were sent.
+ */
+async function trickle(socket: net.Socket, text: string): Promise<number> {
+  let sent = 0;
+  while (sent < text.length && !socket.destroyed && socket.writable) {
+    socket.write(text[sent++]);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  if (socket.writable) socket.end();
+  return sent;
+}
