@@ -12,7 +12,7 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { FeatureDtype, FeatureViewSpec, validateRecord } from '../lib/features/spec';
 import { OnlineFeatureClient, putOnlineRow } from '../runtime/aws/online-store';
-import { createMaterializer } from '../runtime/handlers/feature-materializer';
+import { createMaterializer } from '../runtime/handlers/materializer-handler';
 import { localClientConfig, startDynalite, startS3rver } from '../test/support/local-aws';
 import { BenchTable, BenchTarget, percentile } from './table';
 

@@ -2,7 +2,7 @@
  * The gateway as Lambda runs it, for bench/gateway.bench.ts, in its own process:
  * `node --import tsx bench/gateway-pool.ts '<PoolSpec JSON>'` prints `listening <url>` once it serves.
  *
- * A model of Lambda with reserved concurrency N: N warm, isolated gateway instances (each its own InferenceGateway
+ * A model of Lambda with reserved concurrency N: N warm, isolated gateway instances (each its own GatewayCore
  * with its own admission state, breaker, SDK client and prediction-log sink, as a container has), each handling ONE
  * request at a time through the real Lambda handler. A request that finds all N busy is throttled at once (429,
  * header `x-throttled: lambda`), as Lambda refuses a synchronous invocation beyond its concurrency: it is not queued.
@@ -19,12 +19,12 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { SageMakerModelInvoker } from '../runtime/aws/model-invoker';
+import { SageMakerModelInvoker } from '../runtime/aws/sagemaker-model-invoker';
 import { OnlineFeatureClient } from '../runtime/aws/online-store';
 import { KinesisPredictionLogSink } from '../runtime/aws/prediction-log-sinks';
 import { BufferedPredictionLogSink } from '../runtime/core/buffered-sink';
-import { FeatureSource, GatewayConfig, GatewayPredictionLog, InferenceGateway } from '../runtime/core/inference-gateway';
-import { createGatewayHandler, GatewayHandler, LOG_DELIVERY_BUDGET_MS } from '../runtime/handlers/inference-gateway';
+import { FeatureSource, GatewayConfig, GatewayPredictionLog, GatewayCore } from '../runtime/core/gateway-core';
+import { createGatewayHandler, GatewayHandler, LOG_DELIVERY_BUDGET_MS } from '../runtime/handlers/gateway-handler';
 import { localClientConfig } from '../test/support/local-aws';
 
 /** Online features of one entity, as the online client served them. */
@@ -105,7 +105,7 @@ function instance(spec: PoolSpec): Instance {
     predictionLog = new BufferedPredictionLogSink(async () => undefined, { flushIntervalMs: 50 });
   }
   const self: Instance = {
-    handler: createGatewayHandler(new InferenceGateway(spec.config, {
+    handler: createGatewayHandler(new GatewayCore(spec.config, {
       features,
       model: new SageMakerModelInvoker(sagemaker, 'fraud'),
       predictionLog,

@@ -16,7 +16,7 @@ import * as fs from 'fs';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { parseOnFailureMessages, replayFailedBatches } from '../runtime/aws/stream-replay';
-import { materializerFromEnvironment } from '../runtime/handlers/feature-materializer';
+import { materializerFromEnvironment } from '../runtime/handlers/materializer-handler';
 
 const USAGE = 'usage: npm run replay -- --environment <materializer environment JSON file> [<on-failure messages file> | -]';
 

@@ -1,4 +1,4 @@
-import { bundleHandlers } from '../lib/bundling';
+import { bundleHandlers } from '../lib/private/bundling';
 import { bundleInferenceServer } from '../runtime/inference-server/bundle';
 
 /**

@@ -7,13 +7,13 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { MaterializerMetrics, MetricDimensions, METRICS_NAMESPACE, UNKNOWN_FEATURE_VIEW } from '../../runtime/core/metrics';
-import { createFeatureStream, grantStreamPut, PRODUCER_ACTIONS } from '../feature-streams';
-import { createHandlerFunction } from '../handler-function';
+import { createFeatureStream, grantStreamPut, PRODUCER_ACTIONS } from '../private/feature-streams';
+import { createHandlerFunction } from '../private/handler-function';
 import { AlarmActionProps } from '../monitoring/alarm-actions';
 import { AlarmTopic } from '../monitoring/alarm-topic';
 import { alarmActionOf, notifyOnStateChanges } from '../private/alarm-actions';
 import { grantKeyViaService } from '../private/kms-grants';
-import { concreteSeconds, environmentBytes, LAMBDA_ENVIRONMENT_LIMIT_BYTES, throwIfProblems } from '../validation';
+import { concreteSeconds, environmentBytes, LAMBDA_ENVIRONMENT_LIMIT_BYTES, throwIfProblems } from '../private/validation';
 import { FeatureStore } from './feature-store';
 import { FeatureView } from './feature-view';
 import { EARLIEST_EVENT_DATE_VARIABLE } from './spec';
@@ -117,7 +117,7 @@ function outOfRange(value: number | undefined, min: number, max: number): boolea
 
 /**
  * Streaming materialization: a Kinesis stream that producers write feature records to, and a Lambda function
- * (the `feature-materializer` handler) that validates each record against its view, writes valid rows to the online
+ * (the `materializer-handler` Lambda handler) that validates each record against its view, writes valid rows to the online
  * table (newer event time wins) and to the offline Parquet history, and dead-letters invalid ones under
  * `dead-letter/` in the store's bucket.
  *
@@ -182,7 +182,7 @@ export class FeatureIngestion extends Construct {
     });
 
     this.function = createHandlerFunction(this, 'Materializer', {
-      handler: 'feature-materializer',
+      handler: 'materializer-handler',
       description: `Materializes feature views ${this.views.map((v) => v.name).join(', ')} from Kinesis into the feature store`,
       environment,
       memorySize: props.memorySize,

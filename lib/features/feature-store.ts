@@ -11,7 +11,7 @@ import { MaterializerMetrics, MetricDimensions, METRICS_NAMESPACE } from '../../
 import { createAccessLogsBucket, deliverAccessLogsByBucketPolicy } from '../private/access-logs';
 import { grantKeyViaService } from '../private/kms-grants';
 import { FeatureView } from './feature-view';
-import { concreteSeconds, nagResource, throwIfProblems } from '../validation';
+import { concreteSeconds, nagResource, throwIfProblems } from '../private/validation';
 import {
   DEAD_LETTER_PREFIX, EARLIEST_EVENT_DATE, earliestEventDateProblem, OFFLINE_PARTITION_COLUMNS, OFFLINE_PREFIX, offlineColumns, OfflineColumn, offlineViewPrefix,
   OnlineAttributes, PROJECTION_FUTURE_DAYS,

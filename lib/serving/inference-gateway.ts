@@ -7,15 +7,15 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { FeatureDtype, joinKeysOf, resolveFeatureRefs } from '../features/spec';
-import type { GatewayConfig } from '../../runtime/core/inference-gateway';
+import type { GatewayConfig } from '../../runtime/core/gateway-core';
 import { GatewayMetrics, MetricDimensions, METRICS_NAMESPACE } from '../../runtime/core/metrics';
 import { PRIORITY_TIERS, PriorityTierName } from '../../runtime/core/tiers';
 import { FeatureStore } from '../features/feature-store';
 import { FeatureView } from '../features/feature-view';
-import { createFeatureStream, grantStreamPut, OWN_PRODUCER_ACTIONS } from '../feature-streams';
-import { createHandlerFunction } from '../handler-function';
+import { createFeatureStream, grantStreamPut, OWN_PRODUCER_ACTIONS } from '../private/feature-streams';
+import { createHandlerFunction } from '../private/handler-function';
 import { PREDICT_REQUEST_LIMITS } from '../private/predict-request';
-import { concreteSeconds, environmentBytes, LAMBDA_ENVIRONMENT_LIMIT_BYTES, throwIfProblems } from '../validation';
+import { concreteSeconds, environmentBytes, LAMBDA_ENVIRONMENT_LIMIT_BYTES, throwIfProblems } from '../private/validation';
 import { IModelEndpoint, ModelEndpoint } from './model-endpoint';
 
 /** Limits of a priority tier's usage plan. */
@@ -278,7 +278,7 @@ export class InferenceGateway extends Construct {
       throw new Error(`${this.node.path}: the gateway configuration takes ${size} bytes, over Lambda's ${LAMBDA_ENVIRONMENT_LIMIT_BYTES}-byte environment limit; pass fewer views (only those the model reads) or shorten their descriptions`);
     }
     this.function = createHandlerFunction(this, 'Handler', {
-      handler: 'inference-gateway',
+      handler: 'gateway-handler',
       description: `Inference gateway of model ${this.modelName}: admission by tier, features, deadline, breaker, fallback`,
       environment,
       memorySize: props.memorySize ?? Size.mebibytes(1024),

@@ -4,7 +4,7 @@ import { Annotations, Aws, Token } from 'aws-cdk-lib';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
 import { Construct } from 'constructs';
-import { packageRoot } from '../bundling';
+import { packageRoot } from '../private/bundling';
 import { InferenceAccelerator } from './instance-type';
 
 /**

@@ -12,7 +12,7 @@ import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import { Construct } from 'constructs';
 import { InferenceImage } from './inference-image';
 import { createAccessLogsBucket, deliverAccessLogsByBucketPolicy } from '../private/access-logs';
-import { nagResource, throwIfProblems } from '../validation';
+import { nagResource, throwIfProblems } from '../private/validation';
 import { InferenceAccelerator, InferenceInstanceType } from './instance-type';
 import { ModelArtifact } from './model-artifact';
 

@@ -9,7 +9,7 @@ import { ErrorKind, InferenceError } from './errors';
 import type { InlineRunner } from './inline-runner';
 import type { ModelInfo, ModelInputs } from './model';
 import type { PredictionLogger } from './prediction-logger';
-import type { ServerMetrics } from './metrics';
+import type { ServerMetrics } from './server-metrics';
 import { concatRows, sliceRows } from './tensors';
 import type { Fault, WireTensor } from './worker-protocol';
 import type { WorkerPool } from './worker-pool';

@@ -15,7 +15,7 @@ import { discardBody, errorHeaders, Headers, readBody, Router, send, sendJson, s
 import { InferenceRequest, InferenceResponse, InferenceService } from './inference-service';
 import type { Logger } from './log';
 import { InlineRunner } from './inline-runner';
-import { ServerMetrics } from './metrics';
+import { ServerMetrics } from './server-metrics';
 import { isBatchable, ModelInfo } from './model';
 import { fetchModel, modelNameFromUri, readWarmupSample } from './model-source';
 import { decodeInferRequest, encodeInferResponse, modelMetadata, serverMetadata } from './oip';

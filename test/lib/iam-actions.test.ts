@@ -9,7 +9,7 @@ import * as path from 'path';
 import { App } from 'aws-cdk-lib';
 import * as esbuild from 'esbuild';
 import { buildReferencePlatform } from '../../bin/platform';
-import { handlerBuildOptions, packageRoot } from '../../lib/bundling';
+import { handlerBuildOptions, packageRoot } from '../../lib/private/bundling';
 
 /** IAM service prefix of each AWS SDK v3 client package the runtime uses. */
 const SERVICE_OF_CLIENT: Record<string, string> = {
@@ -139,7 +139,7 @@ const sorted = (actions: string[]) => [...new Set(actions)].sort();
 
 describe('each role is granted exactly what its code and its platform send', () => {
   test('the materializer: PutItem online, PutObject offline, the store key through each service, the stream it polls', () => {
-    const needed = handlerNeeds('feature-materializer');
+    const needed = handlerNeeds('materializer-handler');
     expect(needed).toEqual(expect.arrayContaining(['dynamodb:PutItem', 's3:PutObject']));
     const role = logicalId(platform.featureIngestion.function.role as any);
     expect(grantedTo(role)).toEqual(sorted([
@@ -148,7 +148,7 @@ describe('each role is granted exactly what its code and its platform send', () 
   });
 
   test('the gateway: BatchGetItem, InvokeEndpoint, PutRecords on the prediction log, the store key through each service', () => {
-    const needed = handlerNeeds('inference-gateway');
+    const needed = handlerNeeds('gateway-handler');
     expect(needed).toEqual(expect.arrayContaining(['dynamodb:BatchGetItem', 'sagemaker:InvokeEndpoint', 'kinesis:PutRecords']));
     const role = logicalId(platform.fraudGateway.function.role as any);
     expect(grantedTo(role)).toEqual(sorted([...needed, ...PLATFORM.lambdaLogs, ...PLATFORM.lambdaTracing]));

@@ -14,7 +14,7 @@ import { getObjectBytes, listObjectKeys, readOfflineRows } from '../../runtime/a
 import { OnlineFeatureClient } from '../../runtime/aws/online-store';
 import { MAX_DEAD_LETTER_DATA_BYTES } from '../../runtime/core/materialize';
 import { seededRandom } from '../../runtime/core/random';
-import { createMaterializer } from '../../runtime/handlers/feature-materializer';
+import { createMaterializer } from '../../runtime/handlers/materializer-handler';
 import { FeatureStoreStandIns, startFeatureStoreStandIns } from '../support/local-aws';
 
 const SEED = 20261130;

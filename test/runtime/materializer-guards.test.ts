@@ -16,7 +16,7 @@ import { assertValidFeatureView, EARLIEST_EVENT_DATE_VARIABLE, FeatureDtype, Fea
 import { getObjectBytes, listObjectKeys, readOfflineRows } from '../../runtime/aws/offline-store';
 import { OnlineFeatureClient } from '../../runtime/aws/online-store';
 import { Materializer, MAX_DEAD_LETTER_DATA_BYTES } from '../../runtime/core/materialize';
-import { createMaterializer, materializerFromEnvironment } from '../../runtime/handlers/feature-materializer';
+import { createMaterializer, materializerFromEnvironment } from '../../runtime/handlers/materializer-handler';
 import { getHistoricalFeatures } from '../../runtime/offline/historical';
 import { FeatureStoreStandIns, startFeatureStoreStandIns } from '../support/local-aws';
 

@@ -19,7 +19,7 @@ import { OnlineFeatureClient } from '../../runtime/aws/online-store';
 import { parseOnFailureMessages, replayFailedBatches } from '../../runtime/aws/stream-replay';
 import { MaterializerMetrics } from '../../runtime/core/metrics';
 import type { OfflineRow } from '../../runtime/core/offline-parquet';
-import { createMaterializer, materializerFromEnvironment } from '../../runtime/handlers/feature-materializer';
+import { createMaterializer, materializerFromEnvironment } from '../../runtime/handlers/materializer-handler';
 import { LocalService, localClientConfig, startDynalite, startKinesalite, startS3rver, createOnlineTable } from '../support/local-aws';
 
 const TABLE = 'features_online';
@@ -440,7 +440,7 @@ describe('feature materializer (Kinesis → DynamoDB + S3 on loopback)', () => {
     const stdout = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => { output.push(String(chunk)); return true; });
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { handler } = require(path.join(__dirname, '../../assets/handlers/feature-materializer/index.js'));
+      const { handler } = require(path.join(__dirname, '../../assets/handlers/materializer-handler/index.js'));
       expect(await handler(event)).toEqual({ batchItemFailures: [] });
     } finally {
       stdout.mockRestore();

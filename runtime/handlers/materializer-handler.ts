@@ -120,15 +120,15 @@ function toStreamRecord(record: KinesisStreamRecord): StreamRecord {
 
 /** Builds the batch handler from the Lambda environment (see the module documentation); throws naming what is missing. */
 export function materializerFromEnvironment(env: NodeJS.ProcessEnv = process.env): KinesisBatchHandler {
-  const environment = new LambdaEnvironment(env, 'feature-materializer', 'FeatureIngestion');
+  const environment = new LambdaEnvironment(env, 'materializer-handler', 'FeatureIngestion');
   const views = environment.json<FeatureViewSpec[]>('FEATURE_VIEWS', 'a JSON array of feature view specs');
-  if (!Array.isArray(views)) throw new Error('feature-materializer: FEATURE_VIEWS must be a JSON array of feature view specs');
+  if (!Array.isArray(views)) throw new Error('materializer-handler: FEATURE_VIEWS must be a JSON array of feature view specs');
   const maxFutureSkewMs = env.MAX_FUTURE_SKEW_MS === undefined ? undefined : Number(env.MAX_FUTURE_SKEW_MS);
   const skewProblem = maxFutureSkewMs === undefined ? undefined : maxFutureSkewProblem(maxFutureSkewMs);
-  if (skewProblem) throw new Error(`feature-materializer: MAX_FUTURE_SKEW_MS ${skewProblem}, got '${env.MAX_FUTURE_SKEW_MS}'`);
+  if (skewProblem) throw new Error(`materializer-handler: MAX_FUTURE_SKEW_MS ${skewProblem}, got '${env.MAX_FUTURE_SKEW_MS}'`);
   const earliestEventDate = environment.optional(EARLIEST_EVENT_DATE_VARIABLE);
   const dateProblem = earliestEventDate === undefined ? undefined : earliestEventDateProblem(earliestEventDate);
-  if (dateProblem) throw new Error(`feature-materializer: ${EARLIEST_EVENT_DATE_VARIABLE} ${dateProblem}; deploy it with the FeatureIngestion construct`);
+  if (dateProblem) throw new Error(`materializer-handler: ${EARLIEST_EVENT_DATE_VARIABLE} ${dateProblem}; deploy it with the FeatureIngestion construct`);
   const tableName = environment.required('ONLINE_TABLE_NAME');
   const bucketName = environment.required('OFFLINE_BUCKET_NAME');
   return createMaterializer({

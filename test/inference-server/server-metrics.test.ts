@@ -4,7 +4,7 @@
  * plus the warm-up failure counter added since. Each server has a registry of its own.
  */
 import * as path from 'path';
-import { ServerMetrics } from '../../runtime/inference-server/metrics';
+import { ServerMetrics } from '../../runtime/inference-server/server-metrics';
 import { PROMETHEUS_CONTENT_TYPE } from '../../runtime/inference-server/prometheus';
 import { rows } from './reference';
 import { call, MODELS_DIR, oipInput, startServer } from './server-process';

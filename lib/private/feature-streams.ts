@@ -8,7 +8,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
-import { grantKeyViaService } from './private/kms-grants';
+import { grantKeyViaService } from './kms-grants';
 
 /** Settings of a feature stream. */
 export interface FeatureStreamProps {

@@ -11,16 +11,16 @@ import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { fraudFeatureViews, fraudModelFeatureRefs } from '../../examples/fraud-features';
 import { FeatureViewSpec, validateRecord } from '../../lib/features/spec';
-import { SageMakerModelInvoker } from '../../runtime/aws/model-invoker';
+import { SageMakerModelInvoker } from '../../runtime/aws/sagemaker-model-invoker';
 import { OnlineFeatureClient, putOnlineRow } from '../../runtime/aws/online-store';
 import { KinesisPredictionLogSink } from '../../runtime/aws/prediction-log-sinks';
 import { GatewayCode } from '../../runtime/core/gateway-codes';
-import { GatewayConfig, GatewayLogEntry, InferenceGateway } from '../../runtime/core/inference-gateway';
+import { GatewayConfig, GatewayLogEntry, GatewayCore } from '../../runtime/core/gateway-core';
 import { GatewayMetrics, MetricDatum } from '../../runtime/core/metrics';
 import { PREDICT_REQUEST_LIMITS } from '../../runtime/core/predict-request';
 import { parseJsonLines, PredictionLogRecord } from '../../runtime/core/prediction-log';
 import { assignVariant } from '../../runtime/core/variant-assignment';
-import { createGatewayHandler, GatewayHandler, gatewayFromEnvironment, LOG_DELIVERY_BUDGET_MS } from '../../runtime/handlers/inference-gateway';
+import { createGatewayHandler, GatewayHandler, gatewayFromEnvironment, LOG_DELIVERY_BUDGET_MS } from '../../runtime/handlers/gateway-handler';
 import { VariantRouter } from '../../runtime/local/variant-router';
 import { call, metrics as serverMetrics, ServerProcess, startServer, waitForMetrics } from '../inference-server/server-process';
 import { LocalService, localClientConfig, startDynalite, startKinesalite, createOnlineTable } from '../support/local-aws';
@@ -70,7 +70,7 @@ function gatewayWith(model: SageMakerModelInvoker | VariantRouter, config: Parti
   const logged: GatewayLogEntry[] = [];
   const log = new KinesisPredictionLogSink({ client: kinesis, streamName: where.stream ?? STREAM, flushIntervalMs: 10 });
   sinks.push(log);
-  const gateway = new InferenceGateway({ ...baseConfig, ...config }, {
+  const gateway = new GatewayCore({ ...baseConfig, ...config }, {
     features: new OnlineFeatureClient({ client: dynamo, tableName: where.table ?? TABLE, timeoutMs: 10_000 }),
     model,
     predictionLog: log,
@@ -230,7 +230,7 @@ describe('inference gateway on loopback', () => {
     // A feature port that answers no entity at all: a defect no real store produces (hence a stand-in port here).
     const metrics: MetricsLine[] = [];
     const logged: GatewayLogEntry[] = [];
-    const broken = new InferenceGateway(baseConfig, {
+    const broken = new GatewayCore(baseConfig, {
       features: { getOnlineFeatures: async () => ({ entities: [] }) }, model: invokerOf(server),
       metrics: (dimensions, m) => metrics.push({ dimensions, metrics: m }), log: (e) => logged.push(e),
     });
@@ -427,7 +427,7 @@ test('overload: the gateway itself sheds the lowest tier, before any feature rea
 
 test('the gateway Lambda environment is checked, naming what is missing or malformed', () => {
   const env = { GATEWAY_CONFIG: JSON.stringify(baseConfig), ONLINE_TABLE_NAME: TABLE, ENDPOINT_NAME: 'fraud', AWS_REGION: 'us-east-1' };
-  expect(() => gatewayFromEnvironment({ ...env, GATEWAY_CONFIG: '{' })).toThrow(/inference-gateway: GATEWAY_CONFIG must be a JSON GatewayConfig/);
+  expect(() => gatewayFromEnvironment({ ...env, GATEWAY_CONFIG: '{' })).toThrow(/gateway-handler: GATEWAY_CONFIG must be a JSON GatewayConfig/);
   expect(() => gatewayFromEnvironment({ ...env, ENDPOINT_NAME: '' })).toThrow(/ENDPOINT_NAME is not set; deploy it with the InferenceGateway construct/);
   expect(() => gatewayFromEnvironment({ ...env, GATEWAY_CONFIG: JSON.stringify({ ...baseConfig, featureRefs: ['customer_txn_stats:last_device_type'] }) }))
     .toThrow(/GatewayConfig.featureRefs: customer_txn_stats:last_device_type are strings/);

@@ -23,7 +23,7 @@ import { levelOfTier, PRIORITY_TIERS, PriorityTierName } from './tiers';
 import { TtlCache } from './ttl-cache';
 import { assignVariant, WeightedVariant } from './variant-assignment';
 
-/** Gateway configuration: plain JSON, produced by the InferenceGateway construct (env `GATEWAY_CONFIG`). */
+/** Gateway configuration: plain JSON, produced by the GatewayCore construct (env `GATEWAY_CONFIG`). */
 export interface GatewayConfig {
   /** Model name: the `{model}` path parameter this gateway answers. */
   readonly model: string;
@@ -166,7 +166,7 @@ const CODE_OF_FAILURE: Record<ModelFailureKind, GatewayCode> = {
 };
 
 /** The gateway: one instance per process (Lambda container), holding its breaker, admission state and cache. */
-export class InferenceGateway {
+export class GatewayCore {
   private readonly breaker: CircuitBreaker;
   private readonly admission: AdmissionController;
   private readonly cache?: TtlCache<{ outputs: Record<string, number[]>; variant?: string }>;

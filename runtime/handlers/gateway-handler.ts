@@ -1,6 +1,6 @@
 /**
  * Lambda entry point of the inference gateway (API Gateway REST proxy integration, `POST /predict/{model}`):
- * builds the core `InferenceGateway` over the online feature client (DynamoDB), the SageMaker Runtime client and
+ * builds the core `GatewayCore` over the online feature client (DynamoDB), the SageMaker Runtime client and
  * the prediction-log stream (Kinesis), then answers each event. Metrics go to the log as EMF.
  *
  * Environment (set by the InferenceGateway construct):
@@ -16,10 +16,10 @@ import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { LambdaEnvironment } from '../aws/lambda-environment';
-import { SageMakerModelInvoker } from '../aws/model-invoker';
+import { SageMakerModelInvoker } from '../aws/sagemaker-model-invoker';
 import { OnlineFeatureClient } from '../aws/online-store';
 import { KinesisPredictionLogSink } from '../aws/prediction-log-sinks';
-import { GatewayConfig, GatewayPorts, InferenceGateway } from '../core/inference-gateway';
+import { GatewayConfig, GatewayPorts, GatewayCore } from '../core/gateway-core';
 import { METRICS_NAMESPACE, toEmf } from '../core/metrics';
 
 /**
@@ -32,7 +32,7 @@ export const LOG_DELIVERY_BUDGET_MS = 200;
 export type GatewayHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
 
 /** Wraps a gateway as an API Gateway proxy handler. */
-export function createGatewayHandler(gateway: InferenceGateway): GatewayHandler {
+export function createGatewayHandler(gateway: GatewayCore): GatewayHandler {
   return (event) => gateway.handle({
     model: event.pathParameters?.model ?? '',
     body: event.body,
@@ -44,7 +44,7 @@ export function createGatewayHandler(gateway: InferenceGateway): GatewayHandler 
 
 /** Builds the handler from the Lambda environment (see the module documentation); throws naming what is missing. */
 export function gatewayFromEnvironment(env: NodeJS.ProcessEnv = process.env): GatewayHandler {
-  const environment = new LambdaEnvironment(env, 'inference-gateway', 'InferenceGateway');
+  const environment = new LambdaEnvironment(env, 'gateway-handler', 'InferenceGateway');
   const config = environment.json<GatewayConfig>('GATEWAY_CONFIG', 'a JSON GatewayConfig');
   const namespace = environment.optional('METRICS_NAMESPACE') ?? METRICS_NAMESPACE;
   const logStream = environment.optional('PREDICTION_LOG_STREAM');
@@ -61,7 +61,7 @@ export function gatewayFromEnvironment(env: NodeJS.ProcessEnv = process.env): Ga
     logDeliveryBudgetMs: LOG_DELIVERY_BUDGET_MS,
     metrics: (dimensions, metrics) => process.stdout.write(`${toEmf(dimensions, metrics, { namespace })}\n`),
   };
-  return createGatewayHandler(new InferenceGateway(config, ports));
+  return createGatewayHandler(new GatewayCore(config, ports));
 }
 
 let fromEnvironment: GatewayHandler | undefined;
