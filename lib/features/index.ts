@@ -1,9 +1,10 @@
 export * from './feature-view';
+export * from './request-source';
 export { FeatureStore } from './feature-store';
 export type { FeatureStoreProps } from './feature-store';
 export { FeatureIngestion } from './feature-ingestion';
 export type { FeatureIngestionProps } from './feature-ingestion';
 export { FeatureDtype, FeatureStatus, OfflineColumnType } from './spec';
 export type {
-  FeatureSpec, EntitySpec, FeatureViewSpec, FeatureRow, RecordValidation, CompatibilityReport, ContractCheck, OfflineColumn, ServedValue,
+  FeatureSpec, EntitySpec, FeatureViewSpec, FeatureRow, RecordValidation, CompatibilityReport, ContractCheck, OfflineColumn, ServedValue, RequestSourceSpec,
 } from './spec';

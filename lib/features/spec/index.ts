@@ -12,3 +12,4 @@ export * from './compatibility';
 export * from './layout';
 export * from './serving';
 export * from './refs';
+export * from './request-source';

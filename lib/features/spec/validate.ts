@@ -76,7 +76,7 @@ export function featureViewProblems(spec: FeatureViewSpec): string[] {
   return problems;
 }
 
-function featureProblems(where: string, feature: FeatureSpec): string[] {
+export function featureProblems(where: string, feature: FeatureSpec): string[] {
   const problems: string[] = [];
   const nameIssue = nameProblem(`${where}.name`, feature.name);
   if (typeof feature.description === 'string' && feature.description.length > MAX_FEATURE_DESCRIPTION) {
