@@ -4,7 +4,7 @@
  * these same objects; training code would load their `toSpec()` JSON.
  */
 import { Duration } from 'aws-cdk-lib';
-import { Entity, Feature, FeatureView } from '../lib/features';
+import { Entity, Feature, FeatureView, RequestSource } from '../lib/features';
 
 /** A card holder, identified by `customer_id`. */
 export const customer = new Entity({ name: 'customer', joinKeys: ['customer_id'], description: 'Card holder' });
@@ -62,3 +62,29 @@ export const fraudModelFeatureRefs: string[] = [
   'customer_txn_stats:spend_embedding',
   'merchant_risk:chargeback_rate_30d',
 ];
+
+/**
+ * What only the request knows: the transaction being scored. Callers send it as
+ * `{"request": {"amount": 42.5, "card_present": true, "hour_of_day": 23}}` beside the entity's join keys.
+ */
+export const transaction = new RequestSource({
+  name: 'transaction',
+  description: 'The card transaction being scored',
+  features: [
+    Feature.float64('amount', { description: 'Transaction amount' }),
+    Feature.bool('card_present', { fallback: false, description: 'Card physically present (chip or contactless); absent means no' }),
+    Feature.int64('hour_of_day', { description: 'Local hour of the transaction, 0-23' }),
+  ],
+});
+
+/**
+ * The real-time fraud model's input contract (examples/models/fraud-realtime.onnx, `features` float32 [batch, 18]):
+ * the stored features, then the transaction's amount and card-present flag, merged by the gateway in this order.
+ */
+export const fraudRealtimeInputs: string[] = [...fraudModelFeatureRefs, 'transaction:amount', 'transaction:card_present'];
+
+/**
+ * The pre-screening model's input contract (examples/models/fraud-prescreen.onnx, `features` float32 [batch, 3]):
+ * request-time features only, so its gateway needs no feature store.
+ */
+export const fraudPrescreenInputs: string[] = ['transaction:amount', 'transaction:card_present', 'transaction:hour_of_day'];

@@ -9,8 +9,13 @@
  *   signal reflect-padded by `AUDIO_REFLECT_PAD` samples on each side, as an STFT pads its frames: a dynamic non-batch
  *   dimension that cannot be 1 (the model rejects `samples <= AUDIO_REFLECT_PAD`)
  * - `largeMlp(...)`: a wider MLP for benchmarks, generated at bench time (never committed)
+ * - `fraudRealtimeMlp()`: the reference platform's fraud model, `features` float32 [batch, 18]: the 16 stored
+ *   features of `fraudModelFeatureRefs` and the 2 request-time features of the example's `transaction` source
+ * - `fraudPrescreenMlp()`: a small model on request-time features only (`features` float32 [batch, 3]), embedded in
+ *   a gateway Lambda by the reference platform
  *
- * `npx tsx scripts/make-models.ts` writes the small ones into test/fixtures/models/.
+ * `npx tsx scripts/make-models.ts` writes the small ones into test/fixtures/models/ and the examples' models into
+ * examples/models/.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -123,6 +128,16 @@ export function fraudMlp(): Buffer {
   return mlpModel('fraud_mlp', fraudMlpLayers());
 }
 
+/** The reference platform's fraud model: 16 stored + 2 request-time features (18 → 32 → 1). */
+export function fraudRealtimeMlp(): Buffer {
+  return mlpModel('fraud_realtime', denseLayers([18, 32, 1], 17));
+}
+
+/** A pre-screening model on request-time features only (3 → 8 → 1). */
+export function fraudPrescreenMlp(): Buffer {
+  return mlpModel('fraud_prescreen', denseLayers([3, 8, 1], 19));
+}
+
 /** The benchmark MLP (`features` float32 [batch, inputs] → hidden layers → `probability`). */
 export function largeMlp(widths: readonly number[] = [256, 1024, 1024, 1]): Buffer {
   return mlpModel('large_mlp', denseLayers(widths, 11));
@@ -181,13 +196,22 @@ export function fixtureModels(): Record<string, Buffer> {
   return { 'fraud-mlp.onnx': fraudMlp(), 'multi-input.onnx': multiInputModel(), 'audio-energy.onnx': audioEnergyModel() };
 }
 
+/** The committed models of the examples and the reference platform, by file name. */
+export function exampleModels(): Record<string, Buffer> {
+  return { 'fraud-mlp.onnx': fraudMlp(), 'fraud-realtime.onnx': fraudRealtimeMlp(), 'fraud-prescreen.onnx': fraudPrescreenMlp() };
+}
+
 /** Folder of the committed test models. */
 export const FIXTURE_MODELS_DIR = path.join(__dirname, '..', 'test', 'fixtures', 'models');
+/** Folder of the examples' models. */
+export const EXAMPLE_MODELS_DIR = path.join(__dirname, '..', 'examples', 'models');
 
 if (require.main === module) {
-  fs.mkdirSync(FIXTURE_MODELS_DIR, { recursive: true });
-  for (const [name, bytes] of Object.entries(fixtureModels())) {
-    fs.writeFileSync(path.join(FIXTURE_MODELS_DIR, name), bytes);
-    console.log(`wrote ${path.join(FIXTURE_MODELS_DIR, name)} (${bytes.length} bytes)`);
+  for (const [dir, models] of [[FIXTURE_MODELS_DIR, fixtureModels()], [EXAMPLE_MODELS_DIR, exampleModels()]] as const) {
+    fs.mkdirSync(dir, { recursive: true });
+    for (const [name, bytes] of Object.entries(models)) {
+      fs.writeFileSync(path.join(dir, name), bytes);
+      console.log(`wrote ${path.join(dir, name)} (${bytes.length} bytes)`);
+    }
   }
 }

@@ -11,7 +11,7 @@
  * reason code (`GatewayCode`); the detail behind it (an SDK message, a table name) goes to the gateway's log only.
  * One metrics line per request holds its outcome and where its time went. Pure: no AWS SDK here.
  */
-import { FeatureDtype, FeatureStatus, FeatureViewSpec, joinKeysOf, resolveFeatureRefs } from '../../lib/features/spec';
+import { FeatureStatus, FeatureViewSpec, joinKeysOf, ModelInputColumn, RequestSourceSpec, resolveModelInputs } from '../../lib/features/spec';
 import { AdmissionController, AdmissionOptions, CallOutcome } from './admission';
 import { CircuitBreaker, CircuitBreakerOptions } from './circuit-breaker';
 import { GatewayCode } from './gateway-codes';
@@ -34,9 +34,14 @@ export interface GatewayConfig {
    * @default - `modelVersion` for every variant
    */
   readonly modelVersions?: Record<string, string>;
-  /** Feature views the model reads (one version each). */
+  /** Feature views the model reads (one version each); none when it reads only request-time features. */
   readonly views: FeatureViewSpec[];
-  /** Feature references `view:feature`, in the order of the model input's columns. */
+  /**
+   * Request-time features the body carries in its `request` object, referenced as `source:feature`.
+   * @default - none: every model input is a stored feature
+   */
+  readonly requestSource?: RequestSourceSpec;
+  /** Feature references `view:feature` (stored) and `source:feature` (request-time), in the order of the model input's columns. */
   readonly featureRefs: string[];
   /** Name of the model's input tensor, shape [1, featureRefs (vectors flattened)]. */
   readonly inputName: string;
@@ -89,7 +94,8 @@ export interface GatewayLogEntry {
 
 /** Ports of the gateway. */
 export interface GatewayPorts {
-  readonly features: FeatureSource;
+  /** The online feature client. @default - none: allowed when the model reads only request-time features */
+  readonly features?: FeatureSource;
   readonly model: ModelInvoker;
   /** @default - predictions are not logged */
   readonly predictionLog?: GatewayPredictionLog;
@@ -127,6 +133,9 @@ export interface GatewayResponse {
   readonly headers: Record<string, string>;
   readonly body: string;
 }
+
+/** Stored feature values and statuses of one entity, by `view:feature`. */
+type StoredFeatures = { values: Record<string, unknown>; statuses: Record<string, FeatureStatus> };
 
 /** Where one request's time went, milliseconds; a step that did not run is absent. */
 interface Timings {
@@ -173,6 +182,10 @@ export class GatewayCore {
   /** Wall clock (breaker, admission, cache, log timestamps); durations use the monotonic `performance.now()`. */
   private readonly now: () => number;
   private readonly joinKeys: string[];
+  /** The model input's columns, in order, each from the store or the request. */
+  private readonly columns: ModelInputColumn[];
+  /** References of the stored features among them. */
+  private readonly storeRefs: string[];
   /** Prediction-log losses already emitted as metrics. */
   private logLosses = { failed: 0, dropped: 0 };
 
@@ -181,12 +194,12 @@ export class GatewayCore {
     this.breaker = new CircuitBreaker({ ...config.breaker, now: this.now });
     this.admission = new AdmissionController({ ...config.admission, now: this.now });
     if (config.cacheTtlMs) this.cache = new TtlCache(config.cacheMaxEntries ?? 10_000, config.cacheTtlMs, this.now);
-    const strings = resolveFeatureRefs(config.views, config.featureRefs)
-      .flatMap(({ view, features }) => features.filter((f) => f.dtype === FeatureDtype.STRING).map((f) => `${view.name}:${f.name}`));
-    if (strings.length > 0) {
-      throw new Error(`GatewayConfig.featureRefs: ${strings.join(', ')} are strings; the model input is numeric — encode them in a view first`);
+    this.columns = resolveModelInputs(config.views, config.requestSource, config.featureRefs);
+    this.storeRefs = this.columns.filter((c) => c.from === 'store').map((c) => c.ref);
+    if (this.storeRefs.length > 0 && !ports.features) {
+      throw new Error(`GatewayPorts.features: the model reads stored features (${this.storeRefs.join(', ')}); pass an online feature client`);
     }
-    this.joinKeys = [...new Set(config.views.flatMap(joinKeysOf))];
+    this.joinKeys = this.storeRefs.length > 0 ? [...new Set(config.views.flatMap(joinKeysOf))] : [];
   }
 
   /** Answers one request. Never throws: every failure becomes a status code with a reason code, or a fallback. */
@@ -261,19 +274,14 @@ export class GatewayCore {
     };
     const remaining = () => this.config.deadlineMs - (performance.now() - state.started);
     const variant = body.userId && this.config.variants?.length ? assignVariant(body.userId, this.config.variants, this.config.model) : undefined;
-    let vector;
-    const featuresStarted = performance.now();
+    let stored;
     try {
-      [vector] = (await this.ports.features.getOnlineFeatures({
-        views: this.config.views, entities: [body.entity], featureRefs: this.config.featureRefs, deadlineMs: Math.max(1, remaining()),
-      })).entities;
+      stored = await this.readStoredFeatures(body, state, remaining);
     } catch (e) {
       this.logDetail(state, GatewayCode.FEATURES_UNAVAILABLE, e);
       return fallback(GatewayCode.FEATURES_UNAVAILABLE);
-    } finally {
-      state.timings.features = performance.now() - featuresStarted;
     }
-    const { values: features, statuses } = vector;
+    const { features, statuses } = this.withRequestFeatures(stored, body.request);
     if (this.config.featureRefs.some((ref) => features[ref] === null || features[ref] === undefined)) {
       return fallback(GatewayCode.FEATURES_MISSING, { features, statuses });
     }
@@ -311,6 +319,33 @@ export class GatewayCore {
     }
   }
 
+  /** The stored features of the request's entity (one round trip within the deadline); none when the model reads none. */
+  private async readStoredFeatures(body: PredictRequest, state: RequestState, remaining: () => number): Promise<StoredFeatures> {
+    if (this.storeRefs.length === 0 || !this.ports.features) return { values: {}, statuses: {} };
+    const started = performance.now();
+    try {
+      const [vector] = (await this.ports.features.getOnlineFeatures({
+        views: this.config.views, entities: [body.entity], featureRefs: this.storeRefs, deadlineMs: Math.max(1, remaining()),
+      })).entities;
+      return vector;
+    } finally {
+      state.timings.features = performance.now() - started;
+    }
+  }
+
+  /** The stored features merged with the request-time ones (by `source:feature`), each request value PRESENT or its FALLBACK. */
+  private withRequestFeatures(stored: StoredFeatures, request: Record<string, unknown>): { features: Record<string, unknown>; statuses: Record<string, FeatureStatus> } {
+    const features = { ...stored.values };
+    const statuses = { ...stored.statuses };
+    for (const column of this.columns) {
+      if (column.from !== 'request') continue;
+      const sent = request[column.feature.name];
+      features[column.ref] = sent ?? column.feature.fallback;
+      statuses[column.ref] = sent === undefined ? FeatureStatus.FALLBACK : FeatureStatus.PRESENT;
+    }
+    return { features, statuses };
+  }
+
   /**
    * What a failed call tells the breaker. An error is a fault. Overload is the model protecting itself: it is alive
    * (admission control acts on it, not the breaker). A missed deadline is a fault only for the top tier: under load
@@ -334,7 +369,7 @@ export class GatewayCore {
     } catch {
       return 'body must be UTF-8 JSON: {"entity": {<join keys>}, "userId": "<stable id>"}';
     }
-    const parsed = parsePredictRequest(body, this.joinKeys);
+    const parsed = parsePredictRequest(body, { joinKeys: this.joinKeys, requestSource: this.config.requestSource });
     return 'problems' in parsed ? parsed.problems.join('; ') : parsed;
   }
 

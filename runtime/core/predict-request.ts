@@ -4,7 +4,7 @@
  * applies the same bounds with `parsePredictRequest`, so that a direct, local or misconfigured invocation is refused
  * the same way (400) instead of reaching the stores. Pure: no AWS SDK, no CDK.
  */
-import { textProblem } from '../../lib/features/spec';
+import { RequestSourceSpec, requestValueProblem, textProblem } from '../../lib/features/spec';
 
 /** Bounds of a prediction request body. Integer join-key values must be safe integers (the stores key on their text). */
 export const PREDICT_REQUEST_LIMITS = {
@@ -17,27 +17,65 @@ export const PREDICT_REQUEST_LIMITS = {
   MAX_USER_ID_LENGTH: 256,
 } as const;
 
+/** The fields of a prediction request body. */
+export const PredictRequestFields = {
+  /** The entity's join keys (present when the model reads stored features). */
+  ENTITY: 'entity',
+  /** Request-time features (present when the gateway declares a request source). */
+  REQUEST: 'request',
+  /** Stable id for variant assignment. */
+  USER_ID: 'userId',
+} as const;
+
+/** What a valid body holds for one model: its join keys and its request-time features. */
+export interface PredictRequestShape {
+  /** Join keys of the stored features' entities; none when the model reads no stored feature. */
+  readonly joinKeys: readonly string[];
+  /** @default - no request-time features */
+  readonly requestSource?: RequestSourceSpec;
+}
+
 /** A valid prediction request. */
 export interface PredictRequest {
-  /** Join keys of the entity to score, e.g. `{ "customer_id": "c-1" }`: exactly the model's join keys. */
+  /** Join keys of the entity to score, e.g. `{ "customer_id": "c-1" }`: exactly the model's join keys ({} when none). */
   readonly entity: Record<string, string | number>;
+  /** Request-time features by name, as validated against the request source ({} when none). */
+  readonly request: Record<string, unknown>;
   /** Stable id for variant assignment (a user id, never a request id). */
   readonly userId?: string;
 }
 
 /**
- * Validates a parsed JSON body against the model's `joinKeys`: an object with `entity` (exactly those join keys,
- * each a well-formed string of 1–`MAX_JOIN_KEY_LENGTH` characters or a safe integer) and an optional `userId` (a
- * well-formed string of 1–`MAX_USER_ID_LENGTH` characters), nothing else. Returns the request, or every problem
- * found, each naming the field and the fix (never echoing the value). Linear in the body's size.
+ * Validates a parsed JSON body against the model's shape: an object with `entity` (exactly the join keys, each a
+ * well-formed string of 1–`MAX_JOIN_KEY_LENGTH` characters or a safe integer; absent when there are none), `request`
+ * (the request source's features, each of its type and within the model input's float32 range; those without a
+ * fallback required; absent when there is no source) and an optional `userId` (a well-formed string of
+ * 1–`MAX_USER_ID_LENGTH` characters), nothing else. Returns the request, or every problem found, each naming the
+ * field and the fix (never echoing more than a short description of a value). Linear in the body's size.
  */
-export function parsePredictRequest(body: unknown, joinKeys: readonly string[]): PredictRequest | { problems: string[] } {
-  const shape = `{"entity": {${joinKeys.map((k) => `"${k}": …`).join(', ')}}, "userId": "<stable id>"}`;
-  if (!isObject(body)) return { problems: [`body must be a JSON object ${shape}`] };
+export function parsePredictRequest(body: unknown, shape: PredictRequestShape): PredictRequest | { problems: string[] } {
+  const { joinKeys, requestSource } = shape;
+  const { ENTITY, REQUEST, USER_ID } = PredictRequestFields;
+  const allowed: string[] = [...(joinKeys.length > 0 ? [ENTITY] : []), ...(requestSource ? [REQUEST] : []), USER_ID];
+  const example = describeShape(shape);
+  if (!isObject(body)) return { problems: [`body must be a JSON object ${example}`] };
   const problems: string[] = [];
-  if (Object.keys(body).some((k) => k !== 'entity' && k !== 'userId')) problems.push(`body has fields other than "entity" and "userId"; send ${shape}`);
-  const entity = body.entity;
-  if (!isObject(entity)) return { problems: [...problems, `"entity" must be an object with the join keys ${joinKeys.join(', ')}`] };
+  if (Object.keys(body).some((k) => !allowed.includes(k))) problems.push(`body has fields other than ${quotedList(allowed)}; send ${example}`);
+  const entity = joinKeys.length > 0 ? entityOf(body[ENTITY], joinKeys, problems) : {};
+  const request = requestSource ? requestOf(body[REQUEST], requestSource, problems) : {};
+  const userId = body[USER_ID];
+  if (userId !== undefined) {
+    const problem = typeof userId === 'string' ? stringProblem(userId, PREDICT_REQUEST_LIMITS.MAX_USER_ID_LENGTH) : 'must be a non-empty string when given';
+    if (problem) problems.push(`"${USER_ID}" ${problem}`);
+  }
+  return problems.length > 0 ? { problems } : { entity, request, userId: userId as string | undefined };
+}
+
+function entityOf(entity: unknown, joinKeys: readonly string[], problems: string[]): Record<string, string | number> {
+  if (!isObject(entity)) {
+    problems.push(`"${PredictRequestFields.ENTITY}" must be an object with the join keys ${joinKeys.join(', ')}`);
+    return {};
+  }
   if (Object.keys(entity).some((k) => !joinKeys.includes(k))) problems.push(`"entity" has fields other than the join keys ${joinKeys.join(', ')}; remove them`);
   for (const key of joinKeys) {
     const value = entity[key];
@@ -48,12 +86,44 @@ export function parsePredictRequest(body: unknown, joinKeys: readonly string[]):
       problems.push(`entity.${key} must be a non-empty string or an integer (at most 2^53 − 1 in magnitude)`);
     }
   }
-  const userId = body.userId;
-  if (userId !== undefined) {
-    const problem = typeof userId === 'string' ? stringProblem(userId, PREDICT_REQUEST_LIMITS.MAX_USER_ID_LENGTH) : 'must be a non-empty string when given';
-    if (problem) problems.push(`"userId" ${problem}`);
+  return entity as Record<string, string | number>;
+}
+
+function requestOf(request: unknown, source: RequestSourceSpec, problems: string[]): Record<string, unknown> {
+  const required = source.features.filter((f) => f.fallback === undefined).map((f) => f.name);
+  if (request === undefined && required.length === 0) return {};
+  if (!isObject(request)) {
+    problems.push(`"${PredictRequestFields.REQUEST}" must be an object with the request-time features ${source.features.map((f) => f.name).join(', ')}`);
+    return {};
   }
-  return problems.length > 0 ? { problems } : { entity: entity as Record<string, string | number>, userId: userId as string | undefined };
+  const names = source.features.map((f) => f.name);
+  if (Object.keys(request).some((k) => !names.includes(k))) problems.push(`"request" has fields other than ${names.join(', ')}; remove them`);
+  for (const feature of source.features) {
+    const value = request[feature.name];
+    if (value === undefined) {
+      if (feature.fallback === undefined) problems.push(`request.${feature.name} is required (${feature.dtype})`);
+      continue;
+    }
+    const problem = requestValueProblem(feature, value);
+    if (problem) problems.push(`request.${feature.name}: ${problem}`);
+  }
+  return request;
+}
+
+/** `"a", "b" and "c"`. */
+function quotedList(names: readonly string[]): string {
+  const quoted = names.map((n) => `"${n}"`);
+  return quoted.length > 1 ? `${quoted.slice(0, -1).join(', ')} and ${quoted.at(-1)}` : quoted.join('');
+}
+
+/** An example body of this shape, for error messages. */
+function describeShape({ joinKeys, requestSource }: PredictRequestShape): string {
+  const parts = [
+    ...(joinKeys.length > 0 ? [`"entity": {${joinKeys.map((k) => `"${k}": …`).join(', ')}}`] : []),
+    ...(requestSource ? [`"request": {${requestSource.features.map((f) => `"${f.name}": …`).join(', ')}}`] : []),
+    '"userId": "<stable id>"',
+  ];
+  return `{${parts.join(', ')}}`;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -430,6 +430,6 @@ test('the gateway Lambda environment is checked, naming what is missing or malfo
   expect(() => gatewayFromEnvironment({ ...env, GATEWAY_CONFIG: '{' })).toThrow(/gateway-handler: GATEWAY_CONFIG must be a JSON GatewayConfig/);
   expect(() => gatewayFromEnvironment({ ...env, ENDPOINT_NAME: '' })).toThrow(/ENDPOINT_NAME is not set; deploy it with the InferenceGateway construct/);
   expect(() => gatewayFromEnvironment({ ...env, GATEWAY_CONFIG: JSON.stringify({ ...baseConfig, featureRefs: ['customer_txn_stats:last_device_type'] }) }))
-    .toThrow(/GatewayConfig.featureRefs: customer_txn_stats:last_device_type are strings/);
+    .toThrow(/'customer_txn_stats:last_device_type' is a string; model inputs are numeric/);
   expect(typeof gatewayFromEnvironment(env)).toBe('function');
 });
