@@ -3,3 +3,4 @@ export * from './inference-image';
 export * from './model-artifact';
 export * from './model-endpoint';
 export * from './inference-gateway';
+export * from './server-settings';

@@ -1,7 +1,7 @@
 /** HTTP plumbing: a method-and-path router, bounded body reading, and response helpers. */
 import type { IncomingMessage, ServerResponse } from 'http';
 import { ErrorKind, InferenceError } from './errors';
-import { ServerEnv } from './variables';
+import { ServerVariables } from '../contracts/inference-server';
 
 /** Extra response headers. */
 export type Headers = Record<string, string | number>;
@@ -53,7 +53,7 @@ export class Router {
  * unread (see `discardBody`). A body cut off (the client went away, or the request timeout passed) is INVALID.
  */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const tooLarge = (size: string) => new InferenceError(ErrorKind.TOO_LARGE, `payload of ${size} is over the ${limit} byte limit (${ServerEnv.MAX_PAYLOAD_BYTES}); split the request into smaller batches`);
+  const tooLarge = (size: string) => new InferenceError(ErrorKind.TOO_LARGE, `payload of ${size} is over the ${limit} byte limit (${ServerVariables.MAX_PAYLOAD_BYTES}); split the request into smaller batches`);
   const declared = Number(req.headers['content-length']);
   if (declared > limit) return Promise.reject(tooLarge(`${declared} bytes`));
   return new Promise((resolve, reject) => {
@@ -71,7 +71,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     });
     req.on('end', () => resolve(Buffer.concat(chunks)));
     // The client's doing, not a server failure: it went away, or was cut off at the request timeout.
-    req.on('error', () => reject(new InferenceError(ErrorKind.INVALID, `the request body was cut off: the client closed the connection or took longer than ${ServerEnv.HTTP_REQUEST_TIMEOUT_MS} to send it`)));
+    req.on('error', () => reject(new InferenceError(ErrorKind.INVALID, `the request body was cut off: the client closed the connection or took longer than ${ServerVariables.HTTP_REQUEST_TIMEOUT_MS} to send it`)));
   });
 }
 

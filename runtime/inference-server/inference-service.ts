@@ -13,7 +13,7 @@ import type { ServerMetrics } from './server-metrics';
 import { concatRows, sliceRows } from './tensors';
 import type { Fault, WireTensor } from './worker-protocol';
 import type { WorkerPool } from './worker-pool';
-import { ServerEnv } from './variables';
+import { ServerVariables } from '../contracts/inference-server';
 
 /** A checked request. */
 export interface InferenceRequest {
@@ -164,7 +164,7 @@ export class InferenceService {
     if (this.model.batchable) {
       const wrong = outputs.find((t) => t.dims[0] !== rows);
       if (wrong) {
-        const error = new InferenceError(ErrorKind.INTERNAL, `output '${wrong.name}' has ${wrong.dims[0]} rows for a batch of ${rows}; the model does not keep dimension 0 as the batch, serve it with ${ServerEnv.MAX_BATCH_SIZE}=1`);
+        const error = new InferenceError(ErrorKind.INTERNAL, `output '${wrong.name}' has ${wrong.dims[0]} rows for a batch of ${rows}; the model does not keep dimension 0 as the batch, serve it with ${ServerVariables.MAX_BATCH_SIZE}=1`);
         for (const job of batch) job.reject(error);
         return;
       }

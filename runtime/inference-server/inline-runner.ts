@@ -24,7 +24,7 @@ import type { Logger } from './log';
 import { runSession, sessionOptions, specsOf, synthesizedFeeds } from './session';
 import type { WireTensor } from './worker-protocol';
 import type { BatchResult } from './worker-pool';
-import { ServerEnv } from './variables';
+import { ServerVariables } from '../contracts/inference-server';
 
 /** Largest model file loaded on the main thread. */
 const MAX_MODEL_BYTES = 1024 * 1024;
@@ -58,7 +58,7 @@ export class InlineRunner {
       logger.log('info', 'lone requests run on the workers', { reason });
       return undefined;
     };
-    if (maxRunUs <= 0) return refuse(`${ServerEnv.INLINE_MAX_RUN_US}=0`);
+    if (maxRunUs <= 0) return refuse(`${ServerVariables.INLINE_MAX_RUN_US}=0`);
     if (policy.executionProvider !== 'cpu') return refuse(`execution provider ${policy.executionProvider} (inline runs are CPU only)`);
     const bytes = fs.statSync(policy.modelPath).size;
     if (bytes > MAX_MODEL_BYTES) return refuse(`the model file has ${bytes} bytes, over ${MAX_MODEL_BYTES}`);
@@ -79,14 +79,14 @@ export class InlineRunner {
         if (r >= PROBE_WARMUP_RUNS) times.push((performance.now() - started) * 1000);
         if (performance.now() - probeStarted > PROBE_BUDGET_MS) {
           await session.release();
-          return refuse(`${r + 1} 1-row runs on the main thread took over ${PROBE_BUDGET_MS} ms, far over ${ServerEnv.INLINE_MAX_RUN_US}=${maxRunUs}`);
+          return refuse(`${r + 1} 1-row runs on the main thread took over ${PROBE_BUDGET_MS} ms, far over ${ServerVariables.INLINE_MAX_RUN_US}=${maxRunUs}`);
         }
       }
       times.sort((a, b) => a - b);
       const medianUs = times[PROBE_RUNS >> 1];
       if (medianUs > maxRunUs) {
         await session.release();
-        return refuse(`a 1-row run takes ${Math.round(medianUs)} µs on the main thread, over ${ServerEnv.INLINE_MAX_RUN_US}=${maxRunUs}`);
+        return refuse(`a 1-row run takes ${Math.round(medianUs)} µs on the main thread, over ${ServerVariables.INLINE_MAX_RUN_US}=${maxRunUs}`);
       }
       logger.log('info', 'lone requests run inline on the main thread', { medianUs: Math.round(medianUs), maxUs: Math.round(times[PROBE_RUNS - 1]), limitUs: maxRunUs });
       return new InlineRunner(session, policy.batchable);

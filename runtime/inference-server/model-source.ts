@@ -10,7 +10,7 @@ import type { Readable } from 'stream';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { WarmupSample } from './worker-protocol';
-import { ServerEnv } from './variables';
+import { ServerVariables } from '../contracts/inference-server';
 
 /** File name of the warm-up sample looked for next to the model (in a `MODEL_URI` folder, or a `MODEL_URI` file's). */
 export const WARMUP_SAMPLE_FILE = 'warmup.json';
@@ -32,19 +32,19 @@ export async function fetchModel(uri: string, options: ModelSourceOptions = {}):
 }
 
 function localModelFile(location: string): string {
-  if (!fs.existsSync(location)) throw new Error(`${ServerEnv.MODEL_URI} ${location} does not exist; mount the model there or point ${ServerEnv.MODEL_URI} at a .onnx file or s3:// URI`);
+  if (!fs.existsSync(location)) throw new Error(`${ServerVariables.MODEL_URI} ${location} does not exist; mount the model there or point ${ServerVariables.MODEL_URI} at a .onnx file or s3:// URI`);
   if (!fs.statSync(location).isDirectory()) return location;
   const candidates = fs.readdirSync(location).filter((f) => f.endsWith('.onnx'));
   if (candidates.includes('model.onnx')) return path.join(location, 'model.onnx');
   if (candidates.length === 1) return path.join(location, candidates[0]);
   throw new Error(candidates.length === 0
-    ? `${ServerEnv.MODEL_URI} folder ${location} holds no .onnx file`
-    : `${ServerEnv.MODEL_URI} folder ${location} holds several .onnx files (${candidates.join(', ')}); name one model.onnx or point ${ServerEnv.MODEL_URI} at the file`);
+    ? `${ServerVariables.MODEL_URI} folder ${location} holds no .onnx file`
+    : `${ServerVariables.MODEL_URI} folder ${location} holds several .onnx files (${candidates.join(', ')}); name one model.onnx or point ${ServerVariables.MODEL_URI} at the file`);
 }
 
 async function downloadFromS3(uri: string, options: ModelSourceOptions): Promise<string> {
   const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri);
-  if (!match) throw new Error(`${ServerEnv.MODEL_URI} ${uri}: expected s3://bucket/key`);
+  if (!match) throw new Error(`${ServerVariables.MODEL_URI} ${uri}: expected s3://bucket/key`);
   const [, bucket, key] = match;
   // Deadlines: connecting, and any 60 s without data (a large model may take long in total, but never stalls).
   const client = new S3Client({
@@ -77,7 +77,7 @@ export function readWarmupSample(modelUri: string, samplePath?: string): WarmupS
     if (!fs.existsSync(nextToModel)) return undefined;
     source = nextToModel;
   } else if (!fs.existsSync(source)) {
-    throw new Error(`${ServerEnv.WARMUP_SAMPLE}=${source} does not exist; point it at a JSON inference request file or unset it`);
+    throw new Error(`${ServerVariables.WARMUP_SAMPLE}=${source} does not exist; point it at a JSON inference request file or unset it`);
   }
   const where = `warm-up sample ${source}`;
   let request: unknown;

@@ -13,7 +13,7 @@ import { PREDICTION_LOG_SCHEMA } from '../core/prediction-log';
 import { tierOfLevel } from '../core/tiers';
 import type { Logger } from './log';
 import { encodeTensorData, Tensor } from './tensors';
-import { ServerEnv } from './variables';
+import { ServerVariables } from '../contracts/inference-server';
 
 /** Deadlines of sink deliveries: a stuck delivery fails (and is counted) instead of holding the buffer. */
 const SINK_TIMEOUTS = { connectionTimeout: 2000, requestTimeout: 10000 };
@@ -54,7 +54,7 @@ export function createPredictionLogSink(settings: SinkSettings): BufferedPredict
     return new KinesisPredictionLogSink({ ...options, client, streamName: uri.slice('kinesis://'.length) });
   }
   const match = /^s3:\/\/([^/]+)\/?(.*)$/.exec(uri);
-  if (!match) throw new Error(`${ServerEnv.PREDICTION_LOG_SINK}=${uri}: expected stdout, file:///path, kinesis://stream or s3://bucket/prefix`);
+  if (!match) throw new Error(`${ServerVariables.PREDICTION_LOG_SINK}=${uri}: expected stdout, file:///path, kinesis://stream or s3://bucket/prefix`);
   const prefix = match[2] === '' || match[2].endsWith('/') ? match[2] : `${match[2]}/`;
   return new S3PredictionLogSink({
     ...options,

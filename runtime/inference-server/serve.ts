@@ -8,20 +8,20 @@ import * as path from 'path';
 import { loadConfig, ServerConfig } from './config';
 import { STDOUT_LOGGER } from './log';
 import { InferenceServer } from './server';
-import { ServerEnv } from './variables';
+import { ServerVariables } from '../contracts/inference-server';
 
 /** Why the server cannot listen, naming the variables to change. */
 function listenFailure(error: NodeJS.ErrnoException, config: ServerConfig): string {
   const where = `cannot listen on ${config.host}:${config.port}`;
   switch (error.code) {
     case 'EADDRINUSE':
-      return `${where}: port ${config.port} is already in use; stop the process holding it or set ${ServerEnv.PORT} to a free port`;
+      return `${where}: port ${config.port} is already in use; stop the process holding it or set ${ServerVariables.PORT} to a free port`;
     case 'EACCES':
-      return `${where}: permission denied for port ${config.port}; set ${ServerEnv.PORT} to 1024 or above, or run with the right to bind it`;
+      return `${where}: permission denied for port ${config.port}; set ${ServerVariables.PORT} to 1024 or above, or run with the right to bind it`;
     case 'EADDRNOTAVAIL':
       return `${where}: HOST ${config.host} is not an address of this machine; set HOST (0.0.0.0 listens on all of them)`;
     default:
-      return `${where} (${ServerEnv.PORT}=${config.port}, ${ServerEnv.HOST}=${config.host}): ${error.message}`;
+      return `${where} (${ServerVariables.PORT}=${config.port}, ${ServerVariables.HOST}=${config.host}): ${error.message}`;
   }
 }
 

@@ -3,7 +3,7 @@
  * input/output specs, and checked conversion of JSON data into typed arrays and back.
  */
 import { InferenceError, invalid, preview } from './errors';
-import { ServerEnv } from './variables';
+import { NonFinitePolicy, ServerVariables } from '../contracts/inference-server';
 
 /** onnxruntime tensor types the server accepts and returns. */
 export type TensorType = 'float32' | 'float64' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'bool';
@@ -65,19 +65,13 @@ export interface Tensor {
   readonly data: TensorData;
 }
 
-/** What to do with NaN and ±Infinity in float inputs. */
-export enum NonFinitePolicy {
-  /** Refuse the request, naming the element (the default). */
-  REJECT = 'reject',
-  /** Pass them to the model. */
-  ALLOW = 'allow',
-}
+export { NonFinitePolicy };
 
 /** JSON spellings of non-finite numbers (as clients such as Python's json module write them). */
 const NON_FINITE_TOKENS: Record<string, number> = { NaN: NaN, Infinity: Infinity, '-Infinity': -Infinity };
 const NON_FINITE_SPELLINGS = Object.keys(NON_FINITE_TOKENS);
 /** What is wrong with a non-finite float under `NonFinitePolicy.REJECT`. */
-const NON_FINITE_REFUSED = `is not finite; NaN and Infinity are refused (set ${ServerEnv.NON_FINITE}=${NonFinitePolicy.ALLOW} to pass them to the model)`;
+const NON_FINITE_REFUSED = `is not finite; NaN and Infinity are refused (set ${ServerVariables.NON_FINITE}=${NonFinitePolicy.ALLOW} to pass them to the model)`;
 
 /** Most nesting levels of a tensor's JSON data (and of SageMaker `instances` rows). */
 export const MAX_DATA_DEPTH = 32;

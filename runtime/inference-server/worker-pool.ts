@@ -10,7 +10,7 @@ import type { Logger } from './log';
 import { WARMUP_SAMPLE_FILE } from './model-source';
 import type { TensorSpec } from './tensors';
 import type { ExecutionProvider, Fault, FromWorker, ToWorker, WireTensor, WorkerSettings } from './worker-protocol';
-import { ServerEnv } from './variables';
+import { ServerVariables } from '../contracts/inference-server';
 
 /** Worker pool settings. */
 export interface WorkerPoolOptions {
@@ -167,7 +167,7 @@ export class WorkerPool {
             this.warmupFailureCount++;
             logger.log('warn', 'the model rejected the synthesized warm-up inputs; serving without a full warm-up', {
               model: this.options.model, worker: id, error: message.warmupFailure,
-              fix: `give a warm-up sample: an Open Inference Protocol v2 request in ${WARMUP_SAMPLE_FILE} next to the model or named by ${ServerEnv.WARMUP_SAMPLE}`,
+              fix: `give a warm-up sample: an Open Inference Protocol v2 request in ${WARMUP_SAMPLE_FILE} next to the model or named by ${ServerVariables.WARMUP_SAMPLE}`,
             });
           }
           logger.log('info', 'worker ready', { worker: id, warmupRuns: message.runs, warmupMs: Math.round(message.warmupMs) });
