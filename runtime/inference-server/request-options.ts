@@ -12,6 +12,11 @@ import type { Fault } from './worker-protocol';
 export const PRIORITY_HEADER = 'x-inference-priority';
 /** Header carrying the deadline in milliseconds (at most `MAX_TIMER_MS`). */
 export const TIMEOUT_HEADER = 'x-inference-timeout-ms';
+/**
+ * Header naming the variant a call is for (a load balancer in front of several variants routes on it): a server
+ * refuses a call for another variant, and answers with its own variant in the same header.
+ */
+export const VARIANT_HEADER = 'x-inference-variant';
 /** Header asking for an injected fault: `delay=<ms>` or `exit` (only with INFERENCE_FAULT_INJECTION=true). */
 export const FAULT_HEADER = 'x-inference-fault';
 

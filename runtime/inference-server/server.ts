@@ -10,7 +10,7 @@ import * as http from 'http';
 import type { AddressInfo } from 'net';
 import { InferenceServerMetrics, MetricDimensions, toEmf } from '../core/metrics';
 import { PRIORITY_LEVELS, ServerConfig } from './config';
-import { ErrorKind, InferenceError, internalError, outcomeOf } from './errors';
+import { ErrorKind, InferenceError, internalError, outcomeOf, preview } from './errors';
 import { discardBody, errorHeaders, Headers, readBody, Router, send, sendJson, statusOf } from './http';
 import { InferenceRequest, InferenceResponse, InferenceService } from './inference-service';
 import type { Logger } from './log';
@@ -21,7 +21,7 @@ import { fetchModel, modelNameFromUri, readWarmupSample } from './model-source';
 import { decodeInferRequest, encodeInferResponse, modelMetadata, serverMetadata } from './oip';
 import { createPredictionLogSink, PredictionLogger } from './prediction-logger';
 import { PROMETHEUS_CONTENT_TYPE } from './prometheus';
-import { headerPriority, newRequestId } from './request-options';
+import { headerPriority, newRequestId, VARIANT_HEADER } from './request-options';
 import { containerStatus, decodeInvocation, encodeInvocationResponse, runtimeApiError, TARGET_VARIANT_HEADER } from './sagemaker';
 import { parseJson } from './tensors';
 import { WorkerPool } from './worker-pool';
@@ -246,12 +246,16 @@ export class InferenceServer {
         readiness(res, { name });
       }))
       .add('POST', new RegExp(`^${MODEL_PATH}\\/infer$`), (req, res, [name, version]) => this.infer(req, res, {
-        checkTarget: () => this.checkModel(name, version),
+        checkTarget: () => {
+          this.checkModel(name, version);
+          this.checkVariant(req.headers[VARIANT_HEADER]);
+        },
         decode: (body, model, r, receivedAt) => {
           const request = decodeInferRequest(parseJson(body.toString('utf8')), model, this.config, r.headers, receivedAt);
           return { request, encode: (response) => ({ body: JSON.stringify(encodeInferResponse(model, response)), contentType: 'application/json' }) };
         },
         fail: (r, error) => sendJson(r, statusOf(error.kind), { error: error.message }, errorHeaders(error.kind)),
+        successHeaders: { [VARIANT_HEADER]: this.config.variant },
       }))
       .add('GET', /^\/ping$/, (_req, res) => send(res, this.ready ? 200 : 503, '', 'text/plain'))
       .add('POST', /^\/invocations$/, (req, res) => this.infer(req, res, {
@@ -315,6 +319,13 @@ export class InferenceServer {
     if (name !== this.modelName) throw new InferenceError(ErrorKind.NOT_FOUND, `unknown model '${name}'; this server serves '${this.modelName}'`);
     if (version !== undefined && version !== this.config.modelVersion) {
       throw new InferenceError(ErrorKind.NOT_FOUND, `model '${name}' has no version '${version}'; it serves version '${this.config.modelVersion}'`);
+    }
+  }
+
+  /** Refuses (404) a call naming another variant than this server's (`x-inference-variant`). */
+  private checkVariant(variant: string | string[] | undefined): void {
+    if (variant !== undefined && variant !== this.config.variant) {
+      throw new InferenceError(ErrorKind.NOT_FOUND, `variant ${preview(variant)} is not served here; this server serves variant '${this.config.variant}'`);
     }
   }
 
