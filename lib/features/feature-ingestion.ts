@@ -1,11 +1,12 @@
-import { Annotations, Duration, Names, Size, SizeRoundingBehavior, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, Names, Size, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
+import { MATERIALIZER_HANDLER, materializerEnvironment } from '../../runtime/contracts/materializer';
 import { MaterializerMetrics, MetricDimensions, METRICS_NAMESPACE, UNKNOWN_FEATURE_VIEW } from '../../runtime/core/metrics';
 import { createFeatureStream, grantStreamPut, PRODUCER_ACTIONS } from '../private/feature-streams';
 import { createHandlerFunction } from '../private/handler-function';
@@ -13,15 +14,52 @@ import { AlarmActionProps } from '../monitoring/alarm-actions';
 import { AlarmTopic } from '../monitoring/alarm-topic';
 import { alarmActionOf, notifyOnStateChanges } from '../private/alarm-actions';
 import { grantKeyViaService } from '../private/kms-grants';
-import { concreteSeconds, environmentBytes, LAMBDA_ENVIRONMENT_LIMIT_BYTES, throwIfProblems } from '../private/validation';
-import { FeatureStore } from './feature-store';
+import { validateFeatureIngestionProps } from '../private/validate-feature-ingestion-props';
+import { concreteSeconds, throwIfProblems } from '../private/validation';
+import { IFeatureStore } from './feature-store-base';
 import { FeatureView } from './feature-view';
-import { EARLIEST_EVENT_DATE_VARIABLE } from './spec';
+
+/**
+ * A streaming ingestion into a feature store: what producers, operators and monitoring use.
+ */
+export interface IFeatureIngestion extends IConstruct {
+  /** The stream producers write `FeatureRecordEnvelope`s to (runtime/contracts/feature-record.ts). */
+  readonly stream: kinesis.IStream;
+  /** The store written to. */
+  readonly store: IFeatureStore;
+  /** The views materialized. */
+  readonly views: FeatureView[];
+  /**
+   * The materializer's dead-letter queue for whole batches: receives the stream positions of batches that still
+   * failed after the retries. (Invalid records are dead-lettered one by one under `dead-letter/` in the store's
+   * bucket: `metricDeadLettered`.)
+   */
+  readonly onFailureQueue: sqs.IQueue;
+  /** Every alarm of the ingestion. */
+  readonly alarms: cloudwatch.IAlarm[];
+  /** Where every alarm sends its ALARM and OK transitions. */
+  readonly alarmAction: cloudwatch.IAlarmAction;
+
+  /** Grants producers what they may call on the stream, and data-key generation with its key through Kinesis only. */
+  grantPut(grantee: iam.IGrantable): iam.Grant;
+  /** Grants an operator what `npm run replay` needs to re-drive failed batches. */
+  grantReplay(grantee: iam.IGrantable): iam.Grant;
+  /** How far materialization is behind the stream, milliseconds (Lambda `IteratorAge`). @default - Maximum over 1 minute */
+  metricIteratorAge(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Invalid records of a view dead-lettered (`RecordsDeadLettered`). @default - Sum over 1 minute */
+  metricDeadLettered(view: FeatureView, props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Records naming no view this ingestion serves, dead-lettered (`RecordsDeadLettered` of `_unknown`). @default - Sum over 1 minute */
+  metricUnknownViewDeadLettered(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Batches given up on: messages visible in the on-failure queue. @default - Maximum over 1 minute */
+  metricFailedBatches(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Failed invocations of the materializer (batches being retried). @default - Sum over 1 minute */
+  metricErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+}
 
 /** Properties of a `FeatureIngestion`. */
 export interface FeatureIngestionProps extends AlarmActionProps {
-  /** The store the views are materialized into. */
-  readonly store: FeatureStore;
+  /** The store the views are materialized into: a `FeatureStore`, or one imported with `FeatureStore.fromFeatureStoreAttributes`. */
+  readonly store: IFeatureStore;
   /** The views this ingestion materializes; each must be a view of `store`. */
   readonly views: FeatureView[];
   /**
@@ -105,15 +143,8 @@ export interface FeatureIngestionProps extends AlarmActionProps {
   readonly tracing?: lambda.Tracing;
 }
 
-/** Longest values the deploy-time names can take (DynamoDB table and S3 bucket name limits). */
-const MAX_NAME_LENGTH = { ONLINE_TABLE_NAME: 255, OFFLINE_BUCKET_NAME: 63 } as const;
 /** Period of every alarm. */
 const ALARM_PERIOD = Duration.minutes(1);
-
-/** Whether a number is concrete and an integer within [min, max]. Unresolved tokens pass (checked at deploy). */
-function outOfRange(value: number | undefined, min: number, max: number): boolean {
-  return value !== undefined && !Token.isUnresolved(value) && (!Number.isInteger(value) || value < min || value > max);
-}
 
 /**
  * Streaming materialization: a Kinesis stream that producers write feature records to, and a Lambda function
@@ -127,7 +158,7 @@ function outOfRange(value: number | undefined, min: number, max: number): boolea
  * on-failure queue; each notifies `alarmAction` (by default a new encrypted SNS topic, `alarmTopic`) when it fires
  * and when it recovers.
  */
-export class FeatureIngestion extends Construct {
+export class FeatureIngestion extends Construct implements IFeatureIngestion {
   /** The stream producers write to. */
   public readonly stream: kinesis.IStream;
   /** The materializer function. */
@@ -149,19 +180,19 @@ export class FeatureIngestion extends Construct {
   /** The views materialized. */
   public readonly views: FeatureView[];
   /** The store written to. */
-  public readonly store: FeatureStore;
+  public readonly store: IFeatureStore;
 
   constructor(scope: Construct, id: string, props: FeatureIngestionProps) {
     super(scope, id);
     const views = props.views ?? [];
-    const environment: Record<string, string> = {
-      FEATURE_VIEWS: JSON.stringify(views.map((v) => v.toSpec())),
-      ONLINE_TABLE_NAME: props.store.table.tableName,
-      OFFLINE_BUCKET_NAME: props.store.bucket.bucketName,
-      METRICS_NAMESPACE,
-      [EARLIEST_EVENT_DATE_VARIABLE]: props.store.earliestEventDate,
-    };
-    throwIfProblems(this, FeatureIngestion.problems(props, environment));
+    const environment = materializerEnvironment({
+      views: views.map((v) => v.toSpec()),
+      onlineTableName: props.store.table.tableName,
+      offlineBucketName: props.store.bucket.bucketName,
+      metricsNamespace: METRICS_NAMESPACE,
+      earliestEventDate: props.store.earliestEventDate,
+    });
+    throwIfProblems(this, validateFeatureIngestionProps(props, environment));
     this.warnAboutRiskySettings(props);
     this.views = [...views];
     this.store = props.store;
@@ -182,7 +213,7 @@ export class FeatureIngestion extends Construct {
     });
 
     this.function = createHandlerFunction(this, 'Materializer', {
-      handler: 'materializer-handler',
+      handler: MATERIALIZER_HANDLER,
       description: `Materializes feature views ${this.views.map((v) => v.name).join(', ')} from Kinesis into the feature store`,
       environment,
       memorySize: props.memorySize,
@@ -213,16 +244,13 @@ export class FeatureIngestion extends Construct {
       `Materialization of ${this.views.map((v) => v.name).join(', ')} is behind the smallest freshness objective of its views`);
     this.alarms = [
       this.iteratorAgeAlarm,
-      this.alarm('ErrorsAlarm', this.function.metricErrors({ statistic: cloudwatch.Stats.SUM, period: ALARM_PERIOD }), 0,
-        'The feature materializer failed invocations (batches are being retried)'),
-      this.alarm('OnFailureAlarm', this.onFailureQueue.metricApproximateNumberOfMessagesVisible({ statistic: cloudwatch.Stats.MAXIMUM, period: ALARM_PERIOD }), 0,
+      this.alarm('ErrorsAlarm', this.metricErrors(), 0, 'The feature materializer failed invocations (batches are being retried)'),
+      this.alarm('OnFailureAlarm', this.metricFailedBatches(), 0,
         'Stream batches were given up on: replay them from the positions in the on-failure queue before the stream trims them'),
-      ...this.views.map((view) => this.alarm(`DeadLettersAlarm-${view.name}`, props.store.metricDeadLettered(view), 0,
+      ...this.views.map((view) => this.alarm(`DeadLettersAlarm-${view.name}`, this.metricDeadLettered(view), 0,
         `Invalid records of feature view ${view.name} were dead-lettered under dead-letter/ in the offline bucket`)),
-      this.alarm('DeadLettersAlarm-unknown-view', new cloudwatch.Metric({
-        namespace: METRICS_NAMESPACE, metricName: MaterializerMetrics.DEAD_LETTERED, statistic: cloudwatch.Stats.SUM, period: ALARM_PERIOD,
-        dimensionsMap: { [MetricDimensions.FEATURE_VIEW]: UNKNOWN_FEATURE_VIEW },
-      }), 0, `Records naming no view this materializer serves were dead-lettered under dead-letter/${UNKNOWN_FEATURE_VIEW}/ (a producer sends an unknown view or version)`),
+      this.alarm('DeadLettersAlarm-unknown-view', this.metricUnknownViewDeadLettered(), 0,
+        `Records naming no view this materializer serves were dead-lettered under dead-letter/${UNKNOWN_FEATURE_VIEW}/ (a producer sends an unknown view or version)`),
     ];
     const notifications = alarmActionOf(this, props);
     this.alarmAction = notifications.action;
@@ -265,6 +293,43 @@ export class FeatureIngestion extends Construct {
   }
 
   /**
+   * Invalid records of a view dead-lettered under `dead-letter/` (`RecordsDeadLettered`, our namespace).
+   * @default - Sum over 1 minute
+   */
+  public metricDeadLettered(view: FeatureView, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.store.metricDeadLettered(view, props);
+  }
+
+  /**
+   * Records naming no view this ingestion serves (an unknown view or version), dead-lettered under
+   * `dead-letter/_unknown/` (`RecordsDeadLettered` with FeatureView `UNKNOWN_FEATURE_VIEW`, our namespace).
+   * @default - Sum over 1 minute
+   */
+  public metricUnknownViewDeadLettered(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE, metricName: MaterializerMetrics.DEAD_LETTERED, statistic: cloudwatch.Stats.SUM, period: ALARM_PERIOD, ...props,
+      dimensionsMap: { [MetricDimensions.FEATURE_VIEW]: UNKNOWN_FEATURE_VIEW },
+    });
+  }
+
+  /**
+   * Batches given up on after the retries or `maxRecordAge`: messages visible in the on-failure queue (SQS
+   * `ApproximateNumberOfMessagesVisible`). Replay them before the stream trims the records.
+   * @default - Maximum over 1 minute
+   */
+  public metricFailedBatches(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.onFailureQueue.metricApproximateNumberOfMessagesVisible({ statistic: cloudwatch.Stats.MAXIMUM, period: ALARM_PERIOD, ...props });
+  }
+
+  /**
+   * Failed invocations of the materializer (Lambda `Errors`): the batch is retried, bisected.
+   * @default - Sum over 1 minute
+   */
+  public metricErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.function.metricErrors({ statistic: cloudwatch.Stats.SUM, period: ALARM_PERIOD, ...props });
+  }
+
+  /**
    * The on-failure queue as the mapping's destination. Not SqsDlq: it also grants GetQueueAttributes and GetQueueUrl,
    * which Lambda does not call; it only sends the batch's positions.
    */
@@ -300,71 +365,6 @@ export class FeatureIngestion extends Construct {
 
   private static smallestFreshness(views: FeatureView[]): Duration {
     return views.map((v) => v.freshness).reduce((a, b) => (a.toSeconds({ integral: false }) <= b.toSeconds({ integral: false }) ? a : b));
-  }
-
-  /** Every problem of the props, each naming the prop and the fix. */
-  private static problems(props: FeatureIngestionProps, environment: Record<string, string>): string[] {
-    const problems: string[] = [];
-    const views = props.views ?? [];
-    if (views.length === 0) problems.push('views: pass at least one FeatureView of the store');
-    const seen = new Set<string>();
-    views.forEach((view, i) => {
-      if (seen.has(view.name)) problems.push(`views[${i}]: '${view.name}' is given twice; list each view once`);
-      seen.add(view.name);
-      const notInStore = props.store.membershipProblem(view);
-      if (notInStore) problems.push(`views[${i}]: ${notInStore}`);
-    });
-
-    const window = concreteSeconds(props.maxBatchingWindow ?? Duration.seconds(1));
-    if (window !== undefined && window > 300) problems.push(`maxBatchingWindow: ${window} s exceeds Lambda's 300 s limit; use Duration.minutes(5) or less`);
-    for (const view of views) {
-      const freshness = view.freshness.toSeconds({ integral: false });
-      if (window !== undefined && freshness <= window) {
-        problems.push(`maxBatchingWindow: ${window} s makes view '${view.name}''s freshness objective of ${freshness} s unachievable (records wait up to the window before processing); lower maxBatchingWindow below ${freshness} s or raise the view's freshness`);
-      }
-    }
-    if (outOfRange(props.batchSize, 1, 10_000)) problems.push(`batchSize: ${props.batchSize} must be an integer from 1 to 10000 (Kinesis event source limit)`);
-    if (outOfRange(props.parallelizationFactor, 1, 10)) problems.push(`parallelizationFactor: ${props.parallelizationFactor} must be an integer from 1 to 10`);
-    if (outOfRange(props.retryAttempts, 0, 10_000)) {
-      problems.push(`retryAttempts: ${props.retryAttempts} must be an integer from 0 to 10000; unbounded retries (-1) would let one failing batch block its shard`);
-    }
-    const maxRecordAge = concreteSeconds(props.maxRecordAge);
-    if (maxRecordAge !== undefined && (maxRecordAge < 60 || maxRecordAge > 604_800)) {
-      problems.push(`maxRecordAge: ${maxRecordAge} s must be from 60 s to 7 days (604800 s); unbounded ages would let one failing batch block its shard`);
-    }
-    if (outOfRange(props.reservedConcurrentExecutions, 1, Number.MAX_SAFE_INTEGER)) {
-      problems.push(`reservedConcurrentExecutions: ${props.reservedConcurrentExecutions} must be a positive integer (0 would stop materialization); leave it unset for unreserved`);
-    }
-    const memory = props.memorySize && !props.memorySize.isUnresolved() ? props.memorySize.toMebibytes({ rounding: SizeRoundingBehavior.NONE }) : undefined;
-    if (outOfRange(memory, 128, 10_240)) problems.push(`memorySize: ${memory} MiB must be a whole number of MiB from 128 to 10240`);
-    const timeout = concreteSeconds(props.timeout);
-    if (timeout !== undefined && (timeout < 1 || timeout > 900)) problems.push(`timeout: ${timeout} s must be from 1 s to 15 minutes`);
-
-    const streamProps = (['streamMode', 'shardCount', 'streamRetention'] as const).filter((p) => props[p] !== undefined);
-    if (props.stream && streamProps.length > 0) {
-      problems.push(`${streamProps.join(', ')}: configure only the stream this construct creates; drop them or drop stream`);
-    }
-    if (props.shardCount !== undefined && props.streamMode !== kinesis.StreamMode.PROVISIONED) {
-      problems.push('shardCount: applies to provisioned streams only; set streamMode: StreamMode.PROVISIONED or drop shardCount');
-    }
-    if (outOfRange(props.shardCount, 1, 100_000)) problems.push(`shardCount: ${props.shardCount} must be a positive integer`);
-    const retention = concreteSeconds(props.streamRetention);
-    if (retention !== undefined && (retention < 24 * 3600 || retention > 8760 * 3600)) {
-      problems.push(`streamRetention: ${retention / 3600} hours must be from 24 hours to 365 days`);
-    }
-
-    const environmentProblem = FeatureIngestion.environmentProblem(views, environment);
-    if (environmentProblem) problems.push(environmentProblem);
-    return problems;
-  }
-
-  /** Lambda caps the environment at 4 KB; the view specs travel in it. */
-  private static environmentProblem(views: FeatureView[], environment: Record<string, string>): string | undefined {
-    const size = environmentBytes(environment, (name) => MAX_NAME_LENGTH[name as keyof typeof MAX_NAME_LENGTH]);
-    if (size <= LAMBDA_ENVIRONMENT_LIMIT_BYTES) return undefined;
-    const perView = views.map((v) => `${v.name} ${Buffer.byteLength(JSON.stringify(v.toSpec()))} B`).join(', ');
-    return `views: the materializer's environment would take up to ${size} bytes, over Lambda's ${LAMBDA_ENVIRONMENT_LIMIT_BYTES}-byte limit `
-      + `(FEATURE_VIEWS holds every view spec: ${perView}); split the views across several FeatureIngestion constructs or shorten their descriptions`;
   }
 
   private warnAboutRiskySettings(props: FeatureIngestionProps): void {

@@ -1,4 +1,4 @@
-import { Annotations, ArnFormat, Duration, Names, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, Duration, Names, RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
 import * as athena from 'aws-cdk-lib/aws-athena';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -7,13 +7,14 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { MaterializerMetrics, MetricDimensions, METRICS_NAMESPACE } from '../../runtime/core/metrics';
 import { createAccessLogsBucket, deliverAccessLogsByBucketPolicy } from '../private/access-logs';
 import { grantKeyViaService } from '../private/kms-grants';
+import { validateFeatureStoreProps } from '../private/validate-feature-store-props';
+import { concreteDays, throwIfProblems } from '../private/validation';
+import { FeatureStoreAttributes, FeatureStoreBase, IFeatureStore, ImportedFeatureStore } from './feature-store-base';
 import { FeatureView } from './feature-view';
-import { concreteSeconds, nagResource, throwIfProblems } from '../private/validation';
 import {
-  DEAD_LETTER_PREFIX, EARLIEST_EVENT_DATE, earliestEventDateProblem, OFFLINE_PARTITION_COLUMNS, OFFLINE_PREFIX, offlineColumns, OfflineColumn, offlineViewPrefix,
+  DEAD_LETTER_PREFIX, EARLIEST_EVENT_DATE, OFFLINE_PARTITION_COLUMNS, OFFLINE_PREFIX, offlineColumns, OfflineColumn, offlineViewPrefix,
   OnlineAttributes, PROJECTION_FUTURE_DAYS,
 } from './spec';
 
@@ -91,10 +92,6 @@ export interface FeatureStoreProps {
 
 /** Athena engine the workgroup runs. */
 const ATHENA_ENGINE_VERSION = 'Athena engine version 3';
-/** Smallest per-query scan limit Athena accepts. */
-const MIN_BYTES_SCANNED_CUTOFF = 10_000_000;
-/** Smallest age S3 accepts for a transition to Standard-IA. */
-const MIN_INFREQUENT_ACCESS_DAYS = 30;
 /** How long overwritten or deleted object versions of the offline bucket are kept. */
 const NONCURRENT_VERSION_RETENTION = Duration.days(30);
 /** Glue/Hive classes of the Parquet format. */
@@ -103,14 +100,6 @@ const PARQUET = {
   OUTPUT_FORMAT: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat',
   SERDE: 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe',
 };
-/** Period of every metric helper unless overridden. */
-const METRIC_PERIOD = Duration.minutes(1);
-
-/** Days of a concrete Duration; undefined for an absent or unresolved one. */
-function concreteDays(duration: Duration | undefined): number | undefined {
-  const seconds = concreteSeconds(duration);
-  return seconds === undefined ? undefined : seconds / 86_400;
-}
 
 /**
  * The feature store: an online table for serving, an offline Parquet history for training, and the catalog that
@@ -130,9 +119,17 @@ function concreteDays(duration: Duration | undefined): number | undefined {
  * and partitions from `OFFLINE_PARTITION_COLUMNS` with partition projection (no crawler, no partition
  * management), and an Athena workgroup with enforced settings, KMS-encrypted results and a per-query scan limit.
  */
-export class FeatureStore extends Construct {
+export class FeatureStore extends FeatureStoreBase {
   /** S3 prefix of Athena query results in the offline bucket. */
   public static readonly QUERY_RESULTS_PREFIX = 'athena-results/';
+
+  /**
+   * A store created elsewhere (another stack or app), for the constructs that write to or read from it
+   * (`FeatureIngestion`, `InferenceGateway`). Offline reads (`grantReadOffline`) stay with the store's own stack.
+   */
+  public static fromFeatureStoreAttributes(scope: Construct, id: string, attrs: FeatureStoreAttributes): IFeatureStore {
+    return new ImportedFeatureStore(scope, id, attrs);
+  }
 
   /** The online table. */
   public readonly table: dynamodb.Table;
@@ -159,7 +156,7 @@ export class FeatureStore extends Construct {
   constructor(scope: Construct, id: string, props: FeatureStoreProps) {
     super(scope, id);
     deliverAccessLogsByBucketPolicy(this);
-    throwIfProblems(this, FeatureStore.problems(props));
+    throwIfProblems(this, validateFeatureStoreProps(props));
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     if (removalPolicy === RemovalPolicy.DESTROY) {
       Annotations.of(this).addWarningV2('ml-platform:featureStoreDestroy',
@@ -232,49 +229,6 @@ export class FeatureStore extends Construct {
       },
     });
     this.workgroup.applyRemovalPolicy(removalPolicy);
-  }
-
-  /** Every problem of the props, each naming the prop and the fix. */
-  private static problems(props: FeatureStoreProps): string[] {
-    const problems: string[] = [];
-    const views = props.views ?? [];
-    if (views.length === 0) problems.push("views: pass at least one FeatureView, e.g. views: [customerTxnStats]");
-    const seen = new Set<string>();
-    for (const view of views) {
-      if (seen.has(view.name)) {
-        problems.push(`views: '${view.name}' is given twice; a store holds one version of each view (bump the version in one FeatureView instead)`);
-      }
-      seen.add(view.name);
-    }
-    const infrequentAccess = concreteDays(props.offlineInfrequentAccessAfter ?? Duration.days(90));
-    if (infrequentAccess !== undefined && infrequentAccess < MIN_INFREQUENT_ACCESS_DAYS) {
-      problems.push(`offlineInfrequentAccessAfter: ${infrequentAccess} days is below the ${MIN_INFREQUENT_ACCESS_DAYS} days S3 requires before Standard-IA; use Duration.days(${MIN_INFREQUENT_ACCESS_DAYS}) or more`);
-    }
-    const expiration = concreteDays(props.offlineExpiration);
-    if (expiration !== undefined && infrequentAccess !== undefined && expiration <= infrequentAccess) {
-      problems.push(`offlineExpiration: ${expiration} days must be later than offlineInfrequentAccessAfter (${infrequentAccess} days); raise it or lower offlineInfrequentAccessAfter`);
-    }
-    for (const [name, duration] of [
-      ['offlineExpiration', props.offlineExpiration], ['deadLetterRetention', props.deadLetterRetention],
-      ['queryResultsRetention', props.queryResultsRetention], ['accessLogsRetention', props.accessLogsRetention],
-    ] as const) {
-      const days = concreteDays(duration);
-      if (days !== undefined && (days < 1 || !Number.isInteger(days))) {
-        problems.push(`${name}: S3 lifecycle rules count whole days; use a whole number of days of at least 1 (got ${days})`);
-      }
-    }
-    const cutoff = props.bytesScannedCutoffPerQuery;
-    if (cutoff && !cutoff.isUnresolved() && cutoff.toBytes() < MIN_BYTES_SCANNED_CUTOFF) {
-      problems.push(`bytesScannedCutoffPerQuery: ${cutoff.toBytes()} bytes is below Athena's minimum of 10 MB; use Size.mebibytes(10) or more`);
-    }
-    const date = props.earliestEventDate;
-    const dateProblem = date === undefined ? undefined
-      : /^\d{4}-\d{2}-\d{2}$/.test(date) ? earliestEventDateProblem(date) : `'${date}' is not a date; use 'yyyy-mm-dd', e.g. '2024-01-31'`;
-    if (dateProblem) problems.push(`earliestEventDate: ${dateProblem}`);
-    if (props.databaseName !== undefined && !/^[a-z0-9_]{1,255}$/.test(props.databaseName)) {
-      problems.push(`databaseName: '${props.databaseName}' must be lower case letters, digits and underscores (Athena identifiers)`);
-    }
-    return problems;
   }
 
   /** The projection's first event date when none is given. */
@@ -352,49 +306,6 @@ export class FeatureStore extends Construct {
   }
 
   /**
-   * The store's definition of a view with the same name as `view`. Throws, naming the store's views, when there is
-   * none or when the definitions differ.
-   */
-  public viewInStore(view: FeatureView): FeatureView {
-    const problem = this.membershipProblem(view);
-    if (problem) throw new Error(`${this.node.path}: ${problem}`);
-    return this.views.find((v) => v.name === view.name)!;
-  }
-
-  /**
-   * Why `view` is not served by this store (absent, or defined differently), or undefined when it is.
-   */
-  public membershipProblem(view: FeatureView): string | undefined {
-    const held = this.views.find((v) => v.name === view.name);
-    if (!held) {
-      return `view '${view.name}' is not in the feature store (it holds: ${this.views.map((v) => v.name).join(', ')}); add it to the store's views`;
-    }
-    if (JSON.stringify(held.toSpec()) !== JSON.stringify(view.toSpec())) {
-      return `view '${view.name}' v${view.version} differs from the store's definition (v${held.version}); pass the same FeatureView object to both`;
-    }
-    return undefined;
-  }
-
-  /**
-   * Grants what `OnlineFeatureClient` sends: `BatchGetItem` on the online table, and decryption with the store's key
-   * through DynamoDB only (`kms:ViaService`).
-   */
-  public grantReadOnline(grantee: iam.IGrantable): iam.Grant {
-    return this.table.grant(grantee, 'dynamodb:BatchGetItem')
-      .combine(grantKeyViaService(this.key, grantee, 'dynamodb', 'kms:Decrypt'));
-  }
-
-  /**
-   * Grants what the materializer sends: conditional `PutItem` on the online table (a newer event time wins), and use
-   * of the store's key through DynamoDB only (`kms:ViaService`). BatchWriteItem is left out on purpose: it cannot
-   * carry the condition.
-   */
-  public grantWriteOnline(grantee: iam.IGrantable): iam.Grant {
-    return this.table.grant(grantee, 'dynamodb:PutItem')
-      .combine(grantKeyViaService(this.key, grantee, 'dynamodb', 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'));
-  }
-
-  /**
    * Grants Athena queries over the offline history: running queries in the store's workgroup (and writing their
    * KMS-encrypted results under `athena-results/`), reading the views' Glue tables and Parquet files, and use of the
    * store's key through S3 only (`kms:ViaService`).
@@ -441,87 +352,6 @@ export class FeatureStore extends Construct {
   }
 
   /**
-   * Grants writing (single-part PutObject, SSE-KMS with the store's key, used through S3 only) Parquet files of the
-   * views under `offline/<view>/` and dead-lettered records under `dead-letter/`; no reads, no deletes. The prefix wildcards are acknowledged for cdk-nag on the grantee.
-   * @param views the views to allow; default: every view of the store
-   */
-  public grantWriteOffline(grantee: iam.IGrantable, views?: FeatureView[]): iam.Grant {
-    const prefixes = [...this.selectViews(views).map((v) => `${offlineViewPrefix(v)}*`), `${DEAD_LETTER_PREFIX}*`];
-    this.acknowledgeObjectWildcards(grantee, prefixes,
-      'The materializer writes new Parquet and dead-letter objects with generated names; S3 object permissions can only be scoped by key prefix');
-    return iam.Grant.addToPrincipalOrResource({
-      grantee, resource: this.bucket,
-      actions: ['s3:PutObject'],
-      resourceArns: prefixes.map((p) => this.bucket.arnForObjects(p)),
-    }).combine(grantKeyViaService(this.key, grantee, 's3', 'kms:GenerateDataKey'));
-  }
-
-  private selectViews(views: FeatureView[] | undefined): FeatureView[] {
-    return views ? views.map((v) => this.viewInStore(v)) : this.views;
-  }
-
-  /** Acknowledges, on the grantee's construct, exactly the AwsSolutions-IAM5 findings our prefix grants cause. */
-  private acknowledgeObjectWildcards(grantee: iam.IGrantable, prefixes: string[], reason: string): void {
-    const principal = grantee.grantPrincipal;
-    if (!Construct.isConstruct(principal)) return;
-    const bucketArn = nagResource(Stack.of(this).resolve(this.bucket.bucketArn));
-    Validations.of(principal).acknowledge(...prefixes.map((p) => ({ id: `AwsSolutions-IAM5[Resource::${bucketArn}/${p}]`, reason })));
-  }
-
-  /**
-   * Read requests DynamoDB throttled on the online table (`ReadThrottleEvents`).
-   * @default - Sum over 1 minute
-   */
-  public metricOnlineReadThrottles(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.table.metric('ReadThrottleEvents', { statistic: cloudwatch.Stats.SUM, period: METRIC_PERIOD, ...props });
-  }
-
-  /**
-   * Write requests DynamoDB throttled on the online table (`WriteThrottleEvents`).
-   * @default - Sum over 1 minute
-   */
-  public metricOnlineWriteThrottles(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.table.metric('WriteThrottleEvents', { statistic: cloudwatch.Stats.SUM, period: METRIC_PERIOD, ...props });
-  }
-
-  /**
-   * Server-side latency of one online table operation (`SuccessfulRequestLatency`, milliseconds).
-   * @param operation the DynamoDB operation, e.g. 'BatchGetItem' (serving) or 'PutItem' (materialization)
-   * @default - Average over 1 minute
-   */
-  public metricOnlineLatency(operation: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.table.metric('SuccessfulRequestLatency', {
-      statistic: cloudwatch.Stats.AVERAGE, period: METRIC_PERIOD, ...props,
-      dimensionsMap: { TableName: this.table.tableName, Operation: operation },
-    });
-  }
-
-  /**
-   * Valid rows the materializer stored for a view (`RowsStored`, our namespace).
-   * @default - Sum over 1 minute
-   */
-  public metricRowsStored(view: FeatureView, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.viewMetric(view, MaterializerMetrics.ROWS_STORED, cloudwatch.Stats.SUM, props);
-  }
-
-  /**
-   * Invalid records of a view written under `dead-letter/` (`RecordsDeadLettered`, our namespace).
-   * @default - Sum over 1 minute
-   */
-  public metricDeadLettered(view: FeatureView, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.viewMetric(view, MaterializerMetrics.DEAD_LETTERED, cloudwatch.Stats.SUM, props);
-  }
-
-  /**
-   * Milliseconds from event time to online write for a view (`FreshnessLagMs`, our namespace; the handler emits the
-   * maximum of each batch).
-   * @default - Maximum over 1 minute
-   */
-  public metricFreshnessLag(view: FeatureView, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.viewMetric(view, MaterializerMetrics.FRESHNESS_LAG_MS, cloudwatch.Stats.MAXIMUM, props);
-  }
-
-  /**
    * Bytes Athena scanned for queries of the workgroup (`AWS/Athena` `ProcessedBytes`): the offline cost driver.
    * @default - Sum over 1 hour
    */
@@ -529,13 +359,6 @@ export class FeatureStore extends Construct {
     return new cloudwatch.Metric({
       namespace: 'AWS/Athena', metricName: 'ProcessedBytes', statistic: cloudwatch.Stats.SUM, period: Duration.hours(1), ...props,
       dimensionsMap: { WorkGroup: this.workgroupName },
-    });
-  }
-
-  private viewMetric(view: FeatureView, metricName: string, statistic: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return new cloudwatch.Metric({
-      namespace: METRICS_NAMESPACE, metricName, statistic, period: METRIC_PERIOD, ...props,
-      dimensionsMap: { [MetricDimensions.FEATURE_VIEW]: this.viewInStore(view).name },
     });
   }
 }

@@ -1,23 +1,15 @@
 /**
  * Kinesis producer of feature records: wraps each record in the envelope the materializer reads and puts them
- * with PutRecords, partitioned by entity so that all events of one entity stay in order on one shard.
+ * with PutRecords, partitioned by entity so that all events of one entity stay in order on one shard (both defined
+ * in runtime/contracts/feature-record.ts).
  */
 import { createHash } from 'crypto';
 import { KinesisClient, PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
-import { entityKeyOf, FeatureViewSpec } from '../../lib/features/spec';
+import { FeatureViewSpec } from '../../lib/features/spec';
+import { encodeFeatureRecord, partitionKeyOf as contractPartitionKeyOf } from '../contracts/feature-record';
 import { putEntries, PutEntriesOptions } from './kinesis-put';
-/** Longest partition key Kinesis accepts, in characters. */
-const MAX_PARTITION_KEY_LENGTH = 256;
 
-/** The envelope of one stream record, as the materializer parses it. */
-export interface FeatureRecordEnvelope {
-  /** View name. */
-  readonly view: string;
-  /** View version the record was produced for. */
-  readonly version: number;
-  /** The record's fields: join keys, event time and features. */
-  readonly record: Readonly<Record<string, unknown>>;
-}
+export type { FeatureRecordEnvelope } from '../contracts/feature-record';
 
 /** Options of `putFeatureRecords`: retries and deadlines of the PutRecords calls. */
 export type PutFeatureRecordsOptions = PutEntriesOptions;
@@ -37,8 +29,7 @@ export interface PutFeatureRecordsResult {
  * the key anyway, so the entity still maps to one shard).
  */
 export function partitionKeyOf(view: FeatureViewSpec, record: Readonly<Record<string, unknown>>): string {
-  const entityKey = entityKeyOf(view, record);
-  return entityKey.length <= MAX_PARTITION_KEY_LENGTH ? entityKey : createHash('sha256').update(entityKey).digest('hex');
+  return contractPartitionKeyOf(view, record, (entityKey) => createHash('sha256').update(entityKey).digest('hex'));
 }
 
 /**
@@ -51,10 +42,7 @@ export async function putFeatureRecords(
   kinesis: KinesisClient, streamName: string, view: FeatureViewSpec, records: readonly Readonly<Record<string, unknown>>[],
   options: PutFeatureRecordsOptions = {},
 ): Promise<PutFeatureRecordsResult> {
-  const entries = records.map((record): PutRecordsRequestEntry => {
-    const envelope: FeatureRecordEnvelope = { view: view.name, version: view.version, record };
-    return { Data: Buffer.from(JSON.stringify(envelope)), PartitionKey: partitionKeyOf(view, record) };
-  });
+  const entries = records.map((record): PutRecordsRequestEntry => ({ Data: encodeFeatureRecord(view, record), PartitionKey: partitionKeyOf(view, record) }));
   const sent = await putEntries(kinesis, streamName, entries, options);
   if (sent.unstored > 0) {
     throw new Error(`PutRecords to stream '${streamName}': ${sent.unstored} of ${entries.length} records still failing after retries (${sent.errorCodes.join(', ')}); add shards or slow the producer`);

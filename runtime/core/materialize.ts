@@ -35,6 +35,7 @@ import {
   assertValidFeatureView, DEAD_LETTER_PREFIX, describeValue, EARLIEST_EVENT_DATE, earliestEventDateProblem, FeatureRow, FeatureViewSpec,
   formatEpochDate, formatEpochMs, maxFutureSkewProblem, offlinePartitionPrefix, onlineKey, validateRecord,
 } from '../../lib/features/spec';
+import { decodeFeatureRecord, FEATURE_RECORD_HINT } from '../contracts/feature-record';
 import { MaterializerMetrics, MetricDatum, MetricDimensions, toEmf, UNKNOWN_FEATURE_VIEW } from './metrics';
 import { assertParquetEncodable, encodeParquet, OfflineRow } from './offline-parquet';
 
@@ -50,7 +51,7 @@ export interface StreamRecord {
   readonly sequenceNumber: string;
   /** When the stream accepted the record, epoch milliseconds. */
   readonly arrivalTimeMs: number;
-  /** Raw payload: a UTF-8 JSON envelope `{"view", "version", "record"}`. */
+  /** Raw payload: a UTF-8 JSON `FeatureRecordEnvelope` (runtime/contracts/feature-record.ts). */
   readonly data: Uint8Array;
 }
 
@@ -162,7 +163,6 @@ type StoredRow = Parsed & {
 };
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
-const ENVELOPE_HINT = 'records must be UTF-8 JSON envelopes {"view": "<name>", "version": <n>, "record": {...}}';
 /** Most bytes of a record's data kept in its dead letter (Kinesis' classic record size limit); longer data is cut and marked `truncated`. */
 export const MAX_DEAD_LETTER_DATA_BYTES = 1024 * 1024;
 /** Most reasons kept in one dead letter, and most characters of each. */
@@ -283,19 +283,14 @@ export class Materializer {
   /** Parses the envelope and validates the record against its view. */
   private parse(record: StreamRecord, index: number, nowMs: number): Parsed {
     const invalid = (reason: string, extra: Partial<Parsed> = {}): Parsed => ({ index, record, label: UNKNOWN_FEATURE_VIEW, reasons: [reason], ...extra });
-    let envelope: unknown;
-    try {
-      envelope = JSON.parse(UTF8.decode(record.data));
-    } catch (error) {
-      return invalid(`data: not UTF-8 JSON (${describe(error)}); ${ENVELOPE_HINT}`);
+    const decoded = decodeFeatureRecord(record.data);
+    if (!decoded.ok) {
+      return invalid(`data: ${decoded.problem}${decoded.cause === undefined ? '' : ` (${describe(decoded.cause)})`}; ${FEATURE_RECORD_HINT}`);
     }
-    if (envelope === null || typeof envelope !== 'object' || Array.isArray(envelope)) {
-      return invalid(`data: expected a JSON object envelope; ${ENVELOPE_HINT}`);
-    }
-    const { view: envelopeView, version: envelopeVersion, record: fields } = envelope as Record<string, unknown>;
+    const { view: envelopeView, version: envelopeVersion, record: fields } = decoded.envelope;
     const versions = typeof envelopeView === 'string' ? this.views.get(envelopeView) : undefined;
     if (!versions) {
-      return invalid(`view: ${quoted(envelopeView)} is not a view this materializer serves (${[...this.views.keys()].join(', ')}); ${ENVELOPE_HINT}`, { envelopeView, envelopeVersion });
+      return invalid(`view: ${quoted(envelopeView)} is not a view this materializer serves (${[...this.views.keys()].join(', ')}); ${FEATURE_RECORD_HINT}`, { envelopeView, envelopeVersion });
     }
     const label = envelopeView as string;
     const view = versions.get(envelopeVersion as number);

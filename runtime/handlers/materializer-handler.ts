@@ -3,25 +3,17 @@
  * decodes the event, runs the core `Materializer` over the DynamoDB and S3 adapters, logs the batch's metrics as EMF
  * and answers with the partial batch response.
  *
- * Environment (set by the FeatureIngestion construct):
- * - `FEATURE_VIEWS`        JSON array of FeatureViewSpec (the views served; several versions of one view allowed)
- * - `ONLINE_TABLE_NAME`    DynamoDB online table
- * - `OFFLINE_BUCKET_NAME`  S3 bucket of the offline Parquet files and dead letters
- * - `METRICS_NAMESPACE`    optional; default `METRICS_NAMESPACE` of runtime/core/metrics.ts
- * - `MAX_FUTURE_SKEW_MS`   optional; how far in the future an event time may lie, 0 to MAX_FUTURE_SKEW_LIMIT_MS (default 300000)
- * - `EARLIEST_EVENT_DATE`  optional (`EARLIEST_EVENT_DATE_VARIABLE`); the store's projection start, `yyyy-mm-dd` or
- *                          `NOW-<n>DAYS`: earlier events are dead-lettered (default EARLIEST_EVENT_DATE, 2020-01-01)
- * - `S3_FORCE_PATH_STYLE`  optional; `true` for path-style S3 URLs (local stand-ins such as s3rver)
- * Endpoints, region and credentials come from the SDK's own environment (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`,
- * `AWS_ENDPOINT_URL_S3`, ...).
+ * Environment: set by the FeatureIngestion construct, defined (names, meaning, defaults) in
+ * runtime/contracts/materializer.ts. Endpoints, region and credentials come from the SDK's own environment
+ * (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_S3`, ...).
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamHandler, KinesisStreamRecord } from 'aws-lambda';
-import { EARLIEST_EVENT_DATE_VARIABLE, earliestEventDateProblem, FeatureViewSpec, maxFutureSkewProblem } from '../../lib/features/spec';
-import { LambdaEnvironment } from '../aws/lambda-environment';
+import { FeatureViewSpec } from '../../lib/features/spec';
 import { s3ObjectWriter } from '../aws/offline-store';
 import { putOnlineRow } from '../aws/online-store';
+import { parseMaterializerEnvironment } from '../contracts/materializer';
 import { batchMetricLines, Materializer, StreamRecord } from '../core/materialize';
 import { METRICS_NAMESPACE } from '../core/metrics';
 
@@ -118,28 +110,21 @@ function toStreamRecord(record: KinesisStreamRecord): StreamRecord {
   };
 }
 
-/** Builds the batch handler from the Lambda environment (see the module documentation); throws naming what is missing. */
+/**
+ * Builds the batch handler from the Lambda environment (runtime/contracts/materializer.ts); throws one error listing
+ * every problem of it.
+ */
 export function materializerFromEnvironment(env: NodeJS.ProcessEnv = process.env): KinesisBatchHandler {
-  const environment = new LambdaEnvironment(env, 'materializer-handler', 'FeatureIngestion');
-  const views = environment.json<FeatureViewSpec[]>('FEATURE_VIEWS', 'a JSON array of feature view specs');
-  if (!Array.isArray(views)) throw new Error('materializer-handler: FEATURE_VIEWS must be a JSON array of feature view specs');
-  const maxFutureSkewMs = env.MAX_FUTURE_SKEW_MS === undefined ? undefined : Number(env.MAX_FUTURE_SKEW_MS);
-  const skewProblem = maxFutureSkewMs === undefined ? undefined : maxFutureSkewProblem(maxFutureSkewMs);
-  if (skewProblem) throw new Error(`materializer-handler: MAX_FUTURE_SKEW_MS ${skewProblem}, got '${env.MAX_FUTURE_SKEW_MS}'`);
-  const earliestEventDate = environment.optional(EARLIEST_EVENT_DATE_VARIABLE);
-  const dateProblem = earliestEventDate === undefined ? undefined : earliestEventDateProblem(earliestEventDate);
-  if (dateProblem) throw new Error(`materializer-handler: ${EARLIEST_EVENT_DATE_VARIABLE} ${dateProblem}; deploy it with the FeatureIngestion construct`);
-  const tableName = environment.required('ONLINE_TABLE_NAME');
-  const bucketName = environment.required('OFFLINE_BUCKET_NAME');
+  const settings = parseMaterializerEnvironment(env);
   return createMaterializer({
-    views,
+    views: settings.views,
     dynamo: new DynamoDBClient({}),
-    s3: new S3Client({ forcePathStyle: env.S3_FORCE_PATH_STYLE === 'true' }),
-    tableName,
-    bucketName,
-    metricsNamespace: environment.optional('METRICS_NAMESPACE'),
-    maxFutureSkewMs,
-    earliestEventDate,
+    s3: new S3Client({ forcePathStyle: settings.s3ForcePathStyle }),
+    tableName: settings.onlineTableName,
+    bucketName: settings.offlineBucketName,
+    metricsNamespace: settings.metricsNamespace,
+    maxFutureSkewMs: settings.maxFutureSkewMs,
+    earliestEventDate: settings.earliestEventDate,
   });
 }
 

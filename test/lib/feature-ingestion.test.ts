@@ -5,7 +5,7 @@ import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { customer, customerTxnStats, fraudFeatureViews, merchantRisk } from '../../examples/fraud-features';
 import { AlarmTopic, Feature, FeatureIngestion, FeatureIngestionProps, FeatureStore, FeatureStoreProps, FeatureView } from '../../lib';
-import { EARLIEST_EVENT_DATE_VARIABLE } from '../../lib/features/spec';
+import { MaterializerVariables } from '../../runtime/contracts/materializer';
 import { MaterializerMetrics, METRICS_NAMESPACE, UNKNOWN_FEATURE_VIEW } from '../../runtime/core/metrics';
 import { alarmsWithoutActions } from '../support/alarms';
 
@@ -89,7 +89,7 @@ describe('FeatureIngestion', () => {
       new FeatureIngestion(stack, 'Ingest', { store: windowStore, views: fraudFeatureViews });
       const variables = Object.values(Template.fromStack(stack).findResources('AWS::Lambda::Function'))[0].Properties.Environment.Variables;
       const projections = Object.values(Template.fromStack(stack).findResources('AWS::Glue::Table')).map((t) => t.Properties.TableInput.Parameters['projection.event_date.range']);
-      return { variable: variables[EARLIEST_EVENT_DATE_VARIABLE], projection: [...new Set(projections)] };
+      return { variable: variables[MaterializerVariables.EARLIEST_EVENT_DATE], projection: [...new Set(projections)] };
     };
     expect(windowStart({})).toEqual({ variable: '2020-01-01', projection: ['2020-01-01,NOW+1DAYS'] });
     expect(windowStart({ earliestEventDate: '2018-01-01' })).toEqual({ variable: '2018-01-01', projection: ['2018-01-01,NOW+1DAYS'] });

@@ -12,7 +12,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { ParquetShredder } from '@dsnp/parquetjs';
 import type { KinesisStreamEvent } from 'aws-lambda';
-import { assertValidFeatureView, EARLIEST_EVENT_DATE_VARIABLE, FeatureDtype, FeatureStatus, FeatureViewSpec } from '../../lib/features/spec';
+import { assertValidFeatureView, FeatureDtype, FeatureStatus, FeatureViewSpec } from '../../lib/features/spec';
+import { MaterializerVariables } from '../../runtime/contracts/materializer';
 import { getObjectBytes, listObjectKeys, readOfflineRows } from '../../runtime/aws/offline-store';
 import { OnlineFeatureClient } from '../../runtime/aws/online-store';
 import { Materializer, MAX_DEAD_LETTER_DATA_BYTES } from '../../runtime/core/materialize';
@@ -97,7 +98,7 @@ describe("event-time window: the store's projection start", () => {
     try {
       const handle = materializerFromEnvironment({
         ...process.env, FEATURE_VIEWS: JSON.stringify([view]), ONLINE_TABLE_NAME: TABLE, OFFLINE_BUCKET_NAME: BUCKET, S3_FORCE_PATH_STYLE: 'true',
-        [EARLIEST_EVENT_DATE_VARIABLE]: '2018-01-01',
+        [MaterializerVariables.EARLIEST_EVENT_DATE]: '2018-01-01',
       });
       expect(await handle(batch)).toEqual({ batchItemFailures: [] });
     } finally {
@@ -130,7 +131,7 @@ describe("event-time window: the store's projection start", () => {
 
   test('a bad projection start is refused at start-up, naming the variable', () => {
     const env = { FEATURE_VIEWS: JSON.stringify([view]), ONLINE_TABLE_NAME: TABLE, OFFLINE_BUCKET_NAME: BUCKET };
-    expect(() => materializerFromEnvironment({ ...env, [EARLIEST_EVENT_DATE_VARIABLE]: '2024-13-01' })).toThrow(/EARLIEST_EVENT_DATE '2024-13-01' is not a date/);
+    expect(() => materializerFromEnvironment({ ...env, [MaterializerVariables.EARLIEST_EVENT_DATE]: '2024-13-01' })).toThrow(/EARLIEST_EVENT_DATE '2024-13-01' is not a date/);
     expect(() => new Materializer({ views: [view], ports: { writeOnline: async () => ({ outcome: 'applied' }), putObject: async () => undefined }, earliestEventDate: '1969-07-20' }))
       .toThrow(/earliestEventDate: '1969-07-20' is before 1971-01-01/);
   });

@@ -7,7 +7,7 @@ import { describeValue } from './values';
  *   earliest event date 00:00 UTC  <=  event time  <=  now + maxFutureSkewMs  (maxFutureSkewMs <= MAX_FUTURE_SKEW_LIMIT_MS)
  *
  * The earliest event date is the first date of the offline tables' partition projection (`FeatureStore`'s
- * `earliestEventDate`, carried to the materializer in its `EARLIEST_EVENT_DATE_VARIABLE` environment variable):
+ * `earliestEventDate`, carried to the materializer in its environment: runtime/contracts/materializer.ts):
  * Athena never reads a partition before it, so a row outside the window would be stored but never be read. It is
  * either a fixed date (`yyyy-mm-dd`, by default `EARLIEST_EVENT_DATE`) or `NOW-<n>DAYS` (the store's default when its
  * offline history expires after n days): then events dated before today − n days (UTC) are refused, since the
@@ -21,12 +21,6 @@ export const EARLIEST_EVENT_DATE = '2020-01-01';
 
 /** `EARLIEST_EVENT_DATE` at 00:00 UTC, epoch milliseconds. */
 export const EARLIEST_EVENT_TIME_MS = Date.parse(`${EARLIEST_EVENT_DATE}T00:00:00Z`);
-
-/**
- * Environment variable carrying the store's projection start (`FeatureStore.earliestEventDate`) from the
- * FeatureIngestion construct to the materializer.
- */
-export const EARLIEST_EVENT_DATE_VARIABLE = 'EARLIEST_EVENT_DATE';
 
 /**
  * Earliest projection start accepted: epoch seconds of any date up to the year 2286 read as milliseconds fall before
