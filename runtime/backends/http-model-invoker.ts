@@ -59,7 +59,7 @@ export class HttpModelInvoker implements ModelInvoker {
     }
     if (status !== 200) {
       const kind = failureOfStatus(status) ?? ModelFailureKind.ERROR;
-      throw new ModelCallError(kind, `model server answered ${status}: ${text.slice(0, QUOTED_CHARS)}`);
+      throw new ModelCallError(kind, `model server answered ${status}: ${errorOf(text).slice(0, QUOTED_CHARS)}`);
     }
     try {
       return { outputs: decodeOipOutputs(text), variant: answeredVariant ?? call.targetVariant };
@@ -74,4 +74,14 @@ function describe(error: unknown): string {
   const e = error as Error & { cause?: Error & { code?: string } };
   const cause = e.cause ? ` (${e.cause.code ?? e.cause.name}: ${e.cause.message})` : '';
   return `${e.name}: ${e.message}${cause}`;
+}
+
+/** The message of an error answer: our server's `{"error": "..."}`, else the text as it is (a load balancer's page). */
+function errorOf(text: string): string {
+  try {
+    const error = (JSON.parse(text) as { error?: unknown })?.error;
+    return typeof error === 'string' ? error : text;
+  } catch {
+    return text;
+  }
 }
