@@ -1,0 +1,401 @@
+/**
+ * Routing weights owned at runtime: one item per model in a DynamoDB routing table, holding the model's current
+ * variant weights, a version that every change increments (optimistic concurrency), the SageMaker endpoint the
+ * weights are pushed to (when there is one) and the audit trail of every change: who, when, why, from which weights
+ * to which, at which version.
+ *
+ * This module is the table's contract, shared by the construct that creates and seeds it (lib/serving/model-routing.ts),
+ * the adapter that reads and changes it (runtime/aws/routing-table.ts), the stream handler that makes SageMaker follow
+ * it (runtime/handlers/routing-sync-handler.ts) and the CLI (`npm run route`). It holds the item layout and its
+ * DynamoDB encoding, the validation of a weight change and the port the gateway reads weights through. It decides
+ * nothing: which weights to set is the caller's business (an operator, a rollout controller).
+ * Pure TypeScript: no AWS SDK, no CDK.
+ */
+import type { WeightedVariant } from './variant-assignment';
+
+export type { WeightedVariant } from './variant-assignment';
+
+/** Environment variables that name the routing table. */
+export const RoutingVariables = {
+  /** Name of the routing table, for `npm run route` and for deployables that read the table. */
+  TABLE_NAME: 'ROUTING_TABLE_NAME',
+} as const;
+
+/** Attribute names of a routing item. The table's partition key is `MODEL` (a string). */
+export const RoutingAttributes = {
+  /** Partition key: the model's name. */
+  MODEL: 'model',
+  /** The variants in assignment order: a list of `{ name, weight }` maps. */
+  VARIANTS: 'variants',
+  /** Version of the weights, incremented by every change (1 when seeded). */
+  VERSION: 'version',
+  /** SageMaker endpoint the weights are pushed to; absent when the model has none. */
+  ENDPOINT_NAME: 'endpointName',
+  /** The audit trail, oldest change first. */
+  TRAIL: 'trail',
+} as const;
+
+/** Bounds that keep a routing item far below DynamoDB's 400 KB item limit. */
+export const RoutingLimits = {
+  /** Most changes kept in the audit trail: older ones are dropped, oldest first. */
+  TRAIL_ENTRIES: 500,
+  /** Most bytes the audit trail may take (UTF-8 JSON, an over-estimate of DynamoDB's size): older changes are dropped. */
+  TRAIL_BYTES: 256 * 1024,
+  /** Longest model name, characters. */
+  MODEL_CHARS: 256,
+  /** Most variants of a model (SageMaker's limit on production variants). */
+  VARIANTS: 10,
+  /** Longest variant name, characters (SageMaker's limit). */
+  VARIANT_NAME_CHARS: 63,
+  /** Longest `by` of a change, characters. */
+  BY_CHARS: 128,
+  /** Longest `reason` of a change, characters. */
+  REASON_CHARS: 512,
+} as const;
+
+/** Weights by variant name, as an operator writes them (`{ champion: 90, challenger: 10 }`). */
+export type VariantWeights = Readonly<Record<string, number>>;
+
+/** One change of a model's weights, as the audit trail records it. */
+export interface RoutingChange {
+  /** The version the change produced. */
+  readonly version: number;
+  /**
+   * When, ISO-8601.
+   * @default - absent for the deploy's seed: CloudFormation gives a template no clock (the stack's events tell when)
+   */
+  readonly at?: string;
+  /** Who: a user, a role, a rollout controller. */
+  readonly by: string;
+  /** Why. */
+  readonly reason: string;
+  /** The weights before (empty for the seed). */
+  readonly from: VariantWeights;
+  /** The weights after. */
+  readonly to: VariantWeights;
+}
+
+/** A model's routing item. */
+export interface RoutingEntry {
+  /** The model's name (the partition key). */
+  readonly model: string;
+  /** Version of the weights: 1 when seeded, incremented by every change. */
+  readonly version: number;
+  /** The variants and their current weights, in assignment order (the order they were seeded in). */
+  readonly variants: readonly WeightedVariant[];
+  /**
+   * The SageMaker endpoint the weights are pushed to.
+   * @default - none: only the gateway follows the weights
+   */
+  readonly endpointName?: string;
+  /**
+   * The last changes, oldest first: at most `RoutingLimits.TRAIL_ENTRIES` entries and `RoutingLimits.TRAIL_BYTES`
+   * bytes; older changes are dropped.
+   */
+  readonly trail: readonly RoutingChange[];
+}
+
+/**
+ * Where the gateway reads a model's current weights. Never throws.
+ */
+export interface RoutingSource {
+  /**
+   * The current weights of `model`'s variants, in assignment order; undefined when the table has no entry for the
+   * model or it cannot be read in time: the caller then uses its static weights.
+   * @param options.deadlineMs longest wait for a read of the table, milliseconds (the implementation's default when absent)
+   */
+  variantsOf(model: string, options?: { deadlineMs?: number }): Promise<readonly WeightedVariant[] | undefined>;
+}
+
+/** A weight change (or a seed) that breaks the rules; `problems` lists every problem found. */
+export class RoutingValidationError extends Error {
+  constructor(public readonly model: string, public readonly problems: readonly string[]) {
+    super(`routing of '${model}': ${problems.join('; ')}`);
+    this.name = 'RoutingValidationError';
+  }
+}
+
+/** A change made against another version than the current one: someone changed the weights in between. */
+export class RoutingVersionConflictError extends Error {
+  /**
+   * @param currentVersion the version the table holds now (undefined when the entry has gone)
+   */
+  constructor(public readonly model: string, public readonly expectedVersion: number, public readonly currentVersion: number | undefined) {
+    super(currentVersion === undefined
+      ? `routing of '${model}' has no entry any more (expected version ${expectedVersion})`
+      : `routing of '${model}' is at version ${currentVersion}, not ${expectedVersion}: it changed since it was read; read it again and retry with expected version ${currentVersion}`);
+    this.name = 'RoutingVersionConflictError';
+  }
+}
+
+/** A change to a model the table has no entry for. */
+export class RoutingNotFoundError extends Error {
+  constructor(public readonly model: string) {
+    super(`routing table has no entry for model '${model}': seed it first (ModelRouting.addModel)`);
+    this.name = 'RoutingNotFoundError';
+  }
+}
+
+/** The weights of `variants` by name. */
+export function weightsOf(variants: readonly WeightedVariant[]): Record<string, number> {
+  return Object.fromEntries(variants.map((v) => [v.name, v.weight]));
+}
+
+/** Quotes a caller's text in a message, cut at 64 characters. */
+function quote(text: string): string {
+  return `'${text.length > 64 ? `${text.slice(0, 64)}…` : text}'`;
+}
+
+/** Problems of a model name. */
+export function modelNameProblems(model: unknown): string[] {
+  if (typeof model !== 'string' || model.length === 0) return ['the model name is empty'];
+  if (model.length > RoutingLimits.MODEL_CHARS) return [`the model name has ${model.length} characters; at most ${RoutingLimits.MODEL_CHARS}`];
+  return [];
+}
+
+/**
+ * Every problem of `weights` as a model's new weights: a weight that is not a finite number or is negative, all
+ * weights 0, too many variants or a name too long; and, when the model's `currentVariants` are given, a variant it
+ * does not have (unknown) or one left out (missing: every variant gets a weight, 0 to send it no traffic).
+ */
+export function weightChangeProblems(weights: VariantWeights, currentVariants?: readonly string[]): string[] {
+  const problems: string[] = [];
+  const names = Object.keys(weights);
+  if (names.length === 0) return ['no weights given: give each variant a weight, e.g. champion=90 challenger=10'];
+  if (names.length > RoutingLimits.VARIANTS) problems.push(`${names.length} variants; at most ${RoutingLimits.VARIANTS}`);
+  for (const name of names) {
+    const weight: unknown = weights[name];
+    if (name.length === 0 || name.length > RoutingLimits.VARIANT_NAME_CHARS) {
+      problems.push(`variant name ${quote(name)} must have 1 to ${RoutingLimits.VARIANT_NAME_CHARS} characters`);
+    }
+    if (currentVariants && !currentVariants.includes(name)) {
+      problems.push(`unknown variant ${quote(name)}: the model's variants are ${currentVariants.join(', ')}`);
+    }
+    if (typeof weight !== 'number' || !Number.isFinite(weight)) problems.push(`weight of ${quote(name)} is not a finite number (${quote(String(weight))})`);
+    else if (weight < 0) problems.push(`weight of ${quote(name)} is negative (${weight}); weights are 0 or more`);
+  }
+  for (const name of currentVariants ?? []) {
+    if (!names.includes(name)) problems.push(`missing variant '${name}': give every variant a weight (0 sends it no traffic)`);
+  }
+  const finite = names.map((n) => weights[n]).filter((w) => typeof w === 'number' && Number.isFinite(w) && w >= 0);
+  if (finite.length === names.length && finite.every((w) => w === 0)) {
+    problems.push('every weight is 0: at least one variant needs a positive weight');
+  }
+  return problems;
+}
+
+/** Problems of the who and why of a change. */
+export function changeAuthorProblems(by: string, reason: string): string[] {
+  const problems: string[] = [];
+  if (by.trim().length === 0) problems.push('who made the change (by) is empty');
+  if (by.length > RoutingLimits.BY_CHARS) problems.push(`by has ${by.length} characters; at most ${RoutingLimits.BY_CHARS}`);
+  if (reason.trim().length === 0) problems.push('the reason is empty: say why the weights change');
+  if (reason.length > RoutingLimits.REASON_CHARS) problems.push(`the reason has ${reason.length} characters; at most ${RoutingLimits.REASON_CHARS}`);
+  return problems;
+}
+
+/** Who and why of a change, and when. */
+export interface ChangeAuthor {
+  /** Who. */
+  readonly by: string;
+  /** Why. */
+  readonly reason: string;
+  /**
+   * When, ISO-8601.
+   * @default - not recorded (the deploy's seed)
+   */
+  readonly at?: string;
+}
+
+/** Size of a trail change as UTF-8 JSON: an over-estimate of its DynamoDB size. */
+function sizeOf(change: RoutingChange): number {
+  return new TextEncoder().encode(JSON.stringify(change)).length;
+}
+
+/** `trail` with `change` appended, its oldest changes dropped to stay within `RoutingLimits`. */
+export function appendToTrail(trail: readonly RoutingChange[], change: RoutingChange): RoutingChange[] {
+  const kept: RoutingChange[] = [change];
+  let bytes = sizeOf(change);
+  for (let i = trail.length - 1; i >= 0 && kept.length < RoutingLimits.TRAIL_ENTRIES; i--) {
+    bytes += sizeOf(trail[i]);
+    if (bytes > RoutingLimits.TRAIL_BYTES) break;
+    kept.push(trail[i]);
+  }
+  return kept.reverse();
+}
+
+/**
+ * The entry after changing `entry`'s weights to `weights` (same variants, kept in their order), one version later,
+ * with the change appended to its trail. Throws `RoutingValidationError` listing every problem.
+ */
+export function applyWeightChange(entry: RoutingEntry, weights: VariantWeights, author: ChangeAuthor): RoutingEntry {
+  const names = entry.variants.map((v) => v.name);
+  const problems = [...weightChangeProblems(weights, names), ...changeAuthorProblems(author.by, author.reason)];
+  if (problems.length > 0) throw new RoutingValidationError(entry.model, problems);
+  const variants = names.map((name) => ({ name, weight: weights[name] }));
+  const version = entry.version + 1;
+  const change: RoutingChange = { version, at: author.at, by: author.by, reason: author.reason, from: weightsOf(entry.variants), to: weightsOf(variants) };
+  return { ...entry, version, variants, trail: appendToTrail(entry.trail, change) };
+}
+
+/** What a new entry is seeded with. */
+export interface RoutingSeed extends ChangeAuthor {
+  /** The model. */
+  readonly model: string;
+  /** Its initial weights; their order is the assignment order. */
+  readonly weights: VariantWeights;
+  /**
+   * The SageMaker endpoint the weights are pushed to. A seed sets it on an existing entry too (a replaced endpoint
+   * gets a new name), and removes it when absent.
+   * @default - none
+   */
+  readonly endpointName?: string;
+}
+
+/** Throws `RoutingValidationError` listing every problem of a seed. */
+export function validateSeed(seed: RoutingSeed): void {
+  const problems = [...modelNameProblems(seed.model), ...weightChangeProblems(seed.weights), ...changeAuthorProblems(seed.by, seed.reason)];
+  if (problems.length > 0) throw new RoutingValidationError(String(seed.model), problems);
+}
+
+// ---- DynamoDB encoding ----------------------------------------------------------------------------------------
+
+/** A DynamoDB attribute value in its wire form (what the SDK sends, a stream image holds, a custom resource writes). */
+export interface DynamoValue {
+  readonly S?: string;
+  readonly N?: string;
+  readonly L?: readonly DynamoValue[];
+  readonly M?: Readonly<Record<string, DynamoValue>>;
+}
+
+/** A DynamoDB item in its wire form. */
+export type DynamoItem = Readonly<Record<string, DynamoValue>>;
+
+const number = (n: number): DynamoValue => ({ N: String(n) });
+const weightsMap = (weights: VariantWeights): DynamoValue => ({ M: Object.fromEntries(Object.entries(weights).map(([k, w]) => [k, number(w)])) });
+
+/** A list of variants as stored. */
+export function encodeVariants(variants: readonly WeightedVariant[]): DynamoValue {
+  return { L: variants.map((v) => ({ M: { name: { S: v.name }, weight: number(v.weight) } })) };
+}
+
+/** A trail as stored. */
+export function encodeTrail(trail: readonly RoutingChange[]): DynamoValue {
+  return {
+    L: trail.map((c) => ({
+      M: {
+        version: number(c.version), by: { S: c.by }, reason: { S: c.reason }, from: weightsMap(c.from), to: weightsMap(c.to),
+        ...(c.at === undefined ? {} : { at: { S: c.at } }),
+      },
+    })),
+  };
+}
+
+/** Reads a number attribute; throws naming `what` when it is not one. */
+function readNumber(value: DynamoValue | undefined, what: string): number {
+  const n = value?.N === undefined ? NaN : Number(value.N);
+  if (!Number.isFinite(n)) throw new Error(`${what} is not a number`);
+  return n;
+}
+
+function readString(value: DynamoValue | undefined, what: string): string {
+  if (typeof value?.S !== 'string') throw new Error(`${what} is not a string`);
+  return value.S;
+}
+
+function readWeights(value: DynamoValue | undefined, what: string): Record<string, number> {
+  if (!value?.M) throw new Error(`${what} is not a map`);
+  return Object.fromEntries(Object.entries(value.M).map(([name, w]) => [name, readNumber(w, `${what}.${name}`)]));
+}
+
+/**
+ * Decodes a stored routing item (a GetItem result or a stream image). Throws naming the first malformed attribute;
+ * an entry whose weights break the rules (none positive, negative) is malformed too, so readers never serve it.
+ */
+export function decodeRoutingItem(item: DynamoItem): RoutingEntry {
+  const A = RoutingAttributes;
+  const model = readString(item[A.MODEL], A.MODEL);
+  const variantList = item[A.VARIANTS]?.L;
+  if (!variantList) throw new Error(`${A.VARIANTS} is not a list`);
+  const variants = variantList.map((v, i) => ({
+    name: readString(v.M?.name, `${A.VARIANTS}[${i}].name`),
+    weight: readNumber(v.M?.weight, `${A.VARIANTS}[${i}].weight`),
+  }));
+  const problems = weightChangeProblems(weightsOf(variants));
+  if (problems.length > 0) throw new Error(`${A.VARIANTS}: ${problems.join('; ')}`);
+  const trail = (item[A.TRAIL]?.L ?? []).map((c, i): RoutingChange => {
+    const at = c.M?.at;
+    return {
+      version: readNumber(c.M?.version, `${A.TRAIL}[${i}].version`),
+      ...(at === undefined ? {} : { at: readString(at, `${A.TRAIL}[${i}].at`) }),
+      by: readString(c.M?.by, `${A.TRAIL}[${i}].by`),
+      reason: readString(c.M?.reason, `${A.TRAIL}[${i}].reason`),
+      from: readWeights(c.M?.from, `${A.TRAIL}[${i}].from`),
+      to: readWeights(c.M?.to, `${A.TRAIL}[${i}].to`),
+    };
+  });
+  const endpoint = item[A.ENDPOINT_NAME];
+  return {
+    model,
+    version: readNumber(item[A.VERSION], A.VERSION),
+    variants,
+    ...(endpoint === undefined ? {} : { endpointName: readString(endpoint, A.ENDPOINT_NAME) }),
+    trail,
+  };
+}
+
+/** The key of a model's item. */
+export function routingKey(model: string): DynamoItem {
+  return { [RoutingAttributes.MODEL]: { S: model } };
+}
+
+/** An UpdateItem request without the table name, in its wire form. */
+export interface RoutingUpdate {
+  readonly Key: DynamoItem;
+  readonly UpdateExpression: string;
+  readonly ConditionExpression?: string;
+  readonly ExpressionAttributeNames: Readonly<Record<string, string>>;
+  readonly ExpressionAttributeValues: DynamoItem;
+}
+
+/**
+ * The seed of a model's entry as one UpdateItem: weights, version (1) and trail (the seed as its first change) are
+ * written only where the item has none (`if_not_exists`), so a seed never overwrites live weights; the endpoint name
+ * is always set (or removed), so a replaced endpoint is followed. Atomic, and idempotent: re-seeding an unchanged
+ * entry changes nothing (and DynamoDB Streams then records nothing). The ModelRouting construct runs it on every
+ * deploy that changes it; `RoutingTableClient.seed` runs it at runtime.
+ */
+export function seedUpdate(seed: RoutingSeed): RoutingUpdate {
+  validateSeed(seed);
+  const variants = Object.entries(seed.weights).map(([name, weight]) => ({ name, weight }));
+  const first: RoutingChange = { version: 1, at: seed.at, by: seed.by, reason: seed.reason, from: {}, to: seed.weights };
+  const A = RoutingAttributes;
+  const set = `SET #v = if_not_exists(#v, :v), #ver = if_not_exists(#ver, :ver), #t = if_not_exists(#t, :t)`;
+  return {
+    Key: routingKey(seed.model),
+    UpdateExpression: seed.endpointName === undefined ? `${set} REMOVE #e` : `${set}, #e = :e`,
+    ExpressionAttributeNames: { '#v': A.VARIANTS, '#ver': A.VERSION, '#t': A.TRAIL, '#e': A.ENDPOINT_NAME },
+    ExpressionAttributeValues: {
+      ':v': encodeVariants(variants), ':ver': number(1), ':t': encodeTrail([first]),
+      ...(seed.endpointName === undefined ? {} : { ':e': { S: seed.endpointName } }),
+    },
+  };
+}
+
+/**
+ * The UpdateItem that moves `current` to `next` (`applyWeightChange`): variants, version and trail, on the condition
+ * that the stored version is still `current.version` — of two writers holding the same version, exactly one wins.
+ * The endpoint name is left alone (a deploy may have set it since the read).
+ */
+export function weightChangeUpdate(current: RoutingEntry, next: RoutingEntry): RoutingUpdate {
+  const A = RoutingAttributes;
+  return {
+    Key: routingKey(current.model),
+    UpdateExpression: 'SET #v = :v, #ver = :next, #t = :t',
+    ConditionExpression: '#ver = :expected',
+    ExpressionAttributeNames: { '#v': A.VARIANTS, '#ver': A.VERSION, '#t': A.TRAIL },
+    ExpressionAttributeValues: {
+      ':v': encodeVariants(next.variants), ':next': number(next.version), ':t': encodeTrail(next.trail), ':expected': number(current.version),
+    },
+  };
+}
