@@ -55,7 +55,10 @@ export class EmbeddedModelInvoker implements ModelInvoker {
   private readonly loaded: Promise<Loaded>;
   private readonly waiting: Pending[] = [];
   private readonly maxPending: number;
+  /** The loop taking waiting calls is on. */
   private running = false;
+  /** A call is running now. */
+  private inRun = false;
   /** Runs made (warm-up excluded). */
   private runCount = 0;
 
@@ -76,7 +79,7 @@ export class EmbeddedModelInvoker implements ModelInvoker {
   }
 
   public invoke(call: ModelCall): Promise<ModelAnswer> {
-    if (this.waiting.length + (this.running ? 1 : 0) >= this.maxPending) {
+    if (this.waiting.length + (this.inRun ? 1 : 0) >= this.maxPending) {
       return Promise.reject(new ModelCallError(ModelFailureKind.OVERLOADED, `embedded model busy: ${this.maxPending} calls already pending`));
     }
     const deadlineMs = wholeMs(call.deadlineMs);
@@ -116,7 +119,8 @@ export class EmbeddedModelInvoker implements ModelInvoker {
           p.reject(notStarted(p.deadlineMs));
           continue;
         }
-        await this.runOne(loaded, p);
+        this.inRun = true;
+        await this.runOne(loaded, p).finally(() => { this.inRun = false; });
       }
     } finally {
       this.running = false;
@@ -126,8 +130,10 @@ export class EmbeddedModelInvoker implements ModelInvoker {
   private async runOne(loaded: Loaded, p: Pending): Promise<void> {
     let outputs: Record<string, number[]>;
     try {
-      // The server's own checks, on the body the server would receive: the same refusals, the same messages.
-      const { tensors } = checkInputs(loaded.model, oipRequest(p.call).inputs, NonFinitePolicy.REJECT);
+      // The server's own checks, on the very body the server would receive (JSON: a NaN arrives as null): the same
+      // refusals, the same messages.
+      const body = JSON.parse(JSON.stringify(oipRequest(p.call))) as ReturnType<typeof oipRequest>;
+      const { tensors } = checkInputs(loaded.model, body.inputs, NonFinitePolicy.REJECT);
       this.runCount++;
       const results = await loaded.run(loaded.session, loaded.model.inputs.map((spec, i) => ({ name: spec.name, ...tensors[i] })));
       outputs = Object.fromEntries(results.map((t) => [t.name, Array.from(t.data as ArrayLike<number | bigint>, Number)]));
