@@ -35,6 +35,17 @@ export const RoutingAttributes = {
   TRAIL: 'trail',
 } as const;
 
+/**
+ * Metrics of the routing sync (runtime/handlers/routing-sync-handler.ts), emitted as EMF in `METRICS_NAMESPACE`
+ * (runtime/core/metrics.ts) with the dimension `Model`.
+ */
+export const RoutingSyncMetrics = {
+  /** Weight changes pushed to the model's SageMaker endpoint. */
+  APPLIED: 'RoutingWeightsApplied',
+  /** Weight changes SageMaker refused or that could not be read (reported, not retried): the endpoint no longer follows the table. */
+  REFUSED: 'RoutingWeightsRefused',
+} as const;
+
 /** Bounds that keep a routing item far below DynamoDB's 400 KB item limit. */
 export const RoutingLimits = {
   /** Most changes kept in the audit trail: older ones are dropped, oldest first. */
