@@ -42,7 +42,7 @@ export class ReferencePlatformStack extends Stack {
         autoScaling: { maxCapacity: 8, targetInvocationsPerInstance: 3000, gpuUtilization: {} },
       }],
       dataCapture: { samplingPercentage: 10 },
-      environment: { INFERENCE_MAX_BATCH_SIZE: '64' },
+      serverSettings: { maxBatchSize: 64 },
     });
     this.fraudGateway = new InferenceGateway(this, 'FraudGateway', {
       endpoint: this.fraudEndpoint,

@@ -15,8 +15,9 @@ export function throwIfProblems(scope: IConstruct, problems: readonly string[]):
 }
 
 /**
- * A problem when a concrete number is not finite or lies outside `min`..`max`, worded `prop: value must be …`: "between min and max"
- * with both bounds, else "an integer >= min" / "a number >= min". None for an absent or unresolved value.
+ * A problem when a concrete number is not finite or lies outside `min`..`max`, worded `prop: value must be …`:
+ * "between min and max" with both bounds, else "an integer >= min" / "a number >= min". None for an absent or
+ * unresolved value.
  */
 export function rangeProblems(prop: string, value: number | undefined, bounds: { min: number; max?: number; integer?: boolean }): string[] {
   if (value === undefined || Token.isUnresolved(value)) return [];

@@ -1,7 +1,7 @@
 import { Duration, Size, SizeRoundingBehavior, Token, Tokenization } from 'aws-cdk-lib';
 import {
   inferenceServerEnvironment, NonFinitePolicy, NUMERIC_SETTINGS, NumericSetting, NumericSettingName, PREDICTION_LOG_SINK_PATTERN,
-  PREDICTION_LOG_SINKS, ServerSettings, timingProblems, TimingSettings,
+  PREDICTION_LOG_SINKS, ServerSettings, settingVariable, timingProblems, TimingSettings,
 } from '../../runtime/contracts/inference-server';
 import type { PriorityTier } from './inference-gateway';
 
@@ -173,6 +173,11 @@ export interface ServerSettingsEnvironment {
   readonly environment: Record<string, string>;
   /** Problems, each naming the prop (e.g. `serverSettings.maxBatchSize`) and what it accepts. */
   readonly problems: string[];
+  /**
+   * The prop that writes each variable these settings cover, given or not (e.g. `INFERENCE_MAX_BATCH_SIZE` →
+   * `serverSettings.maxBatchSize`): what a construct names when a raw environment variable duplicates a setting.
+   */
+  readonly covered: Record<string, string>;
 }
 
 /** How one prop maps to a numeric setting: the prop's path below the settings and its value in the setting's unit. */
@@ -227,7 +232,11 @@ export function serverSettingsEnvironment(settings: InferenceServerSettings, pro
     nonFinite: settings.allowNonFinite === undefined ? undefined : settings.allowNonFinite ? NonFinitePolicy.ALLOW : NonFinitePolicy.REJECT,
     predictionLogSink: log.sink,
   };
-  return { environment: inferenceServerEnvironment(server, (n) => Tokenization.stringifyNumber(n)), problems };
+  const others: Array<[path: string, setting: keyof ServerSettings]> = [
+    ['defaultPriority', 'defaultPriority'], ['executionProvider', 'executionProvider'], ['allowNonFinite', 'nonFinite'], ['predictionLog.sink', 'predictionLogSink'],
+  ];
+  const covered = Object.fromEntries([...numeric, ...others].map(([path, setting]) => [settingVariable(setting), `${prop}.${path}`]));
+  return { environment: inferenceServerEnvironment(server, (n) => Tokenization.stringifyNumber(n)), problems, covered };
 }
 
 /** A Duration or Size converted to a number (a token stays a token); undefined, with a problem, when it cannot be. */

@@ -8,7 +8,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { Construct } from 'constructs';
 import {
-  InferenceImage, InferenceInstanceType, ModelArtifact, ModelEndpoint, ModelEndpointProps, ProductionVariantProps,
+  IModelEndpoint, InferenceImage, InferenceInstanceType, ModelArtifact, ModelEndpoint, ModelEndpointProps, ProductionVariantProps,
 } from '../../lib/serving';
 import { alarmsWithoutActions } from '../support/alarms';
 
@@ -25,6 +25,11 @@ function importedVpc(stack: Stack): ec2.IVpc {
     availabilityZones: ['us-east-1a', 'us-east-1b'],
     privateSubnetIds: ['subnet-0aaaaaaaaaaaaaaaa', 'subnet-0bbbbbbbbbbbbbbbb'],
   });
+}
+
+/** A CPU production variant serving the first model. */
+function variantOf(name: string, props: Partial<ProductionVariantProps> = {}): ProductionVariantProps {
+  return { name, model: ModelArtifact.fromAsset(fraudV1), instanceType: InferenceInstanceType.C6I_XLARGE, initialInstanceCount: 2, ...props };
 }
 
 /** Every policy statement attached to a role in the template. */
@@ -60,7 +65,7 @@ const caller = new iam.Role(gpuStack, 'Caller', { assumedBy: new iam.ServicePrin
 const gpu = new ModelEndpoint(gpuStack, 'Fraud', {
   endpointName: 'fraud-scoring',
   image: InferenceImage.fromServer({ gpu: true }),
-  environment: { INFERENCE_MAX_BATCH_SIZE: '64' },
+  serverSettings: { maxBatchSize: 64 },
   variants: [
     {
       name: 'v1',
@@ -75,7 +80,7 @@ const gpu = new ModelEndpoint(gpuStack, 'Fraud', {
       model: ModelArtifact.fromAsset(fraudV2, { version: '2026-05-01' }),
       instanceType: InferenceInstanceType.G5_XLARGE,
       initialWeight: 1,
-      environment: { INFERENCE_MAX_BATCH_SIZE: '16' },
+      serverSettings: { maxBatchSize: 16 },
     },
   ],
   dataCapture: { samplingPercentage: 10 },
@@ -187,6 +192,26 @@ describe('ModelEndpoint: production variants, shadow, timeouts', () => {
     });
   });
 
+  test('server settings become the server\'s variables, a variant\'s over the endpoint\'s; the raw environment passes other variables', () => {
+    const stack = new Stack(new App(), 'Settings', { env: ENV });
+    new ModelEndpoint(stack, 'Fraud', {
+      image: InferenceImage.fromServer(),
+      serverSettings: { maxBatchSize: 8, maxQueueDelay: Duration.millis(1.5), http: { headersTimeout: Duration.seconds(5) } },
+      environment: { MODEL_URI: '/opt/ml/model/fraud/model.onnx', FEATURE_FLAG: 'on' },
+      variants: [
+        variantOf('v1', { serverSettings: { maxBatchSize: 4, http: { requestTimeout: Duration.seconds(20) } } }),
+        variantOf('v2'),
+      ],
+    });
+    const environments = Object.values<any>(Template.fromStack(stack).findResources('AWS::SageMaker::Model'))
+      .map((m) => m.Properties.PrimaryContainer.Environment);
+    const byVariant = Object.fromEntries(environments.map((e) => [e.MODEL_VARIANT, e]));
+    const shared = { INFERENCE_MAX_QUEUE_DELAY_MS: '1.5', INFERENCE_HTTP_HEADERS_TIMEOUT_MS: '5000', MODEL_URI: '/opt/ml/model/fraud/model.onnx', FEATURE_FLAG: 'on' };
+    expect(byVariant.v1).toEqual(expect.objectContaining({ ...shared, INFERENCE_MAX_BATCH_SIZE: '4', INFERENCE_HTTP_REQUEST_TIMEOUT_MS: '20000' }));
+    expect(byVariant.v2).toEqual(expect.objectContaining({ ...shared, INFERENCE_MAX_BATCH_SIZE: '8' }));
+    expect(byVariant.v2.INFERENCE_HTTP_REQUEST_TIMEOUT_MS).toBeUndefined();
+  });
+
   test('a prefix artifact is copied uncompressed, and the containers run in the VPC', () => {
     const subnets = ['subnet-0aaaaaaaaaaaaaaaa', 'subnet-0bbbbbbbbbbbbbbbb'];
     cpuTemplate.hasResourceProperties('AWS::SageMaker::Model', {
@@ -208,17 +233,11 @@ describe('ModelEndpoint: production variants, shadow, timeouts', () => {
     });
   });
 
-  test('the endpoint is named, runs the config, and keeps autoscaled instance counts across redeploys', () => {
-    gpuTemplate.hasResourceProperties('AWS::SageMaker::Endpoint', {
-      EndpointName: 'fraud-scoring',
-      EndpointConfigName: configRef(gpuStack, gpu),
-      RetainAllVariantProperties: true,
-      ExcludeRetainedVariantProperties: [{ VariantPropertyType: 'DesiredWeight' }, { VariantPropertyType: 'DataCaptureConfig' }],
-    });
+  test('the endpoint is named and runs the config', () => {
+    gpuTemplate.hasResourceProperties('AWS::SageMaker::Endpoint', { EndpointName: 'fraud-scoring', EndpointConfigName: configRef(gpuStack, gpu) });
     cpuTemplate.hasResourceProperties('AWS::SageMaker::Endpoint', {
       EndpointName: Match.stringLikeRegexp('^Cpu-Ranker-[0-9A-F]{8}$'),
       EndpointConfigName: configRef(cpuStack, cpu),
-      RetainAllVariantProperties: Match.absent(),
     });
     expect(cpu.endpointName).toMatch(/^Cpu-Ranker-[0-9A-F]{8}$/);
   });
@@ -226,6 +245,30 @@ describe('ModelEndpoint: production variants, shadow, timeouts', () => {
   test('container logs go to the endpoint\'s log group, kept a month', () => {
     gpuTemplate.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/aws/sagemaker/Endpoints/fraud-scoring', RetentionInDays: 30 });
     gpuTemplate.hasResource('AWS::SageMaker::Endpoint', { DependsOn: Match.arrayWith([logicalId(gpuStack, gpu.logGroup)]) });
+  });
+});
+
+describe('ModelEndpoint: a redeploy keeps the live variant state', () => {
+  const retained = (...excluded: string[]) => ({
+    RetainAllVariantProperties: true,
+    ExcludeRetainedVariantProperties: excluded.map((type) => ({ VariantPropertyType: type })),
+  });
+
+  test('autoscaled: live weights (the routing table\'s) and autoscaled instance counts are kept; data capture changes deploy', () => {
+    gpuTemplate.hasResourceProperties('AWS::SageMaker::Endpoint', retained('DataCaptureConfig'));
+  });
+
+  test('fixed instance counts: live weights are kept; a changed initialInstanceCount and data capture deploy', () => {
+    const stack = new Stack(new App(), 'Fixed', { env: ENV });
+    new ModelEndpoint(stack, 'Fraud', {
+      image: InferenceImage.fromServer(),
+      variants: [variantOf('v1', { initialWeight: 9 }), variantOf('v2', { initialWeight: 1 })],
+    });
+    Template.fromStack(stack).hasResourceProperties('AWS::SageMaker::Endpoint', retained('DataCaptureConfig', 'DesiredInstanceCount'));
+  });
+
+  test('beside a shadow variant the weights are its sampling, so a changed samplingPercentage deploys too', () => {
+    cpuTemplate.hasResourceProperties('AWS::SageMaker::Endpoint', retained('DataCaptureConfig', 'DesiredInstanceCount', 'DesiredWeight'));
   });
 });
 
@@ -500,6 +543,69 @@ describe('ModelEndpoint: metrics', () => {
   });
 });
 
+describe('ModelEndpoint: what an endpoint tells its consumers', () => {
+  test('an owned endpoint exposes model name, production variants, initial weights and model versions', () => {
+    const v1 = ModelArtifact.fromAsset(fraudV1).bind(new Stack(new App(), 'Probe', { env: ENV }));
+    const facts = (e: IModelEndpoint) => ({
+      modelName: e.modelName, variantNames: e.variantNames, productionVariantNames: e.productionVariantNames,
+      productionVariantWeights: e.productionVariantWeights, modelVersions: e.modelVersions,
+    });
+    expect(facts(gpu)).toEqual({
+      modelName: 'fraud-scoring',
+      variantNames: ['v1', 'v2'],
+      productionVariantNames: ['v1', 'v2'],
+      productionVariantWeights: { v1: 9, v2: 1 },
+      modelVersions: { v1: v1.version, v2: '2026-05-01' },
+    });
+    expect(facts(cpu)).toEqual(expect.objectContaining({ productionVariantNames: ['champion'], modelVersions: { champion: v1.version, candidate: expect.any(String) } }));
+  });
+
+  test('an imported endpoint keeps the facts its attributes give', () => {
+    const stack = new Stack(new App(), 'Imported', { env: ENV });
+    const imported = ModelEndpoint.fromEndpointAttributes(stack, 'Existing', {
+      endpointName: 'fraud-prod',
+      variantNames: ['blue', 'green', 'shadow'],
+      productionVariantNames: ['blue', 'green'],
+      productionVariantWeights: { blue: 9, green: 1 },
+      modelName: 'fraud',
+      modelVersions: { blue: '2026-04-01', green: '2026-05-01', shadow: '2026-06-01' },
+    });
+    expect(imported.modelName).toBe('fraud');
+    expect(imported.productionVariantNames).toEqual(['blue', 'green']);
+    expect(imported.productionVariantWeights).toEqual({ blue: 9, green: 1 });
+    expect(imported.modelVersions).toEqual({ blue: '2026-04-01', green: '2026-05-01', shadow: '2026-06-01' });
+  });
+
+  test('an imported endpoint\'s defaults: the endpoint name as model name, every variant in production at weight 1, version 1', () => {
+    const stack = new Stack(new App(), 'Imported', { env: ENV });
+    const imported = ModelEndpoint.fromEndpointAttributes(stack, 'Existing', { endpointName: 'fraud-prod', variantNames: ['blue', 'green'], modelVersions: { green: '7' } });
+    expect(imported.modelName).toBe('fraud-prod');
+    expect(imported.productionVariantNames).toEqual(['blue', 'green']);
+    expect(imported.productionVariantWeights).toEqual({ blue: 1, green: 1 });
+    expect(imported.modelVersions).toEqual({ blue: '1', green: '7' });
+  });
+
+  test('an imported endpoint\'s attributes are checked: every name they use is one of its variants', () => {
+    const stack = new Stack(new App(), 'Imported', { env: ENV });
+    let n = 0;
+    const bad = () => ModelEndpoint.fromEndpointAttributes(stack, `Bad${n++}`, {
+      endpointName: 'fraud-prod',
+      variantNames: ['blue'],
+      productionVariantNames: ['blue', 'green'],
+      productionVariantWeights: { blue: 0, red: 2 },
+      modelVersions: { purple: '2' },
+    });
+    expect(bad).toThrow(/^Imported\/Bad\d+: invalid props:/);
+    expect(bad).toThrow(/productionVariantNames: 'green' is not one of variantNames \(blue\)/);
+    expect(bad).toThrow(/productionVariantWeights: 'red' is not one of productionVariantNames \(blue, green\)/);
+    expect(bad).toThrow(/modelVersions: 'purple' is not one of variantNames \(blue\)/);
+    expect(() => ModelEndpoint.fromEndpointAttributes(stack, 'NoVariants', { endpointName: 'x', variantNames: [] }))
+      .toThrow(/variantNames: name at least one variant/);
+    expect(() => ModelEndpoint.fromEndpointAttributes(stack, 'AllZero', { endpointName: 'x', variantNames: ['a'], productionVariantWeights: { a: 0 } }))
+      .toThrow(/productionVariantWeights: every weight is 0/);
+  });
+});
+
 describe('ModelEndpoint: a new model version replaces model and endpoint config', () => {
   test('a changed model file changes the model data and version; nothing pins a name, so CloudFormation replaces both', () => {
     const synth = (file: string) => {
@@ -616,6 +722,32 @@ describe('ModelEndpoint: validation', () => {
   test('environment: the endpoint\'s own variables are reserved, names must be valid', () => {
     expect(make({ environment: { MODEL_VERSION: '3' } })).toThrow(/environment\.MODEL_VERSION: set by the endpoint itself/);
     expect(make({ variants: [variant({ environment: { 'BAD-NAME': 'x' } })] })).toThrow(/variants\[0\]\.environment: 'BAD-NAME' is not a valid variable name/);
+  });
+
+  test('environment: a variable a typed server setting covers is refused, naming the setting to use', () => {
+    expect(make({ environment: { INFERENCE_MAX_BATCH_SIZE: '64' } })).toThrow(/environment\.INFERENCE_MAX_BATCH_SIZE: use serverSettings\.maxBatchSize/);
+    expect(make({ variants: [variant({ environment: { INFERENCE_HTTP_HEADERS_TIMEOUT_MS: '5000' } })] }))
+      .toThrow(/variants\[0\]\.environment\.INFERENCE_HTTP_HEADERS_TIMEOUT_MS: use variants\[0\]\.serverSettings\.http\.headersTimeout/);
+    expect(make({ shadowVariant: { name: 's', model, instanceType: InferenceInstanceType.C6I_XLARGE, environment: { PREDICTION_LOG_SINK: 'stdout' } } }))
+      .toThrow(/shadowVariant\.environment\.PREDICTION_LOG_SINK: use shadowVariant\.serverSettings\.predictionLog\.sink/);
+  });
+
+  test('server settings are checked against the server\'s bounds, the variant\'s merged over the endpoint\'s', () => {
+    let message = '';
+    try {
+      make({
+        serverSettings: { maxBatchSize: 0, drainGrace: Duration.seconds(20) },
+        variants: [variant({ serverSettings: { maxQueueDelay: Duration.minutes(2), shutdownTimeout: Duration.seconds(10) } })],
+      })();
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/serverSettings\.maxBatchSize: 0 must be an integer from 1 to 65536/);
+    expect(message).toMatch(/variants\[0\]\.serverSettings\.maxQueueDelay: 120000 ms must be a number from 0 to 60000 ms/);
+    // Fine on either level alone, refused merged: the server would not start.
+    expect(message).toMatch(/variants\[0\]\.serverSettings\.drainGrace \(20000\) must be below variants\[0\]\.serverSettings\.shutdownTimeout \(10000\)/);
+    // The endpoint's own problem is reported once, under the endpoint.
+    expect(message).not.toMatch(/variants\[0\]\.serverSettings\.maxBatchSize/);
   });
 
   test('data capture: an own bucket takes no retention; prefixes have no slashes at the ends', () => {
