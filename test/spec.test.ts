@@ -2,7 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import { Entity, Feature, FeatureContract, FeatureView } from '../lib';
 import {
   checkCompatibility, EARLIEST_EVENT_DATE, EARLIEST_EVENT_TIME_MS, earliestEventDateProblem, earliestEventTimeMs, formatEpochDate, entityKeyOf, FeatureDtype, MAX_FUTURE_SKEW_LIMIT_MS, maxFutureSkewProblem, FeatureStatus, featureViewProblems, FeatureViewSpec, offlineColumns, onlineKey,
-  resolveFeatureRefs, serveValue,
+  nonNumericModelInputs, resolveFeatureRefs, serveValue,
   validateRecord,
 } from '../lib/features/spec';
 
@@ -254,6 +254,17 @@ describe('serving rule and feature references', () => {
     expect(() => resolveFeatureRefs([spec], ['nope:x', 'customer_txn_stats:nope', 'bad'])).toThrow(
       /unknown view 'nope'[\s\S]*has no feature 'nope'[\s\S]*'bad': feature references look like 'view_name:feature_name'/,
     );
+  });
+
+  test('string features cannot be model inputs: the one rule both gateway sides apply', () => {
+    const merchant = new FeatureView({
+      name: 'merchant', entities: [new Entity({ name: 'merchant', joinKeys: ['merchant_id'] })], ttl: Duration.days(1),
+      features: [Feature.string('country'), Feature.float64('risk')],
+    }).toSpec();
+    const refs = ['customer_txn_stats:txn_count_1h', 'customer_txn_stats:device_type', 'merchant:risk', 'merchant:country', 'customer_txn_stats:is_new', 'customer_txn_stats:embedding'];
+    expect(nonNumericModelInputs([spec, merchant], refs)).toEqual(['customer_txn_stats:device_type', 'merchant:country']);
+    expect(nonNumericModelInputs([spec, merchant], ['merchant:risk', 'customer_txn_stats:avg_amount_7d'])).toEqual([]);
+    expect(() => nonNumericModelInputs([spec], ['nope:x'])).toThrow(/unknown view 'nope'/);
   });
 });
 

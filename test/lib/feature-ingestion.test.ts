@@ -1,10 +1,12 @@
-import { App, CfnParameter, Duration, Size, Stack } from 'aws-cdk-lib';
+import { App, CfnParameter, Duration, Size, Stack, Validations } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { customer, customerTxnStats, fraudFeatureViews, merchantRisk } from '../../examples/fraud-features';
-import { AlarmTopic, Feature, FeatureIngestion, FeatureIngestionProps, FeatureStore, FeatureStoreProps, FeatureView } from '../../lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { AlarmTopic, Feature, FeatureIngestion, FeatureIngestionProps, FeatureStore, FeatureStoreProps, FeatureView, IFeatureIngestion } from '../../lib';
 import { MaterializerVariables } from '../../runtime/contracts/materializer';
 import { MaterializerMetrics, METRICS_NAMESPACE, UNKNOWN_FEATURE_VIEW } from '../../runtime/core/metrics';
 import { alarmsWithoutActions } from '../support/alarms';
@@ -223,6 +225,84 @@ describe('FeatureIngestion', () => {
       { actions: ['kms:GenerateDataKey'], resource: keyArn, condition: viaService('s3') },
     ]));
     expect(keyUses).toHaveLength(3);
+  });
+});
+
+describe('FeatureIngestion into an imported store', () => {
+  const KEY_ARN = 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+  const app = new App();
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  const stack = new Stack(app, 'Consumer', { env: ENV });
+  const store = FeatureStore.fromFeatureStoreAttributes(stack, 'Store', {
+    tableName: 'features-online', bucketName: 'features-offline', keyArn: KEY_ARN, views: fraudFeatureViews, earliestEventDate: 'NOW-730DAYS',
+  });
+  const ingest = new FeatureIngestion(stack, 'Ingest', { store, views: [customerTxnStats] });
+  const operator = new iam.Role(stack, 'Operator', { assumedBy: new iam.AccountRootPrincipal() });
+  ingest.grantReplay(operator);
+  const template = Template.fromStack(stack);
+  const functionRoleId = logicalId(stack, ingest.function.role as iam.Role);
+
+  test('synthesizes with cdk-nag clean: a stream encrypted with the imported key, the materializer told the store\'s names and window', () => {
+    expect(() => app.synth()).not.toThrow();
+    template.resourceCountIs('AWS::DynamoDB::Table', 0);
+    template.resourceCountIs('AWS::S3::Bucket', 0);
+    template.resourceCountIs('AWS::KMS::Key', 1); // the alarm topic's own key
+    template.hasResourceProperties('AWS::Kinesis::Stream', { StreamEncryption: { EncryptionType: 'KMS', KeyId: KEY_ARN } });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: { ONLINE_TABLE_NAME: 'features-online', OFFLINE_BUCKET_NAME: 'features-offline', [MaterializerVariables.EARLIEST_EVENT_DATE]: 'NOW-730DAYS' } },
+    });
+  });
+
+  test("the materializer writes the imported table and bucket, using the imported key through each service only", () => {
+    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p: any) => p.Properties.Roles.some((r: any) => r.Ref === functionRoleId))
+      .flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+    const put = statements.find((s: any) => s.Action === 'dynamodb:PutItem');
+    expect(JSON.stringify(put.Resource)).toContain(':table/features-online');
+    const objects = statements.find((s: any) => s.Action === 's3:PutObject');
+    expect(JSON.stringify(objects.Resource)).toMatch(/features-offline\/offline\/customer_txn_stats\/\*.*features-offline\/dead-letter\/\*/);
+    expect(JSON.stringify(objects.Resource)).not.toContain('merchant_risk');
+    const keyUses = statements.filter((s: any) => [s.Action].flat().some((a: string) => a.startsWith('kms:')));
+    expect(keyUses.map((s: any) => ({ actions: [s.Action].flat(), resource: s.Resource, condition: s.Condition }))).toEqual(expect.arrayContaining([
+      { actions: ['kms:Decrypt'], resource: KEY_ARN, condition: viaService('kinesis') },
+      { actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'], resource: KEY_ARN, condition: viaService('dynamodb') },
+      { actions: ['kms:GenerateDataKey'], resource: KEY_ARN, condition: viaService('s3') },
+    ]));
+    expect(keyUses).toHaveLength(3);
+  });
+
+  test('grantReplay reaches the imported store too', () => {
+    const operatorId = logicalId(stack, operator);
+    const actions = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p: any) => p.Properties.Roles.some((r: any) => r.Ref === operatorId))
+      .flatMap((p: any) => p.Properties.PolicyDocument.Statement.flatMap((s: any) => [s.Action].flat()));
+    expect(actions).toEqual(expect.arrayContaining(['dynamodb:PutItem', 's3:PutObject', 'kinesis:GetRecords', 'kms:Decrypt']));
+  });
+
+  test('views are checked against the imported store\'s views', () => {
+    const other = new Stack(new App(), 'Other', { env: ENV });
+    const imported = FeatureStore.fromFeatureStoreAttributes(other, 'Store', { tableName: 'features-online', bucketName: 'features-offline', keyArn: KEY_ARN, views: [merchantRisk] });
+    expect(() => new FeatureIngestion(other, 'Ingest', { store: imported, views: [customerTxnStats] }))
+      .toThrow(/views\[0\]: view 'customer_txn_stats' is not in the feature store \(it holds: merchant_risk\)/);
+  });
+});
+
+describe('FeatureIngestion for monitoring (IFeatureIngestion)', () => {
+  const { stack, ingest } = ingestion();
+  const monitored: IFeatureIngestion = ingest;
+  const resolve = (metric: cloudwatch.IMetric) => stack.resolve(metric.toMetricConfig().metricStat);
+
+  test('the metrics behind the alarms are on the interface: dead letters per view and of unknown views, failed batches, errors', () => {
+    expect(resolve(monitored.metricDeadLettered(customerTxnStats))).toMatchObject({
+      namespace: METRICS_NAMESPACE, metricName: MaterializerMetrics.DEAD_LETTERED, statistic: 'Sum', dimensions: [{ name: 'FeatureView', value: 'customer_txn_stats' }],
+    });
+    expect(resolve(monitored.metricUnknownViewDeadLettered())).toMatchObject({
+      namespace: METRICS_NAMESPACE, metricName: MaterializerMetrics.DEAD_LETTERED, dimensions: [{ name: 'FeatureView', value: UNKNOWN_FEATURE_VIEW }],
+    });
+    expect(resolve(monitored.metricFailedBatches())).toMatchObject({ namespace: 'AWS/SQS', metricName: 'ApproximateNumberOfMessagesVisible', statistic: 'Maximum' });
+    expect(resolve(monitored.metricErrors({ period: Duration.minutes(5) }))).toMatchObject({ namespace: 'AWS/Lambda', metricName: 'Errors', statistic: 'Sum' });
+    expect(monitored.onFailureQueue).toBe(ingest.onFailureQueue);
+    expect(monitored.alarms).toHaveLength(4 + fraudFeatureViews.length);
   });
 });
 

@@ -371,3 +371,41 @@ describe('FeatureStore validation', () => {
     })).not.toThrow();
   });
 });
+
+describe('FeatureStore.fromFeatureStoreAttributes', () => {
+  const KEY_ARN = 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+  const attrs = { tableName: 'features-online', bucketName: 'features-offline', keyArn: KEY_ARN, views: fraudFeatureViews };
+
+  test("an imported store holds its views and serves online reads from the named table, decrypting through DynamoDB only", () => {
+    const stack = new Stack(new App(), 'Consumer', { env: ENV });
+    const store = FeatureStore.fromFeatureStoreAttributes(stack, 'Store', attrs);
+    expect(store.earliestEventDate).toBe('2020-01-01');
+    expect(store.membershipProblem(customerTxnStats)).toBeUndefined();
+    expect(store.views.map((v) => v.name)).toEqual(['customer_txn_stats', 'merchant_risk']);
+    const reader = new iam.Role(stack, 'Reader', { assumedBy: new iam.AccountRootPrincipal() });
+    store.grantReadOnline(reader);
+    const template = Template.fromStack(stack);
+    const statements = statementsOf(template, stack, reader);
+    expect(JSON.stringify(statementWith(statements, 'dynamodb:BatchGetItem').Resource)).toContain(':table/features-online');
+    expect(statementWith(statements, 'kms:Decrypt')).toMatchObject({ Resource: KEY_ARN, Condition: viaService('dynamodb') });
+    expect(statements.flatMap(actionsOf).sort()).toEqual(['dynamodb:BatchGetItem', 'kms:Decrypt']);
+    expect(resolvedMetric(stack, store.metricDeadLettered(merchantRisk))).toMatchObject({ dimensions: [{ name: 'FeatureView', value: 'merchant_risk' }] });
+  });
+
+  test('attributes are checked like props: views, the projection start (NOW-<n>DAYS too), names', () => {
+    const stack = new Stack(new App(), 'Consumer', { env: ENV });
+    expect(FeatureStore.fromFeatureStoreAttributes(stack, 'Expiring', { ...attrs, earliestEventDate: 'NOW-730DAYS' }).earliestEventDate).toBe('NOW-730DAYS');
+    const attempt = () => FeatureStore.fromFeatureStoreAttributes(new Stack(new App(), 'Consumer', { env: ENV }), 'Bad', {
+      ...attrs, views: [customerTxnStats, customerTxnStats], earliestEventDate: '1970-01-01', tableName: '',
+    });
+    expect(attempt).toThrow(/Consumer\/Bad: invalid props/);
+    expect(attempt).toThrow(/views: 'customer_txn_stats' is given twice/);
+    expect(attempt).toThrow(/earliestEventDate: '1970-01-01' is before 1971-01-01/);
+    expect(attempt).toThrow(/tableName: required/);
+  });
+});
+
+/** A metric's statistic as CloudFormation would render it. */
+function resolvedMetric(stack: Stack, metric: { toMetricConfig(): { metricStat?: unknown } }): any {
+  return stack.resolve(metric.toMetricConfig().metricStat);
+}
