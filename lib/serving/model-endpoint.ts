@@ -225,6 +225,17 @@ const AUTOSCALING_ROLE = 'aws-service-role/sagemaker.application-autoscaling.ama
  * Endpoint configs and models are immutable in SageMaker. They get CloudFormation-generated names, so any change (a
  * new model file, image, weight or setting) replaces them and then updates the endpoint in place to the new config;
  * the model version (`MODEL_VERSION`) and image version are stamped on each model as environment and tags.
+ *
+ * A redeploy keeps each existing variant's live state (`RetainAllVariantProperties`), because something other than
+ * the stack owns it:
+ * - traffic weights: set at runtime (a routing table, `UpdateEndpointWeightsAndCapacities`); a changed
+ *   `initialWeight` applies to new variants only. Beside a shadow variant the weights are the shadow's sampling, not
+ *   routing, and a changed `samplingPercentage` does apply.
+ * - instance counts, while any variant autoscales: autoscaling owns them, and a redeploy at peak must not shrink the
+ *   endpoint to `initialInstanceCount`. This holds for every variant of such an endpoint (SageMaker's retention is
+ *   per endpoint), so a fixed variant beside an autoscaled one keeps its running count too. With no autoscaled
+ *   variant the config's counts apply: the code stays the source of truth for capacity.
+ * - data capture settings are never kept: a changed `dataCapture` always deploys.
  */
 export class ModelEndpoint extends ModelEndpointBase {
   /**
