@@ -189,7 +189,6 @@ export class FeatureIngestion extends Construct implements IFeatureIngestion {
       views: views.map((v) => v.toSpec()),
       onlineTableName: props.store.table.tableName,
       offlineBucketName: props.store.bucket.bucketName,
-      metricsNamespace: METRICS_NAMESPACE,
       earliestEventDate: props.store.earliestEventDate,
     });
     throwIfProblems(this, validateFeatureIngestionProps(props, environment));
