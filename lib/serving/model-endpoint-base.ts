@@ -56,7 +56,8 @@ export interface ModelEndpointAttributes {
    */
   readonly productionVariantNames?: string[];
   /**
-   * Initial traffic weight of each production variant, by name (weights >= 0, at least one positive).
+   * Initial traffic weight of each production variant, by name (weights >= 0, at least one positive); production
+   * variants not named get 1.
    * @default - 1 for each production variant (an even split)
    */
   readonly productionVariantWeights?: Record<string, number>;
