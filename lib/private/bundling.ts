@@ -46,7 +46,8 @@ export function handlerBuildOptions(name: string): import('esbuild').BuildOption
     minify: true,
     sourcemap: false,
     legalComments: 'none',
-    external: ['@aws-sdk/*'],
+    // onnxruntime-node is native: the embedded model backend ships it beside the bundle (lib/private/embedded-model-code.ts).
+    external: ['@aws-sdk/*', 'onnxruntime-node'],
     logLevel: 'error',
   };
 }
@@ -65,6 +66,11 @@ let bundledThisProcess = false;
 
 /** Lambda code of one bundled handler; bundles all handlers first (once per process) when the bundle is missing. */
 export function handlerCode(name: string): lambda.Code {
+  return lambda.Code.fromAsset(handlerBundleDir(name));
+}
+
+/** Folder of one bundled handler (its `index.js`); bundles all handlers first (once per process) when it is missing. */
+export function handlerBundleDir(name: string): string {
   const dir = path.join(handlersAssetRoot(), name);
   if (!fs.existsSync(path.join(dir, 'index.js'))) {
     if (bundledThisProcess) throw new Error(`No Lambda handler named '${name}' in runtime/handlers/`);
@@ -72,5 +78,5 @@ export function handlerCode(name: string): lambda.Code {
     bundledThisProcess = true;
     if (!fs.existsSync(path.join(dir, 'index.js'))) throw new Error(`No Lambda handler named '${name}' in runtime/handlers/`);
   }
-  return lambda.Code.fromAsset(dir);
+  return dir;
 }
