@@ -6,5 +6,6 @@ export { ModelEndpointBase } from './model-endpoint-base';
 export type { IModelEndpoint, ModelEndpointAttributes } from './model-endpoint-base';
 export type { DataCaptureProps } from './data-capture';
 export * from './inference-gateway';
+export * from './model-routing';
 export * from './model-backend';
 export * from './server-settings';
