@@ -6,9 +6,11 @@
  * A granted action nothing sends fails the test (drop it); a sent action nothing grants fails it too (grant it).
  */
 import * as path from 'path';
-import { App } from 'aws-cdk-lib';
+import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import * as esbuild from 'esbuild';
 import { buildReferencePlatform } from '../../bin/platform';
+import { ModelEndpoint, ModelRouting } from '../../lib';
 import { handlerBuildOptions, packageRoot } from '../../lib/private/bundling';
 
 /** IAM service prefix of each AWS SDK v3 client package the runtime uses. */
@@ -18,6 +20,7 @@ const SERVICE_OF_CLIENT: Record<string, string> = {
   '@aws-sdk/client-kinesis': 'kinesis',
   '@aws-sdk/client-s3': 's3',
   '@aws-sdk/client-sagemaker-runtime': 'sagemaker',
+  '@aws-sdk/client-sagemaker': 'sagemaker',
 };
 /** SDK commands whose IAM action is named differently. */
 const ACTION_OF_COMMAND: Record<string, string> = { 's3:HeadObject': 's3:GetObject', 's3:ListObjectsV2': 's3:ListBucket' };
@@ -54,6 +57,8 @@ const PLATFORM = {
     'kinesis:DescribeStream', 'kinesis:DescribeStreamSummary', 'kinesis:ListShards', 'kinesis:GetShardIterator', 'kinesis:GetRecords',
     'sqs:SendMessage',
   ],
+  /** A DynamoDB stream event source mapping, and its SQS on-failure destination. */
+  dynamoDbStreamEventSource: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams', 'sqs:SendMessage'],
   /** SageMaker pulls the container image from ECR. */
   sageMakerImage: ['ecr:GetAuthorizationToken', 'ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'],
   /** SageMaker copies the model data from S3 (an uncompressed file here). */
@@ -124,12 +129,12 @@ const resources: Record<string, any> = template.Resources;
 const logicalId = (construct: { node: { defaultChild?: unknown } }) => platform.getLogicalId(construct.node.defaultChild as any);
 
 /** Every action granted to a role: its inline policies and every AWS::IAM::Policy attached to it (no managed ones). */
-function grantedTo(roleId: string): string[] {
-  const role = resources[roleId];
+function grantedTo(roleId: string, inResources: Record<string, any> = resources): string[] {
+  const role = inResources[roleId];
   expect(role.Properties.ManagedPolicyArns).toBeUndefined();
   const statements = [
     ...(role.Properties.Policies ?? []).flatMap((p: any) => p.PolicyDocument.Statement),
-    ...Object.values(resources).filter((r) => r.Type === 'AWS::IAM::Policy' && r.Properties.Roles.some((x: any) => x.Ref === roleId))
+    ...Object.values(inResources).filter((r) => r.Type === 'AWS::IAM::Policy' && r.Properties.Roles.some((x: any) => x.Ref === roleId))
       .flatMap((p) => p.Properties.PolicyDocument.Statement),
   ];
   return [...new Set(statements.flatMap(allowedBy))].sort();
@@ -191,5 +196,19 @@ describe('each role is granted exactly what its code and its platform send', () 
     const onStoreKey = statements.filter((s: any) => JSON.stringify(s.Resource) === JSON.stringify(storeKey));
     expect(onStoreKey.length).toBeGreaterThan(0);
     for (const statement of onStoreKey) expect(statement.Condition).toEqual({ StringEquals: { 'kms:ViaService': expect.stringMatching(/^(dynamodb|s3|kinesis)\.us-east-1\.amazonaws\.com$/) } });
+  });
+});
+
+describe('roles of constructs the reference platform does not use yet', () => {
+  test('the routing sync: UpdateEndpointWeightsAndCapacities (on the added endpoints), the table stream it reads', () => {
+    const needed = handlerNeeds('routing-sync-handler');
+    expect(needed).toEqual(['sagemaker:UpdateEndpointWeightsAndCapacities']);
+    const stack = new Stack(new App(), 'Routing');
+    const routing = new ModelRouting(stack, 'Routing');
+    routing.addModel({ model: 'fraud', variantWeights: { a: 1 }, endpoint: ModelEndpoint.fromEndpointAttributes(stack, 'Endpoint', { endpointName: 'e', variantNames: ['a'] }) });
+    const role = stack.getLogicalId((routing.syncFunction!.role as any).node.defaultChild);
+    expect(grantedTo(role, Template.fromStack(stack).toJSON().Resources)).toEqual(sorted([
+      ...needed, ...PLATFORM.lambdaLogs, ...PLATFORM.lambdaTracing, ...PLATFORM.dynamoDbStreamEventSource,
+    ]));
   });
 });
