@@ -123,6 +123,9 @@ export class RoutingTableClient implements RoutingReader {
   }
 }
 
+/** Longest delay Node's timers honour, milliseconds. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Default time a read weight stays fresh in `CachedRoutingSource`, milliseconds. */
 export const DEFAULT_ROUTING_CACHE_TTL_MS = 5000;
 
@@ -167,6 +170,8 @@ interface Cached {
  * failed read serves the last weights read (stale beats static: they are what the rollout last set) until the next
  * read a TTL later, and is reported through `onError`; with nothing read yet, it answers undefined (the caller's static
  * weights). A caller whose deadline passes before the read ends gets the same answer. Never throws.
+ * It keeps one entry per model asked for: ask only for models the caller serves (never a name taken unchecked from a
+ * request), so neither its memory nor its reads grow with what callers send.
  */
 export class CachedRoutingSource implements RoutingSource {
   private readonly cache = new Map<string, Cached>();
@@ -185,7 +190,8 @@ export class CachedRoutingSource implements RoutingSource {
   public async variantsOf(model: string, options: { deadlineMs?: number } = {}): Promise<readonly WeightedVariant[] | undefined> {
     const cached = this.cache.get(model);
     if (cached && this.now() - cached.readAt < this.ttlMs) return cached.variants;
-    const deadlineMs = options.deadlineMs ?? this.deadlineMs;
+    // Whole milliseconds (AbortSignal.timeout refuses fractions), below Node's timer limit (longer ones fire at once).
+    const deadlineMs = Math.min(Math.ceil(options.deadlineMs ?? this.deadlineMs), MAX_TIMER_MS);
     if (!(deadlineMs >= 1)) return cached?.variants;
     let read = this.inFlight.get(model);
     if (!read) {
@@ -194,7 +200,7 @@ export class CachedRoutingSource implements RoutingSource {
     }
     // A caller joining a read started with a longer deadline still waits no longer than its own.
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([read, new Promise<void>((resolve) => { timer = setTimeout(resolve, Math.ceil(deadlineMs)); })]);
+    await Promise.race([read, new Promise<void>((resolve) => { timer = setTimeout(resolve, deadlineMs); })]);
     clearTimeout(timer);
     return this.cache.get(model)?.variants;
   }
