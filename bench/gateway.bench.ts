@@ -37,7 +37,7 @@ import { GatewayCode } from '../runtime/core/gateway-codes';
 import { GatewayConfig } from '../runtime/core/gateway-core';
 import { GatewayMetrics } from '../runtime/core/metrics';
 import { PRIORITY_TIERS } from '../runtime/core/tiers';
-import { bundleInferenceServer } from '../runtime/inference-server/bundle';
+import { bundleInferenceServer } from '../build/bundle-inference-server';
 import { launchServer, ServerProcess } from '../runtime/inference-server/launcher';
 import { localClientConfig, startDynalite, startKinesalite } from '../test/support/local-aws';
 import type { GatewayLoadSpec, SentRecord } from './gateway-load';

@@ -22,7 +22,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { createInterface } from 'readline';
 import { Worker } from 'worker_threads';
-import { bundleInferenceServer } from '../runtime/inference-server/bundle';
+import { bundleInferenceServer } from '../build/bundle-inference-server';
 import { launchServer } from '../runtime/inference-server/launcher';
 import { parseExposition } from '../runtime/inference-server/prometheus';
 import type { FromWorker, ToWorker, WorkerSettings } from '../runtime/inference-server/worker-protocol';

@@ -2,8 +2,9 @@
  * `npm run bundle`: bundles every Lambda handler of runtime/handlers/ into assets/handlers/ and the inference server
  * into assets/inference-server/ (the image's build context), as the constructs deploy them.
  */
-import { bundleHandlers, handlersAssetRoot } from '../lib/private/bundling';
-import { bundleInferenceServer } from '../runtime/inference-server/bundle';
+import { bundleHandlers } from '../build/bundle-handlers';
+import { bundleInferenceServer } from '../build/bundle-inference-server';
+import { handlersAssetRoot } from '../lib/private/bundling';
 
 const started = Date.now();
 const names = bundleHandlers();

@@ -1,5 +1,5 @@
-import { bundleHandlers } from '../lib/private/bundling';
-import { bundleInferenceServer } from '../runtime/inference-server/bundle';
+import { bundleHandlers } from '../build/bundle-handlers';
+import { bundleInferenceServer } from '../build/bundle-inference-server';
 
 /**
  * Bundles the Lambda handlers once per test run (every synth in every test file reuses the bundles), and the

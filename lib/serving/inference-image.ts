@@ -9,7 +9,7 @@ import { InferenceAccelerator } from './instance-type';
 
 /**
  * Docker build context of our inference server: `assets/inference-server/` (the bundled `serve.js` and `worker.js`,
- * the image's package.json and both Dockerfiles), written by `runtime/inference-server/bundle.ts`. Only what the
+ * the image's package.json and both Dockerfiles), written by `build/bundle-inference-server.ts`. Only what the
  * image is built from is in it, so editing constructs, tests or docs leaves the image hash, and the endpoint, as is.
  */
 function serverBuildContext(dockerfile: string): string {
@@ -18,7 +18,7 @@ function serverBuildContext(dockerfile: string): string {
     // A fresh checkout: bundle once (a published package ships the context prebuilt). Build-time code, loaded lazily.
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { bundleInferenceServer } = require('../../runtime/inference-server/bundle') as { bundleInferenceServer(outDir: string): string };
+      const { bundleInferenceServer } = require('../../build/bundle-inference-server') as { bundleInferenceServer(outDir: string): string };
       bundleInferenceServer(directory);
     } catch (error) {
       throw new Error(`InferenceImage.fromServer: the server's build context ${directory} lacks ${dockerfile} and cannot be bundled here (${(error as Error).message}); run 'npm run bundle'`);

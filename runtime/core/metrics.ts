@@ -4,6 +4,7 @@
  * dashboards from these same names, so a rename cannot split producer and consumer.
  * Pure TypeScript: no AWS SDK, no CDK.
  */
+import type { PriorityTierName } from './tiers';
 
 /** CloudWatch namespace of every metric our runtime emits. */
 export const METRICS_NAMESPACE = 'MlPlatform';
@@ -119,8 +120,11 @@ export function dimensionSets(names: readonly string[]): string[][] {
 }
 
 /**
- * Metric names the inference server emits as EMF lines on its stdout (dimensions: Model, Variant), for what alarms
- * need beyond the endpoint's own SageMaker metrics; its Prometheus `/metrics` carries the same counts for scrapers.
+ * Metric names the inference server emits as EMF lines on its stdout (dimensions: Model, Variant; also Model alone),
+ * for what alarms, autoscaling and rollouts need beyond the endpoint's own SageMaker metrics; its Prometheus
+ * `/metrics` carries the same counts for scrapers. Except `WARMUP_FAILURES`, all come in one line per interval
+ * (`INFERENCE_METRICS_INTERVAL_S`, default 60 s) and one last line when the server stops: counts are what happened
+ * in that interval (deltas, not running totals), gauges what was seen during it.
  */
 export const InferenceServerMetrics = {
   /**
@@ -128,4 +132,36 @@ export const InferenceServerMetrics = {
    * but its first requests pay the warm-up; a warm-up sample next to the model avoids it.
    */
   WARMUP_FAILURES: 'InferenceWarmupFailures',
-} as const;
+  /** Inference requests answered, any outcome. */
+  REQUESTS: 'InferenceRequests',
+  /** Requests answered with the model's outputs. */
+  SUCCEEDED: 'InferenceRequestsSucceeded',
+  /** Requests refused on arrival: the queue was full for their priority, or the server was not ready (503/429). */
+  REJECTED: 'InferenceRequestsRejected',
+  /** Requests queued, then evicted for a higher-priority one (429). */
+  SHED: 'InferenceRequestsShed',
+  /** Requests whose deadline passed before they were answered (504). */
+  DEADLINE_EXPIRED: 'InferenceDeadlinesExpired',
+  /** Requests refused as invalid (4xx). */
+  INVALID: 'InferenceRequestsInvalid',
+  /** Requests the server failed (500): the detail is in its log under the request id. */
+  ERRORS: 'InferenceErrors',
+  /** Most requests queued at once (all priorities): the leading signal to scale on, before latency rises. */
+  QUEUE_DEPTH_MAX: 'InferenceQueueDepthMax',
+  /** Mean queue depth seen by arriving requests (all priorities). */
+  QUEUE_DEPTH_AVG: 'InferenceQueueDepthAvg',
+  /** Batches run (by a worker, or inline). */
+  BATCHES: 'InferenceBatches',
+  /** Mean rows per batch. */
+  BATCH_SIZE_AVG: 'InferenceBatchSizeAvg',
+  /** Most rows in one batch. */
+  BATCH_SIZE_MAX: 'InferenceBatchSizeMax',
+  /** Batches (lone requests of a tiny model) run on the main thread rather than a worker. */
+  INLINE_RUNS: 'InferenceInlineRuns',
+  /** Workers replaced after dying. */
+  WORKER_RESTARTS: 'InferenceWorkerRestarts',
+  /** Mean server time of successful requests, per priority tier, milliseconds (absent when a tier had none). */
+  LATENCY_AVG_MS: { critical: 'InferenceLatencyCriticalAvgMs', standard: 'InferenceLatencyStandardAvgMs', batch: 'InferenceLatencyBatchAvgMs' },
+  /** Longest server time of a successful request, per priority tier, milliseconds (absent when a tier had none). */
+  LATENCY_MAX_MS: { critical: 'InferenceLatencyCriticalMaxMs', standard: 'InferenceLatencyStandardMaxMs', batch: 'InferenceLatencyBatchMaxMs' },
+} as const satisfies Record<string, string | Record<PriorityTierName, string>>;

@@ -4,7 +4,7 @@
  */
 import { ChildProcess, spawn } from 'child_process';
 import * as path from 'path';
-import { INFERENCE_SERVER_ASSET_DIR } from './bundle';
+import { INFERENCE_SERVER_ASSET_DIR } from './asset-dir';
 
 /** A structured log line of the server (or a prediction-log record when the sink is stdout). */
 export interface LogLine {

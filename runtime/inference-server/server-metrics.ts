@@ -16,8 +16,12 @@
  *   regardless; a warm-up sample avoids it)
  * - `inference_inline_runs_total` — batches (lone requests) run on the main thread rather than a worker (inline-runner.ts)
  * - `inference_prediction_log_records_total{result}` — result: delivered, dropped (buffer full), failed
+ *
+ * The same events also feed `interval` (cloudwatch-reporter.ts), which CloudWatch receives as one EMF line per
+ * interval: on SageMaker nothing scrapes `/metrics`.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { IntervalStats } from './cloudwatch-reporter';
 import type { Outcome } from './errors';
 import { scrapedCounter, scrapedGauge } from './prometheus';
 
@@ -51,8 +55,10 @@ export class ServerMetrics {
   private readonly registry = new Registry();
   private readonly requests: Counter<'model' | 'priority' | 'outcome'>;
   private readonly requestSeconds: Histogram<'priority' | 'outcome'>;
+  /** This interval's events, for CloudWatch. */
+  readonly interval = new IntervalStats();
   /** Rows per batch run. */
-  readonly batchSize: Histogram;
+  readonly batchSize: { observe(rows: number): void };
   /** Seconds a request waited in the queue before its batch was dispatched. */
   readonly queueSeconds: Histogram;
   /** Seconds spent computing a batch (by a worker, or inline on the main thread). */
@@ -70,7 +76,13 @@ export class ServerMetrics {
       name: 'inference_queue_depth', help: 'Requests waiting in the queue, by priority level (1 = highest).', labelNames: ['priority'],
       collect: () => sources.queueDepths().map(([level, depth]) => [{ priority: String(level) }, depth]),
     });
-    this.batchSize = new Histogram({ name: 'inference_batch_size', help: 'Rows per batch run (by a worker, or inline on the main thread).', buckets: BATCH_BUCKETS, registers });
+    const batchSize = new Histogram({ name: 'inference_batch_size', help: 'Rows per batch run (by a worker, or inline on the main thread).', buckets: BATCH_BUCKETS, registers });
+    this.batchSize = {
+      observe: (rows) => {
+        batchSize.observe(rows);
+        this.interval.batch(rows);
+      },
+    };
     this.queueSeconds = new Histogram({ name: 'inference_queue_seconds', help: 'Time requests waited in the queue.', buckets: LATENCY_BUCKETS_S, registers });
     this.computeSeconds = new Histogram({ name: 'inference_compute_seconds', help: 'Time spent running one batch (by a worker, or inline on the main thread).', buckets: LATENCY_BUCKETS_S, registers });
     this.requestSeconds = new Histogram({
@@ -108,6 +120,12 @@ export class ServerMetrics {
     }
     series.count.inc();
     series.seconds.observe(seconds);
+    this.interval.answered(priority, outcome, seconds);
+  }
+
+  /** The queue depth (all priorities) an arriving request saw, for the interval's largest and mean. */
+  queueDepthSeen(depth: number): void {
+    this.interval.queueDepth(depth);
   }
 
   /** Records how the model was loaded. */

@@ -14,6 +14,7 @@ import { ErrorKind, InferenceError, internalError, outcomeOf, preview } from './
 import { discardBody, errorHeaders, Headers, readBody, Router, send, sendJson, statusOf } from './http';
 import { InferenceRequest, InferenceResponse, InferenceService } from './inference-service';
 import type { Logger } from './log';
+import { CloudWatchReporter } from './cloudwatch-reporter';
 import { InlineRunner } from './inline-runner';
 import { ServerMetrics } from './server-metrics';
 import { isBatchable, ModelInfo } from './model';
@@ -62,6 +63,7 @@ export class InferenceServer {
   private readonly endpointName: string;
   private readonly http: http.Server;
   private readonly metrics: ServerMetrics;
+  private readonly reporter: CloudWatchReporter;
 
   /**
    * @param config server configuration
@@ -80,6 +82,13 @@ export class InferenceServer {
       batchesInFlight: () => this.service?.batchesInFlight ?? 0,
       inlineRuns: () => this.inline?.runs ?? 0,
       predictionLog: () => this.predictionLogger?.stats ?? {},
+    });
+    this.reporter = new CloudWatchReporter(this.metrics.interval, {
+      intervalS: config.metricsIntervalS,
+      dimensions: this.dimensions,
+      logger,
+      queueDepth: () => this.service?.queued ?? 0,
+      totals: () => ({ inlineRuns: this.inline?.runs ?? 0, workerRestarts: this.pool?.restarts ?? 0 }),
     });
     const router = this.routes();
     const limits = config.http;
@@ -102,6 +111,11 @@ export class InferenceServer {
       });
     });
     this.http.maxConnections = limits.maxConnections;
+  }
+
+  /** Dimensions of the server's CloudWatch metrics. */
+  private get dimensions(): Record<string, string> {
+    return { [MetricDimensions.MODEL]: this.modelName, [MetricDimensions.VARIANT]: this.config.variant };
   }
 
   /** Ready for traffic: loaded and warmed up, not shutting down, and at least one worker serving. */
@@ -147,7 +161,7 @@ export class InferenceServer {
     if (pool.warmupFailures > 0) {
       // Also a CloudWatch metric: on SageMaker nothing scrapes /metrics.
       this.logger.emf(toEmf(
-        { [MetricDimensions.MODEL]: this.modelName, [MetricDimensions.VARIANT]: this.config.variant },
+        this.dimensions,
         [{ name: InferenceServerMetrics.WARMUP_FAILURES, value: pool.warmupFailures, unit: 'Count' }],
       ));
     }
@@ -184,6 +198,7 @@ export class InferenceServer {
     const startupSeconds = (performance.now() - this.startedAt) / 1000;
     this.metrics.loaded(loaded.loadMs / 1000, startupSeconds, loaded.provider, this.config.executionProvider);
     this.stateValue = 'ready';
+    this.reporter.start();
     this.logger.log('info', 'ready', {
       model: model.name, version: model.version, provider: model.executionProvider, workers: this.config.workers,
       batchable: model.batchable, startupMs: Math.round(startupSeconds * 1000),
@@ -209,6 +224,7 @@ export class InferenceServer {
     this.http.closeIdleConnections();
     this.logger.log('info', 'stopped accepting requests', { queued: this.service?.queued ?? 0, batchesInFlight: this.service?.batchesInFlight ?? 0 });
     await this.service?.whenIdle();
+    this.reporter.stop(); // the last interval's metrics, every request answered
     await this.predictionLogger?.close();
     await this.inline?.release();
     await this.pool?.close();
@@ -351,7 +367,9 @@ export class InferenceServer {
       const body = await readBody(req, this.config.maxPayloadBytes);
       const { request, encode } = route.decode(body, model, req, receivedAt);
       priority = request.priority;
-      const response = await service.infer(request);
+      const answered = service.infer(request);
+      this.metrics.queueDepthSeen(service.queued);
+      const response = await answered;
       const { body: out, contentType } = encode(response);
       send(res, 200, out, contentType, route.successHeaders);
       this.metrics.answered(priority, 'success', (performance.now() - receivedAt) / 1000);

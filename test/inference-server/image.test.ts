@@ -8,7 +8,7 @@ import { builtinModules } from 'module';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { OPTIONAL_MODULES } from '../../runtime/inference-server/bundle';
+import { OPTIONAL_MODULES } from '../../build/bundle-inference-server';
 import { loadConfig } from '../../runtime/inference-server/config';
 import { rows } from './reference';
 import { call, MODELS_DIR, oipInput, SERVER_DIR, startServer } from './server-process';

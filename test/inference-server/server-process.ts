@@ -4,7 +4,7 @@
  */
 import * as path from 'path';
 import { request } from 'undici';
-import { INFERENCE_SERVER_ASSET_DIR } from '../../runtime/inference-server/bundle';
+import { INFERENCE_SERVER_ASSET_DIR } from '../../runtime/inference-server/asset-dir';
 import { launchServer, ServerProcess } from '../../runtime/inference-server/launcher';
 import { parseExposition } from '../../runtime/inference-server/prometheus';
 

@@ -11,7 +11,8 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as esbuild from 'esbuild';
 import { buildReferencePlatform } from '../../bin/platform';
 import { ModelEndpoint, ModelRouting } from '../../lib';
-import { handlerBuildOptions, packageRoot } from '../../lib/private/bundling';
+import { handlerBuildOptions } from '../../build/bundle-handlers';
+import { packageRoot } from '../../lib/private/bundling';
 
 /** IAM service prefix of each AWS SDK v3 client package the runtime uses. */
 const SERVICE_OF_CLIENT: Record<string, string> = {

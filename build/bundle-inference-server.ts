@@ -2,16 +2,13 @@
  * Builds the inference server's Docker build context, `assets/inference-server/`: `serve.js` and `worker.js` bundled
  * by esbuild (onnxruntime-node left external: it is native, and the image installs it with the right execution
  * provider), the `serve` entry point, the image's package.json and its lockfile, and both Dockerfiles. Tests and
- * benchmarks run this very folder, exactly as the image does. Build-time only (needs esbuild).
+ * benchmarks run this very folder, exactly as the image does. Build-time only (needs esbuild): not part of the
+ * published package, which ships the build context prebuilt.
  */
 import * as fs from 'fs';
 import * as path from 'path';
-
-/** The repository root (this file lives in runtime/inference-server/). */
-const ROOT = path.resolve(__dirname, '..', '..');
-
-/** Default output folder: `assets/inference-server/`. */
-export const INFERENCE_SERVER_ASSET_DIR = path.join(ROOT, 'assets', 'inference-server');
+import { packageRoot } from '../lib/private/bundling';
+import { INFERENCE_SERVER_ASSET_DIR } from '../runtime/inference-server/asset-dir';
 
 /**
  * Modules the bundled AWS SDK loads only when asked to (the CRT signer is for S3 multi-region access points); left
@@ -26,9 +23,10 @@ const STATIC_FILES = ['serve', 'package.json', 'package-lock.json', 'Dockerfile'
 export function bundleInferenceServer(outDir: string = INFERENCE_SERVER_ASSET_DIR): string {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const esbuild = require('esbuild') as typeof import('esbuild');
+  const source = path.join(packageRoot(), 'runtime', 'inference-server');
   fs.mkdirSync(outDir, { recursive: true });
   esbuild.buildSync({
-    entryPoints: { serve: path.join(__dirname, 'serve.ts'), worker: path.join(__dirname, 'worker.ts') },
+    entryPoints: { serve: path.join(source, 'serve.ts'), worker: path.join(source, 'worker.ts') },
     outdir: outDir,
     bundle: true,
     platform: 'node',
@@ -39,13 +37,8 @@ export function bundleInferenceServer(outDir: string = INFERENCE_SERVER_ASSET_DI
     logLevel: 'error',
   });
   for (const file of STATIC_FILES) {
-    fs.copyFileSync(path.join(__dirname, file), path.join(outDir, file));
+    fs.copyFileSync(path.join(source, file), path.join(outDir, file));
   }
   fs.chmodSync(path.join(outDir, 'serve'), 0o755);
   return outDir;
-}
-
-if (require.main === module) {
-  const started = Date.now();
-  console.log(`bundled the inference server into ${bundleInferenceServer()} in ${Date.now() - started} ms`);
 }
