@@ -1,8 +1,8 @@
 import { Duration } from 'aws-cdk-lib';
-import { Entity, Feature, FeatureContract, FeatureView } from '../lib';
+import { Entity, Feature, FeatureContract, FeatureView, RequestSource } from '../lib';
 import {
   checkCompatibility, EARLIEST_EVENT_DATE, EARLIEST_EVENT_TIME_MS, earliestEventDateProblem, earliestEventTimeMs, formatEpochDate, entityKeyOf, FeatureDtype, MAX_FUTURE_SKEW_LIMIT_MS, maxFutureSkewProblem, FeatureStatus, featureViewProblems, FeatureViewSpec, offlineColumns, onlineKey,
-  nonNumericModelInputs, resolveFeatureRefs, serveValue,
+  resolveFeatureRefs, resolveModelInputs, serveValue,
   validateRecord,
 } from '../lib/features/spec';
 
@@ -256,15 +256,21 @@ describe('serving rule and feature references', () => {
     );
   });
 
-  test('string features cannot be model inputs: the one rule both gateway sides apply', () => {
+  test('model inputs: stored and request-time columns in reference order, strings refused — the one rule both gateway sides apply', () => {
     const merchant = new FeatureView({
       name: 'merchant', entities: [new Entity({ name: 'merchant', joinKeys: ['merchant_id'] })], ttl: Duration.days(1),
       features: [Feature.string('country'), Feature.float64('risk')],
     }).toSpec();
-    const refs = ['customer_txn_stats:txn_count_1h', 'customer_txn_stats:device_type', 'merchant:risk', 'merchant:country', 'customer_txn_stats:is_new', 'customer_txn_stats:embedding'];
-    expect(nonNumericModelInputs([spec, merchant], refs)).toEqual(['customer_txn_stats:device_type', 'merchant:country']);
-    expect(nonNumericModelInputs([spec, merchant], ['merchant:risk', 'customer_txn_stats:avg_amount_7d'])).toEqual([]);
-    expect(() => nonNumericModelInputs([spec], ['nope:x'])).toThrow(/unknown view 'nope'/);
+    const request = new RequestSource({ name: 'txn', features: [Feature.float64('amount'), Feature.bool('present', { fallback: false })] }).toSpec();
+    const columns = resolveModelInputs([spec, merchant], request, ['txn:amount', 'merchant:risk', 'customer_txn_stats:txn_count_1h', 'txn:present']);
+    expect(columns.map((c) => [c.ref, c.from])).toEqual([['txn:amount', 'request'], ['merchant:risk', 'store'], ['customer_txn_stats:txn_count_1h', 'store'], ['txn:present', 'request']]);
+    const refs = ['customer_txn_stats:txn_count_1h', 'customer_txn_stats:device_type', 'merchant:risk', 'merchant:country', 'nope:x', 'txn:gone'];
+    expect(() => resolveModelInputs([spec, merchant], request, refs)).toThrow(
+      /'customer_txn_stats:device_type' is a string[\s\S]*'merchant:country' is a string[\s\S]*unknown view or request source 'nope'[\s\S]*'txn' has no feature 'gone'/,
+    );
+    // A request source may not hide a view, and may not declare strings.
+    expect(() => resolveModelInputs([merchant], { ...request, name: 'merchant' }, ['merchant:risk'])).toThrow(/has the name of a feature view/);
+    expect(() => new RequestSource({ name: 'txn', features: [Feature.string('country')] })).toThrow(/'country' is a string; request-time features are model inputs/);
   });
 });
 

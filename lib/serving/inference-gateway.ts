@@ -3,20 +3,24 @@ import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { FeatureDtype, joinKeysOf, resolveFeatureRefs } from '../features/spec';
+import { FeatureDtype, FeatureSpec, joinKeysOf, resolveModelInputs } from '../features/spec';
+import { gatewayEnvironment } from '../../runtime/contracts/gateway';
 import type { GatewayConfig } from '../../runtime/core/gateway-core';
 import { GatewayMetrics, MetricDimensions, METRICS_NAMESPACE } from '../../runtime/core/metrics';
 import { PRIORITY_TIERS, PriorityTierName } from '../../runtime/core/tiers';
-import { FeatureStore } from '../features/feature-store';
+import { IFeatureStore } from '../features/feature-store-base';
 import { FeatureView } from '../features/feature-view';
+import { RequestSource } from '../features/request-source';
 import { createFeatureStream, grantStreamPut, OWN_PRODUCER_ACTIONS } from '../private/feature-streams';
 import { createHandlerFunction } from '../private/handler-function';
 import { PREDICT_REQUEST_LIMITS } from '../private/predict-request';
 import { concreteSeconds, environmentBytes, LAMBDA_ENVIRONMENT_LIMIT_BYTES, throwIfProblems } from '../private/validation';
-import { IModelEndpoint, ModelEndpoint } from './model-endpoint';
+import { ModelBackend, ModelBackendBinding } from './model-backend';
+import { ModelRouting } from './model-routing';
 
 /** Limits of a priority tier's usage plan. */
 export interface PriorityTierLimits {
@@ -116,25 +120,45 @@ export interface CircuitBreakerSettings {
 
 /** Properties of an `InferenceGateway`. */
 export interface InferenceGatewayProps {
-  /** The model endpoint behind the gateway. */
-  readonly endpoint: IModelEndpoint;
-  /** The feature store holding the model's features (read online, one round trip per request). */
-  readonly store: FeatureStore;
-  /** The views the model reads; each must be in the store. */
-  readonly features: FeatureView[];
   /**
-   * The model's input contract: `view:feature` references, in the order of the input tensor's columns (vectors
-   * flattened, booleans as 0/1). Strings cannot be model inputs.
+   * Where the model answers: `ModelBackend.sageMaker(endpoint)`, `ModelBackend.http({ url, vpc })` (servers speaking our
+   * inference server's protocol, e.g. on Kubernetes) or `ModelBackend.embedded({ modelPath })` (in the gateway function).
+   */
+  readonly backend: ModelBackend;
+  /**
+   * The feature store holding the model's stored features (read online, one round trip per request).
+   * @default - none: the model reads request-time features only
+   */
+  readonly store?: IFeatureStore;
+  /**
+   * The views the model reads; each must be in the store.
+   * @default - none
+   */
+  readonly features?: FeatureView[];
+  /**
+   * Request-time features: what the body carries in its `request` object, validated by API Gateway and the gateway.
+   * @default - none: every model input is a stored feature
+   */
+  readonly requestSource?: RequestSource;
+  /**
+   * The model's input contract: `view:feature` (stored) and `source:feature` (request-time) references, in the order
+   * of the input tensor's columns (vectors flattened, booleans as 0/1). Strings cannot be model inputs.
    */
   readonly featureRefs: string[];
   /**
+   * The routing table holding the model's live variant weights (register the model with `routing.addModel`): the
+   * gateway reads them with a short cache and assigns each `userId` by consistent hash against the current weights.
+   * @default - the weights fixed at deploy (`variantWeights`, or the backend's)
+   */
+  readonly routing?: ModelRouting;
+  /**
    * Model name: the `{model}` in `POST /predict/{model}`, logged with every prediction.
-   * @default - the endpoint's `modelName` when it is a ModelEndpoint (so gateway and server logs name the model alike)
+   * @default - the backend's model name (so gateway and server logs name the model alike)
    */
   readonly modelName?: string;
   /**
    * Model version, logged with every prediction.
-   * @default - each variant's version as its containers report it when the endpoint is a ModelEndpoint, else '1'
+   * @default - each variant's version as the backend reports it (a ModelEndpoint's artifacts), else '1'
    */
   readonly modelVersion?: string;
   /**
@@ -165,8 +189,9 @@ export interface InferenceGatewayProps {
    */
   readonly stageBurstLimit?: number;
   /**
-   * Traffic weight per production variant for consistent per-user assignment (the request's `userId` is hashed).
-   * @default - the endpoint's initial weights when it is a ModelEndpoint; otherwise SageMaker routes by its own weights
+   * Traffic weight per variant for consistent per-user assignment (the request's `userId` is hashed), used until (and
+   * whenever) the routing table cannot be read.
+   * @default - the backend's initial weights (a ModelEndpoint's `initialWeight`s); none: the backend routes
    */
   readonly variantWeights?: Record<string, number>;
   /**
@@ -182,7 +207,7 @@ export interface InferenceGatewayProps {
   /**
    * Stream receiving one JSON line per prediction (features, outputs, variant, version, latency, fallback flag, tier)
    * for drift detection.
-   * @default - an encrypted on-demand stream is created
+   * @default - an on-demand stream encrypted with the store's key (or a key created here, without a store)
    */
   readonly predictionLogStream?: kinesis.IStream;
   /**
@@ -198,10 +223,11 @@ export interface InferenceGatewayProps {
 }
 
 /**
- * A load-shedding gateway in front of a model endpoint: API Gateway `POST /predict/{model}` (IAM-authorized, API
- * keys mapping callers to priority tiers, usage plans, stage throttling, request validation generated from the
- * model's input contract, JSON access logs, tracing) → the gateway Lambda (admission control by tier, one-round-trip
- * feature lookup, deadline, circuit breaker, marked fallback, consistent variant assignment, prediction log).
+ * A load-shedding gateway in front of a model backend: API Gateway `POST /predict/{model}` (IAM-authorized, API keys
+ * mapping callers to priority tiers, usage plans, stage throttling, request validation generated from the model's
+ * input contract, JSON access logs, tracing) → the gateway Lambda (admission control by tier, one-round-trip feature
+ * lookup merged with request-time features, deadline, circuit breaker, marked fallback, consistent variant assignment
+ * against the routing table's live weights, prediction log).
  */
 export class InferenceGateway extends Construct {
   /** The REST API. */
@@ -220,12 +246,16 @@ export class InferenceGateway extends Construct {
   constructor(scope: Construct, id: string, props: InferenceGatewayProps) {
     super(scope, id);
     const tiers = props.tiers ?? [PriorityTier.CRITICAL, PriorityTier.STANDARD, PriorityTier.BATCH];
-    const endpoint = props.endpoint instanceof ModelEndpoint ? props.endpoint : undefined;
-    this.modelName = props.modelName ?? endpoint?.modelName ?? '';
-    throwIfProblems(this, InferenceGateway.problems(props, tiers, this.modelName));
+    const backend = props.backend.bind(this);
+    this.modelName = props.modelName ?? backend.modelName ?? '';
+    throwIfProblems(this, InferenceGateway.problems(props, tiers, this.modelName, backend));
+    const views = props.features ?? [];
+    const readsStore = resolveModelInputs(views.map((v) => v.toSpec()), props.requestSource?.toSpec(), props.featureRefs).some((c) => c.from === 'store');
 
     // The log holds feature values: encrypted with the feature store's key, so one key policy governs every copy.
-    this.predictionLog = props.predictionLogStream ?? createFeatureStream(this, 'PredictionLog', { key: props.store.key });
+    this.predictionLog = props.predictionLogStream ?? createFeatureStream(this, 'PredictionLog', {
+      key: props.store?.key ?? new kms.Key(this, 'PredictionLogKey', { enableKeyRotation: true, description: `Encrypts the prediction log of model ${this.modelName}` }),
+    });
     this.api = this.createApi(props);
     const keyIds: Record<string, PriorityTierName> = {};
     const stage = this.api.deploymentStage;
@@ -246,12 +276,13 @@ export class InferenceGateway extends Construct {
       keyIds[key.keyId] = tier.name as PriorityTierName;
     }
 
-    const weights = props.variantWeights ?? (props.endpoint instanceof ModelEndpoint ? props.endpoint.productionVariantWeights : undefined);
+    const weights = props.variantWeights ?? backend.variantWeights;
     const config: GatewayConfig = {
       model: this.modelName,
       modelVersion: props.modelVersion ?? '1',
-      modelVersions: props.modelVersion === undefined ? endpoint?.modelVersions : undefined,
-      views: props.features.map((v) => v.toSpec()),
+      modelVersions: props.modelVersion === undefined ? backend.modelVersions : undefined,
+      views: readsStore ? views.map((v) => v.toSpec()) : [],
+      requestSource: props.requestSource?.toSpec(),
       featureRefs: props.featureRefs,
       inputName: props.inputName ?? 'features',
       deadlineMs: (props.deadline ?? Duration.millis(100)).toMilliseconds(),
@@ -266,14 +297,16 @@ export class InferenceGateway extends Construct {
         openMs: props.circuitBreaker.openDuration?.toMilliseconds(),
       },
     };
-    const environment = {
-      GATEWAY_CONFIG: Stack.of(this).toJsonString(config),
-      ONLINE_TABLE_NAME: props.store.table.tableName,
-      ENDPOINT_NAME: props.endpoint.endpointName,
-      PREDICTION_LOG_STREAM: this.predictionLog.streamName,
-      METRICS_NAMESPACE,
+    const settings = {
+      config,
+      backend: backend.config,
+      onlineTableName: readsStore ? props.store!.table.tableName : undefined,
+      predictionLogStream: this.predictionLog.streamName,
+      routingTableName: props.routing?.tableName,
+      metricsNamespace: METRICS_NAMESPACE,
     };
-    const size = environmentBytes({ ...environment, GATEWAY_CONFIG: JSON.stringify(config) }, () => 128);
+    const environment = gatewayEnvironment(settings, (value) => Stack.of(this).toJsonString(value));
+    const size = environmentBytes(gatewayEnvironment(settings), () => 128);
     if (size > LAMBDA_ENVIRONMENT_LIMIT_BYTES) {
       throw new Error(`${this.node.path}: the gateway configuration takes ${size} bytes, over Lambda's ${LAMBDA_ENVIRONMENT_LIMIT_BYTES}-byte environment limit; pass fewer views (only those the model reads) or shorten their descriptions`);
     }
@@ -284,9 +317,14 @@ export class InferenceGateway extends Construct {
       memorySize: props.memorySize ?? Size.mebibytes(1024),
       timeout: Duration.seconds(10),
       logRetention: props.logRetention,
+      code: backend.code,
+      vpc: backend.vpc?.vpc,
+      vpcSubnets: backend.vpc?.vpcSubnets,
+      securityGroups: backend.vpc?.securityGroups,
     });
-    props.store.grantReadOnline(this.function);
-    props.endpoint.grantInvoke(this.function);
+    if (readsStore) props.store!.grantReadOnline(this.function);
+    backend.grantInvoke(this.function);
+    props.routing?.grantRead(this.function);
     grantStreamPut(this.predictionLog, this.function, OWN_PRODUCER_ACTIONS);
 
     const predict = this.api.root.addResource('predict').addResource('{model}');
@@ -366,41 +404,55 @@ export class InferenceGateway extends Construct {
   }
 
   /**
-   * The request body schema, generated from the model's input contract (the join keys of its views): only the join
-   * keys and `userId`, every string and object bounded (`PREDICT_REQUEST_LIMITS`), no arrays.
+   * The request body schema, generated from the model's input contract: the join keys of the views it reads (as
+   * `entity`), its request-time features (as `request`, each of its type, numbers within the float32 input's range)
+   * and `userId`; every string and object bounded (`PREDICT_REQUEST_LIMITS`), nothing else.
    */
   private requestModel(props: InferenceGatewayProps): apigateway.Model {
-    const joinKeys = [...new Set(props.features.flatMap((v) => joinKeysOf(v.toSpec())))];
+    const columns = resolveModelInputs((props.features ?? []).map((v) => v.toSpec()), props.requestSource?.toSpec(), props.featureRefs);
+    const joinKeys = columns.some((c) => c.from === 'store') ? [...new Set((props.features ?? []).flatMap((v) => joinKeysOf(v.toSpec())))] : [];
     const { MAX_JOIN_KEY_LENGTH, MAX_USER_ID_LENGTH } = PREDICT_REQUEST_LIMITS;
     // Length bounds apply to strings only, range bounds to integers only (JSON Schema draft 4).
     const joinKeyValue: apigateway.JsonSchema = {
       type: [apigateway.JsonSchemaType.STRING, apigateway.JsonSchemaType.INTEGER],
       minLength: 1, maxLength: MAX_JOIN_KEY_LENGTH, minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER,
     };
+    const properties: Record<string, apigateway.JsonSchema> = {
+      userId: {
+        type: apigateway.JsonSchemaType.STRING, minLength: 1, maxLength: MAX_USER_ID_LENGTH,
+        description: 'Stable id for A/B and canary assignment (never a request id)',
+      },
+    };
+    const required: string[] = [];
+    if (joinKeys.length > 0) {
+      required.push('entity');
+      properties.entity = {
+        type: apigateway.JsonSchemaType.OBJECT, required: joinKeys, additionalProperties: false,
+        minProperties: joinKeys.length, maxProperties: joinKeys.length,
+        properties: Object.fromEntries(joinKeys.map((k) => [k, joinKeyValue])),
+      };
+    }
+    const source = props.requestSource?.toSpec();
+    if (source) {
+      const mandatory = source.features.filter((f) => f.fallback === undefined).map((f) => f.name);
+      if (mandatory.length > 0) required.push('request');
+      properties.request = {
+        type: apigateway.JsonSchemaType.OBJECT, additionalProperties: false, maxProperties: source.features.length,
+        ...(mandatory.length > 0 ? { required: mandatory } : {}),
+        properties: Object.fromEntries(source.features.map((f) => [f.name, requestFeatureSchema(f)])),
+      };
+    }
     return new apigateway.Model(this, 'PredictRequest', {
       restApi: this.api,
       contentType: 'application/json',
-      description: `Prediction request of ${this.modelName}: the entity's join keys and an optional stable user id`,
+      description: `Prediction request of ${this.modelName}: ${[joinKeys.length > 0 ? "the entity's join keys" : '', source ? 'request-time features' : '', 'an optional stable user id'].filter(Boolean).join(', ')}`,
       schema: {
         schema: apigateway.JsonSchemaVersion.DRAFT4,
         type: apigateway.JsonSchemaType.OBJECT,
-        required: ['entity'],
+        ...(required.length > 0 ? { required } : {}),
         additionalProperties: false,
-        maxProperties: 2,
-        properties: {
-          entity: {
-            type: apigateway.JsonSchemaType.OBJECT,
-            required: joinKeys,
-            additionalProperties: false,
-            minProperties: joinKeys.length,
-            maxProperties: joinKeys.length,
-            properties: Object.fromEntries(joinKeys.map((k) => [k, joinKeyValue])),
-          },
-          userId: {
-            type: apigateway.JsonSchemaType.STRING, minLength: 1, maxLength: MAX_USER_ID_LENGTH,
-            description: 'Stable id for A/B and canary assignment (never a request id)',
-          },
-        },
+        maxProperties: Object.keys(properties).length,
+        properties,
       },
     });
   }
@@ -420,18 +472,17 @@ export class InferenceGateway extends Construct {
   }
 
   /** Every problem of the props, each naming the prop and the fix. */
-  private static problems(props: InferenceGatewayProps, tiers: PriorityTier[], modelName: string): string[] {
+  private static problems(props: InferenceGatewayProps, tiers: PriorityTier[], modelName: string, backend: ModelBackendBinding): string[] {
     const problems: string[] = [];
-    for (const view of props.features ?? []) {
-      const issue = props.store.membershipProblem(view);
+    const views = props.features ?? [];
+    for (const view of views) {
+      const issue = props.store?.membershipProblem(view);
       if (issue) problems.push(`features: ${issue}`);
     }
     try {
-      const groups = resolveFeatureRefs((props.features ?? []).map((v) => v.toSpec()), props.featureRefs ?? []);
-      for (const { view, features } of groups) {
-        for (const f of features.filter((x) => x.dtype === FeatureDtype.STRING)) {
-          problems.push(`featureRefs: '${view.name}:${f.name}' is a string; model inputs are numeric — encode it as a number or bool feature in the view`);
-        }
+      const columns = resolveModelInputs(views.map((v) => v.toSpec()), props.requestSource?.toSpec(), props.featureRefs ?? []);
+      if (columns.some((c) => c.from === 'store') && !props.store) {
+        problems.push('store: the model reads stored features; pass the FeatureStore holding them (or use request-time features only)');
       }
     } catch (e) {
       problems.push(`featureRefs: ${(e as Error).message.replace(/\n\s*/g, ' ')}`);
@@ -450,15 +501,39 @@ export class InferenceGateway extends Construct {
       problems.push('fallback: declare the answer served when the model cannot answer, e.g. Fallback.constant({ probability: [0.01] })');
     }
     if (!Token.isUnresolved(modelName) && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/.test(modelName)) {
-      problems.push(`modelName: '${modelName}' must be 1-63 letters, digits, '_', '.' or '-' (it is a URL path segment); name the model, or give the ModelEndpoint a modelName`);
+      problems.push(`modelName: '${modelName}' must be 1-63 letters, digits, '_', '.' or '-' (it is a URL path segment); name the model, or give the backend a model name`);
     }
     const weights = Object.entries(props.variantWeights ?? {});
-    const known = props.endpoint instanceof ModelEndpoint ? props.endpoint.productionVariantNames : undefined;
+    const known = backend.variantNames;
     for (const [name, weight] of weights) {
       if (!(weight >= 0)) problems.push(`variantWeights.${name}: ${weight} must be >= 0`);
-      if (known && !known.includes(name)) problems.push(`variantWeights.${name}: the endpoint has no production variant '${name}' (has: ${known.join(', ')})`);
+      if (known && !known.includes(name)) problems.push(`variantWeights.${name}: the backend has no variant '${name}' (has: ${known.join(', ')})`);
     }
     if (weights.length > 0 && !weights.some(([, w]) => w > 0)) problems.push('variantWeights: at least one variant needs a positive weight');
+    if (props.routing && !Token.isUnresolved(modelName) && !props.routing.models.includes(modelName)) {
+      problems.push(`routing: model '${modelName}' is not in the routing table; call routing.addModel({ model: '${modelName}', variantWeights, endpoint }) first`);
+    }
     return problems;
+  }
+}
+
+/** Largest magnitude of a float32 (the model input's type). */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+/** The JSON Schema (draft 4) of one request-time feature's value. */
+function requestFeatureSchema(feature: FeatureSpec): apigateway.JsonSchema {
+  const description = feature.description;
+  switch (feature.dtype) {
+    case FeatureDtype.INT64:
+      return { type: apigateway.JsonSchemaType.INTEGER, minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER, description };
+    case FeatureDtype.BOOL:
+      return { type: apigateway.JsonSchemaType.BOOLEAN, description };
+    case FeatureDtype.FLOAT32_VECTOR:
+      return {
+        type: apigateway.JsonSchemaType.ARRAY, minItems: feature.dimension, maxItems: feature.dimension, description,
+        items: { type: apigateway.JsonSchemaType.NUMBER, minimum: -FLOAT32_MAX, maximum: FLOAT32_MAX },
+      };
+    default:
+      return { type: apigateway.JsonSchemaType.NUMBER, minimum: -FLOAT32_MAX, maximum: FLOAT32_MAX, description };
   }
 }

@@ -21,6 +21,7 @@ import { parsePredictRequest, PredictRequest } from './predict-request';
 import { PREDICTION_LOG_SCHEMA, PredictionLogSink } from './prediction-log';
 import { levelOfTier, PRIORITY_TIERS, PriorityTierName } from './tiers';
 import { TtlCache } from './ttl-cache';
+import { RoutingSource } from './routing';
 import { assignVariant, WeightedVariant } from './variant-assignment';
 
 /** Gateway configuration: plain JSON, produced by the GatewayCore construct (env `GATEWAY_CONFIG`). */
@@ -70,6 +71,12 @@ export interface GatewayConfig {
 /** Least time worth giving the model, milliseconds: with less left, the fallback is served without calling it. */
 export const MIN_MODEL_BUDGET_MS = 2;
 
+/**
+ * Longest a request waits for the routing table when its cached weights are stale, milliseconds (and at most a
+ * quarter of what is left of the deadline); past it, the last weights read (or the configured ones) assign the user.
+ */
+export const MAX_ROUTING_READ_MS = 50;
+
 /** The online feature client, as the gateway uses it. */
 export interface FeatureSource {
   getOnlineFeatures(request: { views: readonly FeatureViewSpec[]; entities: readonly Record<string, string | number>[]; featureRefs: readonly string[]; deadlineMs?: number }):
@@ -97,6 +104,11 @@ export interface GatewayPorts {
   /** The online feature client. @default - none: allowed when the model reads only request-time features */
   readonly features?: FeatureSource;
   readonly model: ModelInvoker;
+  /**
+   * The live variant weights (the routing table), read per model with a short cache.
+   * @default - the weights of `GatewayConfig.variants`
+   */
+  readonly routing?: RoutingSource;
   /** @default - predictions are not logged */
   readonly predictionLog?: GatewayPredictionLog;
   /**
@@ -273,7 +285,7 @@ export class GatewayCore {
       return { outputs: this.config.fallbackOutputs, fallbackReason: code, ...extra };
     };
     const remaining = () => this.config.deadlineMs - (performance.now() - state.started);
-    const variant = body.userId && this.config.variants?.length ? assignVariant(body.userId, this.config.variants, this.config.model) : undefined;
+    const variant = await this.variantOf(body.userId, remaining);
     let stored;
     try {
       stored = await this.readStoredFeatures(body, state, remaining);
@@ -317,6 +329,18 @@ export class GatewayCore {
     } finally {
       state.timings.model = performance.now() - modelStarted;
     }
+  }
+
+  /**
+   * The variant of a user: a consistent hash of its stable id against the current weights (the routing table's, or
+   * the configured ones when there is no table or nothing could be read). Without a user id, none: the backend
+   * routes by its own weights (a SageMaker endpoint's follow the routing table).
+   */
+  private async variantOf(userId: string | undefined, remaining: () => number): Promise<string | undefined> {
+    if (!userId) return undefined;
+    const live = await this.ports.routing?.variantsOf(this.config.model, { deadlineMs: Math.min(MAX_ROUTING_READ_MS, remaining() / 4) });
+    const variants = live?.length ? live : this.config.variants;
+    return variants?.length ? assignVariant(userId, variants, this.config.model) : undefined;
   }
 
   /** The stored features of the request's entity (one round trip within the deadline); none when the model reads none. */

@@ -30,7 +30,7 @@ export const RoutingAttributes = {
   /** Version of the weights, incremented by every change (1 when seeded). */
   VERSION: 'version',
   /** SageMaker endpoint the weights are pushed to; absent when the model has none. */
-  ENDPOINT_NAME: 'endpointName',
+  ENDPOINT: 'endpointName',
   /** The audit trail, oldest change first. */
   TRAIL: 'trail',
 } as const;
@@ -345,12 +345,12 @@ export function decodeRoutingItem(item: DynamoItem): RoutingEntry {
       to: readWeights(c.M?.to, `${A.TRAIL}[${i}].to`),
     };
   });
-  const endpoint = item[A.ENDPOINT_NAME];
+  const endpoint = item[A.ENDPOINT];
   return {
     model,
     version: readNumber(item[A.VERSION], A.VERSION),
     variants,
-    ...(endpoint === undefined ? {} : { endpointName: readString(endpoint, A.ENDPOINT_NAME) }),
+    ...(endpoint === undefined ? {} : { endpointName: readString(endpoint, A.ENDPOINT) }),
     trail,
   };
 }
@@ -385,7 +385,7 @@ export function seedUpdate(seed: RoutingSeed): RoutingUpdate {
   return {
     Key: routingKey(seed.model),
     UpdateExpression: seed.endpointName === undefined ? `${set} REMOVE #e` : `${set}, #e = :e`,
-    ExpressionAttributeNames: { '#v': A.VARIANTS, '#ver': A.VERSION, '#t': A.TRAIL, '#e': A.ENDPOINT_NAME },
+    ExpressionAttributeNames: { '#v': A.VARIANTS, '#ver': A.VERSION, '#t': A.TRAIL, '#e': A.ENDPOINT },
     ExpressionAttributeValues: {
       ':v': encodeVariants(variants), ':ver': number(1), ':t': encodeTrail([first]),
       ...(seed.endpointName === undefined ? {} : { ':e': { S: seed.endpointName } }),

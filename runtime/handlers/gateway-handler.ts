@@ -1,25 +1,22 @@
 /**
  * Lambda entry point of the inference gateway (API Gateway REST proxy integration, `POST /predict/{model}`):
- * builds the core `GatewayCore` over the online feature client (DynamoDB), the SageMaker Runtime client and
- * the prediction-log stream (Kinesis), then answers each event. Metrics go to the log as EMF.
+ * builds the core `GatewayCore` over the online feature client (DynamoDB), the model backend (a SageMaker endpoint,
+ * an HTTP service speaking our server's protocol, or a model embedded in this function), the routing table's live
+ * variant weights and the prediction-log stream (Kinesis), then answers each event. Metrics go to the log as EMF.
  *
- * Environment (set by the InferenceGateway construct):
- * - `GATEWAY_CONFIG`          JSON GatewayConfig (runtime/core/inference-gateway.ts)
- * - `ONLINE_TABLE_NAME`       DynamoDB online table of the feature store
- * - `ENDPOINT_NAME`           SageMaker endpoint to invoke
- * - `PREDICTION_LOG_STREAM`   optional; Kinesis stream receiving one JSON line per prediction
- * - `METRICS_NAMESPACE`       optional; default `METRICS_NAMESPACE` of runtime/core/metrics.ts
+ * Environment: runtime/contracts/gateway.ts (`GatewayVariables`), written by the InferenceGateway construct.
  * Endpoints, region and credentials come from the SDK's own environment (`AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME`, ...).
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
-import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { LambdaEnvironment } from '../aws/lambda-environment';
-import { SageMakerModelInvoker } from '../aws/sagemaker-model-invoker';
 import { OnlineFeatureClient } from '../aws/online-store';
 import { KinesisPredictionLogSink } from '../aws/prediction-log-sinks';
-import { GatewayConfig, GatewayPorts, GatewayCore } from '../core/gateway-core';
+import { CachedRoutingSource, RoutingTableClient } from '../aws/routing-table';
+import { createModelInvoker } from '../backends/create-model-invoker';
+import { Environment } from '../contracts/environment';
+import { parseGatewayEnvironment } from '../contracts/gateway';
+import { GatewayPorts, GatewayCore } from '../core/gateway-core';
 import { METRICS_NAMESPACE, toEmf } from '../core/metrics';
 
 /**
@@ -42,26 +39,29 @@ export function createGatewayHandler(gateway: GatewayCore): GatewayHandler {
   });
 }
 
-/** Builds the handler from the Lambda environment (see the module documentation); throws naming what is missing. */
-export function gatewayFromEnvironment(env: NodeJS.ProcessEnv = process.env): GatewayHandler {
-  const environment = new LambdaEnvironment(env, 'gateway-handler', 'InferenceGateway');
-  const config = environment.json<GatewayConfig>('GATEWAY_CONFIG', 'a JSON GatewayConfig');
-  const namespace = environment.optional('METRICS_NAMESPACE') ?? METRICS_NAMESPACE;
-  const logStream = environment.optional('PREDICTION_LOG_STREAM');
+/** Builds the handler from the Lambda environment; throws listing every problem of it. */
+export function gatewayFromEnvironment(env: Environment = process.env): GatewayHandler {
+  const settings = parseGatewayEnvironment(env);
+  const namespace = settings.metricsNamespace ?? METRICS_NAMESPACE;
+  const warn = (message: string, detail: Record<string, unknown>) => console.warn(JSON.stringify({ level: 'warn', message, ...detail }));
+  // SDK retries off: the feature client retries within the request's deadline itself.
+  const dynamo = new DynamoDBClient({ maxAttempts: 1 });
   const ports: GatewayPorts = {
-    // SDK retries off: the feature client retries within the request's deadline itself.
-    features: new OnlineFeatureClient({ client: new DynamoDBClient({ maxAttempts: 1 }), tableName: environment.required('ONLINE_TABLE_NAME') }),
-    // No SDK retries: the gateway's deadline and breaker decide what happens after a failure.
-    model: new SageMakerModelInvoker(new SageMakerRuntimeClient({ maxAttempts: 1 }), environment.required('ENDPOINT_NAME')),
-    predictionLog: logStream ? new KinesisPredictionLogSink({
-      client: new KinesisClient({}), streamName: logStream, flushIntervalMs: 50,
+    features: settings.onlineTableName ? new OnlineFeatureClient({ client: dynamo, tableName: settings.onlineTableName }) : undefined,
+    model: createModelInvoker(settings.backend, { modelName: settings.config.model }),
+    routing: settings.routingTableName ? new CachedRoutingSource({
+      table: new RoutingTableClient({ client: dynamo, tableName: settings.routingTableName }),
+      onError: (model, error) => warn('routing table read failed; serving the last weights read', { model, detail: `${error.name}: ${error.message}` }),
+    }) : undefined,
+    predictionLog: settings.predictionLogStream ? new KinesisPredictionLogSink({
+      client: new KinesisClient({}), streamName: settings.predictionLogStream, flushIntervalMs: 50,
       // Counted and emitted by the gateway (PredictionLogDeliveryFailures); the cause is for the log only.
-      onError: (error, records) => console.warn(JSON.stringify({ level: 'warn', message: 'prediction-log delivery failed', records, detail: `${error.name}: ${error.message}` })),
+      onError: (error, records) => warn('prediction-log delivery failed', { records, detail: `${error.name}: ${error.message}` }),
     }) : undefined,
     logDeliveryBudgetMs: LOG_DELIVERY_BUDGET_MS,
     metrics: (dimensions, metrics) => process.stdout.write(`${toEmf(dimensions, metrics, { namespace })}\n`),
   };
-  return createGatewayHandler(new GatewayCore(config, ports));
+  return createGatewayHandler(new GatewayCore(settings.config, ports));
 }
 
 let fromEnvironment: GatewayHandler | undefined;

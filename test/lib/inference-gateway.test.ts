@@ -1,14 +1,16 @@
 import * as path from 'path';
 import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { customerTxnStats, fraudFeatureViews, fraudModelFeatureRefs, merchantRisk } from '../../examples/fraud-features';
 import {
   Fallback, FeatureStore, InferenceGateway, InferenceGatewayProps, InferenceImage, InferenceInstanceType, ModelArtifact,
-  ModelEndpoint, PriorityTier,
+  ModelBackend, ModelEndpoint, PriorityTier,
 } from '../../lib';
 import { PREDICT_REQUEST_LIMITS } from '../../lib/private/predict-request';
+import { GatewayVariables } from '../../runtime/contracts/gateway';
 import { GatewayMetrics, MetricDimensions, toEmf } from '../../runtime/core/metrics';
 import { alarmsWithoutActions } from '../support/alarms';
 
@@ -32,7 +34,7 @@ function platform(stackId: string) {
 
 function gatewayProps(p: ReturnType<typeof platform>, overrides: Partial<InferenceGatewayProps> = {}): InferenceGatewayProps {
   return {
-    endpoint: p.endpoint, store: p.store, features: fraudFeatureViews, featureRefs: fraudModelFeatureRefs, modelName: 'fraud',
+    backend: ModelBackend.sageMaker(p.endpoint), store: p.store, features: fraudFeatureViews, featureRefs: fraudModelFeatureRefs, modelName: 'fraud',
     fallback: Fallback.constant({ probability: [0.01] }), deadline: Duration.millis(40), predictionCacheTtl: Duration.seconds(30),
     tiers: [PriorityTier.CRITICAL, PriorityTier.standard({ rateLimit: 100, quotaPerDay: 500_000 }), PriorityTier.BATCH],
     ...overrides,
@@ -45,9 +47,13 @@ const gateway = new InferenceGateway(p.stack, 'Gateway', gatewayProps(p));
 gateway.grantInvoke(caller);
 const template = Template.fromJSON(p.app.synth().getStackByName(p.stack.stackName).template); // cdk-nag runs here
 const fnId = p.stack.getLogicalId(gateway.function.node.defaultChild as any);
-/** GATEWAY_CONFIG parsed, with each reference (the API key ids) kept as its JSON text. */
-const config = () => JSON.parse((template.toJSON().Resources[fnId].Properties.Environment.Variables.GATEWAY_CONFIG['Fn::Join'][1] as unknown[])
-  .map((part) => (typeof part === 'string' ? part : JSON.stringify(part).replace(/"/g, '\\"'))).join(''));
+/** A JSON variable of the gateway's environment parsed, with each reference (the API key ids, the endpoint name) kept as its JSON text. */
+const jsonVariable = (name: string) => {
+  const value = template.toJSON().Resources[fnId].Properties.Environment.Variables[name];
+  return JSON.parse(typeof value === 'string' ? value : (value['Fn::Join'][1] as unknown[])
+    .map((part) => (typeof part === 'string' ? part : JSON.stringify(part).replace(/"/g, '\\"'))).join(''));
+};
+const config = () => jsonVariable(GatewayVariables.CONFIG);
 
 describe('InferenceGateway', () => {
   test('POST /predict/{model}: IAM-authorized, API key required, body validated against a schema from the input contract', () => {
@@ -115,9 +121,9 @@ describe('InferenceGateway', () => {
 
   test('the handler gets its whole configuration: input contract, deadline, fallback, tiers by key, variant weights, cache', () => {
     const env = template.toJSON().Resources[fnId].Properties.Environment.Variables;
-    expect(env.ENDPOINT_NAME).toEqual(p.stack.resolve(p.endpoint.endpointName));
-    expect(env.ONLINE_TABLE_NAME).toEqual(p.stack.resolve(p.store.table.tableName));
-    expect(env.PREDICTION_LOG_STREAM).toEqual(p.stack.resolve(gateway.predictionLog.streamName));
+    expect(jsonVariable(GatewayVariables.MODEL_BACKEND)).toEqual({ kind: 'sagemaker', endpointName: p.endpoint.endpointName });
+    expect(env[GatewayVariables.ONLINE_TABLE_NAME]).toEqual(p.stack.resolve(p.store.table.tableName));
+    expect(env[GatewayVariables.PREDICTION_LOG_STREAM]).toEqual(p.stack.resolve(gateway.predictionLog.streamName));
     const parsed = config();
     // The gateway logs each variant's version as its containers report it (MODEL_VERSION), so logs join.
     expect(parsed.modelVersions).toEqual(p.endpoint.modelVersions);
@@ -182,22 +188,34 @@ describe('InferenceGateway', () => {
       .toThrow(/'customer_txn_stats:last_device_type' is a string; model inputs are numeric/);
   });
 
-  test("the model name defaults to the endpoint's, and an endpoint without one is refused with the fix", () => {
+  test("the model name defaults to the backend's, including an imported endpoint's", () => {
     const q = platform('Names');
     const named = new ModelEndpoint(q.stack, 'Named', {
       modelName: 'scoring', image: InferenceImage.fromServer({ gpu: false }),
       variants: [{ name: 'only', model: ModelArtifact.fromAsset(MODEL), instanceType: InferenceInstanceType.C6I_XLARGE }],
     });
-    expect(new InferenceGateway(q.stack, 'Default', gatewayProps(q, { endpoint: named, modelName: undefined })).modelName).toBe('scoring');
-    const imported = ModelEndpoint.fromEndpointAttributes(q.stack, 'Imported', { endpointName: 'legacy', variantNames: ['AllTraffic'] });
-    expect(() => new InferenceGateway(q.stack, 'Unnamed', gatewayProps(q, { endpoint: imported, modelName: undefined })))
-      .toThrow(/modelName: '' must be .*give the ModelEndpoint a modelName/);
+    expect(new InferenceGateway(q.stack, 'Default', gatewayProps(q, { backend: ModelBackend.sageMaker(named), modelName: undefined })).modelName).toBe('scoring');
+    // An imported endpoint keeps its facts (today's endpoint would silently lose them: no instanceof anywhere).
+    const imported = ModelEndpoint.fromEndpointAttributes(q.stack, 'Imported', {
+      endpointName: 'legacy', variantNames: ['blue', 'green'], modelName: 'legacy-scoring',
+      productionVariantWeights: { blue: 3, green: 1 }, modelVersions: { blue: 'b7', green: 'g2' },
+    });
+    const fromImport = new InferenceGateway(q.stack, 'FromImport', gatewayProps(q, { backend: ModelBackend.sageMaker(imported), modelName: undefined }));
+    expect(fromImport.modelName).toBe('legacy-scoring');
+    const env = Template.fromStack(q.stack).findResources('AWS::Lambda::Function');
+    const fn = Object.entries(env).find(([id]) => id.startsWith('FromImport'))![1] as any;
+    const text = JSON.stringify(fn.Properties.Environment.Variables);
+    expect(text).toContain('\\"modelVersions\\":{\\"blue\\":\\"b7\\",\\"green\\":\\"g2\\"}');
+    expect(text).toContain('{\\"name\\":\\"blue\\",\\"weight\\":3}');
+    const unnamed = ModelBackend.http({ url: 'http://models.internal:8080', vpc: new ec2.Vpc(q.stack, 'Vpc', { maxAzs: 1, natGateways: 0 }) });
+    expect(() => new InferenceGateway(q.stack, 'Unnamed', gatewayProps(q, { backend: unnamed, modelName: undefined })))
+      .toThrow(/modelName: '' must be .*give the backend a model name/);
   });
 
   test('variant weights must name production variants and give one of them traffic', () => {
     const q = platform('Weights');
     expect(() => new InferenceGateway(q.stack, 'Gateway', gatewayProps(q, { variantWeights: { champion: 0, shadow: 0 } })))
-      .toThrow(/variantWeights\.shadow: the endpoint has no production variant 'shadow' \(has: champion, challenger\)[\s\S]*at least one variant needs a positive weight/);
+      .toThrow(/variantWeights\.shadow: the backend has no variant 'shadow' \(has: champion, challenger\)[\s\S]*at least one variant needs a positive weight/);
   });
 
   test('views the store does not hold are refused', () => {

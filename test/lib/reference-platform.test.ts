@@ -1,10 +1,12 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { App, CfnElement, CfnResource } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { buildReferencePlatform, ReferencePlatformStack } from '../../bin/platform';
 import { fraudFeatureViews } from '../../examples/fraud-features';
+import { GatewayVariables } from '../../runtime/contracts/gateway';
+import { ServerVariables } from '../../runtime/contracts/inference-server';
 import { alarmsWithoutActions } from '../support/alarms';
 
 /** The template with asset hashes (content hashes of the Lambda bundles) masked, so the snapshot shows structure. */
@@ -38,24 +40,45 @@ describe('reference platform', () => {
       .toEqual(report.pluginReports.map((plugin: any) => ({ plugin: plugin.pluginName, violations: [] })));
   });
 
-  test('serves the fraud model: endpoint on the server image, gateway reading the same feature store', () => {
+  test('serves the fraud model: endpoint on the server image, gateway reading the same feature store and the routing table', () => {
     expect(platform.fraudGateway.modelName).toBe('fraud');
     template.resourceCountIs('AWS::SageMaker::Endpoint', 1);
-    template.resourceCountIs('AWS::ApiGateway::UsagePlan', 3);
+    template.resourceCountIs('AWS::ApiGateway::UsagePlan', 5); // fraud: 3 tiers; prescreen: 2
     template.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: { ENDPOINT_NAME: platform.resolve(platform.fraudEndpoint.endpointName), ONLINE_TABLE_NAME: platform.resolve(platform.featureStore.table.tableName) } },
+      Environment: {
+        Variables: Match.objectLike({
+          [GatewayVariables.MODEL_BACKEND]: JSON.stringify({ kind: 'sagemaker', endpointName: platform.fraudEndpoint.endpointName }),
+          [GatewayVariables.ONLINE_TABLE_NAME]: platform.resolve(platform.featureStore.table.tableName),
+          [GatewayVariables.ROUTING_TABLE_NAME]: platform.resolve(platform.routing.tableName),
+        }),
+      },
     });
+    // Typed server settings reach the containers as the server's variables.
+    template.hasResourceProperties('AWS::SageMaker::Model', {
+      PrimaryContainer: { Environment: Match.objectLike({ [ServerVariables.MAX_BATCH_SIZE]: '64', [ServerVariables.MODEL_NAME]: 'fraud' }) },
+    });
+    // Live weights survive a redeploy: the routing table owns them.
+    template.hasResourceProperties('AWS::SageMaker::Endpoint', { RetainAllVariantProperties: true });
+    expect(platform.routing.models).toEqual(['fraud']);
+  });
+
+  test('the pre-screening gateway embeds its model: request-time features only, no store, no endpoint', () => {
+    const fnId = platform.getLogicalId(platform.prescreenGateway.function.node.defaultChild as CfnElement);
+    const variables = template.toJSON().Resources[fnId].Properties.Environment.Variables;
+    expect(JSON.parse(variables[GatewayVariables.MODEL_BACKEND])).toMatchObject({ kind: 'embedded' });
+    expect(variables[GatewayVariables.ONLINE_TABLE_NAME]).toBeUndefined();
+    expect(platform.prescreenGateway.modelName).toBe('prescreen');
   });
 
   test('holds the feature store and its ingestion for every fraud view', () => {
     expect(platform).toBeInstanceOf(ReferencePlatformStack);
     expect(platform.featureStore.views.map((v) => v.name)).toEqual(fraudFeatureViews.map((v) => v.name));
     expect(platform.featureIngestion.store).toBe(platform.featureStore);
-    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    template.resourceCountIs('AWS::DynamoDB::Table', 2); // the online store + the routing table
     template.resourceCountIs('AWS::Glue::Table', fraudFeatureViews.length);
     template.resourceCountIs('AWS::Athena::WorkGroup', 1);
-    template.resourceCountIs('AWS::Kinesis::Stream', 2); // ingestion + the gateway's prediction log
-    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+    template.resourceCountIs('AWS::Kinesis::Stream', 3); // ingestion + each gateway's prediction log
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 2); // the materializer + the routing sync
     template.hasResourceProperties('AWS::Lambda::Function', { Handler: 'index.handler', Runtime: 'nodejs22.x' });
     for (const view of fraudFeatureViews) template.hasResourceProperties('AWS::Glue::Table', { TableInput: { Name: view.name } });
   });

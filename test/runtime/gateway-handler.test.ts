@@ -20,6 +20,7 @@ import { GatewayMetrics, MetricDatum } from '../../runtime/core/metrics';
 import { PREDICT_REQUEST_LIMITS } from '../../runtime/core/predict-request';
 import { parseJsonLines, PredictionLogRecord } from '../../runtime/core/prediction-log';
 import { assignVariant } from '../../runtime/core/variant-assignment';
+import { gatewayEnvironment, GatewayVariables } from '../../runtime/contracts/gateway';
 import { createGatewayHandler, GatewayHandler, gatewayFromEnvironment, LOG_DELIVERY_BUDGET_MS } from '../../runtime/handlers/gateway-handler';
 import { VariantRouter } from '../../runtime/local/variant-router';
 import { call, metrics as serverMetrics, ServerProcess, startServer, waitForMetrics } from '../inference-server/server-process';
@@ -426,10 +427,14 @@ test('overload: the gateway itself sheds the lowest tier, before any feature rea
 });
 
 test('the gateway Lambda environment is checked, naming what is missing or malformed', () => {
-  const env = { GATEWAY_CONFIG: JSON.stringify(baseConfig), ONLINE_TABLE_NAME: TABLE, ENDPOINT_NAME: 'fraud', AWS_REGION: 'us-east-1' };
-  expect(() => gatewayFromEnvironment({ ...env, GATEWAY_CONFIG: '{' })).toThrow(/gateway-handler: GATEWAY_CONFIG must be a JSON GatewayConfig/);
-  expect(() => gatewayFromEnvironment({ ...env, ENDPOINT_NAME: '' })).toThrow(/ENDPOINT_NAME is not set; deploy it with the InferenceGateway construct/);
+  const env = gatewayEnvironment({ config: baseConfig, backend: { kind: 'sagemaker', endpointName: 'fraud' }, onlineTableName: TABLE });
+  expect(() => gatewayFromEnvironment({ ...env, [GatewayVariables.CONFIG]: '{' })).toThrow(/gateway-handler: invalid environment:\n  - GATEWAY_CONFIG must be a JSON GatewayConfig/);
+  // Every problem at once: a missing backend and a missing table (the model reads stored features).
+  expect(() => gatewayFromEnvironment({ ...env, [GatewayVariables.MODEL_BACKEND]: '', [GatewayVariables.ONLINE_TABLE_NAME]: '' }))
+    .toThrow(/MODEL_BACKEND is not set; deploy it with the InferenceGateway construct\n  - ONLINE_TABLE_NAME is not set but the model reads stored features/);
+  expect(() => gatewayFromEnvironment({ ...env, [GatewayVariables.MODEL_BACKEND]: JSON.stringify({ kind: 'http', url: 'ftp://x' }) }))
+    .toThrow(/MODEL_BACKEND: url must start with http:\/\/ or https:\/\//);
   expect(() => gatewayFromEnvironment({ ...env, GATEWAY_CONFIG: JSON.stringify({ ...baseConfig, featureRefs: ['customer_txn_stats:last_device_type'] }) }))
     .toThrow(/'customer_txn_stats:last_device_type' is a string; model inputs are numeric/);
-  expect(typeof gatewayFromEnvironment(env)).toBe('function');
+  expect(typeof gatewayFromEnvironment({ ...env, AWS_REGION: 'us-east-1' })).toBe('function');
 });

@@ -51,7 +51,7 @@ const realtimeConfig: GatewayConfig = {
 function gateway(config: GatewayConfig, model: ModelInvoker, ports: Partial<GatewayPorts> = {}): { core: GatewayCore; logged: PredictionLogRecord[] } {
   const logged: PredictionLogRecord[] = [];
   const core = new GatewayCore(config, {
-    model, predictionLog: { write: (record) => { logged.push(record); } }, log: () => undefined, ...ports,
+    model, predictionLog: { write: (record) => { logged.push(record); return true; }, close: async () => undefined }, log: () => undefined, ...ports,
   });
   return { core, logged };
 }

@@ -235,7 +235,7 @@ test('records that cannot be read are reported and never fail the batch', async 
   const model = `model-${++modelCount}`;
   await dynamo.send(new PutItemCommand({
     TableName: TABLE,
-    Item: { ...routingKey(model), [RoutingAttributes.VERSION]: { N: '1' }, [RoutingAttributes.VARIANTS]: { S: 'champion=1' }, [RoutingAttributes.ENDPOINT_NAME]: { S: fine.endpointName } } as Record<string, AttributeValue>,
+    Item: { ...routingKey(model), [RoutingAttributes.VERSION]: { N: '1' }, [RoutingAttributes.VARIANTS]: { S: 'champion=1' }, [RoutingAttributes.ENDPOINT]: { S: fine.endpointName } } as Record<string, AttributeValue>,
   }));
   const malformed = await change(model, async () => undefined);
   const seq = () => String(++sequence).padStart(21, '0');

@@ -1,4 +1,4 @@
-import { FeatureDtype, FeatureSpec, FeatureViewSpec } from './types';
+import { FeatureSpec, FeatureViewSpec } from './types';
 
 /** Separator of a feature reference: `view_name:feature_name` (Feast's convention). */
 export const FEATURE_REF_SEPARATOR = ':';
@@ -37,14 +37,4 @@ export function resolveFeatureRefs(views: readonly FeatureViewSpec[], refs: read
   if (refs.length === 0) problems.push('featureRefs: pass at least one reference, e.g. customer_txn_stats:txn_count_1h');
   if (problems.length > 0) throw new Error(`Invalid feature references:\n  - ${problems.join('\n  - ')}`);
   return [...grouped.values()];
-}
-
-/**
- * The references among `featureRefs` that cannot be model inputs, as `view:feature`: string features (model inputs
- * are numeric; encode such a feature as a number or bool in its view). The one rule the gateway construct checks at
- * synth and the gateway runtime checks at start. Throws like `resolveFeatureRefs` on unknown or malformed references.
- */
-export function nonNumericModelInputs(views: readonly FeatureViewSpec[], featureRefs: readonly string[]): string[] {
-  return resolveFeatureRefs(views, featureRefs)
-    .flatMap(({ view, features }) => features.filter((f) => f.dtype === FeatureDtype.STRING).map((f) => `${view.name}${FEATURE_REF_SEPARATOR}${f.name}`));
 }
