@@ -15,6 +15,7 @@ import { PRIORITY_TIERS, PriorityTierName } from '../../runtime/core/tiers';
 import { IFeatureStore } from '../features/feature-store-base';
 import { FeatureView } from '../features/feature-view';
 import { RequestSource } from '../features/request-source';
+import { apiGatewayAccountLogging } from '../private/api-gateway-account';
 import { createFeatureStream, grantStreamPut, OWN_PRODUCER_ACTIONS } from '../private/feature-streams';
 import { createHandlerFunction } from '../private/handler-function';
 import { PREDICT_REQUEST_LIMITS } from '../private/predict-request';
@@ -327,6 +328,9 @@ export class InferenceGateway extends Construct {
     props.routing?.grantRead(this.function);
     grantStreamPut(this.predictionLog, this.function, OWN_PRODUCER_ACTIONS);
 
+    // Execution logging needs the account's logging role in place before the stage.
+    this.api.deploymentStage.node.addDependency(apiGatewayAccountLogging(this));
+
     const predict = this.api.root.addResource('predict').addResource('{model}');
     const requestModel = this.requestModel(props);
     predict.addMethod('POST', new apigateway.LambdaIntegration(this.function), {
@@ -384,9 +388,8 @@ export class InferenceGateway extends Construct {
     return new apigateway.RestApi(this, 'Api', {
       description: `Inference gateway of model ${this.modelName}`,
       endpointTypes: [apigateway.EndpointType.REGIONAL],
-      cloudWatchRole: true,
-      // API Gateway's logging role is one per account and region, shared by every API: never deleted with this stack.
-      cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN,
+      // The account's logging role is one per account and region: shared by every gateway of the stack.
+      cloudWatchRole: false,
       deployOptions: {
         stageName: 'prod',
         throttlingRateLimit: props.stageRateLimit ?? 2000,
@@ -462,13 +465,6 @@ export class InferenceGateway extends Construct {
       { id: 'AwsSolutions-APIG3', reason: 'WAF is an account-level choice (cost, managed rule sets); attach a web ACL to the stage where the API is internet-facing. Callers are IAM-authorized and throttled per tier and per stage' },
       { id: 'AwsSolutions-COG4', reason: 'Machine-to-machine API: callers authenticate with IAM (SigV4), not Cognito user pools' },
     );
-    const cloudWatchRole = this.api.node.tryFindChild('CloudWatchRole');
-    if (cloudWatchRole) {
-      Validations.of(cloudWatchRole).acknowledge({
-        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
-        reason: "API Gateway's account-level logging role: AWS's service-role policy is the documented way to let API Gateway write execution logs",
-      });
-    }
   }
 
   /** Every problem of the props, each naming the prop and the fix. */

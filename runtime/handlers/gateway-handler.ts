@@ -12,7 +12,7 @@ import { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { OnlineFeatureClient } from '../aws/online-store';
 import { KinesisPredictionLogSink } from '../aws/prediction-log-sinks';
-import { CachedRoutingSource, RoutingTableClient } from '../aws/routing-table';
+import { CachedRoutingSource, RoutingTableReader } from '../aws/routing-reader';
 import { createModelInvoker } from '../backends/create-model-invoker';
 import { Environment } from '../contracts/environment';
 import { parseGatewayEnvironment } from '../contracts/gateway';
@@ -50,7 +50,7 @@ export function gatewayFromEnvironment(env: Environment = process.env): GatewayH
     features: settings.onlineTableName ? new OnlineFeatureClient({ client: dynamo, tableName: settings.onlineTableName }) : undefined,
     model: createModelInvoker(settings.backend, { modelName: settings.config.model }),
     routing: settings.routingTableName ? new CachedRoutingSource({
-      table: new RoutingTableClient({ client: dynamo, tableName: settings.routingTableName }),
+      table: new RoutingTableReader({ client: dynamo, tableName: settings.routingTableName }),
       onError: (model, error) => warn('routing table read failed; serving the last weights read', { model, detail: `${error.name}: ${error.message}` }),
     }) : undefined,
     predictionLog: settings.predictionLogStream ? new KinesisPredictionLogSink({

@@ -6,11 +6,9 @@
  * A granted action nothing sends fails the test (drop it); a sent action nothing grants fails it too (grant it).
  */
 import * as path from 'path';
-import { App, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { App } from 'aws-cdk-lib';
 import * as esbuild from 'esbuild';
 import { buildReferencePlatform } from '../../bin/platform';
-import { ModelEndpoint, ModelRouting } from '../../lib';
 import { handlerBuildOptions } from '../../build/bundle-handlers';
 import { packageRoot } from '../../lib/private/bundling';
 
@@ -86,7 +84,8 @@ const SERVER_CALLS_ENABLED_BY: Record<string, string> = {
  */
 function sdkActionsIn(bundle: string): string[] {
   const clients = new Map<string, string>();
-  for (const m of bundle.matchAll(/(?:var|const|let) ([\w$]+) = (?:__toESM\()?require\("(@aws-sdk\/[^"]+)"\)/g)) clients.set(m[1], m[2]);
+  // `var x = require(...)`, or `x = require(...)` inside a lazily initialized module (a backend loaded on demand).
+  for (const m of bundle.matchAll(/(?:(?:var|const|let) )?([\w$]+) = (?:__toESM\()?require\("(@aws-sdk\/[^"]+)"\)/g)) clients.set(m[1], m[2]);
   const actions = new Set<string>();
   let source = '';
   for (const line of bundle.split('\n')) {
@@ -178,17 +177,39 @@ describe('each role is granted exactly what its code and its platform send', () 
     ]));
   });
 
-  test('every role of the platform is one of those, or API Gateway\'s account logging role (AWS\'s service-role policy)', () => {
+  test("the embedded pre-screening gateway: only the prediction log; the bundle's other calls need settings it lacks", () => {
+    // Same bundle as the fraud gateway; without ONLINE_TABLE_NAME, ROUTING_TABLE_NAME and a SageMaker backend in its
+    // environment it reads no table and calls no endpoint, so it is granted none of those.
+    const needed = ['kinesis:PutRecords', ...KMS_IMPLIED_BY['kinesis:PutRecords']];
+    expect(handlerNeeds('gateway-handler')).toEqual(expect.arrayContaining(needed));
+    const role = logicalId(platform.prescreenGateway.function.role as any);
+    expect(grantedTo(role)).toEqual(sorted([...needed, ...PLATFORM.lambdaLogs, ...PLATFORM.lambdaTracing]));
+  });
+
+  test('the routing sync: UpdateEndpointWeightsAndCapacities on the fraud endpoint, the routing table stream it reads', () => {
+    const needed = handlerNeeds('routing-sync-handler');
+    expect(needed).toEqual(['sagemaker:UpdateEndpointWeightsAndCapacities']);
+    const role = logicalId(platform.routing.syncFunction!.role as any);
+    expect(grantedTo(role)).toEqual(sorted([...needed, ...PLATFORM.lambdaLogs, ...PLATFORM.lambdaTracing, ...PLATFORM.dynamoDbStreamEventSource]));
+  });
+
+  test('every role of the platform is one of those, the routing seed\'s, or API Gateway\'s account logging role (AWS\'s service-role policy)', () => {
     const roles = Object.keys(resources).filter((id) => resources[id].Type === 'AWS::IAM::Role');
-    const apiGatewayLogging = logicalId(platform.fraudGateway.api.node.findChild('CloudWatchRole') as any);
+    const apiGatewayLogging = Object.keys(resources).find((id) => id.startsWith('ApiGatewayAccountLoggingRole'))!;
+    const seed = Object.keys(resources).find((id) => id.startsWith('RoutingSeedProviderRole'))!;
     expect(roles.sort()).toEqual([
       logicalId(platform.featureIngestion.function.role as any), logicalId(platform.fraudGateway.function.role as any),
-      logicalId(platform.fraudEndpoint.role as any), apiGatewayLogging,
+      logicalId(platform.prescreenGateway.function.role as any), logicalId(platform.routing.syncFunction!.role as any),
+      logicalId(platform.fraudEndpoint.role as any), seed, apiGatewayLogging,
     ].sort());
+    // The seed's custom resource updates the routing table, nothing else.
+    expect(grantedTo(seed)).toEqual(sorted(['dynamodb:UpdateItem', ...PLATFORM.lambdaLogs]));
     expect(resources[apiGatewayLogging].Properties).toMatchObject({
       ManagedPolicyArns: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs']] }],
     });
     expect(resources[apiGatewayLogging].Properties.Policies).toBeUndefined();
+    // One account logging setting for both gateways.
+    expect(Object.values(resources).filter((r) => r.Type === 'AWS::ApiGateway::Account')).toHaveLength(1);
   });
 
   test('a key shared by services is only ever granted through one of them', () => {
@@ -197,19 +218,5 @@ describe('each role is granted exactly what its code and its platform send', () 
     const onStoreKey = statements.filter((s: any) => JSON.stringify(s.Resource) === JSON.stringify(storeKey));
     expect(onStoreKey.length).toBeGreaterThan(0);
     for (const statement of onStoreKey) expect(statement.Condition).toEqual({ StringEquals: { 'kms:ViaService': expect.stringMatching(/^(dynamodb|s3|kinesis)\.us-east-1\.amazonaws\.com$/) } });
-  });
-});
-
-describe('roles of constructs the reference platform does not use yet', () => {
-  test('the routing sync: UpdateEndpointWeightsAndCapacities (on the added endpoints), the table stream it reads', () => {
-    const needed = handlerNeeds('routing-sync-handler');
-    expect(needed).toEqual(['sagemaker:UpdateEndpointWeightsAndCapacities']);
-    const stack = new Stack(new App(), 'Routing');
-    const routing = new ModelRouting(stack, 'Routing');
-    routing.addModel({ model: 'fraud', variantWeights: { a: 1 }, endpoint: ModelEndpoint.fromEndpointAttributes(stack, 'Endpoint', { endpointName: 'e', variantNames: ['a'] }) });
-    const role = stack.getLogicalId((routing.syncFunction!.role as any).node.defaultChild);
-    expect(grantedTo(role, Template.fromStack(stack).toJSON().Resources)).toEqual(sorted([
-      ...needed, ...PLATFORM.lambdaLogs, ...PLATFORM.lambdaTracing, ...PLATFORM.dynamoDbStreamEventSource,
-    ]));
   });
 });
