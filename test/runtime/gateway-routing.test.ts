@@ -1,0 +1,142 @@
+/**
+ * The gateway's seams end to end on loopback: live variant weights from the routing table (dynalite) assigning users
+ * to two real inference servers, one per variant; and the gateway Lambda handler built from its environment contract
+ * with the model embedded in the function (no store, no endpoint: request-time features only).
+ */
+import * as path from 'path';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { fraudPrescreenInputs, transaction } from '../../examples/fraud-features';
+import { CachedRoutingSource, RoutingTableClient } from '../../runtime/aws/routing-table';
+import { SageMakerModelInvoker } from '../../runtime/aws/sagemaker-model-invoker';
+import { gatewayEnvironment } from '../../runtime/contracts/gateway';
+import { GatewayConfig, GatewayCore } from '../../runtime/core/gateway-core';
+import { PredictionLogRecord } from '../../runtime/core/prediction-log';
+import { RoutingAttributes } from '../../runtime/core/routing';
+import { assignVariant } from '../../runtime/core/variant-assignment';
+import { gatewayFromEnvironment } from '../../runtime/handlers/gateway-handler';
+import { VariantRouter } from '../../runtime/local/variant-router';
+import { ServerProcess, startServer } from '../inference-server/server-process';
+import { LocalService, localClientConfig, startDynalite } from '../support/local-aws';
+
+const MODEL_FILE = path.join(__dirname, '..', '..', 'examples', 'models', 'fraud-prescreen.onnx');
+const ROUTING_TABLE = 'routing';
+const USERS = Array.from({ length: 200 }, (_, i) => `user-${i}`);
+
+const config: GatewayConfig = {
+  model: 'prescreen', modelVersion: '1', views: [], requestSource: transaction.toSpec(), featureRefs: fraudPrescreenInputs,
+  inputName: 'features', deadlineMs: 2000, fallbackOutputs: { probability: [0.5] }, defaultTier: 'critical',
+  // The weights fixed at deploy: everyone on the champion.
+  variants: [{ name: 'champion', weight: 1 }, { name: 'challenger', weight: 0 }],
+};
+const request = { amount: 42, card_present: true, hour_of_day: 9 };
+
+let dynalite: LocalService;
+let dynamo: DynamoDBClient;
+let table: RoutingTableClient;
+const servers: Record<string, ServerProcess> = {};
+
+beforeAll(async () => {
+  const started = await Promise.all([
+    startDynalite(),
+    ...['champion', 'challenger'].map((variant) => startServer({
+      MODEL_URI: MODEL_FILE, MODEL_NAME: 'prescreen', MODEL_VARIANT: variant, ENDPOINT_NAME: 'prescreen', INFERENCE_WORKERS: '1',
+    })),
+  ]);
+  dynalite = started[0] as LocalService;
+  servers.champion = started[1] as ServerProcess;
+  servers.challenger = started[2] as ServerProcess;
+  dynamo = new DynamoDBClient(localClientConfig(dynalite.endpoint));
+  await dynamo.send(new CreateTableCommand({
+    TableName: ROUTING_TABLE, BillingMode: 'PAY_PER_REQUEST',
+    KeySchema: [{ AttributeName: RoutingAttributes.MODEL, KeyType: 'HASH' }],
+    AttributeDefinitions: [{ AttributeName: RoutingAttributes.MODEL, AttributeType: 'S' }],
+  }));
+  table = new RoutingTableClient({ client: dynamo, tableName: ROUTING_TABLE });
+  await table.seed({ model: 'prescreen', weights: { champion: 90, challenger: 10 }, by: 'deploy', reason: 'seeded by the test' });
+});
+
+afterAll(async () => {
+  dynamo?.destroy();
+  await Promise.all([dynalite?.stop(), ...Object.values(servers).map((s) => s.stop())]);
+});
+
+/** A gateway over the two servers (SageMaker's TargetVariant routing played by VariantRouter) reading `routing`. */
+function gatewayReading(routing: CachedRoutingSource | undefined) {
+  const logged: PredictionLogRecord[] = [];
+  const invoker = (server: ServerProcess) => new SageMakerModelInvoker(new SageMakerRuntimeClient({ ...localClientConfig(server.url), maxAttempts: 1 }), 'prescreen');
+  const core = new GatewayCore(config, {
+    model: new VariantRouter({ champion: invoker(servers.champion), challenger: invoker(servers.challenger) }),
+    routing,
+    predictionLog: { write: (record) => { logged.push(record); return true; }, close: async () => undefined },
+  });
+  const predict = async (userId: string) => {
+    const response = await core.handle({ model: 'prescreen', body: JSON.stringify({ request, userId }), requestId: `r-${userId}-${Math.random()}` });
+    expect(response.statusCode).toBe(200);
+    return JSON.parse(response.body) as { variant: string; fallback: boolean };
+  };
+  return { predict, logged };
+}
+
+describe('live weights from the routing table', () => {
+  test('users are assigned by consistent hash against the table\'s weights, and follow a change once the cache expires', async () => {
+    let clock = 1_000_000;
+    const routing = new CachedRoutingSource({ table, ttlMs: 5000, now: () => clock });
+    const { predict, logged } = gatewayReading(routing);
+
+    const before = await Promise.all(USERS.map(async (user) => [user, (await predict(user)).variant] as const));
+    // The table's 90/10, not the deploy-time 100/0: the answering server says which variant it is.
+    const expected = (weights: Record<string, number>, user: string) => assignVariant(user, Object.entries(weights).map(([name, weight]) => ({ name, weight })), 'prescreen');
+    for (const [user, variant] of before) expect(variant).toBe(expected({ champion: 90, challenger: 10 }, user));
+    const onChallenger = before.filter(([, v]) => v === 'challenger').map(([u]) => u);
+    expect(onChallenger.length).toBeGreaterThan(5);
+    expect(onChallenger.length).toBeLessThan(40);
+    expect(logged.filter((r) => r.variant === 'challenger')).toHaveLength(onChallenger.length);
+
+    const { version } = (await table.get('prescreen'))!;
+    await table.setWeights('prescreen', { champion: 70, challenger: 30 }, { expectedVersion: version, by: 'test', reason: 'canary step' });
+    // Within the TTL the cached weights still hold.
+    expect((await predict(onChallenger[0])).variant).toBe('challenger');
+    clock += 5001;
+    const after = await Promise.all(USERS.map(async (user) => [user, (await predict(user)).variant] as const));
+    for (const [user, variant] of after) expect(variant).toBe(expected({ champion: 70, challenger: 30 }, user));
+    // Shifting weight moves only users in the shifted slice: nobody leaves the challenger.
+    const afterByUser = new Map(after);
+    for (const user of onChallenger) expect(afterByUser.get(user)).toBe('challenger');
+    expect(after.filter(([, v]) => v === 'challenger').length).toBeGreaterThan(onChallenger.length);
+  });
+
+  test('an unreadable table leaves the deploy-time weights in charge, and answers go on', async () => {
+    const failures: string[] = [];
+    const routing = new CachedRoutingSource({
+      table: new RoutingTableClient({ client: dynamo, tableName: 'no-such-table' }), onError: (model, error) => failures.push(`${model}: ${error.name}`),
+    });
+    const { predict } = gatewayReading(routing);
+    for (const user of USERS.slice(0, 20)) expect(await predict(user)).toMatchObject({ variant: 'champion', fallback: false });
+    expect(failures[0]).toMatch(/^prescreen: ResourceNotFoundException/);
+  });
+});
+
+describe('the gateway handler from its environment, with the model embedded', () => {
+  function event(body: unknown): APIGatewayProxyEvent {
+    return {
+      body: JSON.stringify(body), isBase64Encoded: false, pathParameters: { model: 'prescreen' },
+      requestContext: { requestId: `req-${Math.random()}`, identity: { apiKeyId: null } },
+    } as unknown as APIGatewayProxyEvent;
+  }
+
+  test('scores request-time features in the function itself: no table, no endpoint, no network', async () => {
+    const env = gatewayEnvironment({ config: { ...config, variants: undefined }, backend: { kind: 'embedded', modelPath: MODEL_FILE } });
+    const handler = gatewayFromEnvironment({ ...env, AWS_REGION: 'us-east-1' });
+    const answer = await handler(event({ request }));
+    expect(answer.statusCode).toBe(200);
+    const body = JSON.parse(answer.body);
+    expect(body).toMatchObject({ model: 'prescreen', variant: 'embedded', fallback: false });
+    expect(body.outputs.probability[0]).toBeGreaterThan(0);
+    expect(body.outputs.probability[0]).toBeLessThan(1);
+    const bad = await handler(event({ request: { ...request, amount: 'lots' } }));
+    expect(bad.statusCode).toBe(400);
+    expect(JSON.parse(bad.body).error).toMatch(/request\.amount: expected a finite float64/);
+  });
+});
