@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { App } from 'aws-cdk-lib';
 import { buildReferencePlatform } from '../bin/platform';
+import type { InferenceGateway } from '../lib';
 
 const outdir = path.join(__dirname, '..', 'cdk.out');
 const started = Date.now();
@@ -33,8 +34,16 @@ for (const view of platform.featureStore.views) {
   console.log(`  feature view ${spec.name} v${spec.version}: ${spec.features.length} features, TTL ${spec.ttlSeconds} s, freshness ${spec.freshnessSeconds} s (online table + Glue table ${platform.featureStore.glueTableName(view)})`);
 }
 console.log(`  streaming ingestion: Kinesis → materializer Lambda (${platform.featureIngestion.alarms.length} alarms → the platform's alarm topic)`);
-console.log(`  model endpoint: variants ${platform.fraudEndpoint.productionVariantNames.join(', ')} on the inference server image`);
-console.log(`  inference gateway: POST /predict/${platform.fraudGateway.modelName}, tiers ${Object.keys(platform.fraudGateway.apiKeys).join(' > ')}`);
+const weights = Object.entries(platform.fraudEndpoint.productionVariantWeights).map(([name, weight]) => `${name} ${weight}`).join(', ');
+console.log(`  model endpoint: variants ${platform.fraudEndpoint.productionVariantNames.join(', ')} on the inference server image (typed server settings)`);
+console.log(`  routing table: live weights of ${platform.routing.models.join(', ')} (seeded ${weights}; npm run route -- show fraud --table <table>), SageMaker weights follow it`);
+const gateways: [InferenceGateway, string][] = [
+  [platform.fraudGateway, 'SageMaker backend, stored + request-time features, weights from the routing table'],
+  [platform.prescreenGateway, 'model embedded in the function, request-time features only'],
+];
+for (const [gateway, what] of gateways) {
+  console.log(`  inference gateway: POST /predict/${gateway.modelName}, tiers ${Object.keys(gateway.apiKeys).join(' > ')}: ${what}`);
+}
 const report = path.join(outdir, 'validation-report.json');
 if (fs.existsSync(report)) {
   const plugins = JSON.parse(fs.readFileSync(report, 'utf8')).pluginReports as { pluginName: string; violations: unknown[] }[];
