@@ -1,7 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import { Entity, Feature, FeatureContract, FeatureView, RequestSource } from '../lib';
 import {
-  checkCompatibility, EARLIEST_EVENT_DATE, EARLIEST_EVENT_TIME_MS, earliestEventDateProblem, earliestEventTimeMs, formatEpochDate, entityKeyOf, FeatureDtype, MAX_FUTURE_SKEW_LIMIT_MS, maxFutureSkewProblem, FeatureStatus, featureViewProblems, FeatureViewSpec, offlineColumns, onlineKey,
+  checkCompatibility, DEFAULT_EARLIEST_EVENT_DATE, EARLIEST_EVENT_TIME_MS, earliestEventDateProblem, earliestEventTimeMs, formatEpochDate, entityKeyOf, FeatureDtype, MAX_FUTURE_SKEW_LIMIT_MS, maxFutureSkewProblem, FeatureStatus, featureViewProblems, FeatureViewSpec, offlineColumns, onlineKey,
   resolveFeatureRefs, resolveModelInputs, serveValue,
   validateRecord,
 } from '../lib/features/spec';
@@ -125,7 +125,7 @@ describe('record validation', () => {
     expect(eventTime(1767225600)).toEqual(['event_time: 1767225600 looks like epoch seconds (as milliseconds it is 1970-01-21T10:53:45.600Z); send epoch milliseconds (1767225600000) or ISO-8601']);
     expect(eventTime(1767225600000000)[0]).toMatch(/^event_time: 1767225600000000 looks like epoch microseconds .*send epoch milliseconds \(1767225600000\)/);
     expect(eventTime('2019-12-31T23:59:59.999Z')).toEqual([
-      `event_time: event time 2019-12-31T23:59:59.999Z is before ${EARLIEST_EVENT_DATE}, the first date of the offline tables' partition projection (it would never be read); send event times from ${EARLIEST_EVENT_DATE} on, in epoch milliseconds or ISO-8601, or start the projection earlier (FeatureStore earliestEventDate)`,
+      `event_time: event time 2019-12-31T23:59:59.999Z is before ${DEFAULT_EARLIEST_EVENT_DATE}, the first date of the offline tables' partition projection (it would never be read); send event times from ${DEFAULT_EARLIEST_EVENT_DATE} on, in epoch milliseconds or ISO-8601, or start the projection earlier (FeatureStore earliestEventDate)`,
     ]);
     expect(eventTime('1960-01-01T00:00:00Z')[0]).toMatch(/before 2020-01-01/);
     expect(eventTime(EARLIEST_EVENT_TIME_MS)).toEqual([]);

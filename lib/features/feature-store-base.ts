@@ -10,7 +10,7 @@ import { grantKeyViaService } from '../private/kms-grants';
 import { validateFeatureStoreAttributes } from '../private/validate-feature-store-props';
 import { nagResource, throwIfProblems } from '../private/validation';
 import { FeatureView } from './feature-view';
-import { DEAD_LETTER_PREFIX, EARLIEST_EVENT_DATE, offlineViewPrefix } from './spec';
+import { DEAD_LETTER_PREFIX, DEFAULT_EARLIEST_EVENT_DATE, offlineViewPrefix } from './spec';
 
 /**
  * A feature store, created here (`FeatureStore`) or imported (`FeatureStore.fromFeatureStoreAttributes`): what the
@@ -72,7 +72,7 @@ export interface FeatureStoreAttributes {
    * The store's `earliestEventDate` (`yyyy-mm-dd` or `NOW-<n>DAYS`): materializers writing to it refuse earlier
    * events. Give the value the store was deployed with, or the materializer's window and the offline tables'
    * projection disagree.
-   * @default EARLIEST_EVENT_DATE ('2020-01-01'), a store's own default when it has no `offlineExpiration`
+   * @default DEFAULT_EARLIEST_EVENT_DATE ('2020-01-01'), a store's own default when it has no `offlineExpiration`
    */
   readonly earliestEventDate?: string;
 }
@@ -236,6 +236,6 @@ export class ImportedFeatureStore extends FeatureStoreBase {
     this.table = dynamodb.Table.fromTableAttributes(this, 'OnlineTable', { tableName: attrs.tableName, encryptionKey: this.key });
     this.bucket = s3.Bucket.fromBucketAttributes(this, 'OfflineBucket', { bucketName: attrs.bucketName, encryptionKey: this.key });
     this.views = [...attrs.views];
-    this.earliestEventDate = attrs.earliestEventDate ?? EARLIEST_EVENT_DATE;
+    this.earliestEventDate = attrs.earliestEventDate ?? DEFAULT_EARLIEST_EVENT_DATE;
   }
 }

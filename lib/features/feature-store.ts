@@ -14,7 +14,7 @@ import { concreteDays, throwIfProblems } from '../private/validation';
 import { FeatureStoreAttributes, FeatureStoreBase, IFeatureStore, ImportedFeatureStore } from './feature-store-base';
 import { FeatureView } from './feature-view';
 import {
-  DEAD_LETTER_PREFIX, EARLIEST_EVENT_DATE, OFFLINE_PARTITION_COLUMNS, OFFLINE_PREFIX, offlineColumns, OfflineColumn, offlineViewPrefix,
+  DEAD_LETTER_PREFIX, DEFAULT_EARLIEST_EVENT_DATE, OFFLINE_PARTITION_COLUMNS, OFFLINE_PREFIX, offlineColumns, OfflineColumn, offlineViewPrefix,
   OnlineAttributes, PROJECTION_FUTURE_DAYS,
 } from './spec';
 
@@ -65,7 +65,7 @@ export interface FeatureStoreProps {
    * Set it to the oldest event date you backfill (from 1971-01-01): the materializers writing to this store refuse
    * (dead-letter) events dated before it, since they would be stored but never read.
    * @default - `offlineExpiration` before today when that is set (`NOW-<n>DAYS`: events older than n days are
-   *   refused), otherwise EARLIEST_EVENT_DATE ('2020-01-01')
+   *   refused), otherwise DEFAULT_EARLIEST_EVENT_DATE ('2020-01-01')
    */
   readonly earliestEventDate?: string;
   /**
@@ -234,7 +234,7 @@ export class FeatureStore extends FeatureStoreBase {
   /** The projection's first event date when none is given. */
   private static defaultEarliestEventDate(offlineExpiration: Duration | undefined): string {
     const days = concreteDays(offlineExpiration);
-    return days === undefined ? EARLIEST_EVENT_DATE : `NOW-${Math.ceil(days)}DAYS`;
+    return days === undefined ? DEFAULT_EARLIEST_EVENT_DATE : `NOW-${Math.ceil(days)}DAYS`;
   }
 
   private lifecycleRules(props: FeatureStoreProps): s3.LifecycleRule[] {

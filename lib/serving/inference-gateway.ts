@@ -9,6 +9,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { FeatureDtype, FeatureSpec, joinKeysOf, resolveModelInputs } from '../features/spec';
 import { gatewayEnvironment } from '../../runtime/contracts/gateway';
+import { MODEL_NAME_PATTERN } from '../../runtime/contracts/model-backend';
 import type { GatewayConfig } from '../../runtime/core/gateway-core';
 import { GatewayMetrics, MetricDimensions, METRICS_NAMESPACE } from '../../runtime/core/metrics';
 import { PRIORITY_TIERS, PriorityTierName } from '../../runtime/core/tiers';
@@ -496,7 +497,7 @@ export class InferenceGateway extends Construct {
     if (Object.keys(props.fallback?.outputs ?? {}).length === 0) {
       problems.push('fallback: declare the answer served when the model cannot answer, e.g. Fallback.constant({ probability: [0.01] })');
     }
-    if (!Token.isUnresolved(modelName) && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/.test(modelName)) {
+    if (!Token.isUnresolved(modelName) && !MODEL_NAME_PATTERN.test(modelName)) {
       problems.push(`modelName: '${modelName}' must be 1-63 letters, digits, '_', '.' or '-' (it is a URL path segment); name the model, or give the backend a model name`);
     }
     const weights = Object.entries(props.variantWeights ?? {});
@@ -513,8 +514,11 @@ export class InferenceGateway extends Construct {
   }
 }
 
-/** Largest magnitude of a float32 (the model input's type). */
-const FLOAT32_MAX = 3.4028234663852886e38;
+/**
+ * The smallest magnitude that rounds to Infinity as a float32 (the model input's type): 2^128 × (1 − 2^−25). Numbers
+ * strictly inside it are finite float32s, exactly the runtime's `Number.isFinite(Math.fround(x))`.
+ */
+const FLOAT32_OVERFLOW = 3.4028235677973366e38;
 
 /** The JSON Schema (draft 4) of one request-time feature's value. */
 function requestFeatureSchema(feature: FeatureSpec): apigateway.JsonSchema {
@@ -527,9 +531,16 @@ function requestFeatureSchema(feature: FeatureSpec): apigateway.JsonSchema {
     case FeatureDtype.FLOAT32_VECTOR:
       return {
         type: apigateway.JsonSchemaType.ARRAY, minItems: feature.dimension, maxItems: feature.dimension, description,
-        items: { type: apigateway.JsonSchemaType.NUMBER, minimum: -FLOAT32_MAX, maximum: FLOAT32_MAX },
+        items: float32Schema(),
       };
     default:
-      return { type: apigateway.JsonSchemaType.NUMBER, minimum: -FLOAT32_MAX, maximum: FLOAT32_MAX, description };
+      return { ...float32Schema(), description };
   }
+}
+
+/** A JSON number that is a finite float32. */
+function float32Schema(): apigateway.JsonSchema {
+  return {
+    type: apigateway.JsonSchemaType.NUMBER, minimum: -FLOAT32_OVERFLOW, maximum: FLOAT32_OVERFLOW, exclusiveMinimum: true, exclusiveMaximum: true,
+  };
 }

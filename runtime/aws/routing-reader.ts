@@ -99,7 +99,7 @@ export interface CachedRoutingSourceProps {
   readonly now?: () => number;
   /**
    * Told of every failed read (the table unreachable, a deadline passed, a malformed item): the source keeps serving
-   * the last weights it read (or none) and reads again a TTL later.
+   * the last weights it read (or none) and reads again `FAILED_READ_RETRY_MS` later (at most a TTL).
    * @default - ignored
    */
   readonly onError?: (model: string, error: Error) => void;
@@ -107,15 +107,24 @@ export interface CachedRoutingSourceProps {
 
 interface Cached {
   readonly variants: readonly WeightedVariant[] | undefined;
+  /** When the entry was read; after a failed read, when it is due to be read again, less a TTL. */
   readonly readAt: number;
 }
 
 /**
+ * How soon a failed read is tried again, milliseconds (or a TTL, when shorter): soon enough that a cold container
+ * whose first read failed picks the weights up within a second, rarely enough that a table that is down costs each
+ * request nothing.
+ */
+export const FAILED_READ_RETRY_MS = 1000;
+
+/**
  * The gateway's view of the routing table, per Lambda container: each model's weights are read at most once per TTL
- * (a read absence too), one read in flight per model whatever the concurrency, each read bounded by a deadline. A
- * failed read serves the last weights read (stale beats static: they are what the rollout last set) until the next
- * read a TTL later, and is reported through `onError`; with nothing read yet, it answers undefined (the caller's static
- * weights). A caller whose deadline passes before the read ends gets the same answer. Never throws.
+ * (a read absence too), one read in flight per model whatever the concurrency, each read bounded by its own deadline
+ * (the longer of `deadlineMs` and the caller's). A caller waits no longer than its own deadline; when it gives up, the
+ * read goes on and fills the cache for the next callers. A failed read serves the last weights read (stale beats
+ * static: they are what the rollout last set) until the next read `FAILED_READ_RETRY_MS` later, and is reported
+ * through `onError`; with nothing read yet, it answers undefined (the caller's static weights). Never throws.
  * It keeps one entry per model asked for: ask only for models the caller serves (never a name taken unchecked from a
  * request), so neither its memory nor its reads grow with what callers send.
  */
@@ -137,16 +146,18 @@ export class CachedRoutingSource implements RoutingSource {
     const cached = this.cache.get(model);
     if (cached && this.now() - cached.readAt < this.ttlMs) return cached.variants;
     // Whole milliseconds (AbortSignal.timeout refuses fractions), below Node's timer limit (longer ones fire at once).
-    const deadlineMs = Math.min(Math.ceil(options.deadlineMs ?? this.deadlineMs), MAX_TIMER_MS);
-    if (!(deadlineMs >= 1)) return cached?.variants;
+    const waitMs = Math.min(Math.ceil(options.deadlineMs ?? this.deadlineMs), MAX_TIMER_MS);
     let read = this.inFlight.get(model);
     if (!read) {
-      read = this.read(model, deadlineMs).finally(() => this.inFlight.delete(model));
+      // The read gets at least the source's own deadline: a caller with little time left must not starve it (it would
+      // fail on every cold connection and leave the cache empty).
+      read = this.read(model, Math.max(waitMs, Math.ceil(this.deadlineMs))).finally(() => this.inFlight.delete(model));
       this.inFlight.set(model, read);
     }
-    // A caller joining a read started with a longer deadline still waits no longer than its own.
+    if (!(waitMs >= 1)) return cached?.variants;
+    // Each caller waits no longer than its own deadline; the read goes on for the next ones.
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([read, new Promise<void>((resolve) => { timer = setTimeout(resolve, deadlineMs); })]);
+    await Promise.race([read, new Promise<void>((resolve) => { timer = setTimeout(resolve, waitMs); })]);
     clearTimeout(timer);
     return this.cache.get(model)?.variants;
   }
@@ -157,8 +168,8 @@ export class CachedRoutingSource implements RoutingSource {
       const entry = await this.props.table.get(model, { timeoutMs: deadlineMs });
       this.cache.set(model, { variants: entry?.variants, readAt: this.now() });
     } catch (error) {
-      // Served stale (or static) until the next read, a TTL later: a table that is down costs each request nothing.
-      this.cache.set(model, { variants: this.cache.get(model)?.variants, readAt: this.now() });
+      // Served stale (or static) until the next read, FAILED_READ_RETRY_MS later (at most a TTL).
+      this.cache.set(model, { variants: this.cache.get(model)?.variants, readAt: this.now() - this.ttlMs + Math.min(this.ttlMs, FAILED_READ_RETRY_MS) });
       try {
         this.props.onError?.(model, error instanceof Error ? error : new Error(String(error)));
       } catch {

@@ -11,7 +11,7 @@
  * Transport, not the view definition: lib/features/spec describes views and validates a record's fields; this module
  * wraps and unwraps them. Pure: imports only the spec.
  */
-import { entityKeyOf, FeatureViewSpec } from '../../lib/features/spec';
+import { entityKeyOf, FeatureViewSpec, joinKeysOf, joinKeyValue } from '../../lib/features/spec';
 
 /** The envelope of one stream record. */
 export interface FeatureRecordEnvelope {
@@ -65,12 +65,16 @@ export function decodeFeatureRecord(data: Uint8Array): DecodedFeatureRecord {
 
 /**
  * Partition key of a record: its entity key, or `hashLongKey(entityKey)` when that is longer than Kinesis allows
- * (Kinesis hashes the key anyway, so the entity still maps to one shard). The hash is passed in to keep this module
+ * (Kinesis hashes the key anyway, so the entity still maps to one shard); a fixed key per view for a record whose join
+ * keys cannot be keyed (the materializer dead-letters it). The hash is passed in to keep this module
  * pure; producers pass the SHA-256 hex digest.
  */
 export function partitionKeyOf(
   view: FeatureViewSpec, record: Readonly<Record<string, unknown>>, hashLongKey: (entityKey: string) => string,
 ): string {
+  // A record whose join keys cannot be keyed (missing, a lone surrogate that encodeURIComponent throws on) still goes
+  // out, so that the materializer dead-letters it with its reason; one such record must not fail its batch here.
+  if (joinKeysOf(view).some((key) => joinKeyValue(record[key]) === undefined)) return hashLongKey(`${view.name}:unkeyable`);
   const entityKey = entityKeyOf(view, record);
   return entityKey.length <= MAX_PARTITION_KEY_LENGTH ? entityKey : hashLongKey(entityKey);
 }

@@ -4,8 +4,9 @@
  */
 import type { GatewayConfig } from '../core/gateway-core';
 import { Environment, EnvironmentReader } from './environment';
-import { RoutingVariables } from '../core/routing';
-import { ModelBackendConfig, modelBackendProblems, ModelBackendVariables } from './model-backend';
+import { RoutingVariables } from './routing';
+import { ModelBackendConfig, ModelBackendVariables, readModelBackendConfig } from './model-backend';
+import { SharedVariables } from './shared';
 
 /** The gateway's environment variables. */
 export const GatewayVariables = {
@@ -14,13 +15,13 @@ export const GatewayVariables = {
   /** JSON `ModelBackendConfig`: where the model answers (a SageMaker endpoint, an HTTP service, embedded). */
   MODEL_BACKEND: ModelBackendVariables.CONFIG,
   /** DynamoDB online table of the feature store; absent when the model reads request-time features only. */
-  ONLINE_TABLE_NAME: 'ONLINE_TABLE_NAME',
+  ONLINE_TABLE_NAME: SharedVariables.ONLINE_TABLE_NAME,
   /** Kinesis stream receiving one JSON line per prediction; absent: predictions are not logged. */
   PREDICTION_LOG_STREAM: 'PREDICTION_LOG_STREAM',
   /** DynamoDB routing table holding the live variant weights; absent: the weights in the config. */
   ROUTING_TABLE_NAME: RoutingVariables.TABLE_NAME,
   /** CloudWatch namespace of the gateway's metrics. */
-  METRICS_NAMESPACE: 'METRICS_NAMESPACE',
+  METRICS_NAMESPACE: SharedVariables.METRICS_NAMESPACE,
 } as const;
 
 /** Everything the gateway handler is configured with. */
@@ -58,8 +59,7 @@ export function parseGatewayEnvironment(env: Environment): GatewaySettings {
   const read = new EnvironmentReader(env, 'gateway-handler', 'the InferenceGateway construct');
   const config = read.json<GatewayConfig>(v.CONFIG, 'a JSON GatewayConfig');
   if (config !== undefined && (typeof config !== 'object' || config === null || Array.isArray(config))) read.problem(`${v.CONFIG} must be a JSON object (a GatewayConfig)`);
-  const backend = read.json<ModelBackendConfig>(v.MODEL_BACKEND, 'a JSON ModelBackendConfig');
-  if (backend !== undefined) for (const problem of modelBackendProblems(backend)) read.problem(`${v.MODEL_BACKEND}: ${problem}`);
+  const backend = readModelBackendConfig(read);
   const onlineTableName = read.optional(v.ONLINE_TABLE_NAME);
   if (config && Array.isArray(config.views) && config.views.length > 0 && !onlineTableName) {
     read.problem(`${v.ONLINE_TABLE_NAME} is not set but the model reads stored features; deploy it with the InferenceGateway construct`);

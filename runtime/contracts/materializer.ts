@@ -5,6 +5,7 @@
  */
 import { earliestEventDateProblem, featureViewProblems, FeatureViewSpec, maxFutureSkewProblem } from '../../lib/features/spec';
 import { METRICS_NAMESPACE } from '../core/metrics';
+import { SharedVariables } from './shared';
 import { Environment, EnvironmentReader } from './environment';
 
 /** Bundle name of the materializer's Lambda handler (runtime/handlers/materializer-handler.ts). */
@@ -15,11 +16,11 @@ export const MaterializerVariables = {
   /** JSON array of FeatureViewSpec: the views served (several versions of one view allowed). */
   FEATURE_VIEWS: 'FEATURE_VIEWS',
   /** DynamoDB online table. */
-  ONLINE_TABLE_NAME: 'ONLINE_TABLE_NAME',
+  ONLINE_TABLE_NAME: SharedVariables.ONLINE_TABLE_NAME,
   /** S3 bucket of the offline Parquet files and dead letters. */
   OFFLINE_BUCKET_NAME: 'OFFLINE_BUCKET_NAME',
   /** CloudWatch namespace of the metrics (optional). */
-  METRICS_NAMESPACE: 'METRICS_NAMESPACE',
+  METRICS_NAMESPACE: SharedVariables.METRICS_NAMESPACE,
   /** How far in the future an event time may lie, milliseconds (optional). */
   MAX_FUTURE_SKEW_MS: 'MAX_FUTURE_SKEW_MS',
   /** The store's projection start, `yyyy-mm-dd` or `NOW-<n>DAYS`: earlier events are dead-lettered (optional). */
@@ -50,7 +51,7 @@ export interface MaterializerSettings {
   /**
    * First accepted event date, the store's projection start (`FeatureStore.earliestEventDate`): `yyyy-mm-dd` or
    * `NOW-<n>DAYS`.
-   * @default EARLIEST_EVENT_DATE of lib/features/spec ('2020-01-01')
+   * @default DEFAULT_EARLIEST_EVENT_DATE of lib/features/spec ('2020-01-01')
    */
   readonly earliestEventDate?: string;
   /**

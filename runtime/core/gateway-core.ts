@@ -165,6 +165,8 @@ interface RequestState {
   readonly timings: Timings;
   /** What the model made of the call, when one was made and the answer says something about load. */
   callOutcome?: CallOutcome;
+  /** The routing table's weights named other variants than the gateway serves, and were ignored. */
+  routingIgnored?: boolean;
 }
 
 /** The outcome of features → cache → breaker → model: an answer (the model's or the fallback), or refused. */
@@ -285,7 +287,7 @@ export class GatewayCore {
       return { outputs: this.config.fallbackOutputs, fallbackReason: code, ...extra };
     };
     const remaining = () => this.config.deadlineMs - (performance.now() - state.started);
-    const variant = await this.variantOf(body.userId, remaining);
+    const variant = await this.variantOf(body.userId, remaining, state);
     let stored;
     try {
       stored = await this.readStoredFeatures(body, state, remaining);
@@ -336,10 +338,16 @@ export class GatewayCore {
    * the configured ones when there is no table or nothing could be read). Without a user id, none: the backend
    * routes by its own weights (a SageMaker endpoint's follow the routing table).
    */
-  private async variantOf(userId: string | undefined, remaining: () => number): Promise<string | undefined> {
+  private async variantOf(userId: string | undefined, remaining: () => number, state: RequestState): Promise<string | undefined> {
     if (!userId) return undefined;
     const live = await this.ports.routing?.variantsOf(this.config.model, { deadlineMs: Math.min(MAX_ROUTING_READ_MS, remaining() / 4) });
-    const variants = live?.length ? live : this.config.variants;
+    let variants: readonly WeightedVariant[] | undefined = this.config.variants;
+    if (live?.length) {
+      // Weights for other variants than those deployed (a variant renamed before the table followed) would send users
+      // to a variant that does not exist: every such call an error, the breaker open for everyone.
+      if (!variants || sameNames(live, variants)) variants = live;
+      else state.routingIgnored = true;
+    }
     return variants?.length ? assignVariant(userId, variants, this.config.model) : undefined;
   }
 
@@ -363,7 +371,7 @@ export class GatewayCore {
     const statuses = { ...stored.statuses };
     for (const column of this.columns) {
       if (column.from !== 'request') continue;
-      const sent = request[column.feature.name];
+      const sent = Object.hasOwn(request, column.feature.name) ? request[column.feature.name] : undefined;
       features[column.ref] = sent ?? column.feature.fallback;
       statuses[column.ref] = sent === undefined ? FeatureStatus.FALLBACK : FeatureStatus.PRESENT;
     }
@@ -424,6 +432,7 @@ export class GatewayCore {
     time(GatewayMetrics.MODEL_LATENCY_MS, timings.model);
     time(GatewayMetrics.LOG_WRITE_MS, timings.log);
     time(GatewayMetrics.SERIALIZATION_MS, timings.serialization);
+    if (state.routingIgnored) metrics.push(count(GatewayMetrics.ROUTING_WEIGHTS_IGNORED));
     if (options.answered) {
       const total = performance.now() - state.started;
       time(GatewayMetrics.LATENCY_MS, total);
@@ -444,6 +453,12 @@ export class GatewayCore {
     if (this.ports.log) this.ports.log(entry);
     else console.warn(JSON.stringify({ level: 'warn', ...entry }));
   }
+}
+
+/** Whether two variant lists name the same variants (in any order). */
+function sameNames(a: readonly WeightedVariant[], b: readonly WeightedVariant[]): boolean {
+  const names = new Set(b.map((v) => v.name));
+  return a.length === b.length && a.every((v) => names.has(v.name));
 }
 
 function count(name: string, value = 1): MetricDatum {

@@ -32,7 +32,7 @@
  * failed attempt's files without the copies. Scans that count raw rows should count distinct `ingest_seq`.
  */
 import {
-  assertValidFeatureView, DEAD_LETTER_PREFIX, describeValue, EARLIEST_EVENT_DATE, earliestEventDateProblem, FeatureRow, FeatureViewSpec,
+  assertValidFeatureView, DEAD_LETTER_PREFIX, describeValue, DEFAULT_EARLIEST_EVENT_DATE, earliestEventDateProblem, FeatureRow, FeatureViewSpec,
   formatEpochDate, formatEpochMs, maxFutureSkewProblem, offlinePartitionPrefix, onlineKey, validateRecord,
 } from '../../lib/features/spec';
 import { decodeFeatureRecord, FEATURE_RECORD_HINT } from '../contracts/feature-record';
@@ -94,7 +94,7 @@ export interface MaterializerOptions {
    * First accepted event date: the offline tables' partition projection start (`FeatureStore.earliestEventDate`),
    * `yyyy-mm-dd` or `NOW-<n>DAYS` (events dated before today − n days are refused). Earlier events are dead-lettered:
    * they would be stored offline but never read.
-   * @default EARLIEST_EVENT_DATE ('2020-01-01')
+   * @default DEFAULT_EARLIEST_EVENT_DATE ('2020-01-01')
    */
   readonly earliestEventDate?: string;
   /**
@@ -298,7 +298,7 @@ export class Materializer {
       return invalid(`version: view '${label}' is served at version ${[...versions.keys()].join(', ')}, not ${quoted(envelopeVersion)}; produce records with a deployed version`, { label, envelopeView, envelopeVersion });
     }
     const { row, errors } = validateRecord(view, fields, {
-      nowMs, maxFutureSkewMs: this.options.maxFutureSkewMs, earliestEventDate: this.options.earliestEventDate ?? EARLIEST_EVENT_DATE,
+      nowMs, maxFutureSkewMs: this.options.maxFutureSkewMs, earliestEventDate: this.options.earliestEventDate ?? DEFAULT_EARLIEST_EVENT_DATE,
     });
     return { index, record, label, envelopeView, envelopeVersion, view, row, reasons: errors.map((e) => `record.${e}`) };
   }

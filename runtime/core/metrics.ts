@@ -112,6 +112,13 @@ export const GatewayMetrics = {
   LOG_DELIVERY_FAILURES: 'PredictionLogDeliveryFailures',
   /** Prediction-log records dropped because the log buffer was full. */
   LOG_RECORDS_DROPPED: 'PredictionLogRecordsDropped',
+  /** Reads of the routing table that failed (the gateway kept the last weights it read, or the deployed ones). */
+  ROUTING_READ_FAILURES: 'RoutingReadFailures',
+  /**
+   * Requests assigned by the deployed weights because the routing table's names other variants than the gateway
+   * serves (a variant renamed or replaced without the table following): the table is ignored until it matches.
+   */
+  ROUTING_WEIGHTS_IGNORED: 'RoutingWeightsIgnored',
 } as const;
 
 /** The dimension sets `toEmf` publishes: the full set, plus the first dimension alone when there are several. */

@@ -78,7 +78,7 @@ function entityOf(entity: unknown, joinKeys: readonly string[], problems: string
   }
   if (Object.keys(entity).some((k) => !joinKeys.includes(k))) problems.push(`"entity" has fields other than the join keys ${joinKeys.join(', ')}; remove them`);
   for (const key of joinKeys) {
-    const value = entity[key];
+    const value = Object.hasOwn(entity, key) ? entity[key] : undefined;
     if (typeof value === 'string') {
       const problem = stringProblem(value, PREDICT_REQUEST_LIMITS.MAX_JOIN_KEY_LENGTH);
       if (problem) problems.push(`entity.${key} ${problem}`);
@@ -99,7 +99,8 @@ function requestOf(request: unknown, source: RequestSourceSpec, problems: string
   const names = source.features.map((f) => f.name);
   if (Object.keys(request).some((k) => !names.includes(k))) problems.push(`"request" has fields other than ${names.join(', ')}; remove them`);
   for (const feature of source.features) {
-    const value = request[feature.name];
+    // Own properties only: a feature named like an Object.prototype member ('constructor') is not "sent" by default.
+    const value = Object.hasOwn(request, feature.name) ? request[feature.name] : undefined;
     if (value === undefined) {
       if (feature.fallback === undefined) problems.push(`request.${feature.name} is required (${feature.dtype})`);
       continue;

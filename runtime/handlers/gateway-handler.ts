@@ -17,7 +17,7 @@ import { createModelInvoker } from '../backends/create-model-invoker';
 import { Environment } from '../contracts/environment';
 import { parseGatewayEnvironment } from '../contracts/gateway';
 import { GatewayPorts, GatewayCore } from '../core/gateway-core';
-import { METRICS_NAMESPACE, toEmf } from '../core/metrics';
+import { GatewayMetrics, MetricDatum, MetricDimensions, METRICS_NAMESPACE, toEmf } from '../core/metrics';
 
 /**
  * How long an answer may wait for its prediction-log record to be delivered, milliseconds: Lambda freezes the
@@ -44,6 +44,7 @@ export function gatewayFromEnvironment(env: Environment = process.env): GatewayH
   const settings = parseGatewayEnvironment(env);
   const namespace = settings.metricsNamespace ?? METRICS_NAMESPACE;
   const warn = (message: string, detail: Record<string, unknown>) => console.warn(JSON.stringify({ level: 'warn', message, ...detail }));
+  const emit = (dimensions: Record<string, string>, metrics: MetricDatum[]) => process.stdout.write(`${toEmf(dimensions, metrics, { namespace })}\n`);
   // SDK retries off: the feature client retries within the request's deadline itself.
   const dynamo = new DynamoDBClient({ maxAttempts: 1 });
   const ports: GatewayPorts = {
@@ -51,7 +52,10 @@ export function gatewayFromEnvironment(env: Environment = process.env): GatewayH
     model: createModelInvoker(settings.backend, { modelName: settings.config.model }),
     routing: settings.routingTableName ? new CachedRoutingSource({
       table: new RoutingTableReader({ client: dynamo, tableName: settings.routingTableName }),
-      onError: (model, error) => warn('routing table read failed; serving the last weights read', { model, detail: `${error.name}: ${error.message}` }),
+      onError: (model, error) => {
+        warn('routing table read failed; serving the last weights read', { model, detail: `${error.name}: ${error.message}` });
+        emit({ [MetricDimensions.MODEL]: model }, [{ name: GatewayMetrics.ROUTING_READ_FAILURES, value: 1, unit: 'Count' }]);
+      },
     }) : undefined,
     predictionLog: settings.predictionLogStream ? new KinesisPredictionLogSink({
       client: new KinesisClient({}), streamName: settings.predictionLogStream, flushIntervalMs: 50,
@@ -59,15 +63,37 @@ export function gatewayFromEnvironment(env: Environment = process.env): GatewayH
       onError: (error, records) => warn('prediction-log delivery failed', { records, detail: `${error.name}: ${error.message}` }),
     }) : undefined,
     logDeliveryBudgetMs: LOG_DELIVERY_BUDGET_MS,
-    metrics: (dimensions, metrics) => process.stdout.write(`${toEmf(dimensions, metrics, { namespace })}\n`),
+    metrics: emit,
   };
   return createGatewayHandler(new GatewayCore(settings.config, ports));
 }
 
-let fromEnvironment: GatewayHandler | undefined;
+/**
+ * The gateway of this container, built from the environment once: in Lambda at module load, during the init phase
+ * (an embedded model's session loads before the first request, not during it); elsewhere on the first event. A
+ * broken environment fails every event with the list of its problems.
+ */
+let fromEnvironment: { handler?: GatewayHandler; error?: unknown } | undefined;
 
-/** The Lambda handler: the environment is read once per container; breaker, admission and cache live as long. */
-export const handler = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
-  fromEnvironment ??= gatewayFromEnvironment();
-  return fromEnvironment(event);
-};
+function buildOnce(): GatewayHandler {
+  if (!fromEnvironment) {
+    try {
+      fromEnvironment = { handler: gatewayFromEnvironment() };
+    } catch (error) {
+      fromEnvironment = { error };
+    }
+  }
+  if (fromEnvironment.error !== undefined) throw fromEnvironment.error;
+  return fromEnvironment.handler!;
+}
+
+if (process.env.AWS_LAMBDA_FUNCTION_NAME) {
+  try {
+    buildOnce();
+  } catch {
+    // Reported by every event (the init phase would only retry the same environment).
+  }
+}
+
+/** The Lambda handler: breaker, admission, caches and the model session live as long as the container. */
+export const handler = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => buildOnce()(event);

@@ -53,7 +53,7 @@ export interface MaterializerProps {
   /**
    * First accepted event date: the store's projection start (`FeatureStore.earliestEventDate`), `yyyy-mm-dd` or
    * `NOW-<n>DAYS`; earlier events are dead-lettered.
-   * @default EARLIEST_EVENT_DATE ('2020-01-01')
+   * @default DEFAULT_EARLIEST_EVENT_DATE ('2020-01-01')
    */
   readonly earliestEventDate?: string;
   /**

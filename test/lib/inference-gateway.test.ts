@@ -4,7 +4,8 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { customerTxnStats, fraudFeatureViews, fraudModelFeatureRefs, merchantRisk } from '../../examples/fraud-features';
+import { customerTxnStats, fraudFeatureViews, fraudModelFeatureRefs, fraudPrescreenInputs, merchantRisk, transaction } from '../../examples/fraud-features';
+import { requestValueProblem } from '../../lib/features/spec';
 import {
   Fallback, FeatureStore, InferenceGateway, InferenceGatewayProps, InferenceImage, InferenceInstanceType, ModelArtifact,
   ModelBackend, ModelEndpoint, PriorityTier,
@@ -216,6 +217,45 @@ describe('InferenceGateway', () => {
     const q = platform('Weights');
     expect(() => new InferenceGateway(q.stack, 'Gateway', gatewayProps(q, { variantWeights: { champion: 0, shadow: 0 } })))
       .toThrow(/variantWeights\.shadow: the backend has no variant 'shadow' \(has: champion, challenger\)[\s\S]*at least one variant needs a positive weight/);
+  });
+
+  test('request-time features: in the API schema (types, float32 range, required unless a fallback), no store needed', () => {
+    const q = platform('Request');
+    const embedded = ModelBackend.embedded({ modelPath: path.join(__dirname, '..', '..', 'examples', 'models', 'fraud-prescreen.onnx') });
+    const prescreen = new InferenceGateway(q.stack, 'Prescreen', {
+      backend: embedded, requestSource: transaction, featureRefs: fraudPrescreenInputs, fallback: Fallback.constant({ probability: [0.5] }),
+    });
+    expect(prescreen.modelName).toBe('fraud-prescreen');
+    const t = Template.fromStack(q.stack);
+    const float32 = { type: 'number', minimum: -3.4028235677973366e38, maximum: 3.4028235677973366e38, exclusiveMinimum: true, exclusiveMaximum: true };
+    t.hasResourceProperties('AWS::ApiGateway::Model', {
+      RestApiId: { Ref: Match.stringLikeRegexp('^PrescreenApi') },
+      Schema: Match.objectLike({
+        required: ['request'], additionalProperties: false, maxProperties: 2,
+        properties: {
+          userId: Match.anyValue(),
+          request: Match.objectLike({
+            type: 'object', additionalProperties: false, required: ['amount', 'hour_of_day'], maxProperties: 3,
+            properties: {
+              amount: Match.objectLike(float32),
+              card_present: Match.objectLike({ type: 'boolean' }),
+              hour_of_day: Match.objectLike({ type: 'integer', minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER }),
+            },
+          }),
+        },
+      }),
+    });
+    // The schema's float32 bound is the runtime's: the bound itself overflows, the double below it does not.
+    const amount = transaction.toSpec().features[0];
+    expect(requestValueProblem(amount, float32.maximum)).toMatch(/outside the float32 range/);
+    expect(requestValueProblem(amount, 3.4028235677973362e38)).toBeUndefined();
+    // No feature store: no table read, no table in its environment, a key of its own for the prediction log.
+    const fn = t.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('model fraud-prescreen') } });
+    expect(Object.values(fn)).toHaveLength(1);
+    expect(Object.values(fn)[0].Properties.Environment.Variables[GatewayVariables.ONLINE_TABLE_NAME]).toBeUndefined();
+    // A model reading stored features without a store is refused with the fix.
+    expect(() => new InferenceGateway(q.stack, 'NoStore', { ...gatewayProps(q), store: undefined }))
+      .toThrow(/store: the model reads stored features; pass the FeatureStore/);
   });
 
   test('views the store does not hold are refused', () => {

@@ -65,18 +65,20 @@ afterAll(async () => {
 /** A gateway over the two servers (SageMaker's TargetVariant routing played by VariantRouter) reading `routing`. */
 function gatewayReading(routing: CachedRoutingSource | undefined) {
   const logged: PredictionLogRecord[] = [];
+  const metrics: string[][] = [];
   const invoker = (server: ServerProcess) => new SageMakerModelInvoker(new SageMakerRuntimeClient({ ...localClientConfig(server.url), maxAttempts: 1 }), 'prescreen');
   const core = new GatewayCore(config, {
     model: new VariantRouter({ champion: invoker(servers.champion), challenger: invoker(servers.challenger) }),
     routing,
     predictionLog: { write: (record) => { logged.push(record); return true; }, close: async () => undefined },
+    metrics: (_dimensions, data) => metrics.push(data.map((d) => d.name)),
   });
   const predict = async (userId: string) => {
     const response = await core.handle({ model: 'prescreen', body: JSON.stringify({ request, userId }), requestId: `r-${userId}-${Math.random()}` });
     expect(response.statusCode).toBe(200);
     return JSON.parse(response.body) as { variant: string; fallback: boolean };
   };
-  return { predict, logged };
+  return { predict, logged, metrics };
 }
 
 describe('live weights from the routing table', () => {
@@ -84,6 +86,7 @@ describe('live weights from the routing table', () => {
     let clock = 1_000_000;
     const routing = new CachedRoutingSource({ table, ttlMs: 5000, now: () => clock });
     const { predict, logged } = gatewayReading(routing);
+    await routing.variantsOf('prescreen'); // warm, as a container is after its first request (cold reads: below)
 
     const before = await Promise.all(USERS.map(async (user) => [user, (await predict(user)).variant] as const));
     // The table's 90/10, not the deploy-time 100/0: the answering server says which variant it is.
@@ -105,6 +108,31 @@ describe('live weights from the routing table', () => {
     const afterByUser = new Map(after);
     for (const user of onChallenger) expect(afterByUser.get(user)).toBe('challenger');
     expect(after.filter(([, v]) => v === 'challenger').length).toBeGreaterThan(onChallenger.length);
+  });
+
+  test('a read slower than a caller\'s share of the deadline still fills the cache for the next callers', async () => {
+    const slow = new DynamoDBClient(localClientConfig(dynalite.endpoint));
+    slow.middlewareStack.add((next) => async (args) => { await new Promise((r) => setTimeout(r, 150)); return next(args); }, { step: 'initialize' });
+    const routing = new CachedRoutingSource({ table: new RoutingTableClient({ client: slow, tableName: ROUTING_TABLE }), deadlineMs: 2000 });
+    expect(await routing.variantsOf('prescreen', { deadlineMs: 10 })).toBeUndefined(); // this caller moves on with the static weights
+    await new Promise((r) => setTimeout(r, 400));
+    expect(await routing.variantsOf('prescreen', { deadlineMs: 10 })).toEqual((await table.get('prescreen'))!.variants);
+    slow.destroy();
+  });
+
+  test('weights for variants the gateway does not serve are ignored (and counted), never followed into errors', async () => {
+    await table.seed({ model: 'renamed', weights: { champion: 1, challenger2: 99 }, by: 'deploy', reason: 'a variant the gateway does not know' });
+    const routing = new CachedRoutingSource({ table, deadlineMs: 2000 });
+    const gateway = gatewayReading(routing);
+    const core = new GatewayCore({ ...config, model: 'renamed' }, {
+      model: new VariantRouter({ champion: new SageMakerModelInvoker(new SageMakerRuntimeClient({ ...localClientConfig(servers.champion.url), maxAttempts: 1 }), 'prescreen') }),
+      routing, metrics: (_d, data) => gateway.metrics.push(data.map((d) => d.name)),
+    });
+    for (const user of USERS.slice(0, 10)) {
+      const response = await core.handle({ model: 'renamed', body: JSON.stringify({ request, userId: user }), requestId: `r-${user}` });
+      expect(JSON.parse(response.body)).toMatchObject({ variant: 'champion', fallback: false });
+    }
+    expect(gateway.metrics.filter((names) => names.includes('RoutingWeightsIgnored'))).toHaveLength(10);
   });
 
   test('an unreadable table leaves the deploy-time weights in charge, and answers go on', async () => {

@@ -89,4 +89,11 @@ describe('the stream record envelope', () => {
     expect(producerPartitionKeyOf(view, short)).toBe('customer_id=c-1|region=eu');
     expect(producerPartitionKeyOf(view, long)).toBe(createHash('sha256').update(`customer_id=${long.customer_id}|region=eu`).digest('hex'));
   });
+
+  test('a record whose join keys cannot be keyed still gets a partition key (the materializer dead-letters it), never a throw', () => {
+    // A lone surrogate (encodeURIComponent throws on it) and a missing key: one such record must not fail the batch it is sent in.
+    for (const bad of [{ customer_id: 'c\ud800', region: 'eu' }, { region: 'eu' }]) {
+      expect(producerPartitionKeyOf(view, bad)).toBe(createHash('sha256').update(`${view.name}:unkeyable`).digest('hex'));
+    }
+  });
 });

@@ -9,7 +9,7 @@ import { describeValue } from './values';
  * The earliest event date is the first date of the offline tables' partition projection (`FeatureStore`'s
  * `earliestEventDate`, carried to the materializer in its environment: runtime/contracts/materializer.ts):
  * Athena never reads a partition before it, so a row outside the window would be stored but never be read. It is
- * either a fixed date (`yyyy-mm-dd`, by default `EARLIEST_EVENT_DATE`) or `NOW-<n>DAYS` (the store's default when its
+ * either a fixed date (`yyyy-mm-dd`, by default `DEFAULT_EARLIEST_EVENT_DATE`) or `NOW-<n>DAYS` (the store's default when its
  * offline history expires after n days): then events dated before today − n days (UTC) are refused, since the
  * projection never shows them and the lifecycle deletes the history at that age anyway. The window also catches
  * epoch seconds sent where milliseconds are expected (1767225600 is 2026-01-01 in seconds, but 1970-01-21 in
@@ -17,10 +17,10 @@ import { describeValue } from './values';
  */
 
 /** First event date (UTC, `yyyy-mm-dd`) of the offline partition projection by default, and the earliest event date accepted by default. */
-export const EARLIEST_EVENT_DATE = '2020-01-01';
+export const DEFAULT_EARLIEST_EVENT_DATE = '2020-01-01';
 
-/** `EARLIEST_EVENT_DATE` at 00:00 UTC, epoch milliseconds. */
-export const EARLIEST_EVENT_TIME_MS = Date.parse(`${EARLIEST_EVENT_DATE}T00:00:00Z`);
+/** `DEFAULT_EARLIEST_EVENT_DATE` at 00:00 UTC, epoch milliseconds. */
+export const EARLIEST_EVENT_TIME_MS = Date.parse(`${DEFAULT_EARLIEST_EVENT_DATE}T00:00:00Z`);
 
 /**
  * Earliest projection start accepted: epoch seconds of any date up to the year 2286 read as milliseconds fall before
@@ -99,7 +99,7 @@ export function parseEventTime(value: unknown): number {
  * `earliestEventDate` is the projection start (see the module documentation; must be valid).
  */
 export function eventTimeProblem(
-  field: string, raw: unknown, eventTimeMs: number, nowMs: number, maxFutureSkewMs: number, earliestEventDate: string = EARLIEST_EVENT_DATE,
+  field: string, raw: unknown, eventTimeMs: number, nowMs: number, maxFutureSkewMs: number, earliestEventDate: string = DEFAULT_EARLIEST_EVENT_DATE,
 ): string | undefined {
   const earliestMs = earliestEventTimeMs(earliestEventDate, nowMs);
   const latestMs = nowMs + maxFutureSkewMs;

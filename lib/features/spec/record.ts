@@ -42,7 +42,7 @@ export interface RecordValidationOptions {
   /**
    * First accepted event date: the offline tables' projection start, `yyyy-mm-dd` or `NOW-<n>DAYS` (see
    * `eventTimeProblem`; a value `earliestEventDateProblem` refuses makes validation throw).
-   * @default EARLIEST_EVENT_DATE ('2020-01-01')
+   * @default DEFAULT_EARLIEST_EVENT_DATE ('2020-01-01')
    */
   readonly earliestEventDate?: string;
 }
