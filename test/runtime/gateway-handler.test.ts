@@ -432,6 +432,12 @@ test('the gateway Lambda environment is checked, naming what is missing or malfo
   // Every problem at once: a missing backend and a missing table (the model reads stored features).
   expect(() => gatewayFromEnvironment({ ...env, [GatewayVariables.MODEL_BACKEND]: '', [GatewayVariables.ONLINE_TABLE_NAME]: '' }))
     .toThrow(/MODEL_BACKEND is not set; deploy it with the InferenceGateway construct\n  - ONLINE_TABLE_NAME is not set but the model reads stored features/);
+  // The config's shape: every problem at once, before any client is built.
+  const broken = { ...baseConfig, deadlineMs: 2 ** 31, featureRefs: 'customer_txn_stats:txn_count_1h', defaultTier: 'gold', fallbackOutputs: { probability: ['x'] } };
+  expect(() => gatewayFromEnvironment({ ...env, [GatewayVariables.CONFIG]: JSON.stringify(broken) })).toThrow(new RegExp([
+    'GATEWAY_CONFIG: featureRefs must be an array', 'GATEWAY_CONFIG: deadlineMs must be an integer from 1 to 900000',
+    'GATEWAY_CONFIG: fallbackOutputs must be', 'GATEWAY_CONFIG: defaultTier must be one of critical, standard, batch',
+  ].join('[\\s\\S]*')));
   expect(() => gatewayFromEnvironment({ ...env, [GatewayVariables.MODEL_BACKEND]: JSON.stringify({ kind: 'http', url: 'ftp://x' }) }))
     .toThrow(/MODEL_BACKEND: url must start with http:\/\/ or https:\/\//);
   expect(() => gatewayFromEnvironment({ ...env, GATEWAY_CONFIG: JSON.stringify({ ...baseConfig, featureRefs: ['customer_txn_stats:last_device_type'] }) }))
