@@ -40,18 +40,20 @@ export function fileHash(file: string): string {
 /** The code folder of the gateway handler with `modelFile` embedded; throws naming the fix when it cannot be built. */
 export function embeddedModelCode(modelFile: string): EmbeddedModelCode {
   const bundle = path.join(handlerBundleDir(GATEWAY_HANDLER), 'index.js');
-  const key = `${fileHash(bundle)}:${fileHash(modelFile)}`;
+  // The runtime's version too: after an upgrade of onnxruntime-node, a folder with the old one is not reused.
+  const key = `${fileHash(bundle)}:${fileHash(modelFile)}:${packageVersion('onnxruntime-node')}`;
   const known = assembled.get(key);
   if (known) return known;
   // One folder per bundle and model (synths and test runs reuse it), moved into place only once complete.
   const dir = path.join(os.tmpdir(), `ml-platform-embedded-model-${crypto.createHash('sha256').update(key).digest('hex').slice(0, 24)}`);
   if (!fs.existsSync(dir)) {
     const staging = fs.mkdtempSync(`${dir}-`);
-    assemble(staging, bundle, modelFile);
     try {
+      assemble(staging, bundle, modelFile);
       fs.renameSync(staging, dir);
-    } catch {
-      fs.rmSync(staging, { recursive: true, force: true }); // another process got there first
+    } catch (error) {
+      fs.rmSync(staging, { recursive: true, force: true }); // a failed copy, or another process got there first
+      if (!fs.existsSync(dir)) throw error;
     }
   }
   const bytes = sizeOf(dir);
@@ -82,12 +84,19 @@ function packageDir(name: string, from: string = __dirname): string {
   try {
     let dir = path.dirname(require.resolve(name, { paths: [from] }));
     while (!fs.existsSync(path.join(dir, 'package.json')) || JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).name !== name) {
-      dir = path.dirname(dir);
+      const parent = path.dirname(dir);
+      if (parent === dir) throw new Error(`no package.json of ${name} above its entry point`);
+      dir = parent;
     }
     return dir;
   } catch {
     throw new Error(`ModelBackend.embedded packages onnxruntime-node into the function, and it is not installed: npm install --save-dev onnxruntime-node (with ONNXRUNTIME_NODE_INSTALL=skip, the CPU binaries are in the package)`);
   }
+}
+
+/** The installed version of a package. */
+function packageVersion(name: string): string {
+  return JSON.parse(fs.readFileSync(path.join(packageDir(name), 'package.json'), 'utf8')).version;
 }
 
 /** Copies `parts` (files or folders, relative to `from`) into `to`, leaving source maps and type declarations out. */
