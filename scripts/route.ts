@@ -4,13 +4,16 @@
  *
  *   npm run route -- show <model> [--table T]
  *   npm run route -- set <model> champion=90 challenger=10 --reason "canary step 1" [--expected-version N] [--by who] [--table T]
+ *   npm run route -- set <model> champion=90 challenger2=10 --replace-variants --reason "endpoint variants changed" [...]
  *   npm run route -- history <model> [--table T]
  *
  * The table is `--table` or the ROUTING_TABLE_NAME variable (`RoutingVariables.TABLE_NAME`). Region, credentials and
  * endpoint come from the AWS SDK's environment (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB` for a local stand-in).
  * `set` gives every variant a weight (any non-negative scale), records who (`--by`, default the OS user) and why, and
  * changes the weights only if they are still at the version it read (or `--expected-version`); it prints the new
- * version. Exits 2 on a malformed command line, 1 when the table refuses or fails (conflict, invalid weights, no entry).
+ * version. `--replace-variants` makes the weights the model's new variants (a deliberate repair when the endpoint's
+ * variants changed and the table does not know it yet; a deploy of ModelRouting does it by itself), with the same
+ * optimistic check and audit. Exits 2 on a malformed command line, 1 when the table refuses or fails (conflict, invalid weights, no entry).
  */
 import * as os from 'os';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -19,7 +22,7 @@ import { RoutingChange, RoutingEntry, RoutingNotFoundError, RoutingVariables, Va
 
 const USAGE = `usage:
   npm run route -- show <model> [--table T]
-  npm run route -- set <model> <variant>=<weight>... --reason "<why>" [--expected-version N] [--by <who>] [--table T]
+  npm run route -- set <model> <variant>=<weight>... --reason "<why>" [--replace-variants] [--expected-version N] [--by <who>] [--table T]
   npm run route -- history <model> [--table T]
 The table is --table or ${RoutingVariables.TABLE_NAME}; AWS_REGION and AWS_ENDPOINT_URL_DYNAMODB as for any AWS SDK client.`;
 
@@ -35,6 +38,7 @@ interface Command {
   readonly reason?: string;
   readonly by: string;
   readonly expectedVersion?: number;
+  readonly replaceVariants: boolean;
 }
 
 /** The OS user: who a change is recorded as by default. */
@@ -56,8 +60,14 @@ function parseArgs(argv: readonly string[]): Command {
   if (!model || model.startsWith('--')) throw new UsageError(`${action} needs a model name`);
   const options: Record<string, string> = {};
   const weights: Record<string, number> = {};
+  let replaceVariants = false;
   for (let i = 0; i < rest.length; i++) {
     const arg = rest[i];
+    if (arg === '--replace-variants') {
+      if (action !== 'set') problems.push('--replace-variants applies to set only');
+      replaceVariants = true;
+      continue;
+    }
     if (arg.startsWith('--')) {
       const name = arg.slice(2);
       if (!['table', 'reason', 'by', 'expected-version'].includes(name)) problems.push(`unknown option ${arg}`);
@@ -90,7 +100,7 @@ function parseArgs(argv: readonly string[]): Command {
     for (const name of ['reason', 'by', 'expected-version']) if (options[name] !== undefined) problems.push(`--${name} applies to set only`);
   }
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
-  return { action, model, table, weights, reason: options.reason, by: options.by ?? osUser(), expectedVersion };
+  return { action, model, table, weights, reason: options.reason, by: options.by ?? osUser(), expectedVersion, replaceVariants };
 }
 
 const formatWeights = (weights: VariantWeights) => Object.keys(weights).length === 0
@@ -120,7 +130,9 @@ async function main(): Promise<void> {
       // Without --expected-version, the version read now: still optimistic, a change in between is refused.
       const expectedVersion = command.expectedVersion ?? (await table.get(command.model, { consistentRead: true }))?.version;
       if (expectedVersion === undefined) throw new RoutingNotFoundError(command.model);
-      const entry = await table.setWeights(command.model, command.weights, { expectedVersion, by: command.by, reason: command.reason! });
+      const entry = await table.setWeights(command.model, command.weights, {
+        expectedVersion, by: command.by, reason: command.reason!, replaceVariants: command.replaceVariants,
+      });
       console.log(`${command.model}: version ${entry.version}: ${formatWeights(entry.trail.at(-1)!.from)} → ${formatWeights(entry.trail.at(-1)!.to)}`);
       return;
     }

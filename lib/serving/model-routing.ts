@@ -1,3 +1,4 @@
+import { createHash } from 'crypto';
 import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -9,14 +10,19 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { MetricDimensions, METRICS_NAMESPACE } from '../../runtime/core/metrics';
-import { modelNameProblems, RoutingAttributes, RoutingSyncMetrics, seedUpdate, weightChangeProblems } from '../../runtime/core/routing';
+import {
+  modelNameProblems, RoutingAttributes, RoutingSyncMetrics, RoutingUpdate, seedUpdates, variantSetOf, weightChangeProblems,
+} from '../../runtime/core/routing';
+import { AlarmActionProps } from '../monitoring/alarm-actions';
+import { AlarmTopic } from '../monitoring/alarm-topic';
+import { alarmActionOf, notifyOnStateChanges } from '../private/alarm-actions';
 import { createHandlerFunction } from '../private/handler-function';
 import { grantKeyViaService } from '../private/kms-grants';
 import { concreteSeconds, rangeProblems, throwIfProblems } from '../private/validation';
 import type { IModelEndpoint } from './model-endpoint';
 
 /** Properties of a `ModelRouting`. */
-export interface ModelRoutingProps {
+export interface ModelRoutingProps extends AlarmActionProps {
   /**
    * Customer-managed key encrypting the table (and its stream).
    * @default - an AWS owned key
@@ -77,7 +83,9 @@ const SEEDED_BY = 'cloudformation';
  * by default, and streams NEW_AND_OLD_IMAGES. `addModel` seeds a model's item at deploy without ever overwriting live
  * weights. For a model with an endpoint, a sync function on the stream makes the endpoint's variant weights follow
  * the table (`UpdateEndpointWeightsAndCapacities`, allowed on those endpoints only); a change it gives up on leaves
- * its stream position in `syncFailureQueue`, and one SageMaker refuses counts in `metricSyncRefused`.
+ * its stream position in `syncFailureQueue`, and one SageMaker refuses counts in `metricSyncRefused`. Alarms (`alarms`)
+ * on both — a non-empty failure queue, and refusals per model with an endpoint — notify `alarmAction` (by default a new
+ * encrypted SNS topic, `alarmTopic`) when they fire and when they recover.
  * The table decides nothing: which weights to set is the operator's or the rollout controller's business.
  */
 export class ModelRouting extends Construct {
@@ -89,7 +97,13 @@ export class ModelRouting extends Construct {
   public readonly encryptionKey?: kms.IKey;
   /** The models added, in order. */
   public readonly models: string[] = [];
+  /**
+   * Every alarm: the sync's failure queue holds changes it gave up on, and, per model with an endpoint, SageMaker
+   * refused its weights (`metricSyncRefused`). Empty until a model with an endpoint is added.
+   */
+  public readonly alarms: cloudwatch.Alarm[] = [];
   private sync?: { readonly fn: lambda.Function; readonly queue: sqs.Queue };
+  private notifications?: { readonly action: cloudwatch.IAlarmAction; readonly topic?: AlarmTopic };
 
   constructor(scope: Construct, id: string, private readonly props: ModelRoutingProps = {}) {
     super(scope, id);
@@ -116,39 +130,40 @@ export class ModelRouting extends Construct {
   /**
    * Adds a model: seeds its item at deploy (version 1, the seed as the first change of its trail) unless it has one,
    * so a redeploy never resets live weights; the endpoint name is kept current, so a replaced endpoint gets the live
-   * weights. Removing a model later leaves its item (and trail) in the table.
+   * weights. A deploy whose variants are another set of names than the table's (the endpoint's variants changed)
+   * replaces them with `variantWeights`, one version later, audited (`seedUpdates`). Removing a model later leaves its
+   * item (and trail) in the table.
    */
   public addModel(entry: ModelRoutingEntry): void {
     const weights = this.seedWeights(entry);
-    const parameters = {
-      TableName: this.tableName,
-      ...seedUpdate({
-        model: entry.model, weights, endpointName: entry.endpoint?.endpointName,
-        by: SEEDED_BY, reason: `seeded by ModelRouting ${this.node.path}`.slice(0, 512),
-      }),
-    };
-    const call: cr.AwsSdkCall = {
-      service: 'DynamoDB',
-      action: 'UpdateItem',
-      parameters,
-      physicalResourceId: cr.PhysicalResourceId.of(`routing-seed:${entry.model}`),
-    };
-    // Runs on create and on every update that changes it (new weights are ignored by if_not_exists; a new endpoint
-    // name is set); nothing on delete: the item is live state with its audit trail.
-    const seed = new cr.AwsCustomResource(this, `Seed:${entry.model.replace(/\//g, '|')}`, {
-      resourceType: 'Custom::ModelRoutingSeed',
-      onCreate: call,
-      onUpdate: call,
-      policy: cr.AwsCustomResourcePolicy.fromStatements([new iam.PolicyStatement({ actions: ['dynamodb:UpdateItem'], resources: [this.table.tableArn] })]),
-      installLatestAwsSdk: false,
-      ...this.seedProvider(),
+    const updates = seedUpdates({
+      model: entry.model, weights, endpointName: entry.endpoint?.endpointName,
+      by: SEEDED_BY, reason: `seeded by ModelRouting ${this.node.path}`.slice(0, 512),
     });
-    if (this.encryptionKey) grantKeyViaService(this.encryptionKey, seed, 'dynamodb', 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey');
+    const id = entry.model.replace(/\//g, '|');
+    // A set of variant names of its own is a resource of its own: a changed set is created (its call runs) whatever
+    // else changed. It runs before the seed, so a first deploy is one change (the replacement finds no entry).
+    const setHash = createHash('sha256').update(variantSetOf(Object.keys(weights))).digest('hex').slice(0, 16);
+    const replace = this.seedCall(`Variants:${id}:${setHash}`, 'Custom::ModelRoutingVariants', updates.replaceVariants, `routing-variants:${entry.model}:${setHash}`, true);
+    const seed = this.seedCall(`Seed:${id}`, 'Custom::ModelRoutingSeed', updates.create, `routing-seed:${entry.model}`, false);
+    seed.node.addDependency(replace);
     this.models.push(entry.model);
     if (entry.endpoint) {
       const sync = this.ensureSync();
       iam.Grant.addToPrincipal({ grantee: sync.fn, actions: ['sagemaker:UpdateEndpointWeightsAndCapacities'], resourceArns: [entry.endpoint.endpointArn] });
+      this.addAlarm(`SyncRefusedAlarm:${id}`, this.metricSyncRefused(entry.model),
+        `SageMaker refused the routing weights of model ${entry.model}: its endpoint no longer follows the routing table (see the sync's log for the reason)`);
     }
+  }
+
+  /** Where every alarm sends its ALARM and OK transitions: `alarmAction`, or `alarmTopic`; undefined until there is an alarm. */
+  public get alarmAction(): cloudwatch.IAlarmAction | undefined {
+    return this.notifications?.action;
+  }
+
+  /** The topic created for the alarms when no `alarmAction` was given: subscribe to it. */
+  public get alarmTopic(): AlarmTopic | undefined {
+    return this.notifications?.topic;
   }
 
   /** Allows `grantee` to read models' weights (`dynamodb:GetItem`): what the gateway's `CachedRoutingSource` needs. */
@@ -188,6 +203,45 @@ export class ModelRouting extends Construct {
       namespace: METRICS_NAMESPACE, metricName: RoutingSyncMetrics.REFUSED, dimensionsMap: { [MetricDimensions.MODEL]: model },
       statistic: cloudwatch.Stats.SUM, period: Duration.minutes(1), ...props,
     });
+  }
+
+  /**
+   * A custom resource sending `update` to the table on create and on every update that changes it (nothing on delete:
+   * the item is live state with its audit trail); `conditional`: a failed condition is what it expects, not an error.
+   */
+  private seedCall(id: string, resourceType: string, update: RoutingUpdate, physicalId: string, conditional: boolean): cr.AwsCustomResource {
+    const call: cr.AwsSdkCall = {
+      service: 'DynamoDB',
+      action: 'UpdateItem',
+      parameters: { TableName: this.tableName, ...update },
+      physicalResourceId: cr.PhysicalResourceId.of(physicalId),
+      ...(conditional ? { ignoreErrorCodesMatching: 'ConditionalCheckFailedException' } : {}),
+    };
+    const resource = new cr.AwsCustomResource(this, id, {
+      resourceType,
+      onCreate: call,
+      onUpdate: call,
+      policy: cr.AwsCustomResourcePolicy.fromStatements([new iam.PolicyStatement({ actions: ['dynamodb:UpdateItem'], resources: [this.table.tableArn] })]),
+      installLatestAwsSdk: false,
+      ...this.seedProvider(),
+    });
+    if (this.encryptionKey) grantKeyViaService(this.encryptionKey, resource, 'dynamodb', 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey');
+    return resource;
+  }
+
+  /** An alarm on `metric` above 0, notifying the routing's alarm action of its ALARM and OK transitions. */
+  private addAlarm(id: string, metric: cloudwatch.IMetric, description: string): void {
+    const alarm = new cloudwatch.Alarm(this, id, {
+      metric,
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: description.slice(0, 1024), // CloudWatch's limit
+    });
+    this.notifications ??= alarmActionOf(this, this.props);
+    notifyOnStateChanges(this.notifications.action, [alarm]);
+    this.alarms.push(alarm);
   }
 
   /** The entry's weights in assignment order, validated (every problem at once). */
@@ -267,6 +321,8 @@ export class ModelRouting extends Construct {
     iam.Grant.addToPrincipal({ grantee: fn, actions: STREAM_READ_ACTIONS, resourceArns: [this.table.tableStreamArn!] });
     if (this.encryptionKey) grantKeyViaService(this.encryptionKey, fn, 'dynamodb', 'kms:Decrypt');
     this.sync = { fn, queue };
+    this.addAlarm('SyncFailureAlarm', queue.metricApproximateNumberOfMessagesVisible({ statistic: cloudwatch.Stats.MAXIMUM, period: Duration.minutes(1) }),
+      'The routing sync gave up on weight changes (SageMaker kept refusing or the retries ran out): an endpoint may not follow the routing table; the positions are in its failure queue');
     return this.sync;
   }
 }

@@ -5,8 +5,8 @@
  */
 import { AttributeValue, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import {
-  applyWeightChange, RoutingEntry, RoutingNotFoundError, RoutingSeed, RoutingUpdate, RoutingVersionConflictError, seedUpdate, VariantWeights,
-  weightChangeUpdate,
+  applyWeightChange, RoutingEntry, RoutingNotFoundError, RoutingSeed, RoutingUpdate, RoutingVersionConflictError, seedUpdates, timerDelayMs,
+  VariantWeights, weightChangeUpdate,
 } from '../core/routing';
 import { RoutingTableReader } from './routing-reader';
 
@@ -20,23 +20,46 @@ export interface SetWeightsOptions {
   readonly by: string;
   /** Why (at most 512 characters). */
   readonly reason: string;
+  /**
+   * Replace the variants: the weights name the model's new variants, whatever they were (a deliberate repair when an
+   * endpoint's variants changed and the table does not know it yet).
+   * @default false - every current variant gets a weight, and none other
+   */
+  readonly replaceVariants?: boolean;
 }
+
+/**
+ * What a seed did: created the entry, replaced its variants (their set of names differed from the seed's), or kept
+ * the live weights (only the endpoint name may have changed).
+ */
+export type SeedOutcome = 'created' | 'variants-replaced' | 'kept';
+
+/** Is this the error of a conditional write whose condition did not hold? */
+const isConditionFailed = (error: unknown) => (error as Error)?.name === 'ConditionalCheckFailedException';
 
 /** Reads and changes the routing table. */
 export class RoutingTableClient extends RoutingTableReader {
   /**
-   * Seeds a model's entry (version 1, the seed as the first change of its trail) unless it has one: live weights are
-   * never overwritten. The endpoint name is set (or removed) either way (`seedUpdate`). Returns whether the entry was
-   * created. Throws `RoutingValidationError` listing every problem of the seed.
+   * Seeds a model's entry as a deploy does (`seedUpdates`): creates it (version 1, the seed as the first change of its
+   * trail) where there is none; replaces its variants with the seed's weights, one version later and audited, when
+   * their set of names differs from the seed's; otherwise never overwrites live weights. The endpoint name is set (or
+   * removed) either way. Throws `RoutingValidationError` listing every problem of the seed.
    */
-  public async seed(seed: Omit<RoutingSeed, 'at'>): Promise<boolean> {
-    const { Attributes } = await this.update(seedUpdate({ ...seed, at: new Date(this.now()).toISOString() }), 'UPDATED_OLD');
-    return Attributes?.version === undefined;
+  public async seed(seed: Omit<RoutingSeed, 'at'>): Promise<SeedOutcome> {
+    const updates = seedUpdates({ ...seed, at: new Date(this.now()).toISOString() });
+    try {
+      await this.update(updates.replaceVariants);
+      return 'variants-replaced';
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+    }
+    const { Attributes } = await this.update(updates.create, 'UPDATED_OLD');
+    return Attributes?.version === undefined ? 'created' : 'kept';
   }
 
   /**
-   * Sets a model's weights (every variant, none other; any non-negative scale, at least one positive), one version
-   * later, recording who, when, why, from and to in its trail, if the entry is still at `expectedVersion`. Returns
+   * Sets a model's weights (every variant, none other — or, with `replaceVariants`, the new variants; any non-negative
+   * scale, at least one positive), one version later, recording who, when, why, from and to in its trail, if the entry is still at `expectedVersion`. Returns
    * the new entry. Throws `RoutingValidationError` (every problem of the weights, by and reason),
    * `RoutingNotFoundError` (no entry) or `RoutingVersionConflictError` (naming the current version).
    */
@@ -44,11 +67,11 @@ export class RoutingTableClient extends RoutingTableReader {
     const current = await this.get(model, { consistentRead: true });
     if (!current) throw new RoutingNotFoundError(model);
     if (current.version !== options.expectedVersion) throw new RoutingVersionConflictError(model, options.expectedVersion, current.version);
-    const next = applyWeightChange(current, weights, { by: options.by, reason: options.reason, at: new Date(this.now()).toISOString() });
+    const next = applyWeightChange(current, weights, { by: options.by, reason: options.reason, at: new Date(this.now()).toISOString() }, options);
     try {
       await this.update(weightChangeUpdate(current, next));
     } catch (error) {
-      if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+      if (!isConditionFailed(error)) throw error;
       const now = await this.get(model, { consistentRead: true });
       throw new RoutingVersionConflictError(model, options.expectedVersion, now?.version);
     }
@@ -64,7 +87,7 @@ export class RoutingTableClient extends RoutingTableReader {
       ExpressionAttributeNames: { ...update.ExpressionAttributeNames },
       ExpressionAttributeValues: update.ExpressionAttributeValues as Record<string, AttributeValue>,
       ReturnValues: returnValues,
-    }), { abortSignal: AbortSignal.timeout(this.timeoutMs) });
+    }), { abortSignal: AbortSignal.timeout(timerDelayMs(this.timeoutMs)) });
   }
 }
 

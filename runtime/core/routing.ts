@@ -11,15 +11,12 @@
  * nothing: which weights to set is the caller's business (an operator, a rollout controller).
  * Pure TypeScript: no AWS SDK, no CDK.
  */
+import { MAX_TIMER_MS } from '../contracts/inference-server';
 import type { WeightedVariant } from './variant-assignment';
 
 export type { WeightedVariant } from './variant-assignment';
 
-/** Environment variables that name the routing table. */
-export const RoutingVariables = {
-  /** Name of the routing table, for `npm run route` and for deployables that read the table. */
-  TABLE_NAME: 'ROUTING_TABLE_NAME',
-} as const;
+export { RoutingVariables } from '../contracts/routing';
 
 /** Attribute names of a routing item. The table's partition key is `MODEL` (a string). */
 export const RoutingAttributes = {
@@ -33,6 +30,11 @@ export const RoutingAttributes = {
   ENDPOINT: 'endpointName',
   /** The audit trail, oldest change first. */
   TRAIL: 'trail',
+  /**
+   * The variant names as a set (`variantSetOf`): what a deploy compares with its own to tell whether the endpoint's
+   * variants changed (then the deploy replaces the variants; otherwise it never touches the live weights).
+   */
+  VARIANT_SET: 'variantSet',
 } as const;
 
 /**
@@ -69,7 +71,10 @@ export type VariantWeights = Readonly<Record<string, number>>;
 
 /** One change of a model's weights, as the audit trail records it. */
 export interface RoutingChange {
-  /** The version the change produced. */
+  /**
+   * The version the change produced. (A deploy that replaces the variants cannot know it when it writes the change:
+   * it is stored without one and read as its place in the trail implies, every change being one version.)
+   */
   readonly version: number;
   /**
    * When, ISO-8601.
@@ -80,7 +85,10 @@ export interface RoutingChange {
   readonly by: string;
   /** Why. */
   readonly reason: string;
-  /** The weights before (empty for the seed). */
+  /**
+   * The weights before (empty for the seed). (A deploy that replaces the variants stores none: read as the previous
+   * change's `to`.)
+   */
   readonly from: VariantWeights;
   /** The weights after. */
   readonly to: VariantWeights;
@@ -145,6 +153,15 @@ export class RoutingNotFoundError extends Error {
     super(`routing table has no entry for model '${model}': seed it first (ModelRouting.addModel)`);
     this.name = 'RoutingNotFoundError';
   }
+}
+
+/**
+ * A deadline as `AbortSignal.timeout` and Node's timers take it: whole milliseconds (fractions are refused), at least
+ * 1, at most `MAX_TIMER_MS` (a longer one would fire after 1 ms); not a number: 1.
+ */
+export function timerDelayMs(ms: number): number {
+  const whole = Math.ceil(ms);
+  return whole >= 1 ? Math.min(whole, MAX_TIMER_MS) : 1;
 }
 
 /** The weights of `variants` by name. */
@@ -235,13 +252,24 @@ export function appendToTrail(trail: readonly RoutingChange[], change: RoutingCh
   return kept.reverse();
 }
 
+/** Options of `applyWeightChange`. */
+export interface WeightChangeOptions {
+  /**
+   * Replace the variants: `weights` names the model's new variants (in assignment order), whatever they were. For a
+   * deliberate repair when the endpoint's variants changed and the table does not know it yet.
+   * @default false - `weights` gives every current variant a weight, and none other
+   */
+  readonly replaceVariants?: boolean;
+}
+
 /**
- * The entry after changing `entry`'s weights to `weights` (same variants, kept in their order), one version later,
- * with the change appended to its trail. Throws `RoutingValidationError` listing every problem.
+ * The entry after changing `entry`'s weights to `weights` (same variants, kept in their order; or, with
+ * `replaceVariants`, the variants `weights` names in its order), one version later, with the change appended to its
+ * trail. Throws `RoutingValidationError` listing every problem.
  */
-export function applyWeightChange(entry: RoutingEntry, weights: VariantWeights, author: ChangeAuthor): RoutingEntry {
-  const names = entry.variants.map((v) => v.name);
-  const problems = [...weightChangeProblems(weights, names), ...changeAuthorProblems(author.by, author.reason)];
+export function applyWeightChange(entry: RoutingEntry, weights: VariantWeights, author: ChangeAuthor, options: WeightChangeOptions = {}): RoutingEntry {
+  const names = options.replaceVariants ? Object.keys(weights) : entry.variants.map((v) => v.name);
+  const problems = [...weightChangeProblems(weights, options.replaceVariants ? undefined : names), ...changeAuthorProblems(author.by, author.reason)];
   if (problems.length > 0) throw new RoutingValidationError(entry.model, problems);
   const variants = names.map((name) => ({ name, weight: weights[name] }));
   const version = entry.version + 1;
@@ -290,16 +318,31 @@ export function encodeVariants(variants: readonly WeightedVariant[]): DynamoValu
   return { L: variants.map((v) => ({ M: { name: { S: v.name }, weight: number(v.weight) } })) };
 }
 
+/**
+ * A change as stored: a deploy that replaces the variants stores it without `version` and `from` (it cannot know
+ * them), which `decodeRoutingItem` then reads from the change's place in the trail.
+ */
+type StoredChange = Omit<RoutingChange, 'version' | 'from'> & { readonly version?: number; readonly from?: VariantWeights };
+
+function encodeChange(c: StoredChange): DynamoValue {
+  return {
+    M: {
+      by: { S: c.by }, reason: { S: c.reason }, to: weightsMap(c.to),
+      ...(c.version === undefined ? {} : { version: number(c.version) }),
+      ...(c.from === undefined ? {} : { from: weightsMap(c.from) }),
+      ...(c.at === undefined ? {} : { at: { S: c.at } }),
+    },
+  };
+}
+
 /** A trail as stored. */
 export function encodeTrail(trail: readonly RoutingChange[]): DynamoValue {
-  return {
-    L: trail.map((c) => ({
-      M: {
-        version: number(c.version), by: { S: c.by }, reason: { S: c.reason }, from: weightsMap(c.from), to: weightsMap(c.to),
-        ...(c.at === undefined ? {} : { at: { S: c.at } }),
-      },
-    })),
-  };
+  return { L: trail.map(encodeChange) };
+}
+
+/** The stored set of variant names (`RoutingAttributes.VARIANT_SET`): the names sorted, as JSON. */
+export function variantSetOf(names: readonly string[]): string {
+  return JSON.stringify([...names].sort());
 }
 
 /** Reads a number attribute; throws naming `what` when it is not one. */
@@ -334,21 +377,26 @@ export function decodeRoutingItem(item: DynamoItem): RoutingEntry {
   }));
   const problems = weightChangeProblems(weightsOf(variants));
   if (problems.length > 0) throw new Error(`${A.VARIANTS}: ${problems.join('; ')}`);
-  const trail = (item[A.TRAIL]?.L ?? []).map((c, i): RoutingChange => {
+  const version = readNumber(item[A.VERSION], A.VERSION);
+  const stored = item[A.TRAIL]?.L ?? [];
+  const trail: RoutingChange[] = [];
+  for (const [i, c] of stored.entries()) {
     const at = c.M?.at;
-    return {
-      version: readNumber(c.M?.version, `${A.TRAIL}[${i}].version`),
+    const to = readWeights(c.M?.to, `${A.TRAIL}[${i}].to`);
+    trail.push({
+      // Every change is one version: a change stored without one (a deploy's) is the one its place implies.
+      version: c.M?.version === undefined ? version - (stored.length - 1 - i) : readNumber(c.M.version, `${A.TRAIL}[${i}].version`),
       ...(at === undefined ? {} : { at: readString(at, `${A.TRAIL}[${i}].at`) }),
       by: readString(c.M?.by, `${A.TRAIL}[${i}].by`),
       reason: readString(c.M?.reason, `${A.TRAIL}[${i}].reason`),
-      from: readWeights(c.M?.from, `${A.TRAIL}[${i}].from`),
-      to: readWeights(c.M?.to, `${A.TRAIL}[${i}].to`),
-    };
-  });
+      from: c.M?.from === undefined ? { ...trail.at(-1)?.to } : readWeights(c.M.from, `${A.TRAIL}[${i}].from`),
+      to,
+    });
+  }
   const endpoint = item[A.ENDPOINT];
   return {
     model,
-    version: readNumber(item[A.VERSION], A.VERSION),
+    version,
     variants,
     ...(endpoint === undefined ? {} : { endpointName: readString(endpoint, A.ENDPOINT) }),
     trail,
@@ -369,44 +417,81 @@ export interface RoutingUpdate {
   readonly ExpressionAttributeValues: DynamoItem;
 }
 
+/** A seed's UpdateItems, to be run in this order (`seedUpdates`). */
+export interface RoutingSeedUpdates {
+  /**
+   * Replaces the variants with the seed's, one version later with the change in the trail, and sets the endpoint name,
+   * only where the entry's set of variant names differs from the seed's: it fails with `ConditionalCheckFailedException`
+   * otherwise (and when there is no entry yet), which the caller ignores.
+   */
+  readonly replaceVariants: RoutingUpdate;
+  /**
+   * Creates the entry (version 1, the seed as the first change of its trail) where there is none; on an existing
+   * entry it only sets (or removes) the endpoint name, so a replaced endpoint is followed.
+   */
+  readonly create: RoutingUpdate;
+}
+
 /**
- * The seed of a model's entry as one UpdateItem: weights, version (1) and trail (the seed as its first change) are
- * written only where the item has none (`if_not_exists`), so a seed never overwrites live weights; the endpoint name
- * is always set (or removed), so a replaced endpoint is followed. Atomic, and idempotent: re-seeding an unchanged
- * entry changes nothing (and DynamoDB Streams then records nothing). The ModelRouting construct runs it on every
- * deploy that changes it; `RoutingTableClient.seed` runs it at runtime.
+ * The seed of a model's entry as two UpdateItems, each atomic, run in order (`RoutingSeedUpdates`):
+ * - when the entry's variants are another set of names than the seed's (the endpoint's variants changed), the seed's
+ *   weights replace them as a new version, audited as a change by the seed's author;
+ * - otherwise live weights are never overwritten: the seed creates the entry where there is none (`if_not_exists`)
+ *   and keeps the endpoint name current.
+ * Idempotent: re-seeding an unchanged entry changes nothing (and DynamoDB Streams then records nothing). The
+ * replacement sets variants and endpoint in one write, so the sync never sees the new endpoint with the old variants.
+ * The ModelRouting construct runs them on deploy (two custom resources); `RoutingTableClient.seed` at runtime.
+ * The replacement appends to the trail without trimming it (an UpdateItem cannot): one change, trimmed by the next
+ * `applyWeightChange`.
  */
-export function seedUpdate(seed: RoutingSeed): RoutingUpdate {
+export function seedUpdates(seed: RoutingSeed): RoutingSeedUpdates {
   validateSeed(seed);
-  const variants = Object.entries(seed.weights).map(([name, weight]) => ({ name, weight }));
-  const first: RoutingChange = { version: 1, at: seed.at, by: seed.by, reason: seed.reason, from: {}, to: seed.weights };
   const A = RoutingAttributes;
-  const set = `SET #v = if_not_exists(#v, :v), #ver = if_not_exists(#ver, :ver), #t = if_not_exists(#t, :t)`;
-  return {
+  const names = Object.keys(seed.weights);
+  const variants = names.map((name) => ({ name, weight: seed.weights[name] }));
+  const endpoint = seed.endpointName === undefined ? { set: '', remove: ' REMOVE #e' } : { set: ', #e = :e', remove: '' };
+  const common = {
     Key: routingKey(seed.model),
-    UpdateExpression: seed.endpointName === undefined ? `${set} REMOVE #e` : `${set}, #e = :e`,
-    ExpressionAttributeNames: { '#v': A.VARIANTS, '#ver': A.VERSION, '#t': A.TRAIL, '#e': A.ENDPOINT },
-    ExpressionAttributeValues: {
-      ':v': encodeVariants(variants), ':ver': number(1), ':t': encodeTrail([first]),
-      ...(seed.endpointName === undefined ? {} : { ':e': { S: seed.endpointName } }),
+    ExpressionAttributeNames: { '#v': A.VARIANTS, '#ver': A.VERSION, '#t': A.TRAIL, '#s': A.VARIANT_SET, '#e': A.ENDPOINT },
+  };
+  const values = {
+    ':v': encodeVariants(variants), ':s': { S: variantSetOf(names) },
+    ...(seed.endpointName === undefined ? {} : { ':e': { S: seed.endpointName } }),
+  };
+  const replaced: StoredChange = {
+    at: seed.at, by: seed.by, to: seed.weights,
+    reason: `variants changed by deploy: now ${names.join(', ')}; ${seed.reason}`.slice(0, RoutingLimits.REASON_CHARS),
+  };
+  const first: RoutingChange = { version: 1, at: seed.at, by: seed.by, reason: seed.reason, from: {}, to: seed.weights };
+  return {
+    replaceVariants: {
+      ...common,
+      UpdateExpression: `SET #v = :v, #s = :s, #ver = #ver + :one, #t = list_append(#t, :t)${endpoint.set}${endpoint.remove}`,
+      ConditionExpression: 'attribute_exists(#s) AND #s <> :s',
+      ExpressionAttributeValues: { ...values, ':one': number(1), ':t': { L: [encodeChange(replaced)] } },
+    },
+    create: {
+      ...common,
+      UpdateExpression: `SET #v = if_not_exists(#v, :v), #s = if_not_exists(#s, :s), #ver = if_not_exists(#ver, :ver), #t = if_not_exists(#t, :t)${endpoint.set}${endpoint.remove}`,
+      ExpressionAttributeValues: { ...values, ':ver': number(1), ':t': encodeTrail([first]) },
     },
   };
 }
 
 /**
- * The UpdateItem that moves `current` to `next` (`applyWeightChange`): variants, version and trail, on the condition
- * that the stored version is still `current.version` — of two writers holding the same version, exactly one wins.
- * The endpoint name is left alone (a deploy may have set it since the read).
+ * The UpdateItem that moves `current` to `next` (`applyWeightChange`): variants (and their set), version and trail,
+ * on the condition that the stored version is still `current.version` — of two writers holding the same version,
+ * exactly one wins. The endpoint name is left alone (a deploy may have set it since the read).
  */
 export function weightChangeUpdate(current: RoutingEntry, next: RoutingEntry): RoutingUpdate {
   const A = RoutingAttributes;
   return {
     Key: routingKey(current.model),
-    UpdateExpression: 'SET #v = :v, #ver = :next, #t = :t',
+    UpdateExpression: 'SET #v = :v, #s = :s, #ver = :next, #t = :t',
     ConditionExpression: '#ver = :expected',
-    ExpressionAttributeNames: { '#v': A.VARIANTS, '#ver': A.VERSION, '#t': A.TRAIL },
+    ExpressionAttributeNames: { '#v': A.VARIANTS, '#s': A.VARIANT_SET, '#ver': A.VERSION, '#t': A.TRAIL },
     ExpressionAttributeValues: {
-      ':v': encodeVariants(next.variants), ':next': number(next.version), ':t': encodeTrail(next.trail), ':expected': number(current.version),
+      ':v': encodeVariants(next.variants), ':s': { S: variantSetOf(next.variants.map((v) => v.name)) }, ':next': number(next.version), ':t': encodeTrail(next.trail), ':expected': number(current.version),
     },
   };
 }

@@ -7,8 +7,9 @@
  *   nothing is pushed when a model ends the batch as it began it.
  * - An endpoint that is updating (SageMaker refuses a weights update meanwhile), throttling, a 5xx or a network
  *   failure is retried in the invocation with backoff for `retryForMs`, then the record is reported as a batch item
- *   failure: the mapping retries from it (the later records too, so an older change never lands after a newer one)
- *   and, after its retries, sends the batch's position to the on-failure queue.
+ *   failure — the first record of every model not pushed yet, so that each keeps its state before — and the mapping
+ *   retries from it (the later records too, so an older change never lands after a newer one) and, after its
+ *   retries, sends the batch's position to the on-failure queue.
  * - A record that cannot be read (no new image, a malformed item) or a change SageMaker refuses (an unknown variant, an
  *   endpoint that does not exist, access denied) is reported — a log line with a stable reason and the
  *   `RoutingWeightsRefused` metric — and never retried nor allowed to fail the batch.
@@ -21,7 +22,7 @@ import { SageMakerClient, UpdateEndpointWeightsAndCapacitiesCommand } from '@aws
 import type { Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { MetricDimensions, METRICS_NAMESPACE, toEmf } from '../core/metrics';
 import { backoffDelayMs } from '../core/retry';
-import { decodeRoutingItem, DynamoItem, RoutingAttributes, RoutingEntry, RoutingSyncMetrics } from '../core/routing';
+import { decodeRoutingItem, DynamoItem, RoutingAttributes, RoutingEntry, RoutingSyncMetrics, timerDelayMs } from '../core/routing';
 
 /** Default deadline of one SageMaker call (SDK retries included), milliseconds. */
 export const DEFAULT_SYNC_CALL_TIMEOUT_MS = 5000;
@@ -116,7 +117,7 @@ export function createRoutingSync(props: RoutingSyncProps): RoutingSyncHandler {
         await props.sagemaker.send(new UpdateEndpointWeightsAndCapacitiesCommand({
           EndpointName: entry.endpointName,
           DesiredWeightsAndCapacities: entry.variants.map((v) => ({ VariantName: v.name, DesiredWeight: v.weight })),
-        }), { abortSignal: AbortSignal.timeout(callTimeoutMs) });
+        }), { abortSignal: AbortSignal.timeout(timerDelayMs(callTimeoutMs)) });
         return { kind: 'applied' };
       } catch (caught) {
         const error = caught instanceof Error ? caught : new Error(String(caught));
@@ -156,11 +157,19 @@ export function createRoutingSync(props: RoutingSyncProps): RoutingSyncHandler {
     const retryUntil = Math.min(started + (props.retryForMs ?? DEFAULT_SYNC_RETRY_FOR_MS), started + remaining - TIMEOUT_MARGIN_MS);
     const records = event.Records;
     const models = records.map(modelOf);
+    // Each model's first record (its state before the batch, in the old image) and last one (its state after).
+    const firsts = new Map<string, number>();
+    const lasts = new Map<string, number>();
+    models.forEach((model, i) => {
+      if (model === '') return;
+      if (!firsts.has(model)) firsts.set(model, i);
+      lasts.set(model, i);
+    });
     for (let i = 0; i < records.length; i++) {
       const model = models[i];
       // Only the last record of a model in the batch is pushed: it holds the weights the model ends the batch with.
-      if (model !== '' && models.lastIndexOf(model) !== i) continue;
-      const first = model === '' ? i : models.indexOf(model);
+      if (model !== '' && lasts.get(model) !== i) continue;
+      const first = model === '' ? i : firsts.get(model)!;
       let outcome: Outcome;
       try {
         outcome = model === ''
@@ -180,12 +189,14 @@ export function createRoutingSync(props: RoutingSyncProps): RoutingSyncHandler {
       }
       if (outcome.kind === 'retry') {
         log(JSON.stringify({
-          level: 'WARN', message: 'SageMaker did not take the weights yet; the stream retries from the first change of this model in the batch',
+          level: 'WARN', message: 'SageMaker did not take the weights yet; the stream retries from the first change of every model not pushed yet',
           model: model.slice(0, 256), detail: outcome.detail.slice(0, 1000), sequenceNumber: records[i].dynamodb?.SequenceNumber,
         }));
-        // Retried from the model's first record, so the retried batch still holds the model's state before it (its old
-        // image); records of other models in between are pushed again, which changes nothing.
-        return { batchItemFailures: [{ itemIdentifier: records[first].dynamodb?.SequenceNumber ?? '' }] };
+        // Retried from the first record of every model not pushed yet (this one and those whose last record comes
+        // later), so the retried batch still holds each one's state before (its old image): a model left out would be
+        // compared with a state SageMaker never had and could be skipped. Models pushed again change nothing.
+        const from = Math.min(...[...lasts].filter(([, last]) => last >= i).map(([pending]) => firsts.get(pending)!));
+        return { batchItemFailures: [{ itemIdentifier: records[from].dynamodb?.SequenceNumber ?? '' }] };
       }
     }
     return { batchItemFailures: [] };

@@ -1,13 +1,24 @@
 import { App, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { CreateTableCommand, DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { ModelEndpoint, ModelRouting } from '../../lib';
 import { RoutingTableClient } from '../../runtime/aws/routing-table';
 import { RoutingAttributes, RoutingSyncMetrics } from '../../runtime/core/routing';
+import { alarmsWithoutActions } from '../support/alarms';
 import { localClientConfig, startDynalite } from '../support/local-aws';
+
+/** The UpdateItem parameters of each custom resource of `type` in `template`, by model, the table's name as `table`. */
+function seedCalls(template: Template, type: string, table = 'routing'): Record<string, any> {
+  return Object.fromEntries(Object.values(template.findResources(type)).map((s) => {
+    const call = JSON.parse(s.Properties.Create['Fn::Join'][1].map((p: any) => (typeof p === 'string' ? p : table)).join(''));
+    return [call.parameters.Key.model.S, call];
+  }));
+}
 
 /** A stack with a routing table: `fraud` with an (imported) endpoint, `ranker` without; a reader and an operator role. */
 function build(props: ConstructorParameters<typeof ModelRouting>[2] = {}, options: { nag?: boolean } = {}) {
@@ -60,18 +71,16 @@ describe('ModelRouting', () => {
   test('each model is seeded on create and update, never overwriting live weights, nothing on delete', () => {
     const seeds = template.findResources('Custom::ModelRoutingSeed');
     expect(Object.keys(seeds)).toHaveLength(2);
-    // The call is JSON joined around the table name's reference.
-    const calls = Object.values(seeds).map((s) => JSON.parse(s.Properties.Create['Fn::Join'][1].map((p: any) => (typeof p === 'string' ? p : `<${p.Ref}>`)).join('')));
-    const fraud = calls.find((call) => call.parameters.Key.model.S === 'fraud');
+    const fraud = seedCalls(template, 'Custom::ModelRoutingSeed', `<${tableId}>`).fraud;
     expect(fraud).toMatchObject({ service: 'DynamoDB', action: 'UpdateItem', physicalResourceId: { id: 'routing-seed:fraud' }, parameters: { TableName: `<${tableId}>` } });
     const { UpdateExpression, ExpressionAttributeNames, ExpressionAttributeValues } = fraud.parameters;
-    expect(UpdateExpression).toBe('SET #v = if_not_exists(#v, :v), #ver = if_not_exists(#ver, :ver), #t = if_not_exists(#t, :t), #e = :e');
-    expect(ExpressionAttributeNames).toEqual({ '#v': 'variants', '#ver': 'version', '#t': 'trail', '#e': 'endpointName' });
+    expect(UpdateExpression).toBe('SET #v = if_not_exists(#v, :v), #s = if_not_exists(#s, :s), #ver = if_not_exists(#ver, :ver), #t = if_not_exists(#t, :t), #e = :e');
+    expect(ExpressionAttributeNames).toEqual({ '#v': 'variants', '#ver': 'version', '#t': 'trail', '#s': 'variantSet', '#e': 'endpointName' });
     expect(ExpressionAttributeValues[':e']).toEqual({ S: 'fraud-endpoint' });
     // The endpoint's production variant order, whatever the order given.
     expect(ExpressionAttributeValues[':v'].L.map((v: any) => v.M.name.S)).toEqual(['champion', 'challenger']);
     expect(ExpressionAttributeValues[':t'].L[0].M).toMatchObject({ by: { S: 'cloudformation' }, version: { N: '1' } });
-    for (const seed of Object.values(seeds)) {
+    for (const seed of Object.values({ ...seeds, ...template.findResources('Custom::ModelRoutingVariants') })) {
       expect(seed.Properties.Update).toEqual(seed.Properties.Create);
       expect(seed.Properties.Delete).toBeUndefined();
       expect(seed.Properties.InstallLatestAwsSdk).toBe(false);
@@ -82,32 +91,102 @@ describe('ModelRouting', () => {
     });
   });
 
+  test('a changed set of variants replaces them: a resource per set, run before the seed, its failed condition ignored', () => {
+    const variants = template.findResources('Custom::ModelRoutingVariants');
+    expect(Object.keys(variants)).toHaveLength(2);
+    const fraud = seedCalls(template, 'Custom::ModelRoutingVariants').fraud;
+    expect(fraud).toMatchObject({ ignoreErrorCodesMatching: 'ConditionalCheckFailedException', physicalResourceId: { id: expect.stringMatching(/^routing-variants:fraud:[0-9a-f]{16}$/) } });
+    expect(fraud.parameters.ConditionExpression).toBe('attribute_exists(#s) AND #s <> :s');
+    expect(fraud.parameters.ExpressionAttributeValues[':s']).toEqual({ S: '["challenger","champion"]' });
+    // Each seed depends on its model's replacement: a first deploy is one change, a replacement one write.
+    for (const [id, seed] of Object.entries(template.findResources('Custom::ModelRoutingSeed'))) {
+      expect(seed.DependsOn).toEqual(expect.arrayContaining([expect.stringMatching(/Variants/)]));
+      expect(id).toMatch(/Seed/);
+    }
+    // Another set of names is another resource (created, so its call runs); the same set in another order is not.
+    const idsOf = (weights: Record<string, number>) => {
+      const stack = new Stack();
+      new ModelRouting(stack, 'Routing').addModel({ model: 'fraud', variantWeights: weights });
+      return Object.keys(Template.fromStack(stack).findResources('Custom::ModelRoutingVariants'));
+    };
+    expect(idsOf({ a: 1, b: 2 })).toEqual(idsOf({ b: 5, a: 1 }));
+    expect(idsOf({ a: 1, b: 2 })).not.toEqual(idsOf({ a: 1, c: 2 }));
+  });
+
+  test('alarms: the sync\'s failure queue and SageMaker\'s refusals per model with an endpoint, each with an action', () => {
+    expect(routing.alarms).toHaveLength(2);
+    expect(alarmsWithoutActions(template)).toEqual([]);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: RoutingSyncMetrics.REFUSED, Dimensions: [{ Name: 'Model', Value: 'fraud' }], Threshold: 0, ComparisonOperator: 'GreaterThanThreshold',
+      AlarmActions: [{ Ref: Match.stringLikeRegexp('AlarmTopic') }], OKActions: [{ Ref: Match.stringLikeRegexp('AlarmTopic') }],
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 0, Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('SyncFailureQueue'), 'QueueName'] } }],
+    });
+    expect(routing.alarmTopic).toBeDefined();
+    // A given action: every alarm notifies it, no topic of its own.
+    const stack = new Stack();
+    const topic = new sns.Topic(stack, 'Ops');
+    const own = new ModelRouting(stack, 'Routing', { alarmAction: new actions.SnsAction(topic) });
+    own.addModel({ model: 'fraud', variantWeights: { a: 1 }, endpoint: ModelEndpoint.fromEndpointAttributes(stack, 'Endpoint', { endpointName: 'e', variantNames: ['a'] }) });
+    const ownTemplate = Template.fromStack(stack);
+    expect(alarmsWithoutActions(ownTemplate)).toEqual([]);
+    expect(own.alarmTopic).toBeUndefined();
+    ownTemplate.resourceCountIs('AWS::SNS::Topic', 1);
+    for (const alarm of Object.values(ownTemplate.findResources('AWS::CloudWatch::Alarm'))) {
+      expect(alarm.Properties.AlarmActions).toEqual([{ Ref: stack.getLogicalId(topic.node.defaultChild as any) }]);
+    }
+  });
+
   test('the seed\'s provider runs with a role of its own: no managed policy, its logs and the seed\'s UpdateItem only', () => {
     const role = routing.node.findChild('SeedProviderRole') as iam.Role;
     const roleId = stack.getLogicalId(role.node.defaultChild as any);
     expect(template.findResources('AWS::IAM::Role')[roleId].Properties.ManagedPolicyArns).toBeUndefined();
-    expect(actionsOf(template, stack, role)).toEqual(['dynamodb:UpdateItem', 'dynamodb:UpdateItem', 'logs:CreateLogStream', 'logs:PutLogEvents']);
+    expect([...new Set(actionsOf(template, stack, role))]).toEqual(['dynamodb:UpdateItem', 'logs:CreateLogStream', 'logs:PutLogEvents']);
     template.hasResourceProperties('AWS::Lambda::Function', { Role: { 'Fn::GetAtt': [roleId, 'Arn'] }, LoggingConfig: { LogGroup: Match.anyValue() } });
   });
 
-  test('the synthesized seed, sent to dynalite as CloudFormation would, creates the entry once and never overwrites it', async () => {
+  test('the synthesized seed, sent to dynalite as CloudFormation would: created once, live weights kept, a changed set replaced', async () => {
     const dynalite = await startDynalite();
     const dynamo = new DynamoDBClient(localClientConfig(dynalite.endpoint));
+    /** Runs a deploy of `deployed` as CloudFormation would: each model's replacement (its failed condition ignored), then its seed. */
+    const deploy = async (deployed: Template) => {
+      const [variants, seeds] = [seedCalls(deployed, 'Custom::ModelRoutingVariants'), seedCalls(deployed, 'Custom::ModelRoutingSeed')];
+      await dynamo.send(new UpdateItemCommand(variants.fraud.parameters)).catch((e) => {
+        if (!new RegExp(variants.fraud.ignoreErrorCodesMatching).test(e.name)) throw e;
+      });
+      await dynamo.send(new UpdateItemCommand(seeds.fraud.parameters));
+    };
     try {
       await dynamo.send(new CreateTableCommand({
         TableName: 'routing', BillingMode: 'PAY_PER_REQUEST',
         KeySchema: [{ AttributeName: RoutingAttributes.MODEL, KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: RoutingAttributes.MODEL, AttributeType: 'S' }],
       }));
-      const seedCall = () => Object.values(template.findResources('Custom::ModelRoutingSeed'))
-        .map((s) => JSON.parse(s.Properties.Create['Fn::Join'][1].map((p: any) => (typeof p === 'string' ? p : 'routing')).join('')))
-        .find((call) => call.parameters.Key.model.S === 'fraud').parameters;
-      await dynamo.send(new UpdateItemCommand(seedCall()));
       const table = new RoutingTableClient({ client: dynamo, tableName: 'routing' });
+      await deploy(template);
+      expect(await table.get('fraud', { consistentRead: true })).toMatchObject({ version: 1, trail: [{ version: 1, by: 'cloudformation' }] });
       await table.setWeights('fraud', { champion: 50, challenger: 50 }, { expectedVersion: 1, by: 'alice', reason: 'even split' });
-      await dynamo.send(new UpdateItemCommand(seedCall())); // a redeploy
+      await deploy(template); // a redeploy
       const entry = await table.get('fraud', { consistentRead: true });
       expect(entry).toMatchObject({ version: 2, endpointName: 'fraud-endpoint', variants: [{ name: 'champion', weight: 50 }, { name: 'challenger', weight: 50 }] });
       expect(entry!.trail.map((c) => c.by)).toEqual(['cloudformation', 'alice']);
+
+      // The endpoint's variants change (challenger → challenger2): the deploy replaces them, audited, as version 3.
+      const stack = new Stack(new App(), 'Routing');
+      const endpoint = ModelEndpoint.fromEndpointAttributes(stack, 'Endpoint', { endpointName: 'fraud-endpoint-2', variantNames: ['champion', 'challenger2'] });
+      new ModelRouting(stack, 'Routing').addModel({ model: 'fraud', variantWeights: { champion: 90, challenger2: 10 }, endpoint });
+      await deploy(Template.fromStack(stack));
+      const replaced = await table.get('fraud', { consistentRead: true });
+      expect(replaced).toMatchObject({ version: 3, endpointName: 'fraud-endpoint-2', variants: [{ name: 'champion', weight: 90 }, { name: 'challenger2', weight: 10 }] });
+      expect(replaced!.trail.at(-1)).toMatchObject({
+        version: 3, by: 'cloudformation', reason: expect.stringMatching(/^variants changed by deploy: now champion, challenger2/),
+        from: { champion: 50, challenger: 50 }, to: { champion: 90, challenger2: 10 },
+      });
+      expect(replaced!.trail.at(-1)!.at).toBeUndefined();
+      // The new variants can be set, and the next deploy keeps them.
+      await table.setWeights('fraud', { champion: 80, challenger2: 20 }, { expectedVersion: 3, by: 'alice', reason: 'step' });
+      await deploy(Template.fromStack(stack));
+      expect(await table.get('fraud', { consistentRead: true })).toMatchObject({ version: 4, variants: [{ name: 'champion', weight: 80 }, { name: 'challenger2', weight: 20 }] });
     } finally {
       dynamo.destroy();
       await dynalite.stop();
@@ -196,7 +275,10 @@ describe('ModelRouting options', () => {
     const template = Template.fromStack(stack);
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', 0);
     template.resourceCountIs('AWS::SQS::Queue', 0);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 0);
+    template.resourceCountIs('AWS::SNS::Topic', 0);
     expect(routing.syncFunction).toBeUndefined();
+    expect(routing.alarms).toEqual([]);
     expect(routing.models).toEqual(['ranker']);
   });
 

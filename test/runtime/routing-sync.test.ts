@@ -208,6 +208,44 @@ test('still updating after the retry time: the batch is handed back from that mo
   ]);
 });
 
+test('handed back from the first record of every model not pushed yet: a model changing around the stuck one is not lost', async () => {
+  const a = await seeded();
+  const b = await seeded();
+  await sync({ Records: [a.record, b.record] }); // both endpoints at their seed (b at state 1: 90/10)
+  standIn.calls.length = 0;
+  const batch = [
+    await setWeights(b.model, { champion: 80, challenger: 20 }, 1), // b 1 → 2
+    await setWeights(a.model, { champion: 1, challenger: 1 }, 1), // a: its endpoint is updating
+    await setWeights(b.model, { champion: 70, challenger: 30 }, 2), // b 2 → 3
+    await setWeights(b.model, { champion: 80, challenger: 20 }, 3), // b 3 → 2
+  ];
+  standIn.updating.set(a.endpointName, 1_000_000);
+  const handler = createRoutingSync({ sagemaker, log: (line) => lines.push(line), retryBaseMs: 5, retryForMs: 100 });
+  const response = await handler({ Records: batch });
+  // b's last record comes after a's: b is not pushed yet, so the retry must still hold b's state before (state 1).
+  expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: batch[0].dynamodb!.SequenceNumber }] });
+  expect(standIn.calls).toEqual([]);
+
+  // The mapping retries from the reported record once a's endpoint is in service: b lands on 80/20, not left at 90/10.
+  standIn.updating.set(a.endpointName, 0);
+  const reported = batch.findIndex((r) => r.dynamodb!.SequenceNumber === response.batchItemFailures[0].itemIdentifier);
+  expect(await handler({ Records: batch.slice(reported) })).toEqual({ batchItemFailures: [] });
+  expect(standIn.calls).toEqual([
+    { endpointName: a.endpointName, weights: [['champion', 1], ['challenger', 1]] },
+    { endpointName: b.endpointName, weights: [['champion', 80], ['challenger', 20]] },
+  ]);
+});
+
+test('a deploy that changes the endpoint\'s variants: the sync pushes the new variants to the new endpoint, once', async () => {
+  const { model } = await seeded();
+  await table.setWeights(model, { champion: 60, challenger: 40 }, { expectedVersion: 1, by: 'alice', reason: 'canary' });
+  standIn.endpoints.set('endpoint-v2', ['champion', 'challenger2']);
+  const record = await change(model, () => table.seed({ model, weights: { champion: 90, challenger2: 10 }, endpointName: 'endpoint-v2', by: 'deploy', reason: 'redeploy' }));
+  expect(await sync({ Records: [record] })).toEqual({ batchItemFailures: [] });
+  expect(standIn.calls).toEqual([{ endpointName: 'endpoint-v2', weights: [['champion', 90], ['challenger2', 10]] }]);
+  expect(refusals()).toEqual([]);
+});
+
 test('the function\'s remaining time bounds the retries', async () => {
   const { endpointName, record } = await seeded();
   standIn.updating.set(endpointName, 1_000_000);

@@ -9,7 +9,7 @@ import * as net from 'net';
 import * as path from 'path';
 import { promisify } from 'util';
 import { AttributeValue, CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { CachedRoutingSource, RoutingTableClient } from '../../runtime/aws/routing-table';
+import { CachedRoutingSource, DEFAULT_ROUTING_READ_DEADLINE_MS, FAILED_READ_RETRY_MS, RoutingTableClient } from '../../runtime/aws/routing-table';
 import {
   encodeTrail, encodeVariants, RoutingAttributes, RoutingChange, RoutingLimits, routingKey, RoutingNotFoundError, RoutingValidationError,
   RoutingVariables, RoutingVersionConflictError,
@@ -50,9 +50,9 @@ async function seededModel(endpointName?: string): Promise<string> {
 describe('seed', () => {
   test('creates version 1 with the seed as the first change; a second seed never overwrites the weights', async () => {
     const model = `model-${++modelCount}`;
-    expect(await table.seed({ model, weights: { champion: 90, challenger: 10 }, by: 'deploy', reason: 'first deploy' })).toBe(true);
+    expect(await table.seed({ model, weights: { champion: 90, challenger: 10 }, by: 'deploy', reason: 'first deploy' })).toBe('created');
     await table.setWeights(model, { champion: 50, challenger: 50 }, { expectedVersion: 1, by: 'alice', reason: 'halfway' });
-    expect(await table.seed({ model, weights: { champion: 100, challenger: 0 }, by: 'deploy', reason: 'redeploy' })).toBe(false);
+    expect(await table.seed({ model, weights: { challenger: 0, champion: 100 }, by: 'deploy', reason: 'redeploy' })).toBe('kept');
     const entry = await table.get(model, { consistentRead: true });
     expect(entry).toMatchObject({ version: 2, variants: [{ name: 'champion', weight: 50 }, { name: 'challenger', weight: 50 }] });
     expect(entry!.trail.map((c) => [c.version, c.by, c.reason])).toEqual([[1, 'deploy', 'first deploy'], [2, 'alice', 'halfway']]);
@@ -66,6 +66,37 @@ describe('seed', () => {
     expect(entry).toMatchObject({ version: 1, endpointName: 'fraud-endpoint-b', variants: [{ name: 'champion', weight: 90 }, { name: 'challenger', weight: 10 }] });
     await table.seed({ model, weights: { champion: 1 }, by: 'deploy', reason: 'endpoint removed' });
     expect((await table.get(model))!.endpointName).toBeUndefined();
+  });
+
+  test('a deploy whose variants changed replaces them as a new version, audited; the next deploy keeps live weights', async () => {
+    const model = await seededModel('fraud-endpoint-a');
+    await table.setWeights(model, { champion: 70, challenger: 30 }, { expectedVersion: 1, by: 'alice', reason: 'canary' });
+    clock += 60_000;
+    // The endpoint now has champion and challenger2 (and a new name): the table follows, in one write.
+    expect(await table.seed({ model, weights: { champion: 90, challenger2: 10 }, endpointName: 'fraud-endpoint-b', by: 'deploy', reason: 'redeploy' }))
+      .toBe('variants-replaced');
+    const entry = (await table.get(model, { consistentRead: true }))!;
+    expect(entry).toMatchObject({ version: 3, endpointName: 'fraud-endpoint-b', variants: [{ name: 'champion', weight: 90 }, { name: 'challenger2', weight: 10 }] });
+    expect(entry.trail.at(-1)).toEqual({
+      version: 3, at: new Date(clock).toISOString(), by: 'deploy', reason: 'variants changed by deploy: now champion, challenger2; redeploy',
+      from: { champion: 70, challenger: 30 }, to: { champion: 90, challenger2: 10 },
+    });
+    // Now the new variants can be set; the next deploy (same set) never overwrites them.
+    await table.setWeights(model, { champion: 50, challenger2: 50 }, { expectedVersion: 3, by: 'alice', reason: 'even' });
+    expect(await table.seed({ model, weights: { champion: 90, challenger2: 10 }, endpointName: 'fraud-endpoint-b', by: 'deploy', reason: 'redeploy' }))
+      .toBe('kept');
+    const after = (await table.get(model, { consistentRead: true }))!;
+    expect(after).toMatchObject({ version: 4, variants: [{ name: 'champion', weight: 50 }, { name: 'challenger2', weight: 50 }] });
+    expect(after.trail.map((c) => [c.version, c.by])).toEqual([[1, 'deploy'], [2, 'alice'], [3, 'deploy'], [4, 'alice']]);
+    expect(after.trail[3].from).toEqual({ champion: 90, challenger2: 10 });
+  });
+
+  test('a first seed is one change: version 1, one trail entry', async () => {
+    const model = `model-${++modelCount}`;
+    expect(await table.seed({ model, weights: { champion: 1 }, by: 'deploy', reason: 'first' })).toBe('created');
+    const entry = (await table.get(model, { consistentRead: true }))!;
+    expect(entry.version).toBe(1);
+    expect(entry.trail).toHaveLength(1);
   });
 
   test('refuses invalid seeds with every problem', async () => {
@@ -129,6 +160,27 @@ describe('setWeights', () => {
       dynamo.middlewareStack.remove('concurrentWriter');
       other.destroy();
     }
+  });
+
+  test('replaceVariants: a deliberate repair to new variants, optimistic and audited', async () => {
+    const model = await seededModel();
+    const next = await table.setWeights(model, { champion: 95, challenger2: 5 }, { expectedVersion: 1, by: 'bob', reason: 'repair', replaceVariants: true });
+    expect(next).toMatchObject({ version: 2, variants: [{ name: 'champion', weight: 95 }, { name: 'challenger2', weight: 5 }] });
+    expect(next.trail.at(-1)).toMatchObject({ by: 'bob', from: { champion: 90, challenger: 10 }, to: { champion: 95, challenger2: 5 } });
+    // The stored set follows: a deploy with the repaired set keeps the weights.
+    expect(await table.seed({ model, weights: { challenger2: 1, champion: 1 }, by: 'deploy', reason: 'redeploy' })).toBe('kept');
+    await expect(table.setWeights(model, { blue: 1 }, { expectedVersion: 1, by: 'bob', reason: 'x', replaceVariants: true }))
+      .rejects.toThrow(RoutingVersionConflictError);
+  });
+
+  test('any timeoutMs works for writes: fractional milliseconds, and more than Node\'s timers take (not a 1 ms abort)', async () => {
+    for (const timeoutMs of [1500.5, 2 ** 31, 2 ** 40]) {
+      const client = new RoutingTableClient({ client: dynamo, tableName: TABLE, timeoutMs });
+      await expect(client.seed({ model: `model-${++modelCount}`, weights: { a: 1 }, by: 'deploy', reason: 'seed' })).resolves.toBe('created');
+    }
+    const fractional = new RoutingTableClient({ client: dynamo, tableName: TABLE, timeoutMs: 1500.5 });
+    const model = await seededModel();
+    await expect(fractional.setWeights(model, { champion: 1, challenger: 1 }, { expectedVersion: 1, by: 'bob', reason: 'x' })).resolves.toMatchObject({ version: 2 });
   });
 
   test('refuses a stale expected version before writing', async () => {
@@ -232,7 +284,7 @@ describe('CachedRoutingSource', () => {
     counted.destroy();
   });
 
-  test('keeps serving the last weights when the table fails, reports it, and reads again a TTL later', async () => {
+  test('keeps serving the last weights when the table fails, reports it, and reads again a second later', async () => {
     const model = await seededModel();
     const own = await startDynalite();
     const client = new DynamoDBClient({ ...localClientConfig(own.endpoint), maxAttempts: 1 });
@@ -252,10 +304,10 @@ describe('CachedRoutingSource', () => {
     expect(await source.variantsOf(model)).toEqual(live);
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatch(new RegExp(`^${model}: `));
-    now = 7000;
+    now = 6500;
     expect(await source.variantsOf(model)).toEqual(live);
-    expect(errors).toHaveLength(1); // no read until a TTL after the failure
-    now = 11_000;
+    expect(errors).toHaveLength(1); // no read until FAILED_READ_RETRY_MS after the failure
+    now = 6000 + FAILED_READ_RETRY_MS;
     expect(await source.variantsOf(model)).toEqual(live);
     expect(errors).toHaveLength(2);
     client.destroy();
@@ -279,7 +331,8 @@ describe('CachedRoutingSource', () => {
       const elapsed = Date.now() - started;
       // The client's own request timeout is 10 s (localClientConfig): the deadline cut the read far before it.
       expect(elapsed).toBeLessThan(5000);
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      // The read itself goes on for the source's own deadline (for the next callers), then reports its failure.
+      await new Promise((resolve) => setTimeout(resolve, DEFAULT_ROUTING_READ_DEADLINE_MS + 50));
       expect(errors.map((e) => e.name)).toEqual([expect.stringMatching(/TimeoutError|AbortError/)]);
     } finally {
       client.destroy();
@@ -316,17 +369,22 @@ describe('npm run route (scripts/route.ts in a child process)', () => {
     expect(lines).toHaveLength(3);
     expect(lines[1]).toMatch(/^2 .*carol.*champion=90 challenger=10 → champion=80 challenger=20.*canary step 1/);
     expect(lines[2]).toMatch(/^3 .*dave/);
+
+    const replaced = await route(['set', model, 'champion=90', 'challenger2=10', '--replace-variants', '--reason', 'endpoint variants changed', '--table', TABLE]);
+    expect(replaced).toMatchObject({ code: 0 });
+    expect(replaced.stdout).toMatch(/version 4: champion=70 challenger=30 → champion=90 challenger2=10/);
   }, 30_000);
 
   test('bad input: a clear error and a non-zero exit', async () => {
     const model = await seededModel();
     // Independent cases, run side by side (each child process pays tsx's start-up).
-    const [stale, bad, invalid, noTable, missing] = await Promise.all([
+    const [stale, bad, invalid, noTable, missing, unknown] = await Promise.all([
       route(['set', model, 'champion=1', 'challenger=1', '--reason', 'x', '--expected-version', '9', '--table', TABLE]),
       route(['set', model, 'champion=abc', 'challenger', '--table', TABLE]),
       route(['set', model, 'champion=-1', 'challenger=1', '--reason', 'x', '--table', TABLE]),
       route(['show', model], { [RoutingVariables.TABLE_NAME]: '' }),
       route(['show', 'no-such-model', '--table', TABLE]),
+      route(['set', model, 'champion=1', 'challenger2=1', '--reason', 'x', '--table', TABLE]),
     ]);
     expect(stale.code).toBe(1);
     expect(stale.stderr).toMatch(/is at version 1, not 9/);
@@ -339,5 +397,8 @@ describe('npm run route (scripts/route.ts in a child process)', () => {
     expect(noTable.stderr).toMatch(new RegExp(`--table or set ${RoutingVariables.TABLE_NAME}`));
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/no entry for model 'no-such-model'/);
+    // Without --replace-variants, a new variant is refused.
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/unknown variant 'challenger2'/);
   }, 30_000);
 });
