@@ -52,8 +52,9 @@ export class HttpModelInvoker implements ModelInvoker {
       });
       status = response.status;
       answeredVariant = response.headers.get(VARIANT_HEADER);
-      text = await response.text();
+      text = await boundedText(response, MAX_ANSWER_BYTES);
     } catch (error) {
+      if (error instanceof ModelCallError) throw error;
       if (isAbort(error)) throw new ModelCallError(ModelFailureKind.TIMEOUT, `no answer within the ${deadlineMs} ms deadline`);
       throw new ModelCallError(ModelFailureKind.ERROR, `model server unreachable: ${describe(error)}`);
     }
@@ -67,6 +68,31 @@ export class HttpModelInvoker implements ModelInvoker {
       throw new ModelCallError(ModelFailureKind.ERROR, `model server answered something that is not an inference response: ${(error as Error).message}`);
     }
   }
+}
+
+/** Largest answer read, bytes (SageMaker's response limit): a larger one is an error, not a Lambda out of memory. */
+export const MAX_ANSWER_BYTES = 6 * 1024 * 1024;
+
+/** The answer's body as text, at most `maxBytes` (the rest is not read: the connection is dropped). */
+async function boundedText(response: Response, maxBytes: number): Promise<string> {
+  const declared = Number(response.headers.get('content-length'));
+  const tooLarge = () => new ModelCallError(ModelFailureKind.ERROR, `model server answered more than ${maxBytes} bytes`);
+  if (declared > maxBytes) {
+    await response.body?.cancel();
+    throw tooLarge();
+  }
+  if (!response.body) return '';
+  const chunks: Uint8Array[] = [];
+  let bytes = 0;
+  for await (const chunk of response.body) {
+    bytes += chunk.byteLength;
+    if (bytes > maxBytes) {
+      await response.body.cancel().catch(() => undefined);
+      throw tooLarge();
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** A fetch failure with its cause (fetch says only "fetch failed"; the cause says ECONNREFUSED, ECONNRESET, ...). */
