@@ -57,7 +57,7 @@ export class ReferencePlatformStack extends Stack {
       dataCapture: { samplingPercentage: 10 },
       serverSettings: { maxBatchSize: 64 },
     });
-    this.routing = new ModelRouting(this, 'Routing');
+    this.routing = new ModelRouting(this, 'Routing', { alarmAction: this.alarms });
     this.routing.addModel({ model: 'fraud', variantWeights: this.fraudEndpoint.productionVariantWeights, endpoint: this.fraudEndpoint });
     this.fraudGateway = new InferenceGateway(this, 'FraudGateway', {
       backend: ModelBackend.sageMaker(this.fraudEndpoint),

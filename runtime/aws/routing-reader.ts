@@ -5,7 +5,7 @@
  * `RoutingTableClient`'s (routing-table.ts).
  */
 import { AttributeValue, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { decodeRoutingItem, DynamoItem, RoutingEntry, RoutingSource, routingKey, WeightedVariant } from '../core/routing';
+import { decodeRoutingItem, DynamoItem, RoutingEntry, RoutingSource, routingKey, timerDelayMs, WeightedVariant } from '../core/routing';
 
 /** Default deadline of one call of `RoutingTableClient` (SDK retries included), milliseconds. */
 export const DEFAULT_ROUTING_TIMEOUT_MS = 2000;
@@ -64,13 +64,11 @@ export class RoutingTableReader implements RoutingReader {
       TableName: this.props.tableName,
       Key: routingKey(model) as Record<string, AttributeValue>,
       ConsistentRead: options.consistentRead ?? false,
-    }), { abortSignal: AbortSignal.timeout(Math.max(1, Math.ceil(options.timeoutMs ?? this.timeoutMs))) });
+    }), { abortSignal: AbortSignal.timeout(timerDelayMs(options.timeoutMs ?? this.timeoutMs)) });
     return Item ? decodeRoutingItem(Item as DynamoItem) : undefined;
   }
 }
 
-/** Longest delay Node's timers honour, milliseconds. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Default time a read weight stays fresh in `CachedRoutingSource`, milliseconds. */
 export const DEFAULT_ROUTING_CACHE_TTL_MS = 5000;
@@ -146,12 +144,13 @@ export class CachedRoutingSource implements RoutingSource {
     const cached = this.cache.get(model);
     if (cached && this.now() - cached.readAt < this.ttlMs) return cached.variants;
     // Whole milliseconds (AbortSignal.timeout refuses fractions), below Node's timer limit (longer ones fire at once).
-    const waitMs = Math.min(Math.ceil(options.deadlineMs ?? this.deadlineMs), MAX_TIMER_MS);
+    const requested = options.deadlineMs ?? this.deadlineMs;
+    const waitMs = requested > 0 ? timerDelayMs(requested) : 0;
     let read = this.inFlight.get(model);
     if (!read) {
       // The read gets at least the source's own deadline: a caller with little time left must not starve it (it would
       // fail on every cold connection and leave the cache empty).
-      read = this.read(model, Math.max(waitMs, Math.ceil(this.deadlineMs))).finally(() => this.inFlight.delete(model));
+      read = this.read(model, Math.max(waitMs, timerDelayMs(this.deadlineMs))).finally(() => this.inFlight.delete(model));
       this.inFlight.set(model, read);
     }
     if (!(waitMs >= 1)) return cached?.variants;
