@@ -6,7 +6,7 @@ import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import { FeatureDtype, FeatureSpec, joinKeysOf, resolveModelInputs } from '../features/spec';
 import { gatewayEnvironment } from '../../runtime/contracts/gateway';
 import { MODEL_NAME_PATTERN } from '../../runtime/contracts/model-backend';
@@ -224,6 +224,30 @@ export interface InferenceGatewayProps {
   readonly logRetention?: logs.RetentionDays;
 }
 
+/** An inference gateway, as monitoring, rollouts and callers use it. */
+export interface IInferenceGateway extends IConstruct {
+  /** Model name served: the `Model` dimension of the gateway's metrics. */
+  readonly modelName: string;
+  /** Budget for features + model per request; past it the fallback is served. */
+  readonly deadline: Duration;
+  /** The prediction log stream (JSON lines, runtime/core/prediction-log.ts). */
+  readonly predictionLog: kinesis.IStream;
+  /** The gateway function. */
+  readonly function: lambda.IFunction;
+  /** Lets `grantee` call `POST /predict/<modelName>`. */
+  grantInvoke(grantee: iam.IGrantable): iam.Grant;
+  /** A gateway metric from our namespace (dimension Model), e.g. `GatewayMetrics.FALLBACKS`. @default - Sum over 1 minute */
+  metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Answers from the model (not a fallback). @default - Sum over 1 minute */
+  metricPredictions(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Answers served with the fallback. @default - Sum over 1 minute */
+  metricFallbacks(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Requests shed by admission control (429). @default - Sum over 1 minute */
+  metricShed(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** End-to-end gateway latency. @default - p99 over 1 minute */
+  metricLatency(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+}
+
 /**
  * A load-shedding gateway in front of a model backend: API Gateway `POST /predict/{model}` (IAM-authorized, API keys
  * mapping callers to priority tiers, usage plans, stage throttling, request validation generated from the model's
@@ -231,7 +255,7 @@ export interface InferenceGatewayProps {
  * lookup merged with request-time features, deadline, circuit breaker, marked fallback, consistent variant assignment
  * against the routing table's live weights, prediction log).
  */
-export class InferenceGateway extends Construct {
+export class InferenceGateway extends Construct implements IInferenceGateway {
   /** The REST API. */
   public readonly api: apigateway.RestApi;
   /** The gateway function. */
@@ -244,12 +268,15 @@ export class InferenceGateway extends Construct {
   public readonly usagePlans: Record<string, apigateway.UsagePlan> = {};
   /** Model name served. */
   public readonly modelName: string;
+  /** Budget for features + model per request. */
+  public readonly deadline: Duration;
 
   constructor(scope: Construct, id: string, props: InferenceGatewayProps) {
     super(scope, id);
     const tiers = props.tiers ?? [PriorityTier.CRITICAL, PriorityTier.STANDARD, PriorityTier.BATCH];
     const backend = props.backend.bind(this);
     this.modelName = props.modelName ?? backend.modelName ?? '';
+    this.deadline = props.deadline ?? Duration.millis(100);
     throwIfProblems(this, InferenceGateway.problems(props, tiers, this.modelName, backend));
     const views = props.features ?? [];
     const readsStore = resolveModelInputs(views.map((v) => v.toSpec()), props.requestSource?.toSpec(), props.featureRefs).some((c) => c.from === 'store');
@@ -287,7 +314,7 @@ export class InferenceGateway extends Construct {
       requestSource: props.requestSource?.toSpec(),
       featureRefs: props.featureRefs,
       inputName: props.inputName ?? 'features',
-      deadlineMs: (props.deadline ?? Duration.millis(100)).toMilliseconds(),
+      deadlineMs: this.deadline.toMilliseconds(),
       fallbackOutputs: props.fallback.outputs,
       // Callers whose key is not mapped (none should be: keys are required) count as the lowest tier offered.
       defaultTier: PRIORITY_TIERS.filter((t) => tiers.some((tier) => tier.name === t)).at(-1)!,
@@ -364,6 +391,11 @@ export class InferenceGateway extends Construct {
       namespace: METRICS_NAMESPACE, metricName, statistic: cloudwatch.Stats.SUM, period: Duration.minutes(1), ...props,
       dimensionsMap: { [MetricDimensions.MODEL]: this.modelName },
     });
+  }
+
+  /** Answers from the model (not a fallback). @default - Sum over 1 minute */
+  public metricPredictions(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(GatewayMetrics.PREDICTIONS, props);
   }
 
   /** Answers served with the fallback (marked `fallback: true`). @default - Sum over 1 minute */
