@@ -34,6 +34,26 @@ export const MaterializerMetrics = {
   DEAD_LETTERED: 'RecordsDeadLettered',
   /** Milliseconds from event time to online write, per batch maximum. */
   FRESHNESS_LAG_MS: 'FreshnessLagMs',
+  /**
+   * Milliseconds from the newest event time materialized in a batch to its write, per view: how old the freshest
+   * value is. A producer that goes silent stops this metric, so alarms on it treat missing data as breaching.
+   */
+  NEWEST_EVENT_AGE_MS: 'NewestEventAgeMs',
+} as const;
+
+/**
+ * Feature values the gateway served, by status, per request and view (dimensions: Model, FeatureView): the share
+ * served `PRESENT` is the feature store's availability as the model sees it.
+ */
+export const FeatureServingMetrics = {
+  /** Values served as stored (`PRESENT`). */
+  PRESENT: 'FeatureValuesPresent',
+  /** Values the store did not hold (`NOT_FOUND`). */
+  NOT_FOUND: 'FeatureValuesNotFound',
+  /** Values older than the view's TTL (`OUTSIDE_MAX_AGE`). */
+  OUTSIDE_MAX_AGE: 'FeatureValuesOutsideMaxAge',
+  /** Values served as the feature's declared fallback (`FALLBACK`). */
+  FALLBACK: 'FeatureValuesFallback',
 } as const;
 
 /** CloudWatch units used by our metrics. */
