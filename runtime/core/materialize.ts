@@ -118,6 +118,11 @@ export interface ViewBatchCounts {
   readonly deadLettered: number;
   /** Largest (ingestion time − event time) among the rows applied online, milliseconds; absent when none was applied. */
   readonly freshnessLagMs?: number;
+  /**
+   * Ingestion time − the newest event time among the rows stored (applied or stale), milliseconds, at least 0 (an
+   * event dated ahead within the allowed skew is 0 old); absent when none was stored.
+   */
+  readonly newestEventAgeMs?: number;
 }
 
 /** Outcome of one batch. */
@@ -450,7 +455,7 @@ function offlineFiles(stored: readonly StoredRow[]): OfflineFile[] {
 function countCommitted(
   committed: readonly Parsed[], outcomes: ReadonlyMap<number, 'applied' | 'stale'>, reasonsOf: (p: Parsed) => string[], ingestedAtMs: number,
 ): Record<string, ViewBatchCounts> {
-  const counts: Record<string, { received: number; stored: number; onlineApplied: number; onlineStale: number; deadLettered: number; freshnessLagMs?: number }> = {};
+  const counts: Record<string, { -readonly [K in keyof ViewBatchCounts]: ViewBatchCounts[K] }> = {};
   for (const p of committed) {
     const c = counts[p.label] ??= { received: 0, stored: 0, onlineApplied: 0, onlineStale: 0, deadLettered: 0 };
     c.received += 1;
@@ -459,7 +464,10 @@ function countCommitted(
       continue;
     }
     const outcome = outcomes.get(p.index);
-    if (outcome !== undefined) c.stored += 1;
+    if (outcome !== undefined) {
+      c.stored += 1;
+      c.newestEventAgeMs = Math.min(c.newestEventAgeMs ?? Infinity, Math.max(0, ingestedAtMs - p.row!.eventTimeMs));
+    }
     if (outcome === 'stale') c.onlineStale += 1;
     if (outcome === 'applied') {
       c.onlineApplied += 1;
@@ -487,6 +495,7 @@ export function batchMetricLines(result: BatchResult, options: { namespace?: str
       { name: MaterializerMetrics.ONLINE_STALE, value: c.onlineStale, unit: 'Count' },
       { name: MaterializerMetrics.DEAD_LETTERED, value: c.deadLettered, unit: 'Count' },
       ...(c.freshnessLagMs !== undefined ? [{ name: MaterializerMetrics.FRESHNESS_LAG_MS, value: c.freshnessLagMs, unit: 'Milliseconds' as const }] : []),
+      ...(c.newestEventAgeMs !== undefined ? [{ name: MaterializerMetrics.NEWEST_EVENT_AGE_MS, value: c.newestEventAgeMs, unit: 'Milliseconds' as const }] : []),
     ];
     return toEmf({ [MetricDimensions.FEATURE_VIEW]: view }, metrics, options);
   });

@@ -140,6 +140,12 @@ function materializer(bucketName = BUCKET) {
   return { handle, logs };
 }
 
+/** Asserts a view's `NewestEventAgeMs` is the write time (within `window`) less `newestEventTimeMs`. */
+function expectAgeOf(viewMetrics: Record<string, number>, newestEventTimeMs: number, window: { from: number; to: number }): void {
+  expect(viewMetrics[MaterializerMetrics.NEWEST_EVENT_AGE_MS]).toBeGreaterThanOrEqual(window.from - newestEventTimeMs);
+  expect(viewMetrics[MaterializerMetrics.NEWEST_EVENT_AGE_MS]).toBeLessThanOrEqual(window.to - newestEventTimeMs);
+}
+
 /** Metric values by view from the EMF lines of a run. */
 function metricsOf(logs: readonly string[]): Record<string, Record<string, number>> {
   const byView: Record<string, Record<string, number>> = {};
@@ -233,7 +239,9 @@ describe('feature materializer (Kinesis → DynamoDB + S3 on loopback)', () => {
     firstBatch = await readEvent();
     expect(firstBatch.Records).toHaveLength(15);
     const { handle, logs } = materializer();
+    const writeWindow = { from: Date.now(), to: 0 };
     expect(await handle(firstBatch)).toEqual<KinesisStreamBatchResponse>({ batchItemFailures: [] });
+    writeWindow.to = Date.now();
 
     // Online: the newest event of each entity, whatever the arrival order; a replayed event time never overwrites.
     const online = await reader().getOnlineFeatures({
@@ -306,6 +314,11 @@ describe('feature materializer (Kinesis → DynamoDB + S3 on loopback)', () => {
     expect(metrics._unknown).toMatchObject({ RecordsReceived: 4, RowsStored: 0, RecordsDeadLettered: 4 });
     expect(metrics._unknown[MaterializerMetrics.FRESHNESS_LAG_MS]).toBeUndefined();
     expect(metrics.customer_txn_stats[MaterializerMetrics.FRESHNESS_LAG_MS]).toBeGreaterThanOrEqual(3_600_000 - 2000);
+    // How old the freshest stored value is: the write time less the newest event time stored (c1's T + 2000; the
+    // future-dated c9 was dead-lettered), where the freshness lag is the oldest applied row's.
+    expectAgeOf(metrics.customer_txn_stats, T + 2000, writeWindow);
+    expectAgeOf(metrics.merchant_risk, T, writeWindow);
+    expect(metrics._unknown[MaterializerMetrics.NEWEST_EVENT_AGE_MS]).toBeUndefined();
     expect(Object.values(metrics).reduce((sum, m) => sum + m.RecordsReceived, 0)).toBe(firstBatch.Records.length);
   });
 
@@ -318,6 +331,8 @@ describe('feature materializer (Kinesis → DynamoDB + S3 on loopback)', () => {
     expect(after.map((r) => [r.entityKey, r.eventTimeMs, r.values.txn_count, r.ingestSeq]))
       .toEqual(before.customer.map((r) => [r.entityKey, r.eventTimeMs, r.values.txn_count, r.ingestSeq]));
     expect(metricsOf(logs).customer_txn_stats).toMatchObject({ RecordsReceived: 9, RowsStored: 5, OnlineRowsApplied: 0, OnlineRowsStale: 5, RecordsDeadLettered: 4 });
+    // Stale rows are stored rows too: the newest event time stored is still T + 2000, only older now.
+    expect(metricsOf(logs).customer_txn_stats[MaterializerMetrics.NEWEST_EVENT_AGE_MS]).toBeGreaterThanOrEqual(3_600_000 - 2000);
     const online = await reader().getOnlineFeatures({ views: VIEWS, entities: [{ customer_id: 'c1' }], featureRefs: ['customer_txn_stats:txn_count'] });
     expect(online.entities[0].values['customer_txn_stats:txn_count']).toBe(3);
   });
@@ -665,6 +680,27 @@ describe('feature materializer (Kinesis → DynamoDB + S3 on loopback)', () => {
     expect(event.Records[7].kinesis.partitionKey).toBe('customer_id=p7');
     // Kinesis takes at most 256 characters: a longer entity key is sent as its SHA-256.
     expect(event.Records[1200].kinesis.partitionKey).toBe(createHash('sha256').update(`customer_id=${'q'.repeat(300)}`).digest('hex'));
+  });
+
+  test('NewestEventAgeMs: per view, from the newest stored row; 0 for an event dated ahead within the skew; no line for a view without records', async () => {
+    const ahead = Date.now() + 60_000; // within the allowed 5 minutes of future skew
+    await putFeatureRecords(kinesis, STREAM, customer, [
+      { customer_id: 'n1', event_time: T - 5000, txn_count: 1 },
+      { customer_id: 'n2', event_time: ahead, txn_count: 1 },
+      { customer_id: 'n3', event_time: T, txn_count: 1 },
+    ]);
+    const { handle, logs } = materializer();
+    expect(await handle(await readEvent())).toEqual({ batchItemFailures: [] });
+    expect(metricsOf(logs).customer_txn_stats[MaterializerMetrics.NEWEST_EVENT_AGE_MS]).toBe(0);
+
+    // A batch of the customer view only: the merchant view, silent, gets no line (its alarm reads missing data as breaching).
+    await putFeatureRecords(kinesis, STREAM, customer, [{ customer_id: 'n4', event_time: T - 7000, txn_count: 1 }]);
+    const second = materializer();
+    const window = { from: Date.now(), to: 0 };
+    expect(await second.handle(await readEvent())).toEqual({ batchItemFailures: [] });
+    window.to = Date.now();
+    expect(Object.keys(metricsOf(second.logs))).toEqual(['customer_txn_stats']);
+    expectAgeOf(metricsOf(second.logs).customer_txn_stats, T - 7000, window);
   });
 
   test('the Lambda environment is checked, naming what is missing or malformed', () => {
