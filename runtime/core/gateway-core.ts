@@ -9,13 +9,14 @@
  *
  * Every answer (model or fallback) is written to the prediction log. Every refusal and fallback carries a stable
  * reason code (`GatewayCode`); the detail behind it (an SDK message, a table name) goes to the gateway's log only.
- * One metrics line per request holds its outcome and where its time went. Pure: no AWS SDK here.
+ * One metrics line per request holds its outcome and where its time went; a request that read stored features adds
+ * one line per view with its values by status (`FeatureServingMetrics`). Pure: no AWS SDK here.
  */
-import { FeatureStatus, FeatureViewSpec, joinKeysOf, ModelInputColumn, RequestSourceSpec, resolveModelInputs } from '../../lib/features/spec';
+import { FEATURE_REF_SEPARATOR, FeatureStatus, FeatureViewSpec, joinKeysOf, ModelInputColumn, RequestSourceSpec, resolveModelInputs } from '../../lib/features/spec';
 import { AdmissionController, AdmissionOptions, CallOutcome } from './admission';
 import { CircuitBreaker, CircuitBreakerOptions } from './circuit-breaker';
 import { GatewayCode } from './gateway-codes';
-import { GatewayMetrics, MetricDatum, MetricDimensions } from './metrics';
+import { FeatureServingMetrics, GatewayMetrics, MetricDatum, MetricDimensions } from './metrics';
 import { ModelCallError, ModelFailureKind, ModelInvoker } from './model-call';
 import { parsePredictRequest, PredictRequest } from './predict-request';
 import { PREDICTION_LOG_SCHEMA, PredictionLogSink } from './prediction-log';
@@ -117,7 +118,11 @@ export interface GatewayPorts {
    * @default - records are delivered in the background (a long-lived process)
    */
   readonly logDeliveryBudgetMs?: number;
-  /** Receives metrics (EMF in Lambda): one call per request. @default - dropped */
+  /**
+   * Receives metrics (EMF in Lambda), one call per line: the request's line, and for a request that read stored
+   * features one line per view read with its values by status (dimensions Model, FeatureView).
+   * @default - dropped
+   */
   readonly metrics?: (dimensions: Record<string, string>, metrics: MetricDatum[]) => void;
   /** Receives the detail behind the codes of failed requests. @default - one JSON line on stderr */
   readonly log?: (entry: GatewayLogEntry) => void;
@@ -167,6 +172,8 @@ interface RequestState {
   callOutcome?: CallOutcome;
   /** The routing table's weights named other variants than the gateway serves, and were ignored. */
   routingIgnored?: boolean;
+  /** Statuses of the stored feature values the request was served, by `view:feature`, until they are emitted. */
+  storedStatuses?: Record<string, FeatureStatus>;
 }
 
 /** The outcome of features → cache → breaker → model: an answer (the model's or the fallback), or refused. */
@@ -180,6 +187,14 @@ type ModelStep =
 const JSON_HEADERS = { 'content-type': 'application/json' };
 /** Refuses bytes that are not UTF-8 rather than replacing them. */
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The metric counting the feature values served with each status. */
+const SERVING_METRIC_OF_STATUS: Record<FeatureStatus, string> = {
+  [FeatureStatus.PRESENT]: FeatureServingMetrics.PRESENT,
+  [FeatureStatus.NOT_FOUND]: FeatureServingMetrics.NOT_FOUND,
+  [FeatureStatus.OUTSIDE_MAX_AGE]: FeatureServingMetrics.OUTSIDE_MAX_AGE,
+  [FeatureStatus.FALLBACK]: FeatureServingMetrics.FALLBACK,
+};
 
 /** The code a failed model call is answered with. */
 const CODE_OF_FAILURE: Record<ModelFailureKind, GatewayCode> = {
@@ -200,6 +215,8 @@ export class GatewayCore {
   private readonly columns: ModelInputColumn[];
   /** References of the stored features among them. */
   private readonly storeRefs: string[];
+  /** The stored features' references by view name (`view:feature` → `view`). */
+  private readonly storeRefsByView = new Map<string, string[]>();
   /** Prediction-log losses already emitted as metrics. */
   private logLosses = { failed: 0, dropped: 0 };
 
@@ -210,6 +227,10 @@ export class GatewayCore {
     if (config.cacheTtlMs) this.cache = new TtlCache(config.cacheMaxEntries ?? 10_000, config.cacheTtlMs, this.now);
     this.columns = resolveModelInputs(config.views, config.requestSource, config.featureRefs);
     this.storeRefs = this.columns.filter((c) => c.from === 'store').map((c) => c.ref);
+    for (const ref of new Set(this.storeRefs)) {
+      const view = ref.slice(0, ref.indexOf(FEATURE_REF_SEPARATOR));
+      this.storeRefsByView.set(view, [...this.storeRefsByView.get(view) ?? [], ref]);
+    }
     if (this.storeRefs.length > 0 && !ports.features) {
       throw new Error(`GatewayPorts.features: the model reads stored features (${this.storeRefs.join(', ')}); pass an online feature client`);
     }
@@ -359,6 +380,7 @@ export class GatewayCore {
       const [vector] = (await this.ports.features.getOnlineFeatures({
         views: this.config.views, entities: [body.entity], featureRefs: this.storeRefs, deadlineMs: Math.max(1, remaining()),
       })).entities;
+      state.storedStatuses = vector?.statuses;
       return vector;
     } finally {
       state.timings.features = performance.now() - started;
@@ -444,7 +466,28 @@ export class GatewayCore {
       metrics.push(count(GatewayMetrics.LOG_RECORDS_DROPPED, stats.dropped - this.logLosses.dropped));
       this.logLosses = { failed: stats.failed, dropped: stats.dropped };
     }
+    this.emitFeatureServing(state);
     this.ports.metrics?.(dimensions, metrics);
+  }
+
+  /**
+   * Emits the stored feature values the request was served, by status: one line per view (dimensions Model,
+   * FeatureView), every status counted (zeros included, so a view's share served PRESENT is a plain ratio of sums).
+   * Nothing for a request that read no stored features (refused before the read, or the read failed); request-time
+   * features are not the store's and are not counted.
+   */
+  private emitFeatureServing(state: RequestState): void {
+    const statuses = state.storedStatuses;
+    if (!statuses) return;
+    state.storedStatuses = undefined; // once per request, even when the request's own line then fails
+    for (const [view, refs] of this.storeRefsByView) {
+      const counts = new Map(Object.values(SERVING_METRIC_OF_STATUS).map((name) => [name, 0]));
+      for (const ref of refs) {
+        const name = Object.hasOwn(SERVING_METRIC_OF_STATUS, statuses[ref]) ? SERVING_METRIC_OF_STATUS[statuses[ref]] : undefined;
+        if (name) counts.set(name, counts.get(name)! + 1);
+      }
+      this.ports.metrics?.({ [MetricDimensions.MODEL]: this.config.model, [MetricDimensions.FEATURE_VIEW]: view }, [...counts].map(([name, n]) => count(name, n)));
+    }
   }
 
   private logDetail(state: RequestState, code: GatewayCode, error: unknown): void {
