@@ -1,2 +1,4 @@
 export * from './alarm-actions';
 export * from './alarm-topic';
+export * from './cost-guard';
+export * from './platform-tags';
