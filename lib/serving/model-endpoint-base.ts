@@ -4,6 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { modelEndpointAttributesProblems } from '../private/validate-model-endpoint-props';
 import { throwIfProblems } from '../private/validation';
+import type { InferenceInstanceType } from './instance-type';
 
 /**
  * A SageMaker real-time endpoint serving model variants: everything a consumer (the inference gateway, alarms, a
@@ -28,6 +29,11 @@ export interface IModelEndpoint extends IResource {
   readonly modelName: string;
   /** Model version of each variant (production and shadow), by variant name (`MODEL_VERSION`). */
   readonly modelVersions: Record<string, string>;
+  /**
+   * Instance type of each variant, by variant name, where known (an endpoint defined in this app): monitoring reads
+   * the GPUs per instance from it. Undefined for an imported endpoint.
+   */
+  readonly variantInstanceTypes?: Record<string, InferenceInstanceType>;
   /** Allows `grantee` to call `sagemaker:InvokeEndpoint` on this endpoint. */
   grantInvoke(grantee: iam.IGrantable): iam.Grant;
   /** Any `AWS/SageMaker` metric of one variant. */
@@ -42,6 +48,10 @@ export interface IModelEndpoint extends IResource {
   metricInvocation5XXErrors(variantName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric;
   /** GPU utilisation of a variant's instances: average over 1 minute of the per-instance sum over its GPUs. */
   metricGpuUtilization(variantName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** GPU memory utilisation of a variant's instances: average over 1 minute of the per-instance sum over its GPUs. */
+  metricGpuMemoryUtilization(variantName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Host memory utilisation (percent) of a variant's instances: average over 1 minute. */
+  metricMemoryUtilization(variantName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric;
 }
 
 /** Attributes of an existing endpoint: what `IModelEndpoint` exposes beyond its name. */
@@ -133,6 +143,19 @@ export abstract class ModelEndpointBase extends Resource implements IModelEndpoi
    */
   public metricGpuUtilization(variantName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.variantMetric(INSTANCE_NAMESPACE, 'GPUUtilization', variantName, { statistic: 'Average', ...props });
+  }
+
+  /**
+   * GPU memory utilisation of a variant's instances (`/aws/sagemaker/Endpoints`): average over 1 minute of each
+   * instance's sum over its GPUs (0–100 × GPUs per instance).
+   */
+  public metricGpuMemoryUtilization(variantName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.variantMetric(INSTANCE_NAMESPACE, 'GPUMemoryUtilization', variantName, { statistic: 'Average', ...props });
+  }
+
+  /** Host memory utilisation of a variant's instances (`/aws/sagemaker/Endpoints`, 0–100): average over 1 minute. */
+  public metricMemoryUtilization(variantName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.variantMetric(INSTANCE_NAMESPACE, 'MemoryUtilization', variantName, { statistic: 'Average', ...props });
   }
 
   private variantMetric(namespace: string, metricName: string, variantName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {

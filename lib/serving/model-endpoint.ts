@@ -276,6 +276,8 @@ export class ModelEndpoint extends ModelEndpointBase {
   public readonly dataCaptureBucket?: s3.IBucket;
   /** `s3://bucket/prefix` of the captured data, when data capture is on. */
   public readonly dataCaptureS3Uri?: string;
+  /** Instance type of each variant (production and shadow), by variant name. */
+  public readonly variantInstanceTypes: Record<string, InferenceInstanceType>;
   /** Scalable targets of the autoscaled variants, by variant name. */
   public readonly scalableTargets: Record<string, appscaling.ScalableTarget> = {};
 
@@ -292,6 +294,7 @@ export class ModelEndpoint extends ModelEndpointBase {
     this.productionVariantNames = props.variants.map((v) => v.name);
     this.productionVariantWeights = Object.fromEntries(props.variants.map((v) => [v.name, v.initialWeight ?? 1]));
     this.variantNames = [...this.productionVariantNames, ...(props.shadowVariant ? [props.shadowVariant.name] : [])];
+    this.variantInstanceTypes = Object.fromEntries([...props.variants, ...(props.shadowVariant ? [props.shadowVariant] : [])].map((v) => [v.name, v.instanceType]));
     warnAboutAvailability(this, props);
 
     this.executionRole = new iam.Role(this, 'ExecutionRole', {
