@@ -32,7 +32,6 @@ const endpointOf = (stack: Stack) => ModelEndpoint.fromEndpointAttributes(stack,
 /** Evaluates a generated metric math expression of `ipi` with JavaScript semantics for IF and arithmetic. */
 function evaluate(expression: string, ipi: number): number {
   expect(expression).toMatch(/^[IF()ipi0-9.,*/ ><-]+$/); // only what we generate: no other function or identifier
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval
   return new Function('IF', 'ipi', `return ${expression};`)((c: boolean, a: number, b: number) => (c ? a : b), ipi);
 }
 
