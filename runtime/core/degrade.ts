@@ -172,12 +172,19 @@ export interface BudgetNotification {
 export type IgnoredReason = 'not-a-budget-notification' | 'other-budget' | 'notification-type' | 'below-threshold';
 
 /**
- * A money amount as Budgets writes it (`$1,234.50`, `> $100.00`, `100.00 USD`): the first number in the text, or NaN.
- * No regular expression: the characters are filtered, then `Number()` reads what is left.
+ * A money amount as Budgets writes it (`$1,234.50`, `> $100.00`, `100.00 USD`): the first word that starts with a
+ * digit, without its thousands separators, read by `Number()`; NaN when it is not a finite number. No regular
+ * expression on the message.
  */
 export function parseAmount(text: string): number {
-  const chars = [...text.slice(0, 64)].filter((c) => (c >= '0' && c <= '9') || c === '.').join('');
-  return chars === '' ? NaN : Number(chars);
+  const head = text.slice(0, 64);
+  let start = 0;
+  while (start < head.length && !(head[start] >= '0' && head[start] <= '9')) start++;
+  let end = start;
+  while (end < head.length && head[end] !== ' ') end++;
+  const word = head.slice(start, end).split(',').join('');
+  const amount = word === '' ? NaN : Number(word);
+  return Number.isFinite(amount) ? amount : NaN;
 }
 
 /**
