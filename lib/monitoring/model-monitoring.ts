@@ -147,11 +147,16 @@ export const AVAILABILITY_SLI: SliExpressions = {
 };
 /** Latency: good = gateway latency at or under the threshold (`TC(:<ms>)`), total = every latency sample. */
 export const LATENCY_SLI: SliExpressions = { bad: 'FILL(all, 0) - FILL(fast, 0)', total: 'FILL(all, 0)' };
-/** Feature availability: good = values served PRESENT; bad = NOT_FOUND, OUTSIDE_MAX_AGE or FALLBACK. */
-export const FEATURE_AVAILABILITY_SLI: SliExpressions = {
-  bad: 'FILL(notFound, 0) + FILL(outsideMaxAge, 0) + FILL(fallback, 0)',
-  total: 'FILL(present, 0) + FILL(notFound, 0) + FILL(outsideMaxAge, 0) + FILL(fallback, 0)',
-};
+/**
+ * Feature availability of the `i`-th view: good = values served PRESENT; bad = NOT_FOUND, OUTSIDE_MAX_AGE or FALLBACK
+ * (ids end in the view's index: one dashboard graph shows every view, and ids must be unique in it).
+ */
+export function featureAvailabilitySli(i: number): SliExpressions {
+  return {
+    bad: `FILL(notFound${i}, 0) + FILL(outsideMaxAge${i}, 0) + FILL(fallback${i}, 0)`,
+    total: `FILL(present${i}, 0) + FILL(notFound${i}, 0) + FILL(outsideMaxAge${i}, 0) + FILL(fallback${i}, 0)`,
+  };
+}
 
 /** Severities of the alarms. */
 type Severity = 'warning' | 'critical';
@@ -291,14 +296,15 @@ export class ModelMonitoring extends Construct {
   private monitorEndpointServing(panels: ServingPanels): void {
     const endpoint = this.props.endpoint;
     if (!endpoint) return;
-    for (const variant of endpoint.variantNames) {
+    // Metric-math ids carry the variant's index: one graph shows every variant, and ids must be unique in it.
+    for (const [i, variant] of endpoint.variantNames.entries()) {
       const latency = endpoint.metricModelLatency(variant, { label: `p99 ModelLatency µs (${variant})` });
       this.bySeverity(`ModelLatency-${variant}`, latency, (t) => t.modelLatencyP99.toMilliseconds() * 1000, SUSTAINED_MINUTES,
         `p99 model latency of variant ${variant} (SageMaker ModelLatency, microseconds)`);
-      const calls = { invocations: endpoint.metricInvocations(variant) };
-      const serverErrors = percent(`5xx % (${variant})`, 'FILL(failed, 0)', 'invocations', { ...calls, failed: endpoint.metricInvocation5XXErrors(variant) });
+      const calls = { [`invocations${i}`]: endpoint.metricInvocations(variant) };
+      const serverErrors = percent(`5xx % (${variant})`, `FILL(failed${i}, 0)`, `invocations${i}`, { ...calls, [`failed${i}`]: endpoint.metricInvocation5XXErrors(variant) });
       this.bySeverity(`ServerErrors-${variant}`, serverErrors, (t) => t.serverErrorPercent, SUSTAINED_MINUTES, `share of variant ${variant}'s invocations answered 5xx, percent`);
-      const clientErrors = percent(`4xx % (${variant})`, 'FILL(refused, 0)', 'invocations', { ...calls, refused: endpoint.metricInvocation4XXErrors(variant) });
+      const clientErrors = percent(`4xx % (${variant})`, `FILL(refused${i}, 0)`, `invocations${i}`, { ...calls, [`refused${i}`]: endpoint.metricInvocation4XXErrors(variant) });
       this.bySeverity(`ClientErrors-${variant}`, clientErrors, (t) => t.clientErrorPercent, SUSTAINED_MINUTES, `share of variant ${variant}'s invocations answered 4xx, percent`);
 
       const server = (name: string, props: cloudwatch.MetricOptions) => new cloudwatch.Metric({
@@ -307,9 +313,9 @@ export class ModelMonitoring extends Construct {
       });
       const queue = server(InferenceServerMetrics.QUEUE_DEPTH_MAX, { statistic: cloudwatch.Stats.MAXIMUM, label: `queue depth max (${variant})` });
       this.bySeverity(`QueueDepth-${variant}`, queue, (t) => t.queueDepth, SUSTAINED_MINUTES, `most requests queued in variant ${variant}'s inference server`);
-      const expired = percent(`deadline expired % (${variant})`, 'FILL(expired, 0)', 'requests', {
-        expired: server(InferenceServerMetrics.DEADLINE_EXPIRED, { statistic: cloudwatch.Stats.SUM }),
-        requests: server(InferenceServerMetrics.REQUESTS, { statistic: cloudwatch.Stats.SUM }),
+      const expired = percent(`deadline expired % (${variant})`, `FILL(expired${i}, 0)`, `requests${i}`, {
+        [`expired${i}`]: server(InferenceServerMetrics.DEADLINE_EXPIRED, { statistic: cloudwatch.Stats.SUM }),
+        [`requests${i}`]: server(InferenceServerMetrics.REQUESTS, { statistic: cloudwatch.Stats.SUM }),
       });
       this.bySeverity(`DeadlinesExpired-${variant}`, expired, (t) => t.deadlineExpiredPercent, SUSTAINED_MINUTES,
         `share of variant ${variant}'s server requests whose deadline expired (504), percent`);
@@ -344,9 +350,9 @@ export class ModelMonitoring extends Construct {
     this.slo('Latency', `latency of ${gateway.modelName} (${thresholdMs} ms)`, this.props.latencyObjective ?? 0.99, LATENCY_SLI, {
       all: latency, fast: latency.with({ statistic: `TC(:${thresholdMs})` }),
     });
-    for (const view of views) {
+    for (const [i, view] of views.entries()) {
       this.slo(`FeatureAvailability-${view.name}`, `feature availability of ${view.name} for ${gateway.modelName}`, this.props.featureAvailabilityObjective ?? 0.99,
-        FEATURE_AVAILABILITY_SLI, featureValueMetrics(gateway, view));
+        featureAvailabilitySli(i), featureValueMetrics(gateway, view, i));
     }
     const slos = Object.values(this.slos);
     return [
@@ -382,7 +388,7 @@ export class ModelMonitoring extends Construct {
       ages.push(newest);
     }
     const gateway = this.props.gateway;
-    const availability = gateway ? views.map((view) => percent(`${view.name} PRESENT %`, 'FILL(present, 0)', FEATURE_AVAILABILITY_SLI.total, featureValueMetrics(gateway, view))) : [];
+    const availability = gateway ? views.map((view, i) => percent(`${view.name} PRESENT %`, `FILL(present${i}, 0)`, featureAvailabilitySli(i).total, featureValueMetrics(gateway, view, i))) : [];
     return [
       graph('Feature freshness lag (ms)', views.map((v) => store.metricFreshnessLag(v, { label: v.name })),
         { leftAnnotations: views.map((v) => ({ value: v.freshness.toMilliseconds(), label: `${v.name} objective` })) }),
@@ -398,18 +404,18 @@ export class ModelMonitoring extends Construct {
     if (!endpoint) return [];
     const gpuWidgets: cloudwatch.IMetric[] = [];
     const memoryWidgets: cloudwatch.IMetric[] = [];
-    for (const variant of endpoint.variantNames) {
+    for (const [i, variant] of endpoint.variantNames.entries()) {
       const gpus = this.props.gpusPerInstance?.[variant] ?? endpoint.variantInstanceTypes?.[variant]?.gpuCount;
       if (gpus === undefined) {
         Annotations.of(this).addWarningV2('ml-platform:gpuCountUnknown',
           `variant ${variant}: GPUs per instance unknown (an imported endpoint does not carry instance types), so no GPU alarms; pass gpusPerInstance: { '${variant}': <n> } (0 for a CPU variant)`);
       } else if (gpus > 0) {
-        const utilization = perGpu(endpoint.metricGpuUtilization(variant, { period: Duration.minutes(5) }), gpus, `GPU % (${variant})`);
+        const utilization = perGpu(endpoint.metricGpuUtilization(variant, { period: Duration.minutes(5) }), gpus, `gpu${i}`, `GPU % (${variant})`);
         this.bySeverity(`GpuUtilization-${variant}`, utilization, (t) => t.gpuUtilizationPercent, SUSTAINED_UTILIZATION, `GPU utilisation of variant ${variant}, percent of one GPU`);
-        const gpuMemory = perGpu(endpoint.metricGpuMemoryUtilization(variant, { period: Duration.minutes(5) }), gpus, `GPU memory % (${variant})`);
+        const gpuMemory = perGpu(endpoint.metricGpuMemoryUtilization(variant, { period: Duration.minutes(5) }), gpus, `gpuMemory${i}`, `GPU memory % (${variant})`);
         this.bySeverity(`GpuMemory-${variant}`, gpuMemory, (t) => t.gpuMemoryPercent, SUSTAINED_UTILIZATION, `GPU memory utilisation of variant ${variant}, percent of one GPU`);
         const idleHours = (this.props.idleGpuDuration ?? Duration.hours(6)).toHours();
-        this.alarm('warning', `IdleGpu-${variant}`, perGpu(endpoint.metricGpuUtilization(variant, { period: Duration.hours(1) }), gpus, `GPU % hourly (${variant})`),
+        this.alarm('warning', `IdleGpu-${variant}`, perGpu(endpoint.metricGpuUtilization(variant, { period: Duration.hours(1) }), gpus, `gpu${i}`, `GPU % hourly (${variant})`),
           this.props.idleGpuPercent ?? 10, {
             evaluationPeriods: idleHours,
             comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
@@ -421,7 +427,7 @@ export class ModelMonitoring extends Construct {
       const memory = endpoint.metricMemoryUtilization(variant, { period: Duration.minutes(5), label: `host memory % (${variant})` });
       this.bySeverity(`Memory-${variant}`, memory, (t) => t.memoryPercent, SUSTAINED_UTILIZATION, `host memory utilisation of variant ${variant}'s instances, percent`);
       const growth = new cloudwatch.MathExpression({
-        expression: 'RATE(memory) * 3600', usingMetrics: { memory: endpoint.metricMemoryUtilization(variant) }, period: Duration.hours(1),
+        expression: `RATE(memory${i}) * 3600`, usingMetrics: { [`memory${i}`]: endpoint.metricMemoryUtilization(variant) }, period: Duration.hours(1),
         label: `host memory growth, points/hour (${variant})`,
       });
       this.alarm('warning', `MemoryCreep-${variant}`, growth, this.props.memoryGrowthPercentPerHour ?? 0.5, {
@@ -472,15 +478,15 @@ export class ModelMonitoring extends Construct {
   }
 }
 
-/** The feature values the gateway served for a view, by status, by metric-math id (dimensions Model, FeatureView). */
-function featureValueMetrics(gateway: IInferenceGateway, view: FeatureView): Record<string, cloudwatch.IMetric> {
+/** The feature values the gateway served for the `i`-th view, by status, by metric-math id (dimensions Model, FeatureView). */
+function featureValueMetrics(gateway: IInferenceGateway, view: FeatureView, i: number): Record<string, cloudwatch.IMetric> {
   const values = (metricName: string) => new cloudwatch.Metric({
     namespace: METRICS_NAMESPACE, metricName, statistic: cloudwatch.Stats.SUM, period: Duration.minutes(1),
     dimensionsMap: { [MetricDimensions.MODEL]: gateway.modelName, [MetricDimensions.FEATURE_VIEW]: view.name },
   });
   return {
-    present: values(FeatureServingMetrics.PRESENT), notFound: values(FeatureServingMetrics.NOT_FOUND),
-    outsideMaxAge: values(FeatureServingMetrics.OUTSIDE_MAX_AGE), fallback: values(FeatureServingMetrics.FALLBACK),
+    [`present${i}`]: values(FeatureServingMetrics.PRESENT), [`notFound${i}`]: values(FeatureServingMetrics.NOT_FOUND),
+    [`outsideMaxAge${i}`]: values(FeatureServingMetrics.OUTSIDE_MAX_AGE), [`fallback${i}`]: values(FeatureServingMetrics.FALLBACK),
   };
 }
 
@@ -489,9 +495,9 @@ function percent(label: string, part: string, whole: string, metrics: Record<str
   return new cloudwatch.MathExpression({ expression: percentExpression(part, whole), usingMetrics: metrics, period: Duration.minutes(1), label });
 }
 
-/** A per-instance sum over GPUs as percent of one GPU. */
-function perGpu(metric: cloudwatch.Metric, gpus: number, label: string): cloudwatch.IMetric {
+/** A per-instance sum over GPUs as percent of one GPU (`id`: the sum's metric-math id). */
+function perGpu(metric: cloudwatch.Metric, gpus: number, id: string, label: string): cloudwatch.IMetric {
   return gpus > 1
-    ? new cloudwatch.MathExpression({ expression: `gpu / ${gpus}`, usingMetrics: { gpu: metric }, period: metric.period, label })
+    ? new cloudwatch.MathExpression({ expression: `${id} / ${gpus}`, usingMetrics: { [id]: metric }, period: metric.period, label })
     : metric.with({ label });
 }

@@ -1,5 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
-import { AVAILABILITY_SLI, FEATURE_AVAILABILITY_SLI, LATENCY_SLI } from '../../lib/monitoring/model-monitoring';
+import { AVAILABILITY_SLI, featureAvailabilitySli, LATENCY_SLI } from '../../lib/monitoring/model-monitoring';
 import {
   budgetMultiplier, budgetRemainingExpression, burnRate, burnRateExpression, burnRateFactor, FAST_BURN, percentExpression, SLOW_BURN,
 } from '../../lib/monitoring/slo';
@@ -86,9 +86,9 @@ describe('latency SLI: TC(:threshold) against SampleCount', () => {
 
 describe('feature availability SLI: PRESENT over every status', () => {
   test('99 %: 3 % of values missing, stale or defaulted over 6 hours is 3x (no ticket); 6 % is 6x (ticket)', () => {
-    const burn = burnRateExpression(FEATURE_AVAILABILITY_SLI, 0.99);
-    expect(evaluate(burn, { present: 9700, notFound: 100, outsideMaxAge: 100, fallback: 100 })).toBe(3);
-    expect(fires(evaluate(burn, { present: 9400, notFound: 300, outsideMaxAge: 200, fallback: 100 }), SLOW_BURN.burnRate)).toBe(true);
+    const burn = burnRateExpression(featureAvailabilitySli(1), 0.99);
+    expect(evaluate(burn, { present1: 9700, notFound1: 100, outsideMaxAge1: 100, fallback1: 100 })).toBe(3);
+    expect(fires(evaluate(burn, { present1: 9400, notFound1: 300, outsideMaxAge1: 200, fallback1: 100 }), SLOW_BURN.burnRate)).toBe(true);
   });
 });
 
