@@ -3,20 +3,30 @@ import { App, Stack, StackProps, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { fraudFeatureViews, fraudPrescreenInputs, fraudRealtimeInputs, transaction } from '../examples/fraud-features';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import {
-  AlarmTopic, Fallback, FeatureIngestion, FeatureStore, InferenceGateway, InferenceImage, InferenceInstanceType,
-  ModelArtifact, ModelBackend, ModelEndpoint, ModelRouting, PriorityTier,
+  AlarmTopic, BudgetDegrade, costPer1000Predictions, CostGuard, Fallback, FeatureIngestion, FeatureStore, InferenceGateway,
+  InferenceImage, InferenceInstanceType, ModelArtifact, ModelBackend, ModelEndpoint, ModelMonitoring, ModelRouting,
+  PlatformTags, PriorityTier,
 } from '../lib';
 
 const MODELS = path.join(__dirname, '..', 'examples', 'models');
+
+/**
+ * On-demand prices the platform declares for its cost metrics, USD per instance-hour (us-east-1, checked by the
+ * platform team; a price table is the user's input, never a guess of the library).
+ */
+const DECLARED_PRICES = { champion: 1.408, challenger: 0.736 };
 
 /**
  * The reference platform: every capability of the library wired together the way a platform engineer would.
  * `bin/app.ts` synthesizes it (`npm start`); the tests synthesize the same code and run cdk-nag over it.
  */
 export class ReferencePlatformStack extends Stack {
-  /** Where every alarm of the platform notifies (encrypted SNS): subscribe the on-call rotation to `alarms.topic`. */
+  /** Where every warning of the platform notifies (encrypted SNS): subscribe the team's channel to `alarms.topic`. */
   public readonly alarms: AlarmTopic;
+  /** Where critical alarms page (encrypted SNS): subscribe the on-call rotation to `pager.topic`. */
+  public readonly pager: AlarmTopic;
   /** Online and offline feature store holding the fraud example's views. */
   public readonly featureStore: FeatureStore;
   /** Streaming materialization of those views. */
@@ -29,10 +39,19 @@ export class ReferencePlatformStack extends Stack {
   public readonly fraudGateway: InferenceGateway;
   /** A gateway with its model embedded in the function, on request-time features only: no store, no endpoint. */
   public readonly prescreenGateway: InferenceGateway;
+  /** The fraud model's alarms by severity, SLOs with burn-rate alarms, guardrail and dashboard. */
+  public readonly fraudMonitoring: ModelMonitoring;
+  /** The pre-screening model's (its gateway is all there is). */
+  public readonly prescreenMonitoring: ModelMonitoring;
+  /** The platform's monthly budget and cost per 1,000 predictions. */
+  public readonly cost: CostGuard;
+  /** What a budget breach does: all fraud traffic to the cheaper challenger, the champion down to its minimum. */
+  public readonly degrade: BudgetDegrade;
 
   constructor(scope: Construct, id: string, props: StackProps = {}) {
     super(scope, id, { description: 'ml-platform-constructs reference platform', ...props });
     this.alarms = new AlarmTopic(this, 'Alarms', { displayName: 'ML platform alarms' });
+    this.pager = new AlarmTopic(this, 'Pager', { displayName: 'ML platform pages (critical)' });
     this.featureStore = new FeatureStore(this, 'Features', { views: fraudFeatureViews });
     this.featureIngestion = new FeatureIngestion(this, 'FeatureIngestion', {
       store: this.featureStore, views: fraudFeatureViews, alarmAction: this.alarms,
@@ -51,7 +70,7 @@ export class ReferencePlatformStack extends Stack {
       }, {
         name: 'challenger',
         model: fraudModel,
-        instanceType: InferenceInstanceType.G5_XLARGE,
+        instanceType: InferenceInstanceType.G4DN_XLARGE,
         initialWeight: 1,
       }],
       dataCapture: { samplingPercentage: 10 },
@@ -76,12 +95,39 @@ export class ReferencePlatformStack extends Stack {
       fallback: Fallback.constant({ probability: [0.5] }),
       tiers: [PriorityTier.CRITICAL, PriorityTier.STANDARD],
     });
+
+    this.fraudMonitoring = new ModelMonitoring(this, 'FraudMonitoring', {
+      endpoint: this.fraudEndpoint, gateway: this.fraudGateway, ingestion: this.featureIngestion, routing: this.routing,
+      warningAction: this.alarms, criticalAction: this.pager,
+    });
+    this.prescreenMonitoring = new ModelMonitoring(this, 'PrescreenMonitoring', {
+      gateway: this.prescreenGateway, warningAction: this.alarms, criticalAction: this.pager,
+    });
+    this.cost = new CostGuard(this, 'Cost', { monthlyLimit: 20_000, alarmAction: this.alarms });
+    for (const [variant, pricePerInstanceHour] of Object.entries(DECLARED_PRICES)) {
+      this.cost.addCostPerPredictionAlarm(this.fraudEndpoint, variant, { pricePerInstanceHour, threshold: 0.05 });
+    }
+    this.fraudMonitoring.addWidgets(...Object.entries(DECLARED_PRICES).map(([variant, pricePerInstanceHour]) => new cloudwatch.GraphWidget({
+      title: `Cost per 1,000 predictions, ${variant} (USD, declared price)`, width: 12,
+      left: [costPer1000Predictions(this.fraudEndpoint, variant, { pricePerInstanceHour }).with({ label: variant })],
+    })));
+    this.degrade = new BudgetDegrade(this, 'CostDegrade', { topic: this.cost.topic, alarmAction: this.alarms })
+      .routeTo(this.routing, 'fraud', { champion: 0, challenger: 100 })
+      .scaleToMinimum(this.fraudEndpoint, 'champion');
+
+    PlatformTags.model(this.fraudEndpoint, 'fraud');
+    PlatformTags.model(this.fraudGateway, 'fraud');
+    PlatformTags.model(this.fraudMonitoring, 'fraud');
+    PlatformTags.model(this.prescreenGateway, 'prescreen');
+    PlatformTags.model(this.prescreenMonitoring, 'prescreen');
   }
 }
 
 /** Builds the reference platform into `app`, with the AwsSolutions checks enabled. */
 export function buildReferencePlatform(app: App): ReferencePlatformStack[] {
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  // Every taggable resource carries platform, model, team and environment: what the budget and cost reports count by.
+  PlatformTags.apply(app, { platform: 'ml-platform', team: 'ml-platform', environment: process.env.PLATFORM_ENVIRONMENT ?? 'prod' });
   // The deploying credentials' account and region (`cdk deploy`); a placeholder account where there are none (synth, tests).
   const env = { account: process.env.CDK_DEFAULT_ACCOUNT ?? '123456789012', region: process.env.CDK_DEFAULT_REGION ?? 'us-east-1' };
   return [new ReferencePlatformStack(app, 'MlPlatform', { env })];

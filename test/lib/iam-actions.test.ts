@@ -20,6 +20,7 @@ const SERVICE_OF_CLIENT: Record<string, string> = {
   '@aws-sdk/client-s3': 's3',
   '@aws-sdk/client-sagemaker-runtime': 'sagemaker',
   '@aws-sdk/client-sagemaker': 'sagemaker',
+  '@aws-sdk/client-application-auto-scaling': 'application-autoscaling',
 };
 /** SDK commands whose IAM action is named differently. */
 const ACTION_OF_COMMAND: Record<string, string> = { 's3:HeadObject': 's3:GetObject', 's3:ListObjectsV2': 's3:ListBucket' };
@@ -64,6 +65,8 @@ const PLATFORM = {
   sageMakerModelData: ['s3:GetObject'],
   /** SageMaker writes the containers' output to the endpoint's log group. */
   sageMakerLogs: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:DescribeLogStreams', 'logs:PutLogEvents'],
+  /** Lambda sends an asynchronous invocation that failed its retries to the function's dead-letter queue. */
+  lambdaAsyncDeadLetter: ['sqs:SendMessage'],
   /** SageMaker writes captured requests and responses, encrypted with the capture key (not shared: no ViaService). */
   sageMakerDataCapture: ['s3:PutObject', 'kms:Encrypt@*', 'kms:GenerateDataKey@*'],
 };
@@ -193,6 +196,17 @@ describe('each role is granted exactly what its code and its platform send', () 
     expect(grantedTo(role)).toEqual(sorted([...needed, ...PLATFORM.lambdaLogs, ...PLATFORM.lambdaTracing, ...PLATFORM.dynamoDbStreamEventSource]));
   });
 
+  test('the cost degrade: its ledger, the fraud routing weights, the champion\'s capacity; nothing else', () => {
+    const needed = handlerNeeds('degrade-handler');
+    expect(needed).toEqual(expect.arrayContaining([
+      'dynamodb:PutItem', 'dynamodb:UpdateItem', 'sagemaker:UpdateEndpointWeightsAndCapacities', 'application-autoscaling:RegisterScalableTarget',
+    ]));
+    const role = logicalId(platform.degrade.function.role as any);
+    // The ledger and the routing table are encrypted with AWS owned keys: no KMS grant is implied by their writes.
+    const sent = needed.filter((a) => !a.startsWith('kms:'));
+    expect(grantedTo(role)).toEqual(sorted([...sent, ...PLATFORM.lambdaLogs, ...PLATFORM.lambdaTracing, ...PLATFORM.lambdaAsyncDeadLetter]));
+  });
+
   test('every role of the platform is one of those, the routing seed\'s, or API Gateway\'s account logging role (AWS\'s service-role policy)', () => {
     const roles = Object.keys(resources).filter((id) => resources[id].Type === 'AWS::IAM::Role');
     const apiGatewayLogging = Object.keys(resources).find((id) => id.startsWith('ApiGatewayAccountLoggingRole'))!;
@@ -200,7 +214,7 @@ describe('each role is granted exactly what its code and its platform send', () 
     expect(roles.sort()).toEqual([
       logicalId(platform.featureIngestion.function.role as any), logicalId(platform.fraudGateway.function.role as any),
       logicalId(platform.prescreenGateway.function.role as any), logicalId(platform.routing.syncFunction!.role as any),
-      logicalId(platform.fraudEndpoint.role as any), seed, apiGatewayLogging,
+      logicalId(platform.fraudEndpoint.role as any), logicalId(platform.degrade.function.role as any), seed, apiGatewayLogging,
     ].sort());
     // The seed's custom resource updates the routing table, nothing else.
     expect(grantedTo(seed)).toEqual(sorted(['dynamodb:UpdateItem', ...PLATFORM.lambdaLogs]));

@@ -74,7 +74,7 @@ describe('reference platform', () => {
     expect(platform).toBeInstanceOf(ReferencePlatformStack);
     expect(platform.featureStore.views.map((v) => v.name)).toEqual(fraudFeatureViews.map((v) => v.name));
     expect(platform.featureIngestion.store).toBe(platform.featureStore);
-    template.resourceCountIs('AWS::DynamoDB::Table', 2); // the online store + the routing table
+    template.resourceCountIs('AWS::DynamoDB::Table', 3); // the online store, the routing table, the cost guard's degrade ledger
     template.resourceCountIs('AWS::Glue::Table', fraudFeatureViews.length);
     template.resourceCountIs('AWS::Athena::WorkGroup', 1);
     template.resourceCountIs('AWS::Kinesis::Stream', 3); // ingestion + each gateway's prediction log
@@ -90,6 +90,40 @@ describe('reference platform', () => {
       expect(template.toJSON().Resources[platform.getLogicalId(alarm.node.defaultChild as CfnElement)].Properties)
         .toMatchObject({ AlarmActions: [topicRef], OKActions: [topicRef] });
     }
+  });
+
+  test('monitors both models: severity alarms, SLO burn-rate pairs, a guardrail per model, dashboards', () => {
+    const resources = template.toJSON().Resources as Record<string, any>;
+    const guardrails = [platform.fraudMonitoring, platform.prescreenMonitoring].map((m) => resources[platform.getLogicalId(m.guardrail.node.defaultChild as CfnElement)]);
+    for (const guardrail of guardrails) {
+      expect(guardrail.Type).toBe('AWS::CloudWatch::CompositeAlarm');
+      expect(guardrail.Properties.AlarmActions).toEqual([{ Ref: platform.getLogicalId(platform.pager.topic.node.defaultChild as CfnElement) }]);
+    }
+    // The ingestion's alarms are gathered into the fraud guardrail, not duplicated.
+    const rule = JSON.stringify(guardrails[0].Properties.AlarmRule);
+    for (const alarm of platform.featureIngestion.alarms) expect(rule).toContain(platform.getLogicalId(alarm.node.defaultChild as CfnElement));
+    expect(Object.keys(platform.fraudMonitoring.slos).sort()).toEqual(['Availability', 'FeatureAvailability-customer_txn_stats', 'FeatureAvailability-merchant_risk', 'Latency']);
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 2);
+  });
+
+  test('the cost guard: a monthly budget over the platform tag, cost per 1,000 predictions at declared prices, a degrade action', () => {
+    template.hasResourceProperties('AWS::Budgets::Budget', {
+      Budget: Match.objectLike({ BudgetType: 'COST', TimeUnit: 'MONTHLY', CostFilters: { TagKeyValue: ['user:platform$ml-platform'] } }),
+    });
+    const costAlarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).filter((a: any) => JSON.stringify(a.Properties.Metrics ?? []).includes('InvocationsPerInstance'));
+    expect(costAlarms).toHaveLength(2); // champion and challenger
+    // The degrade function listens to the budget's topic.
+    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'lambda', TopicArn: platform.resolve(platform.cost.topic.topicArn) });
+  });
+
+  test('every taggable resource carries platform, model, team and environment', () => {
+    const untagged = Object.entries(template.toJSON().Resources as Record<string, any>)
+      .filter(([, r]) => Array.isArray(r.Properties?.Tags))
+      .filter(([, r]) => !['platform', 'model', 'team', 'environment'].every((k) => r.Properties.Tags.some((t: any) => t.Key === k)))
+      .map(([id]) => id);
+    expect(untagged).toEqual([]);
+    const endpointTags = template.toJSON().Resources[platform.getLogicalId(platform.fraudEndpoint.cfnEndpoint)].Properties.Tags;
+    expect(endpointTags).toContainEqual({ Key: 'model', Value: 'fraud' });
   });
 
   test('template snapshot (asset hashes masked)', () => {
