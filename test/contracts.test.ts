@@ -6,6 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as esbuild from 'esbuild';
+import { DegradeVariables } from '../runtime/contracts/degrade';
 import { GatewayVariables } from '../runtime/contracts/gateway';
 import { ServerVariables } from '../runtime/contracts/inference-server';
 import { MaterializerVariables } from '../runtime/contracts/materializer';
@@ -38,7 +39,7 @@ describe('contract modules', () => {
 
   test('there is one per deployable', () => {
     const names = contracts.map((f) => path.basename(f, '.ts'));
-    expect(names).toEqual(expect.arrayContaining(['environment', 'gateway', 'materializer', 'inference-server', 'model-backend']));
+    expect(names).toEqual(expect.arrayContaining(['environment', 'gateway', 'materializer', 'inference-server', 'model-backend', 'routing', 'degrade']));
   });
 
   test.each(contracts.map((f) => [path.relative(ROOT, f)]))('%s imports no package and no Node builtin (nothing from aws-cdk-lib)', async (file) => {
@@ -58,6 +59,7 @@ describe('names that cross the lib/runtime boundary', () => {
   const NAMES = [...new Set([
     ...Object.values(GatewayVariables), ...Object.values(MaterializerVariables), ...Object.values(ServerVariables),
     ...Object.values(ModelBackendVariables), ...Object.values(RoutingVariables), ...Object.values(SharedVariables),
+    ...Object.values(DegradeVariables),
   ])].filter((name) => !GENERIC_NAMES.has(name));
   const files = ['lib', 'runtime', 'bin', 'scripts', 'build', 'examples'].flatMap((dir) => sourcesUnder(path.join(ROOT, dir)))
     .filter((f) => !f.startsWith(CONTRACTS + path.sep));
