@@ -44,6 +44,10 @@ const gateways: [InferenceGateway, string][] = [
 for (const [gateway, what] of gateways) {
   console.log(`  inference gateway: POST /predict/${gateway.modelName}, tiers ${Object.keys(gateway.apiKeys).join(' > ')}: ${what}`);
 }
+for (const monitoring of [platform.fraudMonitoring, platform.prescreenMonitoring]) {
+  console.log(`  monitoring of ${monitoring.modelName}: ${monitoring.criticalAlarms.length} critical and ${monitoring.warningAlarms.length} warning alarms, SLOs ${Object.keys(monitoring.slos).join(', ')}, a guardrail, a dashboard`);
+}
+console.log(`  cost guard: a monthly budget over the platform tag, cost per 1,000 predictions per fraud variant; on a breach: ${platform.degrade.actions.map((a) => a.kind).join(', ')} (npm run degrade -- revert --last)`);
 const report = path.join(outdir, 'validation-report.json');
 if (fs.existsSync(report)) {
   const plugins = JSON.parse(fs.readFileSync(report, 'utf8')).pluginReports as { pluginName: string; violations: unknown[] }[];
