@@ -9,8 +9,9 @@
  *
  * Every answer (model or fallback) is written to the prediction log. Every refusal and fallback carries a stable
  * reason code (`GatewayCode`); the detail behind it (an SDK message, a table name) goes to the gateway's log only.
- * One metrics line per request holds its outcome and where its time went; a request that read stored features adds
- * one line per view with its values by status (`FeatureServingMetrics`). Pure: no AWS SDK here.
+ * One metrics line per request holds its outcome and where its time went. The stored feature values served, by status
+ * (`FeatureServingMetrics`), are summed per view and go out as one line per view per interval
+ * (`GatewayPorts.featureMetricsIntervalMs`). Pure: no AWS SDK here.
  */
 import { FEATURE_REF_SEPARATOR, FeatureStatus, FeatureViewSpec, joinKeysOf, ModelInputColumn, RequestSourceSpec, resolveModelInputs } from '../../lib/features/spec';
 import { AdmissionController, AdmissionOptions, CallOutcome } from './admission';
@@ -69,6 +70,9 @@ export interface GatewayConfig {
   readonly admissionDisabled?: boolean;
 }
 
+/** How long the feature values served are summed before their lines go out, milliseconds (one CloudWatch minute). */
+export const DEFAULT_FEATURE_METRICS_INTERVAL_MS = 60_000;
+
 /** Least time worth giving the model, milliseconds: with less left, the fallback is served without calling it. */
 export const MIN_MODEL_BUDGET_MS = 2;
 
@@ -119,13 +123,23 @@ export interface GatewayPorts {
    */
   readonly logDeliveryBudgetMs?: number;
   /**
-   * Receives metrics (EMF in Lambda), one call per line: the request's line, and for a request that read stored
-   * features one line per view read with its values by status (dimensions Model, FeatureView).
+   * Receives metrics (EMF in Lambda), one call per line: the request's line, and once per
+   * `featureMetricsIntervalMs` one line per view with the stored values served by status (dimensions Model, FeatureView).
    * @default - dropped
    */
   readonly metrics?: (dimensions: Record<string, string>, metrics: MetricDatum[]) => void;
   /** Receives the detail behind the codes of failed requests. @default - one JSON line on stderr */
   readonly log?: (entry: GatewayLogEntry) => void;
+  /**
+   * How long the stored feature values served are summed before they are emitted, milliseconds: one line per view per
+   * interval (not per request: at 1,000 requests/s and 2 views that would be ~86 GB/day of logs), holding the sums
+   * since the last line. No timer (Lambda freezes a container between requests): the first request, and then the
+   * first request that finds the interval elapsed, writes the lines; `GatewayCore.flushFeatureMetrics` writes them at
+   * once. Trade-off: a container that dies loses at most one interval's counts, which leaves the availability SLO (a
+   * ratio of sums, losses spread over every status alike) unbiased. 0: one line per view per request.
+   * @default DEFAULT_FEATURE_METRICS_INTERVAL_MS
+   */
+  readonly featureMetricsIntervalMs?: number;
   /** Clock, epoch ms. @default Date.now */
   readonly now?: () => number;
 }
@@ -219,9 +233,18 @@ export class GatewayCore {
   private readonly storeRefsByView = new Map<string, string[]>();
   /** Prediction-log losses already emitted as metrics. */
   private logLosses = { failed: 0, dropped: 0 };
+  private readonly featureMetricsIntervalMs: number;
+  /** Stored feature values served since the last feature-serving lines: by view, then metric name. */
+  private featureCounts = new Map<string, Map<string, number>>();
+  /** When the feature-serving lines last went out (none yet: the first request's go out at once). */
+  private featureMetricsEmittedAt = -Infinity;
 
   constructor(private readonly config: GatewayConfig, private readonly ports: GatewayPorts) {
     this.now = ports.now ?? Date.now;
+    this.featureMetricsIntervalMs = ports.featureMetricsIntervalMs ?? DEFAULT_FEATURE_METRICS_INTERVAL_MS;
+    if (!Number.isSafeInteger(this.featureMetricsIntervalMs) || this.featureMetricsIntervalMs < 0) {
+      throw new Error(`GatewayPorts.featureMetricsIntervalMs must be a whole number of milliseconds ≥ 0 (0: every request), got ${ports.featureMetricsIntervalMs}`);
+    }
     this.breaker = new CircuitBreaker({ ...config.breaker, now: this.now });
     this.admission = new AdmissionController({ ...config.admission, now: this.now });
     if (config.cacheTtlMs) this.cache = new TtlCache(config.cacheMaxEntries ?? 10_000, config.cacheTtlMs, this.now);
@@ -466,26 +489,42 @@ export class GatewayCore {
       metrics.push(count(GatewayMetrics.LOG_RECORDS_DROPPED, stats.dropped - this.logLosses.dropped));
       this.logLosses = { failed: stats.failed, dropped: stats.dropped };
     }
-    this.emitFeatureServing(state);
+    this.countFeatureServing(state);
     this.ports.metrics?.(dimensions, metrics);
   }
 
   /**
-   * Emits the stored feature values the request was served, by status: one line per view (dimensions Model,
-   * FeatureView), every status counted (zeros included, so a view's share served PRESENT is a plain ratio of sums).
-   * Nothing for a request that read no stored features (refused before the read, or the read failed); request-time
-   * features are not the store's and are not counted.
+   * Adds the stored feature values the request was served, by status, to its view's sums (every status, zeros
+   * included, so a view's share served PRESENT is a plain ratio of sums), and writes the lines when the interval has
+   * elapsed (or the clock went back). Nothing for a request that read no stored features (refused before the read,
+   * or the read failed); request-time features are not the store's and are not counted.
    */
-  private emitFeatureServing(state: RequestState): void {
+  private countFeatureServing(state: RequestState): void {
     const statuses = state.storedStatuses;
     if (!statuses) return;
     state.storedStatuses = undefined; // once per request, even when the request's own line then fails
     for (const [view, refs] of this.storeRefsByView) {
-      const counts = new Map(Object.values(SERVING_METRIC_OF_STATUS).map((name) => [name, 0]));
+      let counts = this.featureCounts.get(view);
+      if (!counts) this.featureCounts.set(view, counts = new Map(Object.values(SERVING_METRIC_OF_STATUS).map((name) => [name, 0])));
       for (const ref of refs) {
         const name = Object.hasOwn(SERVING_METRIC_OF_STATUS, statuses[ref]) ? SERVING_METRIC_OF_STATUS[statuses[ref]] : undefined;
         if (name) counts.set(name, counts.get(name)! + 1);
       }
+    }
+    const elapsed = this.now() - this.featureMetricsEmittedAt;
+    if (elapsed >= this.featureMetricsIntervalMs || elapsed < 0) this.flushFeatureMetrics();
+  }
+
+  /**
+   * Writes the stored feature values served since the last lines now: one line per view (dimensions Model,
+   * FeatureView) with the sums by status, then starts the next interval. Nothing when no request read stored features
+   * since. Call it where the process can tell it is about to end; the gateway also calls it once per interval.
+   */
+  flushFeatureMetrics(): void {
+    const pending = this.featureCounts;
+    this.featureCounts = new Map(); // reset first: a failing metrics port loses these counts, never emits them twice
+    this.featureMetricsEmittedAt = this.now();
+    for (const [view, counts] of pending) {
       this.ports.metrics?.({ [MetricDimensions.MODEL]: this.config.model, [MetricDimensions.FEATURE_VIEW]: view }, [...counts].map(([name, n]) => count(name, n)));
     }
   }

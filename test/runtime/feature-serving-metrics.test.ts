@@ -1,9 +1,10 @@
 /**
  * Feature availability as the model sees it, on loopback: the gateway reads the fraud views from a real online
  * table on dynalite (rows fresh, without a value, older than the view's TTL, or absent) and scores with our real
- * inference server; every request that read stored features emits one line per view with the values served by
- * status (`FeatureServingMetrics`, dimensions Model + FeatureView). Request-time features are not the store's and
- * are not counted; a request refused before the read, or whose read failed, counts no values.
+ * inference server; the values served by status (`FeatureServingMetrics`, dimensions Model + FeatureView) are summed
+ * per view and go out as one line per view per interval (the first request's at once), or per request with an
+ * interval of 0. Request-time features are not the store's and are not counted; a request refused before the read,
+ * or whose read failed, counts no values.
  */
 import * as path from 'path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -12,7 +13,7 @@ import { FeatureViewSpec, validateRecord } from '../../lib/features/spec';
 import { OnlineFeatureClient, putOnlineRow } from '../../runtime/aws/online-store';
 import { HttpModelInvoker } from '../../runtime/backends/http-model-invoker';
 import { GatewayCode } from '../../runtime/core/gateway-codes';
-import { GatewayConfig, GatewayCore } from '../../runtime/core/gateway-core';
+import { DEFAULT_FEATURE_METRICS_INTERVAL_MS, GatewayConfig, GatewayCore, GatewayPorts } from '../../runtime/core/gateway-core';
 import { FeatureServingMetrics, GatewayMetrics, MetricDimensions } from '../../runtime/core/metrics';
 import { ServerProcess, startServer } from '../inference-server/server-process';
 import { MetricsLine, valueOf } from '../support/gateway-features';
@@ -61,14 +62,15 @@ afterAll(async () => {
   await Promise.all([dynalite?.stop(), server?.stop()]);
 });
 
-/** A gateway over the loopback table (or `table`) and the server, keeping every metrics line. */
-function gateway(table = TABLE): { core: GatewayCore; lines: MetricsLine[] } {
+/** A gateway over the loopback table (or `table`) and the server, keeping every metrics line; one line per view per request unless `ports` say otherwise. */
+function gateway(table = TABLE, ports: Pick<GatewayPorts, 'featureMetricsIntervalMs' | 'now'> = { featureMetricsIntervalMs: 0 }): { core: GatewayCore; lines: MetricsLine[] } {
   const lines: MetricsLine[] = [];
   const core = new GatewayCore(config, {
     features: new OnlineFeatureClient({ client: dynamo, tableName: table, timeoutMs: 10_000, maxAttempts: 1 }),
     model: new HttpModelInvoker({ url: server.url, model: 'fraud' }),
     metrics: (dimensions, metrics) => lines.push({ dimensions, metrics }),
     log: () => undefined,
+    ...ports,
   });
   return { core, lines };
 }
@@ -95,7 +97,7 @@ const served = (present: number, notFound: number, outsideMaxAge: number, fallba
   [FeatureServingMetrics.OUTSIDE_MAX_AGE]: outsideMaxAge, [FeatureServingMetrics.FALLBACK]: fallback,
 });
 
-test('one line per view per request counts the stored values served by status; request-time features are not counted', async () => {
+test('with an interval of 0, one line per view per request counts the stored values served by status; request-time features are not counted', async () => {
   const { core, lines } = gateway();
   // [entity, what the customer view serves, what the merchant view serves, the answer]. The customer view's
   // features: txn_count_1h, txn_amount_avg_24h, is_new_device (each with a fallback), spend_embedding (none).
@@ -133,4 +135,48 @@ test('a request refused before the read, or whose read failed, counts no feature
   expect(body).toMatchObject({ fallback: true, fallbackReason: GatewayCode.FEATURES_UNAVAILABLE });
   expect(broken.lines).toHaveLength(1);
   expect(servedByView(broken.lines)).toEqual({});
+});
+
+test('by default the values served are summed per view and go out as one line per view per interval, written by the request that finds it elapsed', async () => {
+  let clock = 1_700_000_000_000;
+  const { core, lines } = gateway(TABLE, { now: () => clock }); // the default interval, on an injected clock
+  const send = async (entity: Record<string, string>, at: number) => {
+    clock = at;
+    const before = lines.length;
+    expect((await predict(core, { entity, request })).status).toBe(200);
+    return lines.slice(before);
+  };
+  const start = clock;
+  // The first request's values go out at once (a new container is seen at once)...
+  expect(servedByView(await send({ customer_id: 'c-full', merchant_id: 'm1' }, start))).toEqual({ [CUSTOMER]: served(4, 0, 0, 0), [MERCHANT]: served(1, 0, 0, 0) });
+  // ...then within the interval each request writes only its own line...
+  for (const [entity, at] of [[{ customer_id: 'c-no-embedding', merchant_id: 'm1' }, start + 1_000], [{ customer_id: 'c-old', merchant_id: 'm1' }, start + 30_000],
+    [{ customer_id: 'c-none', merchant_id: 'm-none' }, start + DEFAULT_FEATURE_METRICS_INTERVAL_MS - 1]] as const) {
+    const emitted = await send(entity, at);
+    expect(emitted).toHaveLength(1);
+    expect(servedByView(emitted)).toEqual({});
+  }
+  // ...and the request that finds the interval elapsed writes one line per view with the sums since the last line
+  // (its own values included): c-no-embedding + c-old + c-none + c-full.
+  const due = await send({ customer_id: 'c-full', merchant_id: 'm1' }, start + DEFAULT_FEATURE_METRICS_INTERVAL_MS);
+  expect(due).toHaveLength(3);
+  expect(servedByView(due)).toEqual({ [CUSTOMER]: served(3 + 0 + 0 + 4, 1 + 0 + 1 + 0, 0 + 1 + 0 + 0, 0 + 3 + 3 + 0), [MERCHANT]: served(3, 0, 0, 1) });
+
+  // A flush writes what was summed since at once (deltas: nothing twice), and nothing when nothing was.
+  const written = lines.length;
+  core.flushFeatureMetrics();
+  expect(lines).toHaveLength(written);
+  expect(servedByView(await send({ customer_id: 'c-old', merchant_id: 'm1' }, clock + 1))).toEqual({});
+  const before = lines.length;
+  core.flushFeatureMetrics();
+  expect(servedByView(lines.slice(before))).toEqual({ [CUSTOMER]: served(0, 0, 1, 3), [MERCHANT]: served(1, 0, 0, 0) });
+
+  // A clock that goes back does not hold the lines back until it catches up.
+  expect(servedByView(await send({ customer_id: 'c-full', merchant_id: 'm1' }, start - 3_600_000))).toEqual({ [CUSTOMER]: served(4, 0, 0, 0), [MERCHANT]: served(1, 0, 0, 0) });
+});
+
+test('an interval that is not a whole number of milliseconds ≥ 0 is refused, naming the option', () => {
+  for (const featureMetricsIntervalMs of [-1, 0.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+    expect(() => gateway(TABLE, { featureMetricsIntervalMs })).toThrow(/GatewayPorts\.featureMetricsIntervalMs must be a whole number of milliseconds ≥ 0 \(0: every request\)/);
+  }
 });
