@@ -9,7 +9,7 @@ import { IFeatureStore } from '../features/feature-store-base';
 import { FeatureView } from '../features/feature-view';
 import { alarmActionOf, notifyOnStateChanges } from '../private/alarm-actions';
 import { validateModelMonitoringProps } from '../private/validate-model-monitoring-props';
-import { throwIfProblems } from '../private/validation';
+import { maxAlarmWindowSeconds, throwIfProblems } from '../private/validation';
 import { IInferenceGateway } from '../serving/inference-gateway';
 import { IModelEndpoint } from '../serving/model-endpoint-base';
 import { AlarmTopic } from './alarm-topic';
@@ -111,7 +111,7 @@ export interface ModelMonitoringProps {
    */
   readonly idleGpuPercent?: number;
   /**
-   * Idle GPU: how long (whole hours, 1 to 24) a variant must stay idle, instances provisioned, before the alarm.
+   * Idle GPU: how long (whole hours, 1 to 168: CloudWatch's 7-day limit for hourly periods) a variant must stay idle, instances provisioned, before the alarm.
    * @default Duration.hours(6)
    */
   readonly idleGpuDuration?: Duration;
@@ -171,8 +171,6 @@ interface AlarmShape {
 const SUSTAINED_MINUTES: AlarmShape = { evaluationPeriods: 5, datapointsToAlarm: 3, treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING };
 /** Instance utilisation on 5-minute averages: 3 in a row (15 minutes), past autoscaling's reaction time. */
 const SUSTAINED_UTILIZATION: AlarmShape = { evaluationPeriods: 3, treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING };
-/** Most 1-minute periods an alarm may evaluate (CloudWatch: periods × period at most one day). */
-const MAX_MINUTE_PERIODS = 1440;
 
 /** Row 1 of the dashboard, filled by the endpoint's and the gateway's alarms. */
 interface ServingPanels {
@@ -374,17 +372,17 @@ export class ModelMonitoring extends Construct {
       // No batches: no lag datapoint. That is the silent-producer alarm's case, so a gap is not breaching here.
       this.bySeverity(`FeatureFreshness-${view.name}`, store.metricFreshnessLag(view), (t) => t.freshnessObjectiveMultiple * objectiveMs, SUSTAINED_MINUTES,
         `freshness lag of view ${view.name} (objective ${view.freshness.toHumanString()}), milliseconds`);
+      const window = alarmWindow(view.freshness);
       const newest = new cloudwatch.Metric({
         namespace: METRICS_NAMESPACE, metricName: MaterializerMetrics.NEWEST_EVENT_AGE_MS, statistic: cloudwatch.Stats.MINIMUM,
-        period: Duration.minutes(1), dimensionsMap: { [MetricDimensions.FEATURE_VIEW]: view.name }, label: `newest event age (${view.name})`,
+        period: window.period, dimensionsMap: { [MetricDimensions.FEATURE_VIEW]: view.name }, label: `newest event age (${view.name})`,
       });
-      const minutes = Math.min(MAX_MINUTE_PERIODS, Math.max(1, Math.ceil(objectiveMs / 60_000)));
       this.alarm('critical', `SilentProducer-${view.name}`, newest, objectiveMs, {
-        evaluationPeriods: minutes,
-        datapointsToAlarm: minutes,
+        evaluationPeriods: window.periods,
+        datapointsToAlarm: window.periods,
         // A producer that stops sending stops this metric: missing data is the failure itself, so it breaches.
         treatMissingData: cloudwatch.TreatMissingData.BREACHING,
-      }, `no event of view ${view.name} newer than its freshness objective (${view.freshness.toHumanString()}) was materialized for ${minutes} minutes: a producer stopped, or the materializer did`);
+      }, `no event of view ${view.name} newer than its freshness objective (${view.freshness.toHumanString()}) was materialized for ${Duration.seconds(window.period.toSeconds() * window.periods).toHumanString()}: a producer stopped, or the materializer did`);
       ages.push(newest);
     }
     const gateway = this.props.gateway;
@@ -488,6 +486,16 @@ function featureValueMetrics(gateway: IInferenceGateway, view: FeatureView, i: n
     [`present${i}`]: values(FeatureServingMetrics.PRESENT), [`notFound${i}`]: values(FeatureServingMetrics.NOT_FOUND),
     [`outsideMaxAge${i}`]: values(FeatureServingMetrics.OUTSIDE_MAX_AGE), [`fallback${i}`]: values(FeatureServingMetrics.FALLBACK),
   };
+}
+
+/**
+ * The periods an alarm evaluating `window` reads: 1-minute periods up to a day, hourly ones beyond (CloudWatch allows
+ * an evaluation window over a day only with periods of an hour or more), at most CloudWatch's longest window (7 days).
+ */
+function alarmWindow(window: Duration): { period: Duration; periods: number } {
+  const seconds = window.toSeconds({ integral: false });
+  const period = seconds > maxAlarmWindowSeconds(60) ? 3600 : 60;
+  return { period: Duration.seconds(period), periods: Math.min(maxAlarmWindowSeconds(period) / period, Math.max(1, Math.ceil(seconds / period))) };
 }
 
 /** `part` as a percentage of `whole` (metric-math text over `metrics`), per minute. */

@@ -66,12 +66,13 @@ export interface SliExpressions {
  */
 export function burnRateExpression(sli: SliExpressions, objective: number): string {
   // Multiply the (whole) count first: 288 * 100 / 2000 is exactly 14.4, 288 / 2000 * 100 is 14.399999999999999.
-  return `IF(${sli.total} > 0, (${sli.bad}) * ${budgetMultiplier(objective)} / (${sli.total}), 0)`;
+  // Operands of the comparison in parentheses: the result never rests on how CloudWatch ranks `>` against `+`.
+  return `IF((${sli.total}) > 0, (${sli.bad}) * ${budgetMultiplier(objective)} / (${sli.total}), 0)`;
 }
 
 /** Metric-math text of `part` as a percentage of `whole`, and 0 when `whole` is 0 (no requests, no errors). */
 export function percentExpression(part: string, whole: string): string {
-  return `IF(${whole} > 0, 100 * (${part}) / (${whole}), 0)`;
+  return `IF((${whole}) > 0, 100 * (${part}) / (${whole}), 0)`;
 }
 
 /** Metric-math text of the error budget left, in percent, when the period is the SLO's (30 days): 100 × (1 − burn rate). */

@@ -7,7 +7,7 @@ import { MODEL_NAME_PATTERN } from '../../runtime/contracts/model-backend';
 import type { ModelMonitoringProps } from '../monitoring/model-monitoring';
 import { MonitoringThresholds, ResolvedThresholds, thresholdValue } from '../monitoring/monitoring-thresholds';
 import { FAST_BURN } from '../monitoring/slo';
-import { concreteSeconds, rangeProblems } from './validation';
+import { concreteSeconds, maxAlarmWindowSeconds, rangeProblems } from './validation';
 
 /** Every problem of a monitoring's props, with the thresholds they resolve to. */
 export function validateModelMonitoringProps(props: ModelMonitoringProps, thresholds: { warning: ResolvedThresholds; critical: ResolvedThresholds }): string[] {
@@ -34,8 +34,9 @@ export function validateModelMonitoringProps(props: ModelMonitoringProps, thresh
   problems.push(...rangeProblems('idleGpuPercent', props.idleGpuPercent, { min: 0, max: 100 }));
   problems.push(...rangeProblems('memoryGrowthPercentPerHour', props.memoryGrowthPercentPerHour, { min: 0 }));
   const idleHours = concreteSeconds(props.idleGpuDuration);
-  if (idleHours !== undefined && (idleHours % 3600 !== 0 || idleHours < 3600 || idleHours > 86_400)) {
-    problems.push(`idleGpuDuration: ${props.idleGpuDuration!.toHumanString()} must be whole hours from 1 to 24 (one alarm period per hour, at most a day of them)`);
+  const maxIdleHours = maxAlarmWindowSeconds(3600) / 3600;
+  if (idleHours !== undefined && (idleHours % 3600 !== 0 || idleHours < 3600 || idleHours > maxIdleHours * 3600)) {
+    problems.push(`idleGpuDuration: ${props.idleGpuDuration!.toHumanString()} must be whole hours from 1 to ${maxIdleHours} (one alarm period per hour; CloudWatch evaluates at most 7 days)`);
   }
   const latencyMs = props.latencyThreshold?.isUnresolved() ? undefined : props.latencyThreshold?.toMilliseconds({ integral: false });
   if (latencyMs !== undefined && !(latencyMs > 0)) problems.push('latencyThreshold: must be more than 0 ms');

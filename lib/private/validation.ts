@@ -74,6 +74,14 @@ export function environmentProblems(prop: string, environment: Record<string, st
   return problems;
 }
 
+/**
+ * The longest evaluation window (period × evaluation periods) CloudWatch accepts for an alarm with periods of
+ * `periodSeconds` (PutMetricAlarm): 7 days for periods of an hour or more, 1 day for shorter periods.
+ */
+export function maxAlarmWindowSeconds(periodSeconds: number): number {
+  return periodSeconds >= 3600 ? 7 * 86_400 : 86_400;
+}
+
 /** Seconds of a concrete Duration; undefined for an absent or unresolved one (validation skips tokens). */
 export function concreteSeconds(duration: Duration | undefined): number | undefined {
   return duration && !duration.isUnresolved() ? duration.toSeconds({ integral: false }) : undefined;

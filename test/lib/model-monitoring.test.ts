@@ -2,10 +2,10 @@ import * as path from 'path';
 import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { customerTxnStats, fraudFeatureViews, fraudModelFeatureRefs, merchantRisk } from '../../examples/fraud-features';
+import { customer, customerTxnStats, fraudFeatureViews, fraudModelFeatureRefs, merchantRisk } from '../../examples/fraud-features';
 import {
-  AlarmTopic, Fallback, FeatureIngestion, FeatureStore, InferenceGateway, InferenceImage, InferenceInstanceType, ModelArtifact, ModelBackend,
-  ModelEndpoint, ModelMonitoring, ModelMonitoringProps,
+  AlarmTopic, Fallback, Feature, FeatureIngestion, FeatureStore, InferenceGateway, InferenceImage, InferenceInstanceType, ModelArtifact, ModelBackend,
+  FeatureView, ModelEndpoint, ModelMonitoring, ModelMonitoringProps,
 } from '../../lib';
 import { AVAILABILITY_SLI, LATENCY_SLI } from '../../lib/monitoring/model-monitoring';
 import { burnRateExpression, percentExpression } from '../../lib/monitoring/slo';
@@ -131,6 +131,30 @@ describe('ModelMonitoring: alarms by severity', () => {
     expect(props(`SilentProducer-${merchantRisk.name}`)).toMatchObject({ Threshold: 900_000, EvaluationPeriods: 15, TreatMissingData: 'breaching' });
   });
 
+  test('a silent producer past a day: hourly periods for the whole objective (CloudWatch allows 7 days with hourly periods), capped at 168', () => {
+    const slowView = (name: string, freshness: Duration) => new FeatureView({
+      name, entities: [customer], freshness, ttl: Duration.days(30), features: [Feature.int64('weekly_count', { fallback: 0 })],
+    });
+    const weekly = slowView('customer_weekly', Duration.days(7));
+    const daily = slowView('customer_daily', Duration.days(1));
+    const biweekly = slowView('customer_biweekly', Duration.days(14));
+    const stack = new Stack(new App(), 'Slow', { env: ENV });
+    const store = new FeatureStore(stack, 'Features', { views: [weekly, daily, biweekly] });
+    const m = new ModelMonitoring(stack, 'Monitoring', { modelName: 'fraud', store, views: [weekly, daily, biweekly] });
+    const alarmOf = (view: FeatureView) => Template.fromStack(stack).toJSON().Resources[stack.getLogicalId((m.node.findChild(`SilentProducer-${view.name}`) as any).node.defaultChild)].Properties;
+    const shape = (view: FeatureView) => {
+      const alarm = alarmOf(view);
+      return { Period: single(alarm).Period, EvaluationPeriods: alarm.EvaluationPeriods, DatapointsToAlarm: alarm.DatapointsToAlarm, Threshold: alarm.Threshold, TreatMissingData: alarm.TreatMissingData };
+    };
+    // A 7-day objective breaches after 7 days of missing data, not after 1.
+    expect(shape(weekly)).toEqual({ Period: 3600, EvaluationPeriods: 168, DatapointsToAlarm: 168, Threshold: 7 * 86_400_000, TreatMissingData: 'breaching' });
+    expect(shape(daily)).toMatchObject({ Period: 60, EvaluationPeriods: 1440, DatapointsToAlarm: 1440 });
+    expect(shape(biweekly)).toMatchObject({ Period: 3600, EvaluationPeriods: 168, Threshold: 14 * 86_400_000 });
+    for (const { Period, EvaluationPeriods } of [weekly, daily, biweekly].map(shape)) {
+      expect(Period * EvaluationPeriods).toBeLessThanOrEqual(Period >= 3600 ? 7 * 86_400 : 86_400);
+    }
+  });
+
   test('idle GPU: under 10 % of one GPU for 6 hourly periods while provisioned (no data: no instances, not idle)', () => {
     const idle = props('IdleGpu-champion');
     expect(idle).toMatchObject({
@@ -138,6 +162,13 @@ describe('ModelMonitoring: alarms by severity', () => {
     });
     expect(expressionOf(idle)).toBe('gpu0 / 4');
     expect(statsOf(idle).gpu0.period).toBe(3600);
+  });
+
+  test('idle GPU over a week: 168 hourly periods (CloudWatch\'s longest window for hourly periods)', () => {
+    const q = platform();
+    const m = new ModelMonitoring(q.stack, 'Monitoring', { endpoint: q.endpoint, idleGpuDuration: Duration.days(7) });
+    const idle = Template.fromStack(q.stack).toJSON().Resources[q.stack.getLogicalId((m.node.findChild('IdleGpu-champion') as any).node.defaultChild)].Properties;
+    expect(idle).toMatchObject({ EvaluationPeriods: 168 });
   });
 
   test('memory creep: a trend (RATE of hourly averages, points per hour) above 0.5 in 20 of 24 hours', () => {
@@ -338,7 +369,8 @@ describe('ModelMonitoring: validation names the prop', () => {
     [{ thresholds: { warning: { fallbackPercent: 10 } } }, 'thresholds.warning.fallbackPercent: 10 is above thresholds.critical.fallbackPercent (5)'],
     [{ thresholds: { critical: { modelLatencyP99: Duration.millis(10) } } }, 'thresholds.warning.modelLatencyP99: 20 is above thresholds.critical.modelLatencyP99 (10)'],
     [{ thresholds: { critical: { queueDepth: -1 } } }, 'thresholds.critical.queueDepth: -1 must be a positive number'],
-    [{ idleGpuDuration: Duration.minutes(90) }, 'idleGpuDuration: 1 hour 30 minutes must be whole hours from 1 to 24'],
+    [{ idleGpuDuration: Duration.minutes(90) }, 'idleGpuDuration: 1 hour 30 minutes must be whole hours from 1 to 168'],
+    [{ idleGpuDuration: Duration.hours(169) }, 'idleGpuDuration: 7 days 1 hour must be whole hours from 1 to 168'],
   ])('%j', (over, message) => {
     expect(make(over as Partial<ModelMonitoringProps>)).toThrow(message);
   });

@@ -11,12 +11,48 @@ import {
  */
 function evaluate(expression: string, values: Record<string, number | undefined>): number {
   expect(expression).toMatch(/^[A-Za-z0-9_ .,()+\-*/<>]+$/);
+  // JavaScript ranks comparisons below arithmetic; CloudWatch's documentation does not say. So every comparison's
+  // operands must be a number, a name or a parenthesised group, for the value to be the same under either ranking.
+  expect(unparenthesisedComparisons(expression)).toEqual([]);
   const names = [...new Set(expression.match(/\b[a-z][A-Za-z0-9_]*\b/g) ?? [])];
   for (const name of names) expect(values).toHaveProperty(name);
   const IF = (condition: boolean | number, a: number, b: number) => (condition ? a : b);
   const FILL = (value: number | undefined, fill: number) => value ?? fill;
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
   return new Function('IF', 'FILL', ...names, `return ${expression};`)(IF, FILL, ...names.map((n) => values[n])) as number;
+}
+
+/** The operands of comparisons in `expression` that are neither a number, a name nor one parenthesised group. */
+function unparenthesisedComparisons(expression: string): string[] {
+  const problems: string[] = [];
+  for (const match of expression.matchAll(/[<>]=?/g)) {
+    const left = operand(expression.slice(0, match.index).trimEnd().split('').reverse().join(''), ')', '(');
+    const right = operand(expression.slice(match.index! + match[0].length).trimStart(), '(', ')');
+    if (!left || !right) problems.push(`${match[0]} at ${match.index}`);
+  }
+  return problems;
+}
+
+/**
+ * Whether `text` starts with a whole operand: a parenthesised group (`open` … `close`) or a word, followed by the end
+ * of its argument (`,`, the enclosing bracket) or the end of the text. For the left operand, `text` is reversed.
+ */
+function operand(text: string, open: string, close: string): boolean {
+  let end = 0;
+  if (text.startsWith(open)) {
+    for (let depth = 0; end < text.length; end++) {
+      depth += text[end] === open ? 1 : text[end] === close ? -1 : 0;
+      if (depth === 0) break;
+    }
+    end++;
+    // A group preceded by a name is a function call (FILL(x, 0)), one operand of an operator to its left.
+    if (open === ')' && /^[A-Za-z0-9_]/.test(text.slice(end))) return false;
+  } else {
+    end = /^[A-Za-z0-9_.]*/.exec(text)![0].length;
+    if (end === 0) return false;
+  }
+  const rest = text.slice(end).trimStart();
+  return rest === '' || rest.startsWith(',') || rest.startsWith(close);
 }
 
 /** The comparison the burn-rate window alarms make (GreaterThanOrEqualToThreshold). */
@@ -90,6 +126,13 @@ describe('feature availability SLI: PRESENT over every status', () => {
     expect(evaluate(burn, { present1: 9700, notFound1: 100, outsideMaxAge1: 100, fallback1: 100 })).toBe(3);
     expect(fires(evaluate(burn, { present1: 9400, notFound1: 300, outsideMaxAge1: 200, fallback1: 100 }), SLOW_BURN.burnRate)).toBe(true);
   });
+});
+
+test('comparison operands are parenthesised: the check refuses IF(a + b > 0, ...) and accepts IF((a + b) > 0, ...)', () => {
+  expect(unparenthesisedComparisons('IF(FILL(a, 0) + FILL(b, 0) > 0, 1, 0)')).toEqual(['> at 27']);
+  expect(unparenthesisedComparisons('IF((FILL(a, 0) + FILL(b, 0)) > 0, 1, 0)')).toEqual([]);
+  expect(unparenthesisedComparisons('IF(a > 0 + b, 1, 0)')).toEqual(['> at 5']);
+  expect(unparenthesisedComparisons('IF(a > 0, 1, 0)')).toEqual([]);
 });
 
 test('percentages: part of whole, 0 without traffic', () => {
