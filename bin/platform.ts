@@ -103,7 +103,8 @@ export class ReferencePlatformStack extends Stack {
     this.prescreenMonitoring = new ModelMonitoring(this, 'PrescreenMonitoring', {
       gateway: this.prescreenGateway, warningAction: this.alarms, criticalAction: this.pager,
     });
-    this.cost = new CostGuard(this, 'Cost', { monthlyLimit: 20_000, alarmAction: this.alarms });
+    // Budget notifications go to the platform's warning topic, where people are subscribed (and the degrade listens).
+    this.cost = new CostGuard(this, 'Cost', { monthlyLimit: 20_000, topic: this.alarms.topic, alarmAction: this.alarms });
     for (const [variant, pricePerInstanceHour] of Object.entries(DECLARED_PRICES)) {
       this.cost.addCostPerPredictionAlarm(this.fraudEndpoint, variant, { pricePerInstanceHour, threshold: 0.05 });
     }

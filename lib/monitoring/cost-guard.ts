@@ -39,13 +39,16 @@ export interface CostTagFilter {
 }
 
 /**
- * The default notifications: 50, 80 and 95 % of the limit actually spent (a heads-up, time to act, last call), and
+ * The default notifications: 50, 80 and 95 % of the limit actually spent (a heads-up, time to act, last call), 100 %
+ * spent (the breach: what a degrade action acts on), and
  * 100 % forecasted (the month is on course to exceed the budget, while there is still time to change that).
  */
 export const DEFAULT_BUDGET_NOTIFICATIONS: readonly BudgetNotification[] = [
   { thresholdPercent: 50, type: BudgetNotificationType.ACTUAL },
   { thresholdPercent: 80, type: BudgetNotificationType.ACTUAL },
   { thresholdPercent: 95, type: BudgetNotificationType.ACTUAL },
+  // The breach itself: what a degrade action (BudgetDegrade) acts on by default.
+  { thresholdPercent: 100, type: BudgetNotificationType.ACTUAL },
   { thresholdPercent: 100, type: BudgetNotificationType.FORECASTED },
 ];
 
@@ -62,7 +65,7 @@ export interface CostGuardProps extends AlarmActionProps {
   readonly tagFilter?: CostTagFilter;
   /**
    * Notifications of the budget (at most 5, each threshold and type once), all sent to `topic` and `emailSubscribers`.
-   * @default DEFAULT_BUDGET_NOTIFICATIONS: 50 / 80 / 95 % ACTUAL and 100 % FORECASTED
+   * @default DEFAULT_BUDGET_NOTIFICATIONS: 50 / 80 / 95 / 100 % ACTUAL and 100 % FORECASTED
    */
   readonly notifications?: BudgetNotification[];
   /**

@@ -42,7 +42,7 @@ export const MaterializerMetrics = {
 } as const;
 
 /**
- * Feature values the gateway served, by status, per request and view (dimensions: Model, FeatureView): the share
+ * Feature values the gateway served, by status, per view, summed over an interval (dimensions: Model, FeatureView): the share
  * served `PRESENT` is the feature store's availability as the model sees it.
  */
 export const FeatureServingMetrics = {
@@ -192,3 +192,18 @@ export const InferenceServerMetrics = {
   /** Longest server time of a successful request, per priority tier, milliseconds (absent when a tier had none). */
   LATENCY_MAX_MS: { critical: 'InferenceLatencyCriticalMaxMs', standard: 'InferenceLatencyStandardMaxMs', batch: 'InferenceLatencyBatchMaxMs' },
 } as const satisfies Record<string, string | Record<PriorityTierName, string>>;
+
+/** Metric names emitted by the cost guard's degrade function (dimension: `DegradeMetricDimensions.LEDGER`). */
+export const DegradeMetrics = {
+  /**
+   * Messages on the budget topic that are neither a budget notification the function can read nor a CloudWatch alarm:
+   * above 0, a changed AWS Budgets format may have disabled the degrade.
+   */
+  UNPARSED_NOTIFICATIONS: 'DegradeUnparsedNotifications',
+} as const;
+
+/** Dimension names of `DegradeMetrics`. */
+export const DegradeMetricDimensions = {
+  /** The degrade's ledger table name: one per BudgetDegrade. */
+  LEDGER: 'DegradeLedger',
+} as const;

@@ -5,8 +5,9 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import {
-  AlarmTopic, BudgetNotificationType, CostGuard, CostGuardProps, costPer1000Predictions, ModelEndpoint, PlatformTags,
+  AlarmTopic, BudgetNotificationType, CostGuard, CostGuardProps, costPer1000Predictions, DEFAULT_BUDGET_NOTIFICATIONS, ModelEndpoint, PlatformTags,
 } from '../../lib';
+import { DEFAULT_DEGRADE_TRIGGER } from '../../runtime/core/degrade';
 import { alarmsWithoutActions } from '../support/alarms';
 
 const ENV = { account: '123456789012', region: 'us-east-1' };
@@ -51,16 +52,21 @@ describe('CostGuard', () => {
     });
   });
 
-  test('notifies the topic at 50, 80, 95 % actual and 100 % forecasted, each GREATER_THAN a percentage', () => {
+  test('notifies the topic at 50, 80, 95, 100 % actual and 100 % forecasted, each GREATER_THAN a percentage', () => {
     const [budget] = Object.values(template.findResources('AWS::Budgets::Budget'));
     expect(budget.Properties.NotificationsWithSubscribers).toEqual([
-      [50, 'ACTUAL'], [80, 'ACTUAL'], [95, 'ACTUAL'], [100, 'FORECASTED'],
+      [50, 'ACTUAL'], [80, 'ACTUAL'], [95, 'ACTUAL'], [100, 'ACTUAL'], [100, 'FORECASTED'],
     ].map(([threshold, type]) => ({
       Notification: { NotificationType: type, ComparisonOperator: 'GREATER_THAN', Threshold: threshold, ThresholdType: 'PERCENTAGE' },
       Subscribers: [{ SubscriptionType: 'SNS', Address: topicArn }],
     })));
     // Budgets checks its permission when the budget is created: the topic and its policy come first.
     expect(budget.DependsOn).toEqual(expect.arrayContaining([id(guard.budgetTopic!.topic), expect.stringMatching(/^CostTopicPolicy/)]));
+  });
+
+  test('the default notifications include one the default degrade trigger acts on (else a breach would never degrade)', () => {
+    const { notificationTypes, minThresholdPercent } = DEFAULT_DEGRADE_TRIGGER;
+    expect(DEFAULT_BUDGET_NOTIFICATIONS.some((n) => notificationTypes.includes(n.type) && n.thresholdPercent >= minThresholdPercent)).toBe(true);
   });
 
   test("the topic is encrypted and admits this account's AWS Budgets only (SourceAccount, SourceArn)", () => {
