@@ -7,10 +7,11 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { DEGRADE_HANDLER, degradeEnvironment, DegradeVariables } from '../../runtime/contracts/degrade';
+import { DEGRADE_FUNCTION_TIMEOUT_S, DEGRADE_HANDLER, degradeEnvironment, DegradeVariables } from '../../runtime/contracts/degrade';
 import {
   BudgetNotificationType, DEFAULT_DEGRADE_TRIGGER, DegradeActionSpec, degradeActionProblems, degradeTriggerProblems, DegradeTrigger, LedgerAttributes,
 } from '../../runtime/core/degrade';
+import { DegradeMetricDimensions, DegradeMetrics, METRICS_NAMESPACE } from '../../runtime/core/metrics';
 import { alarmActionOf, notifyOnStateChanges } from '../private/alarm-actions';
 import { createHandlerFunction } from '../private/handler-function';
 import { budgetDegradeProblems } from '../private/validate-cost-degrade-props';
@@ -58,18 +59,21 @@ export interface ScaleToMinimumOptions {
   readonly minInstanceCount?: number;
 }
 
-/** The ledger's actions the handler calls: a conditional claim, then updates of the actions and status. */
-const HANDLER_LEDGER_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem'];
+/** The ledger's actions the handler calls: a conditional claim, updates of the actions and status, and a read of a lost claim. */
+const HANDLER_LEDGER_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
 /** The ledger's actions `npm run degrade` calls: show (Scan), revert (GetItem, Scan for --last, UpdateItem). */
 const REVERT_LEDGER_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:UpdateItem'];
 /** SageMaker actions on an endpoint: read a variant's count; set it (also what RegisterScalableTarget checks for). */
 const ENDPOINT_ACTIONS = ['sagemaker:DescribeEndpoint', 'sagemaker:UpdateEndpointWeightsAndCapacities'];
 /** Application Auto Scaling actions: read a variant's scalable target, register it with new capacities. */
 const AUTOSCALING_ACTIONS = ['application-autoscaling:DescribeScalableTargets', 'application-autoscaling:RegisterScalableTarget'];
+/** The Application Auto Scaling grant's condition: SageMaker's scalable targets only. */
+const AUTOSCALING_CONDITION = { StringEquals: { 'application-autoscaling:service-namespace': 'sagemaker' } };
 /** Why the Application Auto Scaling actions are granted on '*'. */
 const AUTOSCALING_WILDCARD_REASON = 'application-autoscaling:DescribeScalableTargets supports no resource-level permissions, and a scalable target\'s ARN '
-  + 'carries an id AWS generates when the target is registered (unknown at synth): both are granted on \'*\'; the code only names the configured '
-  + 'variants\' resource ids, and what it can change on SageMaker is scoped to the configured endpoints';
+  + 'carries an id AWS generates when the target is registered (unknown at synth): both are granted on \'*\', limited to the sagemaker service '
+  + 'namespace (application-autoscaling:service-namespace); the code only names the configured variants\' resource ids, and what it can change '
+  + 'on SageMaker is scoped to the configured endpoints';
 
 /**
  * The cost guard's degrade action, configured, audited and reversible: a function subscribed to the SNS topic AWS
@@ -98,7 +102,10 @@ export class BudgetDegrade extends Construct {
   public readonly function: lambda.Function;
   /** Notifications the function failed on after its retries, and those SNS could not deliver to it. */
   public readonly deadLetterQueue: sqs.Queue;
-  /** Every alarm: the function failed (an action failed or the ledger was unreachable); the dead-letter queue is not empty. */
+  /**
+   * Every alarm: the function failed (an action failed, the ledger was unreachable, or a degrade was still being
+   * applied); the dead-letter queue is not empty; a message on the topic could not be read (a changed Budgets format).
+   */
   public readonly alarms: cloudwatch.Alarm[];
   /** Where every alarm sends its ALARM and OK transitions: `alarmAction`, or `alarmTopic`. */
   public readonly alarmAction: cloudwatch.IAlarmAction;
@@ -143,7 +150,8 @@ export class BudgetDegrade extends Construct {
         ...environment,
         [DegradeVariables.ACTIONS]: Lazy.string({ produce: () => Stack.of(this).toJsonString(this.actions) }),
       },
-      timeout: Duration.minutes(2),
+      // The handler's stale cut-off (DegradeVariables.STALE_AFTER_MS, written by degradeEnvironment) is derived from it.
+      timeout: Duration.seconds(DEGRADE_FUNCTION_TIMEOUT_S),
     });
     this.ledger.grant(this.function, ...HANDLER_LEDGER_ACTIONS);
 
@@ -179,6 +187,11 @@ export class BudgetDegrade extends Construct {
         'The cost guard\'s degrade function failed: a degrade action failed or its ledger was unreachable (retried; see its log and `npm run degrade -- show`)'),
       this.alarm('DeadLetterAlarm', queue.metricApproximateNumberOfMessagesVisible({ statistic: cloudwatch.Stats.MAXIMUM, period: Duration.minutes(1) }),
         'A budget breach was not fully degraded: the notification is in the degrade dead-letter queue after the retries; see the function\'s log and `npm run degrade -- show`, and degrade by hand if needed'),
+      this.alarm('UnparsedNotificationsAlarm', new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE, metricName: DegradeMetrics.UNPARSED_NOTIFICATIONS, dimensionsMap: { [DegradeMetricDimensions.LEDGER]: this.ledgerTableName },
+        statistic: cloudwatch.Stats.SUM, period: Duration.minutes(5),
+      }), 'The cost guard\'s degrade function received a message on the budget topic it could not read (neither a budget notification nor a '
+        + 'CloudWatch alarm): if AWS Budgets changed its message format, budget breaches no longer degrade; see the function\'s log (reason unparsed-notification)'),
     ];
     notifyOnStateChanges(this.alarmAction, this.alarms);
   }
@@ -198,7 +211,7 @@ export class BudgetDegrade extends Construct {
       if (this.endpointsGranted.has(endpoint.endpointArn)) return;
       const grants = [(grantee: iam.IGrantable) => iam.Grant.addToPrincipal({ grantee, actions: ENDPOINT_ACTIONS, resourceArns: [endpoint.endpointArn] })];
       if (this.endpointsGranted.size === 0) {
-        grants.push((grantee) => iam.Grant.addToPrincipal({ grantee, actions: AUTOSCALING_ACTIONS, resourceArns: ['*'] }));
+        grants.push((grantee) => iam.Grant.addToPrincipal({ grantee, actions: AUTOSCALING_ACTIONS, resourceArns: ['*'], conditions: AUTOSCALING_CONDITION }));
         Validations.of(this.function.role!).acknowledge({
           id: 'AwsSolutions-IAM5[Resource::*]',
           reason: `${AUTOSCALING_WILDCARD_REASON}; xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions either`,

@@ -19,7 +19,7 @@ import {
   ScaleState, ScaleToMinimumSpec, VARIANT_SCALABLE_DIMENSION, variantResourceId, DegradeActionSpec,
 } from '../core/degrade';
 import { RoutingVersionConflictError, timerDelayMs, weightsOf, RoutingNotFoundError } from '../core/routing';
-import { getDegrade, LedgerTable, listDegrades, markReverted, recordAction } from './degrade-ledger';
+import { beginRevert, getDegrade, LedgerTable, listDegrades, markReverted, recordAction } from './degrade-ledger';
 import { RoutingTableClient } from './routing-table';
 
 /** Default deadline of one SageMaker or Application Auto Scaling call (SDK retries included), milliseconds. */
@@ -89,23 +89,44 @@ function degradedScale(before: ScaleState, spec: ScaleToMinimumSpec): ScaleState
     : { mechanism: 'instance-count', desiredInstanceCount: Math.min(before.desiredInstanceCount, spec.minInstanceCount) };
 }
 
-async function applyScale(clients: DegradeClients, spec: ScaleToMinimumSpec): Promise<ActionRecord> {
-  const before = await readScale(clients, spec);
+/** What `applyDegradeAction` knows of an action from the ledger, and how it records a BEFORE before each change. */
+export interface ApplyContext {
+  /** The routing trail's reason for a routing change. */
+  readonly reason: string;
+  /** The action's ledger record from an earlier attempt, if any: its `before` is kept (the change may have been made). */
+  readonly stored?: ActionRecord;
+  /** Records `{ outcome: 'applying', before }` in the ledger; called before every change, so a crash cannot lose it. */
+  readonly recordBefore: (before: ScaleState | RouteState) => Promise<void>;
+}
+
+/**
+ * The outcome when the target is at the degraded state already: `applied` when an earlier attempt recorded a BEFORE
+ * (its change went through, and a revert must restore that BEFORE), `unchanged` otherwise.
+ */
+const alreadyDegraded = (stored: ActionRecord | undefined) => (stored?.before ? 'applied' : 'unchanged');
+
+async function applyScale(clients: DegradeClients, spec: ScaleToMinimumSpec, context: ApplyContext): Promise<ActionRecord> {
+  const current = await readScale(clients, spec);
+  const before = (context.stored?.before as ScaleState | undefined) ?? current;
   const after = degradedScale(before, spec);
-  if (sameScale(before, after)) return { outcome: 'unchanged', at: nowIso(clients), before, after };
+  if (sameScale(current, after)) return { outcome: alreadyDegraded(context.stored), at: nowIso(clients), before, after };
+  if (!context.stored?.before) await context.recordBefore(before);
   await writeScale(clients, spec, after);
   return { outcome: 'applied', at: nowIso(clients), before, after };
 }
 
-async function applyRoute(clients: DegradeClients, spec: RouteToSpec, reason: string): Promise<ActionRecord> {
+async function applyRoute(clients: DegradeClients, spec: RouteToSpec, context: ApplyContext): Promise<ActionRecord> {
   const table = routingTable(clients, spec);
+  const stored = context.stored?.before as RouteState | undefined;
   for (let attempt = 1; ; attempt++) {
     const entry = await table.get(spec.model, { consistentRead: true });
     if (!entry) throw new RoutingNotFoundError(spec.model);
-    const before: RouteState = { version: entry.version, weights: weightsOf(entry.variants) };
-    if (sameWeights(before.weights, spec.weights)) return { outcome: 'unchanged', at: nowIso(clients), before, after: before };
+    const current: RouteState = { version: entry.version, weights: weightsOf(entry.variants) };
+    const before = stored ?? current;
+    if (sameWeights(current.weights, spec.weights)) return { outcome: alreadyDegraded(context.stored), at: nowIso(clients), before, after: current };
+    if (!stored) await context.recordBefore(before);
     try {
-      const next = await table.setWeights(spec.model, spec.weights, { expectedVersion: entry.version, by: DEGRADE_AUTHOR, reason });
+      const next = await table.setWeights(spec.model, spec.weights, { expectedVersion: entry.version, by: DEGRADE_AUTHOR, reason: context.reason });
       return { outcome: 'applied', at: nowIso(clients), before, after: { version: next.version, weights: weightsOf(next.variants) } };
     } catch (error) {
       // Someone changed the weights between the read and the write: the degrade still applies, over their change.
@@ -114,13 +135,33 @@ async function applyRoute(clients: DegradeClients, spec: RouteToSpec, reason: st
   }
 }
 
-/** Applies one action; a failure is returned as a `failed` record (with the error), never thrown. */
-export async function applyDegradeAction(clients: DegradeClients, spec: DegradeActionSpec, reason: string): Promise<ActionRecord> {
+/**
+ * Applies one action, recording its BEFORE (`context.recordBefore`) before it changes anything, and keeping the BEFORE
+ * an earlier attempt recorded (`context.stored`). A failure of the action is returned as a `failed` record (with the
+ * error and any stored BEFORE), never thrown; a failure to record the BEFORE is thrown (the ledger is unreachable).
+ */
+export async function applyDegradeAction(clients: DegradeClients, spec: DegradeActionSpec, context: ApplyContext): Promise<ActionRecord> {
+  let recording = false;
+  let recorded = context.stored?.before;
+  const guarded: ApplyContext = {
+    ...context,
+    recordBefore: async (before) => {
+      recording = true;
+      await context.recordBefore(before);
+      recording = false;
+      recorded = before;
+    },
+  };
   try {
-    return spec.kind === 'route' ? await applyRoute(clients, spec, reason) : await applyScale(clients, spec);
+    return spec.kind === 'route' ? await applyRoute(clients, spec, guarded) : await applyScale(clients, spec, guarded);
   } catch (caught) {
+    if (recording) throw caught;
     const error = caught instanceof Error ? caught : new Error(String(caught));
-    return { outcome: 'failed', at: nowIso(clients), error: `${error.name}: ${error.message}`.slice(0, 1000) };
+    return {
+      outcome: 'failed', at: nowIso(clients), error: `${error.name}: ${error.message}`.slice(0, 1000),
+      // A change that failed after its BEFORE was recorded may still have been made: keep that BEFORE for the retry.
+      ...(recorded ? { before: recorded } : {}),
+    };
   }
 }
 
@@ -144,7 +185,9 @@ async function degradeToRevert(options: RevertOptions): Promise<DegradeRecord> {
   const named = options.degrade === 'last' ? 'no degrade to revert: every degrade in the ledger is reverted' : `no degrade '${options.degrade.id}' in the ledger (npm run degrade -- show lists them)`;
   if (!record) throw new Error(named);
   if (record.status === 'reverted') throw new Error(`degrade ${record.id} was reverted already, at ${record.revertedAt} by ${record.revertedBy}`);
-  if (record.status === 'applying') throw new Error(`degrade ${record.id} is being applied right now; revert it once it is applied`);
+  if (record.status === 'applying') {
+    throw new Error(`degrade ${record.id} is being applied right now (or its invocation died and a retry will resume it); revert it once it is applied or failed`);
+  }
   return record;
 }
 
@@ -169,7 +212,9 @@ async function changedSince(clients: DegradeClients, spec: DegradeActionSpec, af
  * Reverts a degrade: checks first that every applied action's target is still as the degrade left it (the routing
  * version, the variant's capacities) and refuses the whole revert otherwise (`DegradeRevertRefusedError`, naming each
  * change and what to do), then restores each BEFORE state, last action first, recording each in the ledger (a revert
- * that stops half way is resumed by running it again), and marks the degrade reverted by `by`. Returns the record as
+ * that stops half way is resumed by running it again), and marks the degrade reverted by `by`. Before restoring
+ * anything it takes the degrade (`reverting`, conditional on the status and attempts it read), so a retry still
+ * applying it cannot resume it meanwhile, and a retry that resumed it since refuses the revert. Returns the record as
  * it was before the revert.
  */
 export async function revertDegrade(options: RevertOptions): Promise<DegradeRecord> {
@@ -178,6 +223,7 @@ export async function revertDegrade(options: RevertOptions): Promise<DegradeReco
   const steps = revertSteps(record);
   const problems = (await Promise.all(steps.map((step) => changedSince(clients, step.spec, step.after)))).filter((p): p is string => p !== undefined);
   if (problems.length > 0) throw new DegradeRevertRefusedError(record.id, problems);
+  if (!(await beginRevert(ledger, record))) throw changedMeanwhile(record.id);
   for (const step of steps) {
     if (step.spec.kind === 'route') {
       try {
@@ -193,8 +239,11 @@ export async function revertDegrade(options: RevertOptions): Promise<DegradeReco
     }
     await recordAction(ledger, record.id, step.index, { ...record.actions[String(step.index)], revertedAt: nowIso(clients), revertedBy: by });
   }
-  if (!(await markReverted(ledger, record.id, by, nowIso(clients)))) {
-    throw new Error(`degrade ${record.id} changed while it was reverted (another revert, or a retry applying it): check it with npm run degrade -- show`);
-  }
+  if (!(await markReverted(ledger, record.id, by, nowIso(clients)))) throw changedMeanwhile(record.id);
   return record;
+}
+
+/** A degrade that changed while it was reverted (a retry resumed it, or another revert finished it). */
+function changedMeanwhile(id: string): Error {
+  return new Error(`degrade ${id} changed while it was reverted (a retry applying it, or another revert): nothing more restored; check it with npm run degrade -- show and run the revert again`);
 }

@@ -2,7 +2,7 @@
  * The degrade ledger over DynamoDB: one item per degrade (key `id`, `degradeId`: budget and month) holding the
  * notification that triggered it, its plan, each action's state BEFORE and AFTER, and who reverted it when
  * (record: runtime/core/degrade.ts). Functions, not a class, so that a bundle carries only the calls it makes: the
- * handler's holds PutItem and UpdateItem; reading the ledger (GetItem, Scan) is the CLI's.
+ * handler's holds PutItem, UpdateItem and GetItem (what a lost claim found); listing the ledger (Scan) is the CLI's.
  */
 import { AttributeValue, DynamoDBClient, GetItemCommand, PutItemCommand, ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { ActionRecord, BudgetNotification, DegradeActionSpec, DegradeRecord, DegradeStatus, LedgerAttributes } from '../core/degrade';
@@ -41,10 +41,14 @@ export interface DegradeClaim {
 }
 
 /**
- * What a claim found: `claimed` (a new degrade), `resumed` (a failed or stale one, taken over: apply what is pending)
- * or `duplicate` (applied, reverted, or being applied right now: do nothing).
+ * What a claim found: `claimed` (a new degrade), `resumed` (a failed or stale one, taken over: apply what is pending),
+ * `busy` (`applying`, taken less than the stale cut-off ago: another invocation may still be applying it, or one died
+ * and it is not stale yet) or `duplicate` (applied, being reverted, or reverted: nothing to do).
  */
-export type ClaimResult = { readonly kind: 'claimed' | 'resumed'; readonly record: DegradeRecord } | { readonly kind: 'duplicate' };
+export type ClaimResult =
+  | { readonly kind: 'claimed' | 'resumed'; readonly record: DegradeRecord }
+  | { readonly kind: 'busy' }
+  | { readonly kind: 'duplicate'; readonly status?: DegradeStatus };
 
 const isConditionFailed = (error: unknown) => (error as Error)?.name === 'ConditionalCheckFailedException';
 const s = (value: string): AttributeValue => ({ S: value });
@@ -85,7 +89,8 @@ export async function claimDegrade(ledger: LedgerTable, claim: DegradeClaim): Pr
     return { kind: 'resumed', record: decodeRecord(Attributes!) };
   } catch (error) {
     if (!isConditionFailed(error)) throw error;
-    return { kind: 'duplicate' };
+    const status = (await getDegrade(ledger, claim.id))?.status;
+    return status === 'applying' ? { kind: 'busy' } : { kind: 'duplicate', status };
   }
 }
 
@@ -114,19 +119,37 @@ export async function finishDegrade(ledger: LedgerTable, id: string, status: 'ap
 }
 
 /**
- * Marks a degrade reverted, by whom and when, if it is still `applied` or `failed` (not being applied, not reverted
- * by someone else meanwhile). Returns false when it was not.
+ * Takes a degrade for a revert: sets it `reverting` if it is still as `record` was read (same status, `applied`,
+ * `failed` or `reverting` — a revert that stopped half way — and same attempts), so that no retry resumes it
+ * meanwhile (a resume needs `failed` or a stale `applying`). Returns false when it changed since it was read.
  */
+export async function beginRevert(ledger: LedgerTable, record: Pick<DegradeRecord, 'id' | 'status' | 'attempts'>): Promise<boolean> {
+  if (!['applied', 'failed', 'reverting'].includes(record.status)) return false;
+  return conditionalUpdate(ledger, record.id, {
+    UpdateExpression: 'SET #s = :reverting',
+    ConditionExpression: '#s = :read AND #n = :attempts',
+    ExpressionAttributeNames: { '#s': A.STATUS, '#n': A.ATTEMPTS },
+    ExpressionAttributeValues: { ':reverting': s('reverting'), ':read': s(record.status), ':attempts': { N: String(record.attempts) } },
+  });
+}
+
+/** Marks a degrade taken by `beginRevert` reverted, by whom and when. Returns false when it is no longer `reverting`. */
 export async function markReverted(ledger: LedgerTable, id: string, by: string, at: string): Promise<boolean> {
+  return conditionalUpdate(ledger, id, {
+    UpdateExpression: 'SET #s = :reverted, #at = :at, #by = :by',
+    ConditionExpression: '#s = :reverting',
+    ExpressionAttributeNames: { '#s': A.STATUS, '#at': A.REVERTED_AT, '#by': A.REVERTED_BY },
+    ExpressionAttributeValues: { ':reverted': s('reverted'), ':at': s(at), ':by': s(by), ':reverting': s('reverting') },
+  });
+}
+
+/** A conditional UpdateItem of `id`; false when its condition failed. */
+async function conditionalUpdate(
+  ledger: LedgerTable, id: string,
+  update: Pick<ConstructorParameters<typeof UpdateItemCommand>[0], 'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'>,
+): Promise<boolean> {
   try {
-    await ledger.client.send(new UpdateItemCommand({
-      TableName: ledger.tableName,
-      Key: key(id),
-      UpdateExpression: 'SET #s = :reverted, #at = :at, #by = :by',
-      ConditionExpression: '#s IN (:applied, :failed)',
-      ExpressionAttributeNames: { '#s': A.STATUS, '#at': A.REVERTED_AT, '#by': A.REVERTED_BY },
-      ExpressionAttributeValues: { ':reverted': s('reverted'), ':at': s(at), ':by': s(by), ':applied': s('applied'), ':failed': s('failed') },
-    }), options(ledger));
+    await ledger.client.send(new UpdateItemCommand({ TableName: ledger.tableName, Key: key(id), ...update }), options(ledger));
     return true;
   } catch (error) {
     if (isConditionFailed(error)) return false;

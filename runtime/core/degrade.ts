@@ -172,6 +172,23 @@ export interface BudgetNotification {
 export type IgnoredReason = 'not-a-budget-notification' | 'other-budget' | 'notification-type' | 'below-threshold';
 
 /**
+ * What a message that is not a budget notification is: `cloudwatch-alarm` (a CloudWatch alarm's state change, JSON
+ * with `AlarmName` and `NewStateValue`: the budget topic may be shared with alarms, so these are expected) or
+ * `unparsed` (anything else: perhaps a Budgets message in a format this code no longer reads, which must not go
+ * unnoticed). Reads at most `DegradeLimits.MESSAGE_CHARS` characters; never throws.
+ */
+export function unrecognisedKind(message: unknown): 'cloudwatch-alarm' | 'unparsed' {
+  if (typeof message !== 'string' || message.length > DegradeLimits.MESSAGE_CHARS || !message.trimStart().startsWith('{')) return 'unparsed';
+  try {
+    const parsed: unknown = JSON.parse(message);
+    const fields = parsed !== null && typeof parsed === 'object' ? parsed as Record<string, unknown> : {};
+    return typeof fields.AlarmName === 'string' && typeof fields.NewStateValue === 'string' ? 'cloudwatch-alarm' : 'unparsed';
+  } catch {
+    return 'unparsed';
+  }
+}
+
+/**
  * A money amount as Budgets writes it (`$1,234.50`, `> $100.00`, `100.00 USD`): the first word that starts with a
  * digit, without its thousands separators, read by `Number()`; NaN when it is not a finite number. No regular
  * expression on the message.
@@ -277,8 +294,12 @@ export interface RouteState {
 
 /** What became of one action of a degrade. */
 export interface ActionRecord {
-  /** `applied`: changed (BEFORE and AFTER recorded); `unchanged`: already at the degraded state; `failed`: see `error`. */
-  readonly outcome: 'applied' | 'unchanged' | 'failed';
+  /**
+   * `applying`: its BEFORE is recorded and the change is being made (an invocation that dies here leaves it; the
+   * retry keeps this BEFORE); `applied`: changed (BEFORE and AFTER recorded); `unchanged`: already at the degraded
+   * state; `failed`: see `error` (and `before`, when it was read).
+   */
+  readonly outcome: 'applying' | 'applied' | 'unchanged' | 'failed';
   /** When, ISO-8601. */
   readonly at: string;
   /** The state before the degrade. */
@@ -293,8 +314,11 @@ export interface ActionRecord {
   readonly revertedBy?: string;
 }
 
-/** `applying`: being applied now; `applied`: every action done; `failed`: some failed (retried); `reverted`. */
-export type DegradeStatus = 'applying' | 'applied' | 'failed' | 'reverted';
+/**
+ * `applying`: being applied now; `applied`: every action done; `failed`: some failed (retried); `reverting`: a revert
+ * took it (no retry resumes it); `reverted`.
+ */
+export type DegradeStatus = 'applying' | 'applied' | 'failed' | 'reverting' | 'reverted';
 
 /** One degrade, as the ledger records it (one DynamoDB item, key `id`). */
 export interface DegradeRecord {

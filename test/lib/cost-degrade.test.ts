@@ -4,8 +4,9 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { BudgetDegrade, ModelEndpoint, ModelRouting } from '../../lib';
-import { DegradeVariables } from '../../runtime/contracts/degrade';
+import { DEGRADE_FUNCTION_TIMEOUT_S, DegradeVariables, degradeStaleAfterMs } from '../../runtime/contracts/degrade';
 import { LedgerAttributes } from '../../runtime/core/degrade';
+import { DegradeMetricDimensions, DegradeMetrics, METRICS_NAMESPACE } from '../../runtime/core/metrics';
 import { alarmsWithoutActions } from '../support/alarms';
 
 /** A stack with a budget topic, an endpoint (gpu, cpu), a routing table with `fraud`, and a degrade of both. */
@@ -52,6 +53,11 @@ describe('BudgetDegrade', () => {
     const fn = template.findResources('AWS::Lambda::Function')[id(degrade.function)];
     const env = fn.Properties.Environment.Variables;
     expect(JSON.parse(env[DegradeVariables.TRIGGER])).toEqual({ notificationTypes: ['ACTUAL'], minThresholdPercent: 100 });
+    // The stale cut-off follows the function's timeout: a retry after a crash resumes within Lambda's retries.
+    expect(fn.Properties.Timeout).toBe(DEGRADE_FUNCTION_TIMEOUT_S);
+    expect(Number(env[DegradeVariables.STALE_AFTER_MS])).toBe(degradeStaleAfterMs(fn.Properties.Timeout));
+    expect(Number(env[DegradeVariables.STALE_AFTER_MS])).toBeGreaterThan(fn.Properties.Timeout * 1000);
+    expect(Number(env[DegradeVariables.STALE_AFTER_MS])).toBeLessThan(3 * 60_000);
     const actions = JSON.stringify(stack.resolve(env[DegradeVariables.ACTIONS]));
     expect(actions).toContain('\\"kind\\":\\"route\\"');
     expect(actions).toContain('\\"variantName\\":\\"gpu\\"');
@@ -66,16 +72,24 @@ describe('BudgetDegrade', () => {
     const statements = Object.values(template.findResources('AWS::IAM::Policy'))
       .filter((p) => p.Properties.Roles.some((r: any) => r.Ref === roleId)).flatMap((p) => p.Properties.PolicyDocument.Statement);
     const byActions = Object.fromEntries(statements.map((s: any) => [[s.Action].flat().join(','), s.Resource]));
-    expect([byActions['dynamodb:PutItem,dynamodb:UpdateItem']].flat()).toEqual([{ 'Fn::GetAtt': [id(degrade.ledger), 'Arn'] }]);
+    const conditions = Object.fromEntries(statements.map((s: any) => [[s.Action].flat().join(','), s.Condition]));
+    expect([byActions['dynamodb:GetItem,dynamodb:PutItem,dynamodb:UpdateItem']].flat()).toEqual([{ 'Fn::GetAtt': [id(degrade.ledger), 'Arn'] }]);
     expect([byActions['dynamodb:GetItem,dynamodb:UpdateItem']].flat()).toEqual([{ 'Fn::GetAtt': [id(routing.table), 'Arn'] }]);
     expect(byActions['sagemaker:DescribeEndpoint,sagemaker:UpdateEndpointWeightsAndCapacities']).toEqual(
       { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':sagemaker:us-east-1:123456789012:endpoint/fraud-endpoint']] });
     expect(byActions['application-autoscaling:DescribeScalableTargets,application-autoscaling:RegisterScalableTarget']).toBe('*');
+    expect(conditions['application-autoscaling:DescribeScalableTargets,application-autoscaling:RegisterScalableTarget'])
+      .toEqual({ StringEquals: { 'application-autoscaling:service-namespace': 'sagemaker' } });
     expect(byActions['sqs:SendMessage']).toEqual({ 'Fn::GetAtt': [id(degrade.deadLetterQueue), 'Arn'] });
   });
 
-  test('alarms on errors and on the dead-letter queue, each notifying its action of ALARM and OK', () => {
-    expect(degrade.alarms).toHaveLength(2);
+  test('alarms on errors, on the dead-letter queue and on unreadable notifications, each notifying its action of ALARM and OK', () => {
+    expect(degrade.alarms).toHaveLength(3);
+    const unparsed = template.findResources('AWS::CloudWatch::Alarm')[id(degrade.alarms[2])].Properties;
+    expect(unparsed).toMatchObject({
+      Namespace: METRICS_NAMESPACE, MetricName: DegradeMetrics.UNPARSED_NOTIFICATIONS, Statistic: 'Sum',
+      Dimensions: [{ Name: DegradeMetricDimensions.LEDGER, Value: { Ref: id(degrade.ledger) } }],
+    });
     expect(alarmsWithoutActions(template)).toEqual([]);
     for (const alarm of degrade.alarms) {
       const props = template.findResources('AWS::CloudWatch::Alarm')[id(alarm)].Properties;

@@ -17,14 +17,15 @@ import { DescribeEndpointCommand, SageMakerClient, UpdateEndpointWeightsAndCapac
 import type { SNSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { revertDegrade } from '../../runtime/aws/degrade-actions';
-import { getDegrade, listDegrades } from '../../runtime/aws/degrade-ledger';
+import { claimDegrade, getDegrade, listDegrades } from '../../runtime/aws/degrade-ledger';
 import { RoutingTableClient } from '../../runtime/aws/routing-table';
-import { degradeEnvironment, DegradeVariables, parseDegradeEnvironment } from '../../runtime/contracts/degrade';
+import { DEGRADE_FUNCTION_TIMEOUT_S, degradeEnvironment, DegradeVariables, parseDegradeEnvironment } from '../../runtime/contracts/degrade';
 import {
   DegradeActionSpec, DegradeRevertRefusedError, LedgerAttributes, parseBudgetNotification,
 } from '../../runtime/core/degrade';
+import { DegradeMetricDimensions, DegradeMetrics, METRICS_NAMESPACE } from '../../runtime/core/metrics';
 import { RoutingAttributes } from '../../runtime/core/routing';
-import { createDegradeHandler, DegradeIncompleteError } from '../../runtime/handlers/degrade-handler';
+import { createDegradeHandler, DegradeBusyError, DegradeIncompleteError } from '../../runtime/handlers/degrade-handler';
 import { LocalService, localClientConfig, startDynalite } from '../support/local-aws';
 
 const ROUTING = 'routing';
@@ -84,7 +85,29 @@ const describeEndpoint = (input: { EndpointName: string }) => ({
   ProductionVariants: [...counts].filter(([k]) => k.startsWith(`${input.EndpointName}/`)).map(([k, n]) => ({ VariantName: k.split('/')[1], DesiredInstanceCount: n })),
 });
 
-const clients = () => ({ dynamodb: dynamo, sagemaker, autoscaling, now: () => clock });
+const clients = (dynamodb = dynamo, now = clock) => ({ dynamodb, sagemaker, autoscaling, now: () => now });
+
+/**
+ * A client of the same dynalite whose first UpdateItem matching `fails` throws, before it is sent: a DynamoDB blip
+ * (or the invocation dying) at that exact call, which the local server cannot produce on demand. A middleware on a
+ * real client, not a mock: every other call reaches dynalite.
+ */
+function faultyDynamo(fails: (input: Record<string, any>) => boolean): DynamoDBClient {
+  const client = new DynamoDBClient(localClientConfig(dynalite.endpoint));
+  let failed = false;
+  client.middlewareStack.add((next, context) => async (args) => {
+    if (!failed && context.commandName === 'UpdateItemCommand' && fails(args.input as Record<string, any>)) {
+      failed = true;
+      throw Object.assign(new Error('injected: the ledger was unreachable'), { name: 'InternalServerError' });
+    }
+    return next(args);
+  }, { step: 'initialize', name: 'injectFault' });
+  return client;
+}
+
+/** Whether an UpdateItem records action `index` of the ledger with `outcome`. */
+const recordsAction = (index: number, outcome: string) => (input: Record<string, any>) =>
+  input.TableName === LEDGER && input.ExpressionAttributeNames?.['#i'] === String(index) && JSON.parse(input.ExpressionAttributeValues?.[':a']?.S ?? '{}').outcome === outcome;
 
 /** The text AWS Budgets publishes to SNS for a notification. */
 function budgetMessage(budget: string, type: 'ACTUAL' | 'FORECASTED', percent: number, amount = 1012.34): string {
@@ -119,9 +142,14 @@ async function setting(): Promise<{ model: string; endpoint: string; actions: De
   };
 }
 
-function handlerFor(actions: DegradeActionSpec[], lines: string[] = []) {
-  return createDegradeHandler({ settings: { actions, ledgerTableName: LEDGER }, clients: clients(), log: (line) => lines.push(line) });
+function handlerFor(actions: DegradeActionSpec[], lines: string[] = [], options: { dynamodb?: DynamoDBClient; now?: number } = {}) {
+  return createDegradeHandler({ settings: { actions, ledgerTableName: LEDGER }, clients: clients(options.dynamodb, options.now), log: (line) => lines.push(line) });
 }
+
+/** The `reason` of each JSON log line (EMF lines have none). */
+const reasons = (lines: string[]) => lines.map((l) => JSON.parse(l).reason).filter((r) => r !== undefined);
+/** The EMF lines among the log lines. */
+const emfLines = (lines: string[]) => lines.map((l) => JSON.parse(l)).filter((l) => l._aws);
 
 /** The ledger on dynalite (a getter: the client exists once dynalite runs). */
 const ledger = { get client() { return dynamo; }, tableName: LEDGER };
@@ -158,12 +186,16 @@ test('idempotent: a repeated delivery, a higher threshold and a concurrent deliv
   const lines: string[] = [];
   const handler = handlerFor(actions, lines);
   const message = budgetMessage('platform-b', 'ACTUAL', 100);
-  await Promise.all([handler(snsEvent(message)), handler(snsEvent(message))]);
+  // The concurrent delivery finds the degrade being applied: it throws (Lambda retries it) rather than report it done.
+  const concurrent = await Promise.allSettled([handler(snsEvent(message)), handler(snsEvent(message))]);
+  expect(concurrent.map((c) => c.status).sort()).toEqual(['fulfilled', 'rejected']);
+  expect(concurrent.find((c) => c.status === 'rejected')).toMatchObject({ reason: expect.any(DegradeBusyError) });
+  await handler(snsEvent(message));
   await handler(snsEvent(budgetMessage('platform-b', 'ACTUAL', 120), '2026-12-20T00:00:00.000Z'));
   expect((await routing.get(model, { consistentRead: true }))!.version).toBe(2);
   expect(sagemakerMock.commandCalls(UpdateEndpointWeightsAndCapacitiesCommand)).toHaveLength(1);
   expect(autoscalingMock.commandCalls(RegisterScalableTargetCommand)).toHaveLength(1);
-  expect(lines.map((l) => JSON.parse(l).reason).filter((r) => r === 'already-degraded')).toHaveLength(2);
+  expect(reasons(lines).filter((r) => r === 'already-degraded')).toHaveLength(2);
   // Next month is another degrade.
   await handler(snsEvent(message, '2027-01-02T00:00:00.000Z'));
   expect(await getDegrade(ledger, 'platform-b#2027-01')).toMatchObject({ status: 'applied' });
@@ -219,10 +251,8 @@ test('warnings, forecasts, other budgets and hostile messages are logged and ign
   for (const message of hostile) await expect(handler(snsEvent(message))).resolves.toBeUndefined();
   for (const event of [undefined, {}, { Records: 'x' }, { Records: [null, {}, { Sns: null }] }]) await expect(handler(event as never)).resolves.toBeUndefined();
   expect(Date.now() - started).toBeLessThan(5000);
-  expect(lines.map((l) => JSON.parse(l).reason)).toEqual([
-    'below-threshold', 'notification-type', 'other-budget', ...Array(9).fill('not-a-budget-notification'),
-    ...Array(6).fill('not-a-budget-notification'),
-  ]);
+  expect(reasons(lines)).toEqual(['below-threshold', 'notification-type', 'other-budget', ...Array(9 + 6).fill('unparsed-notification')]);
+  expect(emfLines(lines)).toHaveLength(9 + 6);
   expect((await routing.get(model, { consistentRead: true }))!.version).toBe(1);
   expect((await listDegrades(ledger)).filter((r) => r.id.startsWith('platform-e'))).toEqual([]);
 });
@@ -236,11 +266,12 @@ test('reads the notification Budgets writes, amounts with separators, the thresh
 test('the contract: the construct writes what the handler reads; a bad environment lists every problem', () => {
   const actions: DegradeActionSpec[] = [{ kind: 'scale-to-minimum', endpointName: 'e', variantName: 'v', minInstanceCount: 1 }];
   expect(parseDegradeEnvironment(degradeEnvironment({ actions, ledgerTableName: 'ledger' })))
-    .toEqual({ actions, ledgerTableName: 'ledger', trigger: { notificationTypes: ['ACTUAL'], minThresholdPercent: 100 } });
+    .toEqual({ actions, ledgerTableName: 'ledger', trigger: { notificationTypes: ['ACTUAL'], minThresholdPercent: 100 }, staleAfterMs: DEGRADE_FUNCTION_TIMEOUT_S * 1000 + 30_000 });
   expect(() => parseDegradeEnvironment({
     [DegradeVariables.ACTIONS]: JSON.stringify([{ kind: 'scale-to-minimum', endpointName: 'e', variantName: 'v', minInstanceCount: 0 }, { kind: 'route', routingTableName: 't', model: 'm', weights: { a: 0 } }]),
     [DegradeVariables.TRIGGER]: JSON.stringify({ notificationTypes: ['SOMETIMES'], minThresholdPercent: -1 }),
-  })).toThrow(/DEGRADE_LEDGER_TABLE_NAME is not set[\s\S]*minInstanceCount must be an integer from 1[\s\S]*actions\[1\]\.weights[\s\S]*notificationTypes[\s\S]*minThresholdPercent/);
+    [DegradeVariables.STALE_AFTER_MS]: '10',
+  })).toThrow(/DEGRADE_LEDGER_TABLE_NAME is not set[\s\S]*DEGRADE_STALE_AFTER_MS=10[\s\S]*minInstanceCount must be an integer from 1[\s\S]*actions\[1\]\.weights[\s\S]*notificationTypes[\s\S]*minThresholdPercent/);
 });
 
 test('a scale state read for a variant the endpoint lacks fails the action with its name', async () => {
@@ -248,4 +279,117 @@ test('a scale state read for a variant the endpoint lacks fails the action with 
   const handler = handlerFor([{ kind: 'scale-to-minimum', endpointName: 'nowhere', variantName: 'ghost', minInstanceCount: 1 }], lines);
   await expect(handler(snsEvent(budgetMessage('platform-f', 'ACTUAL', 100)))).rejects.toThrow(DegradeIncompleteError);
   expect((await getDegrade(ledger, 'platform-f#2026-12'))!.actions[0]).toMatchObject({ outcome: 'failed', error: expect.stringContaining("no production variant 'ghost'") });
+});
+
+test('a ledger blip while recording an action: the degrade is marked failed and thrown; the retry resumes it (not a duplicate)', async () => {
+  const { model, endpoint, actions } = await setting();
+  const event = snsEvent(budgetMessage('platform-g', 'ACTUAL', 100));
+  const faulty = faultyDynamo(recordsAction(0, 'applied'));
+  await expect(handlerFor(actions, [], { dynamodb: faulty })(event)).rejects.toThrow(/injected/);
+  expect(await getDegrade(ledger, 'platform-g#2026-12')).toMatchObject({ status: 'failed' });
+
+  // Lambda's retry, about a minute later: well inside the stale cut-off, and still it resumes.
+  await expect(handlerFor(actions, [], { now: clock + 60_000 })(event)).resolves.toBeUndefined();
+  expect(await getDegrade(ledger, 'platform-g#2026-12')).toMatchObject({
+    status: 'applied', attempts: 2, actions: { 0: { outcome: 'applied', before: { version: 1, weights: { gpu: 90, cpu: 10 } } }, 2: { outcome: 'applied' } },
+  });
+  expect(await weightsOf(model)).toEqual({ gpu: 0, cpu: 100 });
+  expect(counts.get(`${endpoint}/cpu`)).toBe(1);
+  faulty.destroy();
+});
+
+test('a crash between a change and its record keeps the BEFORE: the retry records it applied and the revert restores it', async () => {
+  const { endpoint, actions } = await setting();
+  const event = snsEvent(budgetMessage('platform-h', 'ACTUAL', 100));
+  // The autoscaled variant is capped, then the record of that change is lost.
+  const faulty = faultyDynamo(recordsAction(1, 'applied'));
+  await expect(handlerFor(actions, [], { dynamodb: faulty })(event)).rejects.toThrow(/injected/);
+  expect(targets.get(`endpoint/${endpoint}/variant/gpu`)).toEqual({ min: 2, max: 2 });
+  expect((await getDegrade(ledger, 'platform-h#2026-12'))!.actions[1]).toMatchObject({ outcome: 'applying', before: { mechanism: 'autoscaling', minCapacity: 2, maxCapacity: 8 } });
+
+  await handlerFor(actions, [], { now: clock + 60_000 })(event);
+  expect((await getDegrade(ledger, 'platform-h#2026-12'))!.actions[1]).toMatchObject({
+    outcome: 'applied', before: { mechanism: 'autoscaling', minCapacity: 2, maxCapacity: 8 }, after: { mechanism: 'autoscaling', minCapacity: 2, maxCapacity: 2 },
+  });
+  await revertDegrade({ ledger, clients: clients(), degrade: { id: 'platform-h#2026-12' }, by: 'alice' });
+  expect(targets.get(`endpoint/${endpoint}/variant/gpu`)).toEqual({ min: 2, max: 8 });
+  faulty.destroy();
+});
+
+test('a degrade left applying is not reported done: retries throw until the stale cut-off (timeout + margin), then resume it', async () => {
+  const { model, actions } = await setting();
+  const message = budgetMessage('platform-i', 'ACTUAL', 100);
+  const notification = parseBudgetNotification(message)!;
+  // An invocation claimed it and died (a timeout, a crash): the item stays `applying`.
+  await claimDegrade(ledger, { id: 'platform-i#2026-12', notification, messageId: 'm-dead', plan: actions, at: new Date(clock).toISOString(), staleBefore: new Date(clock).toISOString() });
+  const { staleAfterMs } = parseDegradeEnvironment(degradeEnvironment({ actions, ledgerTableName: LEDGER }));
+  expect(staleAfterMs).toBeGreaterThan(DEGRADE_FUNCTION_TIMEOUT_S * 1000);
+
+  const lines: string[] = [];
+  for (const after of [60_000, staleAfterMs - 1]) {
+    const retry = createDegradeHandler({ settings: { actions, ledgerTableName: LEDGER, staleAfterMs }, clients: clients(dynamo, clock + after), log: (l) => lines.push(l) });
+    await expect(retry(snsEvent(message))).rejects.toThrow(DegradeBusyError);
+  }
+  expect(reasons(lines)).toEqual(['degrade-busy', 'degrade-busy']);
+  expect(await weightsOf(model)).toEqual({ gpu: 90, cpu: 10 });
+
+  // Lambda's second retry, about 3 minutes after the first attempt, is past the cut-off: it resumes and applies.
+  const late = createDegradeHandler({ settings: { actions, ledgerTableName: LEDGER, staleAfterMs }, clients: clients(dynamo, clock + 3 * 60_000), log: () => undefined });
+  await late(snsEvent(message));
+  expect(await getDegrade(ledger, 'platform-i#2026-12')).toMatchObject({ status: 'applied', attempts: 2 });
+  expect(await weightsOf(model)).toEqual({ gpu: 0, cpu: 100 });
+});
+
+test('a revert racing a retry that resumes the degrade refuses, restoring nothing; run again, it restores every action', async () => {
+  const { model, endpoint, actions } = await setting();
+  sagemakerMock.on(DescribeEndpointCommand).rejectsOnce(Object.assign(new Error('Endpoint is updating'), { name: 'ValidationException' })).callsFake(describeEndpoint);
+  const handler = handlerFor(actions);
+  const event = snsEvent(budgetMessage('platform-j', 'ACTUAL', 100));
+  await expect(handler(event)).rejects.toThrow(DegradeIncompleteError);
+  expect(await getDegrade(ledger, 'platform-j#2026-12')).toMatchObject({ status: 'failed' });
+
+  // While the revert checks the targets, Lambda's retry resumes the degrade and applies the failed action.
+  let race = true;
+  autoscalingMock.on(DescribeScalableTargetsCommand).callsFake(async (input) => {
+    if (race) {
+      race = false;
+      await handler(event);
+    }
+    const target = targets.get(input.ResourceIds[0]);
+    return { ScalableTargets: target ? [{ ResourceId: input.ResourceIds[0], MinCapacity: target.min, MaxCapacity: target.max }] : [] };
+  });
+  await expect(revertDegrade({ ledger, clients: clients(), degrade: { id: 'platform-j#2026-12' }, by: 'alice' })).rejects.toThrow(/changed while it was reverted/);
+  expect(await weightsOf(model)).toEqual({ gpu: 0, cpu: 100 });
+  expect(counts.get(`${endpoint}/cpu`)).toBe(1);
+  expect(await getDegrade(ledger, 'platform-j#2026-12')).toMatchObject({ status: 'applied', attempts: 2 });
+
+  await revertDegrade({ ledger, clients: clients(), degrade: { id: 'platform-j#2026-12' }, by: 'alice' });
+  expect(await weightsOf(model)).toEqual({ gpu: 90, cpu: 10 });
+  expect(targets.get(`endpoint/${endpoint}/variant/gpu`)).toEqual({ min: 2, max: 8 });
+  expect(counts.get(`${endpoint}/cpu`)).toBe(3);
+  expect(await getDegrade(ledger, 'platform-j#2026-12')).toMatchObject({ status: 'reverted' });
+  // A retry of a reverted degrade is a duplicate: nothing degraded again.
+  await handler(event);
+  expect(await weightsOf(model)).toEqual({ gpu: 90, cpu: 10 });
+});
+
+test('CloudWatch alarms on the shared topic are ignored quietly; an unreadable Budgets message is a WARN and an EMF count', async () => {
+  const { model, actions } = await setting();
+  const lines: string[] = [];
+  const handler = handlerFor(actions, lines);
+  const alarm = JSON.stringify({ AlarmName: 'gateway-5xx', NewStateValue: 'ALARM', OldStateValue: 'OK', NewStateReason: 'Threshold Crossed', Trigger: {} });
+  const changedFormat = budgetMessage('platform-k', 'ACTUAL', 100).replace('Budget Name:', 'Budget:');
+  await handler(snsEvent(alarm));
+  expect(reasons(lines)).toEqual(['cloudwatch-alarm']);
+  expect(emfLines(lines)).toEqual([]);
+
+  await handler(snsEvent(changedFormat));
+  const warn = lines.map((l) => JSON.parse(l)).find((l) => l.reason === 'unparsed-notification');
+  expect(warn).toMatchObject({ level: 'WARN', messageChars: changedFormat.length });
+  const [emf] = emfLines(lines);
+  expect(emf._aws.CloudWatchMetrics).toEqual([{
+    Namespace: METRICS_NAMESPACE, Dimensions: [[DegradeMetricDimensions.LEDGER]], Metrics: [{ Name: DegradeMetrics.UNPARSED_NOTIFICATIONS, Unit: 'Count' }],
+  }]);
+  expect(emf).toMatchObject({ [DegradeMetricDimensions.LEDGER]: LEDGER, [DegradeMetrics.UNPARSED_NOTIFICATIONS]: 1 });
+  expect(await weightsOf(model)).toEqual({ gpu: 90, cpu: 10 });
 });
