@@ -37,8 +37,8 @@ export interface ModelMonitoringProps {
   readonly endpoint?: IModelEndpoint;
   /**
    * GPUs per instance of each variant, by variant name: `GPUUtilization` and `GPUMemoryUtilization` are sums over an
-   * instance's GPUs, divided by this to read percent of one GPU. Needed for an imported endpoint (it does not carry
-   * its instance types); 0 marks a CPU variant.
+   * instance's GPUs, divided by this to read percent of one GPU. Needed for an imported endpoint whose attributes
+   * leave out `variantInstanceTypes`; 0 marks a CPU variant.
    * @default - from the endpoint's `variantInstanceTypes`; a variant with neither gets no GPU alarms (and a warning)
    */
   readonly gpusPerInstance?: Record<string, number>;
@@ -406,7 +406,7 @@ export class ModelMonitoring extends Construct {
       const gpus = this.props.gpusPerInstance?.[variant] ?? endpoint.variantInstanceTypes?.[variant]?.gpuCount;
       if (gpus === undefined) {
         Annotations.of(this).addWarningV2('ml-platform:gpuCountUnknown',
-          `variant ${variant}: GPUs per instance unknown (an imported endpoint does not carry instance types), so no GPU alarms; pass gpusPerInstance: { '${variant}': <n> } (0 for a CPU variant)`);
+          `variant ${variant}: GPUs per instance unknown (an imported endpoint without variantInstanceTypes), so no GPU alarms; pass variantInstanceTypes to fromEndpointAttributes or gpusPerInstance: { '${variant}': <n> } (0 for a CPU variant)`);
       } else if (gpus > 0) {
         const utilization = perGpu(endpoint.metricGpuUtilization(variant, { period: Duration.minutes(5) }), gpus, `gpu${i}`, `GPU % (${variant})`);
         this.bySeverity(`GpuUtilization-${variant}`, utilization, (t) => t.gpuUtilizationPercent, SUSTAINED_UTILIZATION, `GPU utilisation of variant ${variant}, percent of one GPU`);

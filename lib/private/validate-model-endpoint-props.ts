@@ -92,6 +92,7 @@ export function modelEndpointAttributesProblems(attrs: ModelEndpointAttributes):
     problems.push('productionVariantWeights: every weight is 0, so no variant would receive traffic; give one a positive weight');
   }
   unknown(Object.keys(attrs.modelVersions ?? {}), variants, 'modelVersions', 'variantNames');
+  unknown(Object.keys(attrs.variantInstanceTypes ?? {}), variants, 'variantInstanceTypes', 'variantNames');
   return problems;
 }
 

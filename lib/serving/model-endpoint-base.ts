@@ -31,7 +31,7 @@ export interface IModelEndpoint extends IResource {
   readonly modelVersions: Record<string, string>;
   /**
    * Instance type of each variant, by variant name, where known (an endpoint defined in this app): monitoring reads
-   * the GPUs per instance from it. Undefined for an imported endpoint.
+   * the GPUs per instance from it. For an imported endpoint, its attributes' `variantInstanceTypes`, if given.
    */
   readonly variantInstanceTypes?: Record<string, InferenceInstanceType>;
   /** Allows `grantee` to call `sagemaker:InvokeEndpoint` on this endpoint. */
@@ -81,6 +81,12 @@ export interface ModelEndpointAttributes {
    * @default - '1' for every variant
    */
   readonly modelVersions?: Record<string, string>;
+  /**
+   * Instance type of each variant, by variant name (each one of `variantNames`): monitoring reads the GPUs per
+   * instance from it.
+   * @default - unknown (monitoring then needs `gpusPerInstance` for GPU alarms)
+   */
+  readonly variantInstanceTypes?: Record<string, InferenceInstanceType>;
 }
 
 /** Namespace of SageMaker's invocation metrics. */
@@ -184,6 +190,7 @@ export class ImportedModelEndpoint extends ModelEndpointBase {
   public readonly productionVariantWeights: Record<string, number>;
   public readonly modelName: string;
   public readonly modelVersions: Record<string, string>;
+  public readonly variantInstanceTypes?: Record<string, InferenceInstanceType>;
 
   constructor(scope: Construct, id: string, attrs: ModelEndpointAttributes) {
     super(scope, id);
@@ -202,5 +209,6 @@ export class ImportedModelEndpoint extends ModelEndpointBase {
     this.modelName = attrs.modelName ?? attrs.endpointName;
     this.modelVersions = Object.fromEntries(
       this.variantNames.map((name) => [name, attrs.modelVersions?.[name] ?? DEFAULT_MODEL_VERSION]));
+    this.variantInstanceTypes = attrs.variantInstanceTypes && { ...attrs.variantInstanceTypes };
   }
 }

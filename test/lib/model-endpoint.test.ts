@@ -606,6 +606,20 @@ describe('ModelEndpoint: what an endpoint tells its consumers', () => {
   });
 });
 
+describe('ModelEndpoint.fromEndpointAttributes: instance types', () => {
+  test('an imported endpoint carries the instance types it is given (GPUs per instance for monitoring); a type must name a variant', () => {
+    const stack = new Stack(new App(), 'Imported', { env: ENV });
+    const imported = ModelEndpoint.fromEndpointAttributes(stack, 'Existing', {
+      endpointName: 'fraud-prod', variantNames: ['blue', 'green'], variantInstanceTypes: { blue: InferenceInstanceType.G5_12XLARGE },
+    });
+    expect(imported.variantInstanceTypes?.blue?.gpuCount).toBe(4);
+    expect(imported.variantInstanceTypes?.green).toBeUndefined();
+    expect(() => ModelEndpoint.fromEndpointAttributes(stack, 'Bad', {
+      endpointName: 'fraud-prod', variantNames: ['blue'], variantInstanceTypes: { red: InferenceInstanceType.G5_XLARGE },
+    })).toThrow(/variantInstanceTypes: 'red' is not one of variantNames \(blue\)/);
+  });
+});
+
 describe('ModelEndpoint: a new model version replaces model and endpoint config', () => {
   test('a changed model file changes the model data and version; nothing pins a name, so CloudFormation replaces both', () => {
     const synth = (file: string) => {

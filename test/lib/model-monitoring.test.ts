@@ -332,6 +332,20 @@ describe('ModelMonitoring: only what is given', () => {
     expect(alarmsWithoutActions(template2)).toEqual([]);
   });
 
+  test('an imported endpoint with instance types in its attributes gets GPU alarms per GPU, no warning', () => {
+    const stack = new Stack(new App(), 'ImportedTyped', { env: ENV });
+    const endpoint = ModelEndpoint.fromEndpointAttributes(stack, 'Endpoint', {
+      endpointName: 'fraud', variantNames: ['v1', 'v2'], variantInstanceTypes: { v1: InferenceInstanceType.G5_12XLARGE, v2: InferenceInstanceType.C6I_LARGE },
+    });
+    const m = new ModelMonitoring(stack, 'Monitoring', { endpoint });
+    const ids = m.node.children.map((c) => c.node.id);
+    expect(ids).toEqual(expect.arrayContaining(['GpuUtilization-v1-Critical', 'IdleGpu-v1']));
+    expect(ids.filter((id) => /Gpu.*-v2/.test(id))).toEqual([]); // a CPU variant
+    const gpu = Template.fromStack(stack).toJSON().Resources[stack.getLogicalId((m.node.findChild('GpuUtilization-v1-Critical') as any).node.defaultChild)].Properties;
+    expect(expressionOf(gpu)).toBe('gpu0 / 4');
+    expect(Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('GPUs per instance unknown'))).toEqual([]);
+  });
+
   test('given actions are used, and no topics are created', () => {
     const q = platform();
     const warn = new AlarmTopic(q.stack, 'Tickets');
