@@ -54,8 +54,10 @@ export interface ModelMonitoringProps {
    */
   readonly store?: IFeatureStore;
   /**
-   * The views the model reads (each in the store).
-   * @default - the ingestion's views, else the store's
+   * The views the model reads (each in the store): freshness and silent-producer alarms, and, with a gateway, the
+   * feature availability SLOs (pass the gateway's `features`: `IInferenceGateway` does not list the views it reads, and
+   * an SLO on a view the gateway never reads never gets data).
+   * @default - freshness alarms: the ingestion's views, else the store's; feature availability SLOs: none
    */
   readonly views?: FeatureView[];
   /**
@@ -101,7 +103,7 @@ export interface ModelMonitoringProps {
    */
   readonly latencyThreshold?: Duration;
   /**
-   * Feature availability SLO, per view: share of the feature values the gateway served `PRESENT` over 30 days.
+   * Feature availability SLO, per view of `views`: share of the feature values the gateway served `PRESENT` over 30 days.
    * @default 0.99
    */
   readonly featureAvailabilityObjective?: number;
@@ -251,8 +253,10 @@ export class ModelMonitoring extends Construct {
       ...(serving.latency.length + serving.modelLatency.length ? [latency] : []),
       ...(serving.saturation.length ? [graph('Saturation: server queue depth', serving.saturation)] : []),
     ];
-    const row2 = this.monitorSlos(views);
-    const row3 = store ? this.monitorFeatures(store, views) : [];
+    // Only views named in `views` are known to be read by the gateway.
+    const servedViews = props.views ?? [];
+    const row2 = this.monitorSlos(servedViews);
+    const row3 = store ? this.monitorFeatures(store, views, servedViews) : [];
     const row4 = this.monitorInstances();
     this.layout.addRow(`${this.modelName}: traffic, errors, latency, saturation`, row1);
     this.layout.addRow('Service level objectives: error budget left over 30 days, burn rate', row2);
@@ -365,7 +369,7 @@ export class ModelMonitoring extends Construct {
   }
 
   /** Freshness lag per view against its objective; a silent producer per view; feature availability and dead letters. */
-  private monitorFeatures(store: IFeatureStore, views: FeatureView[]): Array<(width: number) => cloudwatch.IWidget> {
+  private monitorFeatures(store: IFeatureStore, views: FeatureView[], servedViews: FeatureView[]): Array<(width: number) => cloudwatch.IWidget> {
     const ages: cloudwatch.IMetric[] = [];
     for (const view of views) {
       const objectiveMs = view.freshness.toMilliseconds();
@@ -386,7 +390,7 @@ export class ModelMonitoring extends Construct {
       ages.push(newest);
     }
     const gateway = this.props.gateway;
-    const availability = gateway ? views.map((view, i) => percent(`${view.name} PRESENT %`, `FILL(present${i}, 0)`, featureAvailabilitySli(i).total, featureValueMetrics(gateway, view, i))) : [];
+    const availability = gateway ? servedViews.map((view, i) => percent(`${view.name} PRESENT %`, `FILL(present${i}, 0)`, featureAvailabilitySli(i).total, featureValueMetrics(gateway, view, i))) : [];
     return [
       graph('Feature freshness lag (ms)', views.map((v) => store.metricFreshnessLag(v, { label: v.name })),
         { leftAnnotations: views.map((v) => ({ value: v.freshness.toMilliseconds(), label: `${v.name} objective` })) }),

@@ -36,7 +36,7 @@ function platform() {
 }
 
 const p = platform();
-const monitoring = new ModelMonitoring(p.stack, 'Monitoring', { endpoint: p.endpoint, gateway: p.gateway, store: p.store, ingestion: p.ingestion });
+const monitoring = new ModelMonitoring(p.stack, 'Monitoring', { endpoint: p.endpoint, gateway: p.gateway, store: p.store, ingestion: p.ingestion, views: fraudFeatureViews });
 const template = Template.fromJSON(p.app.synth().getStackByName(p.stack.stackName).template); // cdk-nag runs here
 const json = template.toJSON();
 const idOf = (alarm: any) => p.stack.getLogicalId(alarm.node.defaultChild);
@@ -344,6 +344,18 @@ describe('ModelMonitoring: only what is given', () => {
     const gpu = Template.fromStack(stack).toJSON().Resources[stack.getLogicalId((m.node.findChild('GpuUtilization-v1-Critical') as any).node.defaultChild)].Properties;
     expect(expressionOf(gpu)).toBe('gpu0 / 4');
     expect(Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('GPUs per instance unknown'))).toEqual([]);
+  });
+
+  test('feature availability SLOs only for the views the gateway reads (given as views), not every view of the store', () => {
+    const q = platform();
+    const unread = new FeatureView({ name: 'unread_view', entities: [customer], ttl: Duration.days(1), features: [Feature.int64('n', { fallback: 0 })] });
+    const store = new FeatureStore(q.stack, 'MoreFeatures', { views: [...fraudFeatureViews, unread] });
+    const sloIds = (m: ModelMonitoring) => Object.keys(m.slos).filter((name) => name.startsWith('FeatureAvailability'));
+    expect(sloIds(new ModelMonitoring(q.stack, 'Defaulted', { gateway: q.gateway, store }))).toEqual([]);
+    const given = new ModelMonitoring(q.stack, 'Given', { gateway: q.gateway, store, views: [customerTxnStats] });
+    expect(sloIds(given)).toEqual([`FeatureAvailability-${customerTxnStats.name}`]);
+    // Freshness still covers every view of the store when none are given.
+    expect(new ModelMonitoring(q.stack, 'Fresh', { gateway: q.gateway, store }).node.tryFindChild(`SilentProducer-${unread.name}`)).toBeDefined();
   });
 
   test('given actions are used, and no topics are created', () => {
