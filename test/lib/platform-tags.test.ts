@@ -6,8 +6,9 @@ import { IConstruct } from 'constructs';
 import { fraudFeatureViews, fraudRealtimeInputs, transaction } from '../../examples/fraud-features';
 import {
   AlarmTopic, CostGuard, Fallback, FeatureIngestion, FeatureStore, InferenceGateway, InferenceImage, InferenceInstanceType,
-  ModelArtifact, ModelBackend, ModelEndpoint, ModelRouting, PlatformTags,
+  ModelArtifact, ModelBackend, ModelEndpoint, ModelMonitoring, ModelRouting, PlatformTags,
 } from '../../lib';
+import { BudgetDegrade } from '../../lib/monitoring/cost-degrade';
 
 const MODELS = path.join(__dirname, '..', '..', 'examples', 'models');
 const TAGS = { platform: 'ml-platform', team: 'fraud-ml', environment: 'prod' };
@@ -28,8 +29,10 @@ const UNTAGGABLE = {
   'AWS::Glue::Database': 'Data Catalog objects: the first million are free, no tags in CloudFormation',
   'AWS::Glue::Table': 'Data Catalog objects: the first million are free, no tags in CloudFormation',
   'AWS::IAM::Policy': 'free',
+  'AWS::Lambda::EventInvokeConfig': 'free (retry settings of a tagged function)',
   'AWS::Lambda::Permission': 'free',
   'AWS::S3::BucketPolicy': 'free',
+  'AWS::SNS::Subscription': 'free; deliveries bill on the tagged topic',
   'AWS::SNS::TopicPolicy': 'free',
   'AWS::SQS::QueuePolicy': 'free',
   'Custom::ModelRoutingSeed': 'a call made at deploy time by a tagged Lambda function',
@@ -44,7 +47,7 @@ function platform() {
   const stack = new Stack(app, 'Tagged', { env: { account: '123456789012', region: 'us-east-1' } });
   const alarms = new AlarmTopic(stack, 'Alarms');
   const store = new FeatureStore(stack, 'Features', { views: fraudFeatureViews });
-  new FeatureIngestion(stack, 'Ingest', { store, views: fraudFeatureViews, alarmAction: alarms });
+  const ingestion = new FeatureIngestion(stack, 'Ingest', { store, views: fraudFeatureViews, alarmAction: alarms });
   const endpoint = new ModelEndpoint(stack, 'FraudEndpoint', {
     modelName: 'fraud',
     image: InferenceImage.fromServer({ gpu: true }),
@@ -61,6 +64,10 @@ function platform() {
   });
   const cost = new CostGuard(stack, 'Cost', { monthlyLimit: 5000, alarmAction: alarms });
   cost.addCostPerPredictionAlarm(endpoint, 'champion', { pricePerInstanceHour: 1.41, threshold: 0.5 });
+  // Monitoring (alarm topics, composites, dashboard) and the degrade action (ledger table, function, DLQ) are tagged too.
+  new ModelMonitoring(stack, 'FraudMonitoring', { endpoint, gateway, ingestion, routing, views: fraudFeatureViews });
+  new BudgetDegrade(stack, 'CostDegrade', { topic: cost.topic, alarmAction: alarms })
+    .routeTo(routing, 'fraud', { champion: 100 }).scaleToMinimum(endpoint, 'champion');
   PlatformTags.model(endpoint, 'fraud');
   PlatformTags.model(gateway, 'fraud');
   const template = Template.fromJSON(app.synth().getStackByName(stack.stackName).template);
@@ -111,7 +118,8 @@ describe('PlatformTags', () => {
     const taggedTypes = new Set(taggable.map((r) => r.cfnResourceType));
     for (const type of ['AWS::SageMaker::Endpoint', 'AWS::SageMaker::Model', 'AWS::DynamoDB::Table', 'AWS::S3::Bucket', 'AWS::Kinesis::Stream',
       'AWS::Lambda::Function', 'AWS::ApiGateway::RestApi', 'AWS::ApiGateway::Stage', 'AWS::Logs::LogGroup', 'AWS::KMS::Key', 'AWS::SQS::Queue',
-      'AWS::SNS::Topic', 'AWS::Athena::WorkGroup', 'AWS::CloudWatch::Alarm', 'AWS::Budgets::Budget']) {
+      'AWS::SNS::Topic', 'AWS::Athena::WorkGroup', 'AWS::CloudWatch::Alarm', 'AWS::Budgets::Budget', 'AWS::CloudWatch::CompositeAlarm',
+      'AWS::CloudWatch::Dashboard']) {
       expect([type, taggedTypes.has(type)]).toEqual([type, true]);
     }
   });
