@@ -97,7 +97,7 @@ export class ReferencePlatformStack extends Stack {
     });
 
     this.fraudMonitoring = new ModelMonitoring(this, 'FraudMonitoring', {
-      endpoint: this.fraudEndpoint, gateway: this.fraudGateway, ingestion: this.featureIngestion, routing: this.routing,
+      endpoint: this.fraudEndpoint, gateway: this.fraudGateway, views: fraudFeatureViews, ingestion: this.featureIngestion, routing: this.routing,
       warningAction: this.alarms, criticalAction: this.pager,
     });
     this.prescreenMonitoring = new ModelMonitoring(this, 'PrescreenMonitoring', {

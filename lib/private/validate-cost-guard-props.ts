@@ -3,7 +3,7 @@
  * once, each naming the prop and the fix. Internal: not exported from lib/index.ts.
  */
 import { Duration, Token } from 'aws-cdk-lib';
-import { concreteSeconds, rangeProblems } from './validation';
+import { concreteSeconds, maxAlarmWindowSeconds, rangeProblems } from './validation';
 import type { BudgetNotification, CostGuardProps, CostPerPredictionAlarmProps, CostPerPredictionProps } from '../monitoring/cost-guard';
 import type { PlatformTagsProps } from '../monitoring/platform-tags';
 
@@ -19,8 +19,8 @@ const MAX_NOTIFICATIONS = 5;
 const MAX_EMAIL_SUBSCRIBERS = 10;
 /** Budgets refuses longer addresses. */
 const MAX_EMAIL_LENGTH = 50;
-/** Longest window (period × evaluation periods) the cost alarm evaluates: a day, CloudWatch's long-standing limit. */
-const MAX_ALARM_WINDOW_SECONDS = 86_400;
+/** The longest period of the cost metric: a day (a longer one would hide a day's spike). */
+const ONE_DAY_SECONDS = 86_400;
 
 /** Problems of a tag value given as `prop`: empty, too long, or with characters AWS refuses. */
 export function tagValueProblems(prop: string, value: string | undefined): string[] {
@@ -111,7 +111,7 @@ export function costPerPredictionProblems(props: CostPerPredictionProps): string
   else if (Token.isUnresolved(price)) problems.push('pricePerInstanceHour: must be a concrete number (it is written into the metric math expression)');
   else if (!(Number.isFinite(price) && price > 0)) problems.push(`pricePerInstanceHour: ${price} must be USD per instance-hour above 0, e.g. 1.41`);
   const seconds = concreteSeconds(props.period);
-  if (seconds !== undefined && (!Number.isInteger(seconds / 60) || seconds < 60 || seconds > MAX_ALARM_WINDOW_SECONDS)) {
+  if (seconds !== undefined && (!Number.isInteger(seconds / 60) || seconds < 60 || seconds > ONE_DAY_SECONDS)) {
     problems.push(`period: ${props.period!.toHumanString()} must be whole minutes from 1 minute to 1 day`);
   }
   return problems;
@@ -129,8 +129,8 @@ export function costPerPredictionAlarmProblems(props: CostPerPredictionAlarmProp
   problems.push(...rangeProblems('evaluationPeriods', evaluationPeriods, { min: 1, integer: true }));
   const seconds = concreteSeconds(props.period ?? DEFAULT_COST_PERIOD);
   if (seconds !== undefined && evaluationPeriods !== undefined && Number.isInteger(evaluationPeriods)
-    && seconds * evaluationPeriods > MAX_ALARM_WINDOW_SECONDS) {
-    problems.push(`evaluationPeriods: ${evaluationPeriods} periods of ${(props.period ?? DEFAULT_COST_PERIOD).toHumanString()} exceed a day, the longest window this alarm evaluates: use fewer or shorter periods`);
+    && seconds * evaluationPeriods > maxAlarmWindowSeconds(seconds)) {
+    problems.push(`evaluationPeriods: ${evaluationPeriods} periods of ${(props.period ?? DEFAULT_COST_PERIOD).toHumanString()} exceed ${maxAlarmWindowSeconds(seconds) / 86_400} day(s), the longest window CloudWatch evaluates at that period: use fewer or shorter periods`);
   }
   return problems;
 }

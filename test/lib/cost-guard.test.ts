@@ -205,8 +205,8 @@ describe('cost per 1,000 predictions', () => {
     expect(() => guard.addCostPerPredictionAlarm(endpoint, 'champion', {
       pricePerInstanceHour: -1, threshold: 0, period: Duration.seconds(90), evaluationPeriods: 0,
     })).toThrow(/pricePerInstanceHour: -1 must be USD per instance-hour above 0[\s\S]*period: 1 minute 30 seconds must be whole minutes from 1 minute to 1 day[\s\S]*threshold: 0 must be USD per 1,000 predictions above 0[\s\S]*evaluationPeriods: 0 must be an integer >= 1/);
-    expect(() => guard.addCostPerPredictionAlarm(endpoint, 'champion', { pricePerInstanceHour: 1, threshold: 1, evaluationPeriods: 25 }))
-      .toThrow(/evaluationPeriods: 25 periods of 1 hour exceed a day/);
+    expect(() => guard.addCostPerPredictionAlarm(endpoint, 'champion', { pricePerInstanceHour: 1, threshold: 1, evaluationPeriods: 169 }))
+      .toThrow(/evaluationPeriods: 169 periods of 1 hour exceed 7 day\(s\)/);
   });
 });
 
