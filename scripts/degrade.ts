@@ -11,7 +11,6 @@
  * (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`, ...). Exits 2 on a malformed command line, 1 when the revert is refused
  * or fails.
  */
-import * as os from 'os';
 import { ApplicationAutoScalingClient } from '@aws-sdk/client-application-auto-scaling';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SageMakerClient } from '@aws-sdk/client-sagemaker';
@@ -19,14 +18,13 @@ import { DegradeVariables } from '../runtime/contracts/degrade';
 import { actionTarget, DegradeRecord, describeState } from '../runtime/core/degrade';
 import { revertDegrade } from '../runtime/aws/degrade-actions';
 import { listDegrades } from '../runtime/aws/degrade-ledger';
+import { osUser, runCli, UsageError } from './cli';
 
 const USAGE = `usage:
   npm run degrade -- show [--table T]
   npm run degrade -- revert (--id <id> | --last) [--by <who>] [--table T]
 The table is --table or ${DegradeVariables.LEDGER_TABLE_NAME}; AWS_REGION and AWS_ENDPOINT_URL_* as for any AWS SDK client.`;
 
-/** A malformed command line (exit 2). */
-class UsageError extends Error {}
 
 /** A parsed command line. */
 interface Command {
@@ -35,15 +33,6 @@ interface Command {
   readonly id?: string;
   readonly last: boolean;
   readonly by: string;
-}
-
-/** The OS user: who a revert is recorded as by default. */
-function osUser(): string {
-  try {
-    return process.env.USER || process.env.USERNAME || os.userInfo().username;
-  } catch {
-    return 'unknown';
-  }
 }
 
 /** Parses the command line, listing every problem at once. */
@@ -98,11 +87,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(() => process.exit(0), (error: Error) => {
-  if (error instanceof UsageError) {
-    console.error(`degrade: ${error.message}\n${USAGE}`);
-    process.exit(2);
-  }
-  console.error(`degrade: ${error.message}`);
-  process.exit(1);
-});
+runCli('degrade', USAGE, main);

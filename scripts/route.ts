@@ -15,10 +15,10 @@
  * variants changed and the table does not know it yet; a deploy of ModelRouting does it by itself), with the same
  * optimistic check and audit. Exits 2 on a malformed command line, 1 when the table refuses or fails (conflict, invalid weights, no entry).
  */
-import * as os from 'os';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { RoutingTableClient } from '../runtime/aws/routing-table';
 import { RoutingChange, RoutingEntry, RoutingNotFoundError, RoutingVariables, VariantWeights } from '../runtime/core/routing';
+import { osUser, runCli, UsageError } from './cli';
 
 const USAGE = `usage:
   npm run route -- show <model> [--table T]
@@ -26,8 +26,6 @@ const USAGE = `usage:
   npm run route -- history <model> [--table T]
 The table is --table or ${RoutingVariables.TABLE_NAME}; AWS_REGION and AWS_ENDPOINT_URL_DYNAMODB as for any AWS SDK client.`;
 
-/** A malformed command line (exit 2). */
-class UsageError extends Error {}
 
 /** A parsed command line. */
 interface Command {
@@ -39,15 +37,6 @@ interface Command {
   readonly by: string;
   readonly expectedVersion?: number;
   readonly replaceVariants: boolean;
-}
-
-/** The OS user: who a change is recorded as by default. */
-function osUser(): string {
-  try {
-    return process.env.USER || process.env.USERNAME || os.userInfo().username;
-  } catch {
-    return 'unknown';
-  }
 }
 
 /** Parses the command line, listing every problem at once. */
@@ -144,11 +133,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(() => process.exit(0), (error: Error) => {
-  if (error instanceof UsageError) {
-    console.error(`route: ${error.message}\n${USAGE}`);
-    process.exit(2);
-  }
-  console.error(`route: ${error.message}`);
-  process.exit(1);
-});
+runCli('route', USAGE, main);

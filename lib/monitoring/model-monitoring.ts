@@ -16,6 +16,7 @@ import { AlarmTopic } from './alarm-topic';
 import { graph, MonitoringDashboard, WIDGET_HEIGHT } from './monitoring-dashboard';
 import { ResolvedThresholds, resolveThresholds, SeverityThresholds } from './monitoring-thresholds';
 import { percentExpression, ServiceLevelObjective, SLO_PERIOD, SliExpressions } from './slo';
+import { perGpu } from '../private/gpu-metrics';
 
 /** Anything that owns alarms `ModelMonitoring` gathers into its guardrail, e.g. a `ModelRouting`. */
 export interface AlarmSource {
@@ -505,11 +506,4 @@ function alarmWindow(window: Duration): { period: Duration; periods: number } {
 /** `part` as a percentage of `whole` (metric-math text over `metrics`), per minute. */
 function percent(label: string, part: string, whole: string, metrics: Record<string, cloudwatch.IMetric>): cloudwatch.MathExpression {
   return new cloudwatch.MathExpression({ expression: percentExpression(part, whole), usingMetrics: metrics, period: Duration.minutes(1), label });
-}
-
-/** A per-instance sum over GPUs as percent of one GPU (`id`: the sum's metric-math id). */
-function perGpu(metric: cloudwatch.Metric, gpus: number, id: string, label: string): cloudwatch.IMetric {
-  return gpus > 1
-    ? new cloudwatch.MathExpression({ expression: `${id} / ${gpus}`, usingMetrics: { [id]: metric }, period: metric.period, label })
-    : metric.with({ label });
 }

@@ -1,6 +1,5 @@
 import { Annotations, ArnFormat, Duration, Names, RemovalPolicy, Stack, Tags, Token, Validations } from 'aws-cdk-lib';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -18,6 +17,7 @@ import { InferenceServerSettings, serverSettingsEnvironment } from './server-set
 import { modelEndpointProblems } from '../private/validate-model-endpoint-props';
 import { nagResource, throwIfProblems } from '../private/validation';
 import { inferenceServerEnvironment } from '../../runtime/contracts/inference-server';
+import { perGpu } from '../private/gpu-metrics';
 
 // The interface used to live here; kept importable from this module for the gateway (which imports it from here).
 export type { IModelEndpoint, ModelEndpointAttributes } from './model-endpoint-base';
@@ -494,7 +494,7 @@ export class ModelEndpoint extends ModelEndpointBase {
     const gpu = scaling.gpuUtilization;
     if (gpu) {
       target.scaleOnMetric('GpuUtilization', {
-        metric: this.perGpuUtilization(variant),
+        metric: perGpu(this.metricGpuUtilization(variant.name), variant.instanceType.gpuCount, 'gpu', `GPUUtilization per GPU (${variant.name})`),
         scalingSteps: [
           { lower: gpu.scaleOutAbovePercent ?? 70, change: +1 },
           { lower: gpu.scaleOutFastAbovePercent ?? 90, change: +2 },
@@ -508,17 +508,6 @@ export class ModelEndpoint extends ModelEndpointBase {
     this.scalableTargets[variant.name] = target;
   }
 
-  /** GPU utilisation in percent of one GPU: CloudWatch reports the sum over an instance's GPUs. */
-  private perGpuUtilization(variant: EndpointVariantProps): cloudwatch.IMetric {
-    const gpus = variant.instanceType.gpuCount;
-    const metric = this.metricGpuUtilization(variant.name);
-    return gpus > 1 ? new cloudwatch.MathExpression({
-      expression: `gpu / ${gpus}`,
-      usingMetrics: { gpu: metric },
-      label: `GPUUtilization per GPU (${variant.name})`,
-      period: Duration.minutes(1),
-    }) : metric;
-  }
 
   private autoScalingRole(): iam.IRole {
     const id = 'AutoScalingRole';
