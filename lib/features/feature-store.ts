@@ -7,7 +7,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { createAccessLogsBucket, deliverAccessLogsByBucketPolicy } from '../private/access-logs';
+import { createAccessLogsBucket, createDataBucket, deliverAccessLogsByBucketPolicy } from '../private/access-logs';
 import { grantKeyViaService } from '../private/kms-grants';
 import { validateFeatureStoreProps } from '../private/validate-feature-store-props';
 import { concreteDays, throwIfProblems } from '../private/validation';
@@ -181,15 +181,8 @@ export class FeatureStore extends FeatureStoreBase {
       removalPolicy,
     });
 
-    this.bucket = new s3.Bucket(this, 'OfflineBucket', {
-      encryption: s3.BucketEncryption.KMS,
+    this.bucket = createDataBucket(this, 'OfflineBucket', {
       encryptionKey: this.key,
-      bucketKeyEnabled: true,
-      enforceSSL: true,
-      minimumTLSVersion: 1.2,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      versioned: true,
       serverAccessLogsBucket: props.accessLogsBucket ?? createAccessLogsBucket(this, 'AccessLogs', {
         logsOf: 'the offline bucket', retention: props.accessLogsRetention ?? Duration.days(365), removalPolicy,
       }),

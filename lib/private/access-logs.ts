@@ -4,6 +4,7 @@
  * TLS-only, private bucket with ACLs disabled whose logs expire. Internal: not exported from lib/index.ts.
  */
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as cxapi from 'aws-cdk-lib/cx-api';
 import { Construct } from 'constructs';
@@ -46,4 +47,28 @@ export function createAccessLogsBucket(scope: Construct, id: string, props: Acce
     reason: `This bucket is the server access log target of ${props.logsOf}; logging it too would log each log delivery`,
   });
   return bucket;
+}
+
+/** Settings of a data bucket (`createDataBucket`) beyond what every one of ours has. */
+export type DataBucketProps = Omit<s3.BucketProps, 'encryption' | 'encryptionKey' | 'bucketKeyEnabled' | 'enforceSSL' | 'minimumTLSVersion' | 'blockPublicAccess' | 'objectOwnership' | 'versioned'> & {
+  /** The customer-managed key the data is encrypted with. */
+  readonly encryptionKey: kms.IKey;
+};
+
+/**
+ * A bucket holding platform data (offline features, captured requests) as every one of ours does: KMS-encrypted with
+ * the given key (bucket keys on), TLS 1.2 or later only, public access blocked, ACLs disabled, versioned (an overwrite
+ * or delete stays recoverable); access logs, lifecycle and removal as the caller says.
+ */
+export function createDataBucket(scope: Construct, id: string, props: DataBucketProps): s3.Bucket {
+  return new s3.Bucket(scope, id, {
+    ...props,
+    encryption: s3.BucketEncryption.KMS,
+    bucketKeyEnabled: true,
+    enforceSSL: true,
+    minimumTLSVersion: 1.2,
+    blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+    objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+    versioned: true,
+  });
 }

@@ -4,7 +4,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import { Construct } from 'constructs';
-import { createAccessLogsBucket } from '../private/access-logs';
+import { createAccessLogsBucket, createDataBucket } from '../private/access-logs';
 
 /** Data capture of requests and responses to S3, for drift detection and model monitoring. */
 export interface DataCaptureProps {
@@ -131,16 +131,10 @@ function createCaptureBucket(scope: Construct, endpointName: string, props: Data
     enableKeyRotation: true,
     description: `Encrypts data captured from SageMaker endpoint ${endpointName}`,
   });
-  return new s3.Bucket(scope, 'DataCapture', {
-    encryption: s3.BucketEncryption.KMS,
+  // Versioned (createDataBucket): an overwrite or delete of captured data stays recoverable for a while, it is the
+  // record monitoring audits.
+  return createDataBucket(scope, 'DataCapture', {
     encryptionKey,
-    bucketKeyEnabled: true,
-    enforceSSL: true,
-    minimumTLSVersion: 1.2,
-    blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-    objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-    // An overwrite or delete of captured data stays recoverable for a while: it is the record monitoring audits.
-    versioned: true,
     serverAccessLogsBucket: props.accessLogsBucket ?? createAccessLogsBucket(scope, 'DataCaptureAccessLogs', {
       logsOf: 'the data capture bucket', retention: CAPTURE_ACCESS_LOG_RETENTION,
     }),
