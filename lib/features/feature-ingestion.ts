@@ -1,4 +1,4 @@
-import { Annotations, Duration, Names, Size, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, Names, Size, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
@@ -18,6 +18,7 @@ import { validateFeatureIngestionProps } from '../private/validate-feature-inges
 import { concreteSeconds, throwIfProblems } from '../private/validation';
 import { IFeatureStore } from './feature-store-base';
 import { FeatureView } from './feature-view';
+import { createDeadLetterQueue, sendOnlyDestination } from '../private/dead-letter';
 
 /**
  * A streaming ingestion into a feature store: what producers, operators and monitoring use.
@@ -200,16 +201,8 @@ export class FeatureIngestion extends Construct implements IFeatureIngestion {
       key: props.store.key, streamMode: props.streamMode, shardCount: props.shardCount, retention: props.streamRetention,
     });
 
-    this.onFailureQueue = new sqs.Queue(this, 'OnFailureQueue', {
-      // The messages hold stream positions only, never feature values: SQS-managed encryption suffices.
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.onFailureQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself a dead-letter destination: the on-failure destination of the Kinesis event source mapping',
-    });
+    // The messages hold stream positions only, never feature values.
+    this.onFailureQueue = createDeadLetterQueue(this, 'OnFailureQueue', 'the on-failure destination of the Kinesis event source mapping');
 
     this.function = createHandlerFunction(this, 'Materializer', {
       handler: MATERIALIZER_HANDLER,
@@ -233,7 +226,7 @@ export class FeatureIngestion extends Construct implements IFeatureIngestion {
       maxRecordAge: props.maxRecordAge ?? Duration.hours(6),
       bisectBatchOnError: true,
       reportBatchItemFailures: true,
-      onFailure: this.onFailureDestination(),
+      onFailure: sendOnlyDestination(this.onFailureQueue),
     });
     FeatureIngestion.grantEventSourceRead(this.stream, this.function);
     props.store.grantWriteOnline(this.function);
@@ -326,20 +319,6 @@ export class FeatureIngestion extends Construct implements IFeatureIngestion {
    */
   public metricErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.function.metricErrors({ statistic: cloudwatch.Stats.SUM, period: ALARM_PERIOD, ...props });
-  }
-
-  /**
-   * The on-failure queue as the mapping's destination. Not SqsDlq: it also grants GetQueueAttributes and GetQueueUrl,
-   * which Lambda does not call; it only sends the batch's positions.
-   */
-  private onFailureDestination(): lambda.IEventSourceDlq {
-    const queue = this.onFailureQueue;
-    return {
-      bind: (_mapping, handler) => {
-        queue.grant(handler, 'sqs:SendMessage');
-        return { destination: queue.queueArn };
-      },
-    };
   }
 
   /**

@@ -20,6 +20,7 @@ import type { IModelEndpoint } from '../serving/model-endpoint-base';
 import type { ModelRouting } from '../serving/model-routing';
 import { AlarmActionProps } from './alarm-actions';
 import { AlarmTopic } from './alarm-topic';
+import { createDeadLetterQueue, sendOnlyDestination } from '../private/dead-letter';
 
 /** Properties of a `BudgetDegrade`. */
 export interface BudgetDegradeProps extends AlarmActionProps {
@@ -155,27 +156,13 @@ export class BudgetDegrade extends Construct {
     });
     this.ledger.grant(this.function, ...HANDLER_LEDGER_ACTIONS);
 
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
-      // The messages are budget notifications (names and amounts): SQS-managed encryption suffices.
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.deadLetterQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself a dead-letter destination: of the degrade function\'s asynchronous invocations and of its SNS subscription',
-    });
+    // The messages are budget notifications (names and amounts).
+    this.deadLetterQueue = createDeadLetterQueue(this, 'DeadLetterQueue', 'of the degrade function\'s asynchronous invocations and of its SNS subscription');
     const queue = this.deadLetterQueue;
     this.function.configureAsyncInvoke({
       retryAttempts: 2,
       maxEventAge: Duration.hours(6),
-      // Not SqsDestination: it also grants GetQueueAttributes and GetQueueUrl, which Lambda does not call.
-      onFailure: {
-        bind: (_scope, fn) => {
-          queue.grant(fn, 'sqs:SendMessage');
-          return { destination: queue.queueArn };
-        },
-      },
+      onFailure: sendOnlyDestination(queue),
     });
     props.topic.addSubscription(new subscriptions.LambdaSubscription(this.function, { deadLetterQueue: queue }));
 

@@ -1,5 +1,5 @@
 import { createHash } from 'crypto';
-import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -20,6 +20,7 @@ import { createHandlerFunction } from '../private/handler-function';
 import { grantKeyViaService } from '../private/kms-grants';
 import { concreteSeconds, rangeProblems, throwIfProblems } from '../private/validation';
 import type { IModelEndpoint } from './model-endpoint';
+import { createDeadLetterQueue, sendOnlyDestination } from '../private/dead-letter';
 
 /** Properties of a `ModelRouting`. */
 export interface ModelRoutingProps extends AlarmActionProps {
@@ -285,16 +286,8 @@ export class ModelRouting extends Construct {
   /** The sync function and its failure queue, created with the first model that has an endpoint. */
   private ensureSync(): { fn: lambda.Function; queue: sqs.Queue } {
     if (this.sync) return this.sync;
-    const queue = new sqs.Queue(this, 'SyncFailureQueue', {
-      // The messages hold stream positions only: SQS-managed encryption suffices.
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(queue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself a dead-letter destination: the on-failure destination of the routing sync\'s stream event source mapping',
-    });
+    // The messages hold stream positions only.
+    const queue = createDeadLetterQueue(this, 'SyncFailureQueue', 'the on-failure destination of the routing sync\'s stream event source mapping');
     const fn = createHandlerFunction(this, 'Sync', {
       handler: 'routing-sync-handler',
       description: `Pushes the routing weights of ${this.node.path} to their SageMaker endpoints`,
@@ -310,13 +303,7 @@ export class ModelRouting extends Construct {
       retryAttempts: this.props.syncRetryAttempts ?? 20,
       maxRecordAge: this.props.syncMaxRecordAge ?? Duration.hours(6),
       reportBatchItemFailures: true,
-      onFailure: {
-        // Not SqsDlq: it also grants GetQueueAttributes and GetQueueUrl, which Lambda does not call.
-        bind: (_mapping, handler) => {
-          queue.grant(handler, 'sqs:SendMessage');
-          return { destination: queue.queueArn };
-        },
-      },
+      onFailure: sendOnlyDestination(queue),
     });
     iam.Grant.addToPrincipal({ grantee: fn, actions: STREAM_READ_ACTIONS, resourceArns: [this.table.tableStreamArn!] });
     if (this.encryptionKey) grantKeyViaService(this.encryptionKey, fn, 'dynamodb', 'kms:Decrypt');
