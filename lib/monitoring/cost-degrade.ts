@@ -12,7 +12,7 @@ import {
   BudgetNotificationType, DEFAULT_DEGRADE_TRIGGER, DegradeActionSpec, degradeActionProblems, degradeTriggerProblems, DegradeTrigger, LedgerAttributes,
 } from '../../runtime/core/degrade';
 import { DegradeMetricDimensions, DegradeMetrics, METRICS_NAMESPACE } from '../../runtime/core/metrics';
-import { alarmActionOf, notifyOnStateChanges } from '../private/alarm-actions';
+import { alarmActionOf, anyFailureAlarm, notifyOnStateChanges } from '../private/alarm-actions';
 import { createHandlerFunction } from '../private/handler-function';
 import { budgetDegradeProblems } from '../private/validate-cost-degrade-props';
 import { throwIfProblems } from '../private/validation';
@@ -170,11 +170,11 @@ export class BudgetDegrade extends Construct {
     this.alarmAction = notifications.action;
     this.alarmTopic = notifications.topic;
     this.alarms = [
-      this.alarm('ErrorsAlarm', this.function.metricErrors({ statistic: cloudwatch.Stats.SUM, period: Duration.minutes(1) }),
+      anyFailureAlarm(this, 'ErrorsAlarm', this.function.metricErrors({ statistic: cloudwatch.Stats.SUM, period: Duration.minutes(1) }),
         'The cost guard\'s degrade function failed: a degrade action failed or its ledger was unreachable (retried; see its log and `npm run degrade -- show`)'),
-      this.alarm('DeadLetterAlarm', queue.metricApproximateNumberOfMessagesVisible({ statistic: cloudwatch.Stats.MAXIMUM, period: Duration.minutes(1) }),
+      anyFailureAlarm(this, 'DeadLetterAlarm', queue.metricApproximateNumberOfMessagesVisible({ statistic: cloudwatch.Stats.MAXIMUM, period: Duration.minutes(1) }),
         'A budget breach was not fully degraded: the notification is in the degrade dead-letter queue after the retries; see the function\'s log and `npm run degrade -- show`, and degrade by hand if needed'),
-      this.alarm('UnparsedNotificationsAlarm', new cloudwatch.Metric({
+      anyFailureAlarm(this, 'UnparsedNotificationsAlarm', new cloudwatch.Metric({
         namespace: METRICS_NAMESPACE, metricName: DegradeMetrics.UNPARSED_NOTIFICATIONS, dimensionsMap: { [DegradeMetricDimensions.LEDGER]: this.ledgerTableName },
         statistic: cloudwatch.Stats.SUM, period: Duration.minutes(5),
       }), 'The cost guard\'s degrade function received a message on the budget topic it could not read (neither a budget notification nor a '
@@ -245,15 +245,4 @@ export class BudgetDegrade extends Construct {
     return this;
   }
 
-  /** An alarm on `metric` above 0 (missing data: nothing failed). */
-  private alarm(id: string, metric: cloudwatch.IMetric, description: string): cloudwatch.Alarm {
-    return new cloudwatch.Alarm(this, id, {
-      metric,
-      threshold: 0,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: description.slice(0, 1024),
-    });
-  }
 }

@@ -21,3 +21,18 @@ export function notifyOnStateChanges(action: cloudwatch.IAlarmAction, alarms: re
     alarm.addOkAction(action);
   }
 }
+
+/**
+ * An alarm when `metric` is above 0 in one period (a failure counter, a dead-letter queue's visible messages); missing
+ * data is "nothing failed". Wire its action with `notifyOnStateChanges`.
+ */
+export function anyFailureAlarm(scope: Construct, id: string, metric: cloudwatch.IMetric, description: string): cloudwatch.Alarm {
+  return new cloudwatch.Alarm(scope, id, {
+    metric,
+    threshold: 0,
+    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+    evaluationPeriods: 1,
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    alarmDescription: description.slice(0, 1024), // CloudWatch's limit
+  });
+}

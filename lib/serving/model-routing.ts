@@ -15,7 +15,7 @@ import {
 } from '../../runtime/core/routing';
 import { AlarmActionProps } from '../monitoring/alarm-actions';
 import { AlarmTopic } from '../monitoring/alarm-topic';
-import { alarmActionOf, notifyOnStateChanges } from '../private/alarm-actions';
+import { alarmActionOf, anyFailureAlarm, notifyOnStateChanges } from '../private/alarm-actions';
 import { createHandlerFunction } from '../private/handler-function';
 import { grantKeyViaService } from '../private/kms-grants';
 import { concreteSeconds, rangeProblems, throwIfProblems } from '../private/validation';
@@ -232,14 +232,7 @@ export class ModelRouting extends Construct {
 
   /** An alarm on `metric` above 0, notifying the routing's alarm action of its ALARM and OK transitions. */
   private addAlarm(id: string, metric: cloudwatch.IMetric, description: string): void {
-    const alarm = new cloudwatch.Alarm(this, id, {
-      metric,
-      threshold: 0,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: description.slice(0, 1024), // CloudWatch's limit
-    });
+    const alarm = anyFailureAlarm(this, id, metric, description);
     this.notifications ??= alarmActionOf(this, this.props);
     notifyOnStateChanges(this.notifications.action, [alarm]);
     this.alarms.push(alarm);
