@@ -5,12 +5,12 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { CreateTableCommand, DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { ModelEndpoint, ModelRouting } from '../../lib';
 import { RoutingTableClient } from '../../runtime/aws/routing-table';
 import { RoutingAttributes, RoutingSyncMetrics } from '../../runtime/core/routing';
 import { alarmsWithoutActions } from '../support/alarms';
-import { localClientConfig, startDynalite } from '../support/local-aws';
+import { createRoutingTable, localClientConfig, startDynalite } from '../support/local-aws';
 
 /** The UpdateItem parameters of each custom resource of `type` in `template`, by model, the table's name as `table`. */
 function seedCalls(template: Template, type: string, table = 'routing'): Record<string, any> {
@@ -158,10 +158,7 @@ describe('ModelRouting', () => {
       await dynamo.send(new UpdateItemCommand(seeds.fraud.parameters));
     };
     try {
-      await dynamo.send(new CreateTableCommand({
-        TableName: 'routing', BillingMode: 'PAY_PER_REQUEST',
-        KeySchema: [{ AttributeName: RoutingAttributes.MODEL, KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: RoutingAttributes.MODEL, AttributeType: 'S' }],
-      }));
+      await createRoutingTable(dynamo, 'routing');
       const table = new RoutingTableClient({ client: dynamo, tableName: 'routing' });
       await deploy(template);
       expect(await table.get('fraud', { consistentRead: true })).toMatchObject({ version: 1, trail: [{ version: 1, by: 'cloudformation' }] });

@@ -4,7 +4,7 @@
  * with the model embedded in the function (no store, no endpoint: request-time features only).
  */
 import * as path from 'path';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { fraudPrescreenInputs, transaction } from '../../examples/fraud-features';
@@ -13,12 +13,11 @@ import { SageMakerModelInvoker } from '../../runtime/aws/sagemaker-model-invoker
 import { gatewayEnvironment } from '../../runtime/contracts/gateway';
 import { GatewayConfig, GatewayCore } from '../../runtime/core/gateway-core';
 import { PredictionLogRecord } from '../../runtime/core/prediction-log';
-import { RoutingAttributes } from '../../runtime/core/routing';
 import { assignVariant } from '../../runtime/core/variant-assignment';
 import { gatewayFromEnvironment } from '../../runtime/handlers/gateway-handler';
 import { VariantRouter } from '../../runtime/local/variant-router';
 import { ServerProcess, startServer } from '../inference-server/server-process';
-import { LocalService, localClientConfig, startDynalite } from '../support/local-aws';
+import { createRoutingTable, LocalService, localClientConfig, startDynalite } from '../support/local-aws';
 
 const MODEL_FILE = path.join(__dirname, '..', '..', 'examples', 'models', 'fraud-prescreen.onnx');
 const ROUTING_TABLE = 'routing';
@@ -49,11 +48,7 @@ beforeAll(async () => {
   servers.champion = started[1] as ServerProcess;
   servers.challenger = started[2] as ServerProcess;
   dynamo = new DynamoDBClient(localClientConfig(dynalite.endpoint));
-  await dynamo.send(new CreateTableCommand({
-    TableName: ROUTING_TABLE, BillingMode: 'PAY_PER_REQUEST',
-    KeySchema: [{ AttributeName: RoutingAttributes.MODEL, KeyType: 'HASH' }],
-    AttributeDefinitions: [{ AttributeName: RoutingAttributes.MODEL, AttributeType: 'S' }],
-  }));
+  await createRoutingTable(dynamo, ROUTING_TABLE);
   table = new RoutingTableClient({ client: dynamo, tableName: ROUTING_TABLE });
   await table.seed({ model: 'prescreen', weights: { champion: 90, challenger: 10 }, by: 'deploy', reason: 'seeded by the test' });
 });

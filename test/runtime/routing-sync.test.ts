@@ -9,13 +9,13 @@
  */
 import * as http from 'http';
 import type { AddressInfo } from 'net';
-import { AttributeValue, CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { AttributeValue, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { RoutingTableClient } from '../../runtime/aws/routing-table';
 import { RoutingAttributes, routingKey, RoutingSyncMetrics } from '../../runtime/core/routing';
 import { createRoutingSync, RoutingSyncHandler } from '../../runtime/handlers/routing-sync-handler';
-import { LocalService, localClientConfig, startDynalite } from '../support/local-aws';
+import { createRoutingTable, LocalService, localClientConfig, startDynalite } from '../support/local-aws';
 
 /** A SageMaker control-plane stand-in for UpdateEndpointWeightsAndCapacities. */
 interface SageMakerStandIn {
@@ -80,11 +80,7 @@ let sync: RoutingSyncHandler;
 beforeAll(async () => {
   [dynalite, standIn] = await Promise.all([startDynalite(), startSageMakerStandIn()]);
   dynamo = new DynamoDBClient(localClientConfig(dynalite.endpoint));
-  await dynamo.send(new CreateTableCommand({
-    TableName: TABLE, BillingMode: 'PAY_PER_REQUEST',
-    KeySchema: [{ AttributeName: RoutingAttributes.MODEL, KeyType: 'HASH' }],
-    AttributeDefinitions: [{ AttributeName: RoutingAttributes.MODEL, AttributeType: 'S' }],
-  }));
+  await createRoutingTable(dynamo, TABLE);
   table = new RoutingTableClient({ client: dynamo, tableName: TABLE });
   // One attempt per call: the handler's own retries are under test, not the SDK's.
   sagemaker = new SageMakerClient({ ...localClientConfig(standIn.endpoint), maxAttempts: 1 });

@@ -8,14 +8,14 @@ import { execFile } from 'child_process';
 import * as net from 'net';
 import * as path from 'path';
 import { promisify } from 'util';
-import { AttributeValue, CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { AttributeValue, DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { CachedRoutingSource, DEFAULT_ROUTING_READ_DEADLINE_MS, FAILED_READ_RETRY_MS, RoutingTableClient } from '../../runtime/aws/routing-table';
 import {
   encodeTrail, encodeVariants, RoutingAttributes, RoutingChange, RoutingLimits, routingKey, RoutingNotFoundError, RoutingValidationError,
   RoutingVariables, RoutingVersionConflictError,
 } from '../../runtime/core/routing';
 import { assignVariant } from '../../runtime/core/variant-assignment';
-import { LocalService, localClientConfig, startDynalite } from '../support/local-aws';
+import { createRoutingTable, LocalService, localClientConfig, startDynalite } from '../support/local-aws';
 
 const TABLE = 'routing';
 let dynalite: LocalService;
@@ -26,11 +26,7 @@ let clock = Date.parse('2026-12-01T00:00:00Z');
 beforeAll(async () => {
   dynalite = await startDynalite();
   dynamo = new DynamoDBClient(localClientConfig(dynalite.endpoint));
-  await dynamo.send(new CreateTableCommand({
-    TableName: TABLE, BillingMode: 'PAY_PER_REQUEST',
-    KeySchema: [{ AttributeName: RoutingAttributes.MODEL, KeyType: 'HASH' }],
-    AttributeDefinitions: [{ AttributeName: RoutingAttributes.MODEL, AttributeType: 'S' }],
-  }));
+  await createRoutingTable(dynamo, TABLE);
   table = new RoutingTableClient({ client: dynamo, tableName: TABLE, now: () => clock });
 });
 
@@ -288,10 +284,7 @@ describe('CachedRoutingSource', () => {
     const model = await seededModel();
     const own = await startDynalite();
     const client = new DynamoDBClient({ ...localClientConfig(own.endpoint), maxAttempts: 1 });
-    await client.send(new CreateTableCommand({
-      TableName: TABLE, BillingMode: 'PAY_PER_REQUEST',
-      KeySchema: [{ AttributeName: 'model', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'model', AttributeType: 'S' }],
-    }));
+    await createRoutingTable(client, TABLE);
     const ownTable = new RoutingTableClient({ client, tableName: TABLE });
     await ownTable.seed({ model, weights: { champion: 60, challenger: 40 }, by: 'deploy', reason: 'seed' });
     let now = 0;

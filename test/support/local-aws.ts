@@ -12,6 +12,7 @@ import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { OnlineAttributes } from '../../lib/features/spec';
+import { RoutingAttributes } from '../../runtime/core/routing';
 
 /** A running local service. */
 export interface LocalService {
@@ -86,6 +87,15 @@ export async function startS3rver(): Promise<LocalService> {
 /** Creates the online feature table as `FeatureStore` declares it (one string partition key, on demand). */
 export async function createOnlineTable(dynamo: DynamoDBClient, tableName: string): Promise<void> {
   const pk = OnlineAttributes.PARTITION_KEY;
+  await dynamo.send(new CreateTableCommand({
+    TableName: tableName, BillingMode: 'PAY_PER_REQUEST',
+    KeySchema: [{ AttributeName: pk, KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: pk, AttributeType: 'S' }],
+  }));
+}
+
+/** Creates a routing table as `ModelRouting` declares it (partition key `model`, a string; on demand). */
+export async function createRoutingTable(dynamo: DynamoDBClient, tableName: string): Promise<void> {
+  const pk = RoutingAttributes.MODEL;
   await dynamo.send(new CreateTableCommand({
     TableName: tableName, BillingMode: 'PAY_PER_REQUEST',
     KeySchema: [{ AttributeName: pk, KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: pk, AttributeType: 'S' }],
