@@ -57,7 +57,7 @@ function gateway(config: GatewayConfig, model: ModelInvoker, ports: Partial<Gate
 }
 
 function predict(core: GatewayCore, body: unknown) {
-  return core.handle({ model: 'fraud', body: JSON.stringify(body), requestId: `r-${Math.random()}` });
+  return core.handle({ model: 'fraud', body: typeof body === 'string' ? body : JSON.stringify(body), requestId: `r-${Math.random()}` });
 }
 
 beforeAll(async () => {
@@ -132,6 +132,9 @@ describe('request-time features', () => {
       [{ entity, request: { amount: 1, hour_of_day: 3, card_present: 'yes' } }, /request\.card_present: expected a bool/],
       [{ entity, request: { amount: 1, hour_of_day: 3, merchant: 'x' } }, /"request" has fields other than amount, card_present, hour_of_day/],
       [{ entity, request: { amount: 1, hour_of_day: 3 }, extra: 1 }, /body has fields other than "entity", "request" and "userId"/],
+      // A value nested 5,000 deep: described, never walked (a recursive check would overflow the stack: a 500).
+      [`{"entity": ${JSON.stringify(entity)}, "request": {"amount": ${'['.repeat(5000)}1${']'.repeat(5000)}, "hour_of_day": 3}}`,
+        /request\.amount: expected a finite float64, got an array of 1/],
     ];
     for (const [body, message] of cases) {
       const response = await predict(core, body);
