@@ -315,7 +315,7 @@ export class GatewayCore {
     state.timings.serialization = performance.now() - serializationStarted;
     await this.writeLog(state, {
       schema: PREDICTION_LOG_SCHEMA, ts: new Date(this.now()).toISOString(), requestId: request.requestId, model: this.config.model,
-      modelVersion, variant: step.variant, features: step.features, outputs: step.outputs, latencyMs, fallback, tier,
+      modelVersion, variant: step.variant, entity: parsed.entity, features: step.features, outputs: step.outputs, latencyMs, fallback, tier,
     });
     this.finish({ ...dimensions, [MetricDimensions.VARIANT]: step.variant ?? 'default' }, state, [
       count(fallback ? GatewayMetrics.FALLBACKS : GatewayMetrics.PREDICTIONS),

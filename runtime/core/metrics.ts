@@ -207,3 +207,76 @@ export const DegradeMetricDimensions = {
   /** The degrade's ledger table name: one per BudgetDegrade. */
   LEDGER: 'DegradeLedger',
 } as const;
+
+/**
+ * Metric names emitted by the drift detector, one EMF line per run (dimensions: Model, and Model + Feature for the
+ * per-column ones). "Column" is a feature or a model output (outputs are named `output:<name>`).
+ */
+export const DriftMetrics = {
+  /** Per column: the score of the column's decision method (Wasserstein, Jensen–Shannon, KS, chi-square, PSI). */
+  DRIFT_SCORE: 'DriftScore',
+  /** Per column: 1 when the column drifted (its decision crossed its threshold), else 0. */
+  DRIFTED: 'Drifted',
+  /** Per column: data-quality problems found (null-rate jump, out of range, unseen categories, type change, constant). */
+  QUALITY_ISSUES: 'DataQualityIssues',
+  /** Per model: share of the model's feature columns that drifted, percent (Evidently's dataset drift reads this). */
+  DRIFTED_FEATURE_SHARE: 'DriftedFeatureSharePercent',
+  /** Per model: 1 when any model output drifted (prediction drift: the earliest signal while labels are late). */
+  PREDICTION_DRIFTED: 'PredictionDrifted',
+  /** Per model: the largest drift score among the model outputs. */
+  PREDICTION_DRIFT_SCORE: 'PredictionDriftScore',
+  /** Per model: share of distinct top predictions among the window's predictions, percent (a collapsing model falls). */
+  PREDICTION_DIVERSITY: 'PredictionDiversityPercent',
+  /** Per model: feature and output columns with any data-quality problem. */
+  COLUMNS_WITH_QUALITY_ISSUES: 'ColumnsWithDataQualityIssues',
+  /** Per model: rows (predictions) read in the window. */
+  WINDOW_ROWS: 'DriftWindowRows',
+  /** Per model: lines of the window that could not be read as a prediction (skipped, counted). */
+  UNREADABLE_RECORDS: 'DriftUnreadableRecords',
+} as const;
+
+/** Metric names emitted by the label ingestion (dimension: Model). */
+export const LabelMetrics = {
+  /** Label records received (valid or not). */
+  RECEIVED: 'LabelsReceived',
+  /** Valid labels stored in the label dataset. */
+  STORED: 'LabelsStored',
+  /** Invalid label records sent to the dead-letter queue with their reason. */
+  DEAD_LETTERED: 'LabelsDeadLettered',
+} as const;
+
+/**
+ * Metric names emitted by the scheduled label join, per model and variant (dimensions: Model, Variant; also Model
+ * alone): rolling model quality over the predictions labelled in the window.
+ */
+export const ModelQualityMetrics = {
+  /** Predictions joined with a label. */
+  LABELLED: 'LabelledPredictions',
+  /** Share of the window's predictions that have a label, percent. */
+  COVERAGE: 'LabelCoveragePercent',
+  /** Mean delay from prediction to label, seconds. */
+  LABEL_DELAY_AVG_S: 'LabelDelayAvgSeconds',
+  /** Longest delay from prediction to label, seconds. */
+  LABEL_DELAY_MAX_S: 'LabelDelayMaxSeconds',
+  /** Classification: share of correct predictions at the threshold, percent. */
+  ACCURACY: 'AccuracyPercent',
+  /** Classification: precision at the threshold, percent. */
+  PRECISION: 'PrecisionPercent',
+  /** Classification: recall at the threshold, percent. */
+  RECALL: 'RecallPercent',
+  /** Classification: area under the ROC curve (0–1). */
+  AUC: 'Auc',
+  /** Classification: expected calibration error (0–1). */
+  ECE: 'ExpectedCalibrationError',
+  /** Classification: Brier score (0–1). */
+  BRIER: 'BrierScore',
+  /** Regression: mean absolute error. */
+  MAE: 'MeanAbsoluteError',
+  /** Regression: root mean squared error. */
+  RMSE: 'RootMeanSquaredError',
+  /**
+   * How much worse the primary metric (AUC for classification, RMSE for regression) is than the baseline's, percent of
+   * the baseline's value (0 when better); absent when the baseline has no quality metrics.
+   */
+  QUALITY_DROP: 'QualityDropPercent',
+} as const;

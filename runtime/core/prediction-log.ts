@@ -20,6 +20,8 @@ export interface PredictionLogRecord {
   readonly modelVersion: string;
   /** Variant that answered (champion, challenger, shadow), when there are several. */
   readonly variant?: string;
+  /** Entity join keys of the request (gateway), e.g. `{ customer_id: 'c-1' }`: how late labels find their prediction. */
+  readonly entity?: Readonly<Record<string, unknown>>;
   /** Named feature values the prediction was made from (gateway). */
   readonly features?: Record<string, unknown>;
   /** Raw model inputs by input name (server), as plain arrays. */
