@@ -108,18 +108,30 @@ export function eventTimeProblem(
     return `${field}: event time must be ISO-8601 with a zone (e.g. '2026-01-01T12:00:00Z') or epoch milliseconds, got ${describeValue(raw)}`;
   }
   if (eventTimeMs < earliestMs) {
-    if (typeof raw === 'number' && inWindow(raw * 1000)) {
-      return `${field}: ${raw} looks like epoch seconds (as milliseconds it is ${formatEpochMs(raw)}); send epoch milliseconds (${raw * 1000}) or ISO-8601`;
-    }
+    const unit = epochUnitProblem(field, raw, eventTimeMs, inWindow);
+    if (unit) return unit;
     const first = formatEpochDate(earliestMs);
     const start = earliestEventDate === first ? first : `${first} (${earliestEventDate}: the offline history is kept for that long)`;
     return `${field}: event time ${formatEpochMs(eventTimeMs)} is before ${start}, the first date of the offline tables' partition projection (it would never be read); send event times from ${first} on, in epoch milliseconds or ISO-8601, or start the projection earlier (FeatureStore earliestEventDate)`;
   }
   if (eventTimeMs > latestMs) {
-    if (typeof raw === 'number' && inWindow(Math.trunc(raw / 1000))) {
-      return `${field}: ${raw} looks like epoch microseconds (as milliseconds it is ${formatEpochMs(raw)}); send epoch milliseconds (${Math.trunc(raw / 1000)}) or ISO-8601`;
-    }
-    return `${field}: event time ${formatEpochMs(eventTimeMs)} is more than ${maxFutureSkewMs} ms in the future; check the producer's clock`;
+    return epochUnitProblem(field, raw, eventTimeMs, inWindow) ?? `${field}: event time ${formatEpochMs(eventTimeMs)} is more than ${maxFutureSkewMs} ms in the future; check the producer's clock`;
+  }
+  return undefined;
+}
+
+/**
+ * Why an epoch-number time outside the accepted window (`inWindow`) looks sent in the wrong unit: epoch seconds (too
+ * early as milliseconds, in the window times 1000) or epoch microseconds (too late, in the window divided by 1000);
+ * undefined when `raw` is not a number or neither reading fits. Never throws.
+ */
+export function epochUnitProblem(field: string, raw: unknown, eventTimeMs: number, inWindow: (ms: number) => boolean): string | undefined {
+  if (typeof raw !== 'number' || inWindow(eventTimeMs)) return undefined;
+  if (inWindow(raw * 1000)) {
+    return `${field}: ${raw} looks like epoch seconds (as milliseconds it is ${formatEpochMs(raw)}); send epoch milliseconds (${raw * 1000}) or ISO-8601`;
+  }
+  if (inWindow(Math.trunc(raw / 1000))) {
+    return `${field}: ${raw} looks like epoch microseconds (as milliseconds it is ${formatEpochMs(raw)}); send epoch milliseconds (${Math.trunc(raw / 1000)}) or ISO-8601`;
   }
   return undefined;
 }
