@@ -1,0 +1,164 @@
+/**
+ * The label join (runtime/core/label-join.ts): which prediction a label is for, the latest label winning, fallbacks
+ * left out, per-variant quality, delay and coverage, the drop against a baseline and the EMF lines — against values
+ * worked out by hand here.
+ */
+import type { LabelRecord } from '../../runtime/core/datasets';
+import { DEFAULT_VARIANT, LabelJoin, labelJoinEmf, LabelJoinOptions, qualityDropPercent } from '../../runtime/core/label-join';
+import type { LoggedPrediction } from '../../runtime/core/logged-predictions';
+import { ModelQualityMetrics as M } from '../../runtime/core/metrics';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const NOW = Date.UTC(2026, 2, 10);
+const iso = (ms: number) => new Date(ms).toISOString();
+const EVENT = NOW - 30 * HOUR; // the entity label's event time
+
+const OPTIONS: LabelJoinOptions = {
+  model: 'fraud', problem: 'classification', scoreOutput: 'score',
+  labelWindow: { fromMs: NOW - DAY, toMs: NOW }, predictionWindow: { fromMs: NOW - 7 * DAY, toMs: NOW }, lookbackMs: 7 * DAY,
+};
+
+function prediction(requestId: string, variant: string | undefined, ts: number, score: number, extra: Partial<LoggedPrediction> = {}): LoggedPrediction {
+  return {
+    ts, requestId, model: 'fraud', modelVersion: variant === 'challenger' ? 'v2' : 'v1', ...(variant ? { variant } : {}),
+    features: {}, outputs: { score }, fallback: false, ...extra,
+  };
+}
+
+const label = (fields: Partial<LabelRecord> & Pick<LabelRecord, 'label' | 'labelTime'>): LabelRecord => ({ schema: 1, model: 'fraud', ...fields });
+
+/** The scenario of the file: two variants, labels by request and by entity, late, unknown, fallback, stale labels. */
+const PREDICTIONS: LoggedPrediction[] = [
+  prediction('r1', 'champion', NOW - 50 * HOUR, 0.9),
+  prediction('r2', 'champion', NOW - 48 * HOUR, 0.2),
+  prediction('r3', 'challenger', NOW - 40 * HOUR, 0.7),
+  prediction('r4', 'challenger', NOW - 36 * HOUR, 0.4),
+  prediction('r5', 'champion', NOW - 35 * HOUR, 0.95, { fallback: true }), // a fallback: not the model's answer
+  prediction('r6', 'champion', NOW - 34 * HOUR, 0.6), // never labelled
+  prediction('r7', 'champion', EVENT - 3 * HOUR, 0.3, { entity: { customer_id: 'c-1' } }), // older than r8
+  prediction('r8', 'champion', EVENT - 1 * HOUR, 0.8, { entity: { customer_id: 'c-1' } }), // the latest before EVENT
+  prediction('r9', 'champion', EVENT + 1 * HOUR, 0.1, { entity: { customer_id: 'c-1' } }), // after EVENT: not this label's
+  prediction('old', 'champion', NOW - 8 * DAY, 0.5), // outside the prediction window
+];
+
+const LABELS: LabelRecord[] = [
+  label({ requestId: 'r1', label: 1, labelTime: iso(NOW - 2 * HOUR) }), // delay 48 h
+  label({ requestId: 'r2', label: 1, labelTime: iso(NOW - 20 * HOUR) }), // superseded by the later label below
+  label({ requestId: 'r2', label: 0, labelTime: iso(NOW - 1 * HOUR) }), // delay 47 h: the latest label wins
+  label({ requestId: 'r3', label: false, labelTime: iso(NOW - 4 * HOUR) }), // delay 36 h
+  label({ requestId: 'r4', label: true, labelTime: iso(NOW - 6 * HOUR) }), // delay 30 h
+  label({ requestId: 'r5', label: 1, labelTime: iso(NOW - 3 * HOUR) }), // names only a fallback
+  label({ requestId: 'nobody', label: 1, labelTime: iso(NOW - 3 * HOUR) }), // an unknown request
+  label({ entity: { customer_id: 'c-1' }, eventTime: iso(EVENT), label: 1, labelTime: iso(NOW - 5 * HOUR) }), // r8, delay 26 h
+  label({ requestId: 'r6', label: 1, labelTime: iso(NOW - 2 * DAY) }), // arrived before the label window
+  label({ model: 'other', requestId: 'r6', label: 1, labelTime: iso(NOW - 2 * HOUR) }), // another model's
+];
+
+function join(predictions: LoggedPrediction[], labels: LabelRecord[] = LABELS, options: Partial<LabelJoinOptions> = {}) {
+  const j = new LabelJoin({ ...OPTIONS, ...options });
+  for (const l of labels) j.addLabel(l);
+  for (const p of predictions) j.addPrediction(p);
+  return j.result();
+}
+
+describe('LabelJoin', () => {
+  const result = join(PREDICTIONS);
+  const champion = result.variants.find((v) => v.variant === 'champion')!;
+  const challenger = result.variants.find((v) => v.variant === 'challenger')!;
+
+  test('per variant: labelled, coverage, delay and quality', () => {
+    // champion: non-fallback predictions in the window r1, r2, r6, r7, r8, r9 = 6; labelled r1 (0.9, 1), r2 (0.2, 0:
+    // the later label), r8 (0.8, 1: the entity's latest prediction before its event) = 3 → coverage 3/6.
+    expect(champion).toMatchObject({ predictions: 6, labelled: 3, coverage: 0.5, modelVersion: 'v1' });
+    // Delays: 48 h, 47 h, 26 h → mean 121/3 h, max 48 h.
+    expect(champion.labelDelayAvgSeconds).toBeCloseTo((121 / 3) * 3600, 6);
+    expect(champion.labelDelayMaxSeconds).toBe(48 * 3600);
+    // At 0.5 all three are right; the positives 0.9, 0.8 both outrank the negative 0.2: AUC 2/2 = 1.
+    expect(champion.quality).toMatchObject({ count: 3, accuracy: 1, precision: 1, recall: 1, auc: 1 });
+    // Brier: (0.1² + 0.2² + 0.2²) / 3 = 0.09 / 3 = 0.03.
+    expect(champion.quality.brier).toBeCloseTo(0.03, 12);
+    // challenger: r3 (0.7, negative) and r4 (0.4, positive): both wrong at 0.5; the one positive ranks below the
+    // one negative: AUC 0; precision 0/1; recall 0/1; delays 36 h and 30 h → mean 33 h.
+    expect(challenger).toMatchObject({ predictions: 2, labelled: 2, coverage: 1, modelVersion: 'v2', labelDelayMaxSeconds: 36 * 3600 });
+    expect(challenger.labelDelayAvgSeconds).toBe(33 * 3600);
+    expect(challenger.quality).toMatchObject({ count: 2, accuracy: 0, precision: 0, recall: 0, auc: 0 });
+  });
+
+  test('what became of the labels and predictions', () => {
+    expect(result.labels).toEqual({
+      read: 10, matched: 5, // r1, r2, r3, r4 by request, c-1 by entity
+      unmatched: 1, fallbackOnly: 1, superseded: 1,
+      skipped: { 'outside-label-window': 1, 'other-model': 1 },
+    });
+    expect(result.predictions).toEqual({ read: 10, fallbacks: 1, skipped: 1, unusable: {} });
+  });
+
+  test('the order of the logs does not matter', () => {
+    expect(join([...PREDICTIONS].reverse())).toEqual(result);
+  });
+
+  test('an entity label finds the latest prediction at or before its event time, within the lookback', () => {
+    const c1 = (requestId: string, ts: number, score: number) => prediction(requestId, undefined, ts, score, { entity: { customer_id: 'c-1' } });
+    const byEntity = [label({ entity: { customer_id: 'c-1' }, eventTime: iso(EVENT), label: 0, labelTime: iso(NOW - HOUR) })];
+    // Join keys compare as strings: a label naming 42 finds a prediction logged with '42'.
+    const numeric = join([prediction('n1', undefined, EVENT - HOUR, 0.1, { entity: { customer_id: '42' } })],
+      [label({ entity: { customer_id: 42 }, eventTime: iso(EVENT), label: 0, labelTime: iso(NOW - HOUR) })]);
+    expect(numeric.variants[0]).toMatchObject({ variant: DEFAULT_VARIANT, labelled: 1 });
+    // The only prediction before the event is older than the lookback: unmatched.
+    const stale = join([c1('a', EVENT - 3 * HOUR, 0.3), c1('b', EVENT + HOUR, 0.4)], byEntity, { lookbackMs: 2 * HOUR });
+    expect(stale.labels).toMatchObject({ matched: 0, unmatched: 1 });
+    // One at exactly the event time counts (at or before).
+    const exact = join([c1('a', EVENT - 3 * HOUR, 0.3), c1('b', EVENT, 0.4)], byEntity);
+    expect(exact.variants[0].quality.brier).toBeCloseTo(0.16, 12); // (0.4 − 0)²: b, not a
+  });
+
+  test('a request answered by two variants (shadow) is labelled in both; duplicate records of one count once', () => {
+    const shadow = join([
+      prediction('s1', 'champion', NOW - 10 * HOUR, 0.9),
+      prediction('s1', 'shadow', NOW - 10 * HOUR, 0.3),
+      prediction('s1', 'shadow', NOW - 10 * HOUR, 0.3),
+    ], [label({ requestId: 's1', label: 1, labelTime: iso(NOW - HOUR) })]);
+    expect(shadow.variants.map((v) => [v.variant, v.labelled, v.quality.accuracy])).toEqual([['champion', 1, 1], ['shadow', 1, 0]]);
+    expect(shadow.labels).toMatchObject({ matched: 1, unmatched: 0 });
+  });
+
+  test('the score from a vector output, and predictions without a usable score counted by reason', () => {
+    const vector = (id: string, outputs: LoggedPrediction['outputs']) => prediction(id, 'champion', NOW - 10 * HOUR, 0, { outputs });
+    const labels = ['p1', 'p2', 'p3', 'p4'].map((id) => label({ requestId: id, label: 1, labelTime: iso(NOW - HOUR) }));
+    const r = join([
+      vector('p1', { probabilities: [0.25, 0.75] }),
+      vector('p2', { probabilities: 'x' }),
+      vector('p3', { other: 1 }),
+      vector('p4', { probabilities: [0.5, 1.5] }), // outside 0–1: not a probability
+    ], labels, { scoreOutput: 'probabilities[1]' });
+    expect(r.variants[0].quality.brier).toBeCloseTo(0.0625, 12); // (0.75 − 1)²
+    expect(r.predictions.unusable).toEqual({ 'score-not-a-number': 1, 'no-score-output': 1, 'unusable-pair': 1 });
+  });
+});
+
+describe('quality drop against the baseline', () => {
+  test('AUC for classification, RMSE for regression, 0 when better, absent without a baseline value', () => {
+    // AUC 0.9 → 0.72: (0.9 − 0.72) / 0.9 = 20 %.
+    expect(qualityDropPercent({ problem: 'classification', count: 1, auc: 0.72 }, { problem: 'classification', count: 1, auc: 0.9 })).toBeCloseTo(20, 10);
+    expect(qualityDropPercent({ problem: 'classification', count: 1, auc: 0.95 }, { problem: 'classification', count: 1, auc: 0.9 })).toBe(0);
+    // RMSE 2 → 2.5: (2.5 − 2) / 2 = 25 %.
+    expect(qualityDropPercent({ problem: 'regression', count: 1, rmse: 2.5 }, { problem: 'regression', count: 1, rmse: 2 })).toBe(25);
+    expect(qualityDropPercent({ problem: 'regression', count: 1, rmse: 2.5 }, { problem: 'classification', count: 1, auc: 0.9 })).toBeUndefined();
+    expect(qualityDropPercent({ problem: 'classification', count: 1, auc: 0.5 }, undefined)).toBeUndefined();
+  });
+
+  test('EMF: one line per variant, dimensions Model + Variant, the drop against its model version\'s baseline', () => {
+    const result = join(PREDICTIONS);
+    const baselines = new Map([['v1', { problem: 'classification' as const, count: 100, auc: 0.8 }], ['v2', { problem: 'classification' as const, count: 100, auc: 0.8 }]]);
+    const lines = labelJoinEmf(result, { baselines, timestampMs: NOW }).map((l) => JSON.parse(l));
+    const [challenger, champion] = lines;
+    expect(champion._aws.CloudWatchMetrics[0].Dimensions).toEqual([['Model', 'Variant'], ['Model']]);
+    expect(champion).toMatchObject({ Model: 'fraud', Variant: 'champion', [M.LABELLED]: 3, [M.COVERAGE]: 50, [M.AUC]: 1, [M.ACCURACY]: 100, [M.QUALITY_DROP]: 0 });
+    // challenger AUC 0 against 0.8: a 100 % drop.
+    expect(challenger).toMatchObject({ Variant: 'challenger', [M.LABELLED]: 2, [M.COVERAGE]: 100, [M.AUC]: 0, [M.QUALITY_DROP]: 100, [M.LABEL_DELAY_AVG_S]: 33 * 3600 });
+    expect(champion).not.toHaveProperty(M.RMSE);
+    // No baselines: no drop metric.
+    expect(JSON.parse(labelJoinEmf(result)[0])).not.toHaveProperty(M.QUALITY_DROP);
+  });
+});
