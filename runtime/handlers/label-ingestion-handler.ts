@@ -183,7 +183,9 @@ export function createLabelIngestion(props: LabelIngestionProps): LabelIngestion
         failures: failed.slice(0, 10).map((f) => ({ source: f.item.source, error: f.error })),
       }));
     }
-    return { batchItemFailures: failed.map((f) => ({ itemIdentifier: (f.item.source as Extract<LabelSource, { kind: 'kinesis' }>).sequenceNumber })) };
+    // In record order: the mapping retries from the first of them.
+    const retry = new Set(failed.map((f) => f.item));
+    return { batchItemFailures: items.filter((item) => retry.has(item)).map((item) => ({ itemIdentifier: (item.source as Extract<LabelSource, { kind: 'kinesis' }>).sequenceNumber })) };
   }
 
   async function onS3Object(record: S3EventRecord): Promise<Outcome> {

@@ -1,8 +1,9 @@
 /**
  * Loopback stand-ins for AWS services, started by the tests (and benchmarks) that need them: dynalite (DynamoDB),
- * kinesalite (Kinesis) and s3rver (S3), each on a free port of 127.0.0.1, each stopped by its `stop()`.
+ * kinesalite (Kinesis), s3rver (S3) and fauxqs (SQS), each on a free port of 127.0.0.1, each stopped by its `stop()`.
  * The real AWS SDK v3 clients talk to them through `localClientConfig(endpoint)`.
  */
+import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -81,6 +82,42 @@ export async function startS3rver(): Promise<LocalService> {
       await s3rver.close();
       fs.rmSync(directory, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * Starts fauxqs (SQS, in memory) on a free loopback port. fauxqs is an ES module for Node >= 22.5, so it runs in a
+ * child process on this Node (the server itself, bound to 127.0.0.1), which ends with `stop()` or with this process.
+ */
+export async function startSqsStandIn(): Promise<LocalService> {
+  const script = [
+    "import { buildApp } from 'fauxqs';",
+    'const app = buildApp({ logger: false });',
+    "const address = await app.listen({ port: 0, host: '127.0.0.1' });",
+    'process.stdout.write(JSON.stringify({ address }) + "\\n");',
+    "process.stdin.on('end', () => app.close().then(() => process.exit(0)));",
+    'process.stdin.resume();',
+  ].join('\n');
+  const child = spawn(process.execPath, ['--no-warnings', '--input-type=module', '-e', script], {
+    cwd: path.join(__dirname, '..', '..'), stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const endpoint = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`fauxqs exited (${code}) before listening`)));
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('\n')) resolve((JSON.parse(out.slice(0, out.indexOf('\n'))) as { address: string }).address);
+    });
+  });
+  child.removeAllListeners('exit');
+  return {
+    endpoint,
+    stop: () => new Promise<void>((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.stdin!.end();
+    }),
   };
 }
 
