@@ -1,0 +1,249 @@
+/**
+ * Lambda entry point of the drift detector, invoked on a schedule (EventBridge): per configured model, reads the
+ * window that ends now (`DriftVariables.WINDOW_MS` long) of its prediction logs in the dataset bucket and/or its
+ * endpoint's SageMaker data capture, streaming (runtime/aws/s3-window.ts), and compares each model version's rows with
+ * that version's baseline (`baselines/model=<m>/version=<v>/baseline.json`, runtime/aws/baseline-store.ts).
+ *
+ * - Memory is bounded by the sketches: rows go one by one into a `ProfileBuilder` per model version (the baseline's
+ *   columns; at most `MAX_VERSIONS_PER_WINDOW` versions), never into an array.
+ * - Rows of a version without a baseline are counted and skipped (a WARN line names the version and the fix); so are
+ *   fallback answers (not the model's), rows of another model and rows outside the window.
+ * - A line that is not a prediction (not JSON, hostile, over 1 MiB) is counted by reason, never fatal:
+ *   `DriftMetrics.UNREADABLE_RECORDS`.
+ * - Output: the EMF lines of each version's report (runtime/core/drift/detect.ts `driftEmfLines`, namespace
+ *   METRICS_NAMESPACE) and one JSON summary line per model. A window with no rows checked still emits
+ *   `DriftMetrics.WINDOW_ROWS` 0, so an alarm tells "no traffic" from "no drift".
+ * - Every S3 call has a deadline (`DriftVariables.CALL_TIMEOUT_MS`), and the whole read stops before the function's
+ *   timeout; a failed read or an unreadable baseline store throws, failing the invocation (the construct alarms on it).
+ *
+ * Environment: the contract in runtime/contracts/drift.ts. Region, credentials and endpoints come from the AWS SDK's
+ * environment (`AWS_REGION`, `AWS_ENDPOINT_URL_S3`, ...).
+ */
+import { S3Client } from '@aws-sdk/client-s3';
+import type { Context } from 'aws-lambda';
+import { DEFAULT_DRIFT_CALL_TIMEOUT_MS, DriftModelSettings, DriftSettings, parseDriftEnvironment } from '../contracts/drift';
+import { baselineKey } from '../core/datasets';
+import { detectDrift, DriftReport, driftEmfLines } from '../core/drift/detect';
+import { DatasetProfile, ProfileBuilder } from '../core/drift/profile';
+import { LoggedPrediction, parseDataCaptureKey, parseDataCaptureLine, parsePredictionLogLine, ParsedLine, UnreadableReason } from '../core/logged-predictions';
+import { DriftMetrics, MetricDimensions, toEmf } from '../core/metrics';
+import { readBaseline } from '../aws/baseline-store';
+import { dataCaptureWindow, predictionLogWindow, readWindowLines, TimeWindow, WindowReadStats, WindowSource } from '../aws/s3-window';
+
+/** Most model versions profiled in one window (each holds a profile builder); rows of further versions are skipped. */
+export const MAX_VERSIONS_PER_WINDOW = 16;
+/** Time kept free before the function's timeout to report, milliseconds. */
+const TIMEOUT_MARGIN_MS = 10_000;
+
+/** Why a readable row was not profiled (keys of the summary's `skipped`). */
+export type SkipReason = 'fallback' | 'outside-window' | 'other-model' | 'no-baseline' | 'unreadable-baseline' | 'invalid-version' | 'too-many-versions';
+
+/** What one model's check found: the summary log line's fields. */
+export interface DriftRunSummary {
+  readonly model: string;
+  readonly window: { readonly from: string; readonly to: string };
+  /** Rows profiled and compared, all versions. */
+  readonly rowsChecked: number;
+  /** Lines that were not predictions, by reason (`line-too-long` for lines over the cap). */
+  readonly unreadable: Partial<Record<UnreadableReason | 'line-too-long', number>>;
+  /** Rows read but not profiled, by reason. */
+  readonly skipped: Partial<Record<SkipReason, number>>;
+  /** Versions without a baseline (their rows are in `skipped['no-baseline']`). */
+  readonly versionsWithoutBaseline: string[];
+  /** One entry per version compared. */
+  readonly versions: {
+    readonly modelVersion: string;
+    readonly rows: number;
+    readonly datasetDrift: boolean;
+    readonly driftedFeatureShare: number;
+    readonly predictionDrifted: boolean;
+    readonly driftedColumns: string[];
+    readonly columnsWithQualityIssues: string[];
+  }[];
+  /** Objects and bytes read. */
+  readonly read: WindowReadStats;
+}
+
+/** Properties of `createDriftHandler`. */
+export interface DriftHandlerProps {
+  readonly settings: DriftSettings;
+  readonly s3: S3Client;
+  /**
+   * The clock (the window ends at its time).
+   * @default Date.now
+   */
+  readonly now?: () => number;
+  /**
+   * Where log lines (EMF, summary, warnings) go.
+   * @default - stdout, one line each
+   */
+  readonly log?: (line: string) => void;
+}
+
+/** A scheduled-event handler; resolves with each model's summary. */
+export type DriftHandler = (event?: unknown, context?: Pick<Context, 'getRemainingTimeInMillis'>) => Promise<DriftRunSummary[]>;
+
+/** One version's state in a window: profiling against its baseline, or skipped for a reason. */
+type VersionState = { readonly baseline: DatasetProfile; readonly builder: ProfileBuilder } | { readonly skip: SkipReason };
+
+/** Lines of one source, each parsed into rows. */
+interface ParsedSource {
+  readonly source: WindowSource;
+  readonly parse: (line: string, key: string) => ParsedLine;
+}
+
+/** Whether an error is the store's infrastructure failing (to rethrow) rather than a baseline's contents. */
+function isCallFailure(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: unknown };
+  return e?.$metadata !== undefined || e?.name === 'TimeoutError' || e?.name === 'AbortError';
+}
+
+const increment = <K extends string>(counts: Partial<Record<K, number>>, key: K) => { counts[key] = (counts[key] ?? 0) + 1; };
+
+/** Builds the handler over its settings and S3 client. */
+export function createDriftHandler(props: DriftHandlerProps): DriftHandler {
+  const { settings, s3 } = props;
+  const now = props.now ?? Date.now;
+  const write = props.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const callTimeoutMs = settings.callTimeoutMs ?? DEFAULT_DRIFT_CALL_TIMEOUT_MS;
+
+  /** The sources of a model in the window, each with its line parser. */
+  function sourcesOf(model: DriftModelSettings, window: TimeWindow): ParsedSource[] {
+    const sources: ParsedSource[] = [];
+    const columns = { inputColumns: model.inputColumns };
+    if (model.predictionLogs !== false) {
+      sources.push({ source: predictionLogWindow(settings.datasetBucketName, model.model, window), parse: (line) => parsePredictionLogLine(line, columns) });
+    }
+    const capture = model.dataCapture;
+    if (capture) {
+      sources.push({
+        source: dataCaptureWindow(capture.bucket, capture.prefix, capture.endpointName, Object.keys(capture.modelVersions), window),
+        parse: (line, key) => {
+          const variant = parseDataCaptureKey(key, capture.prefix)!.variant; // the source keeps only keys that parse
+          return parseDataCaptureLine(line, { ...columns, model: model.model, variant, modelVersion: capture.modelVersions[variant] });
+        },
+      });
+    }
+    return sources;
+  }
+
+  /** Checks one model's window: reads, profiles per version, compares, writes EMF and the summary. */
+  async function check(model: DriftModelSettings, signal: AbortSignal): Promise<DriftRunSummary> {
+    const toMs = now();
+    const window = { fromMs: toMs - settings.windowMs, toMs };
+    const versions = new Map<string, VersionState>();
+    const unreadable: DriftRunSummary['unreadable'] = {};
+    const skipped: DriftRunSummary['skipped'] = {};
+    const read: WindowReadStats = { objects: 0, bytes: 0 };
+
+    /** The state of a version, its baseline read on first sight. */
+    async function versionState(modelVersion: string): Promise<VersionState> {
+      const known = versions.get(modelVersion);
+      if (known) return known;
+      if (versions.size >= MAX_VERSIONS_PER_WINDOW) return { skip: 'too-many-versions' };
+      let state: VersionState;
+      try {
+        baselineKey(model.model, modelVersion);
+        const baseline = await readBaseline(s3, settings.datasetBucketName, model.model, modelVersion, { timeoutMs: callTimeoutMs });
+        state = baseline ? { baseline, builder: new ProfileBuilder({ reference: baseline }) } : { skip: 'no-baseline' };
+      } catch (error) {
+        if (isCallFailure(error)) throw error;
+        const invalid = (error as Error).message.startsWith('modelVersion');
+        state = { skip: invalid ? 'invalid-version' : 'unreadable-baseline' };
+        if (!invalid) log('ERROR', 'baseline unreadable: its rows are skipped; rebuild it with npm run baseline', { reason: 'unreadable-baseline', model: model.model, modelVersion, error: (error as Error).message });
+      }
+      versions.set(modelVersion, state);
+      return state;
+    }
+
+    /** Why a row is not profiled before its version is looked at, if it is not. */
+    function skipOf(row: LoggedPrediction): SkipReason | undefined {
+      if (row.model !== model.model) return 'other-model';
+      if (row.ts < window.fromMs || row.ts >= window.toMs) return 'outside-window';
+      return row.fallback ? 'fallback' : undefined;
+    }
+
+    for (const { source, parse } of sourcesOf(model, window)) {
+      for await (const { key, line } of readWindowLines(s3, source, { callTimeoutMs, signal, stats: read })) {
+        if (line === undefined) {
+          increment(unreadable, 'line-too-long');
+          continue;
+        }
+        const parsed = parse(line, key);
+        if (!parsed.ok) {
+          increment(unreadable, parsed.reason);
+          continue;
+        }
+        for (const row of parsed.rows) {
+          const skip = skipOf(row);
+          // Awaits only on a version's first row (its baseline is read then), not per row.
+          const state = skip ? { skip } : versions.get(row.modelVersion) ?? await versionState(row.modelVersion);
+          if ('skip' in state) increment(skipped, state.skip);
+          else state.builder.addRow(row.features, row.outputs);
+        }
+      }
+    }
+
+    const unreadableTotal = Object.values<number | undefined>(unreadable).reduce<number>((a, b) => a + (b ?? 0), 0);
+    const reports: DriftReport[] = [];
+    const sourceName = `window ${new Date(window.fromMs).toISOString()}/${new Date(window.toMs).toISOString()}`;
+    for (const [modelVersion, state] of versions) {
+      if ('skip' in state) continue;
+      const profile = state.builder.build({ model: model.model, modelVersion, source: sourceName, createdAt: new Date(toMs).toISOString() });
+      const report = detectDrift(state.baseline, profile, model.detection);
+      for (const line of driftEmfLines(report, { timestampMs: toMs, unreadableRecords: reports.length === 0 ? unreadableTotal : undefined })) write(line);
+      reports.push(report);
+    }
+    if (reports.length === 0) {
+      write(toEmf({ [MetricDimensions.MODEL]: model.model }, [
+        { name: DriftMetrics.WINDOW_ROWS, value: 0, unit: 'Count' },
+        { name: DriftMetrics.UNREADABLE_RECORDS, value: unreadableTotal, unit: 'Count' },
+      ], { timestampMs: toMs }));
+    }
+
+    const versionsWithoutBaseline = [...versions].filter(([, s]) => 'skip' in s && s.skip === 'no-baseline').map(([v]) => v);
+    for (const modelVersion of versionsWithoutBaseline) {
+      log('WARN', `no baseline for this model version: its rows are not checked; build one with npm run baseline (s3 key ${baselineKey(model.model, modelVersion)})`, {
+        reason: 'no-baseline', model: model.model, modelVersion,
+      });
+    }
+    const summary: DriftRunSummary = {
+      model: model.model,
+      window: { from: new Date(window.fromMs).toISOString(), to: new Date(window.toMs).toISOString() },
+      rowsChecked: reports.reduce((a, r) => a + r.rows, 0),
+      unreadable, skipped, versionsWithoutBaseline,
+      versions: reports.map((r) => ({
+        modelVersion: r.modelVersion, rows: r.rows, datasetDrift: r.datasetDrift, driftedFeatureShare: r.driftedFeatureShare,
+        predictionDrifted: r.predictionDrifted, driftedColumns: r.columns.filter((c) => c.drifted).map((c) => c.name),
+        columnsWithQualityIssues: r.columns.filter((c) => c.issues.length > 0).map((c) => c.name),
+      })),
+      read,
+    };
+    log(summary.versions.some((v) => v.datasetDrift || v.predictionDrifted) ? 'WARN' : 'INFO', 'drift check', { ...summary });
+    return summary;
+  }
+
+  function log(level: string, message: string, fields: Record<string, unknown>): void {
+    write(JSON.stringify({ level, message, ...fields }));
+  }
+
+  return async (_event, context) => {
+    const remaining = context ? context.getRemainingTimeInMillis() - TIMEOUT_MARGIN_MS : Infinity;
+    const signal = Number.isFinite(remaining) ? AbortSignal.timeout(Math.max(1, Math.floor(remaining))) : new AbortController().signal;
+    const summaries: DriftRunSummary[] = [];
+    for (const model of settings.models) summaries.push(await check(model, signal));
+    return summaries;
+  };
+}
+
+/** The handler as deployed: settings from the environment, the client from the SDK's. Built on the first event. */
+let deployed: DriftHandler | undefined;
+
+/** The Lambda handler. */
+export const handler: DriftHandler = (event, context) => {
+  if (!deployed) {
+    const settings = parseDriftEnvironment(process.env);
+    deployed = createDriftHandler({ settings, s3: new S3Client({ forcePathStyle: settings.s3ForcePathStyle }) });
+  }
+  return deployed(event, context);
+};

@@ -1,0 +1,226 @@
+/**
+ * The drift Lambda end to end on s3rver: prediction logs in our format (plain and gzipped) and SageMaker data capture
+ * (OIP JSON, gzipped), a baseline written as the baseline builder writes it, the real handler with a real S3 client,
+ * and the EMF it prints.
+ */
+import { gzipSync } from 'zlib';
+import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { driftEnvironment, DriftModelSettings } from '../../runtime/contracts/drift';
+import { predictionLogDayPrefix, partitionDate, partitionHour } from '../../runtime/core/datasets';
+import { ProfileBuilder } from '../../runtime/core/drift/profile';
+import { DriftMetrics, METRICS_NAMESPACE } from '../../runtime/core/metrics';
+import { PREDICTION_LOG_SCHEMA, toJsonLine } from '../../runtime/core/prediction-log';
+import { seededRandom } from '../../runtime/core/random';
+import { writeBaseline } from '../../runtime/aws/baseline-store';
+import { createDriftHandler, handler } from '../../runtime/handlers/drift-handler';
+import { localClientConfig, LocalService, startS3rver } from '../support/local-aws';
+
+const BUCKET = 'datasets';
+const CAPTURE_BUCKET = 'capture';
+const HOUR = 3_600_000;
+let s3rver: LocalService;
+let s3: S3Client;
+
+beforeAll(async () => {
+  s3rver = await startS3rver();
+  s3 = new S3Client(localClientConfig(s3rver.endpoint));
+  await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+  await s3.send(new CreateBucketCommand({ Bucket: CAPTURE_BUCKET }));
+});
+
+afterAll(async () => {
+  s3.destroy();
+  await s3rver.stop();
+});
+
+/** A row of the generated traffic: amount ~ N(100 + shift, 15), country from a fixed mix, a score from the amount. */
+interface Row { amount: number; country: string; score: number }
+
+function traffic(n: number, seed: number, shift = 0): Row[] {
+  const random = seededRandom(seed);
+  const normal = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+  return Array.from({ length: n }, () => {
+    const amount = 100 + shift + 15 * normal();
+    const u = random();
+    return { amount, country: u < 0.5 ? 'FR' : u < 0.8 ? 'DE' : 'ES', score: 1 / (1 + Math.exp(-(amount - 100) / 15)) };
+  });
+}
+
+/** Writes the baseline of `model` `version` from rows, as the baseline builder does (a profile under the served names). */
+async function baseline(model: string, version: string, rows: Row[]): Promise<void> {
+  const builder = new ProfileBuilder();
+  for (const r of rows) builder.addRow({ 'txn:amount': r.amount, 'txn:country': r.country }, { probability: [r.score] });
+  await writeBaseline(s3, BUCKET, builder.build({ model, modelVersion: version, source: 'test training set' }));
+}
+
+/** Spreads rows over the last 50 minutes (all inside a one-hour window ending now). */
+const timeOf = (i: number, n: number, now: number) => now - 50 * 60_000 + Math.floor((i * 49 * 60_000) / n);
+
+/** Our gateway's lines for rows, written into the dataset's hour partitions (gzipped when `gzip`), plus `extra` lines. */
+async function predictionLogs(model: string, version: string, rows: Row[], now: number, options: { gzip?: boolean; extra?: string[] } = {}): Promise<void> {
+  const byKey = new Map<string, string[]>();
+  rows.forEach((r, i) => {
+    const ts = timeOf(i, rows.length, now);
+    const key = `${predictionLogDayPrefix(model, partitionDate(ts))}hour=${partitionHour(ts)}/part-${i % 2}.jsonl${options.gzip ? '.gz' : ''}`;
+    const line = toJsonLine({
+      schema: PREDICTION_LOG_SCHEMA, ts: new Date(ts).toISOString(), requestId: `r-${i}`, model, modelVersion: version, variant: 'champion',
+      features: { 'txn:amount': r.amount, 'txn:country': r.country }, outputs: { probability: [r.score] }, latencyMs: 3, fallback: false,
+    });
+    byKey.set(key, [...byKey.get(key) ?? [], line]);
+  });
+  const keys = [...byKey.keys()];
+  byKey.get(keys[0])!.push(...(options.extra ?? []).map((l) => `${l}\n`));
+  for (const [key, lines] of byKey) {
+    const body = Buffer.from(lines.join(''));
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: options.gzip ? gzipSync(body) : body }));
+  }
+}
+
+/** SageMaker data-capture lines (OIP JSON bodies, batches of 2) for rows, gzipped, in `<prefix>/<endpoint>/<variant>/yyyy/mm/dd/hh/`. */
+async function dataCapture(prefix: string, endpoint: string, variant: string, rows: Row[], now: number): Promise<void> {
+  const byKey = new Map<string, string[]>();
+  for (let i = 0; i < rows.length; i += 2) {
+    const batch = rows.slice(i, i + 2);
+    const ts = timeOf(i, rows.length, now);
+    const iso = new Date(ts).toISOString();
+    const key = `${prefix}/${endpoint}/${variant}/${iso.slice(0, 4)}/${iso.slice(5, 7)}/${iso.slice(8, 10)}/${iso.slice(11, 13)}/capture.jsonl.gz`;
+    const input = { inputs: [{ name: 'features', shape: [batch.length, 1], datatype: 'FP32', data: batch.map((r) => r.amount) }] };
+    const output = { outputs: [{ name: 'probability', shape: [batch.length, 1], datatype: 'FP32', data: batch.map((r) => r.score) }] };
+    const line = JSON.stringify({
+      captureData: {
+        endpointInput: { observedContentType: 'application/json', mode: 'INPUT', data: JSON.stringify(input), encoding: 'JSON' },
+        endpointOutput: { observedContentType: 'application/json', mode: 'OUTPUT', data: Buffer.from(JSON.stringify(output)).toString('base64'), encoding: 'BASE64' },
+      },
+      eventMetadata: { eventId: `e-${i}`, inferenceTime: iso },
+      eventVersion: '0',
+    });
+    byKey.set(key, [...byKey.get(key) ?? [], line]);
+  }
+  for (const [key, lines] of byKey) await s3.send(new PutObjectCommand({ Bucket: CAPTURE_BUCKET, Key: key, Body: gzipSync(lines.join('\n') + '\n') }));
+}
+
+/** The EMF lines printed, parsed, keyed by `Model` (+ `/Feature`). */
+function emf(lines: string[]): Map<string, Record<string, unknown>> {
+  const out = new Map<string, Record<string, unknown>>();
+  for (const line of lines) {
+    const parsed = JSON.parse(line);
+    if (!parsed._aws) continue;
+    expect(parsed._aws.CloudWatchMetrics[0].Namespace).toBe(METRICS_NAMESPACE);
+    out.set(parsed.Feature ? `${parsed.Model}/${parsed.Feature}` : parsed.Model, parsed);
+  }
+  return out;
+}
+
+async function run(models: DriftModelSettings[], now = Date.now()) {
+  const lines: string[] = [];
+  const drift = createDriftHandler({ settings: { models, datasetBucketName: BUCKET, windowMs: HOUR }, s3, now: () => now, log: (l) => lines.push(l) });
+  const summaries = await drift({}, { getRemainingTimeInMillis: () => 60_000 });
+  return { metrics: emf(lines), summaries, lines };
+}
+
+const BASELINE = traffic(4000, 1);
+
+test('same distribution: nothing drifts; rows counted; the unreadable lines (not JSON, nested 5,000 deep, over 1 MiB) counted', async () => {
+  const now = Date.now();
+  await baseline('same', 'v1', BASELINE);
+  const record = toJsonLine({
+    schema: PREDICTION_LOG_SCHEMA, ts: new Date(now - 60_000).toISOString(), requestId: 'r', model: 'same', modelVersion: 'v1',
+    features: { 'txn:amount': 'DEEP' }, outputs: {}, latencyMs: 1, fallback: false,
+  }).trimEnd();
+  const hostile = ['not json', record.replace('"DEEP"', '['.repeat(5000) + ']'.repeat(5000)), `{"x":"${'a'.repeat(1_100_000)}"}`];
+  await predictionLogs('same', 'v1', traffic(3000, 2), now, { extra: hostile });
+
+  const { metrics, summaries } = await run([{ model: 'same' }], now);
+
+  const model = metrics.get('same')!;
+  expect(model[DriftMetrics.WINDOW_ROWS]).toBe(3000);
+  expect(model[DriftMetrics.UNREADABLE_RECORDS]).toBe(3);
+  expect(model[DriftMetrics.DRIFTED_FEATURE_SHARE]).toBe(0);
+  expect(model[DriftMetrics.PREDICTION_DRIFTED]).toBe(0);
+  expect(metrics.get('same/txn:amount')![DriftMetrics.DRIFTED]).toBe(0);
+  expect(metrics.get('same/txn:country')![DriftMetrics.DRIFTED]).toBe(0);
+  expect(summaries[0].unreadable).toEqual({ 'not-json': 1, 'invalid-value': 1, 'line-too-long': 1 });
+});
+
+test('a shifted feature (0.5σ) drifts, gzipped logs read; its score output drifts too (prediction drift)', async () => {
+  const now = Date.now();
+  await baseline('shifted', 'v1', BASELINE);
+  await predictionLogs('shifted', 'v1', traffic(3000, 3, 7.5), now, { gzip: true });
+
+  const { metrics, summaries } = await run([{ model: 'shifted' }], now);
+
+  expect(metrics.get('shifted')![DriftMetrics.WINDOW_ROWS]).toBe(3000);
+  expect(metrics.get('shifted/txn:amount')![DriftMetrics.DRIFTED]).toBe(1);
+  expect(metrics.get('shifted/txn:country')![DriftMetrics.DRIFTED]).toBe(0);
+  expect(metrics.get('shifted')![DriftMetrics.DRIFTED_FEATURE_SHARE]).toBe(50);
+  expect(metrics.get('shifted')![DriftMetrics.PREDICTION_DRIFTED]).toBe(1);
+  expect(summaries[0].versions[0].driftedColumns).toEqual(['txn:amount', 'output:probability']);
+});
+
+test('data capture (OIP JSON and BASE64, batches of 2, gzipped): rows named by inputColumns, version from the variant', async () => {
+  const now = Date.now();
+  const rows = traffic(2000, 4, 7.5);
+  await baseline('captured', 'v7', BASELINE);
+  await dataCapture('data-capture', 'fraud-endpoint', 'AllTraffic', rows, now);
+
+  const { metrics, summaries } = await run([{
+    model: 'captured', predictionLogs: false, inputColumns: ['txn:amount'],
+    dataCapture: { bucket: CAPTURE_BUCKET, prefix: 'data-capture', endpointName: 'fraud-endpoint', modelVersions: { AllTraffic: 'v7' } },
+  }], now);
+
+  expect(metrics.get('captured')![DriftMetrics.WINDOW_ROWS]).toBe(2000);
+  expect(metrics.get('captured/txn:amount')![DriftMetrics.DRIFTED]).toBe(1);
+  expect(summaries[0].versions.map((v) => v.modelVersion)).toEqual(['v7']);
+  expect(summaries[0].unreadable).toEqual({});
+});
+
+test('an empty window emits WINDOW_ROWS 0; a version without a baseline is counted and named, not checked', async () => {
+  const now = Date.now();
+  await predictionLogs('nobaseline', 'v9', traffic(10, 5), now);
+  const { metrics, summaries, lines } = await run([{ model: 'empty' }, { model: 'nobaseline' }], now);
+
+  expect(metrics.get('empty')![DriftMetrics.WINDOW_ROWS]).toBe(0);
+  expect(metrics.get('nobaseline')![DriftMetrics.WINDOW_ROWS]).toBe(0);
+  expect(summaries[1].skipped).toEqual({ 'no-baseline': 10 });
+  expect(summaries[1].versionsWithoutBaseline).toEqual(['v9']);
+  expect(lines.some((l) => l.includes('"reason":"no-baseline"') && l.includes('baselines/model=nobaseline/version=v9/baseline.json'))).toBe(true);
+});
+
+test('rows outside the window and fallback answers are skipped, counted', async () => {
+  const now = Date.now();
+  await baseline('edges', 'v1', BASELINE);
+  const line = (ts: number, fallback: boolean) => toJsonLine({
+    schema: PREDICTION_LOG_SCHEMA, ts: new Date(ts).toISOString(), requestId: 'r', model: 'edges', modelVersion: 'v1',
+    features: { 'txn:amount': 1 }, outputs: { probability: [0.5] }, latencyMs: 1, fallback,
+  }).trimEnd();
+  const extra = [...Array(5).fill(line(now - 60_000, true)), ...Array(4).fill(line(now + 60_000, false)), line(now - 2 * HOUR, false)];
+  await predictionLogs('edges', 'v1', traffic(100, 6), now, { extra });
+
+  const { summaries } = await run([{ model: 'edges' }], now);
+  expect(summaries[0].rowsChecked).toBe(100);
+  expect(summaries[0].skipped).toEqual({ fallback: 5, 'outside-window': 5 });
+});
+
+test('the deployed handler: settings from the contract environment, the S3 endpoint from the SDK environment', async () => {
+  const now = Date.now();
+  await baseline('deployed', 'v1', BASELINE);
+  await predictionLogs('deployed', 'v1', traffic(500, 7), now);
+  const saved = { ...process.env };
+  Object.assign(process.env, {
+    ...driftEnvironment({ models: [{ model: 'deployed' }], datasetBucketName: BUCKET, windowMs: HOUR, s3ForcePathStyle: true }),
+    AWS_ENDPOINT_URL_S3: s3rver.endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER',
+  });
+  const printed: string[] = [];
+  const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    printed.push(String(chunk).trimEnd());
+    return true;
+  });
+  try {
+    const summaries = await handler({}, { getRemainingTimeInMillis: () => 60_000 });
+    expect(summaries[0].rowsChecked).toBe(500);
+  } finally {
+    spy.mockRestore();
+    process.env = saved;
+  }
+  expect(emf(printed).get('deployed')![DriftMetrics.WINDOW_ROWS]).toBe(500);
+});
