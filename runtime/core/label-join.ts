@@ -16,6 +16,7 @@
  * reach one prediction, the latest `labelTime` wins.
  */
 import { LabelRecord } from './datasets';
+import { flattenOutputs, OUTPUT_PREFIX } from './drift/profile';
 import { LoggedPrediction, LoggedValue, parseInstant } from './logged-predictions';
 import { MetricDatum, MetricDimensions, METRICS_NAMESPACE, ModelQualityMetrics, toEmf } from './metrics';
 import { LabelValue, ModelQualitySummary, ProblemType, QualityAccumulator } from './model-quality';
@@ -47,8 +48,8 @@ export interface LabelJoinOptions {
   readonly positiveLabel?: string;
   /**
    * The model output that is the score: an output name (a scalar or one-element output, e.g. `score`), or
-   * `<name>[<i>]` for element i of a vector output (e.g. `probabilities[1]`) — the drift profile's `output:` column
-   * names without the prefix.
+   * `<name>[<i>]` for element i of a vector output of up to `MAX_OUTPUT_VECTOR` (32) elements (e.g.
+   * `probabilities[1]`) — the drift profile's output column names (`flattenOutputs`) without their `output:` prefix.
    */
   readonly scoreOutput: string;
   /** Labels whose `labelTime` lies in this window are joined (the labels that arrived since the last runs). */
@@ -72,7 +73,7 @@ export type LabelSkipReason =
 export type UnusablePairReason =
   /** The prediction has no output `scoreOutput`. */
   | 'no-score-output'
-  /** The score output is not a number (a string, a vector where a scalar was configured, an index out of range). */
+  /** The score output is not a number (a string, null, a vector where a scalar was configured). */
   | 'score-not-a-number'
   /** The score or label does not fit the problem (a classification score outside 0–1, a label of another kind). */
   | 'unusable-pair';
@@ -172,28 +173,17 @@ export function entityKey(entity: Readonly<Record<string, unknown>>): string {
   return JSON.stringify(Object.keys(entity).sort().map((name) => [name, String(entity[name])]));
 }
 
-/** Where `scoreOutput` points: an output name, and an element index for `<name>[<i>]`. */
-function parseScoreOutput(scoreOutput: string): { name: string; index?: number } {
-  const open = scoreOutput.lastIndexOf('[');
-  if (open > 0 && scoreOutput.endsWith(']')) {
-    const digits = scoreOutput.slice(open + 1, -1);
-    if (/^\d{1,6}$/.test(digits)) return { name: scoreOutput.slice(0, open), index: Number(digits) };
-  }
-  return { name: scoreOutput };
-}
-
-/** Reads the score of a prediction's outputs (an exact output name first, so a name with brackets still works). */
+/**
+ * Reads the score from a prediction's outputs as the drift profile names output columns (`flattenOutputs`:
+ * `output:<name>` for a scalar or one-element output, `output:<name>[i]` for element i of a vector of up to
+ * `MAX_OUTPUT_VECTOR` elements).
+ */
 function scoreReader(scoreOutput: string): (outputs: Readonly<Record<string, LoggedValue>>) => Score {
-  const { name, index } = parseScoreOutput(scoreOutput);
-  const has = (outputs: object, key: string) => Object.prototype.hasOwnProperty.call(outputs, key);
+  const column = OUTPUT_PREFIX + scoreOutput;
   return (outputs) => {
-    let value: LoggedValue | undefined;
-    if (has(outputs, scoreOutput)) value = outputs[scoreOutput];
-    else if (index !== undefined && has(outputs, name)) {
-      const vector = outputs[name];
-      // A one-element output is logged as a scalar: `name[0]` is that scalar.
-      value = Array.isArray(vector) ? vector[index] : index === 0 ? vector : undefined;
-    } else return { reason: 'no-score-output' };
+    const flat = flattenOutputs(outputs);
+    if (!Object.prototype.hasOwnProperty.call(flat, column)) return { reason: 'no-score-output' };
+    const value = flat[column];
     return typeof value === 'number' && Number.isFinite(value) ? { score: value } : { reason: 'score-not-a-number' };
   };
 }
@@ -374,6 +364,11 @@ export function qualityDropPercent(current: ModelQualitySummary, baseline: Model
   return Math.max(0, (worse / then) * 100);
 }
 
+/** A variant's drop against the baseline of its model version (`qualityDropPercent`); undefined without labels or baseline. */
+export function variantQualityDrop(variant: VariantQuality, baselines: ReadonlyMap<string, ModelQualitySummary> | undefined): number | undefined {
+  return variant.quality.count > 0 ? qualityDropPercent(variant.quality, baselines?.get(variant.modelVersion)) : undefined;
+}
+
 /** Options of `labelJoinEmf`. */
 export interface LabelJoinEmfOptions {
   /**
@@ -411,7 +406,7 @@ export function labelJoinEmf(result: LabelJoinResult, options: LabelJoinEmfOptio
       [M.BRIER, q.brier, 'None'],
       [M.MAE, q.mae, 'None'],
       [M.RMSE, q.rmse, 'None'],
-      [M.QUALITY_DROP, q.count > 0 ? qualityDropPercent(q, options.baselines?.get(v.modelVersion)) : undefined, 'Percent'],
+      [M.QUALITY_DROP, variantQualityDrop(v, options.baselines), 'Percent'],
     ];
     return toEmf(
       { [MetricDimensions.MODEL]: result.model, [MetricDimensions.VARIANT]: v.variant },

@@ -3,14 +3,22 @@
  * left out, per-variant quality, delay and coverage, the drop against a baseline and the EMF lines — against values
  * worked out by hand here.
  */
-import type { LabelRecord } from '../../runtime/core/datasets';
+import { gzipSync } from 'zlib';
+import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { serializeBaseline } from '../../runtime/aws/baseline-store';
+import { baselineKey, labelDayPrefix, LabelRecord, partitionDate, predictionLogDayPrefix } from '../../runtime/core/datasets';
+import { ProfileBuilder } from '../../runtime/core/drift/profile';
 import { DEFAULT_VARIANT, LabelJoin, labelJoinEmf, LabelJoinOptions, qualityDropPercent } from '../../runtime/core/label-join';
 import type { LoggedPrediction } from '../../runtime/core/logged-predictions';
 import { ModelQualityMetrics as M } from '../../runtime/core/metrics';
+import { PREDICTION_LOG_SCHEMA, PredictionLogRecord, toJsonLine } from '../../runtime/core/prediction-log';
+import { seededRandom } from '../../runtime/core/random';
+import { createLabelJoinHandler } from '../../runtime/handlers/label-join-handler';
+import { LocalService, localClientConfig, startS3rver } from '../support/local-aws';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
-const NOW = Date.UTC(2026, 2, 10);
+const NOW = Date.UTC(2026, 2, 10, 12);
 const iso = (ms: number) => new Date(ms).toISOString();
 const EVENT = NOW - 30 * HOUR; // the entity label's event time
 
@@ -128,7 +136,7 @@ describe('LabelJoin', () => {
     const labels = ['p1', 'p2', 'p3', 'p4'].map((id) => label({ requestId: id, label: 1, labelTime: iso(NOW - HOUR) }));
     const r = join([
       vector('p1', { probabilities: [0.25, 0.75] }),
-      vector('p2', { probabilities: 'x' }),
+      vector('p2', { probabilities: ['a', 'b'] }),
       vector('p3', { other: 1 }),
       vector('p4', { probabilities: [0.5, 1.5] }), // outside 0–1: not a probability
     ], labels, { scoreOutput: 'probabilities[1]' });
@@ -160,5 +168,135 @@ describe('quality drop against the baseline', () => {
     expect(champion).not.toHaveProperty(M.RMSE);
     // No baselines: no drop metric.
     expect(JSON.parse(labelJoinEmf(result)[0])).not.toHaveProperty(M.QUALITY_DROP);
+  });
+});
+
+/**
+ * End to end on s3rver: the real handler and a real S3 client over generated prediction logs (our format, two
+ * variants, one gzip object and one plain object) and labels (by request and by entity + time, a late label, an
+ * unknown request, a label outside the window, an invalid line), with a baseline for the champion's version. The
+ * expected values are computed here from the generated pairs, by pair counting and the textbook formulas.
+ */
+describe('label-join handler on s3rver', () => {
+  const BUCKET = 'dataset';
+  let s3rver: LocalService;
+  let s3: S3Client;
+  beforeAll(async () => {
+    s3rver = await startS3rver();
+    s3 = new S3Client(localClientConfig(s3rver.endpoint));
+    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+  });
+  afterAll(async () => {
+    s3.destroy();
+    await s3rver.stop();
+  });
+
+  const put = (Key: string, Body: string | Buffer) => s3.send(new PutObjectCommand({ Bucket: BUCKET, Key, Body }));
+  const record = (requestId: string, variant: string, ts: number, score: number, extra: Partial<PredictionLogRecord> = {}): PredictionLogRecord => ({
+    schema: PREDICTION_LOG_SCHEMA, ts: iso(ts), requestId, model: 'fraud', modelVersion: variant === 'champion' ? 'v1' : 'v2', variant,
+    features: { 'txn:amount': 10 }, outputs: { score: [score] }, latencyMs: 5, fallback: false, ...extra,
+  });
+
+  test('EMF per variant matches the values computed from the generated pairs', async () => {
+    const random = seededRandom(11);
+    const records: PredictionLogRecord[] = [];
+    const labels: object[] = [];
+    /** The (score, label, delay seconds) pairs each variant must be measured on. */
+    const expected: Record<string, { score: number; label: number; delayS: number }[]> = { champion: [], challenger: [] };
+    const counts: Record<string, number> = { champion: 0, challenger: 0 };
+    for (let i = 0; i < 200; i++) {
+      const variant = i % 5 < 3 ? 'champion' : 'challenger';
+      const ts = NOW - 3 * DAY + i * 20 * 60_000; // every 20 minutes over 3 days (to NOW − 6.3 h)
+      const score = Math.round(random() * 1000) / 1000;
+      const requestId = `r-${i}`;
+      records.push(record(requestId, variant, ts, score));
+      counts[variant]++;
+      if (i % 2 === 0) { // every other prediction gets a label, 2 to 20 hours after the window's end minus a day
+        const y = random() < score ? 1 : 0;
+        const labelMs = NOW - 20 * HOUR + (i % 18) * HOUR;
+        if (labelMs <= ts) continue;
+        labels.push({ model: 'fraud', requestId, label: y === 1, labelTime: iso(labelMs) });
+        expected[variant].push({ score, label: y, delayS: (labelMs - ts) / 1000 });
+      }
+    }
+    // A late correction: r-0's first label (wrong) is replaced by a later one.
+    const r0 = expected[records[0].variant!].find((p) => p.score === (records[0].outputs.score as number[])[0])!;
+    labels.unshift({ model: 'fraud', requestId: 'r-0', label: r0.label === 0, labelTime: iso(NOW - 23 * HOUR) });
+    // By entity + event time: c-7's latest prediction before the event (0.85, champion) is the one labelled.
+    const event = NOW - 10 * HOUR;
+    records.push(record('e-1', 'champion', event - 2 * HOUR, 0.2, { entity: { customer_id: 'c-7' } }));
+    records.push(record('e-2', 'champion', event - 1 * HOUR, 0.85, { entity: { customer_id: 'c-7' } }));
+    counts.champion += 2;
+    labels.push({ model: 'fraud', entity: { customer_id: 'c-7' }, eventTime: iso(event), label: 1, labelTime: iso(NOW - 2 * HOUR) });
+    expected.champion.push({ score: 0.85, label: 1, delayS: 9 * 3600 }); // labelled at NOW − 2 h, predicted at NOW − 11 h
+    // A fallback (labelled, but not the model's answer), an unknown request, a label before the window, an invalid line.
+    records.push(record('f-1', 'champion', NOW - 5 * HOUR, 0.99, { fallback: true }));
+    labels.push({ model: 'fraud', requestId: 'f-1', label: 1, labelTime: iso(NOW - HOUR) });
+    labels.push({ model: 'fraud', requestId: 'nobody', label: 1, labelTime: iso(NOW - HOUR) });
+    labels.push({ model: 'fraud', requestId: 'r-2', label: 1, labelTime: iso(NOW - 25 * HOUR) });
+
+    const hourKey = (ms: number, name: string) => `${predictionLogDayPrefix('fraud', new Date(ms).toISOString().slice(0, 10))}hour=${new Date(ms).toISOString().slice(11, 13)}/${name}`;
+    await put(hourKey(NOW - 7 * HOUR, 'part-0.jsonl.gz'), gzipSync(records.slice(0, 150).map(toJsonLine).join('')));
+    await put(hourKey(NOW - 3 * HOUR, 'part-1.jsonl'), records.slice(150).map(toJsonLine).join('') + 'not json\n');
+    const labelLines = (list: object[]) => list.map((l) => JSON.stringify(l)).join('\n') + '\n';
+    // The label dataset's layout: dt is the labelTime's date; the window [NOW − 1 day, NOW) touches two days.
+    const yesterday = labels.filter((l: any) => partitionDate(Date.parse(l.labelTime)) === '2026-03-09');
+    await put(`${labelDayPrefix('fraud', '2026-03-09')}labels-0.jsonl`, labelLines(yesterday) + '{"model":"fraud","label":1}\n');
+    await put(`${labelDayPrefix('fraud', '2026-03-10')}labels-0.jsonl`, labelLines(labels.filter((l) => !yesterday.includes(l))));
+    const baseline = new ProfileBuilder().build({ model: 'fraud', modelVersion: 'v1', source: 'test', quality: { problem: 'classification', count: 1000, auc: 0.95 } });
+    await put(baselineKey('fraud', 'v1'), serializeBaseline(baseline));
+
+    const lines: string[] = [];
+    const handler = createLabelJoinHandler({
+      s3, now: () => NOW, log: (line) => lines.push(line),
+      settings: { model: 'fraud', problem: 'classification', scoreOutput: 'score', datasetBucketName: BUCKET, labelWindowMs: DAY, lookbackMs: 7 * DAY, callTimeoutMs: 5000 },
+    });
+    const summary = await handler({}, { getRemainingTimeInMillis: () => 60_000 });
+
+    const emf = lines.map((l) => JSON.parse(l)).filter((l) => l._aws);
+    expect(emf.map((l) => l.Variant)).toEqual(['challenger', 'champion']);
+    for (const line of emf) {
+      const pairs = expected[line.Variant];
+      const n = pairs.length;
+      const pos = pairs.filter((p) => p.label === 1);
+      const neg = pairs.filter((p) => p.label === 0);
+      // AUC: each (positive, negative) pair ordered right counts 1, a tie 1/2.
+      let wins = 0;
+      for (const p of pos) for (const q of neg) wins += p.score > q.score ? 1 : p.score === q.score ? 0.5 : 0;
+      const tp = pos.filter((p) => p.score >= 0.5).length;
+      const fp = neg.filter((p) => p.score >= 0.5).length;
+      const tn = neg.length - fp;
+      const bins = Array.from({ length: 10 }, (_, b) => pairs.filter((p) => Math.min(9, Math.floor(p.score * 10)) === b));
+      const ece = bins.reduce((sum, bin) => sum + (bin.length === 0 ? 0
+        : (bin.length / n) * Math.abs(bin.reduce((s, p) => s + p.label, 0) / bin.length - bin.reduce((s, p) => s + p.score, 0) / bin.length)), 0);
+      expect(line[M.LABELLED]).toBe(n);
+      expect(line[M.COVERAGE]).toBeCloseTo((100 * n) / counts[line.Variant], 9);
+      expect(line[M.AUC]).toBeCloseTo(wins / (pos.length * neg.length), 9);
+      expect(line[M.ACCURACY]).toBeCloseTo((100 * (tp + tn)) / n, 9);
+      expect(line[M.PRECISION]).toBeCloseTo((100 * tp) / (tp + fp), 9);
+      expect(line[M.RECALL]).toBeCloseTo((100 * tp) / pos.length, 9);
+      expect(line[M.BRIER]).toBeCloseTo(pairs.reduce((s, p) => s + (p.score - p.label) ** 2, 0) / n, 9);
+      expect(line[M.ECE]).toBeCloseTo(ece, 9);
+      expect(line[M.LABEL_DELAY_AVG_S]).toBeCloseTo(pairs.reduce((s, p) => s + p.delayS, 0) / n, 6);
+      expect(line[M.LABEL_DELAY_MAX_S]).toBe(Math.max(...pairs.map((p) => p.delayS)));
+      // The champion (v1) against its baseline AUC of 0.95; the challenger's version (v2) has no baseline.
+      if (line.Variant === 'champion') expect(line[M.QUALITY_DROP]).toBeCloseTo(Math.max(0, ((0.95 - line[M.AUC]) / 0.95) * 100), 9);
+      else expect(line).not.toHaveProperty(M.QUALITY_DROP);
+    }
+    expect(summary.labels).toMatchObject({ unmatched: 1, fallbackOnly: 1, superseded: 1, skipped: { 'outside-label-window': 1 } });
+    expect(summary.unreadableLabels).toEqual({ 'invalid-label': 1 });
+    expect(summary.unreadablePredictions).toEqual({ 'not-json': 1 });
+    expect(summary.read.predictions.objects).toBe(2);
+    expect(JSON.parse(lines[lines.length - 1])).toMatchObject({ level: 'INFO', message: 'label join', model: 'fraud' });
+  });
+
+  test('an S3 call past its deadline fails the run (no metrics of a partial window)', async () => {
+    const lines: string[] = [];
+    const handler = createLabelJoinHandler({
+      s3, now: () => NOW, log: (line) => lines.push(line),
+      settings: { model: 'fraud', problem: 'classification', scoreOutput: 'score', datasetBucketName: BUCKET, labelWindowMs: DAY, lookbackMs: 7 * DAY, callTimeoutMs: 1 },
+    });
+    await expect(handler({}, { getRemainingTimeInMillis: () => 60_000 })).rejects.toMatchObject({ name: expect.stringMatching(/Abort|Timeout/) });
+    expect(lines.filter((l) => l.includes('_aws'))).toEqual([]);
   });
 });
