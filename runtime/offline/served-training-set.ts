@@ -218,8 +218,14 @@ function outputValue(value: unknown): unknown {
 }
 
 /** Parses JSON text of a query row (null stays null). */
-function parsed(text: unknown): any {
+function parsed(text: unknown): unknown {
   return typeof text === 'string' ? JSON.parse(text) : null;
+}
+
+/** A logged JSON object (features, outputs), or an empty one for anything else a hostile record holds. */
+function objectOf(text: unknown): Record<string, unknown> {
+  const value = parsed(text);
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? value as Record<string, unknown> : {};
 }
 
 /**
@@ -227,8 +233,8 @@ function parsed(text: unknown): any {
  * @param outputNames the `output__<name>` columns to fill (null where a row lacks one)
  */
 export function servedRow(row: Record<string, unknown>, columns: { joinKeys: readonly string[]; featureRefs: readonly string[]; outputNames: readonly string[]; labels: boolean }): ServedRow {
-  const features = parsed(row[FEATURES_JSON]) ?? {};
-  const outputs = parsed(row[OUTPUTS_JSON]) ?? {};
+  const features = objectOf(row[FEATURES_JSON]);
+  const outputs = objectOf(row[OUTPUTS_JSON]);
   const out: ServedRow = {
     [SPINE_TIMESTAMP_COLUMN]: new Date(String(row.ts)),
     request_id: row.request_id,
@@ -236,8 +242,8 @@ export function servedRow(row: Record<string, unknown>, columns: { joinKeys: rea
     variant: row.variant ?? null,
   };
   for (const key of columns.joinKeys) out[key] = row[key] ?? null;
-  for (const ref of columns.featureRefs) out[servedFeatureColumn(ref)] = features[ref] ?? null;
-  for (const name of columns.outputNames) out[`${OUTPUT_COLUMN_PREFIX}${name}`] = name in outputs ? outputValue(outputs[name]) : null;
+  for (const ref of columns.featureRefs) out[servedFeatureColumn(ref)] = Object.hasOwn(features, ref) ? features[ref] : null;
+  for (const name of columns.outputNames) out[`${OUTPUT_COLUMN_PREFIX}${name}`] = Object.hasOwn(outputs, name) ? outputValue(outputs[name]) : null;
   if (columns.labels) {
     out[LABEL_COLUMN] = parsed(row[LABEL_JSON]);
     out[LABEL_TIME_COLUMN] = row[LABEL_TIME_COLUMN] ?? null;

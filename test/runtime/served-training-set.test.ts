@@ -148,6 +148,15 @@ describe('getServedTrainingSet', () => {
     ]));
   });
 
+  test('a hostile record (features a string, outputs a number, entity an array) is a row of nulls, never a failed read', async () => {
+    const hostile = { ...prediction('h1', '2026-06-03T10:00:00.000Z', 'c-9'), features: 'abc', outputs: 5, entity: ['c-9'] } as unknown as PredictionLogRecord;
+    put(s3LogKey(predictionLogModelPrefix(MODEL), new Date('2026-06-03T10:00:10Z')), toJsonLine(hostile) + toJsonLine(prediction('h2', '2026-06-03T10:00:01.000Z', 'c-9')));
+    const rows = await getServedTrainingSet({ datasetRoot: root, model: MODEL, from: '2026-06-03T00:00:00Z', to: '2026-06-04T00:00:00Z' });
+    expect(rows.map((r) => [r.request_id, r.customer_id, r.customer_txn_stats__txn_count_1h, r.output__probability])).toEqual([
+      ['h1', null, null, null], ['h2', 'c-9', 3, 0.2],
+    ]);
+  });
+
   test('a window with no logs, or a model without any, is empty', async () => {
     expect(await getServedTrainingSet({ datasetRoot: root, model: MODEL, from: '2025-01-01T00:00:00Z', to: '2025-01-02T00:00:00Z' })).toEqual([]);
     expect(await getServedTrainingSet({ datasetRoot: root, model: 'unlogged', ...window })).toEqual([]);
