@@ -1,0 +1,265 @@
+import { Duration, Size, Stack, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct, IConstruct } from 'constructs';
+import { DRIFT_HANDLER, driftEnvironment, DriftModelSettings } from '../../runtime/contracts/drift';
+import { BASELINES_PREFIX, predictionLogModelPrefix } from '../../runtime/core/datasets';
+import type { DriftOptions } from '../../runtime/core/drift/detect';
+import { DriftMetrics, MetricDimensions, METRICS_NAMESPACE } from '../../runtime/core/metrics';
+import { alarmActionOf, anyFailureAlarm, notifyOnStateChanges } from '../private/alarm-actions';
+import { createDeadLetterQueue, sendOnlyDestination } from '../private/dead-letter';
+import { createHandlerFunction } from '../private/handler-function';
+import { grantKeyViaService } from '../private/kms-grants';
+import { driftDetectorProblems } from '../private/validate-drift-detector-props';
+import { nagResource, throwIfProblems } from '../private/validation';
+import type { IInferenceGateway } from '../serving/inference-gateway';
+import type { IModelEndpoint } from '../serving/model-endpoint-base';
+import { AlarmActionProps } from './alarm-actions';
+import { AlarmTopic } from './alarm-topic';
+import type { IPredictionLogDataset } from './prediction-log-dataset';
+
+/** An endpoint's SageMaker data capture, read beside (or instead of) the prediction logs. */
+export interface DriftDataCaptureSource {
+  /** The endpoint captured: its name is the key segment after the prefix, its `modelVersions` the version of each variant. */
+  readonly endpoint: IModelEndpoint;
+  /** The capture bucket (a `ModelEndpoint`'s `dataCaptureBucket`). */
+  readonly bucket: s3.IBucket;
+  /**
+   * The capture prefix (`DataCaptureProps.prefix`), without leading or trailing `/`.
+   * @default 'data-capture'
+   */
+  readonly prefix?: string;
+  /**
+   * The key SageMaker encrypts the captured objects with.
+   * @default - the bucket's key, if any
+   */
+  readonly encryptionKey?: kms.IKey;
+}
+
+/** Properties of a `DriftDetector`. */
+export interface DriftDetectorProps extends AlarmActionProps {
+  /** The prediction-log dataset: its prediction logs are read, and its baselines (`baselines/model=<m>/version=<v>/`). */
+  readonly dataset: IPredictionLogDataset;
+  /**
+   * The model checked (the `model=` partition of its logs and baselines; the `Model` dimension of the metrics).
+   * @default - the gateway's model name; one of `modelName` or `gateway` is required
+   */
+  readonly modelName?: string;
+  /**
+   * The gateway serving the model: its model name is the one checked.
+   * @default - none; `modelName` is required
+   */
+  readonly gateway?: IInferenceGateway;
+  /**
+   * Feature names of the model's inputs by position of a row's flattened inputs, for rows logged as raw tensors
+   * (the inference server's own log, data capture): pass the gateway's `featureRefs` so they line up with the
+   * baseline's `view:feature` columns.
+   * @default - `<input>[<i>]`
+   */
+  readonly inputColumns?: string[];
+  /**
+   * Read the model's prediction logs in the dataset (the gateway's and the server's).
+   * @default true
+   */
+  readonly predictionLogs?: boolean;
+  /**
+   * An endpoint's data capture to read too.
+   * @default - none
+   */
+  readonly dataCapture?: DriftDataCaptureSource;
+  /**
+   * How often the check runs (whole minutes, 1 minute to 1 day): also the period of the `metric…` methods.
+   * @default Duration.hours(1)
+   */
+  readonly schedule?: Duration;
+  /**
+   * The window each run checks, ending at the run's time. Longer than `schedule` smooths (windows overlap); shorter
+   * samples.
+   * @default - the schedule
+   */
+  readonly window?: Duration;
+  /**
+   * Methods and thresholds of the drift decision, per column (`view:feature`, `output:<name>`) and for the dataset.
+   * @default - Evidently's defaults by type and sample size (runtime/core/drift/detect.ts)
+   */
+  readonly detection?: DriftOptions;
+  /**
+   * Memory of the function. The profiles are sketches (kilobytes per column, whatever the window's size); what the
+   * memory buys is CPU: parsing JSON lines is the work, and 1,769 MB is one full vCPU.
+   * @default DEFAULT_DRIFT_MEMORY (1769 MiB)
+   */
+  readonly memorySize?: Size;
+  /**
+   * Timeout of the function (30 seconds to 15 minutes): the read stops 10 seconds before it.
+   * @default Duration.minutes(5)
+   */
+  readonly timeout?: Duration;
+}
+
+/** The default memory of the drift function: one full vCPU (see `DriftDetectorProps.memorySize`). */
+export const DEFAULT_DRIFT_MEMORY = Size.mebibytes(1769);
+/** The default schedule (and window) of a drift check. */
+export const DEFAULT_DRIFT_SCHEDULE = Duration.hours(1);
+
+/**
+ * A drift detector as monitoring uses it: its model, schedule and metrics. Every metric is one value per run; the
+ * methods default to the statistic that reads it in one period of the schedule.
+ */
+export interface IDriftDetector extends IConstruct {
+  /** The model checked: the `Model` dimension. */
+  readonly modelName: string;
+  /** How often the check runs: the default period of the metrics. */
+  readonly schedule: Duration;
+  /** The window each run checks. */
+  readonly window: Duration;
+  /** A drift metric of the model (`DriftMetrics`, dimension Model). @default - Maximum over the schedule */
+  metric(metricName: string, options?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** A per-column metric (`DriftScore`, `Drifted`, `DataQualityIssues`; dimensions Model, Feature). @default - Maximum over the schedule */
+  metricColumn(metricName: string, column: string, options?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Share of the model's features that drifted, percent (dataset drift at ≥ 50 by default). @default - Maximum over the schedule */
+  metricDriftedFeatureShare(options?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Largest drift effect size among the model's outputs (prediction drift). @default - Maximum over the schedule */
+  metricPredictionDriftScore(options?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Share of distinct top predictions, percent: a collapsing model falls. @default - Minimum over the schedule */
+  metricPredictionDiversity(options?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Columns with a data-quality issue (null-rate jump, out of range, unseen categories, type change). @default - Maximum over the schedule */
+  metricDataQualityIssues(options?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Rows checked in the window: 0 means no traffic (or no baseline), not "no drift". @default - Maximum over the schedule */
+  metricWindowRows(options?: cloudwatch.MetricOptions): cloudwatch.Metric;
+}
+
+/**
+ * Checks a model's live inputs and outputs for drift against its baselines, on a schedule: a function run by an
+ * EventBridge rule (`schedule`, default hourly) reads the `window` that ends at the run (default: the schedule) of the
+ * model's prediction logs in the `dataset` and/or an endpoint's data capture, streaming, and compares each model
+ * version's rows with that version's baseline (`npm run baseline`), per feature and output (Evidently's methods and
+ * thresholds by default; `detection` overrides them per column). It publishes, per model and per column, drift
+ * scores, drifted flags, data-quality issues, prediction drift, prediction diversity and the rows checked as EMF
+ * metrics (`DriftMetrics`, namespace `MlPlatform`); `ModelMonitoring` alarms on them through the `metric…` methods.
+ *
+ * The function reads only its model's prefixes of the dataset (and the endpoint's capture prefix). A run that fails
+ * (S3 unreachable, a deadline passed) is retried twice by Lambda; after that the event goes to `deadLetterQueue`.
+ * Alarms on the function's errors and on that queue notify `alarmAction` (by default a new `alarmTopic`).
+ */
+export class DriftDetector extends Construct implements IDriftDetector {
+  public readonly modelName: string;
+  public readonly schedule: Duration;
+  public readonly window: Duration;
+  /** The function running the checks. */
+  public readonly function: lambda.Function;
+  /** The EventBridge rule running it. */
+  public readonly rule: events.Rule;
+  /** Runs that failed after Lambda's retries (and events EventBridge could not deliver). */
+  public readonly deadLetterQueue: sqs.Queue;
+  /** The function failed; the dead-letter queue is not empty. */
+  public readonly alarms: cloudwatch.Alarm[];
+  /** Where every alarm sends its ALARM and OK transitions: `alarmAction`, or `alarmTopic`. */
+  public readonly alarmAction: cloudwatch.IAlarmAction;
+  /** The topic created for the alarms when no `alarmAction` was given: subscribe to it. */
+  public readonly alarmTopic?: AlarmTopic;
+
+  constructor(scope: Construct, id: string, props: DriftDetectorProps) {
+    super(scope, id);
+    const modelName = props.modelName ?? props.gateway?.modelName;
+    throwIfProblems(this, driftDetectorProblems(props, modelName));
+    this.modelName = modelName!;
+    this.schedule = props.schedule ?? DEFAULT_DRIFT_SCHEDULE;
+    this.window = props.window ?? this.schedule;
+
+    const capture = props.dataCapture;
+    const capturePrefix = capture?.prefix ?? 'data-capture';
+    const model: DriftModelSettings = {
+      model: this.modelName,
+      ...(props.predictionLogs === false ? { predictionLogs: false } : {}),
+      ...(props.inputColumns ? { inputColumns: props.inputColumns } : {}),
+      ...(props.detection ? { detection: props.detection } : {}),
+      ...(capture ? {
+        dataCapture: { bucket: capture.bucket.bucketName, prefix: capturePrefix, endpointName: capture.endpoint.endpointName, modelVersions: capture.endpoint.modelVersions },
+      } : {}),
+    };
+    this.function = createHandlerFunction(this, 'Function', {
+      handler: DRIFT_HANDLER,
+      description: `Drift check of model ${this.modelName}: its prediction logs against its baselines, EMF metrics`,
+      environment: driftEnvironment({ models: [model], datasetBucketName: props.dataset.bucket.bucketName, windowMs: this.window.toMilliseconds() }),
+      memorySize: props.memorySize ?? DEFAULT_DRIFT_MEMORY,
+      timeout: props.timeout ?? Duration.minutes(5),
+    });
+
+    const baselines = `${BASELINES_PREFIX}model=${this.modelName}/`;
+    props.dataset.grantRead(this.function, ...(props.predictionLogs === false ? [] : [predictionLogModelPrefix(this.modelName)]), baselines);
+    if (capture) this.grantReadCapture(capture, `${capturePrefix}/${capture.endpoint.endpointName}/`);
+
+    this.deadLetterQueue = createDeadLetterQueue(this, 'DeadLetterQueue', "of the drift function's scheduled invocations");
+    this.function.configureAsyncInvoke({ retryAttempts: 2, maxEventAge: Duration.hours(1), onFailure: sendOnlyDestination(this.deadLetterQueue) });
+    this.rule = new events.Rule(this, 'Schedule', {
+      description: `Runs the drift check of model ${this.modelName}`,
+      schedule: events.Schedule.rate(this.schedule),
+      targets: [new targets.LambdaFunction(this.function, { deadLetterQueue: this.deadLetterQueue, retryAttempts: 2, maxEventAge: Duration.hours(1) })],
+    });
+
+    const notifications = alarmActionOf(this, props);
+    this.alarmAction = notifications.action;
+    this.alarmTopic = notifications.topic;
+    this.alarms = [
+      anyFailureAlarm(this, 'ErrorsAlarm', this.function.metricErrors({ statistic: cloudwatch.Stats.SUM, period: this.schedule }),
+        `The drift check of model ${this.modelName} failed (S3 unreachable, a deadline passed, or the function timed out): its metrics are missing for this window; see the function's log`),
+      anyFailureAlarm(this, 'DeadLetterAlarm', this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: cloudwatch.Stats.MAXIMUM, period: Duration.minutes(5) }),
+        `Drift checks of model ${this.modelName} failed after their retries (the events are in the dead-letter queue): drift is not being checked; see the function's log`),
+    ];
+    notifyOnStateChanges(this.alarmAction, this.alarms);
+  }
+
+  public metric(metricName: string, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return this.metricWith(metricName, { [MetricDimensions.MODEL]: this.modelName }, options);
+  }
+
+  public metricColumn(metricName: string, column: string, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return this.metricWith(metricName, { [MetricDimensions.MODEL]: this.modelName, [MetricDimensions.FEATURE]: column }, options);
+  }
+
+  public metricDriftedFeatureShare(options?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(DriftMetrics.DRIFTED_FEATURE_SHARE, options);
+  }
+
+  public metricPredictionDriftScore(options?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(DriftMetrics.PREDICTION_DRIFT_SCORE, options);
+  }
+
+  public metricPredictionDiversity(options?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(DriftMetrics.PREDICTION_DIVERSITY, { statistic: cloudwatch.Stats.MINIMUM, ...options });
+  }
+
+  public metricDataQualityIssues(options?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(DriftMetrics.COLUMNS_WITH_QUALITY_ISSUES, options);
+  }
+
+  public metricWindowRows(options?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(DriftMetrics.WINDOW_ROWS, options);
+  }
+
+  private metricWith(metricName: string, dimensionsMap: Record<string, string>, options: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap, statistic: cloudwatch.Stats.MAXIMUM, period: this.schedule, ...options });
+  }
+
+  /** Reading the captured objects under `prefix` (and listing only it), decrypting through S3 only. */
+  private grantReadCapture(capture: DriftDataCaptureSource, prefix: string): void {
+    const { bucket } = capture;
+    iam.Grant.addToPrincipal({ grantee: this.function, actions: ['s3:GetObject'], resourceArns: [bucket.arnForObjects(`${prefix}*`)] });
+    iam.Grant.addToPrincipal({
+      grantee: this.function, actions: ['s3:ListBucket'], resourceArns: [bucket.bucketArn], conditions: { StringLike: { 's3:prefix': [`${prefix}*`] } },
+    });
+    const key = capture.encryptionKey ?? bucket.encryptionKey;
+    if (key) grantKeyViaService(key, this.function, 's3', 'kms:Decrypt');
+    const bucketArn = nagResource(Stack.of(this).resolve(bucket.bucketArn));
+    Validations.of(this.function.role!).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${bucketArn}/${prefix}*]`,
+      reason: 'SageMaker writes captured objects under keys it generates (variant/date/hour/uuid): the function reads that endpoint\'s capture prefix only',
+    });
+  }
+}

@@ -1,0 +1,128 @@
+import { App, Duration, Size, Stack, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { DriftDetector, DriftDetectorProps } from '../../lib/monitoring/drift-detector';
+import { PredictionLogDataset } from '../../lib/monitoring/prediction-log-dataset';
+import { ModelEndpoint } from '../../lib/serving/model-endpoint';
+import { DriftModelSettings, DriftVariables } from '../../runtime/contracts/drift';
+import { DriftMetrics, METRICS_NAMESPACE } from '../../runtime/core/metrics';
+import { alarmsWithoutActions } from '../support/alarms';
+
+/** A stack with a dataset, a capture bucket (KMS) of an imported endpoint, and a drift detector of `fraud`. */
+function build(props: Partial<DriftDetectorProps> = {}, options: { nag?: boolean; capture?: boolean } = {}) {
+  const app = new App();
+  if (options.nag) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  const stack = new Stack(app, 'Drift', { env: { account: '123456789012', region: 'us-east-1' } });
+  const dataset = new PredictionLogDataset(stack, 'Dataset');
+  const captureKey = new kms.Key(stack, 'CaptureKey', { enableKeyRotation: true });
+  const captureBucket = s3.Bucket.fromBucketAttributes(stack, 'CaptureBucket', { bucketName: 'capture-bucket', encryptionKey: captureKey });
+  const endpoint = ModelEndpoint.fromEndpointAttributes(stack, 'Endpoint', {
+    endpointName: 'fraud-endpoint', variantNames: ['AllTraffic'], modelName: 'fraud', modelVersions: { AllTraffic: 'v3' },
+  });
+  const detector = new DriftDetector(stack, 'Drift', {
+    dataset, modelName: 'fraud', inputColumns: ['txn:amount', 'txn:count'],
+    ...(options.capture ? { dataCapture: { endpoint, bucket: captureBucket, prefix: 'capture' } } : {}),
+    ...props,
+  });
+  return { app, stack, detector, dataset, captureKey };
+}
+
+describe('DriftDetector', () => {
+  const { stack, detector, dataset, captureKey } = build({ detection: { columns: { 'txn:amount': { method: 'psi', threshold: 0.2 } } } }, { capture: true });
+  const template = Template.fromStack(stack);
+  const id = (c: { node: { defaultChild?: unknown } }) => stack.getLogicalId(c.node.defaultChild as any);
+
+  test('an hourly EventBridge rule runs the function, with retries and the dead-letter queue', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 hour)',
+      Targets: [{ Arn: { 'Fn::GetAtt': [id(detector.function), 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 2 }, DeadLetterConfig: { Arn: { 'Fn::GetAtt': [id(detector.deadLetterQueue), 'Arn'] } } }],
+    });
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      MaximumRetryAttempts: 2, DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [id(detector.deadLetterQueue), 'Arn'] } } },
+    });
+  });
+
+  test('the environment: the model with its sources, columns and detection options, the dataset bucket, the window', () => {
+    const fn = template.findResources('AWS::Lambda::Function')[id(detector.function)];
+    const env = fn.Properties.Environment.Variables;
+    expect(fn.Properties.MemorySize).toBe(1769);
+    expect(fn.Properties.Timeout).toBe(300);
+    expect(env[DriftVariables.WINDOW_MS]).toBe('3600000');
+    expect(env[DriftVariables.DATASET_BUCKET_NAME]).toEqual({ Ref: id(dataset.bucket as s3.Bucket) });
+    const models = JSON.parse(env[DriftVariables.MODELS]) as DriftModelSettings[];
+    expect(models).toEqual([{
+      model: 'fraud', inputColumns: ['txn:amount', 'txn:count'], detection: { columns: { 'txn:amount': { method: 'psi', threshold: 0.2 } } },
+      dataCapture: { bucket: 'capture-bucket', prefix: 'capture', endpointName: 'fraud-endpoint', modelVersions: { AllTraffic: 'v3' } },
+    }]);
+  });
+
+  test('least privilege: read and list only the model\'s logs, its baselines and the endpoint\'s capture; decrypt through S3', () => {
+    const roleId = id(detector.function.role as any);
+    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p) => p.Properties.Roles.some((r: any) => r.Ref === roleId)).flatMap((p) => p.Properties.PolicyDocument.Statement);
+    const json = JSON.stringify(stack.resolve(statements));
+    const actions = [...new Set(statements.flatMap((s: any) => [s.Action].flat()))].sort();
+    expect(actions).toEqual(['kms:Decrypt', 'logs:CreateLogStream', 'logs:PutLogEvents', 's3:GetObject', 's3:ListBucket', 'sqs:SendMessage', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+    expect(json).toContain('/prediction-logs/model=fraud/*');
+    expect(json).toContain('/baselines/model=fraud/*');
+    expect(json).toContain(':s3:::capture-bucket/capture/fraud-endpoint/*');
+    expect(json).toContain('"s3:prefix":["capture/fraud-endpoint/*"]');
+    expect(json).not.toContain('"/*"');
+    expect(json).not.toMatch(/labels\//);
+    const decrypts = statements.filter((s: any) => [s.Action].flat().includes('kms:Decrypt'));
+    expect(decrypts.every((s: any) => s.Condition?.StringEquals?.['kms:ViaService'] === 's3.us-east-1.amazonaws.com')).toBe(true);
+    expect(JSON.stringify(stack.resolve(decrypts))).toContain(id(captureKey));
+  });
+
+  test('alarms on failed runs and on the dead-letter queue, each with an action', () => {
+    expect(detector.alarms).toHaveLength(2);
+    expect(alarmsWithoutActions(template)).toEqual([]);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Errors', Period: 3600, Threshold: 0, OKActions: Match.anyValue() });
+  });
+
+  test('metrics: the drift names in the platform namespace, dimension Model, one period of the schedule', () => {
+    const m = (metric: ReturnType<DriftDetector['metric']>) => [metric.namespace, metric.metricName, metric.dimensions, metric.statistic, metric.period.toSeconds()];
+    expect(m(detector.metricDriftedFeatureShare())).toEqual([METRICS_NAMESPACE, DriftMetrics.DRIFTED_FEATURE_SHARE, { Model: 'fraud' }, 'Maximum', 3600]);
+    expect(m(detector.metricPredictionDriftScore())).toEqual([METRICS_NAMESPACE, DriftMetrics.PREDICTION_DRIFT_SCORE, { Model: 'fraud' }, 'Maximum', 3600]);
+    expect(m(detector.metricPredictionDiversity())).toEqual([METRICS_NAMESPACE, DriftMetrics.PREDICTION_DIVERSITY, { Model: 'fraud' }, 'Minimum', 3600]);
+    expect(m(detector.metricDataQualityIssues())).toEqual([METRICS_NAMESPACE, DriftMetrics.COLUMNS_WITH_QUALITY_ISSUES, { Model: 'fraud' }, 'Maximum', 3600]);
+    expect(m(detector.metricWindowRows())).toEqual([METRICS_NAMESPACE, DriftMetrics.WINDOW_ROWS, { Model: 'fraud' }, 'Maximum', 3600]);
+    expect(m(detector.metricColumn(DriftMetrics.DRIFT_SCORE, 'txn:amount'))).toEqual([METRICS_NAMESPACE, DriftMetrics.DRIFT_SCORE, { Model: 'fraud', Feature: 'txn:amount' }, 'Maximum', 3600]);
+  });
+
+  test('schedule and window: a 15-minute check of the last day', () => {
+    const other = build({ schedule: Duration.minutes(15), window: Duration.days(1) });
+    const t = Template.fromStack(other.stack);
+    t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(15 minutes)' });
+    const fn = t.findResources('AWS::Lambda::Function')[other.stack.getLogicalId(other.detector.function.node.defaultChild as any)];
+    expect(fn.Properties.Environment.Variables[DriftVariables.WINDOW_MS]).toBe(String(86_400_000));
+    expect(other.detector.metricWindowRows().period.toSeconds()).toBe(900);
+  });
+
+  test('cdk-nag AwsSolutions: clean', () => {
+    expect(() => build({}, { nag: true, capture: true }).app.synth()).not.toThrow();
+  });
+});
+
+describe('DriftDetector validation', () => {
+  test('every problem at once, each naming the prop and the fix', () => {
+    let message = '';
+    try {
+      build({ modelName: 'fraud/../x', predictionLogs: false, schedule: Duration.seconds(90), window: Duration.days(40), timeout: Duration.minutes(20), memorySize: Size.mebibytes(128) });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/modelName: 'fraud\/\.\.\/x' must be 1–128 letters/);
+    expect(message).toMatch(/predictionLogs: false leaves nothing to read; keep the prediction logs or add a dataCapture source/);
+    expect(message).toMatch(/schedule: 1 minute 30 seconds must be whole minutes/);
+    expect(message).toMatch(/window: 40 days must be whole seconds between/);
+    expect(message).toMatch(/timeout: 20 minutes must be whole seconds between 30 seconds and 900 seconds/);
+    expect(message).toMatch(/memorySize \(MiB\): 128 must be an integer between 256 and 10240/);
+  });
+
+  test('a model name is required without a gateway', () => {
+    expect(() => build({ modelName: undefined })).toThrow(/modelName: required without a gateway/);
+  });
+});
