@@ -8,7 +8,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, IConstruct } from 'constructs';
 import { MATERIALIZER_HANDLER, materializerEnvironment } from '../../runtime/contracts/materializer';
 import { MaterializerMetrics, MetricDimensions, METRICS_NAMESPACE, UNKNOWN_FEATURE_VIEW } from '../../runtime/core/metrics';
-import { createFeatureStream, grantStreamPut, PRODUCER_ACTIONS } from '../private/feature-streams';
+import { createFeatureStream, grantEventSourceRead, grantStreamPut, PRODUCER_ACTIONS } from '../private/feature-streams';
 import { createHandlerFunction } from '../private/handler-function';
 import { AlarmActionProps } from '../monitoring/alarm-actions';
 import { AlarmTopic } from '../monitoring/alarm-topic';
@@ -228,7 +228,7 @@ export class FeatureIngestion extends Construct implements IFeatureIngestion {
       reportBatchItemFailures: true,
       onFailure: sendOnlyDestination(this.onFailureQueue),
     });
-    FeatureIngestion.grantEventSourceRead(this.stream, this.function);
+    grantEventSourceRead(this.stream, this.function);
     props.store.grantWriteOnline(this.function);
     props.store.grantWriteOffline(this.function, this.views);
 
@@ -319,15 +319,6 @@ export class FeatureIngestion extends Construct implements IFeatureIngestion {
    */
   public metricErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.function.metricErrors({ statistic: cloudwatch.Stats.SUM, period: ALARM_PERIOD, ...props });
-  }
-
-  /**
-   * What Lambda's event source mapping calls with the function's role to poll the stream with a standard iterator
-   * (no enhanced fan-out), and decryption of its records through Kinesis only.
-   */
-  private static grantEventSourceRead(stream: kinesis.IStream, grantee: iam.IGrantable): void {
-    stream.grant(grantee, 'kinesis:DescribeStream', 'kinesis:DescribeStreamSummary', 'kinesis:ListShards', 'kinesis:GetShardIterator', 'kinesis:GetRecords');
-    if (stream.encryptionKey) grantKeyViaService(stream.encryptionKey, grantee, 'kinesis', 'kms:Decrypt');
   }
 
   private alarm(id: string, metric: cloudwatch.IMetric, threshold: number, description: string): cloudwatch.Alarm {

@@ -55,3 +55,12 @@ export function grantStreamPut(stream: kinesis.IStream, grantee: iam.IGrantable,
   const grant = stream.grant(grantee, ...actions);
   return stream.encryptionKey ? grant.combine(grantKeyViaService(stream.encryptionKey, grantee, 'kinesis', 'kms:GenerateDataKey')) : grant;
 }
+
+/**
+ * What Lambda's event source mapping calls with the function's role to poll `stream` with a standard iterator (no
+ * enhanced fan-out), and decryption of its records through Kinesis only.
+ */
+export function grantEventSourceRead(stream: kinesis.IStream, grantee: iam.IGrantable): void {
+  stream.grant(grantee, 'kinesis:DescribeStream', 'kinesis:DescribeStreamSummary', 'kinesis:ListShards', 'kinesis:GetShardIterator', 'kinesis:GetRecords');
+  if (stream.encryptionKey) grantKeyViaService(stream.encryptionKey, grantee, 'kinesis', 'kms:Decrypt');
+}
