@@ -3,6 +3,8 @@
  * (OIP JSON, gzipped), a baseline written as the baseline builder writes it, the real handler with a real S3 client,
  * and the EMF it prints.
  */
+import * as http from 'http';
+import type { AddressInfo } from 'net';
 import { gzipSync } from 'zlib';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { driftEnvironment, DriftModelSettings } from '../../runtime/contracts/drift';
@@ -13,6 +15,7 @@ import { PREDICTION_LOG_SCHEMA, toJsonLine } from '../../runtime/core/prediction
 import { seededRandom } from '../../runtime/core/random';
 import { writeBaseline } from '../../runtime/aws/baseline-store';
 import { createDriftHandler, handler } from '../../runtime/handlers/drift-handler';
+import { predictionLogWindow, readWindowLines, splitLines } from '../../runtime/aws/s3-window';
 import { localClientConfig, LocalService, startS3rver } from '../support/local-aws';
 
 const BUCKET = 'datasets';
@@ -223,4 +226,57 @@ test('the deployed handler: settings from the contract environment, the S3 endpo
     process.env = saved;
   }
   expect(emf(printed).get('deployed')![DriftMetrics.WINDOW_ROWS]).toBe(500);
+});
+
+describe('the S3 window reader', () => {
+  async function lines(chunks: string[], max: number): Promise<(string | undefined)[]> {
+    const out: (string | undefined)[] = [];
+    async function* source() {
+      for (const c of chunks) yield Buffer.from(c);
+    }
+    for await (const line of splitLines(source(), max)) out.push(line);
+    return out;
+  }
+
+  test('lines split across chunks, CRLF, empty lines dropped, a line over the cap skipped unbuffered, a last line without newline', async () => {
+    expect(await lines(['ab', 'c\r\nde\n\n', 'x'.repeat(6), 'y'.repeat(6), '\nf', 'g'], 8)).toEqual(['abc', 'de', undefined, 'fg']);
+    expect(await lines(['12345678\n123456789'], 8)).toEqual(['12345678', undefined]);
+  });
+
+  test('only the hour partitions the window touches are read', async () => {
+    const window = { fromMs: Date.UTC(2026, 10, 30, 23, 30), toMs: Date.UTC(2026, 11, 1, 0, 30) };
+    const source = predictionLogWindow(BUCKET, 'fraud', window);
+    expect(source.prefixes).toEqual(['prediction-logs/model=fraud/dt=2026-11-30/', 'prediction-logs/model=fraud/dt=2026-12-01/']);
+    expect(source.keep!('prediction-logs/model=fraud/dt=2026-11-30/hour=23/a.jsonl')).toBe(true);
+    expect(source.keep!('prediction-logs/model=fraud/dt=2026-11-30/hour=22/a.jsonl')).toBe(false);
+    expect(source.keep!('prediction-logs/model=fraud/dt=2026-12-01/hour=00/a.jsonl')).toBe(true);
+    expect(source.keep!('prediction-logs/model=fraud/dt=2026-12-01/hour=01/a.jsonl')).toBe(false);
+  });
+
+  test('an S3 that stops sending mid-object fails the read at the call deadline (a loopback server that stalls)', async () => {
+    // s3rver cannot stall: a loopback HTTP server answers the list, then sends half an object and nothing more.
+    const server = http.createServer((req, res) => {
+      if (req.url!.includes('list-type=2')) {
+        res.writeHead(200, { 'content-type': 'application/xml' });
+        res.end('<?xml version="1.0"?><ListBucketResult><Name>b</Name><IsTruncated>false</IsTruncated><Contents><Key>prediction-logs/model=m/dt=2026-11-30/hour=10/a.jsonl</Key><Size>100</Size></Contents></ListBucketResult>');
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/x-ndjson', 'content-length': '100' });
+      res.write('{"first":"line"}\n{"second":');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const client = new S3Client(localClientConfig(`http://127.0.0.1:${(server.address() as AddressInfo).port}`));
+    const read: (string | undefined)[] = [];
+    try {
+      const window = { fromMs: Date.UTC(2026, 10, 30, 10), toMs: Date.UTC(2026, 10, 30, 11) };
+      await expect((async () => {
+        for await (const { line } of readWindowLines(client, predictionLogWindow('b', 'm', window), { callTimeoutMs: 300 })) read.push(line);
+      })()).rejects.toThrow(/no data for 300 ms/);
+    } finally {
+      client.destroy();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+    expect(read).toEqual(['{"first":"line"}']);
+  });
 });
