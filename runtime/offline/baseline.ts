@@ -447,22 +447,29 @@ function predictionLogRows(source: PredictionLogSource, model: string): RowStrea
     for (const file of predictionLogFiles(source.root, model, fromMs, toMs)) {
       const input = createReadStream(file);
       const lines = createInterface({ input: file.endsWith('.gz') ? input.pipe(createGunzip()) : input, crlfDelay: Infinity });
-      for await (const line of lines) {
-        if (line.trim().length === 0) continue;
-        const parsed = parsePredictionLogLine(line);
-        if (!parsed.ok) {
-          skip(parsed.reason);
-          continue;
+      try {
+        for await (const line of lines) {
+          if (line.trim().length === 0) continue;
+          const parsed = parsePredictionLogLine(line);
+          if (!parsed.ok) {
+            skip(parsed.reason);
+            continue;
+          }
+          for (const prediction of parsed.rows) {
+            if (prediction.model !== model) skip('other-model');
+            else if (prediction.ts < fromMs || prediction.ts > toMs) skip('outside-window');
+            else chunk.push({ features: prediction.features, outputs: prediction.fallback ? {} : prediction.outputs });
+          }
+          if (chunk.length >= LOG_CHUNK_ROWS) {
+            yield chunk;
+            chunk = [];
+          }
         }
-        for (const prediction of parsed.rows) {
-          if (prediction.model !== model) skip('other-model');
-          else if (prediction.ts < fromMs || prediction.ts > toMs) skip('outside-window');
-          else chunk.push({ features: prediction.features, outputs: prediction.fallback ? {} : prediction.outputs });
-        }
-        if (chunk.length >= LOG_CHUNK_ROWS) {
-          yield chunk;
-          chunk = [];
-        }
+      } catch {
+        // A corrupt or truncated object ends its file, counted, never the baseline (the lines read before it count).
+        skip('unreadable-file');
+      } finally {
+        input.destroy();
       }
     }
     if (chunk.length > 0) yield chunk;

@@ -9,6 +9,7 @@ import { createServer, Socket } from 'net';
 import type { AddressInfo } from 'net';
 import { tmpdir } from 'os';
 import { join } from 'path';
+import { gzipSync } from 'zlib';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -292,6 +293,8 @@ describe('buildBaseline: the offline store and prediction logs name columns as t
       // A bad line, another model's line and one outside the window are counted and skipped, never fatal.
       const outside = { ...logged[0], ts: new Date(now - 3 * 86_400_000).toISOString() };
       writeFileSync(join(logDir, 'part-0.jsonl'), [...logged.map(toJsonLine), '{"schema": 1, "ts": \n', toJsonLine({ ...logged[0], model: 'other' }), toJsonLine(outside)].join(''));
+      // A corrupt compressed object: counted, the other files still read.
+      writeFileSync(join(logDir, 'part-1.jsonl.gz'), Buffer.concat([gzipSync(toJsonLine(outside)).subarray(0, 12), Buffer.from('not gzip')]));
 
       const window = { from: new Date(now - 86_400_000), to: new Date(now + 60_000) };
       const [fromStore, fromLogs] = await Promise.all([
@@ -301,7 +304,7 @@ describe('buildBaseline: the offline store and prediction logs name columns as t
       const features = (p: DatasetProfile) => p.columns.filter((c) => c.role === 'feature').map((c) => c.name).sort();
       expect(features(fromStore.profile)).toEqual([...fraudModelFeatureRefs].sort());
       expect(features(fromLogs.profile)).toEqual(features(fromStore.profile));
-      expect(fromLogs.skipped).toEqual({ 'not-json': 1, 'other-model': 1, 'outside-window': 1 });
+      expect(fromLogs.skipped).toEqual({ 'not-json': 1, 'other-model': 1, 'outside-window': 1, 'unreadable-file': 1 });
       expect(fromLogs.profile.columns.filter((c) => c.role === 'output').map((c) => c.name)).toEqual(['output:probability']);
       // Each entity served once: the served values are the stored ones, so the numbers agree too.
       for (const name of ['customer_txn_stats:txn_count_1h', 'customer_txn_stats:txn_amount_avg_24h', 'merchant_risk:chargeback_rate_30d']) {
