@@ -84,7 +84,7 @@ export const MAX_LOOKBACK_MS = 31 * 86_400_000;
 const V = LabelJoinVariables;
 
 /** Problems of the windows (shared by the construct's validation and the parser). */
-export function labelJoinWindowProblems(labelWindowMs: number, lookbackMs: number, names = { labelWindow: V.LABEL_WINDOW_MS, lookback: V.LOOKBACK_MS }): string[] {
+export function labelJoinWindowProblems(labelWindowMs: number, lookbackMs: number, names: { labelWindow: string; lookback: string } = { labelWindow: V.LABEL_WINDOW_MS, lookback: V.LOOKBACK_MS }): string[] {
   const problems: string[] = [];
   if (lookbackMs < labelWindowMs) {
     problems.push(`${names.lookback}: shorter than ${names.labelWindow}; the predictions read must cover the labels' window, so make the lookback at least as long`);
