@@ -139,6 +139,20 @@ async function listKeys(s3: S3Client, bucket: string, prefix: string, keep: (key
 }
 
 /**
+ * GetObject whose deadline covers the call until the body starts (the body's reading has its own, per chunk): the
+ * SDK keeps a call's abort signal on the response stream, so a plain timeout signal would cut a long read short.
+ */
+async function getObject(s3: S3Client, bucket: string, key: string, timeoutMs: number, overall?: AbortSignal) {
+  const call = new AbortController();
+  const timer = setTimeout(() => call.abort(new WindowReadTimeoutError(key, timeoutMs)), Math.max(1, Math.floor(timeoutMs)));
+  try {
+    return await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: overall ? AbortSignal.any([call.signal, overall]) : call.signal });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
  * Splits a byte stream into lines (`\n`, a trailing `\r` removed) holding at most `maxLineBytes` of one line: the rest
  * of a longer line is discarded as it arrives and the line is yielded as undefined.
  */
@@ -225,7 +239,7 @@ export async function* readWindowLines(s3: S3Client, source: WindowSource, optio
   const keep = source.keep ?? (() => true);
   for (const prefix of source.prefixes) {
     for (const key of await listKeys(s3, source.bucket, prefix, keep, timeoutMs, options.signal)) {
-      const object = await s3.send(new GetObjectCommand({ Bucket: source.bucket, Key: key }), { abortSignal: callSignal(timeoutMs, options.signal) });
+      const object = await getObject(s3, source.bucket, key, timeoutMs, options.signal);
       const body = object.Body as Readable;
       const stats = options.stats;
       if (stats) {

@@ -96,7 +96,8 @@ function parseJson(line: string): unknown {
 
 /** Sets an own property, even one named `__proto__` (a plain assignment of that name would replace the prototype). */
 function put<T>(target: Record<string, T>, name: string, value: T): void {
-  Object.defineProperty(target, name, { value, enumerable: true, writable: true, configurable: true });
+  if (name === '__proto__') Object.defineProperty(target, name, { value, enumerable: true, writable: true, configurable: true });
+  else target[name] = value;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -127,16 +128,18 @@ function flatValue(value: unknown): LoggedValue | undefined {
   return value.length === 1 ? value[0] : value;
 }
 
-/** Every value of an object made flat; undefined when one is not. */
+/**
+ * The values of a parsed JSON object made flat, in place (a one-element vector becomes its scalar; JSON.parse made
+ * every key an own data property, `__proto__` included, so assignments stay plain); undefined when one is not flat.
+ */
 function flatRecord(value: unknown): Record<string, LoggedValue> | undefined {
   if (!isObject(value)) return undefined;
-  const out: Record<string, LoggedValue> = {};
-  for (const [name, v] of Object.entries(value)) {
-    const flat = flatValue(v);
+  for (const name of Object.keys(value)) {
+    const flat = flatValue(value[name]);
     if (flat === undefined || name.length > MAX_VALUE_CHARS) return undefined;
-    put(out, name, flat);
+    if (flat !== value[name]) value[name] = flat;
   }
-  return out;
+  return value as Record<string, LoggedValue>;
 }
 
 /** Entity join keys: strings and numbers only. */

@@ -253,30 +253,56 @@ describe('the S3 window reader', () => {
     expect(source.keep!('prediction-logs/model=fraud/dt=2026-12-01/hour=01/a.jsonl')).toBe(false);
   });
 
-  test('an S3 that stops sending mid-object fails the read at the call deadline (a loopback server that stalls)', async () => {
-    // s3rver cannot stall: a loopback HTTP server answers the list, then sends half an object and nothing more.
+  /** A loopback S3 stand-in that lists one object and answers its GetObject with `send(res)` (s3rver cannot stall or trickle). */
+  async function withObjectServer(send: (res: http.ServerResponse) => void, body: (client: S3Client) => Promise<void>): Promise<void> {
     const server = http.createServer((req, res) => {
       if (req.url!.includes('list-type=2')) {
         res.writeHead(200, { 'content-type': 'application/xml' });
         res.end('<?xml version="1.0"?><ListBucketResult><Name>b</Name><IsTruncated>false</IsTruncated><Contents><Key>prediction-logs/model=m/dt=2026-11-30/hour=10/a.jsonl</Key><Size>100</Size></Contents></ListBucketResult>');
         return;
       }
-      res.writeHead(200, { 'content-type': 'application/x-ndjson', 'content-length': '100' });
-      res.write('{"first":"line"}\n{"second":');
+      send(res);
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const client = new S3Client(localClientConfig(`http://127.0.0.1:${(server.address() as AddressInfo).port}`));
-    const read: (string | undefined)[] = [];
     try {
-      const window = { fromMs: Date.UTC(2026, 10, 30, 10), toMs: Date.UTC(2026, 10, 30, 11) };
-      await expect((async () => {
-        for await (const { line } of readWindowLines(client, predictionLogWindow('b', 'm', window), { callTimeoutMs: 300 })) read.push(line);
-      })()).rejects.toThrow(/no data for 300 ms/);
+      await body(client);
     } finally {
       client.destroy();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     }
+  }
+  const window = { fromMs: Date.UTC(2026, 10, 30, 10), toMs: Date.UTC(2026, 10, 30, 11) };
+
+  test('an S3 that stops sending mid-object fails the read at the call deadline', async () => {
+    const read: (string | undefined)[] = [];
+    await withObjectServer((res) => {
+      res.writeHead(200, { 'content-type': 'application/x-ndjson', 'content-length': '100' });
+      res.write('{"first":"line"}\n{"second":');
+    }, async (client) => {
+      await expect((async () => {
+        for await (const { line } of readWindowLines(client, predictionLogWindow('b', 'm', window), { callTimeoutMs: 300 })) read.push(line);
+      })()).rejects.toThrow(/no data for 300 ms/);
+    });
     expect(read).toEqual(['{"first":"line"}']);
+  });
+
+  test('an object that keeps arriving is read whole, however long past the call deadline it takes', async () => {
+    const read: (string | undefined)[] = [];
+    await withObjectServer((res) => {
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      let sent = 0;
+      const timer = setInterval(() => {
+        res.write(`{"n":${sent}}\n`);
+        if (++sent === 8) {
+          clearInterval(timer);
+          res.end();
+        }
+      }, 100);
+    }, async (client) => {
+      for await (const { line } of readWindowLines(client, predictionLogWindow('b', 'm', window), { callTimeoutMs: 300 })) read.push(line);
+    });
+    expect(read).toEqual(Array.from({ length: 8 }, (_, n) => `{"n":${n}}`));
   });
 });
