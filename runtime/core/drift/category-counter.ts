@@ -5,6 +5,9 @@
  * each kept count is at most total/(capacity+1) below its true count. Mergeable, serializable as plain JSON.
  * Pure TypeScript.
  */
+// Globals bound once: hot loops run in Jest's vm realm too, where each global lookup is a slow interceptor call.
+const { isFinite: isFiniteNumber } = Number;
+const { isArray } = Array;
 
 /** The counter's plain-JSON form (what `toJSON` writes into a profile). */
 export interface CategoryCounterState {
@@ -105,8 +108,8 @@ export class CategoryCounter {
 
   /** Rebuilds a counter from `toJSON`'s output; throws naming the problem when the state is not one. */
   static fromJSON(state: CategoryCounterState): CategoryCounter {
-    const valid = state !== null && typeof state === 'object' && Number.isInteger(state.total) && Array.isArray(state.counts)
-      && state.counts.every((e) => Array.isArray(e) && typeof e[0] === 'string' && Number.isFinite(e[1]) && e[1] > 0);
+    const valid = state !== null && typeof state === 'object' && Number.isInteger(state.total) && isArray(state.counts)
+      && state.counts.every((e) => isArray(e) && typeof e[0] === 'string' && isFiniteNumber(e[1]) && e[1] > 0);
     if (!valid) throw new Error('CategoryCounter.fromJSON: not a counter state (expected { capacity, total, exact, distinct, counts: [string, number][] })');
     const counter = new CategoryCounter({ capacity: Math.max(state.capacity, state.counts.length) });
     for (const [value, count] of state.counts) counter.counts.set(value, count);

@@ -8,6 +8,10 @@
 import type { ModelQualitySummary } from '../model-quality';
 import { CategoryCounter, CategoryCounterState } from './category-counter';
 import { QuantileSketch, QuantileSketchState, upperBound } from './quantile-sketch';
+// Globals bound once: hot loops run in Jest's vm realm too, where each global lookup is a slow interceptor call.
+const { isFinite: isFiniteNumber, isNaN: isNaNNumber } = Number;
+const { isArray } = Array;
+const { keys: keysOf } = Object;
 
 /** Version of the `DatasetProfile` JSON format (the `schema` field). */
 export const PROFILE_SCHEMA = 1;
@@ -189,10 +193,10 @@ const MAX_UNWRAP = 64;
 export function flattenOutputs(outputs: Record<string, unknown>): Record<string, number | string | null> {
   const flat: Record<string, number | string | null> = {};
   if (outputs === null || typeof outputs !== 'object') return flat;
-  for (const name of Object.keys(outputs)) {
+  for (const name of keysOf(outputs)) {
     const column = OUTPUT_PREFIX + name;
     const value = unwrap(outputs[name]);
-    if (!Array.isArray(value)) {
+    if (!isArray(value)) {
       flat[column] = scalar(value);
     } else if (value.length <= MAX_OUTPUT_VECTOR) {
       for (let i = 0; i < value.length; i++) flat[`${column}[${i}]`] = typeof value[i] === 'number' ? scalar(value[i]) : null;
@@ -207,12 +211,12 @@ export function flattenOutputs(outputs: Record<string, unknown>): Record<string,
 /** Unwraps one-element arrays (`[[0.93]]` → 0.93), at most 64 levels. */
 function unwrap(value: unknown): unknown {
   let v = value;
-  for (let depth = 0; depth < MAX_UNWRAP && Array.isArray(v) && v.length === 1; depth++) v = v[0];
+  for (let depth = 0; depth < MAX_UNWRAP && isArray(v) && v.length === 1; depth++) v = v[0];
   return v;
 }
 
 function scalar(value: unknown): number | string | null {
-  if (typeof value === 'number') return Number.isNaN(value) ? null : value;
+  if (typeof value === 'number') return isNaNNumber(value) ? null : value;
   if (typeof value === 'string') return value;
   if (typeof value === 'boolean') return value ? 'true' : 'false';
   return null;
@@ -224,7 +228,7 @@ function argmax(values: readonly unknown[]): number {
   let bestValue = -Infinity;
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
-    if (typeof v !== 'number' || !Number.isFinite(v)) return -1;
+    if (typeof v !== 'number' || !isFiniteNumber(v)) return -1;
     if (v > bestValue) {
       bestValue = v;
       best = i;
@@ -267,7 +271,7 @@ class ColumnAccumulator {
     const type = typeof value;
     if (this.kind === undefined) {
       if (type === 'number') {
-        if (Number.isNaN(value)) return;
+        if (isNaNNumber(value)) return;
         this.setKind('numeric');
       } else if (type === 'string' || type === 'boolean') {
         this.setKind('categorical');
@@ -279,8 +283,8 @@ class ColumnAccumulator {
         return;
       }
       const x = value as number;
-      if (!Number.isFinite(x)) {
-        if (!Number.isNaN(x)) this.wrongType++;
+      if (!isFiniteNumber(x)) {
+        if (!isNaNNumber(x)) this.wrongType++;
         return;
       }
       this.addNumber(x);
@@ -288,7 +292,7 @@ class ColumnAccumulator {
       if (type === 'string') this.counter!.add(value as string);
       else if (type === 'boolean') this.counter!.add(value ? 'true' : 'false');
       else if (type === 'number') {
-        if (!Number.isNaN(value)) this.counter!.add(String(value));
+        if (!isNaNNumber(value)) this.counter!.add(String(value));
       } else this.wrongType++;
     } else {
       this.wrongType++;
@@ -362,12 +366,12 @@ class TopPredictionAccumulator {
     if (typeof value === 'string' || typeof value === 'boolean') {
       this.basis ??= 'value';
       this.counter.add(String(value));
-    } else if (Array.isArray(value)) {
+    } else if (isArray(value)) {
       const best = argmax(value);
       if (best < 0) return;
       this.basis ??= 'argmax';
       this.counter.add(String(best));
-    } else if (typeof value === 'number' && Number.isFinite(value)) {
+    } else if (typeof value === 'number' && isFiniteNumber(value)) {
       this.basis ??= 'decile';
       // Without the baseline's deciles (building a baseline) the buckets come from the column's sketch at build.
       if (this.deciles) this.counter.add(String(upperBound(this.deciles, value)));
@@ -450,8 +454,8 @@ export class ProfileBuilder {
       for (const column of this.featureColumns) column.add(safeFeatures[column.name]);
       for (const column of this.outputColumns) column.add(flat[column.name]);
     } else {
-      for (const name of Object.keys(safeFeatures)) this.column(name, 'feature')?.add(safeFeatures[name]);
-      for (const name of Object.keys(flat)) this.column(name, 'output')?.add(flat[name]);
+      for (const name of keysOf(safeFeatures)) this.column(name, 'feature')?.add(safeFeatures[name]);
+      for (const name of keysOf(flat)) this.column(name, 'output')?.add(flat[name]);
     }
     this.addTopPrediction(safeOutputs);
   }
@@ -495,7 +499,7 @@ export class ProfileBuilder {
 
   private addTopPrediction(outputs: Record<string, unknown>): void {
     if (this.primaryOutput === undefined) {
-      const first = Object.keys(outputs)[0];
+      const first = keysOf(outputs)[0];
       if (first === undefined) return;
       this.primaryOutput = first;
     }
