@@ -128,6 +128,8 @@ export interface IDriftDetector extends IConstruct {
   metricPredictionDriftScore(options?: cloudwatch.MetricOptions): cloudwatch.Metric;
   /** Share of distinct top predictions, percent: a collapsing model falls. @default - Minimum over the schedule */
   metricPredictionDiversity(options?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Share of predictions whose top prediction is the most common one, percent: 100 is total collapse. @default - Maximum over the schedule */
+  metricTopPredictionShare(options?: cloudwatch.MetricOptions): cloudwatch.Metric;
   /** Columns with a data-quality issue (null-rate jump, out of range, unseen categories, type change). @default - Maximum over the schedule */
   metricDataQualityIssues(options?: cloudwatch.MetricOptions): cloudwatch.Metric;
   /** Rows checked in the window: 0 means no traffic (or no baseline), not "no drift". @default - Maximum over the schedule */
@@ -233,6 +235,10 @@ export class DriftDetector extends Construct implements IDriftDetector {
 
   public metricPredictionDiversity(options?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.metric(DriftMetrics.PREDICTION_DIVERSITY, { statistic: cloudwatch.Stats.MINIMUM, ...options });
+  }
+
+  public metricTopPredictionShare(options?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(DriftMetrics.TOP_PREDICTION_SHARE, { statistic: cloudwatch.Stats.MAXIMUM, ...options });
   }
 
   public metricDataQualityIssues(options?: cloudwatch.MetricOptions): cloudwatch.Metric {

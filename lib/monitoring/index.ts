@@ -6,3 +6,7 @@ export * from './model-monitoring';
 export * from './monitoring-thresholds';
 export * from './slo';
 export * from './cost-degrade';
+export * from './prediction-log-dataset';
+export * from './label-ingestion';
+export * from './drift-detector';
+export * from './model-quality-monitor';

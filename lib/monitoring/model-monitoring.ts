@@ -2,7 +2,7 @@ import { Annotations, Duration, Lazy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
 import {
-  FeatureServingMetrics, GatewayMetrics, InferenceServerMetrics, MaterializerMetrics, MetricDimensions, METRICS_NAMESPACE,
+  DriftMetrics, FeatureServingMetrics, GatewayMetrics, InferenceServerMetrics, MaterializerMetrics, MetricDimensions, METRICS_NAMESPACE,
 } from '../../runtime/core/metrics';
 import { IFeatureIngestion } from '../features/feature-ingestion';
 import { IFeatureStore } from '../features/feature-store-base';
@@ -13,6 +13,8 @@ import { maxAlarmWindowSeconds, throwIfProblems } from '../private/validation';
 import { IInferenceGateway } from '../serving/inference-gateway';
 import { IModelEndpoint } from '../serving/model-endpoint-base';
 import { AlarmTopic } from './alarm-topic';
+import { IDriftDetector } from './drift-detector';
+import { IModelQualityMonitor } from './model-quality-monitor';
 import { graph, MonitoringDashboard, WIDGET_HEIGHT } from './monitoring-dashboard';
 import { ResolvedThresholds, resolveThresholds, SeverityThresholds } from './monitoring-thresholds';
 import { percentExpression, ServiceLevelObjective, SLO_PERIOD, SliExpressions } from './slo';
@@ -72,6 +74,32 @@ export interface ModelMonitoringProps {
    * @default - none
    */
   readonly routing?: AlarmSource;
+  /**
+   * The model's drift checks: alarms on the share of features that drifted (by severity), on prediction drift and on
+   * data-quality issues (warnings), and on a collapse of the top predictions above `maxTopPredictionSharePercent`.
+   * @default - no drift alarms
+   */
+  readonly drift?: IDriftDetector;
+  /**
+   * The model's quality from ground truth: alarms on the drop against the baseline (by severity) and on label
+   * coverage below `minLabelCoveragePercent`.
+   * @default - no model-quality alarms
+   */
+  readonly quality?: IModelQualityMonitor;
+  /**
+   * Warn when one top prediction takes more than this share of a drift check's predictions, percent
+   * (`DriftDetector.metricTopPredictionShare`): a model collapsing onto one answer, e.g. a recommender in a feedback
+   * loop. For a score, top predictions are the baseline's deciles (10 % each when nothing changed); for classes or
+   * items the normal share depends on the model, so there is no default.
+   * @default - no collapse alarm
+   */
+  readonly maxTopPredictionSharePercent?: number;
+  /**
+   * Warn when the share of predictions a label reached falls below this, percent (`ModelQualityMonitor.metricCoverage`:
+   * labels of the label window over predictions of the lookback): labels stopped arriving, so quality is blind.
+   * @default - no coverage alarm
+   */
+  readonly minLabelCoveragePercent?: number;
   /**
    * Notified of the warning alarms' ALARM and OK transitions (a ticket).
    * @default - a new `AlarmTopic` (`warningTopic`)
@@ -228,7 +256,7 @@ export class ModelMonitoring extends Construct {
 
   constructor(scope: Construct, id: string, private readonly props: ModelMonitoringProps) {
     super(scope, id);
-    this.modelName = props.modelName ?? props.gateway?.modelName ?? props.endpoint?.modelName ?? '';
+    this.modelName = props.modelName ?? props.gateway?.modelName ?? props.endpoint?.modelName ?? props.drift?.modelName ?? props.quality?.modelName ?? '';
     this.thresholds = resolveThresholds(props.thresholds, props.gateway?.deadline);
     throwIfProblems(this, validateModelMonitoringProps(props, this.thresholds));
     const warning = alarmActionOf(this, { alarmAction: props.warningAction }, 'WarningTopic');
@@ -259,12 +287,14 @@ export class ModelMonitoring extends Construct {
     const row2 = this.monitorSlos(servedViews);
     const row3 = store ? this.monitorFeatures(store, views, servedViews) : [];
     const row4 = this.monitorInstances();
+    const row5 = this.monitorDriftAndQuality();
     this.layout.addRow(`${this.modelName}: traffic, errors, latency, saturation`, row1);
     this.layout.addRow('Service level objectives: error budget left over 30 days, burn rate', row2);
     this.layout.addRow('Features: freshness, availability, dead letters', row3);
     this.layout.addRow('GPU, memory and cost', [...row4, () => new cloudwatch.TextWidget({
       markdown: '### Cost\nCost per 1,000 predictions and the budget: added by a cost guard (`monitoring.addWidgets`).', width: 6, height: WIDGET_HEIGHT,
     })]);
+    this.layout.addRow('Drift and model quality (one value per check)', row5);
 
     this.guardrail = new cloudwatch.CompositeAlarm(this, 'Guardrail', {
       // Lazy: alarms a gathered source adds later (ModelRouting adds one per model) are in the rule too.
@@ -445,6 +475,51 @@ export class ModelMonitoring extends Construct {
       ...(gpuWidgets.length ? [graph('GPU and GPU memory, % of one GPU', gpuWidgets, { leftYAxis: { min: 0, max: 100 } })] : []),
       graph('Host memory % and growth (points/hour)', memoryWidgets),
     ];
+  }
+
+  /**
+   * Drift: features drifted (by severity), prediction drift and data-quality issues (warnings), a collapse of the top
+   * predictions. Quality: the drop against the baseline (by severity), coverage below its floor. One value per check, so
+   * one check decides; a check that did not run is no data (the detector's own alarms report failed runs).
+   */
+  private monitorDriftAndQuality(): Array<(width: number) => cloudwatch.IWidget> {
+    const { drift, quality } = this.props;
+    const widgets: Array<(width: number) => cloudwatch.IWidget> = [];
+    const perCheck: AlarmShape = { evaluationPeriods: 1, treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING };
+    const below: AlarmShape = { ...perCheck, comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD };
+    if (drift) {
+      const share = drift.metricDriftedFeatureShare({ label: 'features drifted %' });
+      this.bySeverity('DriftedFeatures', share, (t) => t.driftedFeatureSharePercent, perCheck,
+        `share of features that drifted from the baseline in a drift check (every ${drift.schedule.toHumanString()}), percent`);
+      const predictionDrifted = drift.metric(DriftMetrics.PREDICTION_DRIFTED, { label: 'prediction drifted' });
+      this.alarm('warning', 'PredictionDrift', predictionDrifted, 0, perCheck,
+        'the model\'s outputs drifted from the baseline (prediction drift: the earliest sign while labels are late)');
+      const quality = drift.metricDataQualityIssues({ label: 'columns with data-quality issues' });
+      this.alarm('warning', 'DataQuality', quality, 0, perCheck,
+        'a feature or output has a data-quality issue (null-rate jump, out of range, unseen categories, type change, constant); the drift function\'s log names it');
+      const diversity = drift.metricPredictionDiversity({ label: 'distinct top predictions %' });
+      const topShare = drift.metricTopPredictionShare({ label: 'most common top prediction %' });
+      if (this.props.maxTopPredictionSharePercent !== undefined) {
+        this.alarm('warning', 'PredictionCollapse', topShare, this.props.maxTopPredictionSharePercent, perCheck,
+          `one top prediction took more than ${this.props.maxTopPredictionSharePercent} % of the predictions: the model is collapsing onto one answer (a feedback loop?)`);
+      }
+      widgets.push(
+        graph('Drift: features drifted % (left), prediction drift score (right)', [share], { right: [drift.metricPredictionDriftScore({ label: 'prediction drift score' })] }),
+        graph('Data quality (left); top-prediction diversity and collapse, % (right)', [quality], { right: [diversity, topShare] }),
+      );
+    }
+    if (quality) {
+      const drop = quality.metricQualityDrop({ label: 'quality drop vs baseline %' });
+      this.bySeverity('QualityDrop', drop, (t) => t.qualityDropPercent, perCheck,
+        `how much worse than its baseline the model's ${quality.problem === 'classification' ? 'AUC' : 'RMSE'} is (worst variant), percent`);
+      const coverage = quality.metricCoverage({ label: 'label coverage %' });
+      if (this.props.minLabelCoveragePercent !== undefined) {
+        this.alarm('warning', 'LabelCoverage', coverage, this.props.minLabelCoveragePercent, below,
+          `share of predictions with a label below ${this.props.minLabelCoveragePercent} %: labels stopped arriving, so quality alarms are blind`);
+      }
+      widgets.push(graph('Model quality: drop vs baseline % (left), label coverage % (right)', [drop], { right: [coverage] }));
+    }
+    return widgets;
   }
 
   /** The gateway's outcome counts, by metric-math id. */

@@ -29,6 +29,6 @@ export class MonitoringDashboard extends Construct {
 }
 
 /** A graph widget of the given metrics, sized by the row. */
-export function graph(title: string, left: cloudwatch.IMetric[], options: { leftYAxis?: cloudwatch.YAxisProps; leftAnnotations?: cloudwatch.HorizontalAnnotation[] } = {}) {
+export function graph(title: string, left: cloudwatch.IMetric[], options: Pick<cloudwatch.GraphWidgetProps, 'leftYAxis' | 'leftAnnotations' | 'right'> = {}) {
   return (width: number): cloudwatch.IWidget => new cloudwatch.GraphWidget({ title, left, width, height: WIDGET_HEIGHT, ...options });
 }

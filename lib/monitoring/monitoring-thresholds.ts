@@ -63,6 +63,17 @@ export interface MonitoringThresholds {
    * @default - warning 80, critical 90: the kernel's OOM killer ends the server near 100 %
    */
   readonly memoryPercent?: number;
+  /**
+   * Share of the model's features that drifted in one drift check, percent (`DriftDetector`, one value per check).
+   * @default - warning 30, critical 50: Evidently's dataset drift is half the columns drifted
+   */
+  readonly driftedFeatureSharePercent?: number;
+  /**
+   * How much worse the model's primary quality metric is than its baseline's, percent of the baseline's value
+   * (`ModelQualityMonitor`: AUC for classification, RMSE for regression; the worst variant, one value per join).
+   * @default - warning 5, critical 10
+   */
+  readonly qualityDropPercent?: number;
 }
 
 /** `MonitoringThresholds` with every value present. */
@@ -83,11 +94,12 @@ export function defaultThresholds(deadline: Duration = Duration.millis(100)): { 
     warning: {
       modelLatencyP99: Duration.millis(Math.max(1, Math.floor(ms / 2))), serverErrorPercent: 1, clientErrorPercent: 5, fallbackPercent: 1,
       shedPercent: 1, queueDepth: 128, deadlineExpiredPercent: 1, freshnessObjectiveMultiple: 1, gpuUtilizationPercent: 85,
-      gpuMemoryPercent: 85, memoryPercent: 80,
+      gpuMemoryPercent: 85, memoryPercent: 80, driftedFeatureSharePercent: 30, qualityDropPercent: 5,
     },
     critical: {
       modelLatencyP99: deadline, serverErrorPercent: 5, clientErrorPercent: 20, fallbackPercent: 5, shedPercent: 5, queueDepth: 384,
       deadlineExpiredPercent: 5, freshnessObjectiveMultiple: 2, gpuUtilizationPercent: 95, gpuMemoryPercent: 95, memoryPercent: 90,
+      driftedFeatureSharePercent: 50, qualityDropPercent: 10,
     },
   };
 }

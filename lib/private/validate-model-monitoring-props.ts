@@ -12,10 +12,21 @@ import { concreteSeconds, maxAlarmWindowSeconds, rangeProblems } from './validat
 /** Every problem of a monitoring's props, with the thresholds they resolve to. */
 export function validateModelMonitoringProps(props: ModelMonitoringProps, thresholds: { warning: ResolvedThresholds; critical: ResolvedThresholds }): string[] {
   const problems: string[] = [];
-  if (!props.endpoint && !props.gateway && !props.store && !props.ingestion && !props.routing) {
-    problems.push('nothing to monitor: pass at least one of endpoint, gateway, store (with views), ingestion or routing');
+  if (!props.endpoint && !props.gateway && !props.store && !props.ingestion && !props.routing && !props.drift && !props.quality) {
+    problems.push('nothing to monitor: pass at least one of endpoint, gateway, store (with views), ingestion, routing, drift or quality');
   }
-  if (!props.endpoint && !props.gateway && props.modelName === undefined) {
+  const modelName = props.modelName ?? props.gateway?.modelName ?? props.endpoint?.modelName;
+  for (const prop of ['drift', 'quality'] as const) {
+    const checked = props[prop]?.modelName;
+    if (checked !== undefined && modelName !== undefined && !Token.isUnresolved(checked) && !Token.isUnresolved(modelName) && checked !== modelName) {
+      problems.push(`${prop}: checks model '${checked}', but this monitoring is of '${modelName}'; pass the ${prop === 'drift' ? 'DriftDetector' : 'ModelQualityMonitor'} of '${modelName}'`);
+    }
+  }
+  problems.push(...rangeProblems('maxTopPredictionSharePercent', props.maxTopPredictionSharePercent, { min: 0, max: 100 }));
+  problems.push(...rangeProblems('minLabelCoveragePercent', props.minLabelCoveragePercent, { min: 0, max: 100 }));
+  if (props.maxTopPredictionSharePercent !== undefined && !props.drift) problems.push('maxTopPredictionSharePercent: the top predictions are counted by a drift check; pass drift');
+  if (props.minLabelCoveragePercent !== undefined && !props.quality) problems.push('minLabelCoveragePercent: the coverage is measured by the label join; pass quality');
+  if (!props.endpoint && !props.gateway && props.modelName === undefined && !props.drift && !props.quality) {
     problems.push('modelName: required without an endpoint or a gateway (it names the alarms and the dashboard)');
   }
   if (props.modelName !== undefined && !Token.isUnresolved(props.modelName) && !MODEL_NAME_PATTERN.test(props.modelName)) {

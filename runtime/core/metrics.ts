@@ -227,6 +227,11 @@ export const DriftMetrics = {
   PREDICTION_DRIFT_SCORE: 'PredictionDriftScore',
   /** Per model: share of distinct top predictions among the window's predictions, percent (a collapsing model falls). */
   PREDICTION_DIVERSITY: 'PredictionDiversityPercent',
+  /**
+   * Per model: share of the window's predictions whose top prediction is the most common one, percent — 100 is total
+   * collapse. Unlike the diversity it does not shrink as the window grows, so alarms read this one.
+   */
+  TOP_PREDICTION_SHARE: 'TopPredictionSharePercent',
   /** Per model: feature and output columns with any data-quality problem. */
   COLUMNS_WITH_QUALITY_ISSUES: 'ColumnsWithDataQualityIssues',
   /** Per model: rows (predictions) read in the window. */

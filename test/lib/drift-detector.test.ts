@@ -87,6 +87,7 @@ describe('DriftDetector', () => {
     expect(m(detector.metricDriftedFeatureShare())).toEqual([METRICS_NAMESPACE, DriftMetrics.DRIFTED_FEATURE_SHARE, { Model: 'fraud' }, 'Maximum', 3600]);
     expect(m(detector.metricPredictionDriftScore())).toEqual([METRICS_NAMESPACE, DriftMetrics.PREDICTION_DRIFT_SCORE, { Model: 'fraud' }, 'Maximum', 3600]);
     expect(m(detector.metricPredictionDiversity())).toEqual([METRICS_NAMESPACE, DriftMetrics.PREDICTION_DIVERSITY, { Model: 'fraud' }, 'Minimum', 3600]);
+    expect(m(detector.metricTopPredictionShare())).toEqual([METRICS_NAMESPACE, DriftMetrics.TOP_PREDICTION_SHARE, { Model: 'fraud' }, 'Maximum', 3600]);
     expect(m(detector.metricDataQualityIssues())).toEqual([METRICS_NAMESPACE, DriftMetrics.COLUMNS_WITH_QUALITY_ISSUES, { Model: 'fraud' }, 'Maximum', 3600]);
     expect(m(detector.metricWindowRows())).toEqual([METRICS_NAMESPACE, DriftMetrics.WINDOW_ROWS, { Model: 'fraud' }, 'Maximum', 3600]);
     expect(m(detector.metricColumn(DriftMetrics.DRIFT_SCORE, 'txn:amount'))).toEqual([METRICS_NAMESPACE, DriftMetrics.DRIFT_SCORE, { Model: 'fraud', Feature: 'txn:amount' }, 'Maximum', 3600]);

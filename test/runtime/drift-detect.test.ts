@@ -140,6 +140,11 @@ describe('detectDrift', () => {
     expect(collapsed.baselineDiversity?.share).toBeCloseTo(100 / 20_000, 10);
     expect(column(collapsed, 'output:item_scores:argmax')).toMatchObject({ kind: 'categorical', drifted: true });
     expect(collapsed.predictionDrifted).toBe(true);
+    // What alarms read: the most common top prediction's share (100 % = collapse), not the window-size-bound diversity.
+    const [healthyLine, collapsedLine] = [healthy, collapsed].map((r) => JSON.parse(driftEmfLines(r)[0]));
+    expect(collapsedLine[DriftMetrics.TOP_PREDICTION_SHARE]).toBe(100);
+    expect(healthyLine[DriftMetrics.TOP_PREDICTION_SHARE]).toBeLessThan(5); // 100 items, about 1 % each
+    expect(collapsedLine[DriftMetrics.PREDICTION_DIVERSITY]).toBeCloseTo(100 / 20_000, 10);
   });
 
   test('a scalar score: diversity counts the baseline\'s deciles', () => {

@@ -201,7 +201,10 @@ export function driftEmfLines(report: DriftReport, options: { timestampMs?: numb
     { name: DriftMetrics.PREDICTION_DRIFT_SCORE, value: report.predictionDriftScore, unit: 'None' },
     { name: DriftMetrics.COLUMNS_WITH_QUALITY_ISSUES, value: report.columns.filter((c) => c.issues.length > 0).length, unit: 'Count' },
     { name: DriftMetrics.WINDOW_ROWS, value: report.rows, unit: 'Count' },
-    ...(report.diversity ? [{ name: DriftMetrics.PREDICTION_DIVERSITY, value: report.diversity.share * 100, unit: 'Percent' as const }] : []),
+    ...(report.diversity ? [
+      { name: DriftMetrics.PREDICTION_DIVERSITY, value: report.diversity.share * 100, unit: 'Percent' as const },
+      { name: DriftMetrics.TOP_PREDICTION_SHARE, value: report.diversity.topShare * 100, unit: 'Percent' as const },
+    ] : []),
     ...(options.unreadableRecords !== undefined ? [{ name: DriftMetrics.UNREADABLE_RECORDS, value: options.unreadableRecords, unit: 'Count' as const }] : []),
   ];
   const lines = [toEmf({ [MetricDimensions.MODEL]: report.model }, model, { timestampMs, properties: { modelVersion: report.modelVersion } })];
