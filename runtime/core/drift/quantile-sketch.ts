@@ -215,7 +215,7 @@ export class QuantileSketch {
     const sketch = new QuantileSketch({ k: state.k, seed: options.seed });
     state.levels.forEach((level, h) => {
       if (h >= sketch.levels.length) sketch.addLevel();
-      sketch.append(h, level, 0, level.length, 1);
+      sketch.append(h, h === 0 ? level : Float64Array.from(level).sort(), 0, level.length, 1);
     });
     sketch.n = state.n;
     sketch.lo = state.n === 0 ? Infinity : Number(state.min);
@@ -231,7 +231,7 @@ export class QuantileSketch {
       if (len < this.capacities[h]) continue;
       if (h + 1 >= this.levels.length) this.addLevel();
       const level = this.levels[h];
-      level.subarray(0, len).sort();
+      if (h === 0) level.subarray(0, len).sort(); // levels above 0 are kept sorted by `append`
       // An odd item out stays at level h, so the total weight is preserved exactly.
       const kept = len % 2;
       const offset = this.flip();
@@ -242,12 +242,29 @@ export class QuantileSketch {
     }
   }
 
-  /** Appends `source[from], source[from + step], …` (below `to`) to level h. */
+  /**
+   * Adds `source[from], source[from + step], …` (below `to`) to level h: appended at level 0; merged at the levels
+   * above, which stay sorted (their items arrive as sorted runs: every other item of a sorted level), so a compaction
+   * sorts only level 0 — half the sorting of re-sorting every level.
+   */
   private append(h: number, source: ArrayLike<number>, from: number, to: number, step: number): void {
     const count = Math.max(0, Math.ceil((to - from) / step));
     const len = this.lengths[h];
     const target = this.levels[h].length < len + count ? this.grow(h, len + count) : this.levels[h];
-    for (let i = from, j = len; i < to; i += step, j++) target[j] = source[i];
+    if (h === 0) {
+      for (let i = from, j = len; i < to; i += step, j++) target[j] = source[i];
+    } else {
+      // Merge from the back, in place: the kept items (target[0, len)) and the run, both sorted.
+      let kept = len - 1;
+      let next = from + (count - 1) * step;
+      for (let j = len + count - 1; next >= from; j--) {
+        if (kept >= 0 && target[kept] > source[next]) target[j] = target[kept--];
+        else {
+          target[j] = source[next];
+          next -= step;
+        }
+      }
+    }
     this.lengths[h] = len + count;
     this.retained += count;
   }
