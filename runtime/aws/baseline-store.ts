@@ -4,7 +4,7 @@
  * noncurrent version. The drift detector and the label join read baselines through `readBaseline`, which refuses a
  * profile format it does not know rather than comparing against numbers it would misread.
  */
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { baselineKey } from '../core/datasets';
 import { DatasetProfile, PROFILE_SCHEMA } from '../core/drift/profile';
 import { timerDelayMs } from '../core/routing';
@@ -78,6 +78,12 @@ export async function writeBaseline(client: S3Client, bucket: string, profile: D
  * when it is not a profile this code can read (another `PROFILE_SCHEMA`, another model version, over
  * `MAX_BASELINE_BYTES`).
  */
+/** Whether the bucket lists an object at exactly `key` (a listing scoped to the key, which prefix-scoped readers may do). */
+async function baselineListed(client: S3Client, bucket: string, key: string, options: BaselineStoreOptions): Promise<boolean> {
+  const listed = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: key, MaxKeys: 1 }), callOptions(options));
+  return (listed.Contents ?? []).some((object) => object.Key === key);
+}
+
 export async function readBaseline(client: S3Client, bucket: string, model: string, modelVersion: string, options: BaselineStoreOptions = {}): Promise<DatasetProfile | undefined> {
   const key = baselineKey(model, modelVersion);
   const location = `s3://${bucket}/${key}`;
@@ -85,7 +91,11 @@ export async function readBaseline(client: S3Client, bucket: string, model: stri
   try {
     object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), callOptions(options));
   } catch (e) {
-    if ((e as Error).name === 'NoSuchKey' || (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined;
+    const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    if ((e as Error).name === 'NoSuchKey' || status === 404) return undefined;
+    // S3 answers 403, not 404, for a missing key to a reader whose s3:ListBucket is scoped by an s3:prefix condition
+    // (the dataset's grantRead): a listing of exactly the key tells missing from forbidden.
+    if (status === 403 && !(await baselineListed(client, bucket, key, options))) return undefined;
     throw e;
   }
   if ((object.ContentLength ?? 0) > MAX_BASELINE_BYTES) {

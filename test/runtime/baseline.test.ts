@@ -5,6 +5,7 @@
  * s3rver.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
+import { createServer as createHttpServer } from 'http';
 import { createServer, Socket } from 'net';
 import type { AddressInfo } from 'net';
 import { tmpdir } from 'os';
@@ -380,6 +381,33 @@ describe('baseline store (s3rver)', () => {
     await expect(readBaseline(s3, BUCKET, 'fraud', '6')).rejects.toThrow(/is for model 'fraud' version '3', not 'fraud' version '6'/);
     await expect(readBaseline(s3, BUCKET, 'fraud', '7')).rejects.toThrow(/version=7\/baseline.json is not JSON; rebuild it with npm run baseline/);
     expect(() => parseBaseline('[]', { model: 'fraud', modelVersion: '3', location: 'x' })).toThrow(/x is not a profile object/);
+  });
+
+  test('a reader with prefix-scoped list rights gets 403 for a missing key: a listing of the key tells missing from forbidden', async () => {
+    // s3rver enforces no IAM, so a loopback server answers as S3 does for such a reader: GetObject 403 AccessDenied,
+    // ListObjectsV2 under the reader's prefix allowed (version 3 exists but is unreadable; version 4 does not exist).
+    const existing = baselineKey('fraud', '3');
+    const forbidding = createHttpServer((request, response) => {
+      const url = new URL(request.url ?? '/', 'http://localhost');
+      if (url.searchParams.get('list-type') === '2') {
+        const prefix = url.searchParams.get('prefix') ?? '';
+        const contents = existing.startsWith(prefix) ? `<Contents><Key>${existing}</Key><Size>10</Size></Contents>` : '';
+        response.writeHead(200, { 'content-type': 'application/xml' });
+        response.end(`<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>${BUCKET}</Name><Prefix>${prefix}</Prefix><KeyCount>${contents ? 1 : 0}</KeyCount><MaxKeys>1</MaxKeys><IsTruncated>false</IsTruncated>${contents}</ListBucketResult>`);
+        return;
+      }
+      response.writeHead(403, { 'content-type': 'application/xml' });
+      response.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>');
+    });
+    await new Promise<void>((resolve) => forbidding.listen(0, '127.0.0.1', resolve));
+    const client = new S3Client({ ...localClientConfig(`http://127.0.0.1:${(forbidding.address() as AddressInfo).port}`), maxAttempts: 1 });
+    try {
+      expect(await readBaseline(client, BUCKET, 'fraud', '4')).toBeUndefined();
+      await expect(readBaseline(client, BUCKET, 'fraud', '3')).rejects.toThrow(/Access Denied/);
+    } finally {
+      client.destroy();
+      await new Promise((resolve) => forbidding.close(resolve));
+    }
   });
 
   test('every call has a deadline: an endpoint that never answers fails at timeoutMs', async () => {
