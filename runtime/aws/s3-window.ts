@@ -86,14 +86,20 @@ export function predictionLogKeyHour(key: string): number | undefined {
   return match ? Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3]), Number(match[4])) : undefined;
 }
 
-/** Prediction logs of `model` in `bucket` that may hold rows of `window`: its day partitions, filtered by hour. */
+/**
+ * Prediction logs of `model` in `bucket` that may hold rows of `window`: its day partitions, filtered by hour — one
+ * hour past the window's end included, because the inference server's S3 sink names a batch's partition by the time
+ * it writes it, so a prediction of 10:59 can sit in `hour=11` (Firehose partitions by the record's own `ts`). The
+ * caller keeps rows by their `ts`.
+ */
 export function predictionLogWindow(bucket: string, model: string, window: TimeWindow): WindowSource {
+  const partitions = { fromMs: window.fromMs, toMs: window.toMs + HOUR_MS };
   return {
     bucket,
-    prefixes: datesInWindow(window.fromMs, window.toMs - 1).map((date) => predictionLogDayPrefix(model, date)),
+    prefixes: datesInWindow(partitions.fromMs, partitions.toMs - 1).map((date) => predictionLogDayPrefix(model, date)),
     keep: (key) => {
       const hour = predictionLogKeyHour(key);
-      return hour === undefined || hourOverlaps(hour, window);
+      return hour === undefined || hourOverlaps(hour, partitions);
     },
   };
 }

@@ -243,12 +243,14 @@ describe('the S3 window reader', () => {
     expect(await lines(['12345678\n123456789'], 8)).toEqual(['12345678', undefined]);
   });
 
-  test('only the hour partitions the window touches are read', async () => {
-    const window = { fromMs: Date.UTC(2026, 10, 30, 23, 30), toMs: Date.UTC(2026, 11, 1, 0, 30) };
+  test('only the hour partitions the window touches are read, and the hour after it (the server sink partitions by write time)', async () => {
+    const window = { fromMs: Date.UTC(2026, 10, 30, 22, 30), toMs: Date.UTC(2026, 10, 30, 23, 30) };
     const source = predictionLogWindow(BUCKET, 'fraud', window);
     expect(source.prefixes).toEqual(['prediction-logs/model=fraud/dt=2026-11-30/', 'prediction-logs/model=fraud/dt=2026-12-01/']);
+    expect(source.keep!('prediction-logs/model=fraud/dt=2026-11-30/hour=21/a.jsonl')).toBe(false);
+    expect(source.keep!('prediction-logs/model=fraud/dt=2026-11-30/hour=22/a.jsonl')).toBe(true);
     expect(source.keep!('prediction-logs/model=fraud/dt=2026-11-30/hour=23/a.jsonl')).toBe(true);
-    expect(source.keep!('prediction-logs/model=fraud/dt=2026-11-30/hour=22/a.jsonl')).toBe(false);
+    // A prediction of 23:29 written at 00:00:30 by the server's S3 sink.
     expect(source.keep!('prediction-logs/model=fraud/dt=2026-12-01/hour=00/a.jsonl')).toBe(true);
     expect(source.keep!('prediction-logs/model=fraud/dt=2026-12-01/hour=01/a.jsonl')).toBe(false);
   });
