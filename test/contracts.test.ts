@@ -7,7 +7,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as esbuild from 'esbuild';
 import { DegradeVariables } from '../runtime/contracts/degrade';
+import { DriftVariables } from '../runtime/contracts/drift';
 import { GatewayVariables } from '../runtime/contracts/gateway';
+import { LabelIngestionVariables } from '../runtime/contracts/label-ingestion';
+import { LabelJoinVariables } from '../runtime/contracts/label-join';
 import { ServerVariables } from '../runtime/contracts/inference-server';
 import { MaterializerVariables } from '../runtime/contracts/materializer';
 import { ModelBackendVariables } from '../runtime/contracts/model-backend';
@@ -39,7 +42,7 @@ describe('contract modules', () => {
 
   test('there is one per deployable', () => {
     const names = contracts.map((f) => path.basename(f, '.ts'));
-    expect(names).toEqual(expect.arrayContaining(['environment', 'gateway', 'materializer', 'inference-server', 'model-backend', 'routing', 'degrade']));
+    expect(names).toEqual(expect.arrayContaining(['environment', 'gateway', 'materializer', 'inference-server', 'model-backend', 'routing', 'degrade', 'drift', 'label-ingestion', 'label-join']));
   });
 
   test.each(contracts.map((f) => [path.relative(ROOT, f)]))('%s imports no package and no Node builtin (nothing from aws-cdk-lib)', async (file) => {
@@ -59,7 +62,7 @@ describe('names that cross the lib/runtime boundary', () => {
   const NAMES = [...new Set([
     ...Object.values(GatewayVariables), ...Object.values(MaterializerVariables), ...Object.values(ServerVariables),
     ...Object.values(ModelBackendVariables), ...Object.values(RoutingVariables), ...Object.values(SharedVariables),
-    ...Object.values(DegradeVariables),
+    ...Object.values(DegradeVariables), ...Object.values(DriftVariables), ...Object.values(LabelIngestionVariables), ...Object.values(LabelJoinVariables),
   ])].filter((name) => !GENERIC_NAMES.has(name));
   const files = ['lib', 'runtime', 'bin', 'scripts', 'build', 'examples'].flatMap((dir) => sourcesUnder(path.join(ROOT, dir)))
     .filter((f) => !f.startsWith(CONTRACTS + path.sep));
