@@ -9,7 +9,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, IConstruct } from 'constructs';
 import { DRIFT_HANDLER, driftEnvironment, DriftModelSettings } from '../../runtime/contracts/drift';
-import { BASELINES_PREFIX, predictionLogModelPrefix } from '../../runtime/core/datasets';
+import { baselineModelPrefix, predictionLogModelPrefix } from '../../runtime/core/datasets';
 import type { DriftOptions } from '../../runtime/core/drift/detect';
 import { DriftMetrics, MetricDimensions, METRICS_NAMESPACE } from '../../runtime/core/metrics';
 import { alarmActionOf, anyFailureAlarm, notifyOnStateChanges } from '../private/alarm-actions';
@@ -193,7 +193,7 @@ export class DriftDetector extends Construct implements IDriftDetector {
       timeout: props.timeout ?? Duration.minutes(5),
     });
 
-    const baselines = `${BASELINES_PREFIX}model=${this.modelName}/`;
+    const baselines = baselineModelPrefix(this.modelName);
     props.dataset.grantRead(this.function, ...(props.predictionLogs === false ? [] : [predictionLogModelPrefix(this.modelName)]), baselines);
     if (capture) this.grantReadCapture(capture, `${capturePrefix}/${capture.endpoint.endpointName}/`);
 

@@ -6,7 +6,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, IConstruct } from 'constructs';
 import { LABEL_JOIN_HANDLER, labelJoinEnvironment } from '../../runtime/contracts/label-join';
-import { BASELINES_PREFIX, labelModelPrefix, predictionLogModelPrefix } from '../../runtime/core/datasets';
+import { baselineModelPrefix, labelModelPrefix, predictionLogModelPrefix } from '../../runtime/core/datasets';
 import { MetricDimensions, METRICS_NAMESPACE, ModelQualityMetrics } from '../../runtime/core/metrics';
 import type { ProblemType } from '../../runtime/core/model-quality';
 import { alarmActionOf, anyFailureAlarm, notifyOnStateChanges } from '../private/alarm-actions';
@@ -178,7 +178,7 @@ export class ModelQualityMonitor extends Construct implements IModelQualityMonit
       memorySize: props.memorySize ?? Size.mebibytes(1024),
       timeout: props.timeout ?? Duration.minutes(5),
     });
-    props.dataset.grantRead(this.function, predictionLogModelPrefix(this.modelName), labelModelPrefix(this.modelName), `${BASELINES_PREFIX}model=${this.modelName}/`);
+    props.dataset.grantRead(this.function, predictionLogModelPrefix(this.modelName), labelModelPrefix(this.modelName), baselineModelPrefix(this.modelName));
 
     this.deadLetterQueue = createDeadLetterQueue(this, 'DeadLetterQueue', "of the label join's scheduled invocations");
     this.function.configureAsyncInvoke({ retryAttempts: 2, maxEventAge: Duration.hours(1), onFailure: sendOnlyDestination(this.deadLetterQueue) });

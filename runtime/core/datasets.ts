@@ -66,12 +66,17 @@ export function labelDayPrefix(model: string, date: string): string {
   return `${labelModelPrefix(model)}dt=${date}/`;
 }
 
+/** `baselines/model=<model>/` — every baseline of one model. */
+export function baselineModelPrefix(model: string): string {
+  return `${BASELINES_PREFIX}model=${modelPartition(model)}/`;
+}
+
 /** `baselines/model=<model>/version=<modelVersion>/baseline.json` — the baseline of one model version. */
 export function baselineKey(model: string, modelVersion: string): string {
   if (!/^[A-Za-z0-9._-]{1,128}$/.test(modelVersion) || modelVersion === '.' || modelVersion === '..') {
     throw new Error(`modelVersion '${modelVersion}': a baseline key takes 1–128 letters, digits, '.', '_' or '-'`);
   }
-  return `${BASELINES_PREFIX}model=${modelPartition(model)}/version=${modelVersion}/baseline.json`;
+  return `${baselineModelPrefix(model)}version=${modelVersion}/baseline.json`;
 }
 
 /** The UTC dates (`yyyy-mm-dd`) a window `[fromMs, toMs]` touches, oldest first: the `dt` partitions to read. */

@@ -17,7 +17,7 @@ import { FEATURE_REF_SEPARATOR, FeatureStatus, FeatureViewSpec, joinKeysOf, Mode
 import { AdmissionController, AdmissionOptions, CallOutcome } from './admission';
 import { CircuitBreaker, CircuitBreakerOptions } from './circuit-breaker';
 import { GatewayCode } from './gateway-codes';
-import { FeatureServingMetrics, GatewayMetrics, MetricDatum, MetricDimensions } from './metrics';
+import { DEFAULT_VARIANT, FeatureServingMetrics, GatewayMetrics, MetricDatum, MetricDimensions } from './metrics';
 import { ModelCallError, ModelFailureKind, ModelInvoker } from './model-call';
 import { parsePredictRequest, PredictRequest } from './predict-request';
 import { PREDICTION_LOG_SCHEMA, PredictionLogSink } from './prediction-log';
@@ -317,7 +317,7 @@ export class GatewayCore {
       schema: PREDICTION_LOG_SCHEMA, ts: new Date(this.now()).toISOString(), requestId: request.requestId, model: this.config.model,
       modelVersion, variant: step.variant, entity: parsed.entity, features: step.features, outputs: step.outputs, latencyMs, fallback, tier,
     });
-    this.finish({ ...dimensions, [MetricDimensions.VARIANT]: step.variant ?? 'default' }, state, [
+    this.finish({ ...dimensions, [MetricDimensions.VARIANT]: step.variant ?? DEFAULT_VARIANT }, state, [
       count(fallback ? GatewayMetrics.FALLBACKS : GatewayMetrics.PREDICTIONS),
       ...(step.cacheHit ? [count(GatewayMetrics.CACHE_HITS)] : []),
       ...(step.modelFailed ? [count(GatewayMetrics.MODEL_FAILURES)] : []),

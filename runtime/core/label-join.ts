@@ -18,11 +18,8 @@
 import { LabelRecord } from './datasets';
 import { flattenOutputs, OUTPUT_PREFIX } from './drift/profile';
 import { LoggedPrediction, LoggedValue, parseInstant } from './logged-predictions';
-import { MetricDatum, MetricDimensions, METRICS_NAMESPACE, ModelQualityMetrics, toEmf } from './metrics';
+import { DEFAULT_VARIANT, MetricDatum, MetricDimensions, METRICS_NAMESPACE, ModelQualityMetrics, toEmf } from './metrics';
 import { LabelValue, ModelQualitySummary, ProblemType, QualityAccumulator } from './model-quality';
-
-/** `Variant` dimension value of predictions logged without a variant (as the gateway's metrics name them). */
-export const DEFAULT_VARIANT = 'default';
 
 /** A time window, epoch milliseconds: `fromMs` included, `toMs` excluded. */
 export interface JoinWindow {

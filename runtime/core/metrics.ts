@@ -17,6 +17,9 @@ export const MetricDimensions = {
   FEATURE: 'Feature',
 } as const;
 
+/** `Variant` dimension value of predictions no variant is named for (a single-variant model). */
+export const DEFAULT_VARIANT = 'default';
+
 /** `FeatureView` dimension value of records whose envelope names no view the materializer serves. */
 export const UNKNOWN_FEATURE_VIEW = '_unknown';
 

@@ -8,9 +8,9 @@ import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client
 import { serializeBaseline } from '../../runtime/aws/baseline-store';
 import { baselineKey, labelDayPrefix, LabelRecord, partitionDate, predictionLogDayPrefix } from '../../runtime/core/datasets';
 import { ProfileBuilder } from '../../runtime/core/drift/profile';
-import { DEFAULT_VARIANT, LabelJoin, labelJoinEmf, LabelJoinOptions, qualityDropPercent } from '../../runtime/core/label-join';
+import { LabelJoin, labelJoinEmf, LabelJoinOptions, qualityDropPercent } from '../../runtime/core/label-join';
 import type { LoggedPrediction } from '../../runtime/core/logged-predictions';
-import { ModelQualityMetrics as M } from '../../runtime/core/metrics';
+import { DEFAULT_VARIANT, ModelQualityMetrics as M } from '../../runtime/core/metrics';
 import { PREDICTION_LOG_SCHEMA, PredictionLogRecord, toJsonLine } from '../../runtime/core/prediction-log';
 import { seededRandom } from '../../runtime/core/random';
 import { createLabelJoinHandler } from '../../runtime/handlers/label-join-handler';
