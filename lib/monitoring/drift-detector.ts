@@ -58,9 +58,8 @@ export interface DriftDetectorProps extends AlarmActionProps {
   readonly gateway?: IInferenceGateway;
   /**
    * Feature names of the model's inputs by position of a row's flattened inputs, for rows logged as raw tensors
-   * (the inference server's own log, data capture): pass the gateway's `featureRefs` so they line up with the
-   * baseline's `view:feature` columns.
-   * @default - `<input>[<i>]`
+   * (the inference server's own log, data capture), so they line up with the baseline's `view:feature` columns.
+   * @default - the gateway's `featureRefs` when `gateway` is given, else `<input>[<i>]`
    */
   readonly inputColumns?: string[];
   /**
@@ -175,11 +174,12 @@ export class DriftDetector extends Construct implements IDriftDetector {
     this.window = props.window ?? this.schedule;
 
     const capture = props.dataCapture;
+    const inputColumns = props.inputColumns ?? (props.gateway ? [...props.gateway.featureRefs] : undefined);
     const capturePrefix = capture?.prefix ?? 'data-capture';
     const model: DriftModelSettings = {
       model: this.modelName,
       ...(props.predictionLogs === false ? { predictionLogs: false } : {}),
-      ...(props.inputColumns ? { inputColumns: props.inputColumns } : {}),
+      ...(inputColumns ? { inputColumns } : {}),
       ...(props.detection ? { detection: props.detection } : {}),
       ...(capture ? {
         dataCapture: { bucket: capture.bucket.bucketName, prefix: capturePrefix, endpointName: capture.endpoint.endpointName, modelVersions: capture.endpoint.modelVersions },

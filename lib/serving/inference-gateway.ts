@@ -230,6 +230,11 @@ export interface IInferenceGateway extends IConstruct {
   readonly modelName: string;
   /** Budget for features + model per request; past it the fallback is served. */
   readonly deadline: Duration;
+  /**
+   * The model's input columns in order (`view:feature`, `source:feature`): the names its prediction log gives the
+   * features, and the order of a row of the model's input tensor (what data capture and the server's own log hold).
+   */
+  readonly featureRefs: readonly string[];
   /** The prediction log stream (JSON lines, runtime/core/prediction-log.ts). */
   readonly predictionLog: kinesis.IStream;
   /** The gateway function. */
@@ -270,12 +275,14 @@ export class InferenceGateway extends Construct implements IInferenceGateway {
   public readonly modelName: string;
   /** Budget for features + model per request. */
   public readonly deadline: Duration;
+  public readonly featureRefs: readonly string[];
 
   constructor(scope: Construct, id: string, props: InferenceGatewayProps) {
     super(scope, id);
     const tiers = props.tiers ?? [PriorityTier.CRITICAL, PriorityTier.STANDARD, PriorityTier.BATCH];
     const backend = props.backend.bind(this);
     this.modelName = props.modelName ?? backend.modelName ?? '';
+    this.featureRefs = [...props.featureRefs];
     this.deadline = props.deadline ?? Duration.millis(100);
     throwIfProblems(this, InferenceGateway.problems(props, tiers, this.modelName, backend));
     const views = props.features ?? [];

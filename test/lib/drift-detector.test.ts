@@ -1,8 +1,11 @@
+import * as path from 'path';
 import { App, Duration, Size, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { fraudPrescreenInputs, transaction } from '../../examples/fraud-features';
+import { Fallback, InferenceGateway, ModelBackend } from '../../lib';
 import { DriftDetector, DriftDetectorProps } from '../../lib/monitoring/drift-detector';
 import { PredictionLogDataset } from '../../lib/monitoring/prediction-log-dataset';
 import { ModelEndpoint } from '../../lib/serving/model-endpoint';
@@ -126,4 +129,19 @@ describe('DriftDetector validation', () => {
   test('a model name is required without a gateway', () => {
     expect(() => build({ modelName: undefined })).toThrow(/modelName: required without a gateway/);
   });
+});
+
+test('given the gateway, the model name and the input columns are the gateway\'s', () => {
+  const app = new App();
+  const stack = new Stack(app, 'Gatewayed', { env: { account: '123456789012', region: 'us-east-1' } });
+  const gateway = new InferenceGateway(stack, 'Prescreen', {
+    backend: ModelBackend.embedded({ modelPath: path.join(__dirname, '..', '..', 'examples', 'models', 'fraud-prescreen.onnx'), modelName: 'prescreen' }),
+    requestSource: transaction, featureRefs: fraudPrescreenInputs, fallback: Fallback.constant({ probability: [0.5] }),
+  });
+  const detector = new DriftDetector(stack, 'Drift', { dataset: new PredictionLogDataset(stack, 'Dataset'), gateway });
+  const fn = Template.fromStack(stack).findResources('AWS::Lambda::Function')[stack.getLogicalId(detector.function.node.defaultChild as any)];
+  const [model] = JSON.parse(fn.Properties.Environment.Variables[DriftVariables.MODELS]) as DriftModelSettings[];
+  expect(detector.modelName).toBe('prescreen');
+  expect(model.inputColumns).toEqual(fraudPrescreenInputs);
+  expect(fraudPrescreenInputs.length).toBeGreaterThan(0);
 });
