@@ -5,9 +5,9 @@ import { Construct } from 'constructs';
 import { fraudFeatureViews, fraudPrescreenInputs, fraudRealtimeInputs, transaction } from '../examples/fraud-features';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import {
-  AlarmTopic, BudgetDegrade, costPer1000Predictions, CostGuard, Fallback, FeatureIngestion, FeatureStore, InferenceGateway,
-  InferenceImage, InferenceInstanceType, ModelArtifact, ModelBackend, ModelEndpoint, ModelMonitoring, ModelRouting,
-  PlatformTags, PriorityTier,
+  AlarmTopic, BudgetDegrade, costPer1000Predictions, CostGuard, DriftDetector, Fallback, FeatureIngestion, FeatureStore, InferenceGateway,
+  InferenceImage, InferenceInstanceType, LabelIngestion, ModelArtifact, ModelBackend, ModelEndpoint, ModelMonitoring, ModelQualityMonitor,
+  ModelRouting, PlatformTags, PredictionLogDataset, PriorityTier,
 } from '../lib';
 
 const MODELS = path.join(__dirname, '..', 'examples', 'models');
@@ -39,6 +39,15 @@ export class ReferencePlatformStack extends Stack {
   public readonly fraudGateway: InferenceGateway;
   /** A gateway with its model embedded in the function, on request-time features only: no store, no endpoint. */
   public readonly prescreenGateway: InferenceGateway;
+  /** Both gateways' prediction logs as an S3 dataset (Firehose, partitioned by model and date; Glue tables), labels and baselines beside them. */
+  public readonly predictionLogs: PredictionLogDataset;
+  /** Late ground-truth labels (Kinesis records or S3 drops), validated into the dataset; refused ones dead-lettered. */
+  public readonly labels: LabelIngestion;
+  /** Hourly drift checks of each model's inputs and outputs against its version's baseline. */
+  public readonly fraudDrift: DriftDetector;
+  public readonly prescreenDrift: DriftDetector;
+  /** Hourly join of the fraud model's labels with its logged predictions: quality per variant, against the baseline. */
+  public readonly fraudQuality: ModelQualityMonitor;
   /** The fraud model's alarms by severity, SLOs with burn-rate alarms, guardrail and dashboard. */
   public readonly fraudMonitoring: ModelMonitoring;
   /** The pre-screening model's (its gateway is all there is). */
@@ -96,12 +105,24 @@ export class ReferencePlatformStack extends Stack {
       tiers: [PriorityTier.CRITICAL, PriorityTier.STANDARD],
     });
 
+    this.predictionLogs = new PredictionLogDataset(this, 'PredictionLogs', { gateways: [this.fraudGateway, this.prescreenGateway], alarmAction: this.alarms });
+    this.labels = new LabelIngestion(this, 'Labels', { dataset: this.predictionLogs, models: ['fraud', 'prescreen'], alarmAction: this.alarms });
+    // The gateway's logs name every feature; the endpoint's data capture would count the same (sampled) predictions again.
+    this.fraudDrift = new DriftDetector(this, 'FraudDrift', { dataset: this.predictionLogs, gateway: this.fraudGateway, alarmAction: this.alarms });
+    this.prescreenDrift = new DriftDetector(this, 'PrescreenDrift', { dataset: this.predictionLogs, gateway: this.prescreenGateway, alarmAction: this.alarms });
+    this.fraudQuality = new ModelQualityMonitor(this, 'FraudQuality', {
+      dataset: this.predictionLogs, gateway: this.fraudGateway, problem: 'classification', scoreOutput: 'probability', alarmAction: this.alarms,
+    });
+
     this.fraudMonitoring = new ModelMonitoring(this, 'FraudMonitoring', {
       endpoint: this.fraudEndpoint, gateway: this.fraudGateway, views: fraudFeatureViews, ingestion: this.featureIngestion, routing: this.routing,
+      drift: this.fraudDrift, quality: this.fraudQuality,
+      // A score's top predictions are the baseline's deciles: 10 % each while nothing changed.
+      maxTopPredictionSharePercent: 50,
       warningAction: this.alarms, criticalAction: this.pager,
     });
     this.prescreenMonitoring = new ModelMonitoring(this, 'PrescreenMonitoring', {
-      gateway: this.prescreenGateway, warningAction: this.alarms, criticalAction: this.pager,
+      gateway: this.prescreenGateway, drift: this.prescreenDrift, maxTopPredictionSharePercent: 50, warningAction: this.alarms, criticalAction: this.pager,
     });
     // Budget notifications go to the platform's warning topic, where people are subscribed (and the degrade listens).
     this.cost = new CostGuard(this, 'Cost', { monthlyLimit: 20_000, topic: this.alarms.topic, alarmAction: this.alarms });
@@ -121,6 +142,9 @@ export class ReferencePlatformStack extends Stack {
     PlatformTags.model(this.fraudMonitoring, 'fraud');
     PlatformTags.model(this.prescreenGateway, 'prescreen');
     PlatformTags.model(this.prescreenMonitoring, 'prescreen');
+    PlatformTags.model(this.fraudDrift, 'fraud');
+    PlatformTags.model(this.fraudQuality, 'fraud');
+    PlatformTags.model(this.prescreenDrift, 'prescreen');
   }
 }
 

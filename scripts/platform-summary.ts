@@ -47,6 +47,12 @@ for (const [gateway, what] of gateways) {
 for (const monitoring of [platform.fraudMonitoring, platform.prescreenMonitoring]) {
   console.log(`  monitoring of ${monitoring.modelName}: ${monitoring.criticalAlarms.length} critical and ${monitoring.warningAlarms.length} warning alarms, SLOs ${Object.keys(monitoring.slos).join(', ')}, a guardrail, a dashboard`);
 }
+console.log(`  prediction logs: both gateways' streams → Firehose → s3://…/prediction-logs/model=<m>/dt=<date>/hour=<h>/ (Glue database ${platform.predictionLogs.databaseName}: prediction_logs, labels; ${platform.predictionLogs.alarms.length} delivery alarms)`);
+console.log(`  labels: Kinesis records or S3 drops of {model, requestId | entity + eventTime, label, labelTime} for ${platform.labels.models.join(', ')}, validated into labels/ (refused ones dead-lettered)`);
+for (const drift of [platform.fraudDrift, platform.prescreenDrift]) {
+  console.log(`  drift of ${drift.modelName}: every ${drift.schedule.toHumanString()} against each version's baseline (npm run baseline): Evidently's methods, data quality, prediction drift and collapse`);
+}
+console.log(`  model quality of ${platform.fraudQuality.modelName}: labels joined with logged predictions every ${platform.fraudQuality.schedule.toHumanString()}, per variant, against the baseline's quality`);
 console.log(`  cost guard: a monthly budget over the platform tag, cost per 1,000 predictions per fraud variant; on a breach: ${platform.degrade.actions.map((a) => a.kind).join(', ')} (npm run degrade -- revert --last)`);
 const report = path.join(outdir, 'validation-report.json');
 if (fs.existsSync(report)) {

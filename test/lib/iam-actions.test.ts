@@ -21,9 +21,10 @@ const SERVICE_OF_CLIENT: Record<string, string> = {
   '@aws-sdk/client-sagemaker-runtime': 'sagemaker',
   '@aws-sdk/client-sagemaker': 'sagemaker',
   '@aws-sdk/client-application-auto-scaling': 'application-autoscaling',
+  '@aws-sdk/client-sqs': 'sqs',
 };
 /** SDK commands whose IAM action is named differently. */
-const ACTION_OF_COMMAND: Record<string, string> = { 's3:HeadObject': 's3:GetObject', 's3:ListObjectsV2': 's3:ListBucket' };
+const ACTION_OF_COMMAND: Record<string, string> = { 's3:HeadObject': 's3:GetObject', 's3:ListObjectsV2': 's3:ListBucket', 'sqs:SendMessageBatch': 'sqs:SendMessage' };
 
 /**
  * Code that is bundled but never runs in the role's process, by the source file esbuild names in the bundle. Each
@@ -42,6 +43,7 @@ const KMS_IMPLIED_BY: Record<string, string[]> = {
   // A conditional put reads the stored item (decrypt) and writes the new one (data key, encrypt).
   'dynamodb:PutItem': ['kms:Decrypt@dynamodb', 'kms:Encrypt@dynamodb', 'kms:GenerateDataKey@dynamodb'],
   's3:PutObject': ['kms:GenerateDataKey@s3'],
+  's3:GetObject': ['kms:Decrypt@s3'],
   'kinesis:PutRecords': ['kms:GenerateDataKey@kinesis'],
   'kinesis:GetRecords': ['kms:Decrypt@kinesis'],
 };
@@ -69,6 +71,15 @@ const PLATFORM = {
   lambdaAsyncDeadLetter: ['sqs:SendMessage'],
   /** SageMaker writes captured requests and responses, encrypted with the capture key (not shared: no ViaService). */
   sageMakerDataCapture: ['s3:PutObject', 'kms:Encrypt@*', 'kms:GenerateDataKey@*'],
+  /**
+   * Kinesis Data Firehose reading an encrypted Kinesis stream into an S3 bucket encrypted with a customer-managed key,
+   * logging delivery errors (the Firehose developer guide's S3 destination policy, without s3:GetObject: it only writes).
+   */
+  firehoseKinesisToS3: [
+    'kinesis:DescribeStream', 'kinesis:GetShardIterator', 'kinesis:GetRecords', 'kinesis:ListShards', 'kms:Decrypt@kinesis',
+    's3:AbortMultipartUpload', 's3:GetBucketLocation', 's3:ListBucket', 's3:ListBucketMultipartUploads', 's3:PutObject',
+    'kms:GenerateDataKey@s3', 'kms:Decrypt@s3', 'logs:PutLogEvents',
+  ],
 };
 
 /**
@@ -207,15 +218,45 @@ describe('each role is granted exactly what its code and its platform send', () 
     expect(grantedTo(role)).toEqual(sorted([...sent, ...PLATFORM.lambdaLogs, ...PLATFORM.lambdaTracing, ...PLATFORM.lambdaAsyncDeadLetter]));
   });
 
+  test('the drift checks and the label join: list and read the dataset (its key through S3); failed runs to their queue', () => {
+    for (const [handler, fn] of [['drift-handler', platform.fraudDrift.function], ['drift-handler', platform.prescreenDrift.function], ['label-join-handler', platform.fraudQuality.function]] as const) {
+      const needed = handlerNeeds(handler);
+      expect(sorted(needed)).toEqual(sorted(['s3:GetObject', 's3:ListBucket', 'kms:Decrypt@s3']));
+      expect(grantedTo(logicalId(fn.role as any))).toEqual(sorted([...needed, ...PLATFORM.lambdaLogs, ...PLATFORM.lambdaTracing, ...PLATFORM.lambdaAsyncDeadLetter]));
+    }
+  });
+
+  test('the label ingestion: reads drops and its stream, writes labels, dead-letters refused ones', () => {
+    const needed = handlerNeeds('label-ingestion-handler');
+    expect(needed).toEqual(expect.arrayContaining(['s3:GetObject', 's3:PutObject', 'sqs:SendMessage']));
+    expect(grantedTo(logicalId(platform.labels.function.role as any))).toEqual(sorted([
+      ...needed, ...PLATFORM.lambdaLogs, ...PLATFORM.lambdaTracing, ...PLATFORM.kinesisEventSource, ...KMS_IMPLIED_BY['kinesis:GetRecords'],
+    ]));
+  });
+
+  test('the prediction-log delivery streams: what Firehose does from the gateway\'s stream to the dataset', () => {
+    const roles = Object.keys(resources).filter((id) => resources[id].Type === 'AWS::IAM::Role' && id.startsWith('PredictionLogsSource'));
+    expect(roles).toHaveLength(2);
+    for (const role of roles) expect(grantedTo(role)).toEqual(sorted(PLATFORM.firehoseKinesisToS3));
+  });
+
   test('every role of the platform is one of those, the routing seed\'s, or API Gateway\'s account logging role (AWS\'s service-role policy)', () => {
     const roles = Object.keys(resources).filter((id) => resources[id].Type === 'AWS::IAM::Role');
     const apiGatewayLogging = Object.keys(resources).find((id) => id.startsWith('ApiGatewayAccountLoggingRole'))!;
     const seed = Object.keys(resources).find((id) => id.startsWith('RoutingSeedProviderRole'))!;
+    const firehose = roles.filter((id) => id.startsWith('PredictionLogsSource'));
+    // aws-cdk-lib's own handler that sets the label drop bucket's notification (one per stack).
+    const bucketNotifications = Object.keys(resources).find((id) => id.startsWith('BucketNotificationsHandler') && resources[id].Type === 'AWS::IAM::Role')!;
     expect(roles.sort()).toEqual([
       logicalId(platform.featureIngestion.function.role as any), logicalId(platform.fraudGateway.function.role as any),
       logicalId(platform.prescreenGateway.function.role as any), logicalId(platform.routing.syncFunction!.role as any),
       logicalId(platform.fraudEndpoint.role as any), logicalId(platform.degrade.function.role as any), seed, apiGatewayLogging,
+      ...[platform.fraudDrift, platform.prescreenDrift, platform.fraudQuality, platform.labels].map((c) => logicalId(c.function.role as any)),
+      ...firehose, bucketNotifications,
     ].sort());
+    expect(resources[bucketNotifications].Properties.Policies ?? []).toEqual([]);
+    expect(Object.values(resources).filter((r) => r.Type === 'AWS::IAM::Policy' && r.Properties.Roles.some((x: any) => x.Ref === bucketNotifications))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement.map((st: any) => st.Action))).toEqual(['s3:PutBucketNotification']);
     // The seed's custom resource updates the routing table, nothing else.
     expect(grantedTo(seed)).toEqual(sorted(['dynamodb:UpdateItem', ...PLATFORM.lambdaLogs]));
     expect(resources[apiGatewayLogging].Properties).toMatchObject({

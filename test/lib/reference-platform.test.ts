@@ -75,10 +75,10 @@ describe('reference platform', () => {
     expect(platform.featureStore.views.map((v) => v.name)).toEqual(fraudFeatureViews.map((v) => v.name));
     expect(platform.featureIngestion.store).toBe(platform.featureStore);
     template.resourceCountIs('AWS::DynamoDB::Table', 3); // the online store, the routing table, the cost guard's degrade ledger
-    template.resourceCountIs('AWS::Glue::Table', fraudFeatureViews.length);
+    template.resourceCountIs('AWS::Glue::Table', fraudFeatureViews.length + 2); // + the prediction logs' and the labels'
     template.resourceCountIs('AWS::Athena::WorkGroup', 1);
-    template.resourceCountIs('AWS::Kinesis::Stream', 3); // ingestion + each gateway's prediction log
-    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 2); // the materializer + the routing sync
+    template.resourceCountIs('AWS::Kinesis::Stream', 4); // ingestion + each gateway's prediction log + labels
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 3); // the materializer + the routing sync + the label ingestion
     template.hasResourceProperties('AWS::Lambda::Function', { Handler: 'index.handler', Runtime: 'nodejs22.x' });
     for (const view of fraudFeatureViews) template.hasResourceProperties('AWS::Glue::Table', { TableInput: { Name: view.name } });
   });
@@ -104,6 +104,33 @@ describe('reference platform', () => {
     for (const alarm of platform.featureIngestion.alarms) expect(rule).toContain(platform.getLogicalId(alarm.node.defaultChild as CfnElement));
     expect(Object.keys(platform.fraudMonitoring.slos).sort()).toEqual(['Availability', 'FeatureAvailability-customer_txn_stats', 'FeatureAvailability-merchant_risk', 'Latency']);
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 2);
+  });
+
+  test('prediction logs land in S3 as a dataset; drift, labels and quality watch them; monitoring alarms on them', () => {
+    // One Firehose per gateway, partitioned by model and event time.
+    template.resourceCountIs('AWS::KinesisFirehose::DeliveryStream', 2);
+    for (const gateway of [platform.fraudGateway, platform.prescreenGateway]) {
+      template.hasResourceProperties('AWS::KinesisFirehose::DeliveryStream', {
+        KinesisStreamSourceConfiguration: { KinesisStreamARN: platform.resolve(gateway.predictionLog.streamArn) },
+      });
+    }
+    expect(platform.fraudDrift.modelName).toBe('fraud');
+    expect(platform.prescreenDrift.modelName).toBe('prescreen');
+    expect(platform.fraudQuality.modelName).toBe('fraud');
+    expect(platform.labels.models).toEqual(['fraud', 'prescreen']);
+    // Drift checks and the label join run hourly.
+    const schedules = Object.values(template.findResources('AWS::Events::Rule')).map((r: any) => r.Properties.ScheduleExpression);
+    expect(schedules.filter((e) => e === 'rate(1 hour)')).toHaveLength(3);
+    // The critical drift and quality alarms trip the fraud guardrail; the warnings reach the alarm topic.
+    const critical = platform.fraudMonitoring.criticalAlarms.map((a) => a.node.id);
+    expect(critical).toEqual(expect.arrayContaining(['DriftedFeatures-Critical', 'QualityDrop-Critical']));
+    expect(platform.prescreenMonitoring.criticalAlarms.map((a) => a.node.id)).toContain('DriftedFeatures-Critical');
+    expect(platform.fraudMonitoring.warningAlarms.map((a) => a.node.id)).toEqual(expect.arrayContaining(['PredictionDrift', 'DataQuality', 'PredictionCollapse', 'QualityDrop-Warning']));
+    // The dataset's, the labels' and the checks' own alarms notify the platform's alarm topic.
+    const topicRef = { Ref: platform.getLogicalId(platform.alarms.topic.node.defaultChild as CfnElement) };
+    for (const alarm of [...platform.predictionLogs.alarms, ...platform.labels.alarms, ...platform.fraudDrift.alarms, ...platform.fraudQuality.alarms]) {
+      expect(template.toJSON().Resources[platform.getLogicalId(alarm.node.defaultChild as CfnElement)].Properties).toMatchObject({ AlarmActions: [topicRef] });
+    }
   });
 
   test('the cost guard: a monthly budget over the platform tag, cost per 1,000 predictions at declared prices, a degrade action', () => {
