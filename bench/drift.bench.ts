@@ -179,10 +179,13 @@ export async function run(): Promise<BenchTable[]> {
   const sketch = await child('sketch');
   const naive = await child('naive');
   const parse = await child('parse');
-  const row = (name: string, r: ChildResult) => [name, r.seconds, Math.round(ROWS / r.seconds), Math.round(r.peakRssMb), Math.round(r.peakHeapMb), r.drifted];
+  const ratio = (value: number, baseline: number) => `${(value / baseline).toFixed(2)}×`;
+  const row = (name: string, r: ChildResult) => [
+    name, r.seconds, ratio(r.seconds, naive.seconds), Math.round(ROWS / r.seconds), Math.round(r.peakRssMb), ratio(r.peakRssMb, naive.peakRssMb), Math.round(r.peakHeapMb), r.drifted,
+  ];
   return [{
     title: `Drift over ${ROWS.toLocaleString('en-US')} rows × 20 features + 1 output (batches of ${BATCH.toLocaleString('en-US')}), baseline of 100,000 rows`,
-    columns: ['variant', 'seconds', 'rows/s', 'peak RSS MB', 'peak heap MB', 'columns drifted'],
+    columns: ['variant', 'seconds', 'time vs naive', 'rows/s', 'peak RSS MB', 'RSS vs naive', 'peak heap MB', 'columns drifted'],
     rows: [row('ProfileBuilder + detectDrift (sketches)', sketch), row('naive: keep, sort, exact KS/W1/PSI (16 numeric only)', naive), row('JSON.parse of the same rows (not in the drift time)', parse)],
     notes: [
       'Each variant in its own process; seconds exclude generating the rows (sketch variant: ' + sketch.generateSeconds.toFixed(2) + ' s of generation).',

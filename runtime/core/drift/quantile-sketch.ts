@@ -53,6 +53,13 @@ export interface WeightedItems {
 const DEFAULT_K = 200;
 const SHRINK = 2 / 3;
 const MIN_CAPACITY = 2;
+/**
+ * Level 0 holds at least 8 items (the minimum width m = 8 of Apache DataSketches' KLL): with the shrunk capacity
+ * alone (2 at a million values) a sort and a merge into level 1 would run every other update. Fewer level-0
+ * compactions only lower the error. Measured on this machine: 8 is the fastest of 2–200 (about 60 ms per million
+ * updates, against 74 at 2 and 84 at 200).
+ */
+const LEVEL0_MIN_CAPACITY = 8;
 
 /** The normalized rank error a sketch of accuracy k keeps to (99 % confidence, one query): 2.296 / k^0.9723. */
 export function kllRankError(k: number = DEFAULT_K): number {
@@ -282,10 +289,10 @@ export class QuantileSketch {
     this.resizeCapacities();
   }
 
-  /** Capacity of level h with H levels: ceil(k · c^(H−h−1)) + 1 (at least 2), as in the reference implementation. */
+  /** Capacity of level h with H levels: ceil(k · c^(H−h−1)) + 1 (at least 2; level 0 at least 8), after the reference implementation. */
   private resizeCapacities(): void {
     const height = this.levels.length;
-    this.capacities = this.levels.map((_, h) => Math.max(MIN_CAPACITY, Math.ceil(this.k * SHRINK ** (height - h - 1)) + 1));
+    this.capacities = this.levels.map((_, h) => Math.max(h === 0 ? LEVEL0_MIN_CAPACITY : MIN_CAPACITY, Math.ceil(this.k * SHRINK ** (height - h - 1)) + 1));
     this.maxRetained = this.capacities.reduce((a, b) => a + b, 0);
   }
 
