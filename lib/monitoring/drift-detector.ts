@@ -1,7 +1,6 @@
 import { Duration, Size, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
-import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -12,10 +11,8 @@ import { DRIFT_HANDLER, driftEnvironment, DriftModelSettings } from '../../runti
 import { baselineModelPrefix, predictionLogModelPrefix } from '../../runtime/core/datasets';
 import type { DriftOptions } from '../../runtime/core/drift/detect';
 import { DriftMetrics, MetricDimensions, METRICS_NAMESPACE } from '../../runtime/core/metrics';
-import { alarmActionOf, anyFailureAlarm, notifyOnStateChanges } from '../private/alarm-actions';
-import { createDeadLetterQueue, sendOnlyDestination } from '../private/dead-letter';
-import { createHandlerFunction } from '../private/handler-function';
 import { grantKeyViaService } from '../private/kms-grants';
+import { createScheduledJob } from '../private/scheduled-job';
 import { driftDetectorProblems } from '../private/validate-drift-detector-props';
 import { nagResource, throwIfProblems } from '../private/validation';
 import type { IInferenceGateway } from '../serving/inference-gateway';
@@ -185,36 +182,24 @@ export class DriftDetector extends Construct implements IDriftDetector {
         dataCapture: { bucket: capture.bucket.bucketName, prefix: capturePrefix, endpointName: capture.endpoint.endpointName, modelVersions: capture.endpoint.modelVersions },
       } : {}),
     };
-    this.function = createHandlerFunction(this, 'Function', {
+    const job = createScheduledJob(this, {
+      alarmAction: props.alarmAction,
       handler: DRIFT_HANDLER,
       description: `Drift check of model ${this.modelName}: its prediction logs against its baselines, EMF metrics`,
       environment: driftEnvironment({ models: [model], datasetBucketName: props.dataset.bucket.bucketName, windowMs: this.window.toMilliseconds() }),
       memorySize: props.memorySize ?? DEFAULT_DRIFT_MEMORY,
       timeout: props.timeout ?? Duration.minutes(5),
+      schedule: this.schedule,
+      job: `drift check of model ${this.modelName}`,
+      missing: 'its metrics are missing for this window',
+      stopped: 'drift is not being checked',
     });
-
+    [this.function, this.rule, this.deadLetterQueue, this.alarms, this.alarmAction, this.alarmTopic] = [
+      job.function, job.rule, job.deadLetterQueue, job.alarms, job.alarmAction, job.alarmTopic,
+    ];
     const baselines = baselineModelPrefix(this.modelName);
     props.dataset.grantRead(this.function, ...(props.predictionLogs === false ? [] : [predictionLogModelPrefix(this.modelName)]), baselines);
     if (capture) this.grantReadCapture(capture, `${capturePrefix}/${capture.endpoint.endpointName}/`);
-
-    this.deadLetterQueue = createDeadLetterQueue(this, 'DeadLetterQueue', "of the drift function's scheduled invocations");
-    this.function.configureAsyncInvoke({ retryAttempts: 2, maxEventAge: Duration.hours(1), onFailure: sendOnlyDestination(this.deadLetterQueue) });
-    this.rule = new events.Rule(this, 'Schedule', {
-      description: `Runs the drift check of model ${this.modelName}`,
-      schedule: events.Schedule.rate(this.schedule),
-      targets: [new targets.LambdaFunction(this.function, { deadLetterQueue: this.deadLetterQueue, retryAttempts: 2, maxEventAge: Duration.hours(1) })],
-    });
-
-    const notifications = alarmActionOf(this, props);
-    this.alarmAction = notifications.action;
-    this.alarmTopic = notifications.topic;
-    this.alarms = [
-      anyFailureAlarm(this, 'ErrorsAlarm', this.function.metricErrors({ statistic: cloudwatch.Stats.SUM, period: this.schedule }),
-        `The drift check of model ${this.modelName} failed (S3 unreachable, a deadline passed, or the function timed out): its metrics are missing for this window; see the function's log`),
-      anyFailureAlarm(this, 'DeadLetterAlarm', this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: cloudwatch.Stats.MAXIMUM, period: Duration.minutes(5) }),
-        `Drift checks of model ${this.modelName} failed after their retries (the events are in the dead-letter queue): drift is not being checked; see the function's log`),
-    ];
-    notifyOnStateChanges(this.alarmAction, this.alarms);
   }
 
   public metric(metricName: string, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {

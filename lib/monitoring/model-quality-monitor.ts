@@ -1,7 +1,6 @@
 import { Duration, Size } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
-import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, IConstruct } from 'constructs';
@@ -9,9 +8,7 @@ import { LABEL_JOIN_HANDLER, labelJoinEnvironment } from '../../runtime/contract
 import { baselineModelPrefix, labelModelPrefix, predictionLogModelPrefix } from '../../runtime/core/datasets';
 import { MetricDimensions, METRICS_NAMESPACE, ModelQualityMetrics } from '../../runtime/core/metrics';
 import type { ProblemType } from '../../runtime/core/model-quality';
-import { alarmActionOf, anyFailureAlarm, notifyOnStateChanges } from '../private/alarm-actions';
-import { createDeadLetterQueue, sendOnlyDestination } from '../private/dead-letter';
-import { createHandlerFunction } from '../private/handler-function';
+import { createScheduledJob } from '../private/scheduled-job';
 import { modelQualityMonitorProblems } from '../private/validate-model-quality-monitor-props';
 import { throwIfProblems } from '../private/validation';
 import type { IInferenceGateway } from '../serving/inference-gateway';
@@ -168,7 +165,8 @@ export class ModelQualityMonitor extends Construct implements IModelQualityMonit
     this.modelName = modelName!;
     this.problem = props.problem;
 
-    this.function = createHandlerFunction(this, 'Function', {
+    const job = createScheduledJob(this, {
+      alarmAction: props.alarmAction,
       handler: LABEL_JOIN_HANDLER,
       description: `Model quality of ${this.modelName}: joins its labels with its prediction logs, EMF metrics per variant`,
       environment: labelJoinEnvironment({
@@ -177,27 +175,15 @@ export class ModelQualityMonitor extends Construct implements IModelQualityMonit
       }),
       memorySize: props.memorySize ?? Size.mebibytes(1024),
       timeout: props.timeout ?? Duration.minutes(5),
+      schedule: this.schedule,
+      job: `label join (model quality) of model ${this.modelName}`,
+      missing: 'its quality metrics are missing for this run',
+      stopped: 'model quality is not being measured',
     });
-    props.dataset.grantRead(this.function, predictionLogModelPrefix(this.modelName), labelModelPrefix(this.modelName), baselineModelPrefix(this.modelName));
-
-    this.deadLetterQueue = createDeadLetterQueue(this, 'DeadLetterQueue', "of the label join's scheduled invocations");
-    this.function.configureAsyncInvoke({ retryAttempts: 2, maxEventAge: Duration.hours(1), onFailure: sendOnlyDestination(this.deadLetterQueue) });
-    this.rule = new events.Rule(this, 'Schedule', {
-      description: `Runs the label join (model quality) of model ${this.modelName}`,
-      schedule: events.Schedule.rate(this.schedule),
-      targets: [new targets.LambdaFunction(this.function, { deadLetterQueue: this.deadLetterQueue, retryAttempts: 2, maxEventAge: Duration.hours(1) })],
-    });
-
-    const notifications = alarmActionOf(this, props);
-    this.alarmAction = notifications.action;
-    this.alarmTopic = notifications.topic;
-    this.alarms = [
-      anyFailureAlarm(this, 'ErrorsAlarm', this.function.metricErrors({ statistic: cloudwatch.Stats.SUM, period: this.schedule }),
-        `The label join (model quality) of model ${this.modelName} failed (S3 unreachable, a deadline passed, or the function timed out): its quality metrics are missing for this run; see the function's log`),
-      anyFailureAlarm(this, 'DeadLetterAlarm', this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: cloudwatch.Stats.MAXIMUM, period: Duration.minutes(5) }),
-        `Label joins of model ${this.modelName} failed after their retries (the events are in the dead-letter queue): model quality is not being measured; see the function's log`),
+    [this.function, this.rule, this.deadLetterQueue, this.alarms, this.alarmAction, this.alarmTopic] = [
+      job.function, job.rule, job.deadLetterQueue, job.alarms, job.alarmAction, job.alarmTopic,
     ];
-    notifyOnStateChanges(this.alarmAction, this.alarms);
+    props.dataset.grantRead(this.function, predictionLogModelPrefix(this.modelName), labelModelPrefix(this.modelName), baselineModelPrefix(this.modelName));
   }
 
   public metric(metricName: string, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
