@@ -2,9 +2,7 @@ import { Duration, Size, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, IConstruct } from 'constructs';
 import { DRIFT_HANDLER, driftEnvironment, DriftModelSettings } from '../../runtime/contracts/drift';
@@ -16,28 +14,10 @@ import { createScheduledJob } from '../private/scheduled-job';
 import { driftDetectorProblems } from '../private/validate-drift-detector-props';
 import { nagResource, throwIfProblems } from '../private/validation';
 import type { IInferenceGateway } from '../serving/inference-gateway';
-import type { IModelEndpoint } from '../serving/model-endpoint-base';
+import type { DataCaptureDestination, IModelEndpoint } from '../serving/model-endpoint-base';
 import { AlarmActionProps } from './alarm-actions';
 import { AlarmTopic } from './alarm-topic';
 import type { IPredictionLogDataset } from './prediction-log-dataset';
-
-/** An endpoint's SageMaker data capture, read beside (or instead of) the prediction logs. */
-export interface DriftDataCaptureSource {
-  /** The endpoint captured: its name is the key segment after the prefix, its `modelVersions` the version of each variant. */
-  readonly endpoint: IModelEndpoint;
-  /** The capture bucket (a `ModelEndpoint`'s `dataCaptureBucket`). */
-  readonly bucket: s3.IBucket;
-  /**
-   * The capture prefix (`DataCaptureProps.prefix`), without leading or trailing `/`.
-   * @default 'data-capture'
-   */
-  readonly prefix?: string;
-  /**
-   * The key SageMaker encrypts the captured objects with.
-   * @default - the bucket's key, if any
-   */
-  readonly encryptionKey?: kms.IKey;
-}
 
 /** Properties of a `DriftDetector`. */
 export interface DriftDetectorProps extends AlarmActionProps {
@@ -65,10 +45,12 @@ export interface DriftDetectorProps extends AlarmActionProps {
    */
   readonly predictionLogs?: boolean;
   /**
-   * An endpoint's data capture to read too.
+   * An endpoint whose SageMaker data capture is read too (or instead, with `predictionLogs: false`): its `dataCapture`
+   * says where it lands, its name is the key segment after the prefix, its `modelVersions` the version of each variant.
+   * Not for traffic the gateway's logs already hold: a sampled prediction would count twice.
    * @default - none
    */
-  readonly dataCapture?: DriftDataCaptureSource;
+  readonly dataCapture?: IModelEndpoint;
   /**
    * How often the check runs (whole minutes, 1 minute to 1 day): also the period of the `metric…` methods.
    * @default Duration.hours(1)
@@ -170,16 +152,16 @@ export class DriftDetector extends Construct implements IDriftDetector {
     this.schedule = props.schedule ?? DEFAULT_DRIFT_SCHEDULE;
     this.window = props.window ?? this.schedule;
 
-    const capture = props.dataCapture;
+    const endpoint = props.dataCapture;
+    const capture = endpoint?.dataCapture;
     const inputColumns = props.inputColumns ?? (props.gateway ? [...props.gateway.featureRefs] : undefined);
-    const capturePrefix = capture?.prefix ?? 'data-capture';
     const model: DriftModelSettings = {
       model: this.modelName,
       ...(props.predictionLogs === false ? { predictionLogs: false } : {}),
       ...(inputColumns ? { inputColumns } : {}),
       ...(props.detection ? { detection: props.detection } : {}),
-      ...(capture ? {
-        dataCapture: { bucket: capture.bucket.bucketName, prefix: capturePrefix, endpointName: capture.endpoint.endpointName, modelVersions: capture.endpoint.modelVersions },
+      ...(endpoint && capture ? {
+        dataCapture: { bucket: capture.bucket.bucketName, prefix: capture.prefix, endpointName: endpoint.endpointName, modelVersions: endpoint.modelVersions },
       } : {}),
     };
     const job = createScheduledJob(this, {
@@ -199,7 +181,7 @@ export class DriftDetector extends Construct implements IDriftDetector {
     ];
     const baselines = baselineModelPrefix(this.modelName);
     props.dataset.grantRead(this.function, ...(props.predictionLogs === false ? [] : [predictionLogModelPrefix(this.modelName)]), baselines);
-    if (capture) this.grantReadCapture(capture, `${capturePrefix}/${capture.endpoint.endpointName}/`);
+    if (endpoint && capture) this.grantReadCapture(capture, `${capture.prefix}/${endpoint.endpointName}/`);
   }
 
   public metric(metricName: string, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
@@ -239,7 +221,7 @@ export class DriftDetector extends Construct implements IDriftDetector {
   }
 
   /** Reading the captured objects under `prefix` (and listing only it), decrypting through S3 only. */
-  private grantReadCapture(capture: DriftDataCaptureSource, prefix: string): void {
+  private grantReadCapture(capture: DataCaptureDestination, prefix: string): void {
     const { bucket } = capture;
     iam.Grant.addToPrincipal({ grantee: this.function, actions: ['s3:GetObject'], resourceArns: [bucket.arnForObjects(`${prefix}*`)] });
     iam.Grant.addToPrincipal({

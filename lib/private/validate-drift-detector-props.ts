@@ -26,14 +26,16 @@ export function driftDetectorProblems(props: DriftDetectorProps, modelName: stri
   if (props.predictionLogs === false && props.dataCapture === undefined) {
     problems.push('predictionLogs: false leaves nothing to read; keep the prediction logs or add a dataCapture source');
   }
-  const capture = props.dataCapture;
-  if (capture) {
-    if (Object.keys(capture.endpoint.modelVersions).length === 0) {
-      problems.push(`dataCapture.endpoint: ${capture.endpoint.node.path} lists no modelVersions; the captured lines do not carry the version, so it must`);
-    }
-    if (capture.prefix !== undefined && !Token.isUnresolved(capture.prefix) && (capture.prefix.startsWith('/') || capture.prefix.endsWith('/'))) {
-      problems.push(`dataCapture.prefix: '${capture.prefix}' must not start or end with '/' (as DataCaptureProps.prefix)`);
-    }
+  const endpoint = props.dataCapture;
+  const capture = endpoint?.dataCapture;
+  if (endpoint && !capture) {
+    problems.push(`dataCapture: endpoint ${endpoint.node.path} captures nothing; turn on its dataCapture (ModelEndpointProps.dataCapture, or the dataCapture attribute of fromEndpointAttributes)`);
+  }
+  if (endpoint && Object.keys(endpoint.modelVersions).length === 0) {
+    problems.push(`dataCapture: endpoint ${endpoint.node.path} lists no modelVersions; the captured lines do not carry the version, so it must`);
+  }
+  if (capture && !Token.isUnresolved(capture.prefix) && (capture.prefix === '' || capture.prefix.startsWith('/') || capture.prefix.endsWith('/'))) {
+    problems.push(`dataCapture: the capture prefix '${capture.prefix}' must be non-empty, without a leading or trailing '/' (as DataCaptureProps.prefix)`);
   }
   problems.push(...wholeSecondsProblems('schedule', props.schedule, { min: Duration.minutes(1), max: Duration.days(1), why: 'an EventBridge rate in whole minutes, at most a day so the alarm period fits CloudWatch' }));
   const scheduleSeconds = concreteSeconds(props.schedule);

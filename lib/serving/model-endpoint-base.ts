@@ -1,10 +1,25 @@
 import { Duration, IResource, Resource, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { modelEndpointAttributesProblems } from '../private/validate-model-endpoint-props';
 import { throwIfProblems } from '../private/validation';
 import type { InferenceInstanceType } from './instance-type';
+
+/** Where an endpoint's SageMaker data capture lands: `<bucket>/<prefix>/<endpoint>/<variant>/yyyy/mm/dd/hh/<id>.jsonl`. */
+export interface DataCaptureDestination {
+  /** The bucket. */
+  readonly bucket: s3.IBucket;
+  /** The key prefix, without a leading or trailing `/`. */
+  readonly prefix: string;
+  /**
+   * The key SageMaker encrypts the captured objects with.
+   * @default - the bucket's key, if any
+   */
+  readonly encryptionKey?: kms.IKey;
+}
 
 /**
  * A SageMaker real-time endpoint serving model variants: everything a consumer (the inference gateway, alarms, a
@@ -34,6 +49,8 @@ export interface IModelEndpoint extends IResource {
    * the GPUs per instance from it. For an imported endpoint, its attributes' `variantInstanceTypes`, if given.
    */
   readonly variantInstanceTypes?: Record<string, InferenceInstanceType>;
+  /** Where its data capture lands, when it captures (drift detection reads it). */
+  readonly dataCapture?: DataCaptureDestination;
   /** Allows `grantee` to call `sagemaker:InvokeEndpoint` on this endpoint. */
   grantInvoke(grantee: iam.IGrantable): iam.Grant;
   /** Any `AWS/SageMaker` metric of one variant. */
@@ -87,6 +104,11 @@ export interface ModelEndpointAttributes {
    * @default - unknown (monitoring then needs `gpusPerInstance` for GPU alarms)
    */
   readonly variantInstanceTypes?: Record<string, InferenceInstanceType>;
+  /**
+   * Where the endpoint's data capture lands, if it captures.
+   * @default - no data capture known
+   */
+  readonly dataCapture?: DataCaptureDestination;
 }
 
 /** Namespace of SageMaker's invocation metrics. */
@@ -191,6 +213,7 @@ export class ImportedModelEndpoint extends ModelEndpointBase {
   public readonly modelName: string;
   public readonly modelVersions: Record<string, string>;
   public readonly variantInstanceTypes?: Record<string, InferenceInstanceType>;
+  public readonly dataCapture?: DataCaptureDestination;
 
   constructor(scope: Construct, id: string, attrs: ModelEndpointAttributes) {
     super(scope, id);
@@ -210,5 +233,6 @@ export class ImportedModelEndpoint extends ModelEndpointBase {
     this.modelVersions = Object.fromEntries(
       this.variantNames.map((name) => [name, attrs.modelVersions?.[name] ?? DEFAULT_MODEL_VERSION]));
     this.variantInstanceTypes = attrs.variantInstanceTypes && { ...attrs.variantInstanceTypes };
+    this.dataCapture = attrs.dataCapture && { ...attrs.dataCapture };
   }
 }

@@ -11,7 +11,7 @@ import { DataCaptureProps, EndpointDataCapture } from './data-capture';
 import { InferenceImage } from './inference-image';
 import { InferenceInstanceType } from './instance-type';
 import { ModelArtifact } from './model-artifact';
-import { IModelEndpoint, ImportedModelEndpoint, ModelEndpointAttributes, ModelEndpointBase } from './model-endpoint-base';
+import { DataCaptureDestination, IModelEndpoint, ImportedModelEndpoint, ModelEndpointAttributes, ModelEndpointBase } from './model-endpoint-base';
 import { deliverAccessLogsByBucketPolicy } from '../private/access-logs';
 import { InferenceServerSettings, serverSettingsEnvironment } from './server-settings';
 import { modelEndpointProblems } from '../private/validate-model-endpoint-props';
@@ -276,12 +276,13 @@ export class ModelEndpoint extends ModelEndpointBase {
   public readonly dataCaptureBucket?: s3.IBucket;
   /** `s3://bucket/prefix` of the captured data, when data capture is on. */
   public readonly dataCaptureS3Uri?: string;
+  public readonly dataCapture?: DataCaptureDestination;
   /** Instance type of each variant (production and shadow), by variant name. */
   public readonly variantInstanceTypes: Record<string, InferenceInstanceType>;
   /** Scalable targets of the autoscaled variants, by variant name. */
   public readonly scalableTargets: Record<string, appscaling.ScalableTarget> = {};
 
-  private readonly dataCapture?: EndpointDataCapture;
+  private readonly capture?: EndpointDataCapture;
   /** Reasons for the wildcard resources of the execution role's policy, by the cdk-nag finding they raise. */
   private readonly wildcardReasons = new Map<string, string[]>();
   private readonly executionRole: iam.Role;
@@ -307,10 +308,11 @@ export class ModelEndpoint extends ModelEndpointBase {
       'ecr:GetAuthorizationToken has no resource-level permissions; image pulls are limited to the image repositories in the default policy');
 
     if (props.dataCapture) {
-      this.dataCapture = new EndpointDataCapture(this, this.endpointName, props.dataCapture);
-      this.dataCaptureBucket = this.dataCapture.bucket;
-      this.dataCaptureS3Uri = this.dataCapture.s3Uri;
-      const write = this.dataCapture.writeStatements();
+      this.capture = new EndpointDataCapture(this, this.endpointName, props.dataCapture);
+      this.dataCaptureBucket = this.capture.bucket;
+      this.dataCaptureS3Uri = this.capture.s3Uri;
+      this.dataCapture = { bucket: this.capture.bucket, prefix: this.capture.prefix, encryptionKey: this.capture.encryptionKey };
+      const write = this.capture.writeStatements();
       this.allowWildcard(write.objects, write.wildcardReason);
       if (write.key) this.executionRole.addToPrincipalPolicy(write.key);
     }
@@ -340,7 +342,7 @@ export class ModelEndpoint extends ModelEndpointBase {
     this.cfnEndpointConfig = new sagemaker.CfnEndpointConfig(this, 'Config', {
       productionVariants: production,
       shadowProductionVariants: shadow ? [variantConfig(shadow, (shadow.samplingPercentage ?? 100) / 100)] : undefined,
-      dataCaptureConfig: this.dataCapture?.config(),
+      dataCaptureConfig: this.capture?.config(),
       kmsKeyId: props.volumeEncryptionKey?.keyArn,
     });
 
@@ -365,10 +367,10 @@ export class ModelEndpoint extends ModelEndpointBase {
 
   /** Allows `grantee` to read the captured data (objects under the capture prefix, and their KMS key). */
   public grantReadDataCapture(grantee: iam.IGrantable): iam.Grant {
-    if (!this.dataCapture) {
+    if (!this.capture) {
       throw new Error(`ModelEndpoint '${this.node.id}': data capture is off; set the dataCapture prop to read captured data`);
     }
-    return this.dataCapture.grantRead(grantee);
+    return this.capture.grantRead(grantee);
   }
 
   /**

@@ -23,10 +23,11 @@ function build(props: Partial<DriftDetectorProps> = {}, options: { nag?: boolean
   const captureBucket = s3.Bucket.fromBucketAttributes(stack, 'CaptureBucket', { bucketName: 'capture-bucket', encryptionKey: captureKey });
   const endpoint = ModelEndpoint.fromEndpointAttributes(stack, 'Endpoint', {
     endpointName: 'fraud-endpoint', variantNames: ['AllTraffic'], modelName: 'fraud', modelVersions: { AllTraffic: 'v3' },
+    dataCapture: { bucket: captureBucket, prefix: 'capture' },
   });
   const detector = new DriftDetector(stack, 'Drift', {
     dataset, modelName: 'fraud', inputColumns: ['txn:amount', 'txn:count'],
-    ...(options.capture ? { dataCapture: { endpoint, bucket: captureBucket, prefix: 'capture' } } : {}),
+    ...(options.capture ? { dataCapture: endpoint } : {}),
     ...props,
   });
   return { app, stack, detector, dataset, captureKey };
@@ -124,6 +125,14 @@ describe('DriftDetector validation', () => {
     expect(message).toMatch(/window: 40 days must be whole seconds between/);
     expect(message).toMatch(/timeout: 20 minutes must be whole seconds between 30 seconds and 900 seconds/);
     expect(message).toMatch(/memorySize \(MiB\): 128 must be an integer between 256 and 10240/);
+  });
+
+  test('a data-capture source must capture, and say its versions', () => {
+    const app = new App();
+    const stack = new Stack(app, 'NoCapture');
+    const silent = ModelEndpoint.fromEndpointAttributes(stack, 'Silent', { endpointName: 'fraud-endpoint', variantNames: ['AllTraffic'], modelName: 'fraud' });
+    expect(() => new DriftDetector(stack, 'Drift', { dataset: new PredictionLogDataset(stack, 'Dataset'), modelName: 'fraud', dataCapture: silent }))
+      .toThrow(/dataCapture: endpoint NoCapture\/Silent captures nothing; turn on its dataCapture/);
   });
 
   test('a model name is required without a gateway', () => {

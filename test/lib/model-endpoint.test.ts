@@ -332,6 +332,8 @@ describe('ModelEndpoint: data capture', () => {
     expect(buckets).not.toContain('AccessControl');
     expect(buckets).not.toContain('ObjectWriter');
     expect(gpuStack.resolve(gpu.dataCaptureS3Uri)).toEqual({ 'Fn::Join': ['', ['s3://', { Ref: logicalId(gpuStack, gpu.dataCaptureBucket!) }, '/data-capture']] });
+    // What drift detection reads through IModelEndpoint: the bucket, the prefix and the key SageMaker encrypts with.
+    expect(gpu.dataCapture).toEqual({ bucket: gpu.dataCaptureBucket, prefix: 'data-capture', encryptionKey: gpu.dataCaptureBucket!.encryptionKey });
   });
 
   test('grantReadDataCapture lets a reader get the captured objects and decrypt them; refused without capture', () => {
