@@ -186,7 +186,8 @@ function parseEntity(value: unknown): { entity: Record<string, string | number> 
       return { problem: `entity.${fieldName(key)}: join key ${text ?? `must be a non-empty string or an integer, got ${describeValue(joinKey)}`}` };
     }
     if (normalized.length > MAX_JOIN_KEY_LENGTH) return { problem: `entity.${fieldName(key)}: ${normalized.length} characters; a join key value has at most ${MAX_JOIN_KEY_LENGTH}` };
-    entity[key] = joinKey as string | number;
+    // Defined, not assigned: a key named `__proto__` would otherwise set the prototype and vanish from the entity.
+    Object.defineProperty(entity, key, { value: joinKey as string | number, enumerable: true, writable: true, configurable: true });
   }
   return { entity };
 }

@@ -119,6 +119,22 @@ describe('parseLabelText', () => {
     expect(problemOf(parseLabelText('{"model": ', OPTIONS))).toMatch(/^label: not JSON \(.*\); send one JSON object per record or line$/);
   });
 
+  test('a join key named __proto__ is kept as a key, not swallowed as the prototype (an entity of only it is not an empty one)', () => {
+    const entity = (json: string) => {
+      const parsed = parseLabelText(`{"model":"fraud","entity":${json},"eventTime":${NOW - 1000},"label":1,"labelTime":${NOW}}`, OPTIONS);
+      if ('problem' in parsed) throw new Error(parsed.problem);
+      return parsed.label.entity!;
+    };
+    const only = entity('{"__proto__":"x"}');
+    expect(Object.keys(only)).toEqual(['__proto__']);
+    expect(Object.getPrototypeOf(only)).toBe(Object.prototype);
+    expect(JSON.stringify(only)).toBe('{"__proto__":"x"}');
+    expect(JSON.stringify(entity('{"id":"a","__proto__":7}'))).toBe('{"id":"a","__proto__":7}');
+    // Its value is validated like any join key's.
+    expect(problemOf(parseLabelText(`{"model":"fraud","entity":{"__proto__":{"a":1}},"eventTime":${NOW - 1000},"label":1,"labelTime":${NOW}}`, OPTIONS)))
+      .toMatch(/^entity.__proto__: join key must be a non-empty string or an integer/);
+  });
+
   test('text over the size limit is refused unread', () => {
     const text = JSON.stringify({ model: 'fraud', requestId: 'x'.repeat(MAX_LABEL_BYTES), label: 1, labelTime: NOW });
     expect(problemOf(parseLabelText(text, OPTIONS))).toBe(`label: ${Buffer.byteLength(text)} bytes; a label takes at most ${MAX_LABEL_BYTES} bytes of JSON (send one small object per record or line)`);
