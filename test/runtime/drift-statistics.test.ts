@@ -8,6 +8,7 @@ import {
   binNumeric, chiSquareSurvival, chiSquareTest, erfc, fillEmptyBins, jensenShannonDistance, kolmogorovSurvival, ksTest,
   normalizedWasserstein, psi, regularizedGammaQ, twoProportionZTest, wasserstein,
 } from '../../runtime/core/drift/statistics';
+import { seededRandom } from '../../runtime/core/random';
 
 const sketchOf = (values: number[]) => {
   const s = new QuantileSketch();
@@ -75,22 +76,55 @@ describe('Jensen–Shannon distance', () => {
   });
 });
 
-describe('chi-square test', () => {
+describe('chi-square test (homogeneity of the two samples)', () => {
   test('three categories: p = e^{−χ²/2} with two degrees of freedom', () => {
-    // ref = [10, 20, 30] (60), cur = [20, 20, 20] (60): expected = ref · 60/60 = [10, 20, 30].
-    // χ² = (20−10)²/10 + 0 + (20−30)²/30 = 10 + 3.333333 = 13.333333; df = 2; p = e^{−6.666667} = 0.00127263.
+    // ref = [10, 20, 30] (60), cur = [20, 20, 20] (60), N = 120; column totals t = [30, 40, 50];
+    // expected, both rows: 60·t/120 = [15, 20, 25].
+    // χ² = (10−15)²/15 + (20−15)²/15 + 0 + 0 + (30−25)²/25 + (20−25)²/25 = 3.333333 + 2 = 5.333333; df = 2;
+    // p = e^{−5.333333/2} = 0.06948345.
     const result = chiSquareTest([10, 20, 30], [20, 20, 20]);
-    expect(result.statistic).toBeCloseTo(13.333333, 5);
+    expect(result.statistic).toBeCloseTo(5.333333, 5);
     expect(result.df).toBe(2);
-    expect(result.pValue).toBeCloseTo(0.00127263, 7);
+    expect(result.pValue).toBeCloseTo(0.06948345, 7);
   });
 
-  test('expected counts scale by n_current / n_reference', () => {
-    // ref = [50, 50] (100), cur = [30, 10] (40): expected = [20, 20]; χ² = 100/20 + 100/20 = 10; df = 1;
-    // p = erfc(√(10/2)) = erfc(2.236068) = 0.00156540.
+  test('unequal sample sizes: expected counts from the column totals and each row\'s size', () => {
+    // ref = [50, 50] (100), cur = [30, 10] (40), N = 140; t = [80, 60].
+    // E_ref = 100·t/140 = [57.142857, 42.857143]; E_cur = 40·t/140 = [22.857143, 17.142857]; every |o − E| = 7.142857.
+    // χ² = 51.020408 · (1/57.142857 + 1/42.857143 + 1/22.857143 + 1/17.142857) = 7.291667; df = 1;
+    // p = erfc(√(7.291667/2)) = erfc(1.909407) = 0.0069275.
     const result = chiSquareTest([50, 50], [30, 10]);
-    expect(result.statistic).toBeCloseTo(10, 10);
-    expect(result.pValue).toBeCloseTo(0.0015654, 7);
+    expect(result.statistic).toBeCloseTo(7.291667, 5);
+    expect(result.df).toBe(1);
+    expect(result.pValue).toBeCloseTo(0.0069275, 6);
+  });
+
+  test('a value only one sample has counts as a column (finite χ²); values neither has are not columns', () => {
+    // ref = [10, 0, 10], cur = [10, 10, 0] plus an empty column: N = 40, t = [20, 10, 10] → E = [10, 5, 5] per row.
+    // χ² = 0 + 25/5 + 25/5 + 0 + 25/5 + 25/5 = 20; df = 2; p = e^{−10}.
+    const result = chiSquareTest([10, 0, 10, 0], [10, 10, 0, 0]);
+    expect(result.statistic).toBeCloseTo(20, 10);
+    expect(result.df).toBe(2);
+    expect(result.pValue).toBeCloseTo(Math.exp(-10), 12);
+  });
+
+  test('calibrated for a small reference and a large window: one distribution flags about 5 % of the time', () => {
+    // The goodness-of-fit form (reference shares taken as exact) flagged 40 of 40 such trials at 1,000 vs 100,000.
+    const random = seededRandom(11);
+    const shares = [0.4, 0.3, 0.2, 0.1];
+    const draw = (n: number) => {
+      const counts = [0, 0, 0, 0];
+      for (let i = 0; i < n; i++) {
+        const u = random();
+        counts[u < 0.4 ? 0 : u < 0.7 ? 1 : u < 0.9 ? 2 : 3]++;
+      }
+      return counts;
+    };
+    expect(shares.reduce((a, b) => a + b)).toBeCloseTo(1, 12);
+    let flagged = 0;
+    for (let trial = 0; trial < 100; trial++) if (chiSquareTest(draw(1000), draw(100_000)).pValue < 0.05) flagged++;
+    expect(flagged).toBeLessThanOrEqual(12); // 5 expected; P(binomial(100, 0.05) > 12) < 0.2 %
+    expect(flagged).toBeGreaterThan(0);
   });
 
   test('special functions: Q(1, x) = e^{−x}, erfc(1) = 0.157299, χ²(df 4) survival at 9.487729 is 0.05', () => {
