@@ -88,14 +88,14 @@ export type LabelSource =
 
 /**
  * The body of a dead letter (one SQS message per refused label, JSON): why it was refused, where it came from, and
- * its text (cut at `DEAD_LETTER_DATA_CHARS`, `truncated` then set), so a fix can be re-sent.
+ * its text (cut to `DEAD_LETTER_DATA_BYTES` once escaped, `truncated` then set), so a fix can be re-sent.
  */
 export interface LabelDeadLetter {
   /** Why the label was refused: every problem, each naming the field and the fix. */
   readonly reason: string;
   /** Where it came from: a Kinesis record (shard, sequence number) or a line of a dropped file (bucket, key, 1-based line). */
   readonly source: LabelSource;
-  /** The label's text as received (UTF-8 decoded), possibly cut. */
+  /** The label's text as received (UTF-8 decoded), possibly cut: at most `DEAD_LETTER_DATA_BYTES` as escaped in the body. */
   readonly data: string;
   /** Whether `data` was cut. */
   readonly truncated: boolean;
@@ -103,5 +103,9 @@ export interface LabelDeadLetter {
   readonly refusedAt: string;
 }
 
-/** Most characters of a label's text kept in its dead letter. */
-export const DEAD_LETTER_DATA_CHARS = 8192;
+/**
+ * Most bytes of a label's text kept in its dead letter, counted as the text is escaped in the message body (UTF-8 of
+ * its JSON string: a control character or a lone surrogate takes 6 bytes there), so a letter stays small whatever
+ * the text holds.
+ */
+export const DEAD_LETTER_DATA_BYTES = 8192;

@@ -24,7 +24,7 @@ import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, S3Event, S3EventRecord } from 'aws-lambda';
 import {
-  DEAD_LETTER_DATA_CHARS, LabelDeadLetter, LabelSource, parseLabelIngestionEnvironment,
+  DEAD_LETTER_DATA_BYTES, LabelDeadLetter, LabelSource, parseLabelIngestionEnvironment,
 } from '../contracts/label-ingestion';
 import { labelDayPrefix, LabelRecord, partitionDate } from '../core/datasets';
 import { parseLabelText } from '../core/labels';
@@ -38,6 +38,11 @@ export const MAX_DROP_BYTES = 64 * 1024 * 1024;
 export const UNKNOWN_LABEL_MODEL = '_unknown';
 /** SQS's most entries per SendMessageBatch. */
 const SQS_BATCH_ENTRIES = 10;
+/**
+ * Most bytes of the message bodies of one SendMessageBatch: SQS refuses a batch over 256 KiB in all (a letter is at
+ * most about 30 KB: `DEAD_LETTER_DATA_BYTES` of data, a reason of at most 2,000 characters, a key of 1,024 bytes).
+ */
+const SQS_BATCH_BYTES = 250_000;
 /** Most S3 writes in flight at once. */
 const WRITE_CONCURRENCY = 8;
 
@@ -139,12 +144,12 @@ export function createLabelIngestion(props: LabelIngestionProps): LabelIngestion
         for (const item of group.items) failed.push({ item, error: `label dataset write: ${describe(error)}` });
       }
     });
-    const chunks = Array.from({ length: Math.ceil(refused.length / SQS_BATCH_ENTRIES) }, (_, i) => refused.slice(i * SQS_BATCH_ENTRIES, (i + 1) * SQS_BATCH_ENTRIES));
-    await forEachConcurrently(chunks, WRITE_CONCURRENCY, async (chunk) => {
+    const letters = refused.map((r) => ({ ...r, body: deadLetterBody(r.item, r.reason, nowMs) }));
+    await forEachConcurrently(sqsBatches(letters), WRITE_CONCURRENCY, async (chunk) => {
       try {
         const answer = await props.sqs.send(new SendMessageBatchCommand({
           QueueUrl: props.deadLetterQueueUrl,
-          Entries: chunk.map((r, j) => ({ Id: String(j), MessageBody: deadLetterBody(r.item, r.reason, nowMs) })),
+          Entries: chunk.map((r, j) => ({ Id: String(j), MessageBody: r.body })),
         }), { abortSignal: signal() });
         const notSent = new Map((answer.Failed ?? []).map((f) => [f.Id, `${f.Code ?? 'failed'}`]));
         chunk.forEach((r, j) => {
@@ -247,15 +252,62 @@ function modelOf(text: string, models: readonly string[]): string {
 }
 
 /**
- * A dead letter's SQS message body (`LabelDeadLetter` as JSON). JSON escapes lone surrogates and control characters;
- * U+FFFE and U+FFFF, which SQS refuses in a message, are escaped too.
+ * A dead letter's SQS message body (`LabelDeadLetter` as JSON), its `data` cut to `DEAD_LETTER_DATA_BYTES` as escaped
+ * there. JSON escapes lone surrogates and control characters; U+FFFE and U+FFFF, which SQS refuses in a message, are
+ * escaped too, and so are characters beyond U+FFFF (as their surrogate pair: SQS allows them, but stand-ins such as
+ * fauxqs refuse them, and an escaped body reads the same).
  */
 function deadLetterBody(item: Item, reason: string, nowMs: number): string {
-  const truncated = item.text.length > DEAD_LETTER_DATA_CHARS;
-  const letter: LabelDeadLetter = {
-    reason, source: item.source, data: truncated ? item.text.slice(0, DEAD_LETTER_DATA_CHARS) : item.text, truncated, refusedAt: new Date(nowMs).toISOString(),
-  };
-  return JSON.stringify(letter).replace(/[\uFFFE\uFFFF]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
+  const data = cutEscaped(item.text.slice(0, DEAD_LETTER_DATA_BYTES + 1), DEAD_LETTER_DATA_BYTES);
+  const letter: LabelDeadLetter = { reason, source: item.source, data, truncated: data.length < item.text.length, refusedAt: new Date(nowMs).toISOString() };
+  return JSON.stringify(letter).replace(/[\uFFFE\uFFFF\uD800-\uDFFF]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
+}
+
+/** Control characters JSON writes as a two-character escape (`\b`, `\t`, `\n`, `\f`, `\r`); the others take six. */
+const SHORT_ESCAPES = new Set([0x08, 0x09, 0x0a, 0x0c, 0x0d]);
+
+/**
+ * The longest start of `text` whose escaped form in a message body (`deadLetterBody`: JSON's escaping plus U+FFFE and
+ * U+FFFF) takes at most `maxBytes` UTF-8 bytes; a surrogate pair is never split.
+ */
+function cutEscaped(text: string, maxBytes: number): string {
+  let bytes = 0;
+  let i = 0;
+  while (i < text.length) {
+    const c = text.charCodeAt(i);
+    let width = 1;
+    let size: number;
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      width = 2;
+      size = 12; // a pair, both halves escaped
+    } else if (c < 0x20) size = SHORT_ESCAPES.has(c) ? 2 : 6;
+    else if ((c & 0xf800) === 0xd800 || c >= 0xfffe) size = 6; // a lone surrogate, U+FFFE, U+FFFF
+    else if (c === 0x22 || c === 0x5c) size = 2;
+    else size = c < 0x80 ? 1 : c < 0x800 ? 2 : 3;
+    if (bytes + size > maxBytes) return text.slice(0, i);
+    bytes += size;
+    i += width;
+  }
+  return text;
+}
+
+/** `letters` in SendMessageBatch chunks, in order: at most `SQS_BATCH_ENTRIES` entries and `SQS_BATCH_BYTES` of bodies each. */
+function sqsBatches<T extends { readonly body: string }>(letters: readonly T[]): T[][] {
+  const batches: T[][] = [];
+  let batch: T[] = [];
+  let bytes = 0;
+  for (const letter of letters) {
+    const size = Buffer.byteLength(letter.body);
+    if (batch.length === SQS_BATCH_ENTRIES || (batch.length > 0 && bytes + size > SQS_BATCH_BYTES)) {
+      batches.push(batch);
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(letter);
+    bytes += size;
+  }
+  if (batch.length > 0) batches.push(batch);
+  return batches;
 }
 
 /** A name part for an object key: letters, digits, '-' and '_' only. */

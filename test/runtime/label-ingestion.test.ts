@@ -4,7 +4,7 @@
  */
 import * as net from 'net';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommandInput, SQSClient } from '@aws-sdk/client-sqs';
 import type { KinesisStreamEvent, S3Event } from 'aws-lambda';
 import { LabelDeadLetter, parseLabelIngestionEnvironment } from '../../runtime/contracts/label-ingestion';
 import { getObjectBytes, listObjectKeys } from '../../runtime/aws/offline-store';
@@ -116,6 +116,9 @@ function metricsOf(lines: readonly string[], model: string): Record<string, numb
   return totals;
 }
 
+/** UTF-8 bytes of `text` as a dead letter's body holds it: a JSON string, U+FFFE, U+FFFF and surrogates escaped too. */
+const escapedBytes = (text: string) => Buffer.byteLength(JSON.stringify(text).replace(/[\uFFFE\uFFFF\uD800-\uDFFF]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`)) - 2;
+
 const good = (id: string, labelTime = T1, model = 'fraud') => ({ model, requestId: id, label: 1, labelTime });
 
 describe('Kinesis records', () => {
@@ -175,12 +178,43 @@ describe('Kinesis records', () => {
     expect(letters[0]).toMatchObject({ source: { kind: 'kinesis', shardId: SHARD, sequenceNumber: '1001' } });
     expect(letters[0].reason).toMatch(reason);
     expect(letters[0].reason.length).toBeLessThanOrEqual(2000);
-    expect(letters[0].data.length).toBeLessThanOrEqual(8192);
+    expect(escapedBytes(letters[0].data)).toBeLessThanOrEqual(8192);
     const dataBytes = Buffer.isBuffer(bad) ? bad.length : Buffer.byteLength(bad);
     expect(letters[0].truncated).toBe(dataBytes > 8192);
     const all = [...MODELS, '_unknown'].map((m) => metricsOf(lines, m));
     expect(all.reduce((n, m) => n + (m[LabelMetrics.DEAD_LETTERED] ?? 0), 0)).toBe(1);
     expect(metricsOf(lines, 'fraud')[LabelMetrics.STORED]).toBe(2);
+  });
+
+  test('letters of escaped text: each data cut to 8192 bytes as escaped, batches under 256 KiB of bodies, all sent', async () => {
+    // fauxqs accepts batches up to 1 MiB (SQS's newer limit); the dead-letter queue is held to 256 KiB, so the
+    // requests sent are measured on the real client's middleware stack.
+    const client = new SQSClient(localClientConfig(sqsServer.endpoint));
+    const batchBytes: number[] = [];
+    client.middlewareStack.add((next) => async (args) => {
+      const input = args.input as SendMessageBatchCommandInput;
+      if (input.Entries) batchBytes.push(input.Entries.reduce((n, e) => n + Buffer.byteLength(e.MessageBody ?? ''), 0));
+      return next(args);
+    }, { step: 'initialize', name: 'batchBytes' });
+    const { handler, queueUrl } = await setup({ sqs: client });
+    // Each 9,000 characters (UTF-8 on the stream: a lone surrogate cannot arrive): control characters (6 bytes escaped),
+    // U+FFFF (6), quotes (2), é (2), emoji (12 per pair).
+    const texts = Array.from({ length: 10 }, (_, i) => ['\u0001', '\uffff', '"', 'é', '😀'][i % 5].repeat(9000).slice(0, 9000));
+    const response = await handler(kinesisEvent(texts));
+    client.destroy();
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(Math.max(...batchBytes)).toBeLessThanOrEqual(256 * 1024);
+    const letters = await deadLetters(queueUrl);
+    expect(letters).toHaveLength(10);
+    for (const letter of letters) {
+      const text = texts[Number(letter.source.kind === 'kinesis' ? letter.source.sequenceNumber : 0) - 1000];
+      expect(escapedBytes(letter.data)).toBeLessThanOrEqual(8192);
+      expect(text.startsWith(letter.data)).toBe(true);
+      expect(letter.truncated).toBe(true);
+      // The longest such start: one more character (a pair for the emoji) would pass 8192.
+      const next = text.slice(0, letter.data.length + (text.codePointAt(letter.data.length)! > 0xffff ? 2 : 1));
+      expect(escapedBytes(next)).toBeGreaterThan(8192);
+    }
   });
 
   test('S3 down: the records it could not store are the batch item failures; refused ones are still dead-lettered', async () => {
