@@ -52,8 +52,10 @@ export type UnreadableReason =
   | 'invalid-time'
   /** A feature, output or entity value that is not flat (scalar or vector of scalars), or a string over the cap. */
   | 'invalid-value'
-  /** Tensors whose shapes do not agree with their data, or with each other's batch size. */
+  /** Tensors whose shapes do not agree with their data, or with each other's batch size, or rows of no elements. */
   | 'invalid-tensor'
+  /** A batch of more than `MAX_ROWS_PER_LINE` rows in one line. */
+  | 'too-many-rows'
   /** A data-capture payload in an encoding or content type this reader does not know. */
   | 'unsupported-payload';
 
@@ -66,6 +68,11 @@ export type ParsedLine =
 export const MAX_VALUE_CHARS = 1024;
 /** Most elements of one tensor row or vector value: a wider row is an image or an embedding, not tabular features. */
 export const MAX_ROW_ELEMENTS = 4096;
+/**
+ * Most rows (predictions) one line may hold: a batch's rows are built as objects, so a declared shape such as
+ * `[1e6, 0]` (a million empty rows, no data) must be refused before it is split, not after.
+ */
+export const MAX_ROWS_PER_LINE = 4096;
 /** Deepest tensor nesting followed (rank), e.g. `[batch, h, w, c]` is 4. */
 export const MAX_TENSOR_RANK = 8;
 /** Earliest prediction time accepted: 2000-01-01T00:00:00Z (a time in seconds lands in 1970 and is refused). */
@@ -194,38 +201,51 @@ function tensorOfOip(value: unknown): { name: string; tensor: Tensor } | undefin
   return { name, tensor: { shape: shape as number[], data: nested.data } };
 }
 
-/** Rows of a tensor: axis 0 is the batch (a scalar is one row); each row's elements flattened. */
-function rowsOf(tensor: Tensor): LoggedScalar[][] | undefined {
+/**
+ * Rows of a tensor: axis 0 is the batch (a scalar is one row); each row's elements flattened. A reason instead when
+ * the batch is over MAX_ROWS_PER_LINE, a row is wider than MAX_ROW_ELEMENTS, or rows would hold no elements (a shape
+ * such as `[n, 0]`: rows conjured from a declared shape, not from data).
+ */
+function rowsOf(tensor: Tensor): LoggedScalar[][] | UnreadableReason {
   const rows = tensor.shape.length === 0 ? 1 : tensor.shape[0];
-  const width = rows === 0 ? 0 : tensor.data.length / rows;
-  if (width > MAX_ROW_ELEMENTS) return undefined;
+  if (rows > MAX_ROWS_PER_LINE) return 'too-many-rows';
+  if (rows === 0) return [];
+  const width = tensor.data.length / rows;
+  if (width === 0 || width > MAX_ROW_ELEMENTS) return 'invalid-tensor';
   return Array.from({ length: rows }, (_, r) => tensor.data.slice(r * width, (r + 1) * width) as LoggedScalar[]);
 }
 
-/** Tensors by name, split into rows: features per `options`, outputs by name. Undefined when the batch sizes differ. */
+type Rows = { features: Record<string, LoggedValue>; outputs: Record<string, LoggedValue> }[];
+
+/** Tensors by name, split into rows: features per `options`, outputs by name. A reason when a tensor's rows are refused or the batch sizes differ. */
 function tensorRows(
   inputs: readonly (readonly [string, Tensor])[], outputs: readonly (readonly [string, Tensor])[], options: TensorColumnOptions,
-): { features: Record<string, LoggedValue>; outputs: Record<string, LoggedValue> }[] | undefined {
-  const split = (tensors: readonly (readonly [string, Tensor])[]) => tensors.map(([name, t]) => [name, rowsOf(t)] as const);
-  const inputRows = split(inputs);
-  const outputRows = split(outputs);
+): Rows | UnreadableReason {
+  const inputRows: (readonly [string, LoggedScalar[][]])[] = [];
+  const outputRows: (readonly [string, LoggedScalar[][]])[] = [];
+  for (const [tensors, into] of [[inputs, inputRows], [outputs, outputRows]] as const) {
+    for (const [name, tensor] of tensors) {
+      const rows = rowsOf(tensor);
+      if (typeof rows === 'string') return rows;
+      into.push([name, rows]);
+    }
+  }
   const all = [...inputRows, ...outputRows];
-  if (all.length === 0 || all.some(([, rows]) => rows === undefined)) return undefined;
-  const batch = all[0][1]!.length;
-  if (all.some(([, rows]) => rows!.length !== batch)) return undefined;
+  if (all.length === 0) return 'invalid-tensor';
+  const batch = all[0][1].length;
+  if (all.some(([, rows]) => rows.length !== batch)) return 'invalid-tensor';
   const columns = options.inputColumns ?? [];
   return Array.from({ length: batch }, (_, r) => {
     const features: Record<string, LoggedValue> = {};
     let position = 0;
     for (const [name, rows] of inputRows) {
-      const row = rows![r];
-      row.forEach((value, i) => {
+      rows[r].forEach((value, i) => {
         put(features, columns[position] ?? `${name}[${i}]`, value);
         position++;
       });
     }
     const out: Record<string, LoggedValue> = {};
-    for (const [name, rows] of outputRows) put(out, name, rows![r].length === 1 ? rows![r][0] : rows![r]);
+    for (const [name, rows] of outputRows) put(out, name, rows[r].length === 1 ? rows[r][0] : rows[r]);
     return { features, outputs: out };
   });
 }
@@ -265,7 +285,7 @@ export function parsePredictionLogLine(line: string, options: TensorColumnOption
   const outputs = tensors(record.outputs);
   if ([...inputs, ...outputs].some(([, t]) => t === undefined)) return unreadable('invalid-tensor');
   const rows = tensorRows(inputs as [string, Tensor][], outputs as [string, Tensor][], options);
-  if (rows === undefined) return unreadable('invalid-tensor');
+  if (typeof rows === 'string') return unreadable(rows);
   return { ok: true, rows: rows.map((row, i) => ({ ...base, requestId: rows.length === 1 ? requestId : `${requestId}:${i}`, ...row })) };
 }
 
@@ -348,7 +368,7 @@ export function parseDataCaptureLine(line: string, source: DataCaptureSource): P
   if (inputs === 'unsupported' || outputs === 'unsupported') return unreadable('unsupported-payload');
   if (inputs === 'invalid' || outputs === 'invalid') return unreadable('invalid-tensor');
   const rows = tensorRows(inputs, outputs, source);
-  if (rows === undefined) return unreadable('invalid-tensor');
+  if (typeof rows === 'string') return unreadable(rows);
   const { model, modelVersion, variant } = source;
   return {
     ok: true,

@@ -9,7 +9,8 @@
  * - Rows of a version without a baseline are counted and skipped (a WARN line names the version and the fix); so are
  *   fallback answers (not the model's), rows of another model and rows outside the window.
  * - A line that is not a prediction (not JSON, hostile, over 1 MiB) is counted by reason, never fatal:
- *   `DriftMetrics.UNREADABLE_RECORDS`.
+ *   `DriftMetrics.UNREADABLE_RECORDS`. Each line is parsed and profiled inside a guard: whatever throws there is
+ *   counted (`parser-error`) and the run goes on with the next line — one line never fails the run.
  * - Output: the EMF lines of each version's report (runtime/core/drift/detect.ts `driftEmfLines`, namespace
  *   METRICS_NAMESPACE) and one JSON summary line per model. A window with no rows checked still emits
  *   `DriftMetrics.WINDOW_ROWS` 0, so an alarm tells "no traffic" from "no drift".
@@ -44,8 +45,11 @@ export interface DriftRunSummary {
   readonly window: { readonly from: string; readonly to: string };
   /** Rows profiled and compared, all versions. */
   readonly rowsChecked: number;
-  /** Lines that were not predictions, by reason (`line-too-long` for lines over the cap). */
-  readonly unreadable: Partial<Record<UnreadableReason | 'line-too-long', number>>;
+  /**
+   * Lines that were not predictions, by reason: the parser's, `line-too-long` for lines over the cap, `parser-error`
+   * for a line whose parsing or profiling threw (a bug, logged once per run with its object key; the run goes on).
+   */
+  readonly unreadable: Partial<Record<UnreadableReason | 'line-too-long' | 'parser-error', number>>;
   /** Rows read but not profiled, by reason. */
   readonly skipped: Partial<Record<SkipReason, number>>;
   /** Versions without a baseline (their rows are in `skipped['no-baseline']`). */
@@ -96,6 +100,15 @@ interface ParsedSource {
 function isCallFailure(error: unknown): boolean {
   const e = error as { name?: string; $metadata?: unknown };
   return e?.$metadata !== undefined || e?.name === 'TimeoutError' || e?.name === 'AbortError';
+}
+
+/** A short description of something thrown (never throws itself, whatever was thrown). */
+function describeError(error: unknown): string {
+  try {
+    return error instanceof Error ? `${error.name}: ${error.message}`.slice(0, 500) : typeof error;
+  } catch {
+    return 'unprintable error';
+  }
 }
 
 const increment = <K extends string>(counts: Partial<Record<K, number>>, key: K) => { counts[key] = (counts[key] ?? 0) + 1; };
@@ -169,17 +182,28 @@ export function createDriftHandler(props: DriftHandlerProps): DriftHandler {
           increment(unreadable, 'line-too-long');
           continue;
         }
-        const parsed = parse(line, key);
-        if (!parsed.ok) {
-          increment(unreadable, parsed.reason);
-          continue;
-        }
-        for (const row of parsed.rows) {
-          const skip = skipOf(row);
-          // Awaits only on a version's first row (its baseline is read then), not per row.
-          const state = skip ? { skip } : versions.get(row.modelVersion) ?? await versionState(row.modelVersion);
-          if ('skip' in state) increment(skipped, state.skip);
-          else state.builder.addRow(row.features, row.outputs);
+        try {
+          const parsed = parse(line, key);
+          if (!parsed.ok) {
+            increment(unreadable, parsed.reason);
+            continue;
+          }
+          for (const row of parsed.rows) {
+            const skip = skipOf(row);
+            // Awaits only on a version's first row (its baseline is read then), not per row.
+            const state = skip ? { skip } : versions.get(row.modelVersion) ?? await versionState(row.modelVersion);
+            if ('skip' in state) increment(skipped, state.skip);
+            else state.builder.addRow(row.features, row.outputs);
+          }
+        } catch (error) {
+          // The baseline store failing fails the run (retried); anything else is this line's: counted, logged once.
+          if (isCallFailure(error)) throw error;
+          if (unreadable['parser-error'] === undefined) {
+            log('ERROR', 'a line could not be parsed or profiled: counted as parser-error, the run goes on (further ones only counted)', {
+              reason: 'parser-error', model: model.model, key, error: describeError(error),
+            });
+          }
+          increment(unreadable, 'parser-error');
         }
       }
     }

@@ -79,8 +79,11 @@ async function predictionLogs(model: string, version: string, rows: Row[], now: 
   }
 }
 
-/** SageMaker data-capture lines (OIP JSON bodies, batches of 2) for rows, gzipped, in `<prefix>/<endpoint>/<variant>/yyyy/mm/dd/hh/`. */
-async function dataCapture(prefix: string, endpoint: string, variant: string, rows: Row[], now: number): Promise<void> {
+/**
+ * SageMaker data-capture lines (OIP JSON bodies, batches of 2) for rows, gzipped, in `<prefix>/<endpoint>/<variant>/yyyy/mm/dd/hh/`,
+ * `extra` lines appended to the first object.
+ */
+async function dataCapture(prefix: string, endpoint: string, variant: string, rows: Row[], now: number, extra: string[] = []): Promise<void> {
   const byKey = new Map<string, string[]>();
   for (let i = 0; i < rows.length; i += 2) {
     const batch = rows.slice(i, i + 2);
@@ -99,6 +102,7 @@ async function dataCapture(prefix: string, endpoint: string, variant: string, ro
     });
     byKey.set(key, [...byKey.get(key) ?? [], line]);
   }
+  byKey.values().next().value!.push(...extra);
   for (const [key, lines] of byKey) await s3.send(new PutObjectCommand({ Bucket: CAPTURE_BUCKET, Key: key, Body: gzipSync(lines.join('\n') + '\n') }));
 }
 
@@ -175,6 +179,52 @@ test('data capture (OIP JSON and BASE64, batches of 2, gzipped): rows named by i
   expect(metrics.get('captured/txn:amount')![DriftMetrics.DRIFTED]).toBe(1);
   expect(summaries[0].versions.map((v) => v.modelVersion)).toEqual(['v7']);
   expect(summaries[0].unreadable).toEqual({});
+});
+
+test('data-capture lines declaring 2^32 or a million empty rows ([n, 0], no data) are counted, the run goes on', async () => {
+  const now = Date.now();
+  await baseline('hostile-shape', 'v1', BASELINE);
+  const hostile = (shape: number[]) => JSON.stringify({
+    captureData: {
+      endpointInput: { observedContentType: 'application/json', mode: 'INPUT', encoding: 'JSON', data: JSON.stringify({ inputs: [{ name: 'features', shape, datatype: 'FP32', data: [] }] }) },
+    },
+    eventMetadata: { eventId: 'e-hostile', inferenceTime: new Date(now - 60_000).toISOString() },
+    eventVersion: '0',
+  });
+  await dataCapture('data-capture', 'hostile-endpoint', 'AllTraffic', traffic(200, 8), now, [hostile([2 ** 32, 0]), hostile([1e6, 0])]);
+
+  const { summaries } = await run([{
+    model: 'hostile-shape', predictionLogs: false, inputColumns: ['txn:amount'],
+    dataCapture: { bucket: CAPTURE_BUCKET, prefix: 'data-capture', endpointName: 'hostile-endpoint', modelVersions: { AllTraffic: 'v1' } },
+  }], now);
+
+  expect(summaries[0].rowsChecked).toBe(200);
+  expect(summaries[0].unreadable).toEqual({ 'too-many-rows': 2 });
+});
+
+test('a line whose parsing or profiling throws is counted (parser-error) and logged once; the other lines are checked', async () => {
+  const now = Date.now();
+  await baseline('throws', 'v1', BASELINE);
+  const rows = traffic(300, 9);
+  rows[10].amount = -12_345;
+  rows[20].amount = -12_345;
+  await predictionLogs('throws', 'v1', rows, now);
+  // No input makes the parser or the profile throw today (that is the point of the guard): the fault is injected.
+  const addRow = ProfileBuilder.prototype.addRow;
+  const spy = jest.spyOn(ProfileBuilder.prototype, 'addRow').mockImplementation(function (this: ProfileBuilder, features, outputs) {
+    if (features['txn:amount'] === -12_345) throw new RangeError('Invalid array length');
+    addRow.call(this, features, outputs);
+  });
+  try {
+    const { summaries, lines } = await run([{ model: 'throws' }], now);
+    expect(summaries[0].rowsChecked).toBe(298);
+    expect(summaries[0].unreadable).toEqual({ 'parser-error': 2 });
+    const errors = lines.filter((l) => l.includes('"reason":"parser-error"'));
+    expect(errors).toHaveLength(1);
+    expect(JSON.parse(errors[0])).toMatchObject({ level: 'ERROR', model: 'throws', key: expect.stringContaining('model=throws/'), error: 'RangeError: Invalid array length' });
+  } finally {
+    spy.mockRestore();
+  }
 });
 
 test('an empty window emits WINDOW_ROWS 0; a version without a baseline is counted and named, not checked', async () => {

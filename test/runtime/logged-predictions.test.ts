@@ -2,7 +2,7 @@
  * Logged predictions: our prediction-log lines (gateway and server) and SageMaker data-capture lines become one row
  * shape; hostile lines (REVIEW.md) become a reason, never an exception.
  */
-import { parseDataCaptureKey, parseDataCaptureLine, parsePredictionLogLine, ParsedLine } from '../../runtime/core/logged-predictions';
+import { MAX_ROWS_PER_LINE, parseDataCaptureKey, parseDataCaptureLine, parsePredictionLogLine, ParsedLine } from '../../runtime/core/logged-predictions';
 import { PREDICTION_LOG_SCHEMA, PredictionLogRecord, toJsonLine } from '../../runtime/core/prediction-log';
 
 const TS = '2026-11-30T10:15:00.000Z';
@@ -14,6 +14,16 @@ const base: PredictionLogRecord = {
   schema: PREDICTION_LOG_SCHEMA, ts: TS, requestId: 'r-1', model: 'fraud', modelVersion: 'v3', variant: 'champion',
   outputs: { probability: [0.25] }, latencyMs: 4, fallback: false,
 };
+
+/** The reason of an unreadable line, else how many rows it made (or what it threw): a short value to compare. */
+function outcome(parse: () => ParsedLine): string {
+  try {
+    const parsed = parse();
+    return parsed.ok ? `${parsed.rows.length} rows` : parsed.reason;
+  } catch (error) {
+    return `threw ${(error as Error).name}`;
+  }
+}
 
 function rows(parsed: ParsedLine) {
   if (!parsed.ok) throw new Error(`unreadable: ${parsed.reason}`);
@@ -132,6 +142,37 @@ describe('SageMaker data-capture lines', () => {
     }), 'invalid-tensor'],
   ])('%s: a reason, not an exception', (_, line, reason) => {
     expect(parseDataCaptureLine(line, source)).toEqual({ ok: false, reason });
+  });
+
+  test.each<[string, number[], string]>([
+    ['a million empty rows ([1e6, 0], no data)', [1e6, 0], 'too-many-rows'],
+    ['2^32 empty rows (past what an array may hold)', [2 ** 32, 0], 'too-many-rows'],
+    ['1e308 empty rows', [1e308, 0], 'too-many-rows'],
+    ['MAX_ROWS_PER_LINE + 1 empty rows', [MAX_ROWS_PER_LINE + 1, 0], 'too-many-rows'],
+    ['3 rows of no elements', [3, 0], 'invalid-tensor'],
+    ['1 row of no elements (a zero inner dimension)', [1, 5, 0], 'invalid-tensor'],
+  ])('a shape declaring %s: a reason, no rows built', (_, shape, reason) => {
+    const line = capture({ inputs: [{ name: 'x', shape, datatype: 'FP32', data: [] }] }, { outputs: [] });
+    expect(outcome(() => parseDataCaptureLine(line, source))).toBe(reason);
+  });
+
+  test('a batch of exactly MAX_ROWS_PER_LINE rows reads; one more is refused (data capture and our server lines)', () => {
+    const batch = (n: number) => capture({ inputs: [{ name: 'x', shape: [n], datatype: 'FP32', data: Array(n).fill(1) }] }, { outputs: [] });
+    expect(rows(parseDataCaptureLine(batch(MAX_ROWS_PER_LINE), source))).toHaveLength(MAX_ROWS_PER_LINE);
+    expect(outcome(() => parseDataCaptureLine(batch(MAX_ROWS_PER_LINE + 1), source))).toBe('too-many-rows');
+    const server = (n: number) => toJsonLine({ ...base, inputs: { x: Array(n).fill([1]) }, outputs: {} });
+    expect(rows(parsePredictionLogLine(server(MAX_ROWS_PER_LINE)))).toHaveLength(MAX_ROWS_PER_LINE);
+    expect(outcome(() => parsePredictionLogLine(server(MAX_ROWS_PER_LINE + 1)))).toBe('too-many-rows');
+    expect(outcome(() => parsePredictionLogLine(toJsonLine({ ...base, inputs: { x: Array(100_000).fill([]) }, outputs: {} })))).toBe('too-many-rows');
+    expect(outcome(() => parsePredictionLogLine(toJsonLine({ ...base, inputs: { x: [[], []] }, outputs: {} })))).toBe('invalid-tensor');
+  });
+
+  test('a CSV payload of more than MAX_ROWS_PER_LINE lines is refused', () => {
+    const line = JSON.stringify({
+      captureData: { endpointInput: { observedContentType: 'text/csv', mode: 'INPUT', data: '1\n'.repeat(MAX_ROWS_PER_LINE + 1), encoding: 'CSV' } },
+      eventMetadata: { eventId: 'e', inferenceTime: TS }, eventVersion: '0',
+    });
+    expect(outcome(() => parseDataCaptureLine(line, source))).toBe('too-many-rows');
   });
 
   test('the placeholder of the 5,000-deep case is replaced (2 deep reads fine)', () => {
