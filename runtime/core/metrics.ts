@@ -69,11 +69,25 @@ export interface MetricDatum {
   readonly unit: MetricUnit;
 }
 
+/** Largest magnitude a metric value is published at: CloudWatch rejects values beyond ±2^360 (and below 2^-360). */
+export const MAX_METRIC_MAGNITUDE = 1e100;
+
+/**
+ * A value as CloudWatch accepts it: beyond ±`MAX_METRIC_MAGNITUDE` (±Infinity included) clamped to it, so an alarm on
+ * a metric that exploded (an RMSE of garbage scores) still sees a huge value instead of a line CloudWatch drops; a
+ * magnitude below 1e-100 is 0; NaN is no value (left out of the line).
+ */
+export function cloudWatchValue(value: number): number | undefined {
+  if (Number.isNaN(value)) return undefined;
+  if (Math.abs(value) > MAX_METRIC_MAGNITUDE) return Math.sign(value) * MAX_METRIC_MAGNITUDE;
+  return Math.abs(value) < 1 / MAX_METRIC_MAGNITUDE ? 0 : value;
+}
+
 /**
  * Encodes metrics as one EMF log line (CloudWatch extracts them from the Lambda log; no API call on the request
  * path). All metrics in one line share the dimensions. With several dimensions, the metrics are published under the
  * full set and under the first dimension alone (e.g. `{Model, Variant}` and `{Model}`), so alarms and dashboards can
- * read the per-model rollup: CloudWatch matches a metric's dimension set exactly.
+ * read the per-model rollup: CloudWatch matches a metric's dimension set exactly. Values go through `cloudWatchValue`.
  */
 export function toEmf(
   dimensions: Record<string, string>,
@@ -81,14 +95,20 @@ export function toEmf(
   options: { namespace?: string; timestampMs?: number; properties?: Record<string, unknown> } = {},
 ): string {
   const values: Record<string, number> = {};
-  for (const m of metrics) values[m.name] = m.value;
+  const kept: MetricDatum[] = [];
+  for (const m of metrics) {
+    const value = cloudWatchValue(m.value);
+    if (value === undefined) continue;
+    values[m.name] = value;
+    kept.push(m);
+  }
   return JSON.stringify({
     _aws: {
       Timestamp: options.timestampMs ?? Date.now(),
       CloudWatchMetrics: [{
         Namespace: options.namespace ?? METRICS_NAMESPACE,
         Dimensions: dimensionSets(Object.keys(dimensions)),
-        Metrics: metrics.map((m) => ({ Name: m.name, Unit: m.unit })),
+        Metrics: kept.map((m) => ({ Name: m.name, Unit: m.unit })),
       }],
     },
     ...dimensions,
