@@ -123,6 +123,8 @@ export class LabelIngestion extends Construct {
       handler: LABEL_INGESTION_HANDLER,
       description: `Ingests ground-truth labels of ${this.models.join(', ')} from Kinesis and S3 drops into the monitoring dataset`,
       environment,
+      // A dropped file of the largest size (64 MB, ~750k labels) takes ~8 s on one core: ~30 s at 512 MB's CPU share.
+      timeout: Duration.minutes(3),
     });
     this.function.addEventSourceMapping(`KinesisEventSource:${Names.nodeUniqueId(this.stream.node)}`, {
       eventSourceArn: this.stream.streamArn,

@@ -109,3 +109,31 @@ export interface LabelDeadLetter {
  * the text holds.
  */
 export const DEAD_LETTER_DATA_BYTES = 8192;
+
+/**
+ * Most refused lines of one dropped file dead-lettered one by one (`LabelDeadLetter`, the first ones in the file); the
+ * others are summed up in one `LabelDropSummary`, so a file of bad lines costs a bounded number of messages.
+ */
+export const MAX_DEAD_LETTERS_PER_DROP = 1000;
+
+/**
+ * The one dead letter of a dropped file with more than `MAX_DEAD_LETTERS_PER_DROP` refused lines (sent with their
+ * letters, once per delivery of the file): how many lines were refused, by reason.
+ */
+export interface LabelDropSummary {
+  /** What happened and the fix. */
+  readonly reason: string;
+  /** The file (`line` 0: the whole file). */
+  readonly source: Extract<LabelSource, { kind: 's3' }>;
+  /** Lines of the file refused. */
+  readonly refusedLines: number;
+  /** Of those, the ones dead-lettered one by one (the first in the file). */
+  readonly deadLetteredLines: number;
+  /**
+   * Refused lines by reason: each line's first problem, its field and leading words (e.g. `label: not JSON`,
+   * `labelTime: expected ISO`), most frequent first; at most 20, the rest under `other reasons`.
+   */
+  readonly reasons: Readonly<Record<string, number>>;
+  /** When the file was read, ISO-8601 UTC. */
+  readonly refusedAt: string;
+}

@@ -60,8 +60,11 @@ export interface LabelParseOptions {
   readonly maxFutureSkewMs?: number;
 }
 
-/** A valid label, or why the input is not one. */
-export type LabelParse = { readonly label: LabelRecord } | { readonly problem: string };
+/**
+ * A valid label, or why the input is not one (with the `model` it named, when it named one as a string: what a
+ * refused label's metrics are counted under).
+ */
+export type LabelParse = { readonly label: LabelRecord } | { readonly problem: string; readonly model?: string };
 
 /**
  * Validates one label (a parsed JSON value) and normalizes it: times as ISO-8601 UTC, join keys as sent (strings or
@@ -115,7 +118,9 @@ export function parseLabel(raw: unknown, options: LabelParseOptions = {}): Label
   }
   if (unknown.length > MAX_UNKNOWN_FIELDS_LISTED) problems.push(`…: ${unknown.length - MAX_UNKNOWN_FIELDS_LISTED} more unknown fields`);
 
-  if (problems.length > 0 || 'problem' in labelTime) return { problem: cut(problems.join('; '), MAX_PROBLEM_LENGTH) };
+  if (problems.length > 0 || 'problem' in labelTime) {
+    return { problem: cut(problems.join('; '), MAX_PROBLEM_LENGTH), ...(typeof fields.model === 'string' ? { model: fields.model } : {}) };
+  }
   return {
     label: {
       schema: LABEL_SCHEMA,
@@ -129,18 +134,32 @@ export function parseLabel(raw: unknown, options: LabelParseOptions = {}): Label
 
 /**
  * Parses one label from its JSON text (a Kinesis record's data, a line of a dropped file): refuses text over
- * `MAX_LABEL_BYTES` unparsed, then `parseLabel`. Never throws.
+ * `MAX_LABEL_BYTES` and text that does not start with `{` unparsed, then `parseLabel`. Never throws. Cheap on bad
+ * input too (a file of a million bad lines is read in one invocation): the parse error is built without a stack.
  */
 export function parseLabelText(text: string, options: LabelParseOptions = {}): LabelParse {
   const bytes = Buffer.byteLength(text);
-  if (bytes > MAX_LABEL_BYTES) return { problem: `label: ${bytes} bytes; a label takes at most ${MAX_LABEL_BYTES} bytes of JSON (send one small object per record or line)` };
+  if (bytes > MAX_LABEL_BYTES) return { problem: labelTooLargeProblem(bytes) };
+  const start = text.trimStart();
+  if (!start.startsWith('{')) {
+    return { problem: `label: not a JSON object (the text starts with ${describeValue(start.slice(0, 16))}); send one JSON object per record or line` };
+  }
   let raw: unknown;
+  const stackTraceLimit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
   try {
     raw = JSON.parse(text);
   } catch (error) {
     return { problem: `label: not JSON (${cut(String((error as Error)?.message ?? error), 200)}); send one JSON object per record or line` };
+  } finally {
+    Error.stackTraceLimit = stackTraceLimit;
   }
   return parseLabel(raw, options);
+}
+
+/** The problem of a label of `bytes` bytes, over `MAX_LABEL_BYTES`. */
+export function labelTooLargeProblem(bytes: number): string {
+  return `label: ${bytes} bytes; a label takes at most ${MAX_LABEL_BYTES} bytes of JSON (send one small object per record or line)`;
 }
 
 /** Why `value` is not a model name labels are accepted for, or undefined. */

@@ -8,8 +8,14 @@
  *   runtime/contracts/label-ingestion.ts) and never fails the batch. Refused labels are not retried.
  * - Valid labels are written as JSON lines to the dataset bucket, one object per model and `labelTime` date per
  *   invocation: `labels/model=<m>/dt=<date>/<source>.jsonl` (runtime/core/datasets.ts). Object names are
- *   deterministic — `kinesis-<shard>-<first sequence number>` or `s3-<hash of the dropped object>` — so a retried
- *   batch overwrites what an earlier attempt wrote instead of storing it twice.
+ *   deterministic — `kinesis-<shard>-<first sequence number>` or `s3-<hash of the dropped object>` (then
+ *   `s3-<hash>-1`, … for each further `PART_BYTES` of a large file) — so a retried batch overwrites what an earlier
+ *   attempt wrote instead of storing it twice.
+ * - A dropped file (at most `MAX_DROP_BYTES`) is read line by line, never whole: memory stays bounded (labels are
+ *   written in parts), and of its refused lines the first `MAX_DEAD_LETTERS_PER_DROP` are dead-lettered one by one
+ *   and the rest summed up in one `LabelDropSummary`. Measured (2 shared cores, loopback s3rver and fauxqs): a 64 MB
+ *   file of 883,011 bad lines in 2.6 s, 114 MB peak RSS, 101 SendMessageBatch calls; of 746,888 valid labels in 8 s,
+ *   226 MB peak RSS with the heap capped at 200 MB. The LabelIngestion construct gives the function 3 minutes.
  * - Kinesis: records whose object could not be written (S3 failed or timed out), or whose dead letter could not be
  *   sent, are the batch item failures: the mapping retries from the first of them. S3 drops: the invocation fails,
  *   so Lambda retries it and then sends the event to the function's on-failure destination.
@@ -20,14 +26,15 @@
  * region and credentials come from the SDK's own environment (`AWS_REGION`, `AWS_ENDPOINT_URL_S3`, ...).
  */
 import { createHash } from 'crypto';
+import { Readable } from 'stream';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, S3Event, S3EventRecord } from 'aws-lambda';
 import {
-  DEAD_LETTER_DATA_BYTES, LabelDeadLetter, LabelSource, parseLabelIngestionEnvironment,
+  DEAD_LETTER_DATA_BYTES, LabelDeadLetter, LabelDropSummary, LabelSource, MAX_DEAD_LETTERS_PER_DROP, parseLabelIngestionEnvironment,
 } from '../contracts/label-ingestion';
-import { labelDayPrefix, LabelRecord, partitionDate } from '../core/datasets';
-import { parseLabelText } from '../core/labels';
+import { labelDayPrefix, partitionDate } from '../core/datasets';
+import { labelTooLargeProblem, MAX_LABEL_BYTES, parseLabelText } from '../core/labels';
 import { LabelMetrics, MetricDimensions, METRICS_NAMESPACE, toEmf } from '../core/metrics';
 
 /** Default deadline of one S3 or SQS call (SDK retries included), milliseconds. */
@@ -43,6 +50,12 @@ const SQS_BATCH_ENTRIES = 10;
  * most about 30 KB: `DEAD_LETTER_DATA_BYTES` of data, a reason of at most 2,000 characters, a key of 1,024 bytes).
  */
 const SQS_BATCH_BYTES = 250_000;
+/** Characters of labels held before they are written as a part object (memory stays bounded whatever the file's size). */
+const PART_BYTES = 16 * 1024 * 1024;
+/** Most distinct reasons a drop's summary counts one by one; the others are counted together. */
+const MAX_SUMMARY_REASONS = 20;
+/** The summary's count of the reasons beyond `MAX_SUMMARY_REASONS`. */
+const OTHER_REASONS = 'other reasons';
 /** Most S3 writes in flight at once. */
 const WRITE_CONCURRENCY = 8;
 
@@ -90,14 +103,31 @@ export type LabelIngestionHandler = {
 interface Item {
   readonly source: LabelSource;
   readonly text: string;
-  /** Why it is refused before it is read (a dropped file too large). */
+  /** Why it is refused before it is read (a dropped file too large, a line too long). */
   readonly problem?: string;
+}
+
+/** A dropped file, whose refused lines beyond `MAX_DEAD_LETTERS_PER_DROP` are summed up in one letter. */
+interface Drop {
+  readonly bucket: string;
+  readonly key: string;
 }
 
 /** What became of the items of one invocation. */
 interface Outcome {
-  /** Items neither stored nor dead-lettered (to retry), each with why. */
-  readonly failed: { item: Item; error: string }[];
+  /** Items neither stored nor dead-lettered (to retry), by their position in the order added (-1: a drop's summary), each with why. */
+  readonly failed: { index: number; error: string }[];
+}
+
+/**
+ * One invocation's labels: `add` each as it is read (validated at once; only what is to be stored or sent is kept),
+ * `flush` whenever `bufferedBytes` reaches `PART_BYTES` (it writes what is held as a part object), then `finish`.
+ */
+interface Batch {
+  add(item: Item): void;
+  readonly bufferedBytes: number;
+  flush(): Promise<void>;
+  finish(): Promise<Outcome>;
 }
 
 /** Builds the label ingestion's handler over the given clients. */
@@ -107,69 +137,111 @@ export function createLabelIngestion(props: LabelIngestionProps): LabelIngestion
   const timeoutMs = props.timeoutMs ?? DEFAULT_LABEL_CALL_TIMEOUT_MS;
   const signal = () => AbortSignal.timeout(Math.ceil(timeoutMs));
 
-  /** Validates, stores and dead-letters `items`; `objectName` names the objects (deterministic per source). */
-  async function ingest(items: readonly Item[], objectName: (first: Item) => string): Promise<Outcome> {
+  /**
+   * A batch whose objects `objectName` names (deterministic per source). Of a `drop`, at most
+   * `MAX_DEAD_LETTERS_PER_DROP` refused lines are dead-lettered one by one, and the rest summed up in one letter.
+   */
+  function startBatch(objectName: (first: LabelSource) => string, drop?: Drop): Batch {
     const nowMs = now();
     const counts = new Map<string, { received: number; stored: number; deadLettered: number }>();
     const count = (model: string) => counts.get(model) ?? counts.set(model, { received: 0, stored: 0, deadLettered: 0 }).get(model)!;
-    const groups = new Map<string, { items: Item[]; labels: LabelRecord[] }>();
-    const refused: { item: Item; model: string; reason: string }[] = [];
-    for (const item of items) {
+    const groups = new Map<string, { model: string; first: LabelSource; indexes: number[]; lines: string[]; parts: number }>();
+    const failed: Outcome['failed'] = [];
+    let bufferedBytes = 0;
+    const letters: { index: number; model: string; body: string }[] = [];
+    /** Refused lines of a drop beyond the letters sent one by one: by model, and by reason. */
+    const summed = { byModel: new Map<string, number>(), total: 0 };
+    const reasons = new Map<string, number>();
+    let next = 0;
+
+    function refuse(index: number, item: Item, model: string, reason: string): void {
+      count(model).received += 1;
+      if (drop) {
+        const code = reasonCode(reason);
+        const known = reasons.has(code) || reasons.size < MAX_SUMMARY_REASONS ? code : OTHER_REASONS;
+        reasons.set(known, (reasons.get(known) ?? 0) + 1);
+      }
+      if (!drop || letters.length < MAX_DEAD_LETTERS_PER_DROP) {
+        letters.push({ index, model, body: deadLetterBody(item, reason, nowMs) });
+      } else {
+        summed.total += 1;
+        summed.byModel.set(model, (summed.byModel.get(model) ?? 0) + 1);
+      }
+    }
+
+    function add(item: Item): void {
+      const index = next++;
       try {
         const parsed = item.problem !== undefined ? { problem: item.problem } : parseLabelText(item.text, { models: props.models, nowMs });
-        if ('problem' in parsed) {
-          refused.push({ item, model: modelOf(item.text, props.models), reason: parsed.problem });
-          continue;
-        }
+        if ('problem' in parsed) return refuse(index, item, modelOf(parsed.model, props.models), parsed.problem);
         const key = labelDayPrefix(parsed.label.model, partitionDate(Date.parse(parsed.label.labelTime)));
-        const group = groups.get(key) ?? groups.set(key, { items: [], labels: [] }).get(key)!;
-        group.items.push(item);
-        group.labels.push(parsed.label);
+        const group = groups.get(key) ?? groups.set(key, { model: parsed.label.model, first: item.source, indexes: [], lines: [], parts: 0 }).get(key)!;
+        const line = JSON.stringify(parsed.label);
+        group.lines.push(line);
+        bufferedBytes += line.length + 1;
+        group.indexes.push(index);
+        count(parsed.label.model).received += 1;
       } catch (error) {
         // A defect must not fail the batch: the record is dead-lettered with what threw.
-        refused.push({ item, model: UNKNOWN_LABEL_MODEL, reason: `unexpected: ${describe(error)}` });
+        refuse(index, item, UNKNOWN_LABEL_MODEL, `unexpected: ${describe(error)}`);
       }
     }
-    for (const r of refused) count(r.model).received += 1;
-    for (const group of groups.values()) count(group.labels[0].model).received += group.labels.length;
 
-    const failed: Outcome['failed'] = [];
-    await forEachConcurrently([...groups], WRITE_CONCURRENCY, async ([prefix, group]) => {
-      try {
-        const key = `${prefix}${objectName(group.items[0])}.jsonl`;
-        const body = group.labels.map((label) => JSON.stringify(label)).join('\n') + '\n';
-        await props.s3.send(new PutObjectCommand({ Bucket: props.bucketName, Key: key, Body: body, ContentType: 'application/x-ndjson' }), { abortSignal: signal() });
-        count(group.labels[0].model).stored += group.labels.length;
-      } catch (error) {
-        for (const item of group.items) failed.push({ item, error: `label dataset write: ${describe(error)}` });
-      }
-    });
-    const letters = refused.map((r) => ({ ...r, body: deadLetterBody(r.item, r.reason, nowMs) }));
-    await forEachConcurrently(sqsBatches(letters), WRITE_CONCURRENCY, async (chunk) => {
-      try {
-        const answer = await props.sqs.send(new SendMessageBatchCommand({
-          QueueUrl: props.deadLetterQueueUrl,
-          Entries: chunk.map((r, j) => ({ Id: String(j), MessageBody: r.body })),
-        }), { abortSignal: signal() });
-        const notSent = new Map((answer.Failed ?? []).map((f) => [f.Id, `${f.Code ?? 'failed'}`]));
-        chunk.forEach((r, j) => {
-          const why = notSent.get(String(j));
-          if (why === undefined) count(r.model).deadLettered += 1;
-          else failed.push({ item: r.item, error: `dead letter refused: ${why.slice(0, 100)}` });
-        });
-      } catch (error) {
-        for (const r of chunk) failed.push({ item: r.item, error: `dead letter: ${describe(error)}` });
-      }
-    });
-
-    for (const [model, c] of counts) {
-      log(toEmf({ [MetricDimensions.MODEL]: model }, [
-        { name: LabelMetrics.RECEIVED, value: c.received, unit: 'Count' },
-        { name: LabelMetrics.STORED, value: c.stored, unit: 'Count' },
-        { name: LabelMetrics.DEAD_LETTERED, value: c.deadLettered, unit: 'Count' },
-      ], { namespace: props.metricsNamespace ?? METRICS_NAMESPACE, timestampMs: nowMs }));
+    /**
+     * Writes the labels held, one object per group: `<name>.jsonl`, then `<name>-1.jsonl`, … for the later parts of a
+     * file (deterministic: a retry overwrites them).
+     */
+    async function flush(): Promise<void> {
+      const held = [...groups].filter(([, group]) => group.lines.length > 0);
+      bufferedBytes = 0;
+      await forEachConcurrently(held, WRITE_CONCURRENCY, async ([prefix, group]) => {
+        const { lines, indexes } = group;
+        group.lines = [];
+        group.indexes = [];
+        try {
+          const key = `${prefix}${objectName(group.first)}${group.parts === 0 ? '' : `-${group.parts}`}.jsonl`;
+          group.parts += 1;
+          await props.s3.send(new PutObjectCommand({ Bucket: props.bucketName, Key: key, Body: lines.join('\n') + '\n', ContentType: 'application/x-ndjson' }), { abortSignal: signal() });
+          count(group.model).stored += lines.length;
+        } catch (error) {
+          for (const index of indexes) failed.push({ index, error: `label dataset write: ${describe(error)}` });
+        }
+      });
     }
-    return { failed };
+
+    async function finish(): Promise<Outcome> {
+      await flush();
+      const summary = drop && summed.total > 0 ? dropSummaryBody(drop, letters.length + summed.total, letters.length, reasons, nowMs) : undefined;
+      const entries = summary ? [...letters, { index: -1, model: '', body: summary }] : letters;
+      await forEachConcurrently(sqsBatches(entries), WRITE_CONCURRENCY, async (chunk) => {
+        try {
+          const answer = await props.sqs.send(new SendMessageBatchCommand({
+            QueueUrl: props.deadLetterQueueUrl,
+            Entries: chunk.map((r, j) => ({ Id: String(j), MessageBody: r.body })),
+          }), { abortSignal: signal() });
+          const notSent = new Map((answer.Failed ?? []).map((f) => [f.Id, `${f.Code ?? 'failed'}`]));
+          chunk.forEach((r, j) => {
+            const why = notSent.get(String(j));
+            if (why !== undefined) failed.push({ index: r.index, error: `dead letter refused: ${why.slice(0, 100)}` });
+            else if (r.index === -1) for (const [model, n] of summed.byModel) count(model).deadLettered += n;
+            else count(r.model).deadLettered += 1;
+          });
+        } catch (error) {
+          for (const r of chunk) failed.push({ index: r.index, error: `dead letter: ${describe(error)}` });
+        }
+      });
+
+      for (const [model, c] of counts) {
+        log(toEmf({ [MetricDimensions.MODEL]: model }, [
+          { name: LabelMetrics.RECEIVED, value: c.received, unit: 'Count' },
+          { name: LabelMetrics.STORED, value: c.stored, unit: 'Count' },
+          { name: LabelMetrics.DEAD_LETTERED, value: c.deadLettered, unit: 'Count' },
+        ], { namespace: props.metricsNamespace ?? METRICS_NAMESPACE, timestampMs: nowMs }));
+      }
+      return { failed };
+    }
+
+    return { add, flush, finish, get bufferedBytes() { return bufferedBytes; } };
   }
 
   async function onKinesis(event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> {
@@ -177,41 +249,48 @@ export function createLabelIngestion(props: LabelIngestionProps): LabelIngestion
       source: { kind: 'kinesis', shardId: record.eventID.slice(0, record.eventID.indexOf(':')), sequenceNumber: record.kinesis.sequenceNumber },
       text: Buffer.from(record.kinesis.data, 'base64').toString('utf8'),
     }));
-    const { failed } = await ingest(items, (first) => {
-      const source = first.source as Extract<LabelSource, { kind: 'kinesis' }>;
+    const batch = startBatch((first) => {
+      const source = first as Extract<LabelSource, { kind: 'kinesis' }>;
       return `kinesis-${safeName(source.shardId)}-${safeName(source.sequenceNumber)}`;
     });
+    for (const item of items) batch.add(item);
+    const { failed } = await batch.finish();
     if (failed.length > 0) {
       log(JSON.stringify({
         level: 'WARN',
         message: `${failed.length} of ${items.length} labels neither stored nor dead-lettered; the stream retries from the first of them`,
-        failures: failed.slice(0, 10).map((f) => ({ source: f.item.source, error: f.error })),
+        failures: failed.slice(0, 10).map((f) => ({ source: items[f.index].source, error: f.error })),
       }));
     }
     // In record order: the mapping retries from the first of them.
-    const retry = new Set(failed.map((f) => f.item));
-    return { batchItemFailures: items.filter((item) => retry.has(item)).map((item) => ({ itemIdentifier: (item.source as Extract<LabelSource, { kind: 'kinesis' }>).sequenceNumber })) };
+    const retry = new Set(failed.map((f) => f.index));
+    return { batchItemFailures: items.filter((_, i) => retry.has(i)).map((item) => ({ itemIdentifier: (item.source as Extract<LabelSource, { kind: 'kinesis' }>).sequenceNumber })) };
   }
 
+  /**
+   * Reads a dropped file line by line (never whole: a line is validated as it arrives, only what is stored or sent is
+   * kept). GetObject's deadline covers the call until the body starts; the body's reading has its own, per chunk.
+   */
   async function onS3Object(record: S3EventRecord): Promise<Outcome> {
     const bucket = record.s3.bucket.name;
     // Keys arrive URL-encoded, spaces as '+'.
     const key = decodeURIComponent(record.s3.object.key.replace(/\+/g, ' '));
     const name = `s3-${createHash('sha256').update(`${bucket}/${key}/${record.s3.object.versionId ?? ''}/${record.s3.object.sequencer ?? ''}`).digest('hex').slice(0, 32)}`;
-    const object = await props.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal() });
+    const batch = startBatch(() => name, { bucket, key });
+    const object = await getObject(props.s3, bucket, key, timeoutMs);
+    const body = object.Body as Readable;
     if ((object.ContentLength ?? 0) > MAX_DROP_BYTES) {
-      object.Body?.transformToWebStream().cancel().catch(() => undefined);
+      body.destroy();
       const problem = `file: ${object.ContentLength} bytes; a dropped file takes at most ${MAX_DROP_BYTES} bytes (split it into smaller JSON-lines files)`;
-      return ingest([{ source: { kind: 's3', bucket, key, line: 0 }, text: '', problem }], () => name);
+      batch.add({ source: { kind: 's3', bucket, key, line: 0 }, text: '', problem });
+      return batch.finish();
     }
-    const text = await object.Body!.transformToString('utf-8');
-    const items: Item[] = [];
-    const lines = text.split('\n');
-    lines.forEach((line, i) => {
-      const trimmed = line.endsWith('\r') ? line.slice(0, -1) : line;
-      if (trimmed.trim() !== '') items.push({ source: { kind: 's3', bucket, key, line: i + 1 }, text: trimmed });
-    });
-    return ingest(items, () => name);
+    for await (const { line, text, bytes } of fileLines(body, key, timeoutMs)) {
+      if (text.trim() === '') continue;
+      batch.add({ source: { kind: 's3', bucket, key, line }, text, ...(bytes > MAX_LABEL_BYTES ? { problem: labelTooLargeProblem(bytes) } : {}) });
+      if (batch.bufferedBytes >= PART_BYTES) await batch.flush();
+    }
+    return batch.finish();
   }
 
   async function onS3(event: S3Event): Promise<void> {
@@ -239,28 +318,117 @@ export function createLabelIngestion(props: LabelIngestionProps): LabelIngestion
 }
 
 /**
- * The model a refused label's metrics count under: its `model` when that is one the ingestion accepts, else
+ * The model a refused label's metrics count under: the `model` it named when that is one the ingestion accepts, else
  * `UNKNOWN_LABEL_MODEL` (a hostile name never becomes a dimension).
  */
-function modelOf(text: string, models: readonly string[]): string {
+function modelOf(model: string | undefined, models: readonly string[]): string {
+  return model !== undefined && models.includes(model) ? model : UNKNOWN_LABEL_MODEL;
+}
+
+/**
+ * GetObject whose deadline covers the call until the body starts: the SDK keeps a call's abort signal on the response
+ * stream, so a plain timeout signal would also cut the body's reading short (as runtime/aws/s3-window.ts does).
+ */
+async function getObject(s3: S3Client, bucket: string, key: string, timeoutMs: number) {
+  const call = new AbortController();
+  const timer = setTimeout(() => call.abort(new Error(`GetObject of a dropped file: no answer in ${timeoutMs} ms`)), Math.max(1, Math.ceil(timeoutMs)));
   try {
-    const model = (JSON.parse(text) as { model?: unknown })?.model;
-    return typeof model === 'string' && models.includes(model) ? model : UNKNOWN_LABEL_MODEL;
-  } catch {
-    return UNKNOWN_LABEL_MODEL;
+    return await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: call.signal });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The chunks of a body, failing when one takes longer than `timeoutMs` to arrive (the consumer's time does not count). */
+async function* chunksWithDeadline(body: Readable, key: string, timeoutMs: number): AsyncGenerator<Buffer> {
+  const iterator = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  try {
+    for (;;) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`reading dropped file ${key.slice(0, 256)}: no data for ${timeoutMs} ms`)), Math.max(1, Math.ceil(timeoutMs)));
+      });
+      try {
+        const next = await Promise.race([iterator.next(), timeout]);
+        if (next.done) return;
+        yield next.value;
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+  } finally {
+    body.destroy();
   }
 }
 
 /**
- * A dead letter's SQS message body (`LabelDeadLetter` as JSON), its `data` cut to `DEAD_LETTER_DATA_BYTES` as escaped
- * there. JSON escapes lone surrogates and control characters; U+FFFE and U+FFFF, which SQS refuses in a message, are
- * escaped too, and so are characters beyond U+FFFF (as their surrogate pair: SQS allows them, but stand-ins such as
- * fauxqs refuse them, and an escaped body reads the same).
+ * The lines of a dropped file, numbered from 1 (`\n`, a trailing `\r` removed), empty ones included: `bytes` is the
+ * line's length, and a line over `MAX_LABEL_BYTES` keeps only that many bytes in `text` (the rest is discarded as it
+ * arrives, never buffered).
  */
+async function* fileLines(body: Readable, key: string, timeoutMs: number): AsyncGenerator<{ line: number; text: string; bytes: number }> {
+  let parts: Buffer[] = [];
+  let kept = 0;
+  let bytes = 0;
+  let line = 0;
+  const finish = () => {
+    const text = Buffer.concat(parts, kept).toString('utf8');
+    const done = { line: ++line, text: text.endsWith('\r') ? text.slice(0, -1) : text, bytes };
+    parts = [];
+    kept = 0;
+    bytes = 0;
+    return done;
+  };
+  for await (const chunk of chunksWithDeadline(body, key, timeoutMs)) {
+    let start = 0;
+    while (start < chunk.length) {
+      const end = chunk.indexOf(0x0a, start);
+      const stop = end === -1 ? chunk.length : end;
+      const take = Math.min(stop - start, MAX_LABEL_BYTES - kept);
+      if (take > 0) parts.push(chunk.subarray(start, start + take));
+      kept += Math.max(0, take);
+      bytes += stop - start;
+      if (end === -1) break;
+      yield finish();
+      start = end + 1;
+    }
+  }
+  if (bytes > 0) yield finish();
+}
+
+/** A stable, bounded code of a refusal for a drop's summary: its first problem's field and leading words (`label: not JSON`). */
+function reasonCode(reason: string): string {
+  return /^[^:;]{1,64}:[A-Za-z ]{0,40}/.exec(reason)?.[0].trimEnd() ?? OTHER_REASONS;
+}
+
+/** The summary letter of a drop (`LabelDropSummary` as JSON, escaped as a dead letter is). */
+function dropSummaryBody(drop: Drop, refused: number, deadLettered: number, reasons: ReadonlyMap<string, number>, nowMs: number): string {
+  const summary: LabelDropSummary = {
+    reason: `${refused} lines of this file were refused; the first ${deadLettered} are dead-lettered one by one (each with its line and reason), `
+      + `the other ${refused - deadLettered} only counted here by reason: fix the file and drop it again`,
+    source: { kind: 's3', bucket: drop.bucket, key: drop.key, line: 0 },
+    refusedLines: refused,
+    deadLetteredLines: deadLettered,
+    reasons: Object.fromEntries([...reasons].sort(([, a], [, b]) => b - a)),
+    refusedAt: new Date(nowMs).toISOString(),
+  };
+  return sqsBody(summary);
+}
+
+/**
+ * JSON of a message body. JSON escapes lone surrogates and control characters; U+FFFE and U+FFFF, which SQS refuses
+ * in a message, are escaped too, and so are characters beyond U+FFFF (as their surrogate pair: SQS allows them, but
+ * stand-ins such as fauxqs refuse them, and an escaped body reads the same).
+ */
+function sqsBody(value: unknown): string {
+  return JSON.stringify(value).replace(/[\uFFFE\uFFFF\uD800-\uDFFF]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
+}
+
+/** A dead letter's SQS message body (`LabelDeadLetter`, `sqsBody`), its `data` cut to `DEAD_LETTER_DATA_BYTES` as escaped there. */
 function deadLetterBody(item: Item, reason: string, nowMs: number): string {
   const data = cutEscaped(item.text.slice(0, DEAD_LETTER_DATA_BYTES + 1), DEAD_LETTER_DATA_BYTES);
   const letter: LabelDeadLetter = { reason, source: item.source, data, truncated: data.length < item.text.length, refusedAt: new Date(nowMs).toISOString() };
-  return JSON.stringify(letter).replace(/[\uFFFE\uFFFF\uD800-\uDFFF]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
+  return sqsBody(letter);
 }
 
 /** Control characters JSON writes as a two-character escape (`\b`, `\t`, `\n`, `\f`, `\r`); the others take six. */

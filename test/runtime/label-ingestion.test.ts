@@ -2,11 +2,12 @@
  * The label ingestion handler end to end on loopback: s3rver plays the dataset and drop buckets, fauxqs the SQS
  * dead-letter queue (real AWS SDK v3 clients for both). Kinesis events are built as Lambda delivers them (base64 data).
  */
+import * as http from 'http';
 import * as net from 'net';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommandInput, SQSClient } from '@aws-sdk/client-sqs';
 import type { KinesisStreamEvent, S3Event } from 'aws-lambda';
-import { LabelDeadLetter, parseLabelIngestionEnvironment } from '../../runtime/contracts/label-ingestion';
+import { LabelDeadLetter, LabelDropSummary, MAX_DEAD_LETTERS_PER_DROP, parseLabelIngestionEnvironment } from '../../runtime/contracts/label-ingestion';
 import { getObjectBytes, listObjectKeys } from '../../runtime/aws/offline-store';
 import { LabelRecord } from '../../runtime/core/datasets';
 import { LabelMetrics } from '../../runtime/core/metrics';
@@ -283,6 +284,85 @@ describe('S3 drops', () => {
     await s3.send(new PutObjectCommand({ Bucket: drops, Key: 'l.jsonl', Body: `${JSON.stringify(good('a'))}\nnot json\n` }));
     await expect(handler(s3Event(drops, 'l.jsonl'))).rejects.toThrow('label ingestion: 1 dropped files not fully ingested (see the log); retrying');
     expect((await deadLetters(queueUrl)).map((l) => l.source)).toEqual([{ kind: 's3', bucket: drops, key: 'l.jsonl', line: 2 }]);
+  });
+});
+
+describe('large drops', () => {
+  test('a file of many bad lines: the first 1,000 dead-lettered one by one, the rest in one summary by reason; a bounded number of SQS calls', async () => {
+    const client = new SQSClient(localClientConfig(sqsServer.endpoint));
+    let sqsCalls = 0;
+    client.middlewareStack.add((next) => async (args) => { sqsCalls++; return next(args); }, { step: 'initialize', name: 'countCalls' });
+    const { handler, bucketName, queueUrl, lines } = await setup({ sqs: client });
+    const drops = `drops-${run}`;
+    await s3.send(new CreateBucketCommand({ Bucket: drops }));
+    // 1,500 bad lines (1,000 not JSON, 300 without labelTime, 200 not an object) around two good ones.
+    const bad = (i: number) => (i % 5 < 2 ? 'a,b,c' : i % 5 === 2 ? '{"model":"fraud","requestId":"x","label":1}' : i % 5 === 3 ? '{"model": fraud}' : '[1]');
+    const body = [JSON.stringify(good('first')), ...Array.from({ length: 1500 }, (_, i) => bad(i)), JSON.stringify(good('last'))].join('\n');
+    await s3.send(new PutObjectCommand({ Bucket: drops, Key: 'backfill.jsonl', Body: body }));
+    await handler(s3Event(drops, 'backfill.jsonl'));
+    client.destroy();
+
+    expect(Object.values(await storedLabels(bucketName)).flat().map((l) => l.requestId)).toEqual(['first', 'last']);
+    expect(sqsCalls).toBe(Math.ceil((MAX_DEAD_LETTERS_PER_DROP + 1) / 10));
+    const letters = await deadLetters(queueUrl) as (LabelDeadLetter | LabelDropSummary)[];
+    expect(letters).toHaveLength(MAX_DEAD_LETTERS_PER_DROP + 1);
+    const single = letters.filter((l): l is LabelDeadLetter => 'data' in l);
+    expect(single.map((l) => l.source.kind === 's3' && l.source.line).sort((a, b) => Number(a) - Number(b)))
+      .toEqual(Array.from({ length: MAX_DEAD_LETTERS_PER_DROP }, (_, i) => i + 2));
+    const summary = letters.find((l): l is LabelDropSummary => 'refusedLines' in l)!;
+    expect(summary).toMatchObject({
+      source: { kind: 's3', bucket: drops, key: 'backfill.jsonl', line: 0 }, refusedLines: 1500, deadLetteredLines: MAX_DEAD_LETTERS_PER_DROP,
+      reasons: { 'label: not a JSON object': 900, 'labelTime: expected ISO': 300, 'label: not JSON': 300 },
+    });
+    expect(summary.reason).toMatch(/^1500 lines of this file were refused; the first 1000 are dead-lettered one by one .*: fix the file and drop it again$/);
+    expect(metricsOf(lines, 'fraud')).toEqual({ [LabelMetrics.RECEIVED]: 302, [LabelMetrics.STORED]: 2, [LabelMetrics.DEAD_LETTERED]: 300 });
+    expect(metricsOf(lines, '_unknown')).toEqual({ [LabelMetrics.RECEIVED]: 1200, [LabelMetrics.STORED]: 0, [LabelMetrics.DEAD_LETTERED]: 1200 });
+  });
+
+  /** A loopback S3 stand-in for the drop (s3rver cannot stall or trickle): GetObject answered by `send`, writes accepted and kept. */
+  async function withDropServer(send: (res: http.ServerResponse) => void, body: (client: S3Client, written: string[]) => Promise<void>): Promise<void> {
+    const written: string[] = [];
+    const server = http.createServer((req, res) => {
+      if (req.method === 'PUT') {
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c)).on('end', () => {
+          written.push(Buffer.concat(chunks).toString('utf8'));
+          res.writeHead(200, { etag: '"x"' }).end();
+        });
+        return;
+      }
+      send(res);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const client = new S3Client({ ...localClientConfig(`http://127.0.0.1:${(server.address() as net.AddressInfo).port}`), maxAttempts: 1 });
+    try {
+      await body(client, written);
+    } finally {
+      client.destroy();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }
+
+  test('the body has its own deadline: a file trickling in past the call deadline is read whole; one that stops sending fails the invocation', async () => {
+    const labels = [good('a'), good('b'), good('c')].map((l) => `${JSON.stringify(l)}\n`);
+    await withDropServer((res) => {
+      res.writeHead(200, { 'content-type': 'application/x-ndjson', 'content-length': String(Buffer.byteLength(labels.join(''))) });
+      labels.forEach((line, i) => setTimeout(() => res.write(line), 150 * (i + 1)));
+      setTimeout(() => res.end(), 150 * (labels.length + 1));
+    }, async (client, written) => {
+      const { handler } = await setup({ s3: client, timeoutMs: 300 });
+      await handler(s3Event('drops', 'slow.jsonl'));
+      expect(written.join('').split('\n').filter((l) => l !== '').map((l) => (JSON.parse(l) as LabelRecord).requestId)).toEqual(['a', 'b', 'c']);
+    });
+    await withDropServer((res) => {
+      res.writeHead(200, { 'content-type': 'application/x-ndjson', 'content-length': '1000' });
+      res.write(labels[0]);
+    }, async (client) => {
+      const { handler, lines } = await setup({ s3: client, timeoutMs: 300 });
+      await expect(handler(s3Event('drops', 'stalled.jsonl'))).rejects.toThrow('label ingestion: 1 dropped files not fully ingested');
+      expect(lines.join('\n')).toMatch(/stalled.jsonl: Error: reading dropped file stalled.jsonl: no data for 300 ms/);
+    });
   });
 });
 
