@@ -3,7 +3,9 @@
  * memory (drift detection, the label join): lists the objects under the prefixes the window touches, keeps those whose
  * key says they may hold the window (an hour partition), reads each with a deadline, gunzips `.gz` objects, and splits
  * lines with bounded memory — a line longer than `maxLineBytes` is skipped and yielded as `line: undefined` so the
- * caller counts it, never buffered whole.
+ * caller counts it, never buffered whole. An object that does not decompress (corrupt or truncated gzip) ends there,
+ * counted (`WindowReadStats.unreadableObjects`, `ReadWindowOptions.onUnreadableObject`), and the read goes on with the
+ * next object: retrying cannot fix its bytes, and monitoring must not go blind while it sits in the window.
  *
  * Layouts: `predictionLogWindow` (runtime/core/datasets.ts, `…/dt=<date>/hour=<hh>/…`) and `dataCaptureWindow`
  * (SageMaker data capture, `<prefix>/<endpoint>/<variant>/yyyy/mm/dd/hh/…`); any other layout is a `WindowSource` of
@@ -56,8 +58,14 @@ export interface ReadWindowOptions {
    * @default - no overall deadline
    */
   readonly signal?: AbortSignal;
-  /** Counters updated as the read goes (objects and bytes read). */
+  /** Counters updated as the read goes (objects and bytes read, objects that did not decompress). */
   readonly stats?: WindowReadStats;
+  /**
+   * Called for each object that does not decompress (corrupt or truncated gzip), with its key and the decoder's
+   * error, e.g. to log the key; the lines it yielded before the fault stand, the read goes on with the next object.
+   * @default - only counted in `stats`
+   */
+  readonly onUnreadableObject?: (key: string, error: Error) => void;
 }
 
 /** What a read went through. */
@@ -66,6 +74,12 @@ export interface WindowReadStats {
   objects: number;
   /** Bytes read from S3 (compressed size for `.gz`). */
   bytes: number;
+  /**
+   * Objects that did not decompress (corrupt or truncated gzip): their lines after the fault are not read. Set once
+   * the first one is met.
+   * @default - absent until one is met
+   */
+  unreadableObjects?: number;
 }
 
 /** Default deadline of one S3 call, milliseconds (an object of Firehose's 128 MB buffer reads in seconds). */
@@ -234,10 +248,22 @@ async function* chunksWithDeadline(stream: Readable, key: string, timeoutMs: num
 }
 
 /**
+ * Whether an error is the decompressor refusing an object's bytes (zlib's `Z_*` codes: "invalid code lengths set",
+ * "unexpected end of file" of a truncated object), not S3 or the network failing (those keep their own codes when
+ * they reach the decompressor) nor a deadline.
+ */
+function isDecodeError(error: unknown): error is Error {
+  // Duck-typed, not `instanceof Error`: zlib's errors may come from another realm (e.g. a test runner's vm context).
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('Z_') && typeof (error as Error).message === 'string';
+}
+
+/**
  * The lines of every object of `source`, object by object in key order per prefix, non-empty lines only. Each S3
  * call has a deadline (`callTimeoutMs`: a list page, a GetObject, and each wait for the next chunk of a body); a
  * failed call or a passed deadline throws, so the caller's run fails and is retried or alarmed on (a partial window
- * would read as drift).
+ * would read as drift). An object that does not decompress is counted and skipped from the fault on (retries cannot
+ * fix it): see `ReadWindowOptions.onUnreadableObject`.
  */
 export async function* readWindowLines(s3: S3Client, source: WindowSource, options: ReadWindowOptions = {}): AsyncGenerator<WindowLine> {
   const timeoutMs = options.callTimeoutMs ?? DEFAULT_OBJECT_TIMEOUT_MS;
@@ -260,6 +286,10 @@ export async function* readWindowLines(s3: S3Client, source: WindowSource, optio
       }
       try {
         for await (const line of splitLines(chunksWithDeadline(stream, key, timeoutMs, options.signal), maxLineBytes)) yield { key, line };
+      } catch (error) {
+        if (!isDecodeError(error)) throw error;
+        if (stats) stats.unreadableObjects = (stats.unreadableObjects ?? 0) + 1;
+        options.onUnreadableObject?.(key, error);
       } finally {
         body.destroy();
       }

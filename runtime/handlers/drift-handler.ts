@@ -16,6 +16,9 @@
  *   `DriftMetrics.WINDOW_ROWS` 0, so an alarm tells "no traffic" from "no drift".
  * - Every S3 call has a deadline (`DriftVariables.CALL_TIMEOUT_MS`), and the whole read stops before the function's
  *   timeout; a failed read or an unreadable baseline store throws, failing the invocation (the construct alarms on it).
+ *   An object that does not decompress (corrupt or truncated gzip) is not a failed read: retries cannot fix it, so it
+ *   is logged (ERROR, `unreadable-object`, its key), counted in the summary (`read.unreadableObjects`) and the run
+ *   goes on with the other objects.
  *
  * Environment: the contract in runtime/contracts/drift.ts. Region, credentials and endpoints come from the AWS SDK's
  * environment (`AWS_REGION`, `AWS_ENDPOINT_URL_S3`, ...).
@@ -64,7 +67,7 @@ export interface DriftRunSummary {
     readonly driftedColumns: string[];
     readonly columnsWithQualityIssues: string[];
   }[];
-  /** Objects and bytes read. */
+  /** Objects and bytes read, and objects that did not decompress (`unreadableObjects`, each logged with its key). */
   readonly read: WindowReadStats;
 }
 
@@ -105,7 +108,9 @@ function isCallFailure(error: unknown): boolean {
 /** A short description of something thrown (never throws itself, whatever was thrown). */
 function describeError(error: unknown): string {
   try {
-    return error instanceof Error ? `${error.name}: ${error.message}`.slice(0, 500) : typeof error;
+    // Duck-typed, not `instanceof Error`: errors of Node's own modules may come from another realm.
+    const { name, message } = (error ?? {}) as { name?: unknown; message?: unknown };
+    return typeof message === 'string' ? `${typeof name === 'string' ? name : 'Error'}: ${message}`.slice(0, 500) : typeof error;
   } catch {
     return 'unprintable error';
   }
@@ -147,7 +152,10 @@ export function createDriftHandler(props: DriftHandlerProps): DriftHandler {
     const versions = new Map<string, VersionState>();
     const unreadable: DriftRunSummary['unreadable'] = {};
     const skipped: DriftRunSummary['skipped'] = {};
-    const read: WindowReadStats = { objects: 0, bytes: 0 };
+    const read: WindowReadStats = { objects: 0, bytes: 0, unreadableObjects: 0 };
+    const onUnreadableObject = (key: string, error: Error) => log('ERROR', 'object does not decompress: the rest of it is not read, the run goes on', {
+      reason: 'unreadable-object', model: model.model, key, error: describeError(error),
+    });
 
     /** The state of a version, its baseline read on first sight. */
     async function versionState(modelVersion: string): Promise<VersionState> {
@@ -177,7 +185,7 @@ export function createDriftHandler(props: DriftHandlerProps): DriftHandler {
     }
 
     for (const { source, parse } of sourcesOf(model, window)) {
-      for await (const { key, line } of readWindowLines(s3, source, { callTimeoutMs, signal, stats: read })) {
+      for await (const { key, line } of readWindowLines(s3, source, { callTimeoutMs, signal, stats: read, onUnreadableObject })) {
         if (line === undefined) {
           increment(unreadable, 'line-too-long');
           continue;

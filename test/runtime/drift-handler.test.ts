@@ -227,6 +227,34 @@ test('a line whose parsing or profiling throws is counted (parser-error) and log
   }
 });
 
+test('a corrupt .gz and a truncated .gz among good objects: each logged and counted, the other objects checked', async () => {
+  const now = Date.now();
+  await baseline('corrupt', 'v1', BASELINE);
+  await predictionLogs('corrupt', 'v1', traffic(3000, 10), now, { gzip: true });
+  const ts = timeOf(0, 3000, now);
+  const partition = `${predictionLogDayPrefix('corrupt', partitionDate(ts))}hour=${partitionHour(ts)}/`;
+  const other = Buffer.from(Array.from({ length: 400 }, (_, i) => toJsonLine({
+    schema: PREDICTION_LOG_SCHEMA, ts: new Date(ts).toISOString(), requestId: `o-${i}`, model: 'another', modelVersion: 'v1',
+    features: { 'txn:amount': Math.sin(i) * 100, 'txn:country': 'FR' }, outputs: { probability: [0.5] }, latencyMs: 1, fallback: false,
+  })).join(''));
+  const gz = gzipSync(other);
+  const corrupt = Buffer.from(gz);
+  corrupt[12] ^= 0x5a; // inside the first deflate block's header: zlib answers 'invalid code lengths set'
+  const keys = [`${partition}part-0-corrupt.jsonl.gz`, `${partition}part-0-truncated.jsonl.gz`];
+  await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: keys[0], Body: corrupt }));
+  await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: keys[1], Body: gz.subarray(0, gz.length >> 1) }));
+
+  const { metrics, summaries, lines } = await run([{ model: 'corrupt' }], now);
+
+  expect(metrics.get('corrupt')![DriftMetrics.WINDOW_ROWS]).toBe(3000);
+  expect(summaries[0].rowsChecked).toBe(3000);
+  expect(summaries[0].read.unreadableObjects).toBe(2);
+  const logged = lines.filter((l) => l.includes('"reason":"unreadable-object"')).map((l) => JSON.parse(l));
+  expect(logged.map((l) => [l.level, l.key])).toEqual([['ERROR', keys[0]], ['ERROR', keys[1]]]);
+  expect(logged[0].error).toMatch(/invalid code lengths set/);
+  expect(logged[1].error).toMatch(/unexpected end of file/);
+});
+
 test('an empty window emits WINDOW_ROWS 0; a version without a baseline is counted and named, not checked', async () => {
   const now = Date.now();
   await predictionLogs('nobaseline', 'v9', traffic(10, 5), now);
@@ -338,6 +366,20 @@ describe('the S3 window reader', () => {
       })()).rejects.toThrow(/no data for 300 ms/);
     });
     expect(read).toEqual(['{"first":"line"}']);
+  });
+
+  test('a gzipped body cut by the connection still fails the read (S3 failing, retried), unlike a corrupt object', async () => {
+    const gz = gzipSync(Array.from({ length: 2000 }, (_, n) => `{"n":${n},"pad":"${'x'.repeat(n % 50)}"}\n`).join(''));
+    const stats = { objects: 0, bytes: 0 };
+    await withObjectServer((res) => {
+      res.writeHead(200, { 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip', 'content-length': String(gz.length) });
+      res.write(gz.subarray(0, gz.length >> 1), () => setTimeout(() => res.socket!.destroy(), 50));
+    }, async (client) => {
+      await expect((async () => {
+        for await (const _ of readWindowLines(client, predictionLogWindow('b', 'm', window), { callTimeoutMs: 2000, stats }));
+      })()).rejects.toThrow();
+    });
+    expect(stats.unreadableObjects).toBeUndefined();
   });
 
   test('an object that keeps arriving is read whole, however long past the call deadline it takes', async () => {
