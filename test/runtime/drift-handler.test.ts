@@ -15,7 +15,7 @@ import { PREDICTION_LOG_SCHEMA, toJsonLine } from '../../runtime/core/prediction
 import { seededRandom } from '../../runtime/core/random';
 import { writeBaseline } from '../../runtime/aws/baseline-store';
 import { createDriftHandler, handler } from '../../runtime/handlers/drift-handler';
-import { predictionLogWindow, readWindowLines, splitLines } from '../../runtime/aws/s3-window';
+import { predictionLogWindow, readWindowLines, splitLines, WindowReadStats } from '../../runtime/aws/s3-window';
 import { localClientConfig, LocalService, startS3rver } from '../support/local-aws';
 
 const BUCKET = 'datasets';
@@ -370,7 +370,7 @@ describe('the S3 window reader', () => {
 
   test('a gzipped body cut by the connection still fails the read (S3 failing, retried), unlike a corrupt object', async () => {
     const gz = gzipSync(Array.from({ length: 2000 }, (_, n) => `{"n":${n},"pad":"${'x'.repeat(n % 50)}"}\n`).join(''));
-    const stats = { objects: 0, bytes: 0 };
+    const stats: WindowReadStats = { objects: 0, bytes: 0 };
     await withObjectServer((res) => {
       res.writeHead(200, { 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip', 'content-length': String(gz.length) });
       res.write(gz.subarray(0, gz.length >> 1), () => setTimeout(() => res.socket!.destroy(), 50));
