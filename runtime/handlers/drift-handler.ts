@@ -5,7 +5,8 @@
  * that version's baseline (`baselines/model=<m>/version=<v>/baseline.json`, runtime/aws/baseline-store.ts).
  *
  * - Memory is bounded by the sketches: rows go one by one into a `ProfileBuilder` per model version (the baseline's
- *   columns; at most `MAX_VERSIONS_PER_WINDOW` versions), never into an array.
+ *   columns; at most `MAX_VERSIONS_PER_WINDOW` versions, after at most `MAX_BASELINE_LOOKUPS_PER_WINDOW` baseline
+ *   reads), never into an array.
  * - Rows of a version without a baseline are counted and skipped (a WARN line names the version and the fix); so are
  *   fallback answers (not the model's), rows of another model and rows outside the window.
  * - A line that is not a prediction (not JSON, hostile, over 1 MiB) is counted by reason, never fatal:
@@ -34,8 +35,18 @@ import { DriftMetrics, MetricDimensions, toEmf } from '../core/metrics';
 import { readBaseline } from '../aws/baseline-store';
 import { dataCaptureWindow, predictionLogWindow, readWindowLines, TimeWindow, WindowReadStats, WindowSource } from '../aws/s3-window';
 
-/** Most model versions profiled in one window (each holds a profile builder); rows of further versions are skipped. */
+/**
+ * Most model versions profiled in one window (each holds a profile builder); rows of further versions are skipped
+ * (`too-many-versions`). Versions skipped for another reason (no baseline, an invalid name) do not use these slots.
+ */
 export const MAX_VERSIONS_PER_WINDOW = 16;
+/**
+ * Most baseline lookups in one window (one S3 read each, for a version's first row): rows of versions first seen
+ * after these are skipped unread (`too-many-versions`).
+ */
+export const MAX_BASELINE_LOOKUPS_PER_WINDOW = 64;
+/** Most versions whose state is remembered; the state of a further one is decided again on each of its rows, never stored. */
+const MAX_VERSIONS_REMEMBERED = 256;
 /** Time kept free before the function's timeout to report, milliseconds. */
 const TIMEOUT_MARGIN_MS = 10_000;
 
@@ -157,24 +168,37 @@ export function createDriftHandler(props: DriftHandlerProps): DriftHandler {
       reason: 'unreadable-object', model: model.model, key, error: describeError(error),
     });
 
-    /** The state of a version, its baseline read on first sight. */
+    let profiled = 0;
+    let lookups = 0;
+
+    /** The state of a version, decided on first sight and remembered (up to MAX_VERSIONS_REMEMBERED versions). */
     async function versionState(modelVersion: string): Promise<VersionState> {
       const known = versions.get(modelVersion);
       if (known) return known;
-      if (versions.size >= MAX_VERSIONS_PER_WINDOW) return { skip: 'too-many-versions' };
-      let state: VersionState;
+      const state = await newVersionState(modelVersion);
+      if ('builder' in state || versions.size < MAX_VERSIONS_REMEMBERED) versions.set(modelVersion, state);
+      return state;
+    }
+
+    /** A version's state: invalid names skipped without a lookup, then its baseline read while the caps allow. */
+    async function newVersionState(modelVersion: string): Promise<VersionState> {
       try {
         baselineKey(model.model, modelVersion);
+      } catch {
+        return { skip: 'invalid-version' };
+      }
+      if (profiled >= MAX_VERSIONS_PER_WINDOW || lookups >= MAX_BASELINE_LOOKUPS_PER_WINDOW) return { skip: 'too-many-versions' };
+      lookups++;
+      try {
         const baseline = await readBaseline(s3, settings.datasetBucketName, model.model, modelVersion, { timeoutMs: callTimeoutMs });
-        state = baseline ? { baseline, builder: new ProfileBuilder({ reference: baseline }) } : { skip: 'no-baseline' };
+        if (!baseline) return { skip: 'no-baseline' };
+        profiled++;
+        return { baseline, builder: new ProfileBuilder({ reference: baseline }) };
       } catch (error) {
         if (isCallFailure(error)) throw error;
-        const invalid = (error as Error).message.startsWith('modelVersion');
-        state = { skip: invalid ? 'invalid-version' : 'unreadable-baseline' };
-        if (!invalid) log('ERROR', 'baseline unreadable: its rows are skipped; rebuild it with npm run baseline', { reason: 'unreadable-baseline', model: model.model, modelVersion, error: (error as Error).message });
+        log('ERROR', 'baseline unreadable: its rows are skipped; rebuild it with npm run baseline', { reason: 'unreadable-baseline', model: model.model, modelVersion, error: describeError(error) });
+        return { skip: 'unreadable-baseline' };
       }
-      versions.set(modelVersion, state);
-      return state;
     }
 
     /** Why a row is not profiled before its version is looked at, if it is not. */

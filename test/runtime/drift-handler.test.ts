@@ -14,7 +14,7 @@ import { DriftMetrics, METRICS_NAMESPACE } from '../../runtime/core/metrics';
 import { PREDICTION_LOG_SCHEMA, toJsonLine } from '../../runtime/core/prediction-log';
 import { seededRandom } from '../../runtime/core/random';
 import { writeBaseline } from '../../runtime/aws/baseline-store';
-import { createDriftHandler, handler } from '../../runtime/handlers/drift-handler';
+import { createDriftHandler, handler, MAX_BASELINE_LOOKUPS_PER_WINDOW, MAX_VERSIONS_PER_WINDOW } from '../../runtime/handlers/drift-handler';
 import { predictionLogWindow, readWindowLines, splitLines, WindowReadStats } from '../../runtime/aws/s3-window';
 import { localClientConfig, LocalService, startS3rver } from '../support/local-aws';
 
@@ -265,6 +265,43 @@ test('an empty window emits WINDOW_ROWS 0; a version without a baseline is count
   expect(summaries[1].skipped).toEqual({ 'no-baseline': 10 });
   expect(summaries[1].versionsWithoutBaseline).toEqual(['v9']);
   expect(lines.some((l) => l.includes('"reason":"no-baseline"') && l.includes('baselines/model=nobaseline/version=v9/baseline.json'))).toBe(true);
+});
+
+/** Writes, in an object read before the model's other logs, one line of `model` per version in `versions`. */
+async function versionLines(model: string, versions: string[], now: number): Promise<void> {
+  const ts = timeOf(0, 1, now);
+  const body = versions.map((modelVersion, i) => toJsonLine({
+    schema: PREDICTION_LOG_SCHEMA, ts: new Date(ts).toISOString(), requestId: `j-${i}`, model, modelVersion,
+    features: { 'txn:amount': 100 }, outputs: { probability: [0.5] }, latencyMs: 1, fallback: false,
+  })).join('');
+  await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${predictionLogDayPrefix(model, partitionDate(ts))}hour=${partitionHour(ts)}/a-first.jsonl`, Body: body }));
+}
+
+test('versions without a baseline or with an invalid name, seen first, do not use up the profiled versions\' slots', async () => {
+  const now = Date.now();
+  await baseline('junk', 'v1', BASELINE);
+  const junk = [...Array.from({ length: 10 }, (_, i) => `bad version ${i}`), ...Array.from({ length: MAX_VERSIONS_PER_WINDOW }, (_, i) => `nb-${i}`)];
+  await versionLines('junk', junk, now);
+  await predictionLogs('junk', 'v1', traffic(200, 11), now);
+
+  const { summaries } = await run([{ model: 'junk' }], now);
+
+  expect(summaries[0].versions.map((v) => [v.modelVersion, v.rows])).toEqual([['v1', 200]]);
+  expect(summaries[0].skipped).toEqual({ 'invalid-version': 10, 'no-baseline': MAX_VERSIONS_PER_WINDOW });
+  expect(summaries[0].versionsWithoutBaseline).toHaveLength(MAX_VERSIONS_PER_WINDOW);
+});
+
+test('baseline lookups are bounded on their own: versions first seen after MAX_BASELINE_LOOKUPS_PER_WINDOW are skipped unread', async () => {
+  const now = Date.now();
+  await baseline('lookups', 'v1', BASELINE);
+  await versionLines('lookups', Array.from({ length: MAX_BASELINE_LOOKUPS_PER_WINDOW + 5 }, (_, i) => `nb-${i}`), now);
+  await predictionLogs('lookups', 'v1', traffic(50, 12), now);
+
+  const { summaries } = await run([{ model: 'lookups' }], now);
+
+  expect(summaries[0].versions).toEqual([]);
+  expect(summaries[0].versionsWithoutBaseline).toHaveLength(MAX_BASELINE_LOOKUPS_PER_WINDOW);
+  expect(summaries[0].skipped).toEqual({ 'no-baseline': MAX_BASELINE_LOOKUPS_PER_WINDOW, 'too-many-versions': 5 + 50 });
 });
 
 test('rows outside the window and fallback answers are skipped, counted', async () => {
