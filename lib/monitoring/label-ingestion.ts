@@ -25,7 +25,7 @@ import type { IPredictionLogDataset } from './prediction-log-dataset';
 
 /** Properties of a `LabelIngestion`. */
 export interface LabelIngestionProps extends AlarmActionProps {
-  /** The dataset labels are written into, under `labels/model=<m>/dt=<labelTime date>/` (runtime/core/datasets.ts). */
+  /** The dataset labels are written into, under `labels/model=<m>/dt=<arrival date>/` (runtime/core/datasets.ts). */
   readonly dataset: IPredictionLogDataset;
   /** The models labels are accepted for (names as served: 1–128 letters, digits, '.', '_' or '-'); labels of others are dead-lettered. */
   readonly models: readonly string[];
@@ -68,7 +68,7 @@ const ACCESS_LOG_RETENTION = Duration.days(90);
  * per Kinesis record (`{ model, requestId | entity + eventTime, label, labelTime }`, runtime/core/labels.ts) on
  * `stream`, or drop JSON-lines files in `dropBucket` (any key; each `ObjectCreated` notifies the function). One Lambda
  * (the `label-ingestion-handler`) validates every record and line, writes valid labels to the dataset under
- * `labels/model=<m>/dt=<labelTime date>/`, and sends refused ones to `deadLetterQueue` with their reason (and the
+ * `labels/model=<m>/dt=<arrival date>/`, and sends refused ones to `deadLetterQueue` with their reason (and the
  * record's shard and sequence number, or the file's key and line number).
  *
  * `deadLetterQueue` (SSE-SQS, 14 days) also receives the positions of stream batches given up after the retries and

@@ -10,7 +10,10 @@
  * labels/model=<model>/dt=<yyyy-mm-dd>/<object>.jsonl                            LabelRecord lines
  * baselines/model=<model>/version=<modelVersion>/baseline.json                   a baseline profile
  * ```
- * `dt` and `hour` are the prediction's `ts` (UTC) for prediction logs and the `labelTime` (UTC) for labels.
+ * `dt` and `hour` are the prediction's `ts` (UTC) for prediction logs. Labels are partitioned by their arrival, the
+ * `receivedAt` (UTC) the label ingestion stamps, so a label delivered long after its `labelTime` (a weekly backfill)
+ * still lands in a partition the next label join reads; labels written before `receivedAt` existed sit under their
+ * `labelTime`'s date, and readers take their `labelTime` as their arrival.
  */
 
 /** Top-level prefix of the prediction-log dataset. */
@@ -61,7 +64,7 @@ export function labelModelPrefix(model: string): string {
   return `${LABELS_PREFIX}model=${modelPartition(model)}/`;
 }
 
-/** `labels/model=<model>/dt=<date>/` — one model's labels that arrived (labelTime) on one UTC day. */
+/** `labels/model=<model>/dt=<date>/` — one model's labels that arrived (`receivedAt`; older ones: `labelTime`) on one UTC day. */
 export function labelDayPrefix(model: string, date: string): string {
   return `${labelModelPrefix(model)}dt=${date}/`;
 }
@@ -110,4 +113,11 @@ export interface LabelRecord {
   readonly label: number | boolean | string;
   /** When the outcome became known, ISO-8601 UTC (the label delay is `labelTime − prediction ts`). */
   readonly labelTime: string;
+  /**
+   * When the label reached the platform, ISO-8601 UTC, stamped by the label ingestion (the Kinesis record's arrival, or
+   * the dropped file's creation): the partition (`dt`) and the label join's window go by it, so a late delivery is
+   * still read. Producers do not send it.
+   * @default - absent in labels stored before it was stamped: their `labelTime` stands for it
+   */
+  readonly receivedAt?: string;
 }

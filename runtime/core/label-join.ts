@@ -49,7 +49,10 @@ export interface LabelJoinOptions {
    * `probabilities[1]`) — the drift profile's output column names (`flattenOutputs`) without their `output:` prefix.
    */
   readonly scoreOutput: string;
-  /** Labels whose `labelTime` lies in this window are joined (the labels that arrived since the last runs). */
+  /**
+   * Labels that arrived in this window are joined (the labels that arrived since the last runs): their `receivedAt`,
+   * or for labels stored without one, their `labelTime`.
+   */
   readonly labelWindow: JoinWindow;
   /** Predictions whose `ts` lies in this window are read, labelled or not (the coverage's denominator). */
   readonly predictionWindow: JoinWindow;
@@ -61,7 +64,7 @@ export interface LabelJoinOptions {
 export type LabelSkipReason =
   /** Another model's label. */
   | 'other-model'
-  /** `labelTime` outside the label window. */
+  /** Arrival (`receivedAt`, else `labelTime`) outside the label window. */
   | 'outside-label-window'
   /** Not a label the join can use: no requestId nor entity + eventTime, or a time that does not parse. */
   | 'invalid-label';
@@ -222,7 +225,9 @@ export class LabelJoin {
     if (record.model !== this.options.model) return skip('other-model');
     const labelMs = parseInstant(record.labelTime);
     if (labelMs === undefined) return skip('invalid-label');
-    if (labelMs < this.options.labelWindow.fromMs || labelMs >= this.options.labelWindow.toMs) return skip('outside-label-window');
+    const arrivedMs = record.receivedAt === undefined ? labelMs : parseInstant(record.receivedAt);
+    if (arrivedMs === undefined) return skip('invalid-label');
+    if (arrivedMs < this.options.labelWindow.fromMs || arrivedMs >= this.options.labelWindow.toMs) return skip('outside-label-window');
     const held: HeldLabel = { label: record.label, labelMs };
     if (typeof record.requestId === 'string' && record.requestId.length > 0) {
       const previous = this.byRequest.get(record.requestId);

@@ -19,6 +19,12 @@ import { LABEL_SCHEMA, labelModelPrefix, LabelRecord } from './datasets';
 
 /** Most bytes of one label (a Kinesis record or a line of a dropped file): a label is small; larger input is refused unread. */
 export const MAX_LABEL_BYTES = 64 * 1024;
+/**
+ * Most bytes of a stored label (a line of the label dataset): a producer's label of at most `MAX_LABEL_BYTES`,
+ * normalized (times as ISO-8601, numbers as JavaScript writes them, the schema set) and stamped with `receivedAt` —
+ * a few hundred bytes more at most.
+ */
+export const MAX_STORED_LABEL_BYTES = MAX_LABEL_BYTES + 1024;
 /** Most characters of a `requestId`. */
 export const MAX_REQUEST_ID_LENGTH = 256;
 /** Most join keys in an `entity`. */
@@ -40,6 +46,8 @@ export const MAX_PROBLEM_LENGTH = 2000;
 
 /** The fields a label may have. */
 const LABEL_FIELDS = ['schema', 'model', 'requestId', 'entity', 'eventTime', 'label', 'labelTime'] as const;
+/** The fields a stored label may have: the label's, and the arrival the ingestion stamps. */
+const STORED_LABEL_FIELDS = [...LABEL_FIELDS, 'receivedAt'] as const;
 
 /** Options of `parseLabel`. */
 export interface LabelParseOptions {
@@ -58,6 +66,12 @@ export interface LabelParseOptions {
    * @default DEFAULT_MAX_FUTURE_SKEW_MS (5 minutes)
    */
   readonly maxFutureSkewMs?: number;
+  /**
+   * Whether the label is one the dataset stores (as the label join reads it): then its `receivedAt` is accepted and
+   * kept; a producer's label carrying one is refused (the ingestion stamps it).
+   * @default false
+   */
+  readonly stored?: boolean;
 }
 
 /**
@@ -111,8 +125,15 @@ export function parseLabel(raw: unknown, options: LabelParseOptions = {}): Label
   if (label) problems.push(label);
   const labelTime = parseTime('labelTime', fields.labelTime, nowMs, maxFutureSkewMs);
   if ('problem' in labelTime) problems.push(labelTime.problem);
+  let receivedAt: string | undefined;
+  if (options.stored && fields.receivedAt !== undefined) {
+    const time = parseTime('receivedAt', fields.receivedAt, nowMs, maxFutureSkewMs);
+    if ('problem' in time) problems.push(time.problem);
+    else receivedAt = time.iso;
+  }
 
-  const unknown = Object.keys(fields).filter((field) => !(LABEL_FIELDS as readonly string[]).includes(field));
+  const known: readonly string[] = options.stored ? STORED_LABEL_FIELDS : LABEL_FIELDS;
+  const unknown = Object.keys(fields).filter((field) => !known.includes(field));
   for (const field of unknown.slice(0, MAX_UNKNOWN_FIELDS_LISTED)) {
     problems.push(`${fieldName(field)}: unknown field; a label has only ${LABEL_FIELDS.join(', ')} (remove it)`);
   }
@@ -128,6 +149,7 @@ export function parseLabel(raw: unknown, options: LabelParseOptions = {}): Label
       ...(hasRequestId ? { requestId: fields.requestId as string } : { entity, eventTime }),
       label: fields.label as number | boolean | string,
       labelTime: labelTime.iso,
+      ...(receivedAt !== undefined ? { receivedAt } : {}),
     },
   };
 }
@@ -139,7 +161,7 @@ export function parseLabel(raw: unknown, options: LabelParseOptions = {}): Label
  */
 export function parseLabelText(text: string, options: LabelParseOptions = {}): LabelParse {
   const bytes = Buffer.byteLength(text);
-  if (bytes > MAX_LABEL_BYTES) return { problem: labelTooLargeProblem(bytes) };
+  if (bytes > (options.stored ? MAX_STORED_LABEL_BYTES : MAX_LABEL_BYTES)) return { problem: labelTooLargeProblem(bytes) };
   const start = text.trimStart();
   if (!start.startsWith('{')) {
     return { problem: `label: not a JSON object (the text starts with ${describeValue(start.slice(0, 16))}); send one JSON object per record or line` };

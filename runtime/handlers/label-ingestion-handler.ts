@@ -6,8 +6,10 @@
  * - Each record or line is validated (`parseLabelText`, runtime/core/labels.ts) inside a per-record guard: whatever
  *   is wrong with it, or throws on it, sends it to the SQS dead-letter queue with its reason (`LabelDeadLetter`,
  *   runtime/contracts/label-ingestion.ts) and never fails the batch. Refused labels are not retried.
- * - Valid labels are written as JSON lines to the dataset bucket, one object per model and `labelTime` date per
- *   invocation: `labels/model=<m>/dt=<date>/<source>.jsonl` (runtime/core/datasets.ts). Object names are
+ * - Valid labels are stamped with their arrival (`receivedAt`: the Kinesis record's approximate arrival, or the
+ *   dropped file's event time — the same on every retry) and written as JSON lines to the dataset bucket, one object
+ *   per model and arrival date per invocation: `labels/model=<m>/dt=<date>/<source>.jsonl` (runtime/core/datasets.ts),
+ *   so a label delivered long after its `labelTime` lands where the next label join reads. Object names are
  *   deterministic — `kinesis-<shard>-<first sequence number>` or `s3-<hash of the dropped object>` (then
  *   `s3-<hash>-1`, … for each further `PART_BYTES` of a large file) — so a retried batch overwrites what an earlier
  *   attempt wrote instead of storing it twice.
@@ -33,7 +35,7 @@ import type { KinesisStreamBatchResponse, KinesisStreamEvent, S3Event, S3EventRe
 import {
   DEAD_LETTER_DATA_BYTES, LabelDeadLetter, LabelDropSummary, LabelSource, MAX_DEAD_LETTERS_PER_DROP, parseLabelIngestionEnvironment,
 } from '../contracts/label-ingestion';
-import { labelDayPrefix, partitionDate } from '../core/datasets';
+import { labelDayPrefix, LabelRecord, partitionDate } from '../core/datasets';
 import { labelTooLargeProblem, MAX_LABEL_BYTES, parseLabelText } from '../core/labels';
 import { LabelMetrics, MetricDimensions, METRICS_NAMESPACE, toEmf } from '../core/metrics';
 
@@ -105,6 +107,8 @@ interface Item {
   readonly text: string;
   /** Why it is refused before it is read (a dropped file too large, a line too long). */
   readonly problem?: string;
+  /** When it reached the platform (Kinesis arrival, S3 event time), epoch milliseconds. @default - the invocation's time */
+  readonly receivedMs?: number;
 }
 
 /** A dropped file, whose refused lines beyond `MAX_DEAD_LETTERS_PER_DROP` are summed up in one letter. */
@@ -174,9 +178,11 @@ export function createLabelIngestion(props: LabelIngestionProps): LabelIngestion
       try {
         const parsed = item.problem !== undefined ? { problem: item.problem } : parseLabelText(item.text, { models: props.models, nowMs });
         if ('problem' in parsed) return refuse(index, item, modelOf(parsed.model, props.models), parsed.problem);
-        const key = labelDayPrefix(parsed.label.model, partitionDate(Date.parse(parsed.label.labelTime)));
+        const receivedMs = arrivalMs(item.receivedMs, nowMs);
+        const key = labelDayPrefix(parsed.label.model, partitionDate(receivedMs));
         const group = groups.get(key) ?? groups.set(key, { model: parsed.label.model, first: item.source, indexes: [], lines: [], parts: 0 }).get(key)!;
-        const line = JSON.stringify(parsed.label);
+        const stored: LabelRecord = { ...parsed.label, receivedAt: new Date(receivedMs).toISOString() };
+        const line = JSON.stringify(stored);
         group.lines.push(line);
         bufferedBytes += line.length + 1;
         group.indexes.push(index);
@@ -248,6 +254,7 @@ export function createLabelIngestion(props: LabelIngestionProps): LabelIngestion
     const items: Item[] = event.Records.map((record) => ({
       source: { kind: 'kinesis', shardId: record.eventID.slice(0, record.eventID.indexOf(':')), sequenceNumber: record.kinesis.sequenceNumber },
       text: Buffer.from(record.kinesis.data, 'base64').toString('utf8'),
+      receivedMs: record.kinesis.approximateArrivalTimestamp * 1000,
     }));
     const batch = startBatch((first) => {
       const source = first as Extract<LabelSource, { kind: 'kinesis' }>;
@@ -277,6 +284,7 @@ export function createLabelIngestion(props: LabelIngestionProps): LabelIngestion
     const key = decodeURIComponent(record.s3.object.key.replace(/\+/g, ' '));
     const name = `s3-${createHash('sha256').update(`${bucket}/${key}/${record.s3.object.versionId ?? ''}/${record.s3.object.sequencer ?? ''}`).digest('hex').slice(0, 32)}`;
     const batch = startBatch(() => name, { bucket, key });
+    const receivedMs = Date.parse(record.eventTime);
     const object = await getObject(props.s3, bucket, key, timeoutMs);
     const body = object.Body as Readable;
     if ((object.ContentLength ?? 0) > MAX_DROP_BYTES) {
@@ -287,7 +295,7 @@ export function createLabelIngestion(props: LabelIngestionProps): LabelIngestion
     }
     for await (const { line, text, bytes } of fileLines(body, key, timeoutMs)) {
       if (text.trim() === '') continue;
-      batch.add({ source: { kind: 's3', bucket, key, line }, text, ...(bytes > MAX_LABEL_BYTES ? { problem: labelTooLargeProblem(bytes) } : {}) });
+      batch.add({ source: { kind: 's3', bucket, key, line }, text, receivedMs, ...(bytes > MAX_LABEL_BYTES ? { problem: labelTooLargeProblem(bytes) } : {}) });
       if (batch.bufferedBytes >= PART_BYTES) await batch.flush();
     }
     return batch.finish();
@@ -315,6 +323,14 @@ export function createLabelIngestion(props: LabelIngestionProps): LabelIngestion
     if (records.length > 0 && records.every((r) => r.eventSource === 'aws:s3')) return onS3(event as S3Event);
     return onKinesis(event as KinesisStreamEvent);
   }) as LabelIngestionHandler;
+}
+
+/** Longest a label stays in a stream before it is read (Kinesis keeps records at most 365 days). */
+const MAX_ARRIVAL_AGE_MS = 366 * 86_400_000;
+
+/** The arrival time to stamp: `receivedMs` when it is a plausible time (from a year ago to a day ahead), else `nowMs`. */
+function arrivalMs(receivedMs: number | undefined, nowMs: number): number {
+  return receivedMs !== undefined && receivedMs >= nowMs - MAX_ARRIVAL_AGE_MS && receivedMs <= nowMs + 86_400_000 ? Math.floor(receivedMs) : nowMs;
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
  * Lambda entry point of the scheduled label join (ModelQualityMonitor): for one model, it reads the labels that
- * arrived in the label window (`labels/model=<m>/dt=…`, the window's days), streams the prediction logs of the
+ * arrived in the label window (`labels/model=<m>/dt=…`, the window's days: labels are partitioned by arrival,
+ * `receivedAt`, and kept by it — by `labelTime` for labels stored without one), streams the prediction logs of the
  * lookback window past them (`prediction-logs/model=<m>/dt=…/hour=…`, gzipped or not), joins them
  * (runtime/core/label-join.ts), compares each variant's quality with the baseline of its model version
  * (`baselines/model=<m>/version=<v>/baseline.json`, its `quality`), and prints one EMF line per variant
@@ -24,7 +25,7 @@ import { predictionLogWindow, readWindowLines, ReadWindowOptions, WindowReadStat
 import { LabelJoinSettings, parseLabelJoinEnvironment } from '../contracts/label-join';
 import { datesInWindow, labelDayPrefix } from '../core/datasets';
 import { LabelJoin, labelJoinEmf, LabelJoinResult, variantQualityDrop } from '../core/label-join';
-import { MAX_LABEL_BYTES, parseLabelText } from '../core/labels';
+import { MAX_STORED_LABEL_BYTES, parseLabelText } from '../core/labels';
 import { parsePredictionLogLine } from '../core/logged-predictions';
 import { METRICS_NAMESPACE } from '../core/metrics';
 import { ModelQualitySummary } from '../core/model-quality';
@@ -116,12 +117,12 @@ export function createLabelJoinHandler(props: LabelJoinHandlerProps): LabelJoinH
       bucket: settings.datasetBucketName,
       prefixes: datesInWindow(labelWindow.fromMs, labelWindow.toMs - 1).map((date) => labelDayPrefix(settings.model, date)),
     };
-    for await (const { line } of readWindowLines(s3, labelSource, options(stats.labels, MAX_LABEL_BYTES))) {
+    for await (const { line } of readWindowLines(s3, labelSource, options(stats.labels, MAX_STORED_LABEL_BYTES))) {
       if (line === undefined) {
         count(unreadableLabels, 'line-too-long');
         continue;
       }
-      const parsed = parseLabelText(line, { models: [settings.model], nowMs: endMs });
+      const parsed = parseLabelText(line, { models: [settings.model], nowMs: endMs, stored: true });
       if ('problem' in parsed) count(unreadableLabels, 'invalid-label');
       else if (held >= MAX_LABELS_HELD) count(unreadableLabels, 'over-capacity');
       else if (join.addLabel(parsed.label) === undefined) held++;

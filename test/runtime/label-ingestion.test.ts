@@ -123,23 +123,28 @@ const escapedBytes = (text: string) => Buffer.byteLength(JSON.stringify(text).re
 const good = (id: string, labelTime = T1, model = 'fraud') => ({ model, requestId: id, label: 1, labelTime });
 
 describe('Kinesis records', () => {
-  test('valid labels are stored per model and labelTime date with normalized times; one object per group, named by shard and first record', async () => {
+  test('valid labels are stored per model and arrival date (receivedAt: the record\'s arrival), late ones too, with normalized times; one object per group, named by shard and first record', async () => {
     const { handler, bucketName, queueUrl, lines } = await setup();
     const offset = new Date(T1).toISOString().replace('Z', '+00:00');
-    const response = await handler(kinesisEvent([
+    const WEEK_AGO = NOW - 8 * 86_400_000; // a weekly backfill: labelTime long before the delivery
+    const event = kinesisEvent([
       { model: 'fraud', requestId: 'r-1', label: 1, labelTime: offset },
       { model: 'fraud', entity: { customer_id: 'c-9', region: 7 }, eventTime: T0, label: false, labelTime: T1 },
       { model: 'churn', requestId: 'r-3', label: 'stayed', labelTime: T0 },
-      { model: 'fraud', requestId: 'r-4', label: 0.5, labelTime: new Date(T0).toISOString() },
-    ]));
+      { model: 'fraud', requestId: 'r-4', label: 0.5, labelTime: new Date(WEEK_AGO).toISOString() },
+    ]);
+    const ARRIVAL = NOW - 60_000;
+    for (const record of event.Records) record.kinesis.approximateArrivalTimestamp = ARRIVAL / 1000;
+    const response = await handler(event);
     expect(response).toEqual({ batchItemFailures: [] });
     const iso = (ms: number) => new Date(ms).toISOString();
+    const receivedAt = iso(ARRIVAL);
     expect(await storedLabels(bucketName)).toEqual({
-      [`labels/model=churn/dt=${day(T0)}/kinesis-${SHARD}-1002.jsonl`]: [{ schema: 1, model: 'churn', requestId: 'r-3', label: 'stayed', labelTime: iso(T0) }],
-      [`labels/model=fraud/dt=${day(T0)}/kinesis-${SHARD}-1003.jsonl`]: [{ schema: 1, model: 'fraud', requestId: 'r-4', label: 0.5, labelTime: iso(T0) }],
-      [`labels/model=fraud/dt=${day(T1)}/kinesis-${SHARD}-1000.jsonl`]: [
-        { schema: 1, model: 'fraud', requestId: 'r-1', label: 1, labelTime: iso(T1) },
-        { schema: 1, model: 'fraud', entity: { customer_id: 'c-9', region: 7 }, eventTime: iso(T0), label: false, labelTime: iso(T1) },
+      [`labels/model=churn/dt=${day(ARRIVAL)}/kinesis-${SHARD}-1002.jsonl`]: [{ schema: 1, model: 'churn', requestId: 'r-3', label: 'stayed', labelTime: iso(T0), receivedAt }],
+      [`labels/model=fraud/dt=${day(ARRIVAL)}/kinesis-${SHARD}-1000.jsonl`]: [
+        { schema: 1, model: 'fraud', requestId: 'r-1', label: 1, labelTime: iso(T1), receivedAt },
+        { schema: 1, model: 'fraud', entity: { customer_id: 'c-9', region: 7 }, eventTime: iso(T0), label: false, labelTime: iso(T1), receivedAt },
+        { schema: 1, model: 'fraud', requestId: 'r-4', label: 0.5, labelTime: iso(WEEK_AGO), receivedAt },
       ],
     });
     expect(await deadLetters(queueUrl)).toEqual([]);
@@ -265,11 +270,12 @@ describe('S3 drops', () => {
     await handler(s3Event(drops, key));
 
     const stored = await storedLabels(bucketName);
+    // By arrival: the drop's event time.
     expect(Object.keys(stored)).toEqual([
-      expect.stringMatching(new RegExp(`^labels/model=churn/dt=${day(T0)}/s3-[0-9a-f]{32}\\.jsonl$`)),
-      expect.stringMatching(new RegExp(`^labels/model=fraud/dt=${day(T1)}/s3-[0-9a-f]{32}\\.jsonl$`)),
+      expect.stringMatching(new RegExp(`^labels/model=churn/dt=${day(NOW)}/s3-[0-9a-f]{32}\\.jsonl$`)),
+      expect.stringMatching(new RegExp(`^labels/model=fraud/dt=${day(NOW)}/s3-[0-9a-f]{32}\\.jsonl$`)),
     ]);
-    expect(Object.values(stored).flat().map((l) => l.requestId).sort()).toEqual(['a', 'c']);
+    expect(Object.values(stored).flat().map((l) => [l.requestId, l.receivedAt]).sort()).toEqual([['a', new Date(NOW).toISOString()], ['c', new Date(NOW).toISOString()]]);
     const letters = await deadLetters(queueUrl);
     expect(letters).toHaveLength(2); // one per delivery
     expect(letters[0]).toMatchObject({ source: { kind: 's3', bucket: drops, key, line: 2 }, data: '{"model":"fraud","requestId":"b","label":1}', truncated: false });

@@ -106,6 +106,17 @@ describe('LabelJoin', () => {
     expect(join([...PREDICTIONS].reverse())).toEqual(result);
   });
 
+  test('labels are kept by their arrival (receivedAt): a late delivery of an old outcome is joined, an old arrival is not; without receivedAt, by labelTime', () => {
+    const r = join([prediction('p', 'champion', NOW - 6 * DAY, 0.8)], [
+      label({ requestId: 'p', label: 1, labelTime: iso(NOW - 6 * DAY + HOUR), receivedAt: iso(NOW - HOUR) }),
+      label({ requestId: 'p', label: 0, labelTime: iso(NOW - HOUR), receivedAt: iso(NOW - 2 * DAY) }),
+      label({ requestId: 'p', label: 0, labelTime: iso(NOW - 2 * DAY) }),
+    ]);
+    expect(r.labels.skipped).toEqual({ 'outside-label-window': 2 });
+    // The delay is from labelTime: an hour.
+    expect(r.variants[0]).toMatchObject({ labelled: 1, labelDelayAvgSeconds: 3600, quality: { count: 1, accuracy: 1 } });
+  });
+
   test('an entity label finds the latest prediction at or before its event time, within the lookback', () => {
     const c1 = (requestId: string, ts: number, score: number) => prediction(requestId, undefined, ts, score, { entity: { customer_id: 'c-1' } });
     const byEntity = [label({ entity: { customer_id: 'c-1' }, eventTime: iso(EVENT), label: 0, labelTime: iso(NOW - HOUR) })];
@@ -234,13 +245,19 @@ describe('label-join handler on s3rver', () => {
     labels.push({ model: 'fraud', requestId: 'f-1', label: 1, labelTime: iso(NOW - HOUR) });
     labels.push({ model: 'fraud', requestId: 'nobody', label: 1, labelTime: iso(NOW - HOUR) });
     labels.push({ model: 'fraud', requestId: 'r-2', label: 1, labelTime: iso(NOW - 25 * HOUR) });
+    // A late delivery: r-1's outcome known an hour after it (three days ago), delivered 3 hours ago — stored under
+    // its arrival's date and joined; its delay is still from labelTime.
+    const r1 = records[1];
+    labels.push({ model: 'fraud', requestId: 'r-1', label: true, labelTime: iso(Date.parse(r1.ts) + HOUR), receivedAt: iso(NOW - 3 * HOUR) });
+    expected[r1.variant!].push({ score: (r1.outputs.score as number[])[0], label: 1, delayS: 3600 });
 
     const hourKey = (ms: number, name: string) => `${predictionLogDayPrefix('fraud', new Date(ms).toISOString().slice(0, 10))}hour=${new Date(ms).toISOString().slice(11, 13)}/${name}`;
     await put(hourKey(NOW - 7 * HOUR, 'part-0.jsonl.gz'), gzipSync(records.slice(0, 150).map(toJsonLine).join('')));
     await put(hourKey(NOW - 3 * HOUR, 'part-1.jsonl'), records.slice(150).map(toJsonLine).join('') + 'not json\n');
     const labelLines = (list: object[]) => list.map((l) => JSON.stringify(l)).join('\n') + '\n';
-    // The label dataset's layout: dt is the labelTime's date; the window [NOW − 1 day, NOW) touches two days.
-    const yesterday = labels.filter((l: any) => partitionDate(Date.parse(l.labelTime)) === '2026-03-09');
+    // The label dataset's layout: dt is the arrival's date (receivedAt; labelTime for labels stored without one); the
+    // window [NOW − 1 day, NOW) touches two days.
+    const yesterday = labels.filter((l: any) => partitionDate(Date.parse(l.receivedAt ?? l.labelTime)) === '2026-03-09');
     await put(`${labelDayPrefix('fraud', '2026-03-09')}labels-0.jsonl`, labelLines(yesterday) + '{"model":"fraud","label":1}\n');
     await put(`${labelDayPrefix('fraud', '2026-03-10')}labels-0.jsonl`, labelLines(labels.filter((l) => !yesterday.includes(l))));
     const baseline = new ProfileBuilder().build({ model: 'fraud', modelVersion: 'v1', source: 'test', quality: { problem: 'classification', count: 1000, auc: 0.95 } });

@@ -135,6 +135,13 @@ describe('parseLabelText', () => {
       .toMatch(/^entity.__proto__: join key must be a non-empty string or an integer/);
   });
 
+  test('receivedAt: kept in a stored label (as the label join reads it), refused from a producer (the ingestion stamps it)', () => {
+    const text = JSON.stringify({ model: 'fraud', requestId: 'r', label: 1, labelTime: NOW - 5000, receivedAt: '2026-03-01T11:00:00Z' });
+    expect(parseLabelText(text, { ...OPTIONS, stored: true })).toHaveProperty('label.receivedAt', '2026-03-01T11:00:00.000Z');
+    expect(problemOf(parseLabelText(text, OPTIONS))).toMatch(/^receivedAt: unknown field/);
+    expect(problemOf(parseLabelText(text.replace('2026-03-01T11:00:00Z', 'soon'), { ...OPTIONS, stored: true }))).toMatch(/^receivedAt: expected ISO-8601/);
+  });
+
   test('text over the size limit is refused unread', () => {
     const text = JSON.stringify({ model: 'fraud', requestId: 'x'.repeat(MAX_LABEL_BYTES), label: 1, labelTime: NOW });
     expect(problemOf(parseLabelText(text, OPTIONS))).toBe(`label: ${Buffer.byteLength(text)} bytes; a label takes at most ${MAX_LABEL_BYTES} bytes of JSON (send one small object per record or line)`);

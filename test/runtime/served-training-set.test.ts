@@ -41,7 +41,8 @@ const window = { from: '2026-05-31T10:00:00Z', to: '2026-05-31T12:00:00Z' };
 
 const labels: LabelRecord[] = [
   label({ requestId: 'r1', label: 1, labelTime: '2026-06-01T08:00:00Z' }),
-  label({ requestId: 'r1', label: 0, labelTime: '2026-06-02T08:00:00Z' }), // a later correction wins
+  // A later correction wins; delivered a week late, it is stored under its arrival's date (receivedAt).
+  { ...label({ requestId: 'r1', label: 0, labelTime: '2026-06-02T08:00:00Z' }), receivedAt: '2026-06-09T08:00:00.000Z' },
   label({ entity: { customer_id: 'c-1' }, eventTime: '2026-05-31T11:20:00Z', label: true, labelTime: '2026-06-01T09:00:00Z' }), // → r4
   label({ entity: { customer_id: 'c-1' }, eventTime: '2026-05-31T10:50:00Z', label: 'fraud', labelTime: '2026-06-01T09:30:00Z' }), // → r3 (fallback)
   label({ requestId: 'unknown-request', label: 1, labelTime: '2026-06-01T10:00:00Z' }), // names no prediction
@@ -75,7 +76,9 @@ beforeAll(() => {
   // Another model's logs in the same bucket.
   put(s3LogKey(predictionLogModelPrefix('other'), new Date('2026-05-31T10:30:00Z')), toJsonLine({ ...p1, model: 'other', requestId: 'o1' }));
   const byDay = new Map<string, LabelRecord[]>();
-  for (const l of labels) byDay.set(partitionDate(Date.parse(l.labelTime)), [...(byDay.get(partitionDate(Date.parse(l.labelTime))) ?? []), l]);
+  // Labels are partitioned by arrival: receivedAt, or labelTime for labels stored without one.
+  const arrival = (l: LabelRecord) => partitionDate(Date.parse(l.receivedAt ?? l.labelTime));
+  for (const l of labels) byDay.set(arrival(l), [...(byDay.get(arrival(l)) ?? []), l]);
   for (const [day, dayLabels] of byDay) put(`${labelDayPrefix(MODEL, day)}labels-${day}.jsonl`, dayLabels.map((l) => JSON.stringify(l) + '\n').join(''));
 });
 
