@@ -147,8 +147,6 @@ export class DriftDetector extends Construct implements IDriftDetector {
   constructor(scope: Construct, id: string, props: DriftDetectorProps) {
     super(scope, id);
     const modelName = props.modelName ?? props.gateway?.modelName;
-    throwIfProblems(this, driftDetectorProblems(props, modelName));
-    this.modelName = modelName!;
     this.schedule = props.schedule ?? DEFAULT_DRIFT_SCHEDULE;
     this.window = props.window ?? this.schedule;
 
@@ -156,7 +154,7 @@ export class DriftDetector extends Construct implements IDriftDetector {
     const capture = endpoint?.dataCapture;
     const inputColumns = props.inputColumns ?? (props.gateway ? [...props.gateway.featureRefs] : undefined);
     const model: DriftModelSettings = {
-      model: this.modelName,
+      model: modelName ?? '',
       ...(props.predictionLogs === false ? { predictionLogs: false } : {}),
       ...(inputColumns ? { inputColumns } : {}),
       ...(props.detection ? { detection: props.detection } : {}),
@@ -164,11 +162,14 @@ export class DriftDetector extends Construct implements IDriftDetector {
         dataCapture: { bucket: capture.bucket.bucketName, prefix: capture.prefix, endpointName: endpoint.endpointName, modelVersions: endpoint.modelVersions },
       } : {}),
     };
+    const environment = driftEnvironment({ models: [model], datasetBucketName: props.dataset.bucket.bucketName, windowMs: this.window.toMilliseconds() });
+    throwIfProblems(this, driftDetectorProblems(props, modelName, environment, model));
+    this.modelName = modelName!;
     const job = createScheduledJob(this, {
       alarmAction: props.alarmAction,
       handler: DRIFT_HANDLER,
       description: `Drift check of model ${this.modelName}: its prediction logs against its baselines, EMF metrics`,
-      environment: driftEnvironment({ models: [model], datasetBucketName: props.dataset.bucket.bucketName, windowMs: this.window.toMilliseconds() }),
+      environment,
       memorySize: props.memorySize ?? DEFAULT_DRIFT_MEMORY,
       timeout: props.timeout ?? Duration.minutes(5),
       schedule: this.schedule,

@@ -2,16 +2,44 @@
  * Validation of `DriftDetector` props: every problem at once, each naming the prop and the fix; tokens are skipped
  * (checked at deploy). Internal: not exported from lib/index.ts.
  */
-import { Duration, SizeRoundingBehavior, Token } from 'aws-cdk-lib';
-import { MAX_DRIFT_WINDOW_MS, MIN_DRIFT_WINDOW_MS } from '../../runtime/contracts/drift';
+import { Duration, SizeRoundingBehavior, Token, Tokenization } from 'aws-cdk-lib';
+import { DriftModelSettings, DriftVariables, MAX_DRIFT_WINDOW_MS, MIN_DRIFT_WINDOW_MS } from '../../runtime/contracts/drift';
 import type { DriftDetectorProps } from '../monitoring/drift-detector';
-import { concreteSeconds, rangeProblems, wholeSecondsProblems } from './validation';
+import { concreteSeconds, environmentBytes, LAMBDA_ENVIRONMENT_LIMIT_BYTES, rangeProblems, wholeSecondsProblems } from './validation';
 
 /** Model names a dataset partition takes (runtime/core/datasets.ts). */
 const MODEL_NAME = /^[A-Za-z0-9._-]{1,128}$/;
+/** Longest value of a deploy-time name in the environment (an S3 bucket name, a SageMaker endpoint name), bytes. */
+const MAX_NAME_BYTES = 63;
 
-/** Every problem of `props`; `modelName` is the resolved model name (from `modelName` or the gateway). */
-export function driftDetectorProblems(props: DriftDetectorProps, modelName: string | undefined): string[] {
+/** Bytes of a value at most, each token in it (e.g. the capture bucket's name inside the models JSON) counted as a name. */
+function valueBytes(value: string): number {
+  const longest = Tokenization.reverseString(value).mapTokens({ mapToken: () => 'x'.repeat(MAX_NAME_BYTES) });
+  return Buffer.byteLength(String(longest.join({ join: (left, right) => `${left}${right}` })));
+}
+
+/**
+ * The problem of an environment over Lambda's 4 KB, if it is: the models JSON carries the input column names (by
+ * default the gateway's `featureRefs`) and the detection options, which grow with the model.
+ */
+function environmentSizeProblem(props: DriftDetectorProps, environment: Record<string, string>, model: DriftModelSettings): string | undefined {
+  const bytes = environmentBytes(environment, (name) => valueBytes(environment[name]));
+  if (bytes <= LAMBDA_ENVIRONMENT_LIMIT_BYTES) return undefined;
+  const columns = model.inputColumns ?? [];
+  const columnBytes = Buffer.byteLength(JSON.stringify(columns));
+  const detectionBytes = model.detection ? Buffer.byteLength(JSON.stringify(model.detection)) : 0;
+  const source = props.inputColumns === undefined && props.gateway ? ", by default the gateway's featureRefs" : '';
+  return `${columnBytes >= detectionBytes ? 'inputColumns' : 'detection'}: the drift function's environment would take ${bytes} bytes, over Lambda's `
+    + `${LAMBDA_ENVIRONMENT_LIMIT_BYTES}-byte limit (${DriftVariables.MODELS} holds the ${columns.length} input column names${source}: ${columnBytes} B, `
+    + `and the detection options: ${detectionBytes} B); pass inputColumns: [] when the model's predictions reach the dataset only through the gateway `
+    + '(its lines name their features: the column names only name raw tensors of the server\'s own log and data capture), or give fewer per-column detection options';
+}
+
+/**
+ * Every problem of `props`; `modelName` is the resolved model name (from `modelName` or the gateway), `environment`
+ * the function's (checked against Lambda's size limit) and `model` the settings in it.
+ */
+export function driftDetectorProblems(props: DriftDetectorProps, modelName: string | undefined, environment: Record<string, string>, model: DriftModelSettings): string[] {
   const problems: string[] = [];
   if (props.modelName !== undefined && props.gateway !== undefined) {
     problems.push('modelName and gateway: give one (the gateway names its model)');
@@ -47,6 +75,8 @@ export function driftDetectorProblems(props: DriftDetectorProps, modelName: stri
   }));
   problems.push(...wholeSecondsProblems('timeout', props.timeout, { min: Duration.seconds(30), max: Duration.minutes(15), why: "Lambda's limit, and time to read a window" }));
   problems.push(...rangeProblems('memorySize (MiB)', props.memorySize?.toMebibytes({ rounding: SizeRoundingBehavior.FLOOR }), { min: 256, max: 10_240, integer: true }));
+  const environmentProblem = environmentSizeProblem(props, environment, model);
+  if (environmentProblem) problems.push(environmentProblem);
   return problems;
 }
 

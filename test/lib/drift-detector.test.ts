@@ -5,7 +5,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { fraudPrescreenInputs, transaction } from '../../examples/fraud-features';
-import { Fallback, InferenceGateway, ModelBackend } from '../../lib';
+import { Fallback, IInferenceGateway, InferenceGateway, ModelBackend } from '../../lib';
 import { DriftDetector, DriftDetectorProps } from '../../lib/monitoring/drift-detector';
 import { PredictionLogDataset } from '../../lib/monitoring/prediction-log-dataset';
 import { ModelEndpoint } from '../../lib/serving/model-endpoint';
@@ -135,6 +135,16 @@ describe('DriftDetector validation', () => {
       .toThrow(/dataCapture: endpoint NoCapture\/Silent captures nothing; turn on its dataCapture/);
   });
 
+  test('an environment over Lambda\'s 4 KB (150 input columns) fails at synth, naming the sizes and the fix; 60 columns fit', () => {
+    const columns = (n: number) => Array.from({ length: n }, (_, i) => `customer_transactions:feature_${String(i).padStart(3, '0')}`);
+    expect(() => build({ inputColumns: columns(150) }, { capture: true })).toThrow(
+      /inputColumns: the drift function's environment would take \d+ bytes, over Lambda's 4096-byte limit \(DRIFT_MODELS holds the 150 input column names: \d+ B, and the detection options: 0 B\); pass inputColumns: \[\] when the model's predictions reach the dataset only through the gateway/,
+    );
+    expect(() => build({ inputColumns: columns(60) }, { capture: true })).not.toThrow();
+    const detection = { columns: Object.fromEntries(columns(80).map((c) => [c, { method: 'psi' as const, threshold: 0.2 }])) };
+    expect(() => build({ inputColumns: columns(2), detection })).toThrow(/detection: the drift function's environment would take \d+ bytes/);
+  });
+
   test('a model name is required without a gateway', () => {
     expect(() => build({ modelName: undefined })).toThrow(/modelName: required without a gateway/);
   });
@@ -153,4 +163,11 @@ test('given the gateway, the model name and the input columns are the gateway\'s
   expect(detector.modelName).toBe('prescreen');
   expect(model.inputColumns).toEqual(fraudPrescreenInputs);
   expect(fraudPrescreenInputs.length).toBeGreaterThan(0);
+
+  // The same gateway as it would be with 150 features (a real one needs 150 feature definitions): its featureRefs no longer fit.
+  const featureRefs = Array.from({ length: 150 }, (_, i) => `customer_transactions:feature_${String(i).padStart(3, '0')}`);
+  const wide: IInferenceGateway = Object.assign(Object.create(gateway), { featureRefs });
+  expect(() => new DriftDetector(stack, 'WideDrift', { dataset: new PredictionLogDataset(stack, 'WideDataset'), gateway: wide }))
+    .toThrow(/inputColumns: .* over Lambda's 4096-byte limit \(DRIFT_MODELS holds the 150 input column names, by default the gateway's featureRefs: \d+ B/);
+  expect(() => new DriftDetector(stack, 'NarrowDrift', { dataset: new PredictionLogDataset(stack, 'NarrowDataset'), gateway: wide, inputColumns: [] })).not.toThrow();
 });
