@@ -42,6 +42,12 @@ export interface IPredictionLogDataset extends IConstruct {
   /**
    * The inference server's `PREDICTION_LOG_SINK` for a model, `s3://<bucket>/prediction-logs/model=<model>/`: the
    * server's S3 sink then writes `…/dt=<date>/hour=<hh>/<object>.jsonl` into this dataset's layout.
+   *
+   * A model's predictions should reach the dataset through one path only: the gateway's prediction-log stream
+   * (delivered by this dataset's Firehose into the same `model=<model>/` prefix) or the server's sink, for traffic that
+   * does not pass a gateway. A server behind a gateway that also writes here logs every prediction twice: the drift
+   * detector profiles each one twice (as the gateway's named features and as the server's raw tensors), and the label
+   * join counts twice the predictions, so label coverage reads half of what it is.
    */
   serverSinkUri(model: string): string;
 }
