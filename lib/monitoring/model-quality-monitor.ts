@@ -53,14 +53,16 @@ export interface ModelQualityMonitorProps extends AlarmActionProps {
    */
   readonly schedule?: Duration;
   /**
-   * Labels that arrived (labelTime) in this window before each run are joined: the quality metrics are over them.
+   * Labels that arrived (`receivedAt`; `labelTime` for labels stored without one) in this window before each run make
+   * the quality metrics and the label delay.
    * At least the schedule, so every label is joined at least once.
    * @default Duration.days(1)
    */
   readonly labelWindow?: Duration;
   /**
    * Predictions of this window before each run are read: the oldest prediction a label can still find (the longest
-   * label delay measured), and the coverage's denominator. At least `labelWindow`.
+   * label delay measured), and the coverage (labelled by a label that arrived in it ÷ its predictions). At least
+   * `labelWindow`.
    * @default Duration.days(7)
    */
   readonly lookback?: Duration;
@@ -105,7 +107,7 @@ export interface IModelQualityMonitor extends IConstruct {
    * when as good or better; missing without a baseline or labels. @default - Maximum over the schedule (worst variant)
    */
   metricQualityDrop(options?: cloudwatch.MetricOptions): cloudwatch.Metric;
-  /** Share of the lookback's predictions that a label of the label window reached, percent. @default - Minimum over the schedule */
+  /** Share of the lookback's predictions that a label of the lookback reached, percent. @default - Minimum over the schedule */
   metricCoverage(options?: cloudwatch.MetricOptions): cloudwatch.Metric;
   /** Predictions joined with a label. @default - Sum over the schedule (all variants) */
   metricLabelled(options?: cloudwatch.MetricOptions): cloudwatch.Metric;

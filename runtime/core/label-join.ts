@@ -3,8 +3,14 @@
  * for, and the model's quality, label delay and label coverage over the predictions labelled. Pure TypeScript: the
  * scheduled handler (runtime/handlers/label-join-handler.ts) feeds it from S3.
  *
- * Memory: labels are held (they are far fewer than predictions: one per outcome that became known in the label
- * window), predictions stream past them and only those a label names are kept — one entry per label and variant.
+ * Two windows of labels: the quality metrics and the delay are over the labels that arrived in the label window (the
+ * rolling quality); the coverage is over every label that arrived in the lookback — the share of the lookback's
+ * predictions that have a label by now — so it reads 100 % when every prediction is labelled, whatever the ratio of
+ * the windows (over the label window's labels alone it would be diluted by it: about a seventh with the defaults).
+ *
+ * Memory: labels are held (they are far fewer than predictions: one per outcome that became known in the lookback;
+ * the caller caps them), predictions stream past them and only those a label names are kept — one entry per label and
+ * variant.
  *
  * How a label finds its prediction:
  * - by `requestId`: every prediction of that request (one per variant that answered it; duplicates of one request and
@@ -50,11 +56,14 @@ export interface LabelJoinOptions {
    */
   readonly scoreOutput: string;
   /**
-   * Labels that arrived in this window are joined (the labels that arrived since the last runs): their `receivedAt`,
-   * or for labels stored without one, their `labelTime`.
+   * Labels that arrived in this window (the labels that arrived since the last runs: their `receivedAt`, or for labels
+   * stored without one, their `labelTime`) make the quality metrics and the delay. It lies within `predictionWindow`.
    */
   readonly labelWindow: JoinWindow;
-  /** Predictions whose `ts` lies in this window are read, labelled or not (the coverage's denominator). */
+  /**
+   * Predictions whose `ts` lies in this window are read, labelled or not (the coverage's denominator); labels that
+   * arrived in it make the coverage's numerator.
+   */
   readonly predictionWindow: JoinWindow;
   /** An entity label's prediction is at most this long before its `eventTime`, milliseconds. */
   readonly lookbackMs: number;
@@ -64,7 +73,7 @@ export interface LabelJoinOptions {
 export type LabelSkipReason =
   /** Another model's label. */
   | 'other-model'
-  /** Arrival (`receivedAt`, else `labelTime`) outside the label window. */
+  /** Arrival (`receivedAt`, else `labelTime`) outside the windows: before the lookback (`predictionWindow`) or after the run. */
   | 'outside-label-window'
   /** Not a label the join can use: no requestId nor entity + eventTime, or a time that does not parse. */
   | 'invalid-label';
@@ -86,9 +95,11 @@ export interface VariantQuality {
   readonly modelVersion: string;
   /** The window's predictions of the variant, fallbacks excluded. */
   readonly predictions: number;
-  /** Predictions joined with a label and used for the metrics. */
+  /** Predictions joined with a label that arrived in the label window, and used for the metrics. */
   readonly labelled: number;
-  /** `labelled / predictions` (0–1). */
+  /** Predictions joined with a usable label that arrived in the lookback (`predictionWindow`), the label window's included. */
+  readonly labelledInLookback: number;
+  /** `labelledInLookback / predictions` (0–1): the share of the lookback's predictions labelled by now. */
   readonly coverage: number;
   /** Mean delay from prediction to label, seconds (a label timed before its prediction counts 0); absent without labels. */
   readonly labelDelayAvgSeconds?: number;
@@ -105,7 +116,7 @@ export interface LabelJoinResult {
   readonly variants: readonly VariantQuality[];
   /** What became of the labels. */
   readonly labels: {
-    /** Labels given to the join. */
+    /** Labels given to the join (those of the lookback count below; only those of the label window make the metrics). */
     readonly read: number;
     /** Labels that named at least one prediction of the window. */
     readonly matched: number;
@@ -129,7 +140,7 @@ export interface LabelJoinResult {
     readonly fallbacks: number;
     /** Predictions outside the window or of another model. */
     readonly skipped: number;
-    /** Labelled predictions left out of the metrics, by reason. */
+    /** Labelled predictions left out of the metrics and the coverage, by reason. */
     readonly unusable: Readonly<Partial<Record<UnusablePairReason, number>>>;
   };
 }
@@ -149,6 +160,8 @@ interface Candidate {
 interface HeldLabel {
   readonly label: LabelValue;
   readonly labelMs: number;
+  /** Whether it arrived in the label window (it makes the quality metrics), not only in the lookback (the coverage). */
+  readonly recent: boolean;
 }
 
 /** An entity label and the latest prediction found for it so far (with every variant's record of that request). */
@@ -227,8 +240,9 @@ export class LabelJoin {
     if (labelMs === undefined) return skip('invalid-label');
     const arrivedMs = record.receivedAt === undefined ? labelMs : parseInstant(record.receivedAt);
     if (arrivedMs === undefined) return skip('invalid-label');
-    if (arrivedMs < this.options.labelWindow.fromMs || arrivedMs >= this.options.labelWindow.toMs) return skip('outside-label-window');
-    const held: HeldLabel = { label: record.label, labelMs };
+    const { labelWindow, predictionWindow } = this.options;
+    if (arrivedMs < predictionWindow.fromMs || arrivedMs >= predictionWindow.toMs) return skip('outside-label-window');
+    const held: HeldLabel = { label: record.label, labelMs, recent: arrivedMs >= labelWindow.fromMs && arrivedMs < labelWindow.toMs };
     if (typeof record.requestId === 'string' && record.requestId.length > 0) {
       const previous = this.byRequest.get(record.requestId);
       if (previous) this.superseded++;
@@ -316,18 +330,20 @@ export class LabelJoin {
       }
     }
 
-    const accumulators = new Map<string, { quality: QualityAccumulator; delaySum: number; delayMax: number }>();
+    const accumulators = new Map<string, { quality: QualityAccumulator; delaySum: number; delayMax: number; inLookback: number }>();
     const unusable: Partial<Record<UnusablePairReason, number>> = {};
     for (const { candidate, label } of joined.values()) {
       const reason = 'reason' in candidate.score ? candidate.score.reason : undefined;
       let acc = accumulators.get(candidate.variant);
-      if (!acc) accumulators.set(candidate.variant, acc = { quality: new QualityAccumulator(this.options), delaySum: 0, delayMax: 0 });
+      if (!acc) accumulators.set(candidate.variant, acc = { quality: new QualityAccumulator(this.options), delaySum: 0, delayMax: 0, inLookback: 0 });
       const score = 'score' in candidate.score ? candidate.score.score : Number.NaN;
       const why = reason ?? (acc.quality.problemOf(score, label.label) === undefined ? undefined : 'unusable-pair');
       if (why) {
         unusable[why] = (unusable[why] ?? 0) + 1;
         continue;
       }
+      acc.inLookback++;
+      if (!label.recent) continue;
       acc.quality.add(score, label.label);
       const delay = Math.max(0, label.labelMs - candidate.ts) / 1000;
       acc.delaySum += delay;
@@ -337,9 +353,10 @@ export class LabelJoin {
     const variants = [...this.variantCounts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([variant, counts]): VariantQuality => {
       const acc = accumulators.get(variant);
       const labelled = acc?.quality.count ?? 0;
+      const labelledInLookback = acc?.inLookback ?? 0;
       return {
-        variant, modelVersion: counts.modelVersion, predictions: counts.predictions, labelled,
-        coverage: counts.predictions === 0 ? 0 : labelled / counts.predictions,
+        variant, modelVersion: counts.modelVersion, predictions: counts.predictions, labelled, labelledInLookback,
+        coverage: counts.predictions === 0 ? 0 : labelledInLookback / counts.predictions,
         ...(acc && labelled > 0 ? { labelDelayAvgSeconds: acc.delaySum / labelled, labelDelayMaxSeconds: acc.delayMax } : {}),
         quality: (acc?.quality ?? new QualityAccumulator(this.options)).summary(),
       };

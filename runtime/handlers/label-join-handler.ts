@@ -1,7 +1,8 @@
 /**
  * Lambda entry point of the scheduled label join (ModelQualityMonitor): for one model, it reads the labels that
- * arrived in the label window (`labels/model=<m>/dt=…`, the window's days: labels are partitioned by arrival,
- * `receivedAt`, and kept by it — by `labelTime` for labels stored without one), streams the prediction logs of the
+ * arrived in the lookback (`labels/model=<m>/dt=…`, the lookback's days: labels are partitioned by arrival,
+ * `receivedAt`, and kept by it — by `labelTime` for labels stored without one; those of the label window make the
+ * quality metrics, all of them the coverage: runtime/core/label-join.ts), streams the prediction logs of the
  * lookback window past them (`prediction-logs/model=<m>/dt=…/hour=…`, gzipped or not), joins them
  * (runtime/core/label-join.ts), compares each variant's quality with the baseline of its model version
  * (`baselines/model=<m>/version=<v>/baseline.json`, its `quality`), and prints one EMF line per variant
@@ -115,7 +116,7 @@ export function createLabelJoinHandler(props: LabelJoinHandlerProps): LabelJoinH
     let held = 0;
     const labelSource = {
       bucket: settings.datasetBucketName,
-      prefixes: datesInWindow(labelWindow.fromMs, labelWindow.toMs - 1).map((date) => labelDayPrefix(settings.model, date)),
+      prefixes: datesInWindow(predictionWindow.fromMs, predictionWindow.toMs - 1).map((date) => labelDayPrefix(settings.model, date)),
     };
     for await (const { line } of readWindowLines(s3, labelSource, options(stats.labels, MAX_STORED_LABEL_BYTES))) {
       if (line === undefined) {

@@ -59,7 +59,8 @@ const LABELS: LabelRecord[] = [
   label({ requestId: 'r5', label: 1, labelTime: iso(NOW - 3 * HOUR) }), // names only a fallback
   label({ requestId: 'nobody', label: 1, labelTime: iso(NOW - 3 * HOUR) }), // an unknown request
   label({ entity: { customer_id: 'c-1' }, eventTime: iso(EVENT), label: 1, labelTime: iso(NOW - 5 * HOUR) }), // r8, delay 26 h
-  label({ requestId: 'r6', label: 1, labelTime: iso(NOW - 2 * DAY) }), // arrived before the label window
+  label({ requestId: 'r6', label: 1, labelTime: iso(NOW - 2 * DAY) }), // arrived before the label window: in the coverage only
+  label({ requestId: 'r6', label: 1, labelTime: iso(NOW - 8 * DAY) }), // arrived before the lookback: skipped
   label({ model: 'other', requestId: 'r6', label: 1, labelTime: iso(NOW - 2 * HOUR) }), // another model's
 ];
 
@@ -76,9 +77,10 @@ describe('LabelJoin', () => {
   const challenger = result.variants.find((v) => v.variant === 'challenger')!;
 
   test('per variant: labelled, coverage, delay and quality', () => {
-    // champion: non-fallback predictions in the window r1, r2, r6, r7, r8, r9 = 6; labelled r1 (0.9, 1), r2 (0.2, 0:
-    // the later label), r8 (0.8, 1: the entity's latest prediction before its event) = 3 → coverage 3/6.
-    expect(champion).toMatchObject({ predictions: 6, labelled: 3, coverage: 0.5, modelVersion: 'v1' });
+    // champion: non-fallback predictions in the window r1, r2, r6, r7, r8, r9 = 6; labelled in the label window r1
+    // (0.9, 1), r2 (0.2, 0: the later label), r8 (0.8, 1: the entity's latest prediction before its event) = 3; and in
+    // the lookback also r6 (its label arrived two days ago) = 4 → coverage 4/6.
+    expect(champion).toMatchObject({ predictions: 6, labelled: 3, labelledInLookback: 4, coverage: 4 / 6, modelVersion: 'v1' });
     // Delays: 48 h, 47 h, 26 h → mean 121/3 h, max 48 h.
     expect(champion.labelDelayAvgSeconds).toBeCloseTo((121 / 3) * 3600, 6);
     expect(champion.labelDelayMaxSeconds).toBe(48 * 3600);
@@ -88,14 +90,14 @@ describe('LabelJoin', () => {
     expect(champion.quality.brier).toBeCloseTo(0.03, 12);
     // challenger: r3 (0.7, negative) and r4 (0.4, positive): both wrong at 0.5; the one positive ranks below the
     // one negative: AUC 0; precision 0/1; recall 0/1; delays 36 h and 30 h → mean 33 h.
-    expect(challenger).toMatchObject({ predictions: 2, labelled: 2, coverage: 1, modelVersion: 'v2', labelDelayMaxSeconds: 36 * 3600 });
+    expect(challenger).toMatchObject({ predictions: 2, labelled: 2, labelledInLookback: 2, coverage: 1, modelVersion: 'v2', labelDelayMaxSeconds: 36 * 3600 });
     expect(challenger.labelDelayAvgSeconds).toBe(33 * 3600);
     expect(challenger.quality).toMatchObject({ count: 2, accuracy: 0, precision: 0, recall: 0, auc: 0 });
   });
 
   test('what became of the labels and predictions', () => {
     expect(result.labels).toEqual({
-      read: 10, matched: 5, // r1, r2, r3, r4 by request, c-1 by entity
+      read: 11, matched: 6, // r1, r2, r3, r4, r6 by request, c-1 by entity
       unmatched: 1, fallbackOnly: 1, superseded: 1,
       skipped: { 'outside-label-window': 1, 'other-model': 1 },
     });
@@ -106,15 +108,23 @@ describe('LabelJoin', () => {
     expect(join([...PREDICTIONS].reverse())).toEqual(result);
   });
 
-  test('labels are kept by their arrival (receivedAt): a late delivery of an old outcome is joined, an old arrival is not; without receivedAt, by labelTime', () => {
-    const r = join([prediction('p', 'champion', NOW - 6 * DAY, 0.8)], [
-      label({ requestId: 'p', label: 1, labelTime: iso(NOW - 6 * DAY + HOUR), receivedAt: iso(NOW - HOUR) }),
-      label({ requestId: 'p', label: 0, labelTime: iso(NOW - HOUR), receivedAt: iso(NOW - 2 * DAY) }),
-      label({ requestId: 'p', label: 0, labelTime: iso(NOW - 2 * DAY) }),
+  test('labels are kept by their arrival (receivedAt; without one, labelTime): the label window\'s make the metrics, the lookback\'s the coverage', () => {
+    const r = join([
+      prediction('p1', 'champion', NOW - 6 * DAY, 0.8),
+      prediction('p2', 'champion', NOW - 5 * DAY, 0.3),
+      prediction('p3', 'champion', NOW - 4 * HOUR, 0.6),
+    ], [
+      // A late delivery of an old outcome: in the label window by its arrival; its delay is from labelTime (1 h).
+      label({ requestId: 'p1', label: 1, labelTime: iso(NOW - 6 * DAY + HOUR), receivedAt: iso(NOW - HOUR) }),
+      // Arrived two days ago: in the lookback (the coverage), not in the label window (the metrics).
+      label({ requestId: 'p2', label: 0, labelTime: iso(NOW - 5 * DAY + HOUR), receivedAt: iso(NOW - 2 * DAY) }),
+      // Stored without receivedAt: by labelTime — before the lookback (skipped), and in the label window (delay 2 h).
+      label({ requestId: 'p3', label: 0, labelTime: iso(NOW - 8 * DAY) }),
+      label({ requestId: 'p3', label: 1, labelTime: iso(NOW - 2 * HOUR) }),
     ]);
-    expect(r.labels.skipped).toEqual({ 'outside-label-window': 2 });
-    // The delay is from labelTime: an hour.
-    expect(r.variants[0]).toMatchObject({ labelled: 1, labelDelayAvgSeconds: 3600, quality: { count: 1, accuracy: 1 } });
+    expect(r.labels.skipped).toEqual({ 'outside-label-window': 1 });
+    // Every prediction labelled: coverage 3/3, though only two labels arrived in the label window.
+    expect(r.variants[0]).toMatchObject({ predictions: 3, labelled: 2, labelledInLookback: 3, coverage: 1, labelDelayAvgSeconds: 1.5 * 3600, quality: { count: 2, accuracy: 1 } });
   });
 
   test('an entity label finds the latest prediction at or before its event time, within the lookback', () => {
@@ -173,7 +183,8 @@ describe('quality drop against the baseline', () => {
     const lines = labelJoinEmf(result, { baselines, timestampMs: NOW }).map((l) => JSON.parse(l));
     const [challenger, champion] = lines;
     expect(champion._aws.CloudWatchMetrics[0].Dimensions).toEqual([['Model', 'Variant'], ['Model']]);
-    expect(champion).toMatchObject({ Model: 'fraud', Variant: 'champion', [M.LABELLED]: 3, [M.COVERAGE]: 50, [M.AUC]: 1, [M.ACCURACY]: 100, [M.QUALITY_DROP]: 0 });
+    expect(champion).toMatchObject({ Model: 'fraud', Variant: 'champion', [M.LABELLED]: 3, [M.AUC]: 1, [M.ACCURACY]: 100, [M.QUALITY_DROP]: 0 });
+    expect(champion[M.COVERAGE]).toBeCloseTo(400 / 6, 12);
     // challenger AUC 0 against 0.8: a 100 % drop.
     expect(challenger).toMatchObject({ Variant: 'challenger', [M.LABELLED]: 2, [M.COVERAGE]: 100, [M.AUC]: 0, [M.QUALITY_DROP]: 100, [M.LABEL_DELAY_AVG_S]: 33 * 3600 });
     expect(champion).not.toHaveProperty(M.RMSE);
@@ -244,7 +255,11 @@ describe('label-join handler on s3rver', () => {
     records.push(record('f-1', 'champion', NOW - 5 * HOUR, 0.99, { fallback: true }));
     labels.push({ model: 'fraud', requestId: 'f-1', label: 1, labelTime: iso(NOW - HOUR) });
     labels.push({ model: 'fraud', requestId: 'nobody', label: 1, labelTime: iso(NOW - HOUR) });
-    labels.push({ model: 'fraud', requestId: 'r-2', label: 1, labelTime: iso(NOW - 25 * HOUR) });
+    labels.push({ model: 'fraud', requestId: 'r-5', label: 1, labelTime: iso(NOW - 7 * DAY - HOUR) }); // before the lookback
+    // Arrived before the label window (r-3's, unlabelled otherwise): in the coverage, not in the metrics.
+    labels.push({ model: 'fraud', requestId: 'r-3', label: 1, labelTime: iso(NOW - 30 * HOUR) });
+    const coveredOnly: Record<string, number> = { champion: 0, challenger: 0 };
+    coveredOnly[records[3].variant!]++;
     // A late delivery: r-1's outcome known an hour after it (three days ago), delivered 3 hours ago — stored under
     // its arrival's date and joined; its delay is still from labelTime.
     const r1 = records[1];
@@ -257,9 +272,12 @@ describe('label-join handler on s3rver', () => {
     const labelLines = (list: object[]) => list.map((l) => JSON.stringify(l)).join('\n') + '\n';
     // The label dataset's layout: dt is the arrival's date (receivedAt; labelTime for labels stored without one); the
     // window [NOW − 1 day, NOW) touches two days.
-    const yesterday = labels.filter((l: any) => partitionDate(Date.parse(l.receivedAt ?? l.labelTime)) === '2026-03-09');
-    await put(`${labelDayPrefix('fraud', '2026-03-09')}labels-0.jsonl`, labelLines(yesterday) + '{"model":"fraud","label":1}\n');
-    await put(`${labelDayPrefix('fraud', '2026-03-10')}labels-0.jsonl`, labelLines(labels.filter((l) => !yesterday.includes(l))));
+    const byDay = new Map<string, object[]>();
+    for (const l of labels as { receivedAt?: string; labelTime: string }[]) {
+      const date = partitionDate(Date.parse(l.receivedAt ?? l.labelTime));
+      byDay.set(date, [...(byDay.get(date) ?? []), l]);
+    }
+    for (const [date, list] of byDay) await put(`${labelDayPrefix('fraud', date)}labels-0.jsonl`, labelLines(list) + (date === '2026-03-09' ? '{"model":"fraud","label":1}\n' : ''));
     const baseline = new ProfileBuilder().build({ model: 'fraud', modelVersion: 'v1', source: 'test', quality: { problem: 'classification', count: 1000, auc: 0.95 } });
     await put(baselineKey('fraud', 'v1'), serializeBaseline(baseline));
 
@@ -287,7 +305,7 @@ describe('label-join handler on s3rver', () => {
       const ece = bins.reduce((sum, bin) => sum + (bin.length === 0 ? 0
         : (bin.length / n) * Math.abs(bin.reduce((s, p) => s + p.label, 0) / bin.length - bin.reduce((s, p) => s + p.score, 0) / bin.length)), 0);
       expect(line[M.LABELLED]).toBe(n);
-      expect(line[M.COVERAGE]).toBeCloseTo((100 * n) / counts[line.Variant], 9);
+      expect(line[M.COVERAGE]).toBeCloseTo((100 * (n + coveredOnly[line.Variant])) / counts[line.Variant], 9);
       expect(line[M.AUC]).toBeCloseTo(wins / (pos.length * neg.length), 9);
       expect(line[M.ACCURACY]).toBeCloseTo((100 * (tp + tn)) / n, 9);
       expect(line[M.PRECISION]).toBeCloseTo((100 * tp) / (tp + fp), 9);
