@@ -280,7 +280,7 @@ export const LabelMetrics = {
 export const ModelQualityMetrics = {
   /** Predictions joined with a label. */
   LABELLED: 'LabelledPredictions',
-  /** Share of the window's predictions that have a label, percent. */
+  /** Share of the lookback's predictions that have a label (one that arrived in the lookback), percent. */
   COVERAGE: 'LabelCoveragePercent',
   /** Mean delay from prediction to label, seconds. */
   LABEL_DELAY_AVG_S: 'LabelDelayAvgSeconds',
