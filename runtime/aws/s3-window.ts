@@ -13,9 +13,10 @@
  */
 import { Readable } from 'stream';
 import { createGunzip } from 'zlib';
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { datesInWindow, predictionLogDayPrefix } from '../core/datasets';
 import { parseDataCaptureKey } from '../core/logged-predictions';
+import { chunksWithDeadline, getObjectWithDeadline } from './s3-read';
 
 /** A time window, epoch milliseconds: `fromMs` included, `toMs` excluded. */
 export interface TimeWindow {
@@ -159,20 +160,6 @@ async function listKeys(s3: S3Client, bucket: string, prefix: string, keep: (key
 }
 
 /**
- * GetObject whose deadline covers the call until the body starts (the body's reading has its own, per chunk): the
- * SDK keeps a call's abort signal on the response stream, so a plain timeout signal would cut a long read short.
- */
-async function getObject(s3: S3Client, bucket: string, key: string, timeoutMs: number, overall?: AbortSignal) {
-  const call = new AbortController();
-  const timer = setTimeout(() => call.abort(new WindowReadTimeoutError(key, timeoutMs)), Math.max(1, Math.floor(timeoutMs)));
-  try {
-    return await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: overall ? AbortSignal.any([call.signal, overall]) : call.signal });
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/**
  * Splits a byte stream into lines (`\n`, a trailing `\r` removed) holding at most `maxLineBytes` of one line: the rest
  * of a longer line is discarded as it arrives and the line is yielded as undefined.
  */
@@ -213,40 +200,6 @@ export async function* splitLines(chunks: AsyncIterable<Buffer>, maxLineBytes: n
   }
 }
 
-/** An error of a read that waited on S3 past its deadline. */
-export class WindowReadTimeoutError extends Error {
-  constructor(key: string, timeoutMs: number) {
-    super(`reading s3 object ${key}: no data for ${timeoutMs} ms`);
-    this.name = 'TimeoutError';
-  }
-}
-
-/**
- * The chunks of `stream`, failing when one takes longer than `timeoutMs` to arrive or `signal` aborts: time spent by
- * the consumer between chunks does not count, only waiting on S3.
- */
-async function* chunksWithDeadline(stream: Readable, key: string, timeoutMs: number, signal?: AbortSignal): AsyncGenerator<Buffer> {
-  const iterator = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  try {
-    for (;;) {
-      signal?.throwIfAborted();
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new WindowReadTimeoutError(key, timeoutMs)), timeoutMs);
-      });
-      try {
-        const next = await Promise.race([iterator.next(), timeout]);
-        if (next.done) return;
-        yield next.value;
-      } finally {
-        clearTimeout(timer);
-      }
-    }
-  } finally {
-    stream.destroy();
-  }
-}
-
 /**
  * Whether an error is the decompressor refusing an object's bytes (zlib's `Z_*` codes: "invalid code lengths set",
  * "unexpected end of file" of a truncated object), not S3 or the network failing (those keep their own codes when
@@ -271,7 +224,7 @@ export async function* readWindowLines(s3: S3Client, source: WindowSource, optio
   const keep = source.keep ?? (() => true);
   for (const prefix of source.prefixes) {
     for (const key of await listKeys(s3, source.bucket, prefix, keep, timeoutMs, options.signal)) {
-      const object = await getObject(s3, source.bucket, key, timeoutMs, options.signal);
+      const object = await getObjectWithDeadline(s3, source.bucket, key, timeoutMs, options.signal);
       const body = object.Body as Readable;
       const stats = options.stats;
       if (stats) {

@@ -29,12 +29,13 @@
  */
 import { createHash } from 'crypto';
 import { Readable } from 'stream';
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, S3Event, S3EventRecord } from 'aws-lambda';
 import {
   DEAD_LETTER_DATA_BYTES, LabelDeadLetter, LabelDropSummary, LabelSource, MAX_DEAD_LETTERS_PER_DROP, parseLabelIngestionEnvironment,
 } from '../contracts/label-ingestion';
+import { chunksWithDeadline, getObjectWithDeadline } from '../aws/s3-read';
 import { labelDayPrefix, LabelRecord, partitionDate } from '../core/datasets';
 import { labelTooLargeProblem, MAX_LABEL_BYTES, parseLabelText } from '../core/labels';
 import { LabelMetrics, MetricDimensions, METRICS_NAMESPACE, toEmf } from '../core/metrics';
@@ -285,7 +286,7 @@ export function createLabelIngestion(props: LabelIngestionProps): LabelIngestion
     const name = `s3-${createHash('sha256').update(`${bucket}/${key}/${record.s3.object.versionId ?? ''}/${record.s3.object.sequencer ?? ''}`).digest('hex').slice(0, 32)}`;
     const batch = startBatch(() => name, { bucket, key });
     const receivedMs = Date.parse(record.eventTime);
-    const object = await getObject(props.s3, bucket, key, timeoutMs);
+    const object = await getObjectWithDeadline(props.s3, bucket, key, timeoutMs);
     const body = object.Body as Readable;
     if ((object.ContentLength ?? 0) > MAX_DROP_BYTES) {
       body.destroy();
@@ -339,42 +340,6 @@ function arrivalMs(receivedMs: number | undefined, nowMs: number): number {
  */
 function modelOf(model: string | undefined, models: readonly string[]): string {
   return model !== undefined && models.includes(model) ? model : UNKNOWN_LABEL_MODEL;
-}
-
-/**
- * GetObject whose deadline covers the call until the body starts: the SDK keeps a call's abort signal on the response
- * stream, so a plain timeout signal would also cut the body's reading short (as runtime/aws/s3-window.ts does).
- */
-async function getObject(s3: S3Client, bucket: string, key: string, timeoutMs: number) {
-  const call = new AbortController();
-  const timer = setTimeout(() => call.abort(new Error(`GetObject of a dropped file: no answer in ${timeoutMs} ms`)), Math.max(1, Math.ceil(timeoutMs)));
-  try {
-    return await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: call.signal });
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** The chunks of a body, failing when one takes longer than `timeoutMs` to arrive (the consumer's time does not count). */
-async function* chunksWithDeadline(body: Readable, key: string, timeoutMs: number): AsyncGenerator<Buffer> {
-  const iterator = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  try {
-    for (;;) {
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`reading dropped file ${key.slice(0, 256)}: no data for ${timeoutMs} ms`)), Math.max(1, Math.ceil(timeoutMs)));
-      });
-      try {
-        const next = await Promise.race([iterator.next(), timeout]);
-        if (next.done) return;
-        yield next.value;
-      } finally {
-        clearTimeout(timer);
-      }
-    }
-  } finally {
-    body.destroy();
-  }
 }
 
 /**

@@ -367,7 +367,7 @@ describe('large drops', () => {
     }, async (client) => {
       const { handler, lines } = await setup({ s3: client, timeoutMs: 300 });
       await expect(handler(s3Event('drops', 'stalled.jsonl'))).rejects.toThrow('label ingestion: 1 dropped files not fully ingested');
-      expect(lines.join('\n')).toMatch(/stalled.jsonl: Error: reading dropped file stalled.jsonl: no data for 300 ms/);
+      expect(lines.join('\n')).toMatch(/stalled.jsonl: TimeoutError: reading s3 object stalled.jsonl: no data for 300 ms/);
     });
   });
 });
