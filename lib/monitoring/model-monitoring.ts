@@ -96,7 +96,7 @@ export interface ModelMonitoringProps {
   readonly maxTopPredictionSharePercent?: number;
   /**
    * Warn when the share of predictions a label reached falls below this, percent (`ModelQualityMonitor.metricCoverage`:
-   * labels of the label window over predictions of the lookback): labels stopped arriving, so quality is blind.
+   * the lookback's predictions with a label by now): labels stopped arriving, so quality is blind.
    * @default - no coverage alarm
    */
   readonly minLabelCoveragePercent?: number;

@@ -159,6 +159,7 @@ const LABEL_COLUMNS: glue.CfnTable.ColumnProperty[] = [
   { name: 'eventtime', type: 'string' },
   { name: 'label', type: 'string', comment: 'The outcome (number, boolean or class name)' },
   { name: 'labeltime', type: 'string' },
+  { name: 'receivedat', type: 'string', comment: 'When the ingestion received the label; the dt partition is its date' },
 ];
 
 /** The period of the delivery alarms' metrics. */

@@ -175,6 +175,7 @@ describe('PredictionLogDataset', () => {
           Columns: [
             { Name: 'schema', Type: 'int' }, { Name: 'requestid', Type: 'string' }, Match.objectLike({ Name: 'entity', Type: 'string' }),
             { Name: 'eventtime', Type: 'string' }, Match.objectLike({ Name: 'label', Type: 'string' }), { Name: 'labeltime', Type: 'string' },
+            Match.objectLike({ Name: 'receivedat', Type: 'string' }),
           ],
         }),
       }),
