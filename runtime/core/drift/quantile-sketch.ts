@@ -238,7 +238,7 @@ export class QuantileSketch {
       if (len < this.capacities[h]) continue;
       if (h + 1 >= this.levels.length) this.addLevel();
       const level = this.levels[h];
-      if (h === 0) level.subarray(0, len).sort(); // levels above 0 are kept sorted by `append`
+      if (h === 0) sortLevel(level, len); // levels above 0 are kept sorted by `append`
       // An odd item out stays at level h, so the total weight is preserved exactly.
       const kept = len % 2;
       const offset = this.flip();
@@ -304,6 +304,26 @@ export class QuantileSketch {
     x ^= x << 5;
     this.coin = x >>> 0;
     return this.coin & 1;
+  }
+}
+
+/**
+ * Sorts `values[0, length)` in place: an insertion sort for the short runs level 0 usually holds (a native typed-array
+ * sort costs more to call than to run on a few items), the native sort beyond.
+ */
+function sortLevel(values: Float64Array, length: number): void {
+  if (length > 32) {
+    values.subarray(0, length).sort();
+    return;
+  }
+  for (let i = 1; i < length; i++) {
+    const value = values[i];
+    let j = i - 1;
+    while (j >= 0 && values[j] > value) {
+      values[j + 1] = values[j];
+      j--;
+    }
+    values[j + 1] = value;
   }
 }
 
