@@ -5,7 +5,7 @@
  * `RoutingTableClient`'s (routing-table.ts).
  */
 import { AttributeValue, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { decodeRoutingItem, DynamoItem, RoutingEntry, RoutingSource, routingKey, timerDelayMs, WeightedVariant } from '../core/routing';
+import { decodeRoutingItem, DynamoItem, LiveRoute, RoutingEntry, RoutingSource, routingKey, timerDelayMs, WeightedVariant } from '../core/routing';
 
 /** Default deadline of one call of `RoutingTableClient` (SDK retries included), milliseconds. */
 export const DEFAULT_ROUTING_TIMEOUT_MS = 2000;
@@ -104,7 +104,7 @@ export interface CachedRoutingSourceProps {
 }
 
 interface Cached {
-  readonly variants: readonly WeightedVariant[] | undefined;
+  readonly route: LiveRoute | undefined;
   /** When the entry was read; after a failed read, when it is due to be read again, less a TTL. */
   readonly readAt: number;
 }
@@ -117,7 +117,7 @@ interface Cached {
 export const FAILED_READ_RETRY_MS = 1000;
 
 /**
- * The gateway's view of the routing table, per Lambda container: each model's weights are read at most once per TTL
+ * The gateway's view of the routing table, per Lambda container: each model's weights (and shadow) are read at most once per TTL
  * (a read absence too), one read in flight per model whatever the concurrency, each read bounded by its own deadline
  * (the longer of `deadlineMs` and the caller's). A caller waits no longer than its own deadline; when it gives up, the
  * read goes on and fills the cache for the next callers. A failed read serves the last weights read (stale beats
@@ -141,8 +141,13 @@ export class CachedRoutingSource implements RoutingSource {
   }
 
   public async variantsOf(model: string, options: { deadlineMs?: number } = {}): Promise<readonly WeightedVariant[] | undefined> {
+    return (await this.routeOf(model, options))?.variants;
+  }
+
+  /** The model's weights and shadow, read as `variantsOf` reads the weights (the shadow comes with them, same cache). */
+  public async routeOf(model: string, options: { deadlineMs?: number } = {}): Promise<LiveRoute | undefined> {
     const cached = this.cache.get(model);
-    if (cached && this.now() - cached.readAt < this.ttlMs) return cached.variants;
+    if (cached && this.now() - cached.readAt < this.ttlMs) return cached.route;
     // Whole milliseconds (AbortSignal.timeout refuses fractions), below Node's timer limit (longer ones fire at once).
     const requested = options.deadlineMs ?? this.deadlineMs;
     const waitMs = requested > 0 ? timerDelayMs(requested) : 0;
@@ -153,22 +158,23 @@ export class CachedRoutingSource implements RoutingSource {
       read = this.read(model, Math.max(waitMs, timerDelayMs(this.deadlineMs))).finally(() => this.inFlight.delete(model));
       this.inFlight.set(model, read);
     }
-    if (!(waitMs >= 1)) return cached?.variants;
+    if (!(waitMs >= 1)) return cached?.route;
     // Each caller waits no longer than its own deadline; the read goes on for the next ones.
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([read, new Promise<void>((resolve) => { timer = setTimeout(resolve, waitMs); })]);
     clearTimeout(timer);
-    return this.cache.get(model)?.variants;
+    return this.cache.get(model)?.route;
   }
 
   /** Reads the model's entry into the cache; on failure keeps what the cache holds and reports the error. */
   private async read(model: string, deadlineMs: number): Promise<void> {
     try {
       const entry = await this.props.table.get(model, { timeoutMs: deadlineMs });
-      this.cache.set(model, { variants: entry?.variants, readAt: this.now() });
+      const route = entry && { variants: entry.variants, ...(entry.shadow ? { shadow: entry.shadow } : {}) };
+      this.cache.set(model, { route, readAt: this.now() });
     } catch (error) {
       // Served stale (or static) until the next read, FAILED_READ_RETRY_MS later (at most a TTL).
-      this.cache.set(model, { variants: this.cache.get(model)?.variants, readAt: this.now() - this.ttlMs + Math.min(this.ttlMs, FAILED_READ_RETRY_MS) });
+      this.cache.set(model, { route: this.cache.get(model)?.route, readAt: this.now() - this.ttlMs + Math.min(this.ttlMs, FAILED_READ_RETRY_MS) });
       try {
         this.props.onError?.(model, error instanceof Error ? error : new Error(String(error)));
       } catch {

@@ -5,8 +5,8 @@
  */
 import { AttributeValue, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import {
-  applyWeightChange, RoutingEntry, RoutingNotFoundError, RoutingSeed, RoutingUpdate, RoutingVersionConflictError, seedUpdates, timerDelayMs,
-  VariantWeights, weightChangeUpdate,
+  applyShadowChange, applyWeightChange, RoutingEntry, RoutingNotFoundError, RoutingSeed, RoutingUpdate, RoutingVersionConflictError, seedUpdates,
+  shadowChangeUpdate, ShadowRouting, timerDelayMs, VariantWeights, weightChangeUpdate,
 } from '../core/routing';
 import { RoutingTableReader } from './routing-reader';
 
@@ -26,6 +26,19 @@ export interface SetWeightsOptions {
    * @default false - every current variant gets a weight, and none other
    */
   readonly replaceVariants?: boolean;
+}
+
+/** Who changes the shadow, why, and against which version. */
+export interface SetShadowOptions {
+  /**
+   * The version the change was decided on: the change fails with `RoutingVersionConflictError` if it moved on.
+   * @default - the version read at the call: still optimistic (a change between that read and the write is refused)
+   */
+  readonly expectedVersion?: number;
+  /** Who: a user, a role, a rollout controller (at most 128 characters). */
+  readonly by: string;
+  /** Why (at most 512 characters). */
+  readonly reason: string;
 }
 
 /**
@@ -64,16 +77,42 @@ export class RoutingTableClient extends RoutingTableReader {
    * `RoutingNotFoundError` (no entry) or `RoutingVersionConflictError` (naming the current version).
    */
   public async setWeights(model: string, weights: VariantWeights, options: SetWeightsOptions): Promise<RoutingEntry> {
+    return this.change(model, options.expectedVersion, (current) => {
+      const next = applyWeightChange(current, weights, { by: options.by, reason: options.reason, at: new Date(this.now()).toISOString() }, options);
+      return { next, update: weightChangeUpdate(current, next) };
+    });
+  }
+
+  /**
+   * Sets a model's shadow (`shadow`: a variant with weight 0 and the percent of requests copied to it; null turns it
+   * off), one version later, recording who, when, why and the shadow before and after in its trail (the weights stay
+   * as they are; the routing sync pushes nothing to SageMaker for it). Returns the new entry. Throws
+   * `RoutingValidationError` (every problem: the variant is not the model's or serves users, the percent is not in
+   * (0, 100], by, reason), `RoutingNotFoundError` or `RoutingVersionConflictError` (naming the current version).
+   */
+  public async setShadow(model: string, shadow: ShadowRouting | null, options: SetShadowOptions): Promise<RoutingEntry> {
+    return this.change(model, options.expectedVersion, (current) => {
+      const next = applyShadowChange(current, shadow, { by: options.by, reason: options.reason, at: new Date(this.now()).toISOString() });
+      return { next, update: shadowChangeUpdate(current, next) };
+    });
+  }
+
+  /**
+   * Reads the entry, checks it is at `expectedVersion` (the version read when absent), and writes the change `make`
+   * builds from it on the condition that the version has not moved since.
+   */
+  private async change(model: string, expectedVersion: number | undefined, make: (current: RoutingEntry) => { next: RoutingEntry; update: RoutingUpdate }): Promise<RoutingEntry> {
     const current = await this.get(model, { consistentRead: true });
     if (!current) throw new RoutingNotFoundError(model);
-    if (current.version !== options.expectedVersion) throw new RoutingVersionConflictError(model, options.expectedVersion, current.version);
-    const next = applyWeightChange(current, weights, { by: options.by, reason: options.reason, at: new Date(this.now()).toISOString() }, options);
+    const expected = expectedVersion ?? current.version;
+    if (current.version !== expected) throw new RoutingVersionConflictError(model, expected, current.version);
+    const { next, update } = make(current);
     try {
-      await this.update(weightChangeUpdate(current, next));
+      await this.update(update);
     } catch (error) {
       if (!isConditionFailed(error)) throw error;
       const now = await this.get(model, { consistentRead: true });
-      throw new RoutingVersionConflictError(model, options.expectedVersion, now?.version);
+      throw new RoutingVersionConflictError(model, expected, now?.version);
     }
     return next;
   }

@@ -35,6 +35,11 @@ export const RoutingAttributes = {
    * variants changed (then the deploy replaces the variants; otherwise it never touches the live weights).
    */
   VARIANT_SET: 'variantSet',
+  /**
+   * The shadow (`ShadowRouting`), a map `{ variant, percent }`; absent when shadowing is off. The gateway reads it; the
+   * routing sync ignores it (SageMaker's weights are the production variants' only).
+   */
+  SHADOW: 'shadow',
 } as const;
 
 /**
@@ -64,7 +69,25 @@ export const RoutingLimits = {
   BY_CHARS: 128,
   /** Longest `reason` of a change, characters. */
   REASON_CHARS: 512,
+  /** Largest shadow percent: every request also goes to the shadow variant. */
+  SHADOW_PERCENT_MAX: 100,
 } as const;
+
+/**
+ * A shadow: a copy of a share of the requests goes to `variant` as well, whose answers are logged and never returned.
+ * The shadow variant is one of the entry's variants with weight 0 (it serves no one): a variant that answers users
+ * is compared by its own metrics, not shadowed, and a weight change that gives the shadow variant traffic is refused
+ * until the shadow is turned off (`RoutingTableClient.setShadow(model, null, …)`).
+ */
+export interface ShadowRouting {
+  /** The variant that gets the copies: one of the entry's variants, with weight 0. */
+  readonly variant: string;
+  /**
+   * Share of requests copied to it, percent, in (0, 100]: chosen by a consistent hash of the request id, so a retried
+   * request id is shadowed alike.
+   */
+  readonly percent: number;
+}
 
 /** Weights by variant name, as an operator writes them (`{ champion: 90, challenger: 10 }`). */
 export type VariantWeights = Readonly<Record<string, number>>;
@@ -92,6 +115,20 @@ export interface RoutingChange {
   readonly from: VariantWeights;
   /** The weights after. */
   readonly to: VariantWeights;
+  /**
+   * A change of the shadow (`RoutingTableClient.setShadow`; its `from` and `to` weights are then equal): the shadow
+   * before and after, each absent when shadowing was (or is now) off.
+   * @default - the change left the shadow as it was
+   */
+  readonly shadow?: ShadowChange;
+}
+
+/** The shadow before and after a change; each absent when shadowing was, or is now, off. */
+export interface ShadowChange {
+  /** @default - shadowing was off */
+  readonly from?: ShadowRouting;
+  /** @default - shadowing is now off */
+  readonly to?: ShadowRouting;
 }
 
 /** A model's routing item. */
@@ -108,14 +145,27 @@ export interface RoutingEntry {
    */
   readonly endpointName?: string;
   /**
+   * The shadow: a share of requests copied to a variant that serves no one, its answers logged, never returned.
+   * @default - none: no request is copied
+   */
+  readonly shadow?: ShadowRouting;
+  /**
    * The last changes, oldest first: at most `RoutingLimits.TRAIL_ENTRIES` entries and `RoutingLimits.TRAIL_BYTES`
    * bytes; older changes are dropped.
    */
   readonly trail: readonly RoutingChange[];
 }
 
+/** What the gateway routes by: a model's current weights and its shadow. */
+export interface LiveRoute {
+  /** The variants and their weights, in assignment order. */
+  readonly variants: readonly WeightedVariant[];
+  /** @default - no shadow */
+  readonly shadow?: ShadowRouting;
+}
+
 /**
- * Where the gateway reads a model's current weights. Never throws.
+ * Where the gateway reads a model's current weights (and shadow). Never throws.
  */
 export interface RoutingSource {
   /**
@@ -124,6 +174,11 @@ export interface RoutingSource {
    * @param options.deadlineMs longest wait for a read of the table, milliseconds (the implementation's default when absent)
    */
   variantsOf(model: string, options?: { deadlineMs?: number }): Promise<readonly WeightedVariant[] | undefined>;
+  /**
+   * The current weights and shadow of `model`, on the terms of `variantsOf`.
+   * @default - `variantsOf`: the source knows no shadow
+   */
+  routeOf?(model: string, options?: { deadlineMs?: number }): Promise<LiveRoute | undefined>;
 }
 
 /** A weight change (or a seed) that breaks the rules; `problems` lists every problem found. */
@@ -212,6 +267,26 @@ export function weightChangeProblems(weights: VariantWeights, currentVariants?: 
   return problems;
 }
 
+/**
+ * Every problem of `shadow` as the shadow of a model whose variants are `variants`: the variant is not one of them,
+ * or serves users (weight > 0); the percent is not a number in (0, 100].
+ */
+export function shadowProblems(shadow: ShadowRouting, variants: readonly WeightedVariant[]): string[] {
+  const problems: string[] = [];
+  const name: unknown = shadow?.variant;
+  const percent: unknown = shadow?.percent;
+  const current = variants.find((v) => v.name === name);
+  if (typeof name !== 'string' || name.length === 0) problems.push('the shadow variant is not named: give --variant <name>, one of the model\'s variants');
+  else if (!current) problems.push(`shadow variant ${quote(name)} is not one of the model's variants (${variants.map((v) => v.name).join(', ')})`);
+  else if (current.weight > 0) {
+    problems.push(`shadow variant ${quote(name)} serves users (weight ${current.weight}): a shadow serves no one; set its weight to 0 first, or compare it by its own metrics`);
+  }
+  if (typeof percent !== 'number' || !Number.isFinite(percent) || percent <= 0 || percent > RoutingLimits.SHADOW_PERCENT_MAX) {
+    problems.push(`shadow percent ${quote(String(percent))} is not a number in (0, ${RoutingLimits.SHADOW_PERCENT_MAX}]: the share of requests copied to the shadow, e.g. 10`);
+  }
+  return problems;
+}
+
 /** Problems of the who and why of a change. */
 export function changeAuthorProblems(by: string, reason: string): string[] {
   const problems: string[] = [];
@@ -272,9 +347,35 @@ export function applyWeightChange(entry: RoutingEntry, weights: VariantWeights, 
   const problems = [...weightChangeProblems(weights, options.replaceVariants ? undefined : names), ...changeAuthorProblems(author.by, author.reason)];
   if (problems.length > 0) throw new RoutingValidationError(entry.model, problems);
   const variants = names.map((name) => ({ name, weight: weights[name] }));
+  if (entry.shadow) {
+    const kept = shadowProblems(entry.shadow, variants);
+    if (kept.length > 0) {
+      throw new RoutingValidationError(entry.model, [...kept.map((p) => `with the shadow on, ${p}`),
+        'turn the shadow off first (npm run route -- shadow <model> --off), then change the weights']);
+    }
+  }
   const version = entry.version + 1;
   const change: RoutingChange = { version, at: author.at, by: author.by, reason: author.reason, from: weightsOf(entry.variants), to: weightsOf(variants) };
   return { ...entry, version, variants, trail: appendToTrail(entry.trail, change) };
+}
+
+/**
+ * The entry after setting its shadow to `shadow` (null: off), one version later, the change in its trail (weights
+ * unchanged: `from` and `to` equal, `shadow` says what changed). Throws `RoutingValidationError` listing every problem
+ * (`shadowProblems`, by and reason).
+ */
+export function applyShadowChange(entry: RoutingEntry, shadow: ShadowRouting | null, author: ChangeAuthor): RoutingEntry {
+  const problems = [...(shadow === null ? [] : shadowProblems(shadow, entry.variants)), ...changeAuthorProblems(author.by, author.reason)];
+  if (problems.length > 0) throw new RoutingValidationError(entry.model, problems);
+  const version = entry.version + 1;
+  const to = shadow === null ? undefined : { variant: shadow.variant, percent: shadow.percent };
+  const weights = weightsOf(entry.variants);
+  const change: RoutingChange = {
+    version, at: author.at, by: author.by, reason: author.reason, from: weights, to: weights,
+    shadow: { ...(entry.shadow ? { from: entry.shadow } : {}), ...(to ? { to } : {}) },
+  };
+  const { shadow: _previous, ...rest } = entry;
+  return { ...rest, version, ...(to ? { shadow: to } : {}), trail: appendToTrail(entry.trail, change) };
 }
 
 /** What a new entry is seeded with. */
@@ -313,6 +414,11 @@ export type DynamoItem = Readonly<Record<string, DynamoValue>>;
 const number = (n: number): DynamoValue => ({ N: String(n) });
 const weightsMap = (weights: VariantWeights): DynamoValue => ({ M: Object.fromEntries(Object.entries(weights).map(([k, w]) => [k, number(w)])) });
 
+/** A shadow as stored. */
+export function encodeShadow(shadow: ShadowRouting): DynamoValue {
+  return { M: { variant: { S: shadow.variant }, percent: number(shadow.percent) } };
+}
+
 /** A list of variants as stored. */
 export function encodeVariants(variants: readonly WeightedVariant[]): DynamoValue {
   return { L: variants.map((v) => ({ M: { name: { S: v.name }, weight: number(v.weight) } })) };
@@ -331,6 +437,9 @@ function encodeChange(c: StoredChange): DynamoValue {
       ...(c.version === undefined ? {} : { version: number(c.version) }),
       ...(c.from === undefined ? {} : { from: weightsMap(c.from) }),
       ...(c.at === undefined ? {} : { at: { S: c.at } }),
+      ...(c.shadow === undefined ? {} : {
+        shadow: { M: { ...(c.shadow.from ? { from: encodeShadow(c.shadow.from) } : {}), ...(c.shadow.to ? { to: encodeShadow(c.shadow.to) } : {}) } },
+      }),
     },
   };
 }
@@ -362,6 +471,11 @@ function readWeights(value: DynamoValue | undefined, what: string): Record<strin
   return Object.fromEntries(Object.entries(value.M).map(([name, w]) => [name, readNumber(w, `${what}.${name}`)]));
 }
 
+function readShadow(value: DynamoValue, what: string): ShadowRouting {
+  if (!value.M) throw new Error(`${what} is not a map`);
+  return { variant: readString(value.M.variant, `${what}.variant`), percent: readNumber(value.M.percent, `${what}.percent`) };
+}
+
 /**
  * Decodes a stored routing item (a GetItem result or a stream image). Throws naming the first malformed attribute;
  * an entry whose weights break the rules (none positive, negative) is malformed too, so readers never serve it.
@@ -383,6 +497,9 @@ export function decodeRoutingItem(item: DynamoItem): RoutingEntry {
   for (const [i, c] of stored.entries()) {
     const at = c.M?.at;
     const to = readWeights(c.M?.to, `${A.TRAIL}[${i}].to`);
+    const shadow = c.M?.shadow;
+    const shadowFrom = shadow?.M?.from;
+    const shadowTo = shadow?.M?.to;
     trail.push({
       // Every change is one version: a change stored without one (a deploy's) is the one its place implies.
       version: c.M?.version === undefined ? version - (stored.length - 1 - i) : readNumber(c.M.version, `${A.TRAIL}[${i}].version`),
@@ -391,14 +508,25 @@ export function decodeRoutingItem(item: DynamoItem): RoutingEntry {
       reason: readString(c.M?.reason, `${A.TRAIL}[${i}].reason`),
       from: c.M?.from === undefined ? { ...trail.at(-1)?.to } : readWeights(c.M.from, `${A.TRAIL}[${i}].from`),
       to,
+      ...(shadow === undefined ? {} : {
+        shadow: {
+          ...(shadowFrom === undefined ? {} : { from: readShadow(shadowFrom, `${A.TRAIL}[${i}].shadow.from`) }),
+          ...(shadowTo === undefined ? {} : { to: readShadow(shadowTo, `${A.TRAIL}[${i}].shadow.to`) }),
+        },
+      }),
     });
   }
   const endpoint = item[A.ENDPOINT];
+  const storedShadow = item[A.SHADOW];
+  const shadow = storedShadow === undefined ? undefined : readShadow(storedShadow, A.SHADOW);
+  const shadowIssues = shadow ? shadowProblems(shadow, variants) : [];
+  if (shadowIssues.length > 0) throw new Error(`${A.SHADOW}: ${shadowIssues.join('; ')}`);
   return {
     model,
     version,
     variants,
     ...(endpoint === undefined ? {} : { endpointName: readString(endpoint, A.ENDPOINT) }),
+    ...(shadow === undefined ? {} : { shadow }),
     trail,
   };
 }
@@ -454,6 +582,8 @@ export function seedUpdates(seed: RoutingSeed): RoutingSeedUpdates {
     Key: routingKey(seed.model),
     ExpressionAttributeNames: { '#v': A.VARIANTS, '#ver': A.VERSION, '#t': A.TRAIL, '#s': A.VARIANT_SET, '#e': A.ENDPOINT },
   };
+  // New variants end a shadow: the shadow variant may be gone, or serve users now.
+  const replaceNames = { ...common.ExpressionAttributeNames, '#sh': A.SHADOW };
   const values = {
     ':v': encodeVariants(variants), ':s': { S: variantSetOf(names) },
     ...(seed.endpointName === undefined ? {} : { ':e': { S: seed.endpointName } }),
@@ -466,7 +596,8 @@ export function seedUpdates(seed: RoutingSeed): RoutingSeedUpdates {
   return {
     replaceVariants: {
       ...common,
-      UpdateExpression: `SET #v = :v, #s = :s, #ver = #ver + :one, #t = list_append(#t, :t)${endpoint.set}${endpoint.remove}`,
+      ExpressionAttributeNames: replaceNames,
+      UpdateExpression: `SET #v = :v, #s = :s, #ver = #ver + :one, #t = list_append(#t, :t)${endpoint.set} REMOVE #sh${endpoint.remove.replace(' REMOVE', ',')}`,
       ConditionExpression: 'attribute_exists(#s) AND #s <> :s',
       ExpressionAttributeValues: { ...values, ':one': number(1), ':t': { L: [encodeChange(replaced)] } },
     },
@@ -492,6 +623,23 @@ export function weightChangeUpdate(current: RoutingEntry, next: RoutingEntry): R
     ExpressionAttributeNames: { '#v': A.VARIANTS, '#s': A.VARIANT_SET, '#ver': A.VERSION, '#t': A.TRAIL },
     ExpressionAttributeValues: {
       ':v': encodeVariants(next.variants), ':s': { S: variantSetOf(next.variants.map((v) => v.name)) }, ':next': number(next.version), ':t': encodeTrail(next.trail), ':expected': number(current.version),
+    },
+  };
+}
+
+/**
+ * The UpdateItem that moves `current` to `next` (`applyShadowChange`): the shadow (set, or removed when off), version
+ * and trail, on the condition that the stored version is still `current.version`. Weights and endpoint are left alone.
+ */
+export function shadowChangeUpdate(current: RoutingEntry, next: RoutingEntry): RoutingUpdate {
+  const A = RoutingAttributes;
+  return {
+    Key: routingKey(current.model),
+    UpdateExpression: next.shadow ? 'SET #sh = :sh, #ver = :next, #t = :t' : 'SET #ver = :next, #t = :t REMOVE #sh',
+    ConditionExpression: '#ver = :expected',
+    ExpressionAttributeNames: { '#sh': A.SHADOW, '#ver': A.VERSION, '#t': A.TRAIL },
+    ExpressionAttributeValues: {
+      ...(next.shadow ? { ':sh': encodeShadow(next.shadow) } : {}), ':next': number(next.version), ':t': encodeTrail(next.trail), ':expected': number(current.version),
     },
   };
 }
