@@ -14,6 +14,7 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { OnlineAttributes } from '../../lib/features/spec';
 import { RoutingAttributes } from '../../runtime/core/routing';
+import { RolloutAttributes } from '../../runtime/contracts/rollout';
 
 /** A running local service. */
 export interface LocalService {
@@ -136,6 +137,16 @@ export async function createRoutingTable(dynamo: DynamoDBClient, tableName: stri
   await dynamo.send(new CreateTableCommand({
     TableName: tableName, BillingMode: 'PAY_PER_REQUEST',
     KeySchema: [{ AttributeName: pk, KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: pk, AttributeType: 'S' }],
+  }));
+}
+
+/** Creates a rollout table as `CanaryRollout` declares it (partition key `model`, sort key `rolloutId`, strings; on demand). */
+export async function createRolloutTable(dynamo: DynamoDBClient, tableName: string): Promise<void> {
+  const [pk, sk] = [RolloutAttributes.MODEL, RolloutAttributes.ROLLOUT_ID];
+  await dynamo.send(new CreateTableCommand({
+    TableName: tableName, BillingMode: 'PAY_PER_REQUEST',
+    KeySchema: [{ AttributeName: pk, KeyType: 'HASH' }, { AttributeName: sk, KeyType: 'RANGE' }],
+    AttributeDefinitions: [{ AttributeName: pk, AttributeType: 'S' }, { AttributeName: sk, AttributeType: 'S' }],
   }));
 }
 
