@@ -16,6 +16,7 @@ import { MaterializerVariables } from '../runtime/contracts/materializer';
 import { ModelBackendVariables } from '../runtime/contracts/model-backend';
 import { SharedVariables } from '../runtime/contracts/shared';
 import { RoutingVariables } from '../runtime/contracts/routing';
+import { RolloutVariables } from '../runtime/contracts/rollout';
 
 const ROOT = path.join(__dirname, '..');
 const CONTRACTS = path.join(ROOT, 'runtime', 'contracts');
@@ -42,7 +43,7 @@ describe('contract modules', () => {
 
   test('there is one per deployable', () => {
     const names = contracts.map((f) => path.basename(f, '.ts'));
-    expect(names).toEqual(expect.arrayContaining(['environment', 'gateway', 'materializer', 'inference-server', 'model-backend', 'routing', 'degrade', 'drift', 'label-ingestion', 'label-join']));
+    expect(names).toEqual(expect.arrayContaining(['environment', 'gateway', 'materializer', 'inference-server', 'model-backend', 'routing', 'degrade', 'drift', 'label-ingestion', 'label-join', 'rollout']));
   });
 
   test.each(contracts.map((f) => [path.relative(ROOT, f)]))('%s imports no package and no Node builtin (nothing from aws-cdk-lib)', async (file) => {
@@ -63,6 +64,7 @@ describe('names that cross the lib/runtime boundary', () => {
     ...Object.values(GatewayVariables), ...Object.values(MaterializerVariables), ...Object.values(ServerVariables),
     ...Object.values(ModelBackendVariables), ...Object.values(RoutingVariables), ...Object.values(SharedVariables),
     ...Object.values(DegradeVariables), ...Object.values(DriftVariables), ...Object.values(LabelIngestionVariables), ...Object.values(LabelJoinVariables),
+    ...Object.values(RolloutVariables),
   ])].filter((name) => !GENERIC_NAMES.has(name));
   const files = ['lib', 'runtime', 'bin', 'scripts', 'build', 'examples'].flatMap((dir) => sourcesUnder(path.join(ROOT, dir)))
     .filter((f) => !f.startsWith(CONTRACTS + path.sep));
