@@ -7,6 +7,14 @@
  *   consistently hashed variant → on timeout, error or an open breaker: the configured fallback, marked
  *   `fallback: true` and counted — never an unmarked default.
  *
+ * Shadow: when the routing table names a shadow (`ShadowRouting`), a share of the requests (by a hash of the request id)
+ * also go, with the same model inputs and the same deadline, to the shadow variant, at the same time as to the
+ * assigned one. The caller only ever gets the assigned variant's answer (or the fallback); the shadow's answer is
+ * logged as its own record (`shadow: true`) and measured (`ShadowMetrics`), and it touches neither the breaker, nor
+ * admission, nor the fallback decision. Lambda cannot work after it answers, so the answer waits for the shadow too,
+ * at most until the request's deadline: a shadowed request takes max(assigned, shadow), bounded by the deadline
+ * (`ShadowWaitMs` is that cost). A prediction-cache hit, or a fallback decided before the model call, copies nothing.
+ *
  * Every answer (model or fallback) is written to the prediction log. Every refusal and fallback carries a stable
  * reason code (`GatewayCode`); the detail behind it (an SDK message, a table name) goes to the gateway's log only.
  * One metrics line per request holds its outcome and where its time went. The stored feature values served, by status
@@ -17,14 +25,14 @@ import { FEATURE_REF_SEPARATOR, FeatureStatus, FeatureViewSpec, joinKeysOf, Mode
 import { AdmissionController, AdmissionOptions, CallOutcome } from './admission';
 import { CircuitBreaker, CircuitBreakerOptions } from './circuit-breaker';
 import { GatewayCode } from './gateway-codes';
-import { DEFAULT_VARIANT, FeatureServingMetrics, GatewayMetrics, MetricDatum, MetricDimensions } from './metrics';
-import { ModelCallError, ModelFailureKind, ModelInvoker } from './model-call';
+import { DEFAULT_VARIANT, FeatureServingMetrics, GatewayMetrics, MetricDatum, MetricDimensions, ShadowMetrics } from './metrics';
+import { ModelAnswer, ModelCall, ModelCallError, ModelFailureKind, ModelInvoker } from './model-call';
 import { parsePredictRequest, PredictRequest } from './predict-request';
 import { PREDICTION_LOG_SCHEMA, PredictionLogSink } from './prediction-log';
 import { levelOfTier, PRIORITY_TIERS, PriorityTierName } from './tiers';
 import { TtlCache } from './ttl-cache';
-import { RoutingSource } from './routing';
-import { assignVariant, WeightedVariant } from './variant-assignment';
+import { LiveRoute, RoutingSource } from './routing';
+import { assignVariant, bucketOf, WeightedVariant } from './variant-assignment';
 
 /** Gateway configuration: plain JSON, produced by the GatewayCore construct (env `GATEWAY_CONFIG`). */
 export interface GatewayConfig {
@@ -175,6 +183,8 @@ interface Timings {
   model?: number;
   log?: number;
   serialization?: number;
+  /** How long the answer waited for the shadow after the assigned variant's call ended. */
+  shadowWait?: number;
 }
 
 /** One request on its way through the gateway. */
@@ -201,6 +211,9 @@ type ModelStep =
 const JSON_HEADERS = { 'content-type': 'application/json' };
 /** Refuses bytes that are not UTF-8 rather than replacing them. */
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A shadow call's end: its answer, or why there is none; never a rejection. */
+type ShadowResult = { readonly answer: ModelAnswer; readonly latencyMs: number } | { readonly error: ModelCallError };
 
 /** The metric counting the feature values served with each status. */
 const SERVING_METRIC_OF_STATUS: Record<FeatureStatus, string> = {
@@ -331,7 +344,7 @@ export class GatewayCore {
       return { outputs: this.config.fallbackOutputs, fallbackReason: code, ...extra };
     };
     const remaining = () => this.config.deadlineMs - (performance.now() - state.started);
-    const variant = await this.variantOf(body.userId, remaining, state);
+    const { variant, shadowVariant } = await this.variantOf(body.userId, remaining, state);
     let stored;
     try {
       stored = await this.readStoredFeatures(body, state, remaining);
@@ -350,12 +363,26 @@ export class GatewayCore {
     const remainingMs = remaining();
     if (remainingMs < MIN_MODEL_BUDGET_MS) return fallback(GatewayCode.DEADLINE_SPENT, { features, statuses });
     if (!this.breaker.tryAcquire()) return fallback(GatewayCode.CIRCUIT_OPEN, { features, statuses });
+    const call: ModelCall = {
+      inputs: { [this.config.inputName]: { shape: [1, row.length], data: row } },
+      deadlineMs: remainingMs, priority: levelOfTier(tier), targetVariant: variant, requestId: state.requestId,
+    };
+    // Started before the assigned variant's call, so both run at once; it cannot throw (`ShadowResult`).
+    const shadow = shadowVariant === undefined ? undefined : this.callShadow({ ...call, targetVariant: shadowVariant });
+    const step = await this.callModel(call, tier, cacheKey, { features, statuses }, state);
+    if (shadow) await this.awaitShadow(shadow, shadowVariant!, step, { body, tier, features }, remaining, state);
+    return step;
+  }
+
+  /** The assigned variant's call: its answer, the fallback its failure calls for, or `refused`. Feeds breaker and admission. */
+  private async callModel(call: ModelCall, tier: PriorityTierName, cacheKey: string,
+    served: { features: Record<string, unknown>; statuses: Record<string, FeatureStatus> }, state: RequestState): Promise<ModelStep> {
+    const { features, statuses } = served;
+    const remainingMs = call.deadlineMs;
+    const variant = call.targetVariant;
     const modelStarted = performance.now();
     try {
-      const answer = await this.ports.model.invoke({
-        inputs: { [this.config.inputName]: { shape: [1, row.length], data: row } },
-        deadlineMs: remainingMs, priority: levelOfTier(tier), targetVariant: variant, requestId: state.requestId,
-      });
+      const answer = await this.ports.model.invoke(call);
       this.breaker.onSuccess();
       state.callOutcome = CallOutcome.ANSWERED;
       const result = { outputs: answer.outputs, variant: answer.variant ?? variant };
@@ -371,28 +398,90 @@ export class GatewayCore {
       }
       if (failure.kind === ModelFailureKind.ERROR) this.logDetail(state, GatewayCode.MODEL_ERROR, failure);
       if (failure.kind === ModelFailureKind.OVERLOADED && !this.admission.isProtected(tier)) return { refused: true };
-      return fallback(CODE_OF_FAILURE[failure.kind], { features, statuses, modelFailed: true });
+      return { outputs: this.config.fallbackOutputs, fallbackReason: CODE_OF_FAILURE[failure.kind], features, statuses, modelFailed: true };
     } finally {
       state.timings.model = performance.now() - modelStarted;
+    }
+  }
+
+  /** Calls the shadow variant; the promise never rejects: a failure is its `error`. */
+  private callShadow(call: ModelCall): Promise<ShadowResult> {
+    const started = performance.now();
+    return Promise.resolve()
+      .then(() => this.ports.model.invoke(call))
+      .then((answer) => ({ answer, latencyMs: performance.now() - started }),
+        (e) => ({ error: e instanceof ModelCallError ? e : new ModelCallError(ModelFailureKind.ERROR, (e as Error)?.message ?? String(e)) }));
+  }
+
+  /**
+   * Waits for the shadow at most until the request's deadline, then logs its answer as its own record (`shadow: true`)
+   * and emits its `ShadowMetrics` line (a missed deadline or a failure counts as `ShadowFailures`). Never throws and
+   * never changes `step`: what goes wrong here goes to the gateway's log.
+   */
+  private async awaitShadow(shadow: Promise<ShadowResult>, variant: string, step: ModelStep,
+    request: { body: PredictRequest; tier: PriorityTierName; features: Record<string, unknown> }, remaining: () => number, state: RequestState): Promise<void> {
+    const waitStarted = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    const result = await Promise.race([shadow, new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), Math.max(0, Math.floor(remaining()))); })]);
+    clearTimeout(timer);
+    state.timings.shadowWait = performance.now() - waitStarted;
+    try {
+      const ended = result ?? { error: new ModelCallError(ModelFailureKind.TIMEOUT, 'no answer within the request\'s deadline') };
+      const metrics = [count(ShadowMetrics.SHADOW_REQUESTS), count(ShadowMetrics.SHADOW_FAILURES, 'error' in ended ? 1 : 0), ms(ShadowMetrics.SHADOW_WAIT_MS, state.timings.shadowWait)];
+      if ('error' in ended) {
+        this.logDetail(state, CODE_OF_FAILURE[ended.error.kind], new ModelCallError(ended.error.kind, `shadow variant '${variant}': ${ended.error.message}`));
+      } else {
+        metrics.push(ms(ShadowMetrics.SHADOW_LATENCY_MS, ended.latencyMs));
+        const divergence = step.refused || step.fallbackReason !== undefined ? undefined : divergenceOf(step.outputs, ended.answer.outputs);
+        if (divergence !== undefined) metrics.push({ name: ShadowMetrics.SHADOW_DIVERGENCE, value: divergence, unit: 'None' });
+        this.ports.predictionLog?.write({
+          schema: PREDICTION_LOG_SCHEMA, ts: new Date(this.now()).toISOString(), requestId: state.requestId, model: this.config.model,
+          modelVersion: this.config.modelVersions?.[variant] || this.config.modelVersion, variant, entity: request.body.entity,
+          features: request.features, outputs: ended.answer.outputs, latencyMs: Math.round(ended.latencyMs * 100) / 100, fallback: false,
+          tier: request.tier, shadow: true,
+        });
+      }
+      this.ports.metrics?.({ [MetricDimensions.MODEL]: this.config.model, [MetricDimensions.VARIANT]: variant }, metrics);
+    } catch (e) {
+      this.logDetail(state, GatewayCode.INTERNAL_ERROR, e); // a failing log or metrics port: the shadow never surfaces
     }
   }
 
   /**
    * The variant of a user: a consistent hash of its stable id against the current weights (the routing table's, or
    * the configured ones when there is no table or nothing could be read). Without a user id, none: the backend
-   * routes by its own weights (a SageMaker endpoint's follow the routing table).
+   * routes by its own weights (a SageMaker endpoint's follow the routing table). And the shadow variant this request
+   * is copied to, if any: the table's shadow (only when its weights are followed), for `percent` % of request ids,
+   * never the variant the request is assigned to.
    */
-  private async variantOf(userId: string | undefined, remaining: () => number, state: RequestState): Promise<string | undefined> {
-    if (!userId) return undefined;
-    const live = await this.ports.routing?.variantsOf(this.config.model, { deadlineMs: Math.min(MAX_ROUTING_READ_MS, remaining() / 4) });
+  private async variantOf(userId: string | undefined, remaining: () => number, state: RequestState): Promise<{ variant?: string; shadowVariant?: string }> {
+    const live = await this.liveRoute(userId !== undefined, remaining);
     let variants: readonly WeightedVariant[] | undefined = this.config.variants;
-    if (live?.length) {
+    let followed = false;
+    if (live?.variants.length) {
       // Weights for other variants than those deployed (a variant renamed before the table followed) would send users
       // to a variant that does not exist: every such call an error, the breaker open for everyone.
-      if (!variants || sameNames(live, variants)) variants = live;
-      else state.routingIgnored = true;
+      if (!variants || sameNames(live.variants, variants)) {
+        variants = live.variants;
+        followed = true;
+      } else state.routingIgnored = true;
     }
-    return variants?.length ? assignVariant(userId, variants, this.config.model) : undefined;
+    const variant = userId && variants?.length ? assignVariant(userId, variants, this.config.model) : undefined;
+    const shadow = followed ? live?.shadow : undefined;
+    const copied = shadow && shadow.variant !== variant && bucketOf(state.requestId, `${this.config.model}/shadow`) * 100 < shadow.percent;
+    return { variant, shadowVariant: copied ? shadow.variant : undefined };
+  }
+
+  /**
+   * The routing table's weights and shadow, within the request's share of the deadline. A source that knows no shadow
+   * is read only for a request with a user id (one without is assigned by the backend).
+   */
+  private async liveRoute(hasUser: boolean, remaining: () => number): Promise<LiveRoute | undefined> {
+    const routing = this.ports.routing;
+    const options = { deadlineMs: Math.min(MAX_ROUTING_READ_MS, remaining() / 4) };
+    if (routing?.routeOf) return routing.routeOf(this.config.model, options);
+    const variants = hasUser ? await routing?.variantsOf(this.config.model, options) : undefined;
+    return variants && { variants };
   }
 
   /** The stored features of the request's entity (one round trip within the deadline); none when the model reads none. */
@@ -481,7 +570,7 @@ export class GatewayCore {
     if (options.answered) {
       const total = performance.now() - state.started;
       time(GatewayMetrics.LATENCY_MS, total);
-      time(GatewayMetrics.OVERHEAD_MS, total - (timings.features ?? 0) - (timings.model ?? 0));
+      time(GatewayMetrics.OVERHEAD_MS, total - (timings.features ?? 0) - (timings.model ?? 0) - (timings.shadowWait ?? 0));
     }
     const stats = this.ports.predictionLog?.stats;
     if (stats) {
@@ -545,6 +634,22 @@ function sameNames(a: readonly WeightedVariant[], b: readonly WeightedVariant[])
 
 function count(name: string, value = 1): MetricDatum {
   return { name, value, unit: 'Count' };
+}
+
+function ms(name: string, value: number): MetricDatum {
+  return { name, value: Math.round(value * 1000) / 1000, unit: 'Milliseconds' };
+}
+
+/**
+ * |shadow − served| on the first element of the served answer's first output; undefined when the shadow lacks that
+ * output or either value is not a finite number.
+ */
+export function divergenceOf(served: Record<string, readonly unknown[]>, shadow: Record<string, readonly unknown[]>): number | undefined {
+  const name = Object.keys(served)[0];
+  if (name === undefined || !Object.hasOwn(shadow, name)) return undefined;
+  const a = served[name]?.[0];
+  const b = shadow[name]?.[0];
+  return typeof a === 'number' && typeof b === 'number' && Number.isFinite(a) && Number.isFinite(b) ? Math.abs(b - a) : undefined;
 }
 
 /** Waits for `promise` at most `ms` milliseconds; its failure is not the caller's (the sink counts it). */

@@ -164,6 +164,31 @@ export const GatewayMetrics = {
   ROUTING_WEIGHTS_IGNORED: 'RoutingWeightsIgnored',
 } as const;
 
+/**
+ * Metric names of the gateway's shadow calls (dimensions: Model, Variant = the shadow variant), one line per request
+ * copied to the shadow: what a rollout's shadow exit criteria read. Requests compared: `SampleCount` of
+ * `SHADOW_DIVERGENCE`; divergence: its `Average` (or a percentile); the shadow's latency: `p99` of `SHADOW_LATENCY_MS`
+ * against the served variant's `ModelLatencyMs`; its failure rate: `Sum(SHADOW_FAILURES) / Sum(SHADOW_REQUESTS)`.
+ */
+export const ShadowMetrics = {
+  /** Requests copied to the shadow variant (one per shadow call). */
+  SHADOW_REQUESTS: 'ShadowRequests',
+  /** Shadow calls that failed or did not answer within the request's deadline: 1, or 0 when it answered (Average is the failure rate). */
+  SHADOW_FAILURES: 'ShadowFailures',
+  /** The shadow call's latency, milliseconds (answered calls only). */
+  SHADOW_LATENCY_MS: 'ShadowLatencyMs',
+  /**
+   * |shadow − served| on the first element of the served answer's first output (in the model's output order), per
+   * request where both the served variant and the shadow answered with a finite number there (not a fallback).
+   */
+  SHADOW_DIVERGENCE: 'ShadowDivergence',
+  /**
+   * How long the answer waited for the shadow after the served variant had answered, milliseconds (0 when the shadow
+   * was first): the latency shadowing adds, bounded by the request's deadline.
+   */
+  SHADOW_WAIT_MS: 'ShadowWaitMs',
+} as const;
+
 /** The dimension sets `toEmf` publishes: the full set, plus the first dimension alone when there are several. */
 export function dimensionSets(names: readonly string[]): string[][] {
   return names.length > 1 ? [[...names], [names[0]]] : [[...names]];

@@ -34,6 +34,12 @@ export interface PredictionLogRecord {
   readonly fallback: boolean;
   /** Priority tier of the caller. */
   readonly tier?: string;
+  /**
+   * True for a shadow's answer (gateway): the same request's inputs sent to the shadow variant (`variant`), logged
+   * beside the answer served (same `requestId` and features), never returned to the caller.
+   * @default - absent: the answer the caller got
+   */
+  readonly shadow?: boolean;
 }
 
 /** Where prediction-log lines go. Implementations must not block the request path: `write` only enqueues. */
