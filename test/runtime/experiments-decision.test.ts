@@ -69,5 +69,10 @@ test('bad snapshots are refused with the problem named', () => {
   expect(() => decideExperiment({ ...mature, secondary: [{ name: 'conversion', pValue: 0.5 }] })).toThrow(/names must be unique/);
   expect(() => decideExperiment({ ...mature, falseDiscoveryRate: 0 })).toThrow(/falseDiscoveryRate/);
   expect(() => decideExperiment({ ...mature, minimumDurationMs: -1 })).toThrow(/minimumDurationMs/);
-  expect(() => decideExperiment({ ...mature, primary: { ...mature.primary, pValue: NaN } })).toThrow(/pValues\[0\]/);
+  // Caught up front, not only once mature: a NaN would otherwise compare as "old enough" or "large enough".
+  const young = { ...mature, nowMs: START + DAY };
+  expect(() => decideExperiment({ ...young, primary: { ...mature.primary, pValue: NaN } })).toThrow(/conversion.pValue must be between 0 and 1/);
+  expect(() => decideExperiment({ ...mature, nowMs: NaN })).toThrow(/nowMs must be a finite number/);
+  expect(() => decideExperiment({ ...mature, samplesPerArm: [4000, NaN] })).toThrow(/samplesPerArm\[1\]/);
+  expect(() => decideExperiment({ ...young, primary: { ...mature.primary, difference: Infinity } })).toThrow(/primary.difference/);
 });

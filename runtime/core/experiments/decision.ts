@@ -2,7 +2,7 @@
  * The decision of an A/B experiment at one look, from the always-valid p-values of its metrics, its guardrails, its
  * age and its sample. Pure: the caller carries the sequential states (sequential.ts) from look to look.
  */
-import { requireNonNegative, requireProbability } from './checks';
+import { requireFinite, requireNonNegative, requireProbability } from './checks';
 import { benjaminiHochberg } from './multiple-testing';
 import { GuardrailState } from './sequential';
 
@@ -94,10 +94,17 @@ export function decideExperiment(snapshot: ExperimentSnapshot): ExperimentDecisi
   requireNonNegative(where, 'requiredSamplesPerArm', snapshot.requiredSamplesPerArm);
   const q = snapshot.falseDiscoveryRate ?? 0.05;
   requireProbability(where, 'falseDiscoveryRate', q);
+  requireFinite(where, 'startedAtMs', snapshot.startedAtMs);
+  requireFinite(where, 'nowMs', snapshot.nowMs);
   if (snapshot.samplesPerArm.length < 2) throw new RangeError(`${where}: samplesPerArm needs a count per arm (at least 2 arms, got ${snapshot.samplesPerArm.length})`);
+  snapshot.samplesPerArm.forEach((n, i) => requireNonNegative(where, `samplesPerArm[${i}]`, n));
+  requireFinite(where, 'primary.difference', snapshot.primary.difference);
   const metrics = [snapshot.primary, ...(snapshot.secondary ?? [])];
   if (new Set(metrics.map((m) => m.name)).size !== metrics.length) {
     throw new RangeError(`${where}: metric names must be unique across primary and secondary; rename the duplicates`);
+  }
+  for (const m of metrics) {
+    if (!(m.pValue >= 0 && m.pValue <= 1)) throw new RangeError(`${where}: ${m.name}.pValue must be between 0 and 1 (got ${m.pValue})`);
   }
 
   const degradedGuardrails = (snapshot.guardrails ?? []).filter((g) => g.degraded).map((g) => g.name);
