@@ -22,6 +22,8 @@ export const RolloutVariables = {
   TOPIC_ARN: 'ROLLOUT_TOPIC_ARN',
   /** JSON RolloutPlan: the deployed plan, what a start without a plan rolls out; a start may only name its model. */
   PLAN: 'ROLLOUT_PLAN',
+  /** JSON `{ model, lookbackMs }`: where the challenger's prediction drift is read (optional: not read). */
+  PREDICTION_DRIFT: 'ROLLOUT_PREDICTION_DRIFT',
 } as const;
 
 /** Attribute names of the rollout table. Key: `MODEL` (partition, string) and `ROLLOUT_ID` (sort, string). */
@@ -112,6 +114,12 @@ export interface RolloutSettings {
   readonly plan: RolloutPlan;
   /** The topic decisions are published to. @default - none: nothing is published */
   readonly topicArn?: string;
+  /**
+   * Where the challenger's prediction drift is read: the `Model` dimension the drift detector reports it under, and
+   * how far back its last run may be, milliseconds.
+   * @default - not read: the guardrail `maxPredictionDrift` is then never checked
+   */
+  readonly predictionDrift?: { readonly model: string; readonly lookbackMs: number };
 }
 
 const V = RolloutVariables;
@@ -123,6 +131,7 @@ export function rolloutEnvironment(settings: RolloutSettings): Record<string, st
     [V.ROUTING_TABLE_NAME]: settings.routingTableName,
     [V.PLAN]: JSON.stringify(settings.plan),
     ...(settings.topicArn === undefined ? {} : { [V.TOPIC_ARN]: settings.topicArn }),
+    ...(settings.predictionDrift === undefined ? {} : { [V.PREDICTION_DRIFT]: JSON.stringify(settings.predictionDrift) }),
   };
 }
 
@@ -133,6 +142,14 @@ export function parseRolloutEnvironment(env: Environment): RolloutSettings {
   const routingTableName = read.required(V.ROUTING_TABLE_NAME);
   const plan = read.json<RolloutPlan>(V.PLAN, 'a JSON rollout plan');
   const topicArn = read.optional(V.TOPIC_ARN);
+  const predictionDrift = read.json<RolloutSettings['predictionDrift']>(V.PREDICTION_DRIFT, 'JSON { model, lookbackMs }', { optional: true });
+  if (predictionDrift !== undefined && (typeof predictionDrift?.model !== 'string' || !(Number.isSafeInteger(predictionDrift.lookbackMs) && predictionDrift.lookbackMs >= 60_000))) {
+    read.problem(`${V.PREDICTION_DRIFT} must be { model: the drift detector's model name, lookbackMs: an integer of at least 60000 }`);
+  }
   read.throwIfProblems();
-  return { tableName, routingTableName, plan: plan!, ...(topicArn === undefined ? {} : { topicArn }) };
+  return {
+    tableName, routingTableName, plan: plan!,
+    ...(topicArn === undefined ? {} : { topicArn }),
+    ...(predictionDrift === undefined ? {} : { predictionDrift }),
+  };
 }

@@ -1,0 +1,239 @@
+/**
+ * Lambda entry point of the canary rollout (CanaryRollout's state machine, and `npm run rollout` for a rollback): runs
+ * the rollout controller (runtime/core/rollout/controller.ts) over the rollout store (runtime/aws/rollout-store.ts),
+ * CloudWatch (runtime/aws/rollout-observations.ts), the routing table (`RoutingTableClient`: weights and shadow,
+ * audited with who and why) and the rollout topic (SNS).
+ *
+ * Request (`RolloutRequest`, runtime/contracts/rollout.ts): `{ action: 'start' | 'evaluate' | 'rollback', plan?,
+ * rolloutId?, by?, reason? }`, or the state machine's `{ action, rolloutId, input: <execution input> }`.
+ * - `start` takes the model's lock (a second rollout of the same model is refused, naming the running one), applies
+ *   the first routing (shadow or first step) and stores the state; a retried start with the same id answers the
+ *   stored rollout. A start that fails before its state is stored releases the lock.
+ * - `evaluate` observes, decides and applies one evaluation; a finished rollout releases the lock.
+ * - `rollback` sends all traffic to the champion now (the running rollout when no id is given) and releases the lock.
+ * Answer (`RolloutResponse`): `{ rolloutId, state, done, rolledBack, waitSeconds }`: the state machine waits
+ * `waitSeconds` and evaluates again until `done`, and fails when `rolledBack`.
+ * Errors are thrown with stable names (`RolloutRequestError`, `RolloutRunningError`, `RolloutNotFoundError`,
+ * `RolloutPlanError`, `RolloutVersionConflictError`, ...): Step Functions retries or fails on them by name.
+ *
+ * Environment: the contract in runtime/contracts/rollout.ts. Region, credentials and endpoints come from the AWS SDK's
+ * environment (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`, ...).
+ */
+import { randomUUID } from 'node:crypto';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { DEFAULT_ROLLOUT_BY, parseRolloutEnvironment, RolloutMetrics, RolloutRequest, RolloutResponse, RolloutSettings } from '../contracts/rollout';
+import { MetricDimensions, toEmf } from '../core/metrics';
+import {
+  isFinished, RolloutController, RolloutPlanError, routingOf, startRollout, validatePlan, type Decision, type RolloutPlan, type RolloutState, type RoutingDecision,
+} from '../core/rollout';
+import { RoutingNotFoundError, timerDelayMs } from '../core/routing';
+import { cloudWatchObserver } from '../aws/rollout-observations';
+import * as store from '../aws/rollout-store';
+import { RoutingTableClient } from '../aws/routing-table';
+
+/** A request the handler cannot act on (unknown action, missing id, a plan for another model); `problems` lists every problem. */
+export class RolloutRequestError extends Error {
+  constructor(public readonly problems: readonly string[]) {
+    super(`invalid rollout request: ${problems.join('; ')}`);
+    this.name = 'RolloutRequestError';
+  }
+}
+
+/** An evaluation or rollback of a rollout the store does not hold. */
+export class RolloutNotFoundError extends Error {
+  constructor(public readonly model: string, public readonly rolloutId?: string) {
+    super(rolloutId === undefined ? `no rollout of model '${model}' is running` : `no rollout '${rolloutId}' of model '${model}'`);
+    this.name = 'RolloutNotFoundError';
+  }
+}
+
+/** The clients the handler calls. */
+export interface RolloutClients {
+  readonly dynamodb: DynamoDBClient;
+  readonly cloudwatch: CloudWatchClient;
+  /** @default - none: nothing is published (also when the settings name no topic) */
+  readonly sns?: SNSClient;
+}
+
+/** Properties of `createRolloutHandler`. */
+export interface RolloutHandlerProps {
+  /** Tables, topic and the deployed plan. */
+  readonly settings: RolloutSettings;
+  readonly clients: RolloutClients;
+  /** The clock, epoch milliseconds. @default Date.now */
+  readonly now?: () => number;
+  /** Where log lines (JSON) and EMF lines go. @default - stdout */
+  readonly log?: (line: string) => void;
+  /** Deadline of each AWS call, milliseconds. @default - each adapter's default */
+  readonly timeoutMs?: number;
+}
+
+/** The handler: one request, one answer. */
+export type RolloutHandler = (event: RolloutRequest) => Promise<RolloutResponse>;
+
+const ACTIONS: readonly string[] = ['start', 'evaluate', 'rollback'];
+/** Longest text of a request field kept in a message. */
+const quote = (value: unknown) => `'${String(value).slice(0, 64)}'`;
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** The request with the execution's input folded in (top-level fields win), checked: every problem at once. */
+function parseRequest(event: unknown): RolloutRequest {
+  if (!isObject(event)) throw new RolloutRequestError(['the request must be an object { action, rolloutId?, plan?, by?, reason? }']);
+  const request = { ...(isObject(event.input) ? event.input : {}), ...event } as Record<string, unknown>;
+  const problems: string[] = [];
+  if (!ACTIONS.includes(request.action as string)) problems.push(`action ${quote(request.action)} is not one of start, evaluate, rollback`);
+  if (request.rolloutId !== undefined && !store.isRolloutId(request.rolloutId)) problems.push(new store.RolloutIdError(String(request.rolloutId)).message);
+  if (request.action === 'evaluate' && request.rolloutId === undefined) problems.push('evaluate needs the rolloutId the start answered');
+  for (const field of ['by', 'reason']) {
+    if (request[field] !== undefined && typeof request[field] !== 'string') problems.push(`${field} must be a string`);
+  }
+  if (problems.length > 0) throw new RolloutRequestError(problems);
+  return request as unknown as RolloutRequest;
+}
+
+/**
+ * Applies a routing decision to the routing table, idempotently (a retried decision changes nothing twice): with the
+ * shadow turned off, the shadow goes first (a weight change may not give the shadow variant traffic); with a shadow,
+ * the weights go first (the shadow variant must serve no one). Variants of the model that the plan does not name get 0.
+ */
+export function routingTableApplier(routing: RoutingTableClient) {
+  return async (plan: RolloutPlan, decision: RoutingDecision, author: { by: string; reason: string }): Promise<void> => {
+    const entry = await routing.get(plan.model, { consistentRead: true });
+    if (!entry) throw new RoutingNotFoundError(plan.model);
+    const weights = Object.fromEntries(entry.variants.map((v) => [v.name, decision.weights[v.name] ?? 0]));
+    const sameWeights = entry.variants.every((v) => v.weight === weights[v.name]) && Object.keys(decision.weights).every((name) => name in weights);
+    const sameShadow = (entry.shadow?.variant ?? null) === (decision.shadow?.variant ?? null) && (entry.shadow?.percent ?? null) === (decision.shadow?.percent ?? null);
+    let version = entry.version;
+    const setWeights = async () => {
+      if (!sameWeights) version = (await routing.setWeights(plan.model, weights, { expectedVersion: version, ...author })).version;
+    };
+    const setShadow = async () => {
+      if (!sameShadow) version = (await routing.setShadow(plan.model, decision.shadow, { expectedVersion: version, ...author })).version;
+    };
+    if (decision.shadow) {
+      await setWeights();
+      await setShadow();
+    } else {
+      await setShadow();
+      await setWeights();
+    }
+  };
+}
+
+/** Builds the handler over its settings and clients. */
+export function createRolloutHandler(props: RolloutHandlerProps): RolloutHandler {
+  const { settings, clients } = props;
+  const now = props.now ?? Date.now;
+  const write = props.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const log = (level: string, message: string, fields: Record<string, unknown>) => write(JSON.stringify({ level, message, ...fields }));
+  const table: store.RolloutTable = { client: clients.dynamodb, tableName: settings.tableName, timeoutMs: props.timeoutMs };
+  const routing = new RoutingTableClient({ client: clients.dynamodb, tableName: settings.routingTableName, timeoutMs: props.timeoutMs, now });
+  const observe = cloudWatchObserver({ client: clients.cloudwatch, timeoutMs: props.timeoutMs, predictionDrift: settings.predictionDrift });
+  const applyRouting = routingTableApplier(routing);
+  const model = settings.plan.model;
+
+  /** Publishes a decision to the rollout topic (when there is one). */
+  async function notify(state: RolloutState, decision: Decision): Promise<void> {
+    if (!clients.sns || !settings.topicArn) return;
+    const event = state.history.at(-1);
+    await clients.sns.send(new PublishCommand({
+      TopicArn: settings.topicArn,
+      // SNS subjects: ASCII, at most 100 characters.
+      Subject: `Rollout of ${state.model}: ${decision.action} (${state.phase})`.replace(/[^\x20-\x7e]/g, '?').slice(0, 100),
+      Message: JSON.stringify({ model: state.model, rolloutId: state.id, action: decision.action, phase: state.phase, reason: decision.reason, by: event?.by, weights: event?.weights, at: event ? new Date(event.atMs).toISOString() : undefined }),
+    }), { abortSignal: AbortSignal.timeout(timerDelayMs(props.timeoutMs ?? 5000)) });
+  }
+
+  /** A controller whose saves create the rollout first, then save it version by version. */
+  function controllerFor(plan: RolloutPlan, stored: store.StoredRollout | undefined) {
+    const saved = { current: stored };
+    const controller = new RolloutController({
+      observe, applyRouting, notify, now,
+      saveState: async (state) => {
+        saved.current = saved.current ? await store.save(table, saved.current, state, now()) : await store.create(table, plan, state, now());
+      },
+    });
+    return { controller, saved };
+  }
+
+  /** The answer for a state; a finished one releases the model's lock and counts its outcome. */
+  async function answer(plan: RolloutPlan, state: RolloutState): Promise<RolloutResponse> {
+    const done = isFinished(state);
+    const rolledBack = state.phase === 'rolled-back' || state.phase === 'aborted';
+    if (done && await store.release(table, state.model, state.id)) {
+      write(toEmf({ [MetricDimensions.MODEL]: state.model }, [{ name: rolledBack ? RolloutMetrics.ROLLED_BACK : RolloutMetrics.PROMOTED, value: 1, unit: 'Count' }], { timestampMs: now() }));
+    }
+    const intervalS = Math.ceil((plan.evaluation?.intervalMs ?? 60_000) / 1000);
+    return { rolloutId: state.id, state, done, rolledBack, waitSeconds: done ? 0 : intervalS };
+  }
+
+  async function start(request: RolloutRequest): Promise<RolloutResponse> {
+    const plan = request.plan ?? settings.plan;
+    const problems = validatePlan(plan).map((p) => `plan: ${p}`);
+    if (isObject(plan) && plan.model !== model) problems.push(`plan.model is ${quote(plan.model)}: this rollout deploys model '${model}' (start another CanaryRollout for it)`);
+    if (problems.length > 0) throw new RolloutPlanError(problems);
+    const by = request.by ?? DEFAULT_ROLLOUT_BY;
+    const rolloutId = request.rolloutId ?? store.rolloutIdOf(now(), randomUUID());
+    await store.acquire(table, { model, rolloutId, by, atMs: now() });
+    const existing = await store.load(table, model, rolloutId);
+    if (existing) return answer(existing.plan, existing.state);
+    const { controller, saved } = controllerFor(plan, undefined);
+    try {
+      const state = await controller.start(plan, by, rolloutId);
+      log('INFO', 'rollout started', { model, rolloutId, by, reason: request.reason, phase: state.phase, routing: routingOf(plan, state) });
+      return await answer(plan, state);
+    } catch (error) {
+      if (!saved.current) await store.release(table, model, rolloutId);
+      throw error;
+    }
+  }
+
+  async function evaluate(rolloutId: string): Promise<RolloutResponse> {
+    const stored = await store.load(table, model, rolloutId);
+    if (!stored) throw new RolloutNotFoundError(model, rolloutId);
+    const { state, decision } = await controllerFor(stored.plan, stored).controller.evaluate(stored.plan, stored.state);
+    log(decision.action === 'rollback' ? 'WARN' : 'INFO', `rollout evaluated: ${decision.action}`, { model, rolloutId, phase: state.phase, reason: decision.reason });
+    return answer(stored.plan, state);
+  }
+
+  async function rollback(request: RolloutRequest): Promise<RolloutResponse> {
+    const by = request.by ?? DEFAULT_ROLLOUT_BY;
+    const reason = request.reason ?? 'rolled back by hand';
+    const running = request.rolloutId === undefined ? await store.current(table, model) : undefined;
+    if (request.rolloutId === undefined && !running) throw new RolloutNotFoundError(model);
+    const rolloutId = request.rolloutId ?? running!.lock.rolloutId;
+    const stored = running ? running.rollout : await store.load(table, model, rolloutId);
+    if (!stored && !running) throw new RolloutNotFoundError(model, rolloutId);
+    // A start that died before storing its state left a lock and maybe half its routing: the deployed plan's champion
+    // takes all traffic, and the rollback is stored as the rollout's only event.
+    const plan = stored?.plan ?? settings.plan;
+    const from = stored?.state ?? { ...startRollout(plan, by, now(), rolloutId).state, history: [] };
+    const state = await controllerFor(plan, stored).controller.rollback(plan, from, by, reason);
+    log('WARN', 'rollout rolled back', { model, rolloutId, by, reason });
+    return answer(plan, state);
+  }
+
+  return async (event) => {
+    const request = parseRequest(event);
+    if (request.action === 'start') return start(request);
+    if (request.action === 'evaluate') return evaluate(request.rolloutId!);
+    return rollback(request);
+  };
+}
+
+/** The handler as deployed: settings from the environment, clients from the SDK's. Built on the first event. */
+let deployed: RolloutHandler | undefined;
+
+/** The Lambda handler. */
+export const handler: RolloutHandler = (event) => {
+  if (!deployed) {
+    const settings = parseRolloutEnvironment(process.env);
+    deployed = createRolloutHandler({
+      settings,
+      clients: { dynamodb: new DynamoDBClient({}), cloudwatch: new CloudWatchClient({}), ...(settings.topicArn ? { sns: new SNSClient({}) } : {}) },
+    });
+  }
+  return deployed(event);
+};

@@ -1,0 +1,251 @@
+/**
+ * The rollout handler end to end: the rollout store and the routing table on dynalite, the rollout topic on fauxqs
+ * (SNS fanning out to an SQS queue the test reads), the controller deciding from what CloudWatch reports.
+ * CloudWatch has no local stand-in (no loopback server answers DescribeAlarms or GetMetricData), so its client is
+ * mocked with aws-sdk-client-mock, and only it: the test scripts the alarm states and metric values it reports and
+ * checks the queries the adapter sends.
+ */
+import { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand, GetMetricDataCommandInput } from '@aws-sdk/client-cloudwatch';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
+import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { mockClient } from 'aws-sdk-client-mock';
+import { RolloutMetrics, RolloutSettings } from '../../runtime/contracts/rollout';
+import { cloudWatchObserver } from '../../runtime/aws/rollout-observations';
+import { lockOf } from '../../runtime/aws/rollout-store';
+import { RoutingTableClient } from '../../runtime/aws/routing-table';
+import { ROLLOUT_CONTROLLER, type RolloutPlan, type RolloutState } from '../../runtime/core/rollout';
+import { createRolloutHandler } from '../../runtime/handlers/rollout-handler';
+import { createRolloutTable, createRoutingTable, LocalService, localClientConfig, startDynalite, startSqsStandIn } from '../support/local-aws';
+
+const T0 = Date.parse('2026-12-01T00:00:00Z');
+let clock = T0;
+let dynalite: LocalService;
+let fauxqs: LocalService;
+let dynamo: DynamoDBClient;
+let sns: SNSClient;
+let sqs: SQSClient;
+let queueUrl: string;
+let topicArn: string;
+const cloudwatch = new CloudWatchClient({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+const cw = mockClient(cloudwatch);
+let routing: RoutingTableClient;
+
+beforeAll(async () => {
+  [dynalite, fauxqs] = await Promise.all([startDynalite(), startSqsStandIn()]);
+  dynamo = new DynamoDBClient(localClientConfig(dynalite.endpoint));
+  sns = new SNSClient(localClientConfig(fauxqs.endpoint));
+  sqs = new SQSClient(localClientConfig(fauxqs.endpoint));
+  await Promise.all([createRolloutTable(dynamo, 'rollouts'), createRoutingTable(dynamo, 'routing')]);
+  routing = new RoutingTableClient({ client: dynamo, tableName: 'routing', now: () => clock });
+  topicArn = (await sns.send(new CreateTopicCommand({ Name: 'rollouts' }))).TopicArn!;
+  queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'rollout-notifications' }))).QueueUrl!;
+  const queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+  await sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: queueArn, Attributes: { RawMessageDelivery: 'true' } }));
+});
+
+afterAll(async () => {
+  for (const client of [dynamo, sns, sqs]) client.destroy();
+  await Promise.all([dynalite.stop(), fauxqs.stop()]);
+});
+
+let models = 0;
+/** A model seeded in the routing table with all traffic on the champion, and a handler deploying a plan for it. */
+async function setUp(planOverrides: Partial<RolloutPlan> = {}) {
+  const model = `fraud-${++models}`;
+  await routing.seed({ model, weights: { champion: 100, challenger: 0 }, by: 'deploy', reason: 'seeded by the test' });
+  const plan: RolloutPlan = {
+    model, champion: 'champion', challenger: 'challenger',
+    steps: [{ percent: 50, bakeMs: 60_000 }, { percent: 100, bakeMs: 60_000 }],
+    evaluation: { intervalMs: 60_000, healthyEvaluations: 1, unhealthyEvaluations: 2, maxMissingEvaluations: 3 },
+    guardrails: { alarms: [`${model}-guardrail`], maxLatencyP99Ms: 200, minRequests: 100 },
+    ...planOverrides,
+  };
+  const settings: RolloutSettings = { tableName: 'rollouts', routingTableName: 'routing', plan, topicArn };
+  const lines: string[] = [];
+  const handler = createRolloutHandler({ settings, clients: { dynamodb: dynamo, cloudwatch, sns }, now: () => clock, log: (line) => lines.push(line) });
+  return { model, plan, handler, lines, guardrail: `${model}-guardrail` };
+}
+
+type Series = Record<string, number[]>;
+/** CloudWatch reports `alarms` and, for each GetMetricData query id, `series` (ids without an entry: no datapoint). */
+function cloudWatchReports(alarms: Record<string, string>, series: Series) {
+  cw.reset();
+  cw.on(DescribeAlarmsCommand).callsFake((input) => ({
+    CompositeAlarms: (input.AlarmNames ?? []).filter((name: string) => name in alarms).map((name: string) => ({ AlarmName: name, StateValue: alarms[name] })),
+  }));
+  cw.on(GetMetricDataCommand).callsFake((input: GetMetricDataCommandInput) => ({
+    MetricDataResults: input.MetricDataQueries!.map((q) => ({ Id: q.Id, Values: series[q.Id!] ?? [], Timestamps: [], StatusCode: 'Complete' })),
+  }));
+}
+
+const HEALTHY: Series = {
+  challenger_predictions: [1000], challenger_failures: [1], challenger_fallbacks: [2], challenger_p99: [120],
+  champion_predictions: [1000], champion_p99: [110],
+};
+
+async function notifications(): Promise<Array<Record<string, unknown>>> {
+  const { Messages } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+  return (Messages ?? []).map((m) => JSON.parse(m.Body!));
+}
+
+const weights = async (model: string) => Object.fromEntries((await routing.get(model, { consistentRead: true }))!.variants.map((v) => [v.name, v.weight]));
+const emf = (lines: string[], name: string) => lines.filter((l) => l.includes('"_aws"') && JSON.parse(l)[name] === 1);
+
+describe('rollout handler', () => {
+  beforeEach(() => {
+    clock += 3_600_000;
+  });
+
+  test('start → healthy evaluations promote step by step → complete; a second start is refused while it runs', async () => {
+    const { model, handler, lines, guardrail } = await setUp();
+    cloudWatchReports({ [guardrail]: 'OK' }, HEALTHY);
+    await notifications();
+    const started = await handler({ action: 'start', rolloutId: '2026-12-01T00:00:00.000Z-exec-1', input: { by: 'alice', reason: 'model package 7 approved' } });
+    expect(started).toMatchObject({ rolloutId: '2026-12-01T00:00:00.000Z-exec-1', done: false, rolledBack: false, waitSeconds: 60 });
+    expect(started.state).toMatchObject({ phase: 'canary', stepIndex: 0, startedBy: 'alice' });
+    expect(await weights(model)).toEqual({ champion: 50, challenger: 50 });
+
+    // A retried start (same id) answers the same rollout; another start is refused, naming the running one.
+    expect((await handler({ action: 'start', rolloutId: started.rolloutId, by: 'alice' })).state).toEqual(started.state);
+    await expect(handler({ action: 'start', by: 'bob' })).rejects.toMatchObject({
+      name: 'RolloutRunningError', message: expect.stringContaining(`a rollout of model '${model}' is running: ${started.rolloutId}, started by alice`),
+    });
+
+    let answer = started;
+    const seen: string[] = [];
+    for (let i = 0; i < 5 && !answer.done; i++) {
+      clock += answer.waitSeconds * 1000;
+      answer = await handler({ action: 'evaluate', rolloutId: started.rolloutId });
+      seen.push(answer.state.phase);
+    }
+    expect(answer).toMatchObject({ done: true, rolledBack: false, waitSeconds: 0 });
+    expect(answer.state.history.map((e) => [e.action, e.by])).toEqual([['start-canary', 'alice'], ['promote', ROLLOUT_CONTROLLER], ['complete', ROLLOUT_CONTROLLER]]);
+    expect(await weights(model)).toEqual({ champion: 0, challenger: 100 });
+    // Finished: the lock is released, the outcome counted, people told.
+    expect(await lockOf({ client: dynamo, tableName: 'rollouts' }, model)).toBeUndefined();
+    expect(emf(lines, RolloutMetrics.PROMOTED)).toHaveLength(1);
+    expect((await notifications()).map((n) => [n.model, n.action])).toEqual(expect.arrayContaining([[model, 'promote'], [model, 'complete']]));
+
+    // The queries: the challenger's and champion's gateway metrics (Model + Variant) over the last interval.
+    const query = (cw.commandCalls(GetMetricDataCommand).at(-1)!.args[0].input as GetMetricDataCommandInput);
+    expect(query.EndTime!.getTime() - query.StartTime!.getTime()).toBe(60_000);
+    expect(query.MetricDataQueries!.find((q) => q.Id === 'challenger_p99')!.MetricStat).toEqual({
+      Metric: { Namespace: 'MlPlatform', MetricName: 'ModelLatencyMs', Dimensions: [{ Name: 'Model', Value: model }, { Name: 'Variant', Value: 'challenger' }] },
+      Period: 60, Stat: 'p99',
+    });
+  });
+
+  test('a guardrail alarm in ALARM rolls back to the champion at once, audited in the routing table', async () => {
+    const { model, handler, lines, guardrail } = await setUp();
+    cloudWatchReports({ [guardrail]: 'OK' }, HEALTHY);
+    const started = await handler({ action: 'start', by: 'alice' });
+    expect(await weights(model)).toEqual({ champion: 50, challenger: 50 });
+    await notifications();
+
+    cloudWatchReports({ [guardrail]: 'ALARM' }, HEALTHY);
+    clock += 60_000;
+    const answer = await handler({ action: 'evaluate', rolloutId: started.rolloutId });
+    expect(answer).toMatchObject({ done: true, rolledBack: true, waitSeconds: 0, state: { phase: 'rolled-back' } });
+    expect(await weights(model)).toEqual({ champion: 100, challenger: 0 });
+    const last = (await routing.get(model, { consistentRead: true }))!.trail.at(-1)!;
+    expect(last).toMatchObject({ by: ROLLOUT_CONTROLLER, from: { champion: 50, challenger: 50 }, to: { champion: 100, challenger: 0 }, at: new Date(clock).toISOString() });
+    expect(last.reason).toContain(`rollout ${started.rolloutId}: guardrail alarm in ALARM: ${guardrail}`);
+    expect(emf(lines, RolloutMetrics.ROLLED_BACK)).toHaveLength(1);
+    expect(await notifications()).toEqual([expect.objectContaining({ model, action: 'rollback', phase: 'rolled-back', weights: { champion: 100, challenger: 0 } })]);
+    // The lock is released: the next rollout may start.
+    await handler({ action: 'start', by: 'bob' });
+  });
+
+  test('no metrics during a bake holds, then rolls back after maxMissingEvaluations', async () => {
+    const { model, handler, guardrail } = await setUp();
+    cloudWatchReports({ [guardrail]: 'OK' }, {});
+    const started = await handler({ action: 'start', by: 'alice' });
+    const phases: string[] = [];
+    let answer = started;
+    while (!answer.done && phases.length < 5) {
+      clock += 60_000;
+      answer = await handler({ action: 'evaluate', rolloutId: started.rolloutId });
+      phases.push(answer.state.phase);
+    }
+    expect(phases).toEqual(['canary', 'canary', 'rolled-back']);
+    expect(await weights(model)).toEqual({ champion: 100, challenger: 0 });
+  });
+
+  test('one command rolls back the running rollout, recording who and why', async () => {
+    const { model, handler, guardrail } = await setUp();
+    cloudWatchReports({ [guardrail]: 'OK' }, HEALTHY);
+    const started = await handler({ action: 'start', by: 'alice' });
+    const answer = await handler({ action: 'rollback', by: 'carol', reason: 'complaints from the fraud team' });
+    expect(answer).toMatchObject({ rolloutId: started.rolloutId, done: true, rolledBack: true });
+    expect(answer.state.history.at(-1)).toMatchObject({ action: 'rollback', by: 'carol', reason: expect.stringContaining('complaints from the fraud team') });
+    expect((await routing.get(model, { consistentRead: true }))!.trail.at(-1)).toMatchObject({ by: 'carol', to: { champion: 100, challenger: 0 } });
+    await expect(handler({ action: 'rollback', by: 'carol' })).rejects.toMatchObject({ name: 'RolloutNotFoundError' });
+  });
+
+  test('shadow: the challenger is shadowed with weight 0 until its exit criteria are met, then the shadow ends and the canary starts', async () => {
+    const { model, handler, guardrail } = await setUp({ shadow: { percent: 25, exitCriteria: { minComparedRequests: 500, maxDivergence: 0.05, maxLatencyP99Ms: 300 } } });
+    cloudWatchReports({ [guardrail]: 'OK' }, { shadow_requests: [800], shadow_compared: [600], shadow_divergence: [0.01], shadow_p99: [150] });
+    const started = await handler({ action: 'start', by: 'alice' });
+    expect(started.state.phase).toBe('shadow');
+    const shadowed = (await routing.get(model, { consistentRead: true }))!;
+    expect(shadowed).toMatchObject({ shadow: { variant: 'challenger', percent: 25 } });
+    expect(await weights(model)).toEqual({ champion: 100, challenger: 0 });
+
+    clock += 120_000;
+    const answer = await handler({ action: 'evaluate', rolloutId: started.rolloutId });
+    expect(answer.state).toMatchObject({ phase: 'canary', stepIndex: 0 });
+    const entry = (await routing.get(model, { consistentRead: true }))!;
+    expect(entry.shadow).toBeUndefined();
+    expect(await weights(model)).toEqual({ champion: 50, challenger: 50 });
+    // The shadow's window is its whole phase so far.
+    const query = (cw.commandCalls(GetMetricDataCommand).at(-1)!.args[0].input as GetMetricDataCommandInput);
+    expect(query.EndTime!.getTime() - query.StartTime!.getTime()).toBe(120_000);
+    expect(query.MetricDataQueries!.map((q) => [q.Id, q.MetricStat!.Metric!.MetricName, q.MetricStat!.Stat])).toEqual([
+      ['shadow_requests', 'ShadowRequests', 'Sum'], ['shadow_compared', 'ShadowDivergence', 'SampleCount'],
+      ['shadow_divergence', 'ShadowDivergence', 'Average'], ['shadow_p99', 'ShadowLatencyMs', 'p99'],
+    ]);
+  });
+
+  test('bad requests are refused with every problem, naming the fix', async () => {
+    const { model, handler } = await setUp();
+    await expect(handler({ action: 'explode' } as never)).rejects.toMatchObject({ name: 'RolloutRequestError', message: expect.stringContaining("action 'explode' is not one of start, evaluate, rollback") });
+    await expect(handler({ action: 'evaluate' })).rejects.toThrow('evaluate needs the rolloutId the start answered');
+    await expect(handler({ action: 'evaluate', rolloutId: 'no such rollout' })).rejects.toMatchObject({ name: 'RolloutRequestError' });
+    await expect(handler({ action: 'evaluate', rolloutId: 'unknown' })).rejects.toMatchObject({ name: 'RolloutNotFoundError' });
+    const other = { model: 'ranker', champion: 'a', challenger: 'a', guardrails: { maxLatencyP99Ms: -1 } };
+    const refused = handler({ action: 'start', plan: other as RolloutPlan });
+    await expect(refused).rejects.toMatchObject({ name: 'RolloutPlanError' });
+    await expect(refused).rejects.toThrow(/same as champion.*maxLatencyP99Ms.*plan.model is 'ranker': this rollout deploys model/);
+    // Nothing was locked or changed.
+    expect(await lockOf({ client: dynamo, tableName: 'rollouts' }, model)).toBeUndefined();
+  });
+
+  test('a start whose routing fails releases the lock (no rollout left half started)', async () => {
+    const { handler } = await setUp({ model: 'never-seeded' });
+    await expect(handler({ action: 'start', by: 'alice' })).rejects.toMatchObject({ name: 'RoutingNotFoundError' });
+    expect(await lockOf({ client: dynamo, tableName: 'rollouts' }, 'never-seeded')).toBeUndefined();
+  });
+});
+
+describe('CloudWatch observations', () => {
+  const plan: RolloutPlan = { model: 'fraud', champion: 'champion', challenger: 'challenger', guardrails: { alarms: ['a', 'b', 'c'], maxLatencyP99Ms: 100 } };
+  const canary = { id: 'r1', model: 'fraud', phase: 'canary', stepIndex: 0, phaseStartedMs: T0, healthyStreak: 0, unhealthyStreak: 0, missingStreak: 0, startedBy: 'a', history: [] } as RolloutState;
+
+  test('missing datapoints stay absent, never zero; alarms CloudWatch does not return have no state', async () => {
+    cloudWatchReports({ a: 'OK', b: 'INSUFFICIENT_DATA' }, { champion_predictions: [300], champion_failures: [2] });
+    const observation = await cloudWatchObserver({ client: cloudwatch })(plan, canary, T0 + 60_000);
+    expect(observation).toEqual({ atMs: T0 + 60_000, alarms: { a: 'OK', b: 'INSUFFICIENT_DATA' }, champion: { requests: 300, errors: 2, fallbacks: 0 } });
+  });
+
+  test('a window spanning two periods sums the counts and keeps the worse p99; prediction drift when configured', async () => {
+    cloudWatchReports({}, { challenger_predictions: [400, 100], challenger_fallbacks: [5], challenger_p99: [90, 140], drift: [0.1, 0.3] });
+    const observation = await cloudWatchObserver({ client: cloudwatch, predictionDrift: { model: 'fraud-challenger', lookbackMs: 3_600_000 } })(plan, canary, T0);
+    expect(observation.challenger).toEqual({ requests: 505, errors: 0, fallbacks: 5, latencyP99Ms: 140 });
+    expect(observation.predictionDrift).toBe(0.3);
+    const driftCall = cw.commandCalls(GetMetricDataCommand).map((c) => c.args[0].input as GetMetricDataCommandInput).find((i) => i.MetricDataQueries![0].Id === 'drift')!;
+    expect(driftCall.MetricDataQueries![0].MetricStat).toMatchObject({ Period: 3600, Stat: 'Maximum', Metric: { MetricName: 'PredictionDriftScore', Dimensions: [{ Name: 'Model', Value: 'fraud-challenger' }] } });
+    expect(driftCall.EndTime!.getTime() - driftCall.StartTime!.getTime()).toBe(3_600_000);
+    expect(cw.commandCalls(DescribeAlarmsCommand)[0].args[0].input).toMatchObject({ AlarmNames: ['a', 'b', 'c'], AlarmTypes: ['MetricAlarm', 'CompositeAlarm'] });
+  });
+});
