@@ -12,7 +12,10 @@ import { ROLLOUT_CONTROLLER, type Decision, type Observation, type RolloutPlan, 
 export interface RolloutPorts {
   /** What the guardrails, the challenger (and champion) and the shadow show now; `atMs` should be `nowMs`. */
   observe(plan: RolloutPlan, state: RolloutState, nowMs: number): Promise<Observation>;
-  /** Sets the model's routing (weights, then the shadow); must be idempotent: a crash may make it run twice. */
+  /**
+   * Sets the model's routing. Must be idempotent (a crash may make it run twice) and order its two changes so that
+   * the shadow variant never has weight: a shadow turned off before the weights change, a new shadow set after.
+   */
   applyRouting(plan: RolloutPlan, routing: RoutingDecision, author: { readonly by: string; readonly reason: string }): Promise<void>;
   /** Stores the rollout's state (after any routing change of the same decision). */
   saveState(state: RolloutState): Promise<void>;

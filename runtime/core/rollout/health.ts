@@ -50,6 +50,7 @@ export function canaryVerdict(plan: ResolvedRolloutPlan, observation: Observatio
   const missing = alarmsUnknown(plan, observation);
   const c = observation.challenger;
   const champion = observation.champion;
+  let served = 0;
   if (!c) {
     missing.push('no challenger metrics');
   } else if (!consistent(c)) {
@@ -57,6 +58,7 @@ export function canaryVerdict(plan: ResolvedRolloutPlan, observation: Observatio
   } else if (c.requests < g.minRequests) {
     missing.push(`challenger served ${c.requests} requests, fewer than guardrails.minRequests (${g.minRequests})`);
   } else {
+    served = c.requests;
     const errors = percent(c.errors, c.requests);
     if (errors > g.maxErrorPercent) {
       const note = championNote(champion, (v) => percent(v.errors, v.requests));
@@ -81,7 +83,7 @@ export function canaryVerdict(plan: ResolvedRolloutPlan, observation: Observatio
   }
   if (breaches.length > 0) return { kind: 'unhealthy', reason: breaches.join(', ') };
   if (missing.length > 0) return { kind: 'missing', reason: missing.join(', ') };
-  return { kind: 'healthy', reason: `challenger healthy over ${c?.requests} requests` };
+  return { kind: 'healthy', reason: `challenger healthy over ${served} requests` };
 }
 
 /** The verdict on a shadow evaluation: healthy means the exit criteria are met. */

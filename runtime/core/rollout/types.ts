@@ -133,35 +133,52 @@ export interface RolloutPlan {
   readonly guardrails: RolloutGuardrails;
 }
 
-/** A plan with every default filled in (`resolvePlan`): what `decide` reads. */
+/** A plan with every default filled in (`resolvePlan`): what `decide` reads. Fields as in `RolloutPlan`. */
 export interface ResolvedRolloutPlan {
+  /** The model's name in the routing table. */
   readonly model: string;
+  /** The variant serving all traffic before the rollout and after a rollback. */
   readonly champion: string;
+  /** The variant being rolled out. */
   readonly challenger: string;
+  /** The shadow phase, its percent and exit criteria resolved; absent: no shadow phase. */
   readonly shadow?: { readonly percent: number; readonly exitCriteria: Required<ShadowExitCriteria> };
+  /** The canary steps. */
   readonly steps: readonly RolloutStep[];
+  /** Evaluation cadence and streaks. */
   readonly evaluation: Required<EvaluationPlan>;
+  /** What every evaluation checks (`maxPredictionDrift` absent: drift not checked). */
   readonly guardrails: Required<Omit<RolloutGuardrails, 'maxPredictionDrift'>> & { readonly maxPredictionDrift?: number };
 }
 
-/** The defaults of a plan's optional fields. */
+/** The defaults of a plan's optional fields (see each field's TSDoc for its meaning and unit). */
 export const RolloutDefaults = {
-  /** The background articles' ramp: 5 → 20 → 50 → 100 %, each step baking 10 minutes. */
+  /** `steps`: the background articles' ramp, 5 → 20 → 50 → 100 %, each step baking 10 minutes. */
   STEPS: [
     { percent: 5, bakeMs: 600_000 },
     { percent: 20, bakeMs: 600_000 },
     { percent: 50, bakeMs: 600_000 },
     { percent: 100, bakeMs: 600_000 },
   ] as readonly RolloutStep[],
+  /** `evaluation.intervalMs`, milliseconds. */
   INTERVAL_MS: 60_000,
+  /** `evaluation.healthyEvaluations`. */
   HEALTHY_EVALUATIONS: 2,
+  /** `evaluation.maxMissingEvaluations`. */
   MAX_MISSING_EVALUATIONS: 3,
+  /** `evaluation.unhealthyEvaluations`. */
   UNHEALTHY_EVALUATIONS: 2,
+  /** `guardrails.maxErrorPercent`, percent. */
   MAX_ERROR_PERCENT: 1,
+  /** `guardrails.maxFallbackPercent`, percent. */
   MAX_FALLBACK_PERCENT: 5,
+  /** `guardrails.minRequests`, requests per evaluation. */
   MIN_REQUESTS: 100,
+  /** `shadow.percent`, percent of requests copied. */
   SHADOW_PERCENT: 100,
+  /** `shadow.exitCriteria.minComparedRequests`. */
   SHADOW_MIN_COMPARED_REQUESTS: 1000,
+  /** `shadow.exitCriteria.maxDurationMs`, milliseconds (24 hours). */
   SHADOW_MAX_DURATION_MS: 86_400_000,
 } as const;
 
@@ -251,6 +268,7 @@ export interface RolloutState {
   readonly id: string;
   /** The model being rolled out. */
   readonly model: string;
+  /** Where the rollout is. */
   readonly phase: RolloutPhase;
   /** Index into the plan's steps of the current (or, when finished, last) canary step; 0 in the shadow phase. */
   readonly stepIndex: number;
