@@ -5,12 +5,15 @@
  * mocked with aws-sdk-client-mock, and only it: the test scripts the alarm states and metric values it reports and
  * checks the queries the adapter sends.
  */
+import { execFile } from 'child_process';
+import * as path from 'path';
+import { promisify } from 'util';
 import { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand, GetMetricDataCommandInput } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
-import { RolloutMetrics, RolloutSettings } from '../../runtime/contracts/rollout';
+import { RolloutMetrics, RolloutSettings, RolloutVariables } from '../../runtime/contracts/rollout';
 import { cloudWatchObserver } from '../../runtime/aws/rollout-observations';
 import { lockOf } from '../../runtime/aws/rollout-store';
 import { RoutingTableClient } from '../../runtime/aws/routing-table';
@@ -248,4 +251,46 @@ describe('CloudWatch observations', () => {
     expect(driftCall.EndTime!.getTime() - driftCall.StartTime!.getTime()).toBe(3_600_000);
     expect(cw.commandCalls(DescribeAlarmsCommand)[0].args[0].input).toMatchObject({ AlarmNames: ['a', 'b', 'c'], AlarmTypes: ['MetricAlarm', 'CompositeAlarm'] });
   });
+});
+
+describe('npm run rollout (scripts/rollout.ts in a child process)', () => {
+  const run = promisify(execFile);
+  const rollout = (args: string[], env: Record<string, string> = {}) => run(
+    path.join(__dirname, '..', '..', 'node_modules', '.bin', 'tsx'), [path.join(__dirname, '..', '..', 'scripts', 'rollout.ts'), ...args],
+    { env: { ...process.env, AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x', USER: 'dave', ...env } },
+  ).then((r) => ({ code: 0, ...r }), (e) => ({ code: e.code as number, stdout: e.stdout as string, stderr: e.stderr as string }));
+
+  test('status, rollback in one command (audited), history; a bad flag exits 2', async () => {
+    const { model, handler, guardrail } = await setUp();
+    cloudWatchReports({ [guardrail]: 'OK' }, HEALTHY);
+    const started = await handler({ action: 'start', by: 'alice', reason: 'approved' });
+    const env = { [RolloutVariables.TABLE_NAME]: 'rollouts' };
+    const [status, bad, noModel] = await Promise.all([
+      rollout(['status', '--model', model], env),
+      rollout(['rollback', '--model', model, '--colour', 'red'], env),
+      rollout(['history', '--table', 'rollouts', '--limit', 'lots']),
+    ]);
+    expect(status).toMatchObject({ code: 0 });
+    expect(status.stdout).toContain(`${started.rolloutId} canary (step 1) started by alice`);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--colour does not apply to rollback/);
+    expect(bad.stderr).toMatch(new RegExp(`no routing table: give --routing-table or set ${RolloutVariables.ROUTING_TABLE_NAME}`));
+    expect(noModel.code).toBe(2);
+    expect(noModel.stderr).toMatch(/--model is required[\s\S]*--limit must be an integer/);
+
+    const rolledBack = await rollout(['rollback', '--model', model, '--routing-table', 'routing', '--reason', 'false positives up'], env);
+    expect(rolledBack).toMatchObject({ code: 0 });
+    expect(rolledBack.stdout).toContain(`${model}: rollout ${started.rolloutId} rolled-back: champion=100 challenger=0`);
+    expect(await weights(model)).toEqual({ champion: 100, challenger: 0 });
+    expect((await routing.get(model, { consistentRead: true }))!.trail.at(-1)).toMatchObject({ by: 'dave', reason: expect.stringContaining('false positives up') });
+
+    const [again, history] = await Promise.all([
+      rollout(['rollback', '--model', model, '--routing-table', 'routing'], env),
+      rollout(['history', '--model', model, '--table', 'rollouts']),
+    ]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(`no rollout of model '${model}' is running`);
+    expect(history.stdout).toMatch(/start-canary +alice champion=50 challenger=50/);
+    expect(history.stdout).toMatch(/rollback +dave champion=100 challenger=0 .*false positives up/);
+  }, 30_000);
 });
