@@ -398,7 +398,8 @@ export class GatewayCore {
       }
       if (failure.kind === ModelFailureKind.ERROR) this.logDetail(state, GatewayCode.MODEL_ERROR, failure);
       if (failure.kind === ModelFailureKind.OVERLOADED && !this.admission.isProtected(tier)) return { refused: true };
-      return { outputs: this.config.fallbackOutputs, fallbackReason: CODE_OF_FAILURE[failure.kind], features, statuses, modelFailed: true };
+      // The variant that failed is named (metrics, log, answer): a rollout attributes the failure to it.
+      return { outputs: this.config.fallbackOutputs, fallbackReason: CODE_OF_FAILURE[failure.kind], variant, features, statuses, modelFailed: true };
     } finally {
       state.timings.model = performance.now() - modelStarted;
     }
