@@ -28,7 +28,7 @@ import { MetricDimensions, toEmf } from '../core/metrics';
 import {
   isFinished, RolloutController, RolloutPlanError, routingOf, startRollout, validatePlan, type Decision, type RolloutPlan, type RolloutState, type RoutingDecision,
 } from '../core/rollout';
-import { RoutingNotFoundError, timerDelayMs } from '../core/routing';
+import { RoutingLimits, RoutingNotFoundError, timerDelayMs } from '../core/routing';
 import { cloudWatchObserver } from '../aws/rollout-observations';
 import * as store from '../aws/rollout-store';
 import { RoutingTableClient } from '../aws/routing-table';
@@ -86,8 +86,9 @@ function parseRequest(event: unknown): RolloutRequest {
   if (!ACTIONS.includes(request.action as string)) problems.push(`action ${quote(request.action)} is not one of start, evaluate, rollback`);
   if (request.rolloutId !== undefined && !store.isRolloutId(request.rolloutId)) problems.push(new store.RolloutIdError(String(request.rolloutId)).message);
   if (request.action === 'evaluate' && request.rolloutId === undefined) problems.push('evaluate needs the rolloutId the start answered');
-  for (const field of ['by', 'reason']) {
-    if (request[field] !== undefined && typeof request[field] !== 'string') problems.push(`${field} must be a string`);
+  for (const [field, max] of [['by', RoutingLimits.BY_CHARS], ['reason', RoutingLimits.REASON_CHARS]] as const) {
+    const value = request[field];
+    if (value !== undefined && (typeof value !== 'string' || value.trim().length === 0 || value.length > max)) problems.push(`${field} must be a text of 1 to ${max} characters`);
   }
   if (problems.length > 0) throw new RolloutRequestError(problems);
   return request as unknown as RolloutRequest;

@@ -216,6 +216,7 @@ describe('rollout handler', () => {
     await expect(handler({ action: 'evaluate' })).rejects.toThrow('evaluate needs the rolloutId the start answered');
     await expect(handler({ action: 'evaluate', rolloutId: 'no such rollout' })).rejects.toMatchObject({ name: 'RolloutRequestError' });
     await expect(handler({ action: 'evaluate', rolloutId: 'unknown' })).rejects.toMatchObject({ name: 'RolloutNotFoundError' });
+    await expect(handler({ action: 'rollback', by: 'x'.repeat(129), reason: '' })).rejects.toThrow(/by must be a text of 1 to 128 characters; reason must be a text of 1 to 512/);
     const other = { model: 'ranker', champion: 'a', challenger: 'a', guardrails: { maxLatencyP99Ms: -1 } };
     const refused = handler({ action: 'start', plan: other as RolloutPlan });
     await expect(refused).rejects.toMatchObject({ name: 'RolloutPlanError' });
