@@ -1,13 +1,13 @@
 import * as path from 'path';
-import { App, Stack, StackProps, Validations } from 'aws-cdk-lib';
+import { App, Duration, Stack, StackProps, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { fraudFeatureViews, fraudPrescreenInputs, fraudRealtimeInputs, transaction } from '../examples/fraud-features';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import {
-  AlarmTopic, BudgetDegrade, costPer1000Predictions, CostGuard, DriftDetector, Fallback, FeatureIngestion, FeatureStore, InferenceGateway,
-  InferenceImage, InferenceInstanceType, LabelIngestion, ModelArtifact, ModelBackend, ModelEndpoint, ModelMonitoring, ModelQualityMonitor,
-  ModelRouting, PlatformTags, PredictionLogDataset, PriorityTier,
+  AlarmTopic, BudgetDegrade, CanaryRollout, costPer1000Predictions, CostGuard, DriftDetector, Fallback, FeatureIngestion, FeatureStore,
+  InferenceGateway, InferenceImage, InferenceInstanceType, LabelIngestion, ModelArtifact, ModelBackend, ModelEndpoint, ModelMonitoring,
+  ModelQualityMonitor, ModelRouting, PlatformTags, PredictionLogDataset, PriorityTier,
 } from '../lib';
 
 const MODELS = path.join(__dirname, '..', 'examples', 'models');
@@ -52,6 +52,12 @@ export class ReferencePlatformStack extends Stack {
   public readonly fraudMonitoring: ModelMonitoring;
   /** The pre-screening model's (its gateway is all there is). */
   public readonly prescreenMonitoring: ModelMonitoring;
+  /**
+   * Champion → challenger through the routing table: a shadow phase with exit criteria, then 5 → 20 → 50 → 100 %,
+   * rolled back on the fraud guardrail or the challenger's own errors, fallbacks and latency; started by hand or by a
+   * model approval in the registry.
+   */
+  public readonly fraudRollout: CanaryRollout;
   /** The platform's monthly budget and cost per 1,000 predictions. */
   public readonly cost: CostGuard;
   /** What a budget breach does: all fraud traffic to the cheaper challenger, the champion down to its minimum. */
@@ -124,6 +130,15 @@ export class ReferencePlatformStack extends Stack {
     this.prescreenMonitoring = new ModelMonitoring(this, 'PrescreenMonitoring', {
       gateway: this.prescreenGateway, drift: this.prescreenDrift, maxTopPredictionSharePercent: 50, warningAction: this.alarms, criticalAction: this.pager,
     });
+    this.fraudRollout = new CanaryRollout(this, 'FraudRollout', {
+      routing: this.routing, model: 'fraud', champion: 'champion', challenger: 'challenger',
+      guardrail: this.fraudMonitoring.guardrail,
+      thresholds: { maxLatencyP99: Duration.millis(50) },
+      shadow: { percent: 10, maxDivergence: 0.02 },
+      startOnModelApproval: { modelPackageGroupName: 'fraud-models' },
+      notificationTopic: this.alarms.topic,
+      alarmAction: this.alarms,
+    });
     // Budget notifications go to the platform's warning topic, where people are subscribed (and the degrade listens).
     this.cost = new CostGuard(this, 'Cost', { monthlyLimit: 20_000, topic: this.alarms.topic, alarmAction: this.alarms });
     for (const [variant, pricePerInstanceHour] of Object.entries(DECLARED_PRICES)) {
@@ -144,6 +159,7 @@ export class ReferencePlatformStack extends Stack {
     PlatformTags.model(this.prescreenMonitoring, 'prescreen');
     PlatformTags.model(this.fraudDrift, 'fraud');
     PlatformTags.model(this.fraudQuality, 'fraud');
+    PlatformTags.model(this.fraudRollout, 'fraud');
     PlatformTags.model(this.prescreenDrift, 'prescreen');
   }
 }

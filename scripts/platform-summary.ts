@@ -7,6 +7,7 @@ import * as path from 'path';
 import { App } from 'aws-cdk-lib';
 import { buildReferencePlatform } from '../bin/platform';
 import type { InferenceGateway } from '../lib';
+import { resolvePlan } from '../runtime/core/rollout';
 
 const outdir = path.join(__dirname, '..', 'cdk.out');
 const started = Date.now();
@@ -53,6 +54,8 @@ for (const drift of [platform.fraudDrift, platform.prescreenDrift]) {
   console.log(`  drift of ${drift.modelName}: every ${drift.schedule.toHumanString()} against each version's baseline (npm run baseline): Evidently's methods, data quality, prediction drift and collapse`);
 }
 console.log(`  model quality of ${platform.fraudQuality.modelName}: labels joined with logged predictions every ${platform.fraudQuality.schedule.toHumanString()}, per variant, against the baseline's quality`);
+const rolloutPlan = resolvePlan(platform.fraudRollout.plan);
+console.log(`  canary rollout of ${rolloutPlan.model}: shadow ${rolloutPlan.shadow?.percent} % until its exit criteria, then ${rolloutPlan.steps.map((s) => `${s.percent} %`).join(' → ')}, rolled back on the fraud guardrail or the challenger's metrics (npm run rollout -- status --model fraud …); also started by a model approval`);
 console.log(`  cost guard: a monthly budget over the platform tag, cost per 1,000 predictions per fraud variant; on a breach: ${platform.degrade.actions.map((a) => a.kind).join(', ')} (npm run degrade -- revert --last)`);
 const report = path.join(outdir, 'validation-report.json');
 if (fs.existsSync(report)) {

@@ -22,6 +22,8 @@ const SERVICE_OF_CLIENT: Record<string, string> = {
   '@aws-sdk/client-sagemaker': 'sagemaker',
   '@aws-sdk/client-application-auto-scaling': 'application-autoscaling',
   '@aws-sdk/client-sqs': 'sqs',
+  '@aws-sdk/client-cloudwatch': 'cloudwatch',
+  '@aws-sdk/client-sns': 'sns',
 };
 /** SDK commands whose IAM action is named differently. */
 const ACTION_OF_COMMAND: Record<string, string> = { 's3:HeadObject': 's3:GetObject', 's3:ListObjectsV2': 's3:ListBucket', 'sqs:SendMessageBatch': 'sqs:SendMessage' };
@@ -71,6 +73,13 @@ const PLATFORM = {
   lambdaAsyncDeadLetter: ['sqs:SendMessage'],
   /** SageMaker writes captured requests and responses, encrypted with the capture key (not shared: no ViaService). */
   sageMakerDataCapture: ['s3:PutObject', 'kms:Encrypt@*', 'kms:GenerateDataKey@*'],
+  /** Step Functions delivering a state machine's logs to CloudWatch Logs (the vended-logs actions it documents). */
+  stepFunctionsLogs: [
+    'logs:CreateLogDelivery', 'logs:GetLogDelivery', 'logs:UpdateLogDelivery', 'logs:DeleteLogDelivery', 'logs:ListLogDeliveries',
+    'logs:PutResourcePolicy', 'logs:DescribeResourcePolicies', 'logs:DescribeLogGroups',
+  ],
+  /** Step Functions' X-Ray tracing. */
+  stepFunctionsTracing: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'xray:GetSamplingRules', 'xray:GetSamplingTargets'],
   /**
    * Kinesis Data Firehose reading an encrypted Kinesis stream into an S3 bucket encrypted with a customer-managed key,
    * logging delivery errors (the Firehose developer guide's S3 destination policy, without s3:GetObject: it only writes).
@@ -240,6 +249,24 @@ describe('each role is granted exactly what its code and its platform send', () 
     for (const role of roles) expect(grantedTo(role)).toEqual(sorted(PLATFORM.firehoseKinesisToS3));
   });
 
+  test('the canary rollout: its table, the routing table, the alarms and metrics it reads, its notifications', () => {
+    const needed = handlerNeeds('rollout-handler');
+    expect(needed).toEqual(expect.arrayContaining([
+      'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'cloudwatch:DescribeAlarms', 'cloudwatch:GetMetricData', 'sns:Publish',
+    ]));
+    // The rollout and routing tables use AWS owned keys (no KMS implied by their writes); the topic is the platform's
+    // encrypted alarm topic: publishing needs its key (SNS uses it on the publisher's behalf; no ViaService condition).
+    const sent = needed.filter((a) => !a.startsWith('kms:'));
+    expect(grantedTo(logicalId(platform.fraudRollout.function.role as any))).toEqual(sorted([
+      ...sent, ...PLATFORM.lambdaLogs, ...PLATFORM.lambdaTracing, 'kms:Decrypt@*', 'kms:GenerateDataKey@*',
+    ]));
+    // Step Functions invokes the function and delivers its logs and traces; the registry rule only starts executions.
+    const stateMachineRole = logicalId(platform.fraudRollout.stateMachine.role as any);
+    expect(grantedTo(stateMachineRole)).toEqual(sorted(['lambda:InvokeFunction', ...PLATFORM.stepFunctionsLogs, ...PLATFORM.stepFunctionsTracing]));
+    const eventsRole = Object.keys(resources).find((id) => id.startsWith('FraudRolloutStateMachineEventsRole'))!;
+    expect(grantedTo(eventsRole)).toEqual(['states:StartExecution']);
+  });
+
   test('every role of the platform is one of those, the routing seed\'s, or API Gateway\'s account logging role (AWS\'s service-role policy)', () => {
     const roles = Object.keys(resources).filter((id) => resources[id].Type === 'AWS::IAM::Role');
     const apiGatewayLogging = Object.keys(resources).find((id) => id.startsWith('ApiGatewayAccountLoggingRole'))!;
@@ -252,7 +279,8 @@ describe('each role is granted exactly what its code and its platform send', () 
       logicalId(platform.prescreenGateway.function.role as any), logicalId(platform.routing.syncFunction!.role as any),
       logicalId(platform.fraudEndpoint.role as any), logicalId(platform.degrade.function.role as any), seed, apiGatewayLogging,
       ...[platform.fraudDrift, platform.prescreenDrift, platform.fraudQuality, platform.labels].map((c) => logicalId(c.function.role as any)),
-      ...firehose, bucketNotifications,
+      ...firehose, bucketNotifications, logicalId(platform.fraudRollout.function.role as any), logicalId(platform.fraudRollout.stateMachine.role as any),
+      Object.keys(resources).find((id) => id.startsWith('FraudRolloutStateMachineEventsRole'))!,
     ].sort());
     expect(resources[bucketNotifications].Properties.Policies ?? []).toEqual([]);
     expect(Object.values(resources).filter((r) => r.Type === 'AWS::IAM::Policy' && r.Properties.Roles.some((x: any) => x.Ref === bucketNotifications))

@@ -74,7 +74,7 @@ describe('reference platform', () => {
     expect(platform).toBeInstanceOf(ReferencePlatformStack);
     expect(platform.featureStore.views.map((v) => v.name)).toEqual(fraudFeatureViews.map((v) => v.name));
     expect(platform.featureIngestion.store).toBe(platform.featureStore);
-    template.resourceCountIs('AWS::DynamoDB::Table', 3); // the online store, the routing table, the cost guard's degrade ledger
+    template.resourceCountIs('AWS::DynamoDB::Table', 4); // the online store, the routing table, the cost guard's degrade ledger, the rollouts
     template.resourceCountIs('AWS::Glue::Table', fraudFeatureViews.length + 2); // + the prediction logs' and the labels'
     template.resourceCountIs('AWS::Athena::WorkGroup', 1);
     template.resourceCountIs('AWS::Kinesis::Stream', 4); // ingestion + each gateway's prediction log + labels
@@ -131,6 +131,21 @@ describe('reference platform', () => {
     for (const alarm of [...platform.predictionLogs.alarms, ...platform.labels.alarms, ...platform.fraudDrift.alarms, ...platform.fraudQuality.alarms]) {
       expect(template.toJSON().Resources[platform.getLogicalId(alarm.node.defaultChild as CfnElement)].Properties).toMatchObject({ AlarmActions: [topicRef] });
     }
+  });
+
+  test('a canary rollout of fraud: shadow, then steps, guarded by the fraud guardrail; started by a model approval too', () => {
+    const rollout = platform.fraudRollout;
+    expect(rollout.plan).toMatchObject({ model: 'fraud', champion: 'champion', challenger: 'challenger', shadow: { percent: 10 } });
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', { TracingConfiguration: { Enabled: true } });
+    // Its guardrail is the monitoring's composite alarm; its notifications and alarms reach the platform's alarm topic.
+    expect(rollout.plan.guardrails.alarms).toEqual([platform.fraudMonitoring.guardrail.alarmName]);
+    const topicRef = { Ref: platform.getLogicalId(platform.alarms.topic.node.defaultChild as CfnElement) };
+    for (const alarm of rollout.alarms) {
+      expect(template.toJSON().Resources[platform.getLogicalId(alarm.node.defaultChild as CfnElement)].Properties).toMatchObject({ AlarmActions: [topicRef] });
+    }
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: Match.objectLike({ source: ['aws.sagemaker'], detail: Match.objectLike({ ModelPackageGroupName: ['fraud-models'] }) }),
+    });
   });
 
   test('the cost guard: a monthly budget over the platform tag, cost per 1,000 predictions at declared prices, a degrade action', () => {
