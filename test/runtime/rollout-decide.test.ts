@@ -1,9 +1,8 @@
 /**
  * The rollout's pure decisions (runtime/core/rollout): table-driven over phases and observations — the healthy path
  * through every step to completion, missing data (hold, then roll back at the bound; below minRequests counts as
- * missing), flapping (one unhealthy datapoint holds, consecutive ones roll back), a guardrail alarm in ALARM rolling
- * back at once in any phase, a breach in the last step rolling back instead of completing, the shadow's exit
- * criteria and timeout, the one-command rollback, plan validation; and a property check over seeded random
+ * missing), flapping (one unhealthy datapoint or one alarm reading of ALARM holds, consecutive ones roll back), a
+ * breach in the last step rolling back instead of completing, the shadow's exit criteria and timeout, the one-command rollback, plan validation; and a property check over seeded random
  * observation sequences (weights sum to 100, the challenger's weight is a step percent or 0, the routing applied
  * always matches the state, a finished state never changes).
  */
@@ -174,8 +173,10 @@ describe('decide: canary', () => {
     ['two unhealthy in a row roll back (prediction drift)', ['drifted', 'drifted'], ['hold', 'rollback'], /prediction drift 0.5 > 0.2/],
     ['different breaches in a row add up', ['errors', 'slow'], ['hold', 'rollback'], /unhealthy 2 of 2/],
     ['missing data between two breaches neither breaks nor extends the streak', ['errors', 'missing', 'errors'], ['hold', 'hold', 'rollback'], /unhealthy 2 of 2/],
-    ['a guardrail alarm in ALARM rolls back at once', ['healthy', 'guardrailAlarm'], ['hold', 'rollback'], /guardrail alarm in ALARM: churn-guardrail/],
-    ['a business alarm in ALARM rolls back at once, with no other data', ['businessAlarm'], ['rollback'], /guardrail alarm in ALARM: checkout-conversion/],
+    ['a guardrail alarm in ALARM once (flapping) holds', ['healthy', 'guardrailAlarm', 'healthy', 'guardrailAlarm', 'healthy'], Array(5).fill('hold'), /healthy 1 of 2/],
+    ['a guardrail alarm in ALARM twice in a row rolls back', ['healthy', 'guardrailAlarm', 'guardrailAlarm'], ['hold', 'hold', 'rollback'], /unhealthy 2 of 2 in a row: guardrail alarm in ALARM: churn-guardrail/],
+    ['a business alarm in ALARM twice in a row rolls back, with no other data', ['businessAlarm', 'businessAlarm'], ['hold', 'rollback'], /unhealthy 2 of 2 in a row: guardrail alarm in ALARM: checkout-conversion/],
+    ['an alarm in ALARM and a breach in a row add up', ['errors', 'guardrailAlarm'], ['hold', 'rollback'], /unhealthy 2 of 2/],
   ])('%s', (_, kinds, expected, reason) => {
     for (const stepIndex of [0, 1, 2, 3]) {
       const decisions = run(plan, canaryAt(stepIndex), kinds);
@@ -199,6 +200,19 @@ describe('decide: canary', () => {
     expect(decide(unbounded, canaryAt(0), observations.drifted(100)).state.healthyStreak).toBe(1);
   });
 
+  test('unhealthyEvaluations 1 rolls back on the first alarm in ALARM', () => {
+    const once = { ...plan, evaluation: { intervalMs: 100, unhealthyEvaluations: 1 } };
+    const decisions = run(once, canaryAt(0), ['healthy', 'guardrailAlarm']);
+    expect(actions(decisions)).toEqual(['hold', 'rollback']);
+    expect(last(decisions).reason).toMatch(/unhealthy 1 of 1 in a row: guardrail alarm in ALARM: churn-guardrail/);
+  });
+
+  test('a guardrail alarm in ALARM in the LAST step, baked, rolls back instead of completing', () => {
+    const decisions = run(plan, canaryAt(3), ['healthy', 'guardrailAlarm', 'guardrailAlarm'], BAKE);
+    expect(actions(decisions)).toEqual(['hold', 'hold', 'rollback']);
+    expect(last(decisions).state.phase).toBe('rolled-back');
+  });
+
   test('a breach in the LAST step rolls back instead of completing', () => {
     // Baked, one healthy evaluation short of completing: two breaches roll back.
     const decisions = run(plan, canaryAt(3), ['healthy', 'errors', 'errors'], BAKE);
@@ -220,7 +234,8 @@ describe('decide: shadow', () => {
     ['latency (the guardrails\' by default) breached persistently: aborted', ['shadowSlow', 'shadowSlow'], ['hold', 'rollback'], 'aborted', /shadow p99 250 ms > 200 ms/],
     ['one divergent evaluation, then met: the first canary step', ['shadowDivergent', 'shadowMet'], ['hold', 'start-canary'], 'canary', /criteria met/],
     ['no comparison: hold, then aborted', ['missing', 'shadowNone', 'missing'], ['hold', 'hold', 'rollback'], 'aborted', /no data 3 of 3 in a row: no shadow comparison/],
-    ['a guardrail alarm in ALARM aborts at once', ['shadowFew', 'guardrailAlarm'], ['hold', 'rollback'], 'aborted', /guardrail alarm in ALARM: churn-guardrail/],
+    ['a guardrail alarm in ALARM once holds, even with the criteria met', ['shadowFew', 'guardrailAlarm', 'shadowFew'], ['hold', 'hold', 'hold'], 'shadow', /100 of 500 requests compared/],
+    ['a guardrail alarm in ALARM twice in a row aborts', ['shadowFew', 'guardrailAlarm', 'guardrailAlarm'], ['hold', 'hold', 'rollback'], 'aborted', /unhealthy 2 of 2 in a row: guardrail alarm in ALARM: churn-guardrail/],
   ])('%s', (_, kinds, expected, phase, reason) => {
     const decisions = run(shadowPlan, shadowState(), kinds);
     expect(actions(decisions)).toEqual(expected);
@@ -301,7 +316,7 @@ describe('decide: guards', () => {
   test('many long alarm names keep the reason within the routing trail\'s limit', () => {
     const alarms = Array.from({ length: 20 }, (_, i) => `alarm-${i}-${'x'.repeat(200)}`);
     const p = { ...plan, guardrails: { ...plan.guardrails, alarms } };
-    const d = decide(p, canaryAt(0), { atMs: 1, alarms: Object.fromEntries(alarms.map((a) => [a, 'ALARM'])) });
+    const d = decide({ ...p, evaluation: { intervalMs: 100, unhealthyEvaluations: 1 } }, canaryAt(0), { atMs: 1, alarms: Object.fromEntries(alarms.map((a) => [a, 'ALARM'])) });
     expect(d.action).toBe('rollback');
     expect(d.reason.length).toBeLessThanOrEqual(512);
   });

@@ -1,13 +1,13 @@
 /**
  * The rollout's decisions, pure: a plan, a state and one observation give the next state, the routing to apply (when
  * it changes) and the reason. Missing data is never a pass (hold, then roll back at `maxMissingEvaluations`); a breach
- * rolls back only when it persists `unhealthyEvaluations` evaluations in a row, except a guardrail alarm in ALARM,
- * which rolls back at once; the shadow phase ends only on its exit criteria (or is aborted at `maxDurationMs`); a
+ * rolls back only when it persists `unhealthyEvaluations` evaluations in a row — a guardrail alarm in ALARM is a
+ * breach like any other, so a flapping alarm needs that many readings of ALARM in a row; the shadow phase ends only on its exit criteria (or is aborted at `maxDurationMs`); a
  * step is promoted after its bake and `healthyEvaluations` healthy evaluations in a row; the last step healthy
  * completes; a rollback sends all traffic to the champion and turns the shadow off.
  */
 import { RoutingLimits } from '../routing';
-import { alarmsFiring, canaryVerdict, shadowVerdict, type Verdict } from './health';
+import { canaryVerdict, shadowVerdict, type Verdict } from './health';
 import { resolvePlan } from './plan';
 import {
   ROLLOUT_CONTROLLER,
@@ -82,10 +82,6 @@ export function decide(plan: RolloutPlan, state: RolloutState, observation: Obse
   const p = resolvePlan(plan);
   throwIfProblems([...stateProblems(p, state), ...clockProblems('observation.atMs', observation.atMs)]);
   if (isFinished(state)) return { action: 'hold', state, reason: `the rollout is ${state.phase}: nothing to decide` };
-  const firing = alarmsFiring(p, observation);
-  if (firing.length > 0) {
-    return rollBack(p, state, `guardrail alarm in ALARM: ${firing.join(', ')}`, observation.atMs, ROLLOUT_CONTROLLER);
-  }
   return state.phase === 'shadow' ? decideShadow(p, state, observation) : decideCanary(p, state, observation);
 }
 

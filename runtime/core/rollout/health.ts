@@ -1,6 +1,7 @@
 /**
- * What one observation says about a rollout, before any streak is counted: a guardrail alarm firing, and a verdict
- * on the canary's or the shadow's data (healthy, unhealthy with the breaches, missing with what is missing).
+ * What one observation says about a rollout, before any streak is counted: a verdict on the guardrail alarms and the
+ * canary's or the shadow's data (healthy, unhealthy with the breaches — a guardrail alarm in ALARM is one — missing
+ * with what is missing).
  * A breach seen in the data that is present wins over data missing elsewhere. Pure TypeScript.
  */
 import type { Observation, ResolvedRolloutPlan, VariantObservation } from './types';
@@ -12,9 +13,10 @@ export type Verdict =
   | { readonly kind: 'missing'; readonly reason: string }
   | { readonly kind: 'pending'; readonly reason: string };
 
-/** The plan's guardrail alarms in ALARM, in the plan's order. */
-export function alarmsFiring(plan: ResolvedRolloutPlan, observation: Observation): string[] {
-  return plan.guardrails.alarms.filter((name) => observation.alarms[name] === 'ALARM');
+/** The plan's guardrail alarms in ALARM, in the plan's order, described as breaches. */
+function alarmsFiring(plan: ResolvedRolloutPlan, observation: Observation): string[] {
+  const firing = plan.guardrails.alarms.filter((name) => observation.alarms[name] === 'ALARM');
+  return firing.length > 0 ? [`guardrail alarm in ALARM: ${firing.join(', ')}`] : [];
 }
 
 /** The plan's guardrail alarms whose state is unknown (INSUFFICIENT_DATA or not observed), described. */
@@ -46,7 +48,7 @@ function championNote(champion: VariantObservation | undefined, figure: (v: Vari
 /** The verdict on a canary evaluation: the challenger's errors, fallbacks, latency and prediction drift. */
 export function canaryVerdict(plan: ResolvedRolloutPlan, observation: Observation): Verdict {
   const g = plan.guardrails;
-  const breaches: string[] = [];
+  const breaches = alarmsFiring(plan, observation);
   const missing = alarmsUnknown(plan, observation);
   const c = observation.challenger;
   const champion = observation.champion;
@@ -89,7 +91,7 @@ export function canaryVerdict(plan: ResolvedRolloutPlan, observation: Observatio
 /** The verdict on a shadow evaluation: healthy means the exit criteria are met. */
 export function shadowVerdict(plan: ResolvedRolloutPlan, observation: Observation): Verdict {
   const criteria = plan.shadow!.exitCriteria;
-  const breaches: string[] = [];
+  const breaches = alarmsFiring(plan, observation);
   const missing = alarmsUnknown(plan, observation);
   const s = observation.shadow;
   let pending = false;

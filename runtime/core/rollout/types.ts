@@ -73,17 +73,19 @@ export interface EvaluationPlan {
   readonly maxMissingEvaluations?: number;
   /**
    * Consecutive unhealthy evaluations after which the rollout rolls back: the Nth in a row rolls back, so one
-   * flapping datapoint does not. A guardrail alarm in ALARM rolls back at once regardless.
+   * flapping datapoint does not. A guardrail alarm in ALARM is an unhealthy evaluation like any breach (a flapping
+   * alarm needs N readings of ALARM in a row); set 1 to roll back on the first breach or alarm.
    * @default 2
    */
   readonly unhealthyEvaluations?: number;
 }
 
-/** What every evaluation checks. A breach of any is an unhealthy evaluation; an alarm in ALARM rolls back at once. */
+/** What every evaluation checks. A breach of any, an alarm in ALARM included, is an unhealthy evaluation. */
 export interface RolloutGuardrails {
   /**
    * CloudWatch alarm names: the model's composite guardrail alarm (ModelMonitoring.guardrail) and any business
-   * alarm. One in ALARM rolls back at once; one in INSUFFICIENT_DATA (or not observed) makes the evaluation missing data.
+   * alarm. One in ALARM makes the evaluation unhealthy (`evaluation.unhealthyEvaluations` in a row roll back); one in
+   * INSUFFICIENT_DATA (or not observed) makes the evaluation missing data.
    * @default []
    */
   readonly alarms?: readonly string[];
