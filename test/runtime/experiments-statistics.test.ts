@@ -29,6 +29,16 @@ describe('inverse normal CDF', () => {
     }
   });
 
+  test.each([5e-324, 1e-320, 1e-310])('stays finite for subnormal p = %p (the refinement would overflow)', (p) => {
+    const x = inverseNormalCdf(p);
+    expect(Number.isFinite(x)).toBe(true);
+    // Checked independently in log space with the Mills-ratio expansion Φ(x) ≈ φ(x)/|x|·(1 − 1/x²) for x → −∞,
+    // since Φ(x) itself underflows here: ln Φ(x) = −x²/2 − ln √(2π) − ln|x| + ln(1 − 1/x²).
+    const lnPhi = -(x * x) / 2 - Math.log(Math.sqrt(2 * Math.PI)) - Math.log(-x) + Math.log(1 - 1 / (x * x));
+    expect(Math.abs(lnPhi - Math.log(p)) / -Math.log(p)).toBeLessThan(1e-6);
+    expect(x).toBeLessThan(inverseNormalCdf(1e-300));
+  });
+
   test.each([0, 1, -0.1, 1.5, NaN])('refuses p = %p with a message naming the range', (p) => {
     expect(() => inverseNormalCdf(p)).toThrow(/strictly between 0 and 1/);
   });

@@ -21,7 +21,9 @@ const P_LOW = 0.02425;
  * Φ⁻¹(p), the standard normal quantile: Acklam's algorithm (central rational approximation for
  * 0.02425 ≤ p ≤ 0.97575, tail approximation in q = √(−2 ln p) outside) followed by one Halley step on
  * Φ(x) − p, which brings it to about full double precision (Acklam's own refinement). Φ⁻¹(0.975) = 1.959964,
- * Φ⁻¹(0.8) = 0.841621, Φ⁻¹(0.995) = 2.575829. Throws a RangeError outside 0 < p < 1.
+ * Φ⁻¹(0.8) = 0.841621, Φ⁻¹(0.995) = 2.575829. Below about p = 1e-308 (subnormal p) e^{x²/2} overflows, so the
+ * refinement is skipped there and Acklam's value (relative error below 1.15e-9) is returned. Throws a RangeError
+ * outside 0 < p < 1.
  */
 export function inverseNormalCdf(p: number): number {
   if (!(p > 0 && p < 1)) throw new RangeError(`inverseNormalCdf: p must be strictly between 0 and 1 (got ${p})`);
@@ -41,5 +43,6 @@ export function inverseNormalCdf(p: number): number {
   // Halley refinement: e = Φ(x) − p, u = e·√(2π)·e^{x²/2} (= e/φ(x)), x ← x − u/(1 + x·u/2).
   const e = normalCdf(x) - p;
   const u = e * Math.sqrt(2 * Math.PI) * Math.exp((x * x) / 2);
+  if (!Number.isFinite(u)) return x;
   return x - u / (1 + (x * u) / 2);
 }
