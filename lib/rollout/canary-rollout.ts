@@ -234,7 +234,6 @@ export class CanaryRollout extends Construct {
   constructor(scope: Construct, id: string, props: CanaryRolloutProps) {
     super(scope, id);
     this.plan = planOf(props);
-    throwIfProblems(this, canaryRolloutProblems(props, this.plan));
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     this.table = new dynamodb.Table(this, 'Table', {
       partitionKey: { name: RolloutAttributes.MODEL, type: dynamodb.AttributeType.STRING },
@@ -252,16 +251,18 @@ export class CanaryRollout extends Construct {
     this.alarmTopic = notifications.topic;
     this.notificationTopic = props.notificationTopic ?? notifications.topic?.topic;
 
+    const environment = rolloutEnvironment({
+      tableName: this.table.tableName,
+      routingTableName: props.routing.tableName,
+      plan: this.plan,
+      topicArn: this.notificationTopic?.topicArn,
+      predictionDrift: props.predictionDrift && { model: props.predictionDrift.modelName, lookbackMs: (props.predictionDrift.lookback ?? Duration.hours(1)).toMilliseconds() },
+    });
+    throwIfProblems(this, canaryRolloutProblems(props, this.plan, environment));
     this.function = createHandlerFunction(this, 'Handler', {
       handler: ROLLOUT_HANDLER,
       description: `Starts, evaluates and rolls back canary rollouts of model ${props.model}`,
-      environment: rolloutEnvironment({
-        tableName: this.table.tableName,
-        routingTableName: props.routing.tableName,
-        plan: this.plan,
-        topicArn: this.notificationTopic?.topicArn,
-        predictionDrift: props.predictionDrift && { model: props.predictionDrift.modelName, lookbackMs: (props.predictionDrift.lookback ?? Duration.hours(1)).toMilliseconds() },
-      }),
+      environment,
     });
     this.grantHandler(props);
     this.stateMachine = this.createStateMachine(props);

@@ -201,6 +201,29 @@ describe('props', () => {
     ]));
   });
 
+  test('a drift threshold needs predictionDrift (else it would never be checked)', () => {
+    expect(() => build({ thresholds: { maxLatencyP99: Duration.millis(250), maxPredictionDrift: 0.2 } }))
+      .toThrow(/thresholds\.maxPredictionDrift: never checked without predictionDrift.*set predictionDrift, or leave maxPredictionDrift out/);
+    expect(() => build({ thresholds: { maxLatencyP99: Duration.millis(250), maxPredictionDrift: 0.2 }, predictionDrift: { modelName: 'fraud-challenger' } })).not.toThrow();
+  });
+
+  test('the plan in the function\'s environment must fit Lambda\'s 4 KB (alarm names resolved at deploy counted at their longest)', () => {
+    const stackOf = () => {
+      const stack = new Stack(new App(), 'Big');
+      const metric = new cloudwatch.Metric({ namespace: 'Test', metricName: 'Errors' });
+      return { stack, alarm: (i: number) => new cloudwatch.Alarm(stack, `Business${i}`, { metric, threshold: 1, evaluationPeriods: 1 }) };
+    };
+    const many = stackOf();
+    const routing = new ModelRouting(many.stack, 'Routing');
+    routing.addModel({ model: 'fraud', variantWeights: { champion: 100, challenger: 0 } });
+    expect(() => new CanaryRollout(many.stack, 'Canary', {
+      routing, model: 'fraud', champion: 'champion', challenger: 'challenger', alarms: Array.from({ length: 16 }, (_, i) => many.alarm(i)),
+      thresholds: { maxLatencyP99: Duration.millis(250) },
+    })).toThrow(new RegExp(`steps/alarms: the rollout function's environment would take up to \\d+ bytes, over Lambda's 4096-byte limit \\(${RolloutVariables.PLAN} holds the plan.*fewer alarms`));
+    // A few alarms fit.
+    expect(() => build({ alarms: [] })).not.toThrow();
+  });
+
   test('the latency budget is required', () => {
     expect(() => build({ thresholds: {} as never })).toThrow(/thresholds.maxLatencyP99: required/);
   });
