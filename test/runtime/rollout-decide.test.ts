@@ -64,6 +64,8 @@ const observations = {
   shadowFew: (atMs: number): Observation => ({ atMs, alarms: OK, shadow: { compared: 100, divergence: 0.01, latencyP99Ms: 90 } }),
   shadowDivergent: (atMs: number): Observation => ({ atMs, alarms: OK, shadow: { compared: 600, divergence: 0.3, latencyP99Ms: 90 } }),
   shadowSlow: (atMs: number): Observation => ({ atMs, alarms: OK, shadow: { compared: 600, divergence: 0.01, latencyP99Ms: 250 } }),
+  shadowFailing: (atMs: number): Observation => ({ atMs, alarms: OK, shadow: { compared: 600, divergence: 0.01, latencyP99Ms: 90, requests: 700, failures: 100 } }),
+  shadowFewFailures: (atMs: number): Observation => ({ atMs, alarms: OK, shadow: { compared: 600, divergence: 0.01, latencyP99Ms: 90, requests: 1000, failures: 10 } }),
   shadowNone: (atMs: number): Observation => ({ atMs, alarms: OK, shadow: { compared: 0 } }),
 } satisfies Record<string, (atMs: number) => Observation>;
 type Kind = keyof typeof observations;
@@ -110,7 +112,7 @@ describe('startRollout', () => {
     const resolved = resolvePlan({ model: 'm', champion: 'a', challenger: 'b', guardrails: { maxLatencyP99Ms: 100 }, shadow: { exitCriteria: { maxDivergence: 0.1 } } });
     expect(resolved.steps.map((s) => s.percent)).toEqual([5, 20, 50, 100]);
     expect(resolved.evaluation).toEqual({ intervalMs: 60_000, healthyEvaluations: 2, maxMissingEvaluations: 3, unhealthyEvaluations: 2 });
-    expect(resolved.shadow).toEqual({ percent: 100, exitCriteria: { minComparedRequests: 1000, maxDivergence: 0.1, maxLatencyP99Ms: 100, maxDurationMs: 86_400_000 } });
+    expect(resolved.shadow).toEqual({ percent: 100, exitCriteria: { minComparedRequests: 1000, maxDivergence: 0.1, maxLatencyP99Ms: 100, maxFailurePercent: 1, maxDurationMs: 86_400_000 } });
     expect(resolved.guardrails).toEqual({ alarms: [], maxErrorPercent: 1, maxFallbackPercent: 5, maxLatencyP99Ms: 100, minRequests: 100 });
   });
 
@@ -232,6 +234,8 @@ describe('decide: shadow', () => {
     ['then met: the first canary step', ['shadowFew', 'shadowMet'], ['hold', 'start-canary'], 'canary', /canary at 5 %/],
     ['divergence breached persistently: aborted', ['shadowDivergent', 'shadowDivergent'], ['hold', 'rollback'], 'aborted', /unhealthy 2 of 2 in a row: shadow divergence 0.3 > 0.05; all traffic to blue, shadow off/],
     ['latency (the guardrails\' by default) breached persistently: aborted', ['shadowSlow', 'shadowSlow'], ['hold', 'rollback'], 'aborted', /shadow p99 250 ms > 200 ms/],
+    ['shadow failures above maxFailurePercent persistently: aborted', ['shadowFailing', 'shadowFailing'], ['hold', 'rollback'], 'aborted', /unhealthy 2 of 2 in a row: shadow failures 14.29 % > 1 %/],
+    ['shadow failures at maxFailurePercent: the first canary step', ['shadowFewFailures'], ['start-canary'], 'canary', /criteria met/],
     ['one divergent evaluation, then met: the first canary step', ['shadowDivergent', 'shadowMet'], ['hold', 'start-canary'], 'canary', /criteria met/],
     ['no comparison: hold, then aborted', ['missing', 'shadowNone', 'missing'], ['hold', 'hold', 'rollback'], 'aborted', /no data 3 of 3 in a row: no shadow comparison/],
     ['a guardrail alarm in ALARM once holds, even with the criteria met', ['shadowFew', 'guardrailAlarm', 'shadowFew'], ['hold', 'hold', 'hold'], 'shadow', /100 of 500 requests compared/],
@@ -345,7 +349,7 @@ describe('validatePlan', () => {
       steps: [{ percent: 20, bakeMs: 1000 }, { percent: 10, bakeMs: 50 }, { percent: 0, bakeMs: 1000 }, { percent: 80, bakeMs: 1.5 }, 'x'],
       evaluation: { intervalMs: 100, healthyEvaluations: 0, maxMissingEvaluations: 1.5, unhealthyEvaluations: -1 },
       guardrails: { alarms: ['a', 'a', ''], maxErrorPercent: 101, maxFallbackPercent: -1, maxLatencyP99Ms: 0, maxPredictionDrift: Number.NaN, minRequests: 0 },
-      shadow: { percent: 0, exitCriteria: { minComparedRequests: 0, maxDurationMs: 10 } },
+      shadow: { percent: 0, exitCriteria: { minComparedRequests: 0, maxDurationMs: 10, maxFailurePercent: 150 } },
     } as unknown as RolloutPlan;
     expect(validatePlan(bad)).toEqual([
       'model: the model name is empty',
@@ -368,6 +372,7 @@ describe('validatePlan', () => {
       'shadow.percent is 0: set it to a number greater than 0 and at most 100',
       `shadow.exitCriteria.minComparedRequests is 0: set it to an integer from 1 to ${Number.MAX_SAFE_INTEGER}`,
       'shadow.exitCriteria.maxDivergence is missing: set it to a finite number of at least 0',
+      'shadow.exitCriteria.maxFailurePercent is 150: set it to a number from 0 to 100',
       `shadow.exitCriteria.maxDurationMs is 10: set it to an integer from 100 to ${Number.MAX_SAFE_INTEGER}`,
     ]);
   });

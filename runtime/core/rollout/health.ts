@@ -4,7 +4,7 @@
  * with what is missing).
  * A breach seen in the data that is present wins over data missing elsewhere. Pure TypeScript.
  */
-import type { Observation, ResolvedRolloutPlan, VariantObservation } from './types';
+import type { Observation, ResolvedRolloutPlan, ShadowObservation, VariantObservation } from './types';
 
 /** A verdict on one evaluation's data. `pending`: the shadow has data but has not compared enough requests yet. */
 export type Verdict =
@@ -88,6 +88,12 @@ export function canaryVerdict(plan: ResolvedRolloutPlan, observation: Observatio
   return { kind: 'healthy', reason: `challenger healthy over ${served} requests` };
 }
 
+/** The share of shadow calls that failed, percent, when the observation carries consistent counts of both. */
+function shadowFailurePercent(s: ShadowObservation): number | undefined {
+  if (!isCount(s.requests) || !isCount(s.failures) || s.requests === 0 || s.failures > s.requests) return undefined;
+  return percent(s.failures, s.requests);
+}
+
 /** The verdict on a shadow evaluation: healthy means the exit criteria are met. */
 export function shadowVerdict(plan: ResolvedRolloutPlan, observation: Observation): Verdict {
   const criteria = plan.shadow!.exitCriteria;
@@ -110,6 +116,10 @@ export function shadowVerdict(plan: ResolvedRolloutPlan, observation: Observatio
       }
       if (isAmount(s.latencyP99Ms) && s.latencyP99Ms > criteria.maxLatencyP99Ms) {
         breaches.push(`shadow p99 ${round(s.latencyP99Ms)} ms > ${criteria.maxLatencyP99Ms} ms`);
+      }
+      const failures = shadowFailurePercent(s);
+      if (failures !== undefined && failures > criteria.maxFailurePercent) {
+        breaches.push(`shadow failures ${round(failures)} % > ${criteria.maxFailurePercent} %`);
       }
     }
   }

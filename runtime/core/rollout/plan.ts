@@ -56,6 +56,7 @@ export function resolvePlan(plan: RolloutPlan): ResolvedRolloutPlan {
       minComparedRequests: plan.shadow.exitCriteria.minComparedRequests ?? RolloutDefaults.SHADOW_MIN_COMPARED_REQUESTS,
       maxDivergence: plan.shadow.exitCriteria.maxDivergence,
       maxLatencyP99Ms: plan.shadow.exitCriteria.maxLatencyP99Ms ?? g.maxLatencyP99Ms,
+      maxFailurePercent: plan.shadow.exitCriteria.maxFailurePercent ?? RolloutDefaults.SHADOW_MAX_FAILURE_PERCENT,
       maxDurationMs: plan.shadow.exitCriteria.maxDurationMs ?? RolloutDefaults.SHADOW_MAX_DURATION_MS,
     },
   };
@@ -198,5 +199,6 @@ function shadowProblems(plan: RolloutPlan, intervalMs: number, problems: string[
   integerProblem('shadow.exitCriteria.minComparedRequests', c.minComparedRequests, 1, Number.MAX_SAFE_INTEGER, problems);
   numberProblem('shadow.exitCriteria.maxDivergence', c.maxDivergence, 0, Number.MAX_VALUE, problems, true);
   numberProblem('shadow.exitCriteria.maxLatencyP99Ms', c.maxLatencyP99Ms, Number.MIN_VALUE, Number.MAX_VALUE, problems);
+  numberProblem('shadow.exitCriteria.maxFailurePercent', c.maxFailurePercent, 0, 100, problems);
   integerProblem('shadow.exitCriteria.maxDurationMs', c.maxDurationMs, intervalMs, Number.MAX_SAFE_INTEGER, problems);
 }

@@ -35,6 +35,12 @@ export interface ShadowExitCriteria {
    */
   readonly maxLatencyP99Ms?: number;
   /**
+   * Largest share of the challenger's shadow calls that failed, percent in [0, 100]: `failures / requests` of the
+   * shadow observation, checked only when it carries both.
+   * @default 1
+   */
+  readonly maxFailurePercent?: number;
+  /**
    * Longest the shadow phase may run without meeting the criteria, milliseconds; then the rollout is aborted
    * (champion only, shadow off). At least `evaluation.intervalMs`.
    * @default 86_400_000 (24 hours)
@@ -180,6 +186,8 @@ export const RolloutDefaults = {
   SHADOW_PERCENT: 100,
   /** `shadow.exitCriteria.minComparedRequests`. */
   SHADOW_MIN_COMPARED_REQUESTS: 1000,
+  /** `shadow.exitCriteria.maxFailurePercent`, percent. */
+  SHADOW_MAX_FAILURE_PERCENT: 1,
   /** `shadow.exitCriteria.maxDurationMs`, milliseconds (24 hours). */
   SHADOW_MAX_DURATION_MS: 86_400_000,
 } as const;
@@ -220,6 +228,10 @@ export interface ShadowObservation {
   readonly divergence?: number;
   /** p99 latency of the challenger's shadow calls, milliseconds; absent: no data. */
   readonly latencyP99Ms?: number;
+  /** Shadow calls made to the challenger (ShadowRequests); absent: the failure share is not checked. */
+  readonly requests?: number;
+  /** Of those, shadow calls that failed (ShadowFailures); absent: the failure share is not checked. */
+  readonly failures?: number;
 }
 
 /** State of a CloudWatch alarm, as DescribeAlarms reports it. */
