@@ -7,6 +7,7 @@
  * Functions, not a class, so that a bundle carries only the calls it makes: the handler's holds GetItem, PutItem,
  * UpdateItem and DeleteItem; listing a model's rollouts (Query) is the CLI's.
  */
+import { createHash } from 'node:crypto';
 import { AttributeValue, DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, DeleteItemCommand } from '@aws-sdk/client-dynamodb';
 import { LOCK_ID, RolloutAttributes } from '../contracts/rollout';
 import { timerDelayMs } from '../core/routing';
@@ -108,6 +109,21 @@ export function isRolloutId(id: unknown): id is string {
  */
 export function rolloutIdOf(startMs: number, name: string): string {
   return `${new Date(startMs).toISOString()}-${name.replace(/[^A-Za-z0-9._:-]/g, '_')}`.slice(0, RolloutLimits.ID_CHARS);
+}
+
+/** Length of the hash that `toRolloutId` appends, hex characters. */
+const ID_HASH_CHARS = 16;
+
+/**
+ * `text` when it is a valid rollout id; otherwise a valid id derived from it, the same for the same text and distinct
+ * for distinct texts (its readable characters, a dash and a SHA-256 prefix): an execution name such as 'é' or '#1'
+ * starts a rollout instead of failing for good.
+ */
+export function toRolloutId(text: string): string {
+  if (isRolloutId(text)) return text;
+  const hash = createHash('sha256').update(text).digest('hex').slice(0, ID_HASH_CHARS);
+  const readable = String(text).replace(/[^A-Za-z0-9._:-]/g, '_').replace(/^[^A-Za-z0-9]+/, '').slice(0, RolloutLimits.ID_CHARS - ID_HASH_CHARS - 1);
+  return readable ? `${readable}-${hash}` : hash;
 }
 
 const isConditionFailed = (error: unknown) => (error as Error)?.name === 'ConditionalCheckFailedException';

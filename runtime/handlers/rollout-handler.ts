@@ -26,8 +26,9 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { DEFAULT_ROLLOUT_BY, parseRolloutEnvironment, RolloutMetrics, RolloutRequest, RolloutResponse, RolloutSettings } from '../contracts/rollout';
 import { MetricDimensions, toEmf } from '../core/metrics';
 import {
-  isFinished, RolloutController, RolloutPlanError, routingOf, startRollout, validatePlan, type Decision, type RolloutPlan, type RolloutState, type RoutingDecision,
+  isFinished, resolvePlan, RolloutController, RolloutPlanError, routingOf, startRollout, validatePlan, type Decision, type RolloutPlan, type RolloutState, type RoutingDecision,
 } from '../core/rollout';
+import { clip } from '../core/rollout/decide';
 import { RoutingLimits, RoutingNotFoundError, timerDelayMs } from '../core/routing';
 import { cloudWatchObserver } from '../aws/rollout-observations';
 import * as store from '../aws/rollout-store';
@@ -84,7 +85,12 @@ function parseRequest(event: unknown): RolloutRequest {
   const request = { ...(isObject(event.input) ? event.input : {}), ...event } as Record<string, unknown>;
   const problems: string[] = [];
   if (!ACTIONS.includes(request.action as string)) problems.push(`action ${quote(request.action)} is not one of start, evaluate, rollback`);
-  if (request.rolloutId !== undefined && !store.isRolloutId(request.rolloutId)) problems.push(new store.RolloutIdError(String(request.rolloutId)).message);
+  if (request.rolloutId !== undefined) {
+    // An execution name outside the id alphabet (the state machine's ids are `<start time>-<execution name>`) is mapped
+    // to a valid id, the same one each time: not a failure.
+    if (typeof request.rolloutId === 'string' && request.rolloutId.length > 0) request.rolloutId = store.toRolloutId(request.rolloutId);
+    else problems.push(new store.RolloutIdError(String(request.rolloutId)).message);
+  }
   if (request.action === 'evaluate' && request.rolloutId === undefined) problems.push('evaluate needs the rolloutId the start answered');
   for (const [field, max] of [['by', RoutingLimits.BY_CHARS], ['reason', RoutingLimits.REASON_CHARS]] as const) {
     const value = request[field];
@@ -94,17 +100,27 @@ function parseRequest(event: unknown): RolloutRequest {
   return request as unknown as RolloutRequest;
 }
 
+/** A plan's variants that the model's routing entry does not have; throws `RoutingNotFoundError` when there is no entry. */
+export async function missingVariants(routing: RoutingTableClient, plan: RolloutPlan): Promise<string[]> {
+  const entry = await routing.get(plan.model, { consistentRead: true });
+  if (!entry) throw new RoutingNotFoundError(plan.model);
+  return [plan.champion, plan.challenger].filter((name) => !entry.variants.some((v) => v.name === name));
+}
+
 /**
  * Applies a routing decision to the routing table, idempotently (a retried decision changes nothing twice): with the
  * shadow turned off, the shadow goes first (a weight change may not give the shadow variant traffic); with a shadow,
- * the weights go first (the shadow variant must serve no one). Variants of the model that the plan does not name get 0.
+ * the weights go first (the shadow variant must serve no one). Variants of the model that the plan does not name get 0;
+ * a decision naming a variant the entry does not have is refused (`RolloutPlanError`), never dropped.
  */
 export function routingTableApplier(routing: RoutingTableClient) {
   return async (plan: RolloutPlan, decision: RoutingDecision, author: { by: string; reason: string }): Promise<void> => {
     const entry = await routing.get(plan.model, { consistentRead: true });
     if (!entry) throw new RoutingNotFoundError(plan.model);
+    const unknown = [...Object.keys(decision.weights), ...(decision.shadow ? [decision.shadow.variant] : [])].filter((name) => !entry.variants.some((v) => v.name === name));
+    if (unknown.length > 0) throw new RolloutPlanError([`the routing entry of model '${plan.model}' has no variant ${unknown.map(quote).join(', ')}: deploy it first (or fix the plan)`]);
     const weights = Object.fromEntries(entry.variants.map((v) => [v.name, decision.weights[v.name] ?? 0]));
-    const sameWeights = entry.variants.every((v) => v.weight === weights[v.name]) && Object.keys(decision.weights).every((name) => name in weights);
+    const sameWeights = entry.variants.every((v) => v.weight === weights[v.name]);
     const sameShadow = (entry.shadow?.variant ?? null) === (decision.shadow?.variant ?? null) && (entry.shadow?.percent ?? null) === (decision.shadow?.percent ?? null);
     let version = entry.version;
     const setWeights = async () => {
@@ -147,11 +163,24 @@ export function createRolloutHandler(props: RolloutHandlerProps): RolloutHandler
     }), { abortSignal: AbortSignal.timeout(timerDelayMs(props.timeoutMs ?? 5000)) });
   }
 
-  /** A controller whose saves create the rollout first, then save it version by version. */
+  /**
+   * A controller whose saves create the rollout first, then save it version by version. Before it changes the routing
+   * of a stored rollout it loads the rollout again: when its version moved on since the decision was made (an operator
+   * rolled it back, another evaluation saved), it changes nothing and throws `RolloutVersionConflictError`, so a
+   * decision taken on a stale state never undoes a newer one (a manual rollback in particular).
+   */
   function controllerFor(plan: RolloutPlan, stored: store.StoredRollout | undefined) {
-    const saved = { current: stored };
+    const saved = { current: stored, routed: false };
     const controller = new RolloutController({
-      observe, applyRouting, notify, now,
+      observe, notify, now,
+      applyRouting: async (p, decision, author) => {
+        if (saved.current) {
+          const latest = await store.load(table, model, saved.current.state.id);
+          if (latest?.version !== saved.current.version) throw new store.RolloutVersionConflictError(model, saved.current.state.id, saved.current.version);
+        }
+        saved.routed = true;
+        await applyRouting(p, decision, author);
+      },
       saveState: async (state) => {
         saved.current = saved.current ? await store.save(table, saved.current, state, now()) : await store.create(table, plan, state, now());
       },
@@ -171,10 +200,16 @@ export function createRolloutHandler(props: RolloutHandlerProps): RolloutHandler
   }
 
   async function start(request: RolloutRequest): Promise<RolloutResponse> {
-    const plan = request.plan ?? settings.plan;
-    const problems = validatePlan(plan).map((p) => `plan: ${p}`);
-    if (isObject(plan) && plan.model !== model) problems.push(`plan.model is ${quote(plan.model)}: this rollout deploys model '${model}' (start another CanaryRollout for it)`);
+    const given = request.plan ?? settings.plan;
+    const problems = validatePlan(given).map((p) => `plan: ${p}`);
+    if (isObject(given) && given.model !== model) problems.push(`plan.model is ${quote(given.model)}: this rollout deploys model '${model}' (start another CanaryRollout for it)`);
     if (problems.length > 0) throw new RolloutPlanError(problems);
+    // The resolved plan is what runs and what is stored: known fields only, every default filled in.
+    const plan: RolloutPlan = resolvePlan(given);
+    const missing = await missingVariants(routing, plan);
+    if (missing.length > 0) {
+      throw new RolloutPlanError([`the routing entry of model '${model}' has no variant ${missing.map(quote).join(', ')}: deploy the variants the plan names (champion ${quote(plan.champion)}, challenger ${quote(plan.challenger)}) first`]);
+    }
     const by = request.by ?? DEFAULT_ROLLOUT_BY;
     const rolloutId = request.rolloutId ?? store.rolloutIdOf(now(), randomUUID());
     await store.acquire(table, { model, rolloutId, by, atMs: now() });
@@ -186,9 +221,27 @@ export function createRolloutHandler(props: RolloutHandlerProps): RolloutHandler
       log('INFO', 'rollout started', { model, rolloutId, by, reason: request.reason, phase: state.phase, routing: routingOf(plan, state) });
       return await answer(plan, state);
     } catch (error) {
-      if (!saved.current) await store.release(table, model, rolloutId);
+      if (!saved.current) await abandon(plan, rolloutId, by, saved.routed, error);
       throw error;
     }
+  }
+
+  /**
+   * Undoes a start that failed before its state was stored: routing changed → all traffic back to the champion, shadow
+   * off; then the lock is released. When that routing change fails too, the lock stays, so that a rollback (the lock
+   * without stored state path) can still restore the champion.
+   */
+  async function abandon(plan: RolloutPlan, rolloutId: string, by: string, routed: boolean, cause: unknown): Promise<void> {
+    if (routed) {
+      const reason = clip(`rollout ${rolloutId}: its start failed (${(cause as Error)?.name ?? 'Error'}): all traffic to the champion`, RoutingLimits.REASON_CHARS);
+      try {
+        await applyRouting(plan, { weights: { [plan.champion]: 100, [plan.challenger]: 0 }, shadow: null }, { by, reason });
+      } catch (error) {
+        log('ERROR', 'failed start not undone: the lock stays; roll it back', { model, rolloutId, error: (error as Error)?.name });
+        return;
+      }
+    }
+    await store.release(table, model, rolloutId);
   }
 
   async function evaluate(rolloutId: string): Promise<RolloutResponse> {

@@ -15,7 +15,7 @@ import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, S
 import { mockClient } from 'aws-sdk-client-mock';
 import { RolloutMetrics, RolloutSettings, RolloutVariables } from '../../runtime/contracts/rollout';
 import { cloudWatchObserver } from '../../runtime/aws/rollout-observations';
-import { lockOf } from '../../runtime/aws/rollout-store';
+import { load, lockOf } from '../../runtime/aws/rollout-store';
 import { RoutingTableClient } from '../../runtime/aws/routing-table';
 import { ROLLOUT_CONTROLLER, type RolloutPlan, type RolloutState } from '../../runtime/core/rollout';
 import { createRolloutHandler } from '../../runtime/handlers/rollout-handler';
@@ -139,7 +139,7 @@ describe('rollout handler', () => {
     });
   });
 
-  test('a guardrail alarm in ALARM rolls back to the champion at once, audited in the routing table', async () => {
+  test('a guardrail alarm in ALARM on unhealthyEvaluations evaluations in a row rolls back to the champion, audited in the routing table', async () => {
     const { model, handler, lines, guardrail } = await setUp();
     cloudWatchReports({ [guardrail]: 'OK' }, HEALTHY);
     const started = await handler({ action: 'start', by: 'alice' });
@@ -148,12 +148,15 @@ describe('rollout handler', () => {
 
     cloudWatchReports({ [guardrail]: 'ALARM' }, HEALTHY);
     clock += 60_000;
+    // One reading holds (a flapping alarm does not roll back); the second in a row rolls back.
+    expect(await handler({ action: 'evaluate', rolloutId: started.rolloutId })).toMatchObject({ done: false, state: { phase: 'canary' } });
+    clock += 60_000;
     const answer = await handler({ action: 'evaluate', rolloutId: started.rolloutId });
     expect(answer).toMatchObject({ done: true, rolledBack: true, waitSeconds: 0, state: { phase: 'rolled-back' } });
     expect(await weights(model)).toEqual({ champion: 100, challenger: 0 });
     const last = (await routing.get(model, { consistentRead: true }))!.trail.at(-1)!;
     expect(last).toMatchObject({ by: ROLLOUT_CONTROLLER, from: { champion: 50, challenger: 50 }, to: { champion: 100, challenger: 0 }, at: new Date(clock).toISOString() });
-    expect(last.reason).toContain(`rollout ${started.rolloutId}: guardrail alarm in ALARM: ${guardrail}`);
+    expect(last.reason).toMatch(new RegExp(`^rollout ${started.rolloutId}: .*guardrail alarm in ALARM: ${guardrail}`));
     expect(emf(lines, RolloutMetrics.ROLLED_BACK)).toHaveLength(1);
     expect(await notifications()).toEqual([expect.objectContaining({ model, action: 'rollback', phase: 'rolled-back', weights: { champion: 100, challenger: 0 } })]);
     // The lock is released: the next rollout may start.
@@ -214,7 +217,7 @@ describe('rollout handler', () => {
     const { model, handler } = await setUp();
     await expect(handler({ action: 'explode' } as never)).rejects.toMatchObject({ name: 'RolloutRequestError', message: expect.stringContaining("action 'explode' is not one of start, evaluate, rollback") });
     await expect(handler({ action: 'evaluate' })).rejects.toThrow('evaluate needs the rolloutId the start answered');
-    await expect(handler({ action: 'evaluate', rolloutId: 'no such rollout' })).rejects.toMatchObject({ name: 'RolloutRequestError' });
+    await expect(handler({ action: 'evaluate', rolloutId: '' })).rejects.toMatchObject({ name: 'RolloutRequestError' });
     await expect(handler({ action: 'evaluate', rolloutId: 'unknown' })).rejects.toMatchObject({ name: 'RolloutNotFoundError' });
     await expect(handler({ action: 'rollback', by: 'x'.repeat(129), reason: '' })).rejects.toThrow(/by must be a text of 1 to 128 characters; reason must be a text of 1 to 512/);
     const other = { model: 'ranker', champion: 'a', challenger: 'a', guardrails: { maxLatencyP99Ms: -1 } };
@@ -229,6 +232,73 @@ describe('rollout handler', () => {
     const { handler } = await setUp({ model: 'never-seeded' });
     await expect(handler({ action: 'start', by: 'alice' })).rejects.toMatchObject({ name: 'RoutingNotFoundError' });
     expect(await lockOf({ client: dynamo, tableName: 'rollouts' }, 'never-seeded')).toBeUndefined();
+  });
+
+  test('an operator rollback during an evaluation is not undone: the stale decision changes no routing', async () => {
+    const { model, handler, guardrail } = await setUp();
+    cloudWatchReports({ [guardrail]: 'OK' }, HEALTHY);
+    const started = await handler({ action: 'start', by: 'alice' });
+    // The evaluation has loaded the rollout; while it reads CloudWatch, an operator rolls back (champion 100, saved).
+    let rolledBack: Promise<unknown> | undefined;
+    cw.on(GetMetricDataCommand).callsFake(async (input: GetMetricDataCommandInput) => {
+      rolledBack ??= handler({ action: 'rollback', by: 'carol', reason: 'complaints' });
+      await rolledBack;
+      return { MetricDataResults: input.MetricDataQueries!.map((q) => ({ Id: q.Id, Values: HEALTHY[q.Id!] ?? [], StatusCode: 'Complete' })) };
+    });
+    clock += 60_000;
+    await expect(handler({ action: 'evaluate', rolloutId: started.rolloutId })).rejects.toMatchObject({ name: 'RolloutVersionConflictError' });
+    expect(await weights(model)).toEqual({ champion: 100, challenger: 0 });
+    expect((await routing.get(model, { consistentRead: true }))!.trail.at(-1)).toMatchObject({ by: 'carol' });
+  });
+
+  test('a start whose state cannot be stored routes back to the champion and releases the lock', async () => {
+    const { model, plan } = await setUp();
+    // A throttled rollout write: dynalite cannot be made to throttle one item, so a middleware on this client (a real
+    // DynamoDB client on dynalite for everything else) throws for the rollout item's PutItem.
+    const flaky = new DynamoDBClient(localClientConfig(dynalite.endpoint));
+    flaky.middlewareStack.add((next) => async (args) => {
+      const input = args.input as { TableName?: string; Item?: Record<string, unknown> };
+      if (input.TableName === 'rollouts' && input.Item?.plan) throw Object.assign(new Error('throttled'), { name: 'ProvisionedThroughputExceededException' });
+      return next(args);
+    }, { step: 'initialize' });
+    try {
+      const handler = createRolloutHandler({ settings: { tableName: 'rollouts', routingTableName: 'routing', plan }, clients: { dynamodb: flaky, cloudwatch }, now: () => clock, log: () => undefined });
+      await expect(handler({ action: 'start', by: 'alice' })).rejects.toMatchObject({ name: 'ProvisionedThroughputExceededException' });
+      expect(await weights(model)).toEqual({ champion: 100, challenger: 0 });
+      expect((await routing.get(model, { consistentRead: true }))!.trail.at(-1)!.reason).toContain('its start failed');
+      expect(await lockOf({ client: dynamo, tableName: 'rollouts' }, model)).toBeUndefined();
+    } finally {
+      flaky.destroy();
+    }
+  });
+
+  test('the stored plan is the resolved one: unknown fields (a 10,000-deep one) are dropped, not stored', async () => {
+    const { model, plan, handler, guardrail } = await setUp();
+    cloudWatchReports({ [guardrail]: 'OK' }, HEALTHY);
+    let deep: unknown = [];
+    for (let i = 0; i < 10_000; i++) deep = [deep];
+    const started = await handler({ action: 'start', by: 'alice', plan: { ...plan, hostile: deep } as RolloutPlan });
+    const stored = (await load({ client: dynamo, tableName: 'rollouts' }, model, started.rolloutId))!;
+    expect(stored.plan).not.toHaveProperty('hostile');
+    expect(stored.plan).toMatchObject({ model, champion: 'champion', challenger: 'challenger', evaluation: { intervalMs: 60_000 } });
+  });
+
+  test('a plan naming a variant the routing entry lacks is refused at start, naming it; nothing locked or routed', async () => {
+    const { model, handler } = await setUp({ challenger: 'ghost' });
+    await expect(handler({ action: 'start', by: 'alice' })).rejects.toMatchObject({
+      name: 'RolloutPlanError', message: expect.stringContaining(`the routing entry of model '${model}' has no variant 'ghost'`),
+    });
+    expect(await lockOf({ client: dynamo, tableName: 'rollouts' }, model)).toBeUndefined();
+    expect(await weights(model)).toEqual({ champion: 100, challenger: 0 });
+  });
+
+  test('an execution name outside the id alphabet starts a rollout under a derived id, the same on every call', async () => {
+    const { handler, guardrail } = await setUp();
+    cloudWatchReports({ [guardrail]: 'OK' }, HEALTHY);
+    const raw = '2026-12-01T00:00:00.000Z-déploiement #7';
+    const started = await handler({ action: 'start', rolloutId: raw, input: { by: 'alice' } });
+    expect(started.rolloutId).toMatch(/^2026-12-01T00:00:00.000Z-d_ploiement__7-[0-9a-f]{16}$/);
+    expect((await handler({ action: 'evaluate', rolloutId: raw })).rolloutId).toBe(started.rolloutId);
   });
 });
 

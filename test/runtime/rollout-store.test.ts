@@ -7,8 +7,8 @@ import * as http from 'http';
 import type { AddressInfo } from 'net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
-  acquire, create, current, history, load, lockOf, release, RolloutIdError, rolloutIdOf, RolloutRunningError, RolloutTooLargeError,
-  RolloutVersionConflictError, save,
+  acquire, create, current, history, isRolloutId, load, lockOf, release, RolloutIdError, rolloutIdOf, RolloutRunningError, RolloutTooLargeError,
+  RolloutVersionConflictError, save, toRolloutId,
 } from '../../runtime/aws/rollout-store';
 import type { RolloutPlan, RolloutState } from '../../runtime/core/rollout/types';
 import { createRolloutTable, LocalService, localClientConfig, startDynalite } from '../support/local-aws';
@@ -80,6 +80,16 @@ describe('lock', () => {
       await expect(acquire(table, { model: 'm', rolloutId: id, by: 'a', atMs: T0 })).rejects.toThrow(RolloutIdError);
     }
     expect(await load(table, 'm', '#lock')).toBeUndefined();
+  });
+
+  test('toRolloutId: a valid id unchanged; any other text a valid id, the same each time, distinct for distinct texts', () => {
+    expect(toRolloutId('2026-12-01T00:00:00.000Z-exec-1')).toBe('2026-12-01T00:00:00.000Z-exec-1');
+    const texts = ['é', 'è', '#lock', '-x', 'a b', 'a_b', 'x'.repeat(300), `${'x'.repeat(300)}é`, '\ud800'];
+    const ids = texts.map(toRolloutId);
+    expect(ids.every(isRolloutId)).toBe(true);
+    expect(new Set(ids).size).toBe(texts.length);
+    expect(texts.map(toRolloutId)).toEqual(ids);
+    expect(toRolloutId('a b')).toMatch(/^a_b-[0-9a-f]{16}$/);
   });
 });
 
