@@ -21,6 +21,7 @@ import {
   routingOf,
   RoutingDecision,
   startRollout,
+  stepLimitMs,
   validatePlan,
 } from '../../runtime/core/rollout';
 import { seededRandom } from '../../runtime/core/random';
@@ -154,7 +155,7 @@ describe('decide: canary', () => {
   });
 
   test('after the bake, healthyEvaluations healthy evaluations in a row are needed', () => {
-    const decisions = run({ ...plan, evaluation: { intervalMs: 100, healthyEvaluations: 3 } }, canaryAt(1), ['healthy', 'missing', 'healthy', 'healthy', 'healthy'], 1000);
+    const decisions = run({ ...plan, evaluation: { intervalMs: 100, healthyEvaluations: 3, maxStepMs: 10_000 } }, canaryAt(1), ['healthy', 'missing', 'healthy', 'healthy', 'healthy'], 1000);
     expect(actions(decisions)).toEqual(['hold', 'hold', 'hold', 'hold', 'promote']);
   });
 
@@ -202,6 +203,52 @@ describe('decide: canary', () => {
     expect(decide(unbounded, canaryAt(0), observations.drifted(100)).state.healthyStreak).toBe(1);
   });
 
+  test.each<[string, Kind[]]>([
+    ['unhealthy and healthy', ['errors', 'healthy']],
+    ['missing and healthy', ['missing', 'healthy']],
+    ['flapping alarm and healthy', ['guardrailAlarm', 'healthy']],
+  ])('alternating %s evaluations roll back at the step limit (3 bakes by default) instead of holding forever', (_, pair) => {
+    for (const stepIndex of [0, 3]) {
+      const decisions = run(plan, canaryAt(stepIndex), Array.from({ length: 40 }, (__, i) => pair[i % 2]));
+      const rollback = actions(decisions).indexOf('rollback');
+      expect(rollback).toBe(3 * BAKE / 100 - 1); // the evaluation at 3 × bake
+      expect(actions(decisions).slice(0, rollback).every((a) => a === 'hold')).toBe(true);
+      expect(decisions[rollback].reason).toMatch(new RegExp(`^step ${stepIndex + 1} of 4 \\(\\d+ %\\): not promoted within 3000 ms \\(evaluation.maxStepMs\\), last: `));
+      expect(decisions[rollback].state.phase).toBe('rolled-back');
+      expect(decisions[rollback].routing).toEqual(CHAMPION_ONLY);
+    }
+  });
+
+  test('evaluation.maxStepMs overrides the step limit; the default leaves room for the bake, the healthy streak and a missing streak', () => {
+    const limited = { ...plan, evaluation: { intervalMs: 100, maxStepMs: 1500 } };
+    const decisions = run(limited, canaryAt(0), Array.from({ length: 20 }, (_, i) => (i % 2 ? 'healthy' : 'errors')));
+    expect(actions(decisions).indexOf('rollback')).toBe(14);
+    expect(decisions[14].reason).toMatch(/not promoted within 1500 ms/);
+    const long = { ...plan, steps: [{ percent: 100, bakeMs: 100 }], evaluation: { intervalMs: 100, healthyEvaluations: 4, maxMissingEvaluations: 5 } };
+    expect(stepLimitMs(resolvePlan(long), { percent: 100, bakeMs: 100 })).toBe(100 + 9 * 100);
+    expect(stepLimitMs(resolvePlan(plan), { percent: 5, bakeMs: BAKE })).toBe(3 * BAKE);
+  });
+
+  test('a healthy step ready to promote past its limit (a late evaluation) is promoted', () => {
+    const decisions = run(plan, canaryAt(0), ['healthy', 'healthy'], 2 * BAKE);
+    expect(actions(decisions)).toEqual(['hold', 'promote']);
+  });
+
+  test('an observation clocked before the phase started (seconds, skew) is missing data, not a frozen bake', () => {
+    const started = { ...canaryAt(0), phaseStartedMs: 1_700_000_000_000 };
+    const inSeconds = [1, 2, 3].map((i) => observations.healthy(1_700_000_000 + i));
+    let state = started;
+    const seen = inSeconds.map((o) => {
+      const d = decide(plan, state, o);
+      state = d.state;
+      return d;
+    });
+    expect(actions(seen)).toEqual(['hold', 'hold', 'rollback']);
+    expect(seen[0].reason).toMatch(/^no data 1 of 3 in a row: observation at 1700000001 ms is before the canary phase started \(1700000000000 ms\): the evaluation's clock must be epoch milliseconds/);
+    const shadow = { ...shadowState(), phaseStartedMs: 5000 };
+    expect(decide(shadowPlan, shadow, observations.shadowMet(4999))).toMatchObject({ action: 'hold', reason: expect.stringMatching(/before the shadow phase started/) });
+  });
+
   test('unhealthyEvaluations 1 rolls back on the first alarm in ALARM', () => {
     const once = { ...plan, evaluation: { intervalMs: 100, unhealthyEvaluations: 1 } };
     const decisions = run(once, canaryAt(0), ['healthy', 'guardrailAlarm']);
@@ -217,11 +264,11 @@ describe('decide: canary', () => {
 
   test('a breach in the LAST step rolls back instead of completing', () => {
     // Baked, one healthy evaluation short of completing: two breaches roll back.
-    const decisions = run(plan, canaryAt(3), ['healthy', 'errors', 'errors'], BAKE);
+    const decisions = run(plan, canaryAt(3), ['healthy', 'errors', 'errors'], BAKE / 2);
     expect(actions(decisions)).toEqual(['hold', 'hold', 'rollback']);
     expect(last(decisions).state.phase).toBe('rolled-back');
     // One breach between healthy evaluations resets the healthy streak: no completion until two in a row.
-    const flapping = run(plan, canaryAt(3), ['healthy', 'errors', 'healthy', 'healthy'], BAKE);
+    const flapping = run(plan, canaryAt(3), ['healthy', 'errors', 'healthy', 'healthy'], BAKE / 2);
     expect(actions(flapping)).toEqual(['hold', 'hold', 'hold', 'complete']);
     expect(last(flapping).routing).toBeUndefined(); // the last step already sends everything to the challenger
   });
@@ -386,6 +433,8 @@ describe('validatePlan', () => {
     ['the default bakes shorter than the interval', { ...plan, steps: undefined, evaluation: { intervalMs: 3_600_000 } }, /steps \(the default, baking 600000 ms\) bake less than evaluation.intervalMs/],
     ['no guardrails', { ...plan, guardrails: undefined }, /guardrails must be an object with at least maxLatencyP99Ms/],
     ['no latency budget', { ...plan, guardrails: {} }, /guardrails.maxLatencyP99Ms is missing/],
+    ['a step limit shorter than the longest bake plus the healthy evaluations', { ...plan, evaluation: { intervalMs: 100, maxStepMs: 1100 } }, /evaluation.maxStepMs is 1100: set it to an integer of at least 1200 \(the longest bake plus healthyEvaluations × intervalMs\)/],
+    ['a step limit that is not a number', { ...plan, evaluation: { intervalMs: 100, maxStepMs: '1h' } }, /evaluation.maxStepMs is a string: set it to an integer of at least 1200/],
     ['too many alarms', { ...plan, guardrails: { ...plan.guardrails, alarms: Array.from({ length: 101 }, (_, i) => `a${i}`) } }, /at most 100 alarm names/],
     ['a variant name too long', { ...plan, challenger: 'x'.repeat(64) }, /challenger must be a variant name of 1 to 63 characters/],
     ['a shadow without exit criteria', { ...plan, shadow: { percent: 10 } }, /shadow must be an object \{ percent\?, exitCriteria/],

@@ -2,13 +2,14 @@
  * The rollout's decisions, pure: a plan, a state and one observation give the next state, the routing to apply (when
  * it changes) and the reason. Missing data is never a pass (hold, then roll back at `maxMissingEvaluations`); a breach
  * rolls back only when it persists `unhealthyEvaluations` evaluations in a row — a guardrail alarm in ALARM is a
- * breach like any other, so a flapping alarm needs that many readings of ALARM in a row; the shadow phase ends only on its exit criteria (or is aborted at `maxDurationMs`); a
- * step is promoted after its bake and `healthyEvaluations` healthy evaluations in a row; the last step healthy
- * completes; a rollback sends all traffic to the champion and turns the shadow off.
- */
+ * breach like any other, so a flapping alarm needs that many readings of ALARM in a row; the shadow phase ends only
+ * on its exit criteria (or is aborted at `maxDurationMs`); a step is promoted after its bake and `healthyEvaluations`
+ * healthy evaluations in a row, and rolls back when it is not promoted within its limit (`evaluation.maxStepMs`,
+ * `stepLimitMs`), so alternating signals cannot hold it forever; an observation clocked before the phase started is
+ * missing data; the last step healthy completes; a rollback sends all traffic to the champion and turns the shadow off. */
 import { RoutingLimits } from '../routing';
 import { canaryVerdict, shadowVerdict, type Verdict } from './health';
-import { resolvePlan } from './plan';
+import { resolvePlan, stepLimitMs } from './plan';
 import {
   ROLLOUT_CONTROLLER,
   RolloutLimits,
@@ -82,6 +83,10 @@ export function decide(plan: RolloutPlan, state: RolloutState, observation: Obse
   const p = resolvePlan(plan);
   throwIfProblems([...stateProblems(p, state), ...clockProblems('observation.atMs', observation.atMs)]);
   if (isFinished(state)) return { action: 'hold', state, reason: `the rollout is ${state.phase}: nothing to decide` };
+  if (observation.atMs < state.phaseStartedMs) {
+    const reason = `observation at ${observation.atMs} ms is before the ${state.phase} phase started (${state.phaseStartedMs} ms): the evaluation's clock must be epoch milliseconds (not seconds) on the clock that started the phase`;
+    return count(p, state, { kind: 'missing', reason }, state.phaseStartedMs, '');
+  }
   return state.phase === 'shadow' ? decideShadow(p, state, observation) : decideCanary(p, state, observation);
 }
 
@@ -110,7 +115,7 @@ function decideShadow(p: ResolvedRolloutPlan, state: RolloutState, observation: 
   if (verdict.kind === 'healthy') {
     return transition(p, state, 'start-canary', { phase: 'canary', stepIndex: 0 }, `${verdict.reason}; canary at ${p.steps[0].percent} %`, now);
   }
-  const elapsed = Math.max(0, now - state.phaseStartedMs);
+  const elapsed = now - state.phaseStartedMs;
   if (elapsed >= p.shadow!.exitCriteria.maxDurationMs) {
     return rollBack(p, state, `shadow ran ${elapsed} ms without meeting its exit criteria (${verdict.reason})`, now, ROLLOUT_CONTROLLER);
   }
@@ -122,19 +127,26 @@ function decideCanary(p: ResolvedRolloutPlan, state: RolloutState, observation: 
   const now = observation.atMs;
   const step = p.steps[state.stepIndex];
   const at = `step ${state.stepIndex + 1} of ${p.steps.length} (${step.percent} %)`;
-  if (verdict.kind !== 'healthy') return count(p, state, verdict, now, `${at}: `);
-  const healthyStreak = state.healthyStreak + 1;
-  const baked = Math.max(0, now - state.phaseStartedMs);
-  const needed = p.evaluation.healthyEvaluations;
-  if (baked < step.bakeMs || healthyStreak < needed) {
+  const baked = now - state.phaseStartedMs;
+  let held: Decision;
+  if (verdict.kind === 'healthy') {
+    const healthyStreak = state.healthyStreak + 1;
+    const needed = p.evaluation.healthyEvaluations;
+    if (baked >= step.bakeMs && healthyStreak >= needed) {
+      if (state.stepIndex === p.steps.length - 1) {
+        return transition(p, state, 'complete', { phase: 'promoted' }, `${at} baked healthy: ${p.challenger} promoted`, now);
+      }
+      const stepIndex = state.stepIndex + 1;
+      return transition(p, state, 'promote', { stepIndex }, `${at} baked healthy: canary at ${p.steps[stepIndex].percent} %`, now);
+    }
     const next = { ...state, healthyStreak, unhealthyStreak: 0, missingStreak: 0 };
-    return { action: 'hold', state: next, reason: `${at}: ${verdict.reason}; healthy ${healthyStreak} of ${needed}, baked ${baked} of ${step.bakeMs} ms` };
+    held = { action: 'hold', state: next, reason: `${at}: ${verdict.reason}; healthy ${healthyStreak} of ${needed}, baked ${baked} of ${step.bakeMs} ms` };
+  } else {
+    held = count(p, state, verdict, now, `${at}: `);
   }
-  if (state.stepIndex === p.steps.length - 1) {
-    return transition(p, state, 'complete', { phase: 'promoted' }, `${at} baked healthy: ${p.challenger} promoted`, now);
-  }
-  const stepIndex = state.stepIndex + 1;
-  return transition(p, state, 'promote', { stepIndex }, `${at} baked healthy: canary at ${p.steps[stepIndex].percent} %`, now);
+  const limit = stepLimitMs(p, step);
+  if (held.action !== 'hold' || baked < limit) return held;
+  return rollBack(p, state, `${at}: not promoted within ${limit} ms (evaluation.maxStepMs), last: ${held.reason.slice(at.length + 2)}`, now, ROLLOUT_CONTROLLER);
 }
 
 /** A verdict short of a transition: extends a streak, and rolls back when it reaches its bound. */

@@ -4,7 +4,7 @@
  */
 import { MAX_TIMER_MS } from '../../contracts/inference-server';
 import { modelNameProblems, RoutingLimits } from '../routing';
-import { RolloutDefaults, RolloutLimits, type ResolvedRolloutPlan, type RolloutPlan } from './types';
+import { RolloutDefaults, RolloutLimits, type ResolvedRolloutPlan, type RolloutPlan, type RolloutStep } from './types';
 
 /** A plan `validatePlan` found problems in; `problems` lists them all. */
 export class RolloutPlanError extends Error {
@@ -26,6 +26,7 @@ export function validatePlan(plan: RolloutPlan): string[] {
   }
   const intervalMs = evaluationProblems(plan, problems);
   stepProblems(plan, intervalMs, problems);
+  stepLimitProblems(plan, intervalMs, problems);
   guardrailProblems(plan, problems);
   shadowProblems(plan, intervalMs, problems);
   return problems;
@@ -40,6 +41,7 @@ export function resolvePlan(plan: RolloutPlan): ResolvedRolloutPlan {
     healthyEvaluations: plan.evaluation?.healthyEvaluations ?? RolloutDefaults.HEALTHY_EVALUATIONS,
     maxMissingEvaluations: plan.evaluation?.maxMissingEvaluations ?? RolloutDefaults.MAX_MISSING_EVALUATIONS,
     unhealthyEvaluations: plan.evaluation?.unhealthyEvaluations ?? RolloutDefaults.UNHEALTHY_EVALUATIONS,
+    ...(plan.evaluation?.maxStepMs === undefined ? {} : { maxStepMs: plan.evaluation.maxStepMs }),
   };
   const g = plan.guardrails;
   const guardrails = {
@@ -69,6 +71,17 @@ export function resolvePlan(plan: RolloutPlan): ResolvedRolloutPlan {
     evaluation,
     guardrails,
   };
+}
+
+/**
+ * How long a canary step may last without being promoted before the rollout rolls back, milliseconds:
+ * `evaluation.maxStepMs`, or by default the larger of `RolloutDefaults.MAX_STEP_BAKES` × the bake and the bake plus
+ * (`healthyEvaluations` + `maxMissingEvaluations`) intervals (room for one full streak of missing data after the bake).
+ */
+export function stepLimitMs(plan: ResolvedRolloutPlan, step: RolloutStep): number {
+  const e = plan.evaluation;
+  if (e.maxStepMs !== undefined) return e.maxStepMs;
+  return Math.max(RolloutDefaults.MAX_STEP_BAKES * step.bakeMs, step.bakeMs + (e.healthyEvaluations + e.maxMissingEvaluations) * e.intervalMs);
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -111,7 +124,7 @@ function evaluationProblems(plan: RolloutPlan, problems: string[]): number {
   const e: unknown = plan.evaluation;
   if (e === undefined) return RolloutDefaults.INTERVAL_MS;
   if (!isObject(e)) {
-    problems.push('evaluation must be an object (intervalMs, healthyEvaluations, maxMissingEvaluations, unhealthyEvaluations)');
+    problems.push('evaluation must be an object (intervalMs, healthyEvaluations, maxMissingEvaluations, unhealthyEvaluations, maxStepMs)');
     return RolloutDefaults.INTERVAL_MS;
   }
   const intervalOk = integerProblem('evaluation.intervalMs', e.intervalMs, 1, MAX_TIMER_MS, problems);
@@ -155,6 +168,20 @@ function stepProblems(plan: RolloutPlan, intervalMs: number, problems: string[])
   const last: unknown = steps[steps.length - 1];
   if (isObject(last) && last.percent !== 100) {
     problems.push(`steps[${steps.length - 1}].percent is ${describe(last.percent)}: the last step must be 100 (the challenger answers all traffic before completion)`);
+  }
+}
+
+/** `evaluation.maxStepMs` must leave room for the longest bake and then `healthyEvaluations` evaluations. */
+function stepLimitProblems(plan: RolloutPlan, intervalMs: number, problems: string[]): void {
+  const e: unknown = plan.evaluation;
+  if (!isObject(e) || e.maxStepMs === undefined) return;
+  const steps: unknown = plan.steps ?? RolloutDefaults.STEPS;
+  const bakes = Array.isArray(steps) ? steps.map((s: unknown) => (isObject(s) && Number.isSafeInteger(s.bakeMs) ? Number(s.bakeMs) : 0)) : [];
+  const healthy = Number.isInteger(e.healthyEvaluations) && Number(e.healthyEvaluations) >= 1 ? Number(e.healthyEvaluations) : RolloutDefaults.HEALTHY_EVALUATIONS;
+  const least = Math.max(0, ...bakes) + healthy * intervalMs;
+  const value = e.maxStepMs;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < least) {
+    problems.push(`evaluation.maxStepMs is ${describe(value)}: set it to an integer of at least ${least} (the longest bake plus healthyEvaluations × intervalMs), or leave it out for ${RolloutDefaults.MAX_STEP_BAKES} bakes per step`);
   }
 }
 

@@ -83,7 +83,14 @@ export interface EvaluationPlan {
    * alarm needs N readings of ALARM in a row); set 1 to roll back on the first breach or alarm.
    * @default 2
    */
-  readonly unhealthyEvaluations?: number;
+  readonly unhealthyEvaluations?: number;  /**
+   * Longest any canary step may last without being promoted, milliseconds: an evaluation that would hold past it
+   * rolls back instead, so signals that keep alternating (unhealthy, healthy, missing…) cannot hold a step forever.
+   * At least the longest bake plus `healthyEvaluations` intervals.
+   * @default per step, the larger of `RolloutDefaults.MAX_STEP_BAKES` × its bake and its bake plus
+   * (`healthyEvaluations` + `maxMissingEvaluations`) intervals (`stepLimitMs`)
+   */
+  readonly maxStepMs?: number;
 }
 
 /** What every evaluation checks. A breach of any, an alarm in ALARM included, is an unhealthy evaluation. */
@@ -153,8 +160,8 @@ export interface ResolvedRolloutPlan {
   readonly shadow?: { readonly percent: number; readonly exitCriteria: Required<ShadowExitCriteria> };
   /** The canary steps. */
   readonly steps: readonly RolloutStep[];
-  /** Evaluation cadence and streaks. */
-  readonly evaluation: Required<EvaluationPlan>;
+  /** Evaluation cadence, streaks and the step limit (`maxStepMs` absent: each step's default, `stepLimitMs`). */
+  readonly evaluation: Required<Omit<EvaluationPlan, 'maxStepMs'>> & { readonly maxStepMs?: number };
   /** What every evaluation checks (`maxPredictionDrift` absent: drift not checked). */
   readonly guardrails: Required<Omit<RolloutGuardrails, 'maxPredictionDrift'>> & { readonly maxPredictionDrift?: number };
 }
@@ -176,6 +183,8 @@ export const RolloutDefaults = {
   MAX_MISSING_EVALUATIONS: 3,
   /** `evaluation.unhealthyEvaluations`. */
   UNHEALTHY_EVALUATIONS: 2,
+  /** `evaluation.maxStepMs` by default: this many times the step's bake (or more, see `stepLimitMs`). */
+  MAX_STEP_BAKES: 3,
   /** `guardrails.maxErrorPercent`, percent. */
   MAX_ERROR_PERCENT: 1,
   /** `guardrails.maxFallbackPercent`, percent. */
