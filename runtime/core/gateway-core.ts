@@ -202,7 +202,7 @@ interface RequestState {
 
 /** The outcome of features → cache → breaker → model: an answer (the model's or the fallback), or refused. */
 type ModelStep =
-  | { readonly refused: true }
+  | { readonly refused: true; readonly variant?: string }
   | {
     readonly refused?: false; readonly outputs: Record<string, number[]>; readonly variant?: string; readonly fallbackReason?: GatewayCode;
     readonly features?: Record<string, unknown>; readonly statuses?: Record<string, FeatureStatus>; readonly cacheHit?: boolean; readonly modelFailed?: boolean;
@@ -312,7 +312,9 @@ export class GatewayCore {
     const step = await this.modelStep(parsed, tier, state);
     if (!this.config.admissionDisabled) this.admission.release(tier, state.callOutcome);
     if (step.refused) {
-      this.finish(dimensions, state, [count(GatewayMetrics.MODEL_OVERLOADED), count(GatewayMetrics.MODEL_FAILURES)]);
+      // Per variant, as a failed call's fallback: a rollout sees a challenger that throttles.
+      this.finish({ ...dimensions, [MetricDimensions.VARIANT]: step.variant ?? DEFAULT_VARIANT }, state,
+        [count(GatewayMetrics.MODEL_OVERLOADED), count(GatewayMetrics.MODEL_FAILURES)]);
       return refusal(429, GatewayCode.MODEL_OVERLOADED, `the model is saturated and refused tier '${tier}'; retry after ${retryAfterSeconds} s`,
         request.requestId, { tier, retryAfterSeconds });
     }
@@ -397,8 +399,8 @@ export class GatewayCore {
         state.callOutcome = CallOutcome.REFUSED;
       }
       if (failure.kind === ModelFailureKind.ERROR) this.logDetail(state, GatewayCode.MODEL_ERROR, failure);
-      if (failure.kind === ModelFailureKind.OVERLOADED && !this.admission.isProtected(tier)) return { refused: true };
       // The variant that failed is named (metrics, log, answer): a rollout attributes the failure to it.
+      if (failure.kind === ModelFailureKind.OVERLOADED && !this.admission.isProtected(tier)) return { refused: true, variant };
       return { outputs: this.config.fallbackOutputs, fallbackReason: CODE_OF_FAILURE[failure.kind], variant, features, statuses, modelFailed: true };
     } finally {
       state.timings.model = performance.now() - modelStarted;

@@ -16,7 +16,10 @@ import type { DynamoDBRecord } from 'aws-lambda';
 import { fraudPrescreenInputs, transaction } from '../../examples/fraud-features';
 import { CachedRoutingSource, RoutingTableClient } from '../../runtime/aws/routing-table';
 import { SageMakerModelInvoker } from '../../runtime/aws/sagemaker-model-invoker';
+import { EmbeddedModelInvoker } from '../../runtime/backends/embedded-model-invoker';
 import { divergenceOf, GatewayConfig, GatewayCore } from '../../runtime/core/gateway-core';
+import { GatewayCode } from '../../runtime/core/gateway-codes';
+import type { ModelInvoker } from '../../runtime/core/model-call';
 import { GatewayMetrics, MetricDatum, ShadowMetrics } from '../../runtime/core/metrics';
 import { PredictionLogRecord } from '../../runtime/core/prediction-log';
 import { routingKey, RoutingValidationError, RoutingVersionConflictError, ShadowRouting } from '../../runtime/core/routing';
@@ -67,24 +70,24 @@ afterAll(async () => {
   if (challengerModel) fs.rmSync(path.dirname(challengerModel), { recursive: true, force: true });
 });
 
-/** A new model entry: champion serves everyone, challenger nobody; with `shadow` set on it. */
-async function modelWithShadow(shadow: ShadowRouting | null): Promise<string> {
+/** A new model entry: champion serves everyone, challenger nobody (unless `weights` say otherwise); with `shadow` set on it. */
+async function modelWithShadow(shadow: ShadowRouting | null, weights = { champion: 100, challenger: 0 }): Promise<string> {
   const model = `${MODEL}-${++modelCount}`;
-  await table.seed({ model, weights: { champion: 100, challenger: 0 }, by: 'deploy', reason: 'seeded by the test' });
+  await table.seed({ model, weights, by: 'deploy', reason: 'seeded by the test' });
   if (shadow) await table.setShadow(model, shadow, { by: 'test', reason: 'shadow before canary' });
   return model;
 }
 
 const invoker = (server: ServerProcess) => new SageMakerModelInvoker(new SageMakerRuntimeClient({ ...localClientConfig(server.url), maxAttempts: 1 }), MODEL);
 
-/** A gateway for `model` over the two servers, reading the table; what it logs and emits is kept. */
-async function gatewayFor(model: string, overrides: Partial<GatewayConfig> = {}) {
+/** A gateway for `model` over the two servers (or `invokers`), reading the table; what it logs and emits is kept. */
+async function gatewayFor(model: string, overrides: Partial<GatewayConfig> = {}, invokers: Partial<Record<'champion' | 'challenger', ModelInvoker>> = {}) {
   const logged: PredictionLogRecord[] = [];
   const lines: { dimensions: Record<string, string>; metrics: MetricDatum[] }[] = [];
   const routing = new CachedRoutingSource({ table, deadlineMs: 2000 });
   await routing.routeOf(model); // warm, as a container is after its first request
   const core = new GatewayCore({ ...config, ...overrides, model }, {
-    model: new VariantRouter({ champion: invoker(servers.champion), challenger: invoker(servers.challenger) }),
+    model: new VariantRouter({ champion: invoker(servers.champion), challenger: invoker(servers.challenger), ...invokers }),
     routing,
     predictionLog: { write: (record) => { logged.push(record); return true; }, close: async () => undefined },
     metrics: (dimensions, metrics) => lines.push({ dimensions, metrics }),
@@ -98,7 +101,7 @@ async function gatewayFor(model: string, overrides: Partial<GatewayConfig> = {})
   };
   const shadowLines = () => lines.filter((l) => l.metrics.some((m) => m.name === ShadowMetrics.SHADOW_REQUESTS));
   const value = (line: { metrics: MetricDatum[] }, name: string) => line.metrics.find((m) => m.name === name)?.value;
-  return { predict, logged, lines, shadowLines, value };
+  return { core, predict, logged, lines, shadowLines, value };
 }
 
 /** What a server answers directly for `amount` (the same row the gateway builds). */
@@ -234,6 +237,27 @@ describe('a failing shadow never changes an answer', () => {
     for (const line of lines) expect(gateway.value(line, ShadowMetrics.SHADOW_FAILURES)).toBe(1);
     expect(gateway.logged.filter((r) => r.shadow)).toHaveLength(0);
     expect(gateway.logged.filter((r) => !r.shadow)).toHaveLength(5);
+  });
+});
+
+describe('a throttling variant', () => {
+  test('its OVERLOADED refusals (429) are counted under its own Variant, so a rollout sees them', async () => {
+    // The challenger runs in process (a real onnxruntime session) and holds one call at a time: a burst overflows it.
+    const throttling = new EmbeddedModelInvoker({ modelPath: challengerModel, maxPending: 1 });
+    const model = await modelWithShadow(null, { champion: 0, challenger: 100 });
+    const gateway = await gatewayFor(model, { defaultTier: 'standard' }, { challenger: throttling });
+    const responses = await Promise.all(Array.from({ length: 8 }, (_, i) => gateway.core.handle({
+      model, body: JSON.stringify({ request: { amount: 10 + i, card_present: true, hour_of_day: 9 }, userId: `u-${i}` }), requestId: `burst-${i}`,
+    })));
+    const refused = responses.filter((r) => r.statusCode === 429);
+    expect(refused.length).toBeGreaterThan(0);
+    for (const r of refused) expect(JSON.parse(r.body)).toMatchObject({ code: GatewayCode.MODEL_OVERLOADED });
+    const overloaded = gateway.lines.filter((l) => gateway.value(l, GatewayMetrics.MODEL_OVERLOADED) === 1);
+    expect(overloaded).toHaveLength(refused.length);
+    for (const line of overloaded) {
+      expect(line.dimensions).toEqual({ Model: model, Variant: 'challenger' });
+      expect(gateway.value(line, GatewayMetrics.MODEL_FAILURES)).toBe(1);
+    }
   });
 });
 
