@@ -11,9 +11,13 @@
  * also go, with the same model inputs and the same deadline, to the shadow variant, at the same time as to the
  * assigned one. The caller only ever gets the assigned variant's answer (or the fallback); the shadow's answer is
  * logged as its own record (`shadow: true`) and measured (`ShadowMetrics`), and it touches neither the breaker, nor
- * admission, nor the fallback decision. Lambda cannot work after it answers, so the answer waits for the shadow too,
- * at most until the request's deadline: a shadowed request takes max(assigned, shadow), bounded by the deadline
- * (`ShadowWaitMs` is that cost). A prediction-cache hit, or a fallback decided before the model call, copies nothing.
+ * admission, nor the fallback decision. Lambda cannot work after it answers, so a model answer waits for the shadow
+ * too, but only within the shadow budget (`shadowBudgetMs`: the assigned call's own latency plus
+ * `SHADOW_WAIT_MARGIN_MS`, never past the deadline): a shadowed request takes at most about twice the assigned call
+ * plus the margin, whatever the shadow does, and a shadow slower than that counts as a shadow failure (not awaited).
+ * A fallback or a refusal does not wait at all: a shadow that has not ended by then is neither awaited nor counted
+ * (the challenger is not judged on requests the champion did not answer). `ShadowWaitMs` is that cost. A
+ * prediction-cache hit, or a fallback decided before the model call, copies nothing.
  *
  * Every answer (model or fallback) is written to the prediction log. Every refusal and fallback carries a stable
  * reason code (`GatewayCode`); the detail behind it (an SDK message, a table name) goes to the gateway's log only.
@@ -80,6 +84,14 @@ export interface GatewayConfig {
 
 /** How long the feature values served are summed before their lines go out, milliseconds (one CloudWatch minute). */
 export const DEFAULT_FEATURE_METRICS_INTERVAL_MS = 60_000;
+
+/**
+ * What a model answer may wait for its shadow beyond the assigned call's own latency, milliseconds (`shadowBudgetMs`).
+ * The shadow started with the assigned call, so it gets twice that latency plus this margin in all: a challenger
+ * slower than that is far outside any latency budget a canary would accept, and a frozen one costs each caller at
+ * most this much, not the rest of the deadline.
+ */
+export const SHADOW_WAIT_MARGIN_MS = 50;
 
 /** Least time worth giving the model, milliseconds: with less left, the fallback is served without calling it. */
 export const MIN_MODEL_BUDGET_MS = 2;
@@ -372,7 +384,7 @@ export class GatewayCore {
     // Started before the assigned variant's call, so both run at once; it cannot throw (`ShadowResult`).
     const shadow = shadowVariant === undefined ? undefined : this.callShadow({ ...call, targetVariant: shadowVariant });
     const step = await this.callModel(call, tier, cacheKey, { features, statuses }, state);
-    if (shadow) await this.awaitShadow(shadow, shadowVariant!, step, { body, tier, features }, remaining, state);
+    if (shadow) await this.awaitShadow(shadow, shadowVariant!, step, { body, tier, features }, shadowBudgetMs(step, state, remaining()), state);
     return step;
   }
 
@@ -417,25 +429,28 @@ export class GatewayCore {
   }
 
   /**
-   * Waits for the shadow at most until the request's deadline, then logs its answer as its own record (`shadow: true`)
-   * and emits its `ShadowMetrics` line (a missed deadline or a failure counts as `ShadowFailures`). Never throws and
-   * never changes `step`: what goes wrong here goes to the gateway's log.
+   * Waits for the shadow at most `budgetMs` (`shadowBudgetMs`), then logs its answer as its own record (`shadow: true`)
+   * and emits its `ShadowMetrics` line (a failure, or no answer within the budget, counts as `ShadowFailures`). When
+   * the served answer is a fallback or a refusal, a shadow still running is not counted. Never throws and never
+   * changes `step`: what goes wrong here goes to the gateway's log.
    */
   private async awaitShadow(shadow: Promise<ShadowResult>, variant: string, step: ModelStep,
-    request: { body: PredictRequest; tier: PriorityTierName; features: Record<string, unknown> }, remaining: () => number, state: RequestState): Promise<void> {
+    request: { body: PredictRequest; tier: PriorityTierName; features: Record<string, unknown> }, budgetMs: number, state: RequestState): Promise<void> {
     const waitStarted = performance.now();
     let timer: NodeJS.Timeout | undefined;
-    const result = await Promise.race([shadow, new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), Math.max(0, Math.floor(remaining()))); })]);
+    // A timer (not a microtask) even for 0: a shadow that has already ended wins the race.
+    const result = await Promise.race([shadow, new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), budgetMs); })]);
     clearTimeout(timer);
     state.timings.shadowWait = performance.now() - waitStarted;
+    if (result === undefined && !answeredByModel(step)) return;
     try {
-      const ended = result ?? { error: new ModelCallError(ModelFailureKind.TIMEOUT, 'no answer within the request\'s deadline') };
+      const ended = result ?? { error: new ModelCallError(ModelFailureKind.TIMEOUT, `no answer within the shadow budget (${budgetMs} ms after the assigned call)`) };
       const metrics = [count(ShadowMetrics.SHADOW_REQUESTS), count(ShadowMetrics.SHADOW_FAILURES, 'error' in ended ? 1 : 0), ms(ShadowMetrics.SHADOW_WAIT_MS, state.timings.shadowWait)];
       if ('error' in ended) {
         this.logDetail(state, CODE_OF_FAILURE[ended.error.kind], new ModelCallError(ended.error.kind, `shadow variant '${variant}': ${ended.error.message}`));
       } else {
         metrics.push(ms(ShadowMetrics.SHADOW_LATENCY_MS, ended.latencyMs));
-        const divergence = step.refused || step.fallbackReason !== undefined ? undefined : divergenceOf(step.outputs, ended.answer.outputs);
+        const divergence = answeredByModel(step) ? divergenceOf(step.outputs, ended.answer.outputs) : undefined;
         if (divergence !== undefined) metrics.push({ name: ShadowMetrics.SHADOW_DIVERGENCE, value: divergence, unit: 'None' });
         this.ports.predictionLog?.write({
           schema: PREDICTION_LOG_SCHEMA, ts: new Date(this.now()).toISOString(), requestId: state.requestId, model: this.config.model,
@@ -627,6 +642,21 @@ export class GatewayCore {
     if (this.ports.log) this.ports.log(entry);
     else console.warn(JSON.stringify({ level: 'warn', ...entry }));
   }
+}
+
+/** Whether the served answer is the model's (neither a refusal nor a fallback). */
+function answeredByModel(step: ModelStep): step is Extract<ModelStep, { outputs: unknown }> {
+  return !step.refused && step.fallbackReason === undefined;
+}
+
+/**
+ * How long a served answer waits for its shadow after the assigned call ended, milliseconds: the assigned call's own
+ * latency plus `SHADOW_WAIT_MARGIN_MS`, within what is left of the deadline (`remainingMs`); none for a fallback or a
+ * refusal.
+ */
+function shadowBudgetMs(step: ModelStep, state: RequestState, remainingMs: number): number {
+  if (!answeredByModel(step)) return 0;
+  return Math.max(0, Math.floor(Math.min(remainingMs, (state.timings.model ?? 0) + SHADOW_WAIT_MARGIN_MS)));
 }
 
 /** Whether two variant lists name the same variants (in any order). */
