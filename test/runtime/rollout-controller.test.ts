@@ -1,8 +1,9 @@
 /**
  * RolloutController over in-memory ports (a routing table and a state store kept in arrays, a scripted clock and
  * observations; the ports ARE the seam, so these are the components, not mocks of them): routing is applied before
- * the state is saved (a crash in between repeats the routing change on the next run), notifications on promotions,
- * completion and rollbacks, the one-command rollback from any phase, and a finished rollout left alone.
+ * the state is saved (a crash in between repeats the routing change on the next run, or, when the next run holds,
+ * re-applies the state's routing read through `currentRouting`), notifications on promotions, completion and
+ * rollbacks, the one-command rollback from any phase, and a finished rollout left alone.
  */
 import {
   Decision,
@@ -166,6 +167,49 @@ test('a crash between the routing change and the save repeats the routing change
   const [applied, repeated] = ports.routings.slice(-2);
   expect(repeated.routing).toEqual(applied.routing);
   expect(ports.saved.at(-1)).toBe(state);
+});
+
+/** Memory ports that also read the routing in place: the last routing applied. */
+class ReadableRoutingPorts extends MemoryPorts {
+  async currentRouting(): Promise<RoutingDecision | undefined> {
+    this.calls.push('read routing');
+    return this.routings.at(-1)?.routing;
+  }
+}
+
+test('a crash between the routing change and the save, then a hold: the state\'s routing is re-applied once (currentRouting)', async () => {
+  const ports = new ReadableRoutingPorts();
+  const controller = new RolloutController(ports);
+  const started = await controller.start(plan, 'ana', 'r1');
+  ports.clock = 100;
+  ports.failSave = true;
+  await expect(controller.evaluate(plan, started)).rejects.toThrow('store unavailable');
+  expect(ports.routings.at(-1)!.routing.weights.green).toBe(10); // the canary's routing applied, the state still shadow
+  ports.failSave = false;
+  ports.next = (atMs) => ({ ...healthy(atMs), shadow: { compared: 5, divergence: 0.01, latencyP99Ms: 50 } }); // too few compared: hold
+  ports.calls.length = 0;
+  const { state, decision } = await controller.evaluate(plan, started);
+  expect([decision.action, state.phase]).toEqual(['hold', 'shadow']);
+  expect(ports.calls).toEqual(['observe', 'read routing', 'routing', 'save']); // routing before the state, as always
+  expect(ports.routings.at(-1)).toEqual({
+    routing: { weights: { blue: 100, green: 0 }, shadow: { variant: 'green', percent: 25 } },
+    by: ROLLOUT_CONTROLLER,
+    reason: 'rollout r1: reconcile after an interrupted change (shadow, step 1)',
+  });
+  ports.calls.length = 0;
+  await controller.evaluate(plan, state); // in agreement now: nothing applied again
+  expect(ports.calls).toEqual(['observe', 'read routing', 'save']);
+});
+
+test('a hold with the routing in place unknown (currentRouting gives undefined) applies nothing', async () => {
+  const ports = new ReadableRoutingPorts();
+  const controller = new RolloutController(ports);
+  ports.next = missing;
+  const started = await controller.start(plan, 'ana', 'r1');
+  ports.routings.length = 0;
+  ports.calls.length = 0;
+  await controller.evaluate(plan, started);
+  expect(ports.calls).toEqual(['observe', 'read routing', 'save']);
 });
 
 test('a notification that fails rejects after the state is saved', async () => {

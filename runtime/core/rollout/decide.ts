@@ -201,7 +201,8 @@ function weights(p: ResolvedRolloutPlan, challengerPercent: number): Record<stri
   return { [p.champion]: 100 - challengerPercent, [p.challenger]: challengerPercent };
 }
 
-function sameRouting(a: RoutingDecision, b: RoutingDecision): boolean {
+/** Whether `b` routes the variants of `a` (its weights' keys) and the shadow as `a` does. */
+export function sameRouting(a: RoutingDecision, b: RoutingDecision): boolean {
   const sameWeights = Object.keys(a.weights).every((k) => a.weights[k] === b.weights[k]);
   const sameShadow = a.shadow === b.shadow || (a.shadow !== null && b.shadow !== null && a.shadow.variant === b.shadow.variant && a.shadow.percent === b.shadow.percent);
   return sameWeights && sameShadow;
