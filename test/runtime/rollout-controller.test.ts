@@ -2,8 +2,8 @@
  * RolloutController over in-memory ports (a routing table and a state store kept in arrays, a scripted clock and
  * observations; the ports ARE the seam, so these are the components, not mocks of them): routing is applied before
  * the state is saved (a crash in between repeats the routing change on the next run, or, when the next run holds,
- * re-applies the state's routing read through `currentRouting`), notifications on promotions, completion and
- * rollbacks, the one-command rollback from any phase, and a finished rollout left alone.
+ * re-applies the state's routing read through `currentRouting`), notifications on the start, promotions, completion
+ * and rollbacks, the one-command rollback from any phase, and a finished rollout left alone.
  */
 import {
   Decision,
@@ -85,11 +85,12 @@ async function drive(controller: RolloutController, ports: MemoryPorts, from: Ro
   return state;
 }
 
-test('start applies the routing, then saves the state; nobody is notified of a start', async () => {
+test('start applies the routing, saves the state, then notifies the start', async () => {
   const { ports, controller } = setUp();
   ports.clock = 1000;
   const state = await controller.start(plan, 'ana', 'r1');
-  expect(ports.calls).toEqual(['routing', 'save']);
+  expect(ports.calls).toEqual(['routing', 'save', 'notify start-shadow']);
+  expect(ports.notified).toEqual([expect.objectContaining({ action: 'start-shadow', state, reason: expect.stringMatching(/^shadow green on 25 %/) })]);
   expect(ports.routings).toEqual([{
     routing: { weights: { blue: 100, green: 0 }, shadow: { variant: 'green', percent: 25 } },
     by: 'ana',
@@ -111,7 +112,7 @@ test('a full rollout: routing before state at every change, a notification for e
   const done = await drive(controller, ports, await controller.start(plan, 'ana', 'r1'));
   expect(done.phase).toBe('promoted');
   expect(ports.calls).toEqual([
-    'routing', 'save', // start: shadow
+    'routing', 'save', 'notify start-shadow', // start: shadow
     'observe', 'routing', 'save', 'notify start-canary', // shadow criteria met: 10 %
     'observe', 'routing', 'save', 'notify promote', // 100 %
     'observe', 'save', 'notify complete', // promoted (the routing already sends everything to the challenger)
@@ -119,7 +120,7 @@ test('a full rollout: routing before state at every change, a notification for e
   expect(ports.routings.map((r) => [r.routing.weights.green, r.routing.shadow, r.by])).toEqual([
     [0, { variant: 'green', percent: 25 }, 'ana'], [10, null, ROLLOUT_CONTROLLER], [100, null, ROLLOUT_CONTROLLER],
   ]);
-  expect(ports.notified.map((d) => d.state)).toEqual(ports.saved.slice(1));
+  expect(ports.notified.map((d) => d.state)).toEqual(ports.saved);
   expect(ports.saved.at(-1)).toBe(done);
   expect(ports.observed).toEqual([100, 200, 300]);
 });

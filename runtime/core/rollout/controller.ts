@@ -28,8 +28,8 @@ export interface RolloutPorts {
   /** Stores the rollout's state (after any routing change of the same decision). */
   saveState(state: RolloutState): Promise<void>;
   /**
-   * Tells people about a decision: every promotion, completion and rollback the controller takes, and every rollback
-   * an operator asks for. Called after the state is saved; a rejection rejects the call (the decision stands).
+   * Tells people about a decision: every start, every promotion, completion and rollback the controller takes, and
+   * every rollback an operator asks for. Called after the state is saved; a rejection rejects the call (the decision stands).
    * @default none (nobody is told)
    */
   notify?(state: RolloutState, decision: Decision): Promise<void>;
@@ -47,7 +47,7 @@ export class RolloutController {
    */
   async start(plan: RolloutPlan, by: string, id: string = randomUUID()): Promise<RolloutState> {
     const decision = startRollout(plan, by, this.ports.now(), id);
-    await this.apply(plan, undefined, decision, by, false);
+    await this.apply(plan, undefined, decision, by, true);
     return decision.state;
   }
 
