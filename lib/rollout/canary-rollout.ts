@@ -12,7 +12,10 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { DEFAULT_ROLLOUT_BY, ROLLOUT_HANDLER, RolloutAttributes, rolloutEnvironment, RolloutMetrics } from '../../runtime/contracts/rollout';
+import {
+  DEFAULT_ROLLOUT_BY, PERMANENT_ROLLOUT_ERRORS, ROLLOUT_HANDLER, ROLLOUT_ID_SEPARATOR, RolloutActions, RolloutAttributes, rolloutEnvironment, RolloutMetrics,
+  RolloutRequestFields as Req, RolloutResponseFields as Res,
+} from '../../runtime/contracts/rollout';
 import { MetricDimensions, METRICS_NAMESPACE } from '../../runtime/core/metrics';
 import type { RolloutPlan } from '../../runtime/core/rollout/types';
 import { AlarmActionProps } from '../monitoring/alarm-actions';
@@ -183,13 +186,16 @@ export interface CanaryRolloutProps extends AlarmActionProps {
 
 /** The rollout table actions the handler sends (runtime/aws/rollout-store.ts). */
 const TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'];
-/** Errors no retry cures (names thrown by runtime/handlers/rollout-handler.ts and what it calls). */
-const PERMANENT_ERRORS = ['RolloutRequestError', 'RolloutPlanError', 'RolloutNotFoundError', 'RolloutRunningError', 'RolloutIdError', 'RoutingNotFoundError', 'RoutingValidationError'];
-/** What the state machine keeps of the handler's answer (`RolloutResponse`, without the state: the table holds it). */
+/**
+ * What the state machine keeps of the handler's answer (`RolloutResponse`, without the state: the table holds it), under
+ * the answer's own field names (the phase at the top level).
+ */
 const RESULT = {
-  'rolloutId.$': '$.Payload.rolloutId', 'done.$': '$.Payload.done', 'rolledBack.$': '$.Payload.rolledBack',
-  'waitSeconds.$': '$.Payload.waitSeconds', 'phase.$': '$.Payload.state.phase',
+  ...Object.fromEntries([Res.ROLLOUT_ID, Res.DONE, Res.ROLLED_BACK, Res.WAIT_SECONDS].map((field) => [`${field}.$`, `$.Payload.${field}`])),
+  [`${Res.PHASE}.$`]: `$.Payload.${Res.STATE}.${Res.PHASE}`,
 };
+/** A field the state machine kept of the last answer (`RESULT`), as a JSONPath. */
+const kept = (field: string) => `$.${field}`;
 
 /**
  * A safe rollout of a challenger variant against the champion of one model, driving the routing table
@@ -329,29 +335,31 @@ export class CanaryRollout extends Construct {
         retryOnServiceExceptions: true,
       });
       // Retriers run in order: the errors no retry cures first (none), then everything else with a backoff.
-      task.addRetry({ errors: PERMANENT_ERRORS, maxAttempts: 0 });
+      task.addRetry({ errors: [...PERMANENT_ROLLOUT_ERRORS], maxAttempts: 0 });
       task.addRetry({ errors: [sfn.Errors.ALL], interval: Duration.seconds(5), maxAttempts: 4, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
       return task;
     };
+    const rolloutId = sfn.JsonPath.stringAt(kept(Res.ROLLOUT_ID));
     const start = invoke('Start', {
-      action: 'start',
+      [Req.ACTION]: RolloutActions.START,
       // A retried start is the same rollout: its id comes from the execution (time-ordered, as the store expects).
-      rolloutId: sfn.JsonPath.format('{}-{}', sfn.JsonPath.executionStartTime, sfn.JsonPath.executionName),
-      input: sfn.JsonPath.entirePayload,
+      [Req.ROLLOUT_ID]: sfn.JsonPath.format(`{}${ROLLOUT_ID_SEPARATOR}{}`, sfn.JsonPath.executionStartTime, sfn.JsonPath.executionName),
+      [Req.INPUT]: sfn.JsonPath.entirePayload,
     }, 'Takes the model\'s lock and applies the first routing (shadow or first step)');
-    const evaluate = invoke('Evaluate', { action: 'evaluate', rolloutId: sfn.JsonPath.stringAt('$.rolloutId') },
+    const evaluate = invoke('Evaluate', { [Req.ACTION]: RolloutActions.EVALUATE, [Req.ROLLOUT_ID]: rolloutId },
       'Observes the guardrails and metrics, then promotes, holds or rolls back');
     const rollBack = invoke('RollBackAfterError', {
-      action: 'rollback', rolloutId: sfn.JsonPath.stringAt('$.rolloutId'), by: DEFAULT_ROLLOUT_BY,
-      reason: sfn.JsonPath.format('evaluation kept failing ({}): all traffic to the champion', sfn.JsonPath.stringAt('$.error.Error')),
+      [Req.ACTION]: RolloutActions.ROLLBACK, [Req.ROLLOUT_ID]: rolloutId, [Req.BY]: DEFAULT_ROLLOUT_BY,
+      [Req.REASON]: sfn.JsonPath.format('evaluation kept failing ({}): all traffic to the champion', sfn.JsonPath.stringAt('$.error.Error')),
     }, 'All traffic to the champion after an evaluation failed past its retries');
     evaluate.addCatch(rollBack, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
     const rolledBack = new sfn.Fail(this, 'RolledBack', { error: 'RolledBack', cause: 'The rollout ended on the champion (rolled back or aborted): see its history (npm run rollout -- history)' });
     const promoted = new sfn.Succeed(this, 'Promoted', { comment: 'The challenger answers all traffic' });
-    const wait = new sfn.Wait(this, 'WaitInterval', { time: sfn.WaitTime.secondsPath('$.waitSeconds') });
+    const wait = new sfn.Wait(this, 'WaitInterval', { time: sfn.WaitTime.secondsPath(kept(Res.WAIT_SECONDS)) });
+    const isDone = sfn.Condition.booleanEquals(kept(Res.DONE), true);
     const done = new sfn.Choice(this, 'Done?')
-      .when(sfn.Condition.and(sfn.Condition.booleanEquals('$.done', true), sfn.Condition.booleanEquals('$.rolledBack', true)), rolledBack)
-      .when(sfn.Condition.booleanEquals('$.done', true), promoted)
+      .when(sfn.Condition.and(isDone, sfn.Condition.booleanEquals(kept(Res.ROLLED_BACK), true)), rolledBack)
+      .when(isDone, promoted)
       .otherwise(wait.next(evaluate));
     start.next(done);
     evaluate.next(done);

@@ -56,10 +56,23 @@ export const RolloutAttributes = {
  */
 export const LOCK_ID = '#lock';
 
+/** The actions a `RolloutRequest` asks for. */
+export const RolloutActions = {
+  /** Take the model's lock, apply the first routing and store the state. */
+  START: 'start',
+  /** Observe, decide and apply one evaluation. */
+  EVALUATE: 'evaluate',
+  /** All traffic to the champion now, and release the lock. */
+  ROLLBACK: 'rollback',
+} as const;
+
+/** One of `RolloutActions`. */
+export type RolloutAction = typeof RolloutActions[keyof typeof RolloutActions];
+
 /** What the state machine (and the CLI) sends the handler. */
 export interface RolloutRequest {
-  /** `start` a rollout, `evaluate` it once, or `rollback` to the champion now. */
-  readonly action: 'start' | 'evaluate' | 'rollback';
+  /** `start` a rollout, `evaluate` it once, or `rollback` to the champion now (`RolloutActions`). */
+  readonly action: RolloutAction;
   /**
    * The rollout: required for `evaluate`; for `start`, the id to start it under (a retried start with the same id is
    * the same rollout); for `rollback`, the running rollout when absent.
@@ -92,6 +105,59 @@ export interface RolloutResponse {
   /** Seconds until the next evaluation (the plan's interval); 0 when done. */
   readonly waitSeconds: number;
 }
+
+/** Field names of `RolloutRequest`, as the state machine writes them into its task payloads. */
+export const RolloutRequestFields = {
+  ACTION: 'action',
+  ROLLOUT_ID: 'rolloutId',
+  PLAN: 'plan',
+  BY: 'by',
+  REASON: 'reason',
+  INPUT: 'input',
+} as const satisfies Record<string, keyof RolloutRequest>;
+
+/** Field names of `RolloutResponse` (and `PHASE`, of its `state`), as the state machine reads them back. */
+export const RolloutResponseFields = {
+  ROLLOUT_ID: 'rolloutId',
+  STATE: 'state',
+  DONE: 'done',
+  ROLLED_BACK: 'rolledBack',
+  WAIT_SECONDS: 'waitSeconds',
+  /** The phase, a field of `STATE`. */
+  PHASE: 'phase',
+} as const satisfies Record<string, keyof RolloutResponse | keyof RolloutState>;
+
+/**
+ * Names of the errors the handler throws (its own, the store's, the plan's and the routing table's), which Step
+ * Functions retries or not by name.
+ */
+export const RolloutErrorNames = {
+  REQUEST: 'RolloutRequestError',
+  PLAN: 'RolloutPlanError',
+  NOT_FOUND: 'RolloutNotFoundError',
+  RUNNING: 'RolloutRunningError',
+  ID: 'RolloutIdError',
+  VERSION_CONFLICT: 'RolloutVersionConflictError',
+  TOO_LARGE: 'RolloutTooLargeError',
+  ROUTING_NOT_FOUND: 'RoutingNotFoundError',
+  ROUTING_VALIDATION: 'RoutingValidationError',
+} as const;
+
+/**
+ * The errors no retry cures: the state machine fails (or rolls back) at once on them. A version conflict is not one
+ * (a retry re-reads), nor is a throttled or unreachable service.
+ */
+export const PERMANENT_ROLLOUT_ERRORS: readonly string[] = [
+  RolloutErrorNames.REQUEST, RolloutErrorNames.PLAN, RolloutErrorNames.NOT_FOUND, RolloutErrorNames.RUNNING, RolloutErrorNames.ID,
+  RolloutErrorNames.ROUTING_NOT_FOUND, RolloutErrorNames.ROUTING_VALIDATION,
+];
+
+/**
+ * What joins a rollout id's start time (ISO-8601) and its name (e.g. a Step Functions execution name): ids sort by
+ * start time. The store's `rolloutIdOf` (runtime/aws/rollout-store.ts) and the state machine's
+ * `States.Format('{}-{}', StartTime, Name)` build the same id.
+ */
+export const ROLLOUT_ID_SEPARATOR = '-';
 
 /** The `by` of a request that names nobody. */
 export const DEFAULT_ROLLOUT_BY = 'canary-rollout';

@@ -5,7 +5,13 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { CanaryRollout, CanaryRolloutProps, ModelRouting } from '../../lib';
-import { RolloutAttributes, RolloutMetrics, RolloutVariables } from '../../runtime/contracts/rollout';
+import { RolloutIdError, RolloutRunningError, RolloutTooLargeError, RolloutVersionConflictError } from '../../runtime/aws/rollout-store';
+import {
+  PERMANENT_ROLLOUT_ERRORS, RolloutAttributes, RolloutErrorNames, RolloutMetrics, RolloutRequestFields, RolloutResponseFields, RolloutVariables,
+} from '../../runtime/contracts/rollout';
+import { RolloutPlanError } from '../../runtime/core/rollout/plan';
+import { RoutingNotFoundError, RoutingValidationError } from '../../runtime/core/routing';
+import { RolloutNotFoundError, RolloutRequestError } from '../../runtime/handlers/rollout-handler';
 import type { RolloutPlan } from '../../runtime/core/rollout/types';
 import { alarmsWithoutActions } from '../support/alarms';
 
@@ -79,6 +85,24 @@ describe('CanaryRollout', () => {
     }
     expect(s.Evaluate.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RollBackAfterError' }]);
     expect(s.RollBackAfterError).toMatchObject({ Next: 'RolledBack', Parameters: { Payload: { action: 'rollback', 'rolloutId.$': '$.rolloutId', by: 'canary-rollout' } } });
+  });
+
+  test('the names crossing to the handler are the contract\'s: error names are the runtime classes\' own, payloads use its fields', () => {
+    const lock = { model: 'm', rolloutId: 'r', by: 'b', since: 's' };
+    const runtimeErrors = [
+      new RolloutRequestError([]), new RolloutPlanError([]), new RolloutNotFoundError('m'), new RolloutRunningError(lock), new RolloutIdError('r'),
+      new RolloutVersionConflictError('m', 'r', 1), new RolloutTooLargeError('r', 1), new RoutingNotFoundError('m'), new RoutingValidationError('m', []),
+    ];
+    expect(runtimeErrors.map((e) => e.name).sort()).toEqual(Object.values(RolloutErrorNames).sort());
+    const s = definition.States;
+    for (const task of [s.Start, s.Evaluate, s.RollBackAfterError]) {
+      expect(task.Retry).toContainEqual(expect.objectContaining({ ErrorEquals: [...PERMANENT_ROLLOUT_ERRORS], MaxAttempts: 0 }));
+      for (const field of Object.keys(task.Parameters.Payload)) expect(Object.values(RolloutRequestFields)).toContain(field.replace(/\.\$$/, ''));
+      for (const [field, path] of Object.entries(task.ResultSelector)) {
+        expect(Object.values(RolloutResponseFields)).toContain(field.replace(/\.\$$/, ''));
+        for (const part of String(path).replace(/^\$\.Payload\./, '').split('.')) expect(Object.values(RolloutResponseFields)).toContain(part);
+      }
+    }
   });
 
   test('logs everything to its log group, traced with X-Ray', () => {
