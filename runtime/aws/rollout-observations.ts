@@ -5,8 +5,12 @@
  * - in the canary phase, the challenger's and the champion's gateway metrics over the last evaluation interval
  *   (`GetMetricData`, namespace `METRICS_NAMESPACE`, dimensions Model + Variant): requests answered (`Predictions` +
  *   `FallbackAnswers`), failed model calls (`ModelCallFailures`), fallbacks and the p99 of `ModelLatencyMs`;
- * - in the shadow phase, the challenger's shadow calls since the phase started (`ShadowMetrics`): requests compared
- *   (`SampleCount` of `ShadowDivergence`), mean divergence and the p99 of `ShadowLatencyMs`;
+ * - in the shadow phase, the challenger's shadow calls since the phase started (`ShadowMetrics`): calls made
+ *   (`ShadowRequests`) and failed (`ShadowFailures`), requests compared (`SampleCount` of `ShadowDivergence`), mean
+ *   divergence and the p99 of `ShadowLatencyMs`;
+ * Windows end on the last complete minute (`INGESTION_LAG_MS` before the evaluation, on a whole minute: CloudWatch's
+ * latest minute is still filling), and the canary's starts on the first whole minute of its step, so the previous
+ * step's traffic is not counted (`metricWindow`).
  * - the prediction drift the drift detector reports (`PredictionDriftScore`, its largest over a lookback), when
  *   configured.
  * Missing data stays absent, never zero: a variant without any answered request in the window has no observation, a
@@ -44,9 +48,50 @@ export interface CloudWatchObserverProps {
 /** The controller's `observe` port. */
 export type Observe = (plan: RolloutPlan, state: RolloutState, nowMs: number) => Promise<Observation>;
 
-/** A CloudWatch period covering `ms`: whole minutes, at least one. */
-function periodSeconds(ms: number): number {
-  return Math.max(60, Math.ceil(ms / 60_000) * 60);
+/**
+ * How long CloudWatch may take to make a minute's datapoints complete, milliseconds: every window ends this long
+ * before the evaluation, on a whole minute, so that its last minute is not an undercount (which would read as missing
+ * data, or too few requests, and roll back for nothing).
+ */
+export const INGESTION_LAG_MS = 60_000;
+
+const MINUTE_MS = 60_000;
+const DAY_MS = 86_400_000;
+
+/** A GetMetricData window: whole minutes; one period covers it all, so each query returns one datapoint. */
+export interface MetricWindow {
+  /** Epoch milliseconds, on a whole minute (and a whole period back from `endMs`). */
+  readonly startMs: number;
+  /** Epoch milliseconds, on a whole minute, `INGESTION_LAG_MS` or more before the evaluation. */
+  readonly endMs: number;
+  /** The query period, seconds: `endMs − startMs`. */
+  readonly periodSeconds: number;
+}
+
+/**
+ * CloudWatch's period for a window starting `startMs`, seen at `nowMs`: whole minutes; a multiple of 300 s when the
+ * start is more than 15 days back, of 3600 s when more than 63 days back (otherwise GetMetricData returns no data).
+ */
+function periodFor(spanMs: number, startMs: number, nowMs: number): number {
+  const age = nowMs - startMs;
+  const unit = age > 63 * DAY_MS ? 3600 : age > 15 * DAY_MS ? 300 : 60;
+  return Math.max(unit, Math.ceil(spanMs / 1000 / unit) * unit);
+}
+
+/**
+ * The window ending on the last complete minute (now − `INGESTION_LAG_MS`, rounded down to a minute) and starting at
+ * `fromMs` rounded to a minute (`'up'`: the minute the phase started in belongs partly to the previous step and is left
+ * out; `'down'`: it is kept), going back at most `maxMs`, and covering at least one minute (a phase younger than its
+ * first complete minute is judged on the last complete minute). The period is rounded up as CloudWatch requires for old
+ * starts (`periodFor`), which moves the start back.
+ */
+export function metricWindow(nowMs: number, fromMs: number, round: 'up' | 'down', maxMs: number = Infinity): MetricWindow {
+  const endMs = Math.floor((nowMs - INGESTION_LAG_MS) / MINUTE_MS) * MINUTE_MS;
+  const from = (round === 'up' ? Math.ceil : Math.floor)(fromMs / MINUTE_MS) * MINUTE_MS;
+  const earliest = endMs - Math.ceil(maxMs / MINUTE_MS) * MINUTE_MS;
+  const startMs = Math.min(Math.max(from, earliest), endMs - MINUTE_MS);
+  const periodSeconds = periodFor(endMs - startMs, startMs, nowMs);
+  return { startMs: endMs - periodSeconds * 1000, endMs, periodSeconds };
 }
 
 /** Builds the `observe` port over CloudWatch. */
@@ -90,12 +135,16 @@ export function cloudWatchObserver(props: CloudWatchObserverProps): Observe {
       MetricStat: { Metric: { Namespace: METRICS_NAMESPACE, MetricName: metricName, Dimensions: Object.entries(dimensions).map(([Name, Value]) => ({ Name, Value })) }, Period: period, Stat: stat },
     });
     const variant = (name: string) => ({ [MetricDimensions.MODEL]: plan.model, [MetricDimensions.VARIANT]: name });
-    // The canary window is the last evaluation interval; the shadow's is its whole phase (its criteria are cumulative).
-    const windowMs = state.phase === 'shadow' ? Math.max(1, nowMs - state.phaseStartedMs) : plan.evaluation?.intervalMs ?? DEFAULT_WINDOW_MS;
-    const period = periodSeconds(windowMs);
+    // The canary window is the last evaluation interval within the step; the shadow's is its whole phase (its criteria
+    // are cumulative). Both end on the last complete minute.
+    const window = state.phase === 'shadow'
+      ? metricWindow(nowMs, state.phaseStartedMs, 'down')
+      : metricWindow(nowMs, state.phaseStartedMs, 'up', plan.evaluation?.intervalMs ?? DEFAULT_WINDOW_MS);
+    const period = window.periodSeconds;
     if (state.phase === 'shadow') {
       const dims = variant(plan.challenger);
       query('shadow_requests', ShadowMetrics.SHADOW_REQUESTS, 'Sum', dims, period);
+      query('shadow_failures', ShadowMetrics.SHADOW_FAILURES, 'Sum', dims, period);
       query('shadow_compared', ShadowMetrics.SHADOW_DIVERGENCE, 'SampleCount', dims, period);
       query('shadow_divergence', ShadowMetrics.SHADOW_DIVERGENCE, 'Average', dims, period);
       query('shadow_p99', ShadowMetrics.SHADOW_LATENCY_MS, 'p99', dims, period);
@@ -109,18 +158,19 @@ export function cloudWatchObserver(props: CloudWatchObserverProps): Observe {
       }
     }
     const drift = props.predictionDrift;
-    const driftQuery = drift && {
+    const driftWindow = drift && metricWindow(nowMs, 0, 'down', drift.lookbackMs);
+    const driftQuery = drift && driftWindow && {
       Id: 'drift', ReturnData: true,
       MetricStat: {
         Metric: { Namespace: METRICS_NAMESPACE, MetricName: DriftMetrics.PREDICTION_DRIFT_SCORE, Dimensions: [{ Name: MetricDimensions.MODEL, Value: drift.model }] },
-        Period: periodSeconds(drift.lookbackMs), Stat: 'Maximum',
+        Period: driftWindow.periodSeconds, Stat: 'Maximum',
       },
     };
     // One call per window: a query's datapoints are summed over the call's whole window.
     const [alarms, values, driftValues] = await Promise.all([
       alarmStates(plan.guardrails?.alarms ?? []),
-      metricData(queries, nowMs - period * 1000, nowMs),
-      driftQuery ? metricData([driftQuery], nowMs - driftQuery.MetricStat.Period * 1000, nowMs) : new Map<string, number[]>(),
+      metricData(queries, window.startMs, window.endMs),
+      driftQuery && driftWindow ? metricData([driftQuery], driftWindow.startMs, driftWindow.endMs) : new Map<string, number[]>(),
     ]);
     const driftScore = max(driftValues.get('drift'));
     return {
@@ -168,6 +218,8 @@ function shadowOf(values: Map<string, number[]>): ShadowObservation | undefined 
   const latency = max(values.get('shadow_p99'));
   return {
     compared: Math.round(compared ?? 0),
+    requests: Math.round(requests ?? 0),
+    failures: Math.round(sum(values.get('shadow_failures')) ?? 0),
     ...(divergence === undefined ? {} : { divergence }),
     ...(latency === undefined ? {} : { latencyP99Ms: latency }),
   };

@@ -204,11 +204,11 @@ describe('rollout handler', () => {
     const entry = (await routing.get(model, { consistentRead: true }))!;
     expect(entry.shadow).toBeUndefined();
     expect(await weights(model)).toEqual({ champion: 50, challenger: 50 });
-    // The shadow's window is its whole phase so far.
+    // The shadow's window is its whole phase so far, up to the last complete minute.
     const query = (cw.commandCalls(GetMetricDataCommand).at(-1)!.args[0].input as GetMetricDataCommandInput);
-    expect(query.EndTime!.getTime() - query.StartTime!.getTime()).toBe(120_000);
+    expect([query.StartTime!.getTime(), query.EndTime!.getTime()]).toEqual([started.state.phaseStartedMs, clock - 60_000]);
     expect(query.MetricDataQueries!.map((q) => [q.Id, q.MetricStat!.Metric!.MetricName, q.MetricStat!.Stat])).toEqual([
-      ['shadow_requests', 'ShadowRequests', 'Sum'], ['shadow_compared', 'ShadowDivergence', 'SampleCount'],
+      ['shadow_requests', 'ShadowRequests', 'Sum'], ['shadow_failures', 'ShadowFailures', 'Sum'], ['shadow_compared', 'ShadowDivergence', 'SampleCount'],
       ['shadow_divergence', 'ShadowDivergence', 'Average'], ['shadow_p99', 'ShadowLatencyMs', 'p99'],
     ]);
   });
@@ -321,6 +321,45 @@ describe('CloudWatch observations', () => {
     expect(driftCall.MetricDataQueries![0].MetricStat).toMatchObject({ Period: 3600, Stat: 'Maximum', Metric: { MetricName: 'PredictionDriftScore', Dimensions: [{ Name: 'Model', Value: 'fraud-challenger' }] } });
     expect(driftCall.EndTime!.getTime() - driftCall.StartTime!.getTime()).toBe(3_600_000);
     expect(cw.commandCalls(DescribeAlarmsCommand)[0].args[0].input).toMatchObject({ AlarmNames: ['a', 'b', 'c'], AlarmTypes: ['MetricAlarm', 'CompositeAlarm'] });
+  });
+
+  const window = (call = -1) => {
+    const input = cw.commandCalls(GetMetricDataCommand).at(call)!.args[0].input as GetMetricDataCommandInput;
+    return { start: input.StartTime!.getTime() - T0, end: input.EndTime!.getTime() - T0, period: input.MetricDataQueries![0].MetricStat!.Period! };
+  };
+
+  test('the canary window ends on the last complete minute and starts on the step\'s first whole minute', async () => {
+    cloudWatchReports({}, {});
+    const observe = cloudWatchObserver({ client: cloudwatch });
+    const fiveMinutes = { ...plan, evaluation: { intervalMs: 300_000 } };
+    // Step started at 0:10; seen at 5:05: the minute 4:00-5:05 is still filling, 0:00-1:00 is partly the previous step.
+    await observe(fiveMinutes, { ...canary, phaseStartedMs: T0 + 10_000 }, T0 + 305_000);
+    expect(window()).toEqual({ start: 60_000, end: 240_000, period: 180 });
+    // Long into the step: the last interval, whole minutes.
+    await observe(fiveMinutes, { ...canary, phaseStartedMs: T0 }, T0 + 3_600_000 + 59_999);
+    expect(window()).toEqual({ start: 3_240_000, end: 3_540_000, period: 300 });
+    // A step younger than its first complete minute: the last complete minute.
+    await observe(plan, { ...canary, phaseStartedMs: T0 + 30_000 }, T0 + 90_000);
+    expect(window()).toEqual({ start: -60_000, end: 0, period: 60 });
+  });
+
+  test('a shadow window older than 15 days has a period in multiples of 300 s (63 days: 3600 s); shadow calls and failures observed', async () => {
+    cloudWatchReports({}, { shadow_requests: [900.2], shadow_failures: [3], shadow_compared: [800] });
+    const observe = cloudWatchObserver({ client: cloudwatch });
+    const day = 86_400_000;
+    const shadow = { ...canary, phase: 'shadow' as const };
+    const observation = await observe(plan, { ...shadow, phaseStartedMs: T0 - 20 * day + 7_000 }, T0 + 61_000);
+    expect(observation.shadow).toEqual({ compared: 800, requests: 900, failures: 3 });
+    const twenty = window();
+    expect(twenty.period % 300).toBe(0);
+    expect([twenty.end, twenty.end - twenty.period * 1000]).toEqual([0, twenty.start]);
+    expect(twenty.start).toBeLessThanOrEqual(-20 * day);
+    expect(twenty.start).toBeGreaterThan(-20 * day - 300_000);
+    await observe(plan, { ...shadow, phaseStartedMs: T0 - 70 * day }, T0 + 61_000);
+    expect(window().period % 3600).toBe(0);
+    // Under 15 days: whole minutes.
+    await observe(plan, { ...shadow, phaseStartedMs: T0 - 14 * day + 1 }, T0 + 61_000);
+    expect(window()).toEqual({ start: -14 * day, end: 0, period: 14 * 1440 * 60 });
   });
 });
 
