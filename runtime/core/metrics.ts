@@ -184,7 +184,8 @@ export const ShadowMetrics = {
   SHADOW_DIVERGENCE: 'ShadowDivergence',
   /**
    * How long the answer waited for the shadow after the served variant had answered, milliseconds (0 when the shadow
-   * was first): the latency shadowing adds, bounded by the request's deadline.
+   * was first): the latency shadowing adds, bounded by the shadow budget (the served call's latency plus
+   * `SHADOW_WAIT_MARGIN_MS`, never past the deadline); fallback and refused answers do not wait.
    */
   SHADOW_WAIT_MS: 'ShadowWaitMs',
 } as const;

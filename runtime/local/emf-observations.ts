@@ -5,7 +5,7 @@
  * (runtime/aws/rollout-observations.ts): per variant,
  * requests = `Predictions` + `FallbackAnswers`, errors = `ModelCallFailures`, fallbacks = `FallbackAnswers`, the p99 of
  * `ModelLatencyMs`; for the shadow, compared = the count of `ShadowDivergence` values, their mean, the p99 of
- * `ShadowLatencyMs`. Missing data stays absent. No alarms exist here: a plan's alarm names are reported missing.
+ * `ShadowLatencyMs`, requests and failures = the sums of `ShadowRequests` and `ShadowFailures`. Missing data stays absent. No alarms exist here: a plan's alarm names are reported missing.
  */
 import { GatewayMetrics, MetricDimensions, ShadowMetrics } from '../core/metrics';
 import type { Observation, RolloutPlan, RolloutState, ShadowObservation, VariantObservation } from '../core/rollout/types';
@@ -81,8 +81,11 @@ function shadowObservation(records: readonly EmfRecord[]): ShadowObservation | u
   const requests = records.filter((r) => ShadowMetrics.SHADOW_REQUESTS in r.values);
   if (divergences.length === 0 && requests.length === 0) return undefined;
   const latency = p99(records.flatMap((r) => (ShadowMetrics.SHADOW_LATENCY_MS in r.values ? [r.values[ShadowMetrics.SHADOW_LATENCY_MS]] : [])));
+  const sum = (name: string) => records.reduce((total, r) => total + (r.values[name] ?? 0), 0);
   return {
     compared: divergences.length,
+    requests: sum(ShadowMetrics.SHADOW_REQUESTS),
+    failures: sum(ShadowMetrics.SHADOW_FAILURES),
     ...(divergences.length > 0 ? { divergence: divergences.reduce((a, b) => a + b, 0) / divergences.length } : {}),
     ...(latency !== undefined ? { latencyP99Ms: latency } : {}),
   };
