@@ -6,12 +6,17 @@
  *   npm run rollout -- status --model fraud [--table T]
  *   npm run rollout -- history --model fraud [--table T] [--limit N]
  *   npm run rollout -- rollback --model fraud [--rollout-id ID] [--table T] [--routing-table R] [--topic <arn>] [--by who] [--reason why]
+ *                                             [--champion C --challenger X | --force-release]
  *
  * The rollout table is `--table` or ROLLOUT_TABLE_NAME (`RolloutVariables.TABLE_NAME`), the routing table
  * `--routing-table` or ROUTING_TABLE_NAME. `rollback` runs the rollout handler's rollback here, with your credentials
  * (no Lambda call): all traffic to the champion at once in the routing table (audited as `--by`, default the OS user,
  * with `--reason`), the rollout's state and history saved, the model's lock released; with `--topic` it also publishes
- * the decision. Without `--rollout-id` it rolls back the model's running rollout. Region, credentials and endpoints come
+ * the decision. Without `--rollout-id` it rolls back the model's running rollout. A start that died before storing its
+ * state leaves a lock without a plan: the rollback then takes the plan from `--champion` and `--challenger`, or else
+ * from ROLLOUT_PLAN (`RolloutVariables.PLAN`, the deployed plan as in the handler's environment), and routes all traffic
+ * to that champion; `--force-release` only releases the lock (the routing is left as it is: check it with
+ * `npm run route -- show`). Region, credentials and endpoints come
  * from the AWS SDK's environment (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`, ...). Exits 2 on a malformed command
  * line, 1 when a service refuses or fails (no running rollout, a conflict).
  */
@@ -21,7 +26,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { RolloutVariables } from '../runtime/contracts/rollout';
-import { current, history, load, StoredRollout } from '../runtime/aws/rollout-store';
+import { current, history, load, release, StoredRollout } from '../runtime/aws/rollout-store';
 import type { RolloutEvent, RolloutPlan } from '../runtime/core/rollout';
 import { createRolloutHandler, RolloutNotFoundError } from '../runtime/handlers/rollout-handler';
 import { osUser, runCli, UsageError } from './cli';
@@ -31,6 +36,7 @@ const USAGE = `usage:
   npm run rollout -- status --model <model> [--table T]
   npm run rollout -- history --model <model> [--table T] [--limit N]
   npm run rollout -- rollback --model <model> [--rollout-id ID] [--table T] [--routing-table R] [--topic <arn>] [--by <who>] [--reason "<why>"]
+                             [--champion <variant> --challenger <variant> | --force-release]   (a lock without a stored plan)
 The rollout table is --table or ${RolloutVariables.TABLE_NAME}; the routing table --routing-table or ${RolloutVariables.ROUTING_TABLE_NAME}.`;
 
 type Action = 'start' | 'status' | 'history' | 'rollback';
@@ -39,8 +45,10 @@ const OPTIONS: Record<Action, readonly string[]> = {
   start: ['model', 'state-machine', 'plan', 'by', 'reason'],
   status: ['model', 'table'],
   history: ['model', 'table', 'limit'],
-  rollback: ['model', 'rollout-id', 'table', 'routing-table', 'topic', 'by', 'reason'],
+  rollback: ['model', 'rollout-id', 'table', 'routing-table', 'topic', 'by', 'reason', 'champion', 'challenger', 'force-release'],
 };
+/** Options that take no value. */
+const FLAGS: readonly string[] = ['force-release'];
 
 /** A parsed command line. */
 interface Command {
@@ -61,6 +69,7 @@ function parseArgs(argv: readonly string[]): Command {
     const name = arg.startsWith('--') ? arg.slice(2) : undefined;
     if (name === undefined) problems.push(`unexpected argument '${arg}'`);
     else if (!accepted.includes(name)) problems.push(`${arg} does not apply to ${action} (it takes ${accepted.map((o) => `--${o}`).join(', ')})`);
+    else if (FLAGS.includes(name)) options[name] = 'true';
     else if (i + 1 >= rest.length || rest[i + 1].startsWith('--')) problems.push(`${arg} needs a value`);
     else if (name in options) problems.push(`${arg} is given twice`);
     else options[name] = rest[++i];
@@ -73,6 +82,8 @@ function parseArgs(argv: readonly string[]): Command {
   };
   fromEnv('table', RolloutVariables.TABLE_NAME);
   fromEnv('routing-table', RolloutVariables.ROUTING_TABLE_NAME);
+  if ((options.champion === undefined) !== (options.challenger === undefined)) problems.push('--champion and --challenger go together');
+  if (options['force-release'] && options.champion !== undefined) problems.push('--force-release does not route: give it or --champion/--challenger, not both');
   if (action === 'start' && !options['state-machine']) problems.push('--state-machine is required: the CanaryRollout\'s state machine ARN (stateMachine.stateMachineArn)');
   const limit = options.limit === undefined ? 20 : Number(options.limit);
   if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000) problems.push(`--limit must be an integer from 1 to 1000, not '${options.limit}'`);
@@ -99,6 +110,27 @@ function readPlan(file: string): RolloutPlan {
     throw new UsageError(`--plan ${file}: not a readable JSON rollout plan (${(error as Error).message})`);
   }
 }
+
+/**
+ * The plan to roll back a lock without stored state from: `--champion`/`--challenger` (a plan for the rollback only:
+ * its guardrails are never evaluated), else the deployed plan in ROLLOUT_PLAN when it is for this model.
+ */
+function planWithoutState(model: string, options: Readonly<Record<string, string>>): RolloutPlan | undefined {
+  if (options.champion !== undefined) return { model, champion: options.champion, challenger: options.challenger, guardrails: { maxLatencyP99Ms: ROLLBACK_ONLY_LATENCY_MS } };
+  const deployed = process.env[RolloutVariables.PLAN];
+  if (!deployed) return undefined;
+  let plan: RolloutPlan;
+  try {
+    plan = JSON.parse(deployed) as RolloutPlan;
+  } catch (error) {
+    throw new UsageError(`${RolloutVariables.PLAN} is not JSON (${(error as Error).message})`);
+  }
+  if (plan?.model !== model) throw new UsageError(`${RolloutVariables.PLAN} is a plan for model '${String(plan?.model).slice(0, 64)}', not '${model}'`);
+  return plan;
+}
+
+/** The latency bound of a plan built for a rollback only (required by a plan, never evaluated by a rollback). */
+const ROLLBACK_ONLY_LATENCY_MS = 1000;
 
 async function main(): Promise<void> {
   const { action, options, limit } = parseArgs(process.argv.slice(2));
@@ -137,12 +169,21 @@ async function main(): Promise<void> {
     const rolloutId = options['rollout-id'] ?? running?.lock.rolloutId;
     if (rolloutId === undefined) throw new RolloutNotFoundError(model);
     const stored = running?.rollout ?? await load(table, model, rolloutId);
-    if (!stored) throw new Error(`rollout ${rolloutId} of model '${model}' has no stored plan to roll back from: set the routing with npm run route, then roll back again`);
+    const plan = stored?.plan ?? planWithoutState(model, options);
+    if (!plan && options['force-release'] && running) {
+      const released = await release(table, model, rolloutId);
+      console.log(`${model}: rollout ${rolloutId}: ${released ? 'lock released' : 'the lock was released already'}; the routing was not changed (check it: npm run route -- show ${model})`);
+      return;
+    }
+    if (!plan) {
+      throw new Error(`rollout ${rolloutId} of model '${model}' holds the lock but stored no plan (its start failed): give --champion <variant> --challenger <variant> `
+        + `(all traffic to the champion), set ${RolloutVariables.PLAN} to the deployed plan, or --force-release (release the lock, routing unchanged)`);
+    }
     const sns = options.topic ? new SNSClient({}) : undefined;
     const cloudwatch = new CloudWatchClient({});
     try {
       const handler = createRolloutHandler({
-        settings: { tableName: options.table, routingTableName: options['routing-table'], plan: stored.plan, ...(options.topic ? { topicArn: options.topic } : {}) },
+        settings: { tableName: options.table, routingTableName: options['routing-table'], plan, ...(options.topic ? { topicArn: options.topic } : {}) },
         clients: { dynamodb, cloudwatch, ...(sns ? { sns } : {}) },
         log: () => undefined,
       });

@@ -255,11 +255,12 @@ export function createRolloutHandler(props: RolloutHandlerProps): RolloutHandler
   async function rollback(request: RolloutRequest): Promise<RolloutResponse> {
     const by = request.by ?? DEFAULT_ROLLOUT_BY;
     const reason = request.reason ?? 'rolled back by hand';
-    const running = request.rolloutId === undefined ? await store.current(table, model) : undefined;
-    if (request.rolloutId === undefined && !running) throw new RolloutNotFoundError(model);
-    const rolloutId = request.rolloutId ?? running!.lock.rolloutId;
-    const stored = running ? running.rollout : await store.load(table, model, rolloutId);
-    if (!stored && !running) throw new RolloutNotFoundError(model, rolloutId);
+    const running = await store.current(table, model);
+    const rolloutId = request.rolloutId ?? running?.lock.rolloutId;
+    if (rolloutId === undefined) throw new RolloutNotFoundError(model);
+    const holdsLock = running?.lock.rolloutId === rolloutId;
+    const stored = holdsLock ? running.rollout : await store.load(table, model, rolloutId);
+    if (!stored && !holdsLock) throw new RolloutNotFoundError(model, rolloutId);
     // A start that died before storing its state left a lock and maybe half its routing: the deployed plan's champion
     // takes all traffic, and the rollback is stored as the rollout's only event.
     const plan = stored?.plan ?? settings.plan;

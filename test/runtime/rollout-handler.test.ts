@@ -15,7 +15,7 @@ import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, S
 import { mockClient } from 'aws-sdk-client-mock';
 import { RolloutMetrics, RolloutSettings, RolloutVariables } from '../../runtime/contracts/rollout';
 import { cloudWatchObserver } from '../../runtime/aws/rollout-observations';
-import { load, lockOf } from '../../runtime/aws/rollout-store';
+import { acquire, load, lockOf } from '../../runtime/aws/rollout-store';
 import { RoutingTableClient } from '../../runtime/aws/routing-table';
 import { ROLLOUT_CONTROLLER, type RolloutPlan, type RolloutState } from '../../runtime/core/rollout';
 import { createRolloutHandler } from '../../runtime/handlers/rollout-handler';
@@ -402,5 +402,33 @@ describe('npm run rollout (scripts/rollout.ts in a child process)', () => {
     expect(again.stderr).toMatch(`no rollout of model '${model}' is running`);
     expect(history.stdout).toMatch(/start-canary +alice champion=50 challenger=50/);
     expect(history.stdout).toMatch(/rollback +dave champion=100 challenger=0 .*false positives up/);
+  }, 30_000);
+
+  test('rollback of a lock without stored state (a start that died): --champion/--challenger, ROLLOUT_PLAN or --force-release', async () => {
+    const env = { [RolloutVariables.TABLE_NAME]: 'rollouts', [RolloutVariables.ROUTING_TABLE_NAME]: 'routing' };
+    const table = { client: dynamo, tableName: 'rollouts' };
+    // Three models whose start took the lock, routed half the traffic and died before storing its state.
+    const dead = await Promise.all([1, 2, 3].map(async () => {
+      const { model, plan } = await setUp();
+      await acquire(table, { model, rolloutId: `dead-${model}`, by: 'alice', atMs: clock });
+      const { version } = (await routing.get(model, { consistentRead: true }))!;
+      await routing.setWeights(model, { champion: 50, challenger: 50 }, { expectedVersion: version, by: 'alice', reason: 'half a start' });
+      return { model, plan };
+    }));
+    const [flags, deployed, force] = dead;
+    const stuck = await rollout(['rollback', '--model', flags.model], env);
+    const [viaFlags, viaPlan, released] = await Promise.all([
+      rollout(['rollback', '--model', flags.model, '--rollout-id', `dead-${flags.model}`, '--champion', 'champion', '--challenger', 'challenger'], env),
+      rollout(['rollback', '--model', deployed.model], { ...env, [RolloutVariables.PLAN]: JSON.stringify(deployed.plan) }),
+      rollout(['rollback', '--model', force.model, '--force-release'], env),
+    ]);
+    expect(stuck.code).toBe(1);
+    expect(stuck.stderr).toMatch(/stored no plan.*--champion <variant> --challenger <variant>.*ROLLOUT_PLAN.*--force-release/);
+    for (const answer of [viaFlags, viaPlan]) expect(answer).toMatchObject({ code: 0, stdout: expect.stringContaining('rolled-back: champion=100 challenger=0') });
+    expect(released).toMatchObject({ code: 0, stdout: expect.stringContaining('lock released; the routing was not changed') });
+    expect(await weights(flags.model)).toEqual({ champion: 100, challenger: 0 });
+    expect(await weights(deployed.model)).toEqual({ champion: 100, challenger: 0 });
+    expect(await weights(force.model)).toEqual({ champion: 50, challenger: 50 });
+    for (const { model } of dead) expect(await lockOf(table, model)).toBeUndefined();
   }, 30_000);
 });
