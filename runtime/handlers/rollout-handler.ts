@@ -111,13 +111,16 @@ export async function missingVariants(routing: RoutingTableClient, plan: Rollout
  * Applies a routing decision to the routing table, idempotently (a retried decision changes nothing twice): with the
  * shadow turned off, the shadow goes first (a weight change may not give the shadow variant traffic); with a shadow,
  * the weights go first (the shadow variant must serve no one). Variants of the model that the plan does not name get 0;
- * a decision naming a variant the entry does not have is refused (`RolloutPlanError`), never dropped.
+ * a decision giving traffic (or the shadow) to a variant the entry does not have is refused (`RolloutPlanError`), never
+ * dropped.
  */
 export function routingTableApplier(routing: RoutingTableClient) {
   return async (plan: RolloutPlan, decision: RoutingDecision, author: { by: string; reason: string }): Promise<void> => {
     const entry = await routing.get(plan.model, { consistentRead: true });
     if (!entry) throw new RoutingNotFoundError(plan.model);
-    const unknown = [...Object.keys(decision.weights), ...(decision.shadow ? [decision.shadow.variant] : [])].filter((name) => !entry.variants.some((v) => v.name === name));
+    // A variant the entry lacks may only be given no traffic (a rollback after the challenger was undeployed).
+    const wanted = [...Object.keys(decision.weights).filter((name) => decision.weights[name] > 0), ...(decision.shadow ? [decision.shadow.variant] : [])];
+    const unknown = wanted.filter((name) => !entry.variants.some((v) => v.name === name));
     if (unknown.length > 0) throw new RolloutPlanError([`the routing entry of model '${plan.model}' has no variant ${unknown.map(quote).join(', ')}: deploy it first (or fix the plan)`]);
     const weights = Object.fromEntries(entry.variants.map((v) => [v.name, decision.weights[v.name] ?? 0]));
     const sameWeights = entry.variants.every((v) => v.weight === weights[v.name]);

@@ -292,6 +292,15 @@ describe('rollout handler', () => {
     expect(await weights(model)).toEqual({ champion: 100, challenger: 0 });
   });
 
+  test('a rollback after the challenger was undeployed still sends all traffic to the champion', async () => {
+    const { model, handler, guardrail } = await setUp();
+    cloudWatchReports({ [guardrail]: 'OK' }, HEALTHY);
+    await handler({ action: 'start', by: 'alice' });
+    await routing.seed({ model, weights: { champion: 100 }, by: 'deploy', reason: 'challenger removed' });
+    expect(await handler({ action: 'rollback', by: 'carol' })).toMatchObject({ done: true, rolledBack: true });
+    expect(await weights(model)).toEqual({ champion: 100 });
+  });
+
   test('an execution name outside the id alphabet starts a rollout under a derived id, the same on every call', async () => {
     const { handler, guardrail } = await setUp();
     cloudWatchReports({ [guardrail]: 'OK' }, HEALTHY);
