@@ -8,9 +8,13 @@
  * rolloutId?, by?, reason? }`, or the state machine's `{ action, rolloutId, input: <execution input> }`.
  * - `start` takes the model's lock (a second rollout of the same model is refused, naming the running one), applies
  *   the first routing (shadow or first step) and stores the state; a retried start with the same id answers the
- *   stored rollout. A start that fails before its state is stored releases the lock.
- * - `evaluate` observes, decides and applies one evaluation; a finished rollout releases the lock.
+ *   stored rollout. The plan's variants must exist in the routing entry; the resolved plan (known fields only) is stored.
+ *   A start that fails before its state is stored routes all traffic back to the champion and releases the lock (or
+ *   keeps it when that routing change fails too, so that a rollback can finish the job).
+ * - `evaluate` observes, decides and applies one evaluation; a finished rollout releases the lock. A decision whose
+ *   rollout moved on meanwhile (an operator's rollback) changes nothing: `RolloutVersionConflictError`.
  * - `rollback` sends all traffic to the champion now (the running rollout when no id is given) and releases the lock.
+ * A `rolloutId` outside the id alphabet (an execution name such as 'é') is mapped to a derived valid id (`toRolloutId`).
  * Answer (`RolloutResponse`): `{ rolloutId, state, done, rolledBack, waitSeconds }`: the state machine waits
  * `waitSeconds` and evaluates again until `done`, and fails when `rolledBack`.
  * Errors are thrown with stable names (`RolloutRequestError`, `RolloutRunningError`, `RolloutNotFoundError`,
