@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { AttributeValue, DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, DeleteItemCommand } from '@aws-sdk/client-dynamodb';
-import { LOCK_ID, RolloutAttributes } from '../contracts/rollout';
+import { LOCK_ID, RolloutAttributes, RolloutErrorNames } from '../contracts/rollout';
 import { timerDelayMs } from '../core/routing';
 import { RolloutLimits, type RolloutPlan, type RolloutState } from '../core/rollout/types';
 
@@ -66,7 +66,7 @@ export class RolloutRunningError extends Error {
   constructor(public readonly running: RolloutLock) {
     super(`a rollout of model '${running.model}' is running: ${running.rolloutId}, started by ${running.by} at ${running.since}; `
       + `wait for it to finish or roll it back (npm run rollout -- rollback --model ${running.model})`);
-    this.name = 'RolloutRunningError';
+    this.name = RolloutErrorNames.RUNNING;
   }
 }
 
@@ -74,7 +74,7 @@ export class RolloutRunningError extends Error {
 export class RolloutVersionConflictError extends Error {
   constructor(public readonly model: string, public readonly rolloutId: string, public readonly expectedVersion: number) {
     super(`rollout ${rolloutId} of model '${model}' is no longer at version ${expectedVersion}: another evaluation saved it in between; load it again`);
-    this.name = 'RolloutVersionConflictError';
+    this.name = RolloutErrorNames.VERSION_CONFLICT;
   }
 }
 
@@ -82,7 +82,7 @@ export class RolloutVersionConflictError extends Error {
 export class RolloutIdError extends Error {
   constructor(public readonly rolloutId: string) {
     super(`invalid rollout id '${String(rolloutId).slice(0, 64)}': 1 to ${RolloutLimits.ID_CHARS} characters of A-Z a-z 0-9 . _ : -, starting with a letter or digit`);
-    this.name = 'RolloutIdError';
+    this.name = RolloutErrorNames.ID;
   }
 }
 
@@ -90,7 +90,7 @@ export class RolloutIdError extends Error {
 export class RolloutTooLargeError extends Error {
   constructor(public readonly rolloutId: string, public readonly bytes: number) {
     super(`rollout ${rolloutId}: its plan and state take ${bytes} bytes; at most ${MAX_ROLLOUT_ITEM_BYTES}`);
-    this.name = 'RolloutTooLargeError';
+    this.name = RolloutErrorNames.TOO_LARGE;
   }
 }
 

@@ -27,10 +27,10 @@ import { randomUUID } from 'node:crypto';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { DEFAULT_ROLLOUT_BY, parseRolloutEnvironment, RolloutMetrics, RolloutRequest, RolloutResponse, RolloutSettings } from '../contracts/rollout';
+import { DEFAULT_ROLLOUT_BY, parseRolloutEnvironment, RolloutErrorNames, RolloutMetrics, RolloutRequest, RolloutResponse, RolloutSettings } from '../contracts/rollout';
 import { MetricDimensions, toEmf } from '../core/metrics';
 import {
-  isFinished, resolvePlan, RolloutController, RolloutPlanError, routingOf, startRollout, validatePlan, type Decision, type RolloutPlan, type RolloutState, type RoutingDecision,
+  isFinished, resolvePlan, RolloutController, RolloutDefaults, RolloutPlanError, routingOf, startRollout, validatePlan, type Decision, type RolloutPlan, type RolloutState, type RoutingDecision,
 } from '../core/rollout';
 import { clip } from '../core/rollout/decide';
 import { RoutingLimits, RoutingNotFoundError, timerDelayMs } from '../core/routing';
@@ -42,7 +42,7 @@ import { RoutingTableClient } from '../aws/routing-table';
 export class RolloutRequestError extends Error {
   constructor(public readonly problems: readonly string[]) {
     super(`invalid rollout request: ${problems.join('; ')}`);
-    this.name = 'RolloutRequestError';
+    this.name = RolloutErrorNames.REQUEST;
   }
 }
 
@@ -50,7 +50,7 @@ export class RolloutRequestError extends Error {
 export class RolloutNotFoundError extends Error {
   constructor(public readonly model: string, public readonly rolloutId?: string) {
     super(rolloutId === undefined ? `no rollout of model '${model}' is running` : `no rollout '${rolloutId}' of model '${model}'`);
-    this.name = 'RolloutNotFoundError';
+    this.name = RolloutErrorNames.NOT_FOUND;
   }
 }
 
@@ -202,7 +202,7 @@ export function createRolloutHandler(props: RolloutHandlerProps): RolloutHandler
     if (done && await store.release(table, state.model, state.id)) {
       write(toEmf({ [MetricDimensions.MODEL]: state.model }, [{ name: rolledBack ? RolloutMetrics.ROLLED_BACK : RolloutMetrics.PROMOTED, value: 1, unit: 'Count' }], { timestampMs: now() }));
     }
-    const intervalS = Math.ceil((plan.evaluation?.intervalMs ?? 60_000) / 1000);
+    const intervalS = Math.ceil((plan.evaluation?.intervalMs ?? RolloutDefaults.INTERVAL_MS) / 1000);
     return { rolloutId: state.id, state, done, rolledBack, waitSeconds: done ? 0 : intervalS };
   }
 
