@@ -27,6 +27,17 @@ export function startServer(env: Record<string, string>, options: { waitReady?: 
   });
 }
 
+/**
+ * One server per variant of `model` (each its own process, one worker), as SageMaker runs variants: `MODEL_VARIANT`
+ * is the variant's name, so every answer says which variant it came from. Resolves once all are ready.
+ */
+export async function startVariantServers(model: string, modelFiles: Readonly<Record<string, string>>): Promise<Record<string, ServerProcess>> {
+  const entries = await Promise.all(Object.entries(modelFiles).map(async ([variant, file]) => [variant, await startServer({
+    MODEL_URI: file, MODEL_NAME: model, MODEL_VARIANT: variant, ENDPOINT_NAME: model, INFERENCE_WORKERS: '1',
+  })] as const));
+  return Object.fromEntries(entries);
+}
+
 /** An HTTP answer. */
 export interface Answer {
   readonly status: number;

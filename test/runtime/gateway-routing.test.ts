@@ -16,7 +16,7 @@ import { PredictionLogRecord } from '../../runtime/core/prediction-log';
 import { assignVariant } from '../../runtime/core/variant-assignment';
 import { gatewayFromEnvironment } from '../../runtime/handlers/gateway-handler';
 import { VariantRouter } from '../../runtime/local/variant-router';
-import { ServerProcess, startServer } from '../inference-server/server-process';
+import { ServerProcess, startVariantServers } from '../inference-server/server-process';
 import { createRoutingTable, LocalService, localClientConfig, startDynalite } from '../support/local-aws';
 
 const MODEL_FILE = path.join(__dirname, '..', '..', 'examples', 'models', 'fraud-prescreen.onnx');
@@ -35,18 +35,10 @@ const request = { amount: 42, card_present: true, hour_of_day: 9 };
 let dynalite: LocalService;
 let dynamo: DynamoDBClient;
 let table: RoutingTableClient;
-const servers: Record<string, ServerProcess> = {};
+let servers: Record<string, ServerProcess> = {};
 
 beforeAll(async () => {
-  const started = await Promise.all([
-    startDynalite(),
-    ...['champion', 'challenger'].map((variant) => startServer({
-      MODEL_URI: MODEL_FILE, MODEL_NAME: 'prescreen', MODEL_VARIANT: variant, ENDPOINT_NAME: 'prescreen', INFERENCE_WORKERS: '1',
-    })),
-  ]);
-  dynalite = started[0] as LocalService;
-  servers.champion = started[1] as ServerProcess;
-  servers.challenger = started[2] as ServerProcess;
+  [dynalite, servers] = await Promise.all([startDynalite(), startVariantServers('prescreen', { champion: MODEL_FILE, challenger: MODEL_FILE })]);
   dynamo = new DynamoDBClient(localClientConfig(dynalite.endpoint));
   await createRoutingTable(dynamo, ROUTING_TABLE);
   table = new RoutingTableClient({ client: dynamo, tableName: ROUTING_TABLE });

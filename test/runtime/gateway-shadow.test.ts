@@ -28,7 +28,7 @@ import { bucketOf } from '../../runtime/core/variant-assignment';
 import { createRoutingSync } from '../../runtime/handlers/routing-sync-handler';
 import { VariantRouter } from '../../runtime/local/variant-router';
 import { denseLayers, mlpModel } from '../../scripts/make-models';
-import { ServerProcess, startServer } from '../inference-server/server-process';
+import { ServerProcess, startVariantServers } from '../inference-server/server-process';
 import { createRoutingTable, LocalService, localClientConfig, startDynalite } from '../support/local-aws';
 
 const CHAMPION_MODEL = path.join(__dirname, '..', '..', 'examples', 'models', 'fraud-prescreen.onnx');
@@ -47,18 +47,14 @@ let dynalite: LocalService;
 let dynamo: DynamoDBClient;
 let table: RoutingTableClient;
 let challengerModel: string;
-const servers: Record<string, ServerProcess> = {};
+let servers: Record<string, ServerProcess> = {};
 let modelCount = 0;
 
 beforeAll(async () => {
   // The challenger: the same inputs, other weights, so its answers differ from the champion's.
   challengerModel = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'shadow-')), 'challenger.onnx');
   fs.writeFileSync(challengerModel, mlpModel('fraud_prescreen_challenger', denseLayers([3, 8, 1], 23)));
-  const env = (variant: string, model: string) => ({ MODEL_URI: model, MODEL_NAME: MODEL, MODEL_VARIANT: variant, ENDPOINT_NAME: MODEL, INFERENCE_WORKERS: '1' });
-  const started = await Promise.all([startDynalite(), startServer(env('champion', CHAMPION_MODEL)), startServer(env('challenger', challengerModel))]);
-  dynalite = started[0] as LocalService;
-  servers.champion = started[1] as ServerProcess;
-  servers.challenger = started[2] as ServerProcess;
+  [dynalite, servers] = await Promise.all([startDynalite(), startVariantServers(MODEL, { champion: CHAMPION_MODEL, challenger: challengerModel })]);
   dynamo = new DynamoDBClient(localClientConfig(dynalite.endpoint));
   await createRoutingTable(dynamo, TABLE);
   table = new RoutingTableClient({ client: dynamo, tableName: TABLE });

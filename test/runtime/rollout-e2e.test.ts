@@ -19,7 +19,7 @@ import { RolloutController, RolloutPlan, RolloutState, RoutingDecision } from '.
 import { routingTableApplier } from '../../runtime/handlers/rollout-handler';
 import { EmfObservations } from '../../runtime/local/emf-observations';
 import { VariantRouter } from '../../runtime/local/variant-router';
-import { ServerProcess, startServer } from '../inference-server/server-process';
+import { ServerProcess, startVariantServers } from '../inference-server/server-process';
 import { createRoutingTable, LocalService, localClientConfig, startDynalite } from '../support/local-aws';
 
 const MODEL_FILE = path.join(__dirname, '..', '..', 'examples', 'models', 'fraud-prescreen.onnx');
@@ -45,18 +45,10 @@ const basePlan: RolloutPlan = {
 let dynalite: LocalService;
 let dynamo: DynamoDBClient;
 let table: RoutingTableClient;
-const servers: Record<string, ServerProcess> = {};
+let servers: Record<string, ServerProcess> = {};
 
 beforeAll(async () => {
-  const started = await Promise.all([
-    startDynalite(),
-    ...['champion', 'challenger'].map((variant) => startServer({
-      MODEL_URI: MODEL_FILE, MODEL_NAME: MODEL, MODEL_VARIANT: variant, ENDPOINT_NAME: MODEL, INFERENCE_WORKERS: '1',
-    })),
-  ]);
-  dynalite = started[0] as LocalService;
-  servers.champion = started[1] as ServerProcess;
-  servers.challenger = started[2] as ServerProcess;
+  [dynalite, servers] = await Promise.all([startDynalite(), startVariantServers(MODEL, { champion: MODEL_FILE, challenger: MODEL_FILE })]);
   dynamo = new DynamoDBClient(localClientConfig(dynalite.endpoint));
   await createRoutingTable(dynamo, 'routing');
   table = new RoutingTableClient({ client: dynamo, tableName: 'routing' });
