@@ -4,10 +4,14 @@
  * metrics the gateway emits as EMF (read back as CloudWatch would aggregate them: runtime/local/emf-observations.ts).
  * The controller's clock advances one evaluation interval per evaluation, so bake times pass without waiting; the
  * traffic, the model calls, the routing reads and writes and the fault (a challenger frozen with SIGSTOP) are real.
+ * SageMaker's variant weights follow the table through the routing sync handler, fed the stream records of each change;
+ * its UpdateEndpointWeightsAndCapacities calls go to aws-sdk-client-mock: there is no local SageMaker control plane.
  */
 import * as path from 'path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { AttributeValue, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { SageMakerClient, UpdateEndpointWeightsAndCapacitiesCommand } from '@aws-sdk/client-sagemaker';
 import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
+import { mockClient } from 'aws-sdk-client-mock';
 import { fraudPrescreenInputs, transaction } from '../../examples/fraud-features';
 import { CachedRoutingSource, RoutingTableClient } from '../../runtime/aws/routing-table';
 import { SageMakerModelInvoker } from '../../runtime/aws/sagemaker-model-invoker';
@@ -16,7 +20,9 @@ import { toEmf } from '../../runtime/core/metrics';
 import { PredictionLogRecord } from '../../runtime/core/prediction-log';
 import { seededRandom } from '../../runtime/core/random';
 import { RolloutController, RolloutPlan, RolloutState, RoutingDecision } from '../../runtime/core/rollout';
+import { routingKey } from '../../runtime/core/routing';
 import { routingTableApplier } from '../../runtime/handlers/rollout-handler';
+import { createRoutingSync } from '../../runtime/handlers/routing-sync-handler';
 import { EmfObservations } from '../../runtime/local/emf-observations';
 import { VariantRouter } from '../../runtime/local/variant-router';
 import { ServerProcess, startVariantServers } from '../inference-server/server-process';
@@ -75,9 +81,22 @@ function platform() {
   const states: RolloutState[] = [];
   const routings: RoutingDecision[] = [];
   const applyRouting = routingTableApplier(table);
+  // SageMaker's weights follow the table: each change's stream record (old and new image) goes to the routing sync.
+  const sagemaker = mockClient(SageMakerClient);
+  sagemaker.on(UpdateEndpointWeightsAndCapacitiesCommand).resolves({ EndpointArn: 'arn:aws:sagemaker:us-east-1:123456789012:endpoint/prescreen' });
+  const sync = createRoutingSync({ sagemaker: new SageMakerClient({ region: 'us-east-1' }), log: () => undefined, retryBaseMs: 5, retryForMs: 100 });
+  const rawItem = async () => (await dynamo.send(new GetItemCommand({ TableName: 'routing', Key: routingKey(MODEL) as Record<string, AttributeValue>, ConsistentRead: true }))).Item;
+  let sequence = 0;
   const controller = new RolloutController({
     observe: emf.observe,
-    applyRouting: async (plan, routing, author) => { routings.push(routing); await applyRouting(plan, routing, author); },
+    applyRouting: async (plan, routing, author) => {
+      routings.push(routing);
+      const before = await rawItem();
+      await applyRouting(plan, routing, author);
+      const after = await rawItem();
+      const record = { eventName: 'MODIFY' as const, dynamodb: { Keys: routingKey(MODEL) as any, OldImage: before as any, NewImage: after as any, SequenceNumber: String(++sequence).padStart(21, '0'), StreamViewType: 'NEW_AND_OLD_IMAGES' as const } };
+      expect((await sync({ Records: [record] })).batchItemFailures).toEqual([]);
+    },
     saveState: async (state) => { states.push(state); },
     now: () => clock,
   });
@@ -100,14 +119,17 @@ function platform() {
     clock += INTERVAL_MS;
     return controller.evaluate(plan, state);
   };
-  return { controller, traffic, evaluate, logged, states, routings };
+  /** The weights pushed to SageMaker, in order (UpdateEndpointWeightsAndCapacities through the mock). */
+  const sageMakerWeights = () => sagemaker.commandCalls(UpdateEndpointWeightsAndCapacitiesCommand)
+    .map((call) => Object.fromEntries((call.args[0].input.DesiredWeightsAndCapacities ?? []).map((d) => [d.VariantName, d.DesiredWeight])));
+  return { controller, traffic, evaluate, logged, states, routings, sageMakerWeights, restore: () => sagemaker.restore() };
 }
 
 const weightsOf = async () => Object.fromEntries((await table.get(MODEL))!.variants.map((v) => [v.name, v.weight]));
 
 test('shadow until its exit criteria are met, then 5 → 20 → 50 → 100 % on the metrics the gateway emits', async () => {
-  await table.seed({ model: MODEL, weights: { champion: 100, challenger: 0 }, by: 'deploy', reason: 'the test starts on the champion' });
-  const { controller, traffic, evaluate, logged } = platform();
+  await table.seed({ model: MODEL, weights: { champion: 100, challenger: 0 }, endpointName: MODEL, by: 'deploy', reason: 'the test starts on the champion' });
+  const { controller, traffic, evaluate, logged, restore } = platform();
   const plan: RolloutPlan = { ...basePlan, shadow: { percent: 100, exitCriteria: { minComparedRequests: 40, maxDivergence: 0.01, maxLatencyP99Ms: 1000, maxDurationMs: 10 * INTERVAL_MS } } };
   let state = await controller.start(plan, 'test');
   expect(state.phase).toBe('shadow');
@@ -133,11 +155,12 @@ test('shadow until its exit criteria are met, then 5 → 20 → 50 → 100 % on 
   expect(last.every((a) => a.variant === 'challenger')).toBe(true);
   ({ state } = await evaluate(plan, state));
   expect(state.phase).toBe('promoted');
+  restore();
 });
 
 test('a challenger that fails mid-rollout is rolled back within one evaluation; every request is answered', async () => {
-  await table.seed({ model: MODEL, weights: { champion: 100, challenger: 0 }, by: 'deploy', reason: 'the test starts on the champion' });
-  const { controller, traffic, evaluate } = platform();
+  await table.seed({ model: MODEL, weights: { champion: 100, challenger: 0 }, endpointName: MODEL, by: 'deploy', reason: 'the test starts on the champion' });
+  const { controller, traffic, evaluate, sageMakerWeights, restore } = platform();
   let state = await controller.start(basePlan, 'test');
   await traffic(200);
   ({ state } = await evaluate(basePlan, state));
@@ -157,6 +180,8 @@ test('a challenger that fails mid-rollout is rolled back within one evaluation; 
     expect(decision.action).toBe('rollback');
     expect(state.phase).toBe('rolled-back');
     expect(await weightsOf()).toEqual({ champion: 100, challenger: 0 });
+    // Callers that bypass the gateway follow too: SageMaker got every step and the rollback.
+    expect(sageMakerWeights()).toEqual([{ champion: 95, challenger: 5 }, { champion: 80, challenger: 20 }, { champion: 100, challenger: 0 }]);
     const audit = (await table.get(MODEL))!.trail.at(-1)!;
     expect(audit.by).toBe('rollout-controller');
     expect(audit.reason).toMatch(/rollout .*: /);
@@ -166,5 +191,6 @@ test('a challenger that fails mid-rollout is rolled back within one evaluation; 
     expect(after.every((a) => a.variant === 'champion' && !a.fallback)).toBe(true);
   } finally {
     servers.challenger.child.kill('SIGCONT');
+    restore();
   }
 });
