@@ -9,6 +9,7 @@
 import { execFile } from 'child_process';
 import { detectDrift } from '../runtime/core/drift/detect';
 import { DatasetProfile, ProfileBuilder } from '../runtime/core/drift/profile';
+import { lowerBound } from '../runtime/core/drift/quantile-sketch';
 import { seededRandom } from '../runtime/core/random';
 import { BenchTable } from './table';
 
@@ -155,16 +156,6 @@ function naiveDrift(a: Float64Array, b: Float64Array): { ks: number; wasserstein
 }
 
 const share = (sorted: Float64Array, lo: number, hi: number) => (lowerBound(sorted, hi) - lowerBound(sorted, lo)) / sorted.length;
-const lowerBound = (a: Float64Array, x: number) => {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const m = (lo + hi) >>> 1;
-    if (a[m] < x) lo = m + 1;
-    else hi = m;
-  }
-  return lo;
-};
 
 function child(variant: Variant): Promise<ChildResult> {
   return new Promise((resolve, reject) => {

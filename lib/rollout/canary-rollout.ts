@@ -26,7 +26,7 @@ import { createHandlerFunction } from '../private/handler-function';
 import { grantKeyViaService } from '../private/kms-grants';
 import { canaryRolloutProblems } from '../private/validate-canary-rollout-props';
 import { throwIfProblems } from '../private/validation';
-import type { ModelRouting } from '../serving/model-routing';
+import type { IModelRouting } from '../serving/model-routing';
 
 /** One canary step: the challenger's share of live traffic and how long it bakes there before it may be promoted. */
 export interface CanaryStep {
@@ -123,7 +123,7 @@ export interface StartOnModelApproval {
 /** Properties of a `CanaryRollout`. */
 export interface CanaryRolloutProps extends AlarmActionProps {
   /** The routing table whose weights (and shadow) the rollout changes: the model must be added to it (`addModel`). */
-  readonly routing: ModelRouting;
+  readonly routing: IModelRouting;
   /** The model (its name in the routing table). */
   readonly model: string;
   /** The variant serving all traffic now; it takes all traffic back on a rollback. */
@@ -285,7 +285,7 @@ export class CanaryRollout extends Construct {
    * Allows `grantee` to read the rollouts and roll one back as `npm run rollout` does: the rollout table (read, and the
    * writes of a rollback) and the routing table's weights.
    */
-  public grantOperate(grantee: iam.IGrantable, routing: ModelRouting): iam.Grant {
+  public grantOperate(grantee: iam.IGrantable, routing: IModelRouting): iam.Grant {
     routing.grantUpdateWeights(grantee);
     const grant = this.table.grant(grantee, ...TABLE_ACTIONS, 'dynamodb:Query');
     if (this.table.encryptionKey) grantKeyViaService(this.table.encryptionKey, grantee, 'dynamodb', 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey');

@@ -74,6 +74,16 @@ const STREAM_READ_ACTIONS = ['dynamodb:DescribeStream', 'dynamodb:GetRecords', '
 /** Who the deploy's seed is recorded as (the change's `by`). */
 const SEEDED_BY = 'cloudformation';
 
+/** A routing table as a rollout drives it: its name, the models it routes, and the grant to change their weights. */
+export interface IModelRouting {
+  /** The routing table's name. */
+  readonly tableName: string;
+  /** The models the table routes. */
+  readonly models: readonly string[];
+  /** Lets `grantee` read the table and change models' weights (and shadows), as `npm run route` and rollouts do. */
+  grantUpdateWeights(grantee: iam.IGrantable): iam.Grant;
+}
+
 /**
  * Routing weights owned at runtime: a DynamoDB table with one item per model holding its variant weights, a version
  * and the audit trail of every change (layout: runtime/core/routing.ts). The gateway reads it with a short cache
@@ -89,7 +99,7 @@ const SEEDED_BY = 'cloudformation';
  * encrypted SNS topic, `alarmTopic`) when they fire and when they recover.
  * The table decides nothing: which weights to set is the operator's or the rollout controller's business.
  */
-export class ModelRouting extends Construct {
+export class ModelRouting extends Construct implements IModelRouting {
   /** The routing table. */
   public readonly table: dynamodb.Table;
   /** The routing table's name. */

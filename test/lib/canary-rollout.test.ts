@@ -4,7 +4,8 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { CanaryRollout, CanaryRolloutProps, ModelRouting } from '../../lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import { CanaryRollout, CanaryRolloutProps, IModelRouting, ModelRouting } from '../../lib';
 import { RolloutIdError, RolloutRunningError, RolloutTooLargeError, RolloutVersionConflictError } from '../../runtime/aws/rollout-store';
 import {
   PERMANENT_ROLLOUT_ERRORS, RolloutAttributes, RolloutErrorNames, RolloutMetrics, RolloutRequestFields, RolloutResponseFields, RolloutVariables,
@@ -251,4 +252,24 @@ describe('props', () => {
   test('the latency budget is required', () => {
     expect(() => build({ thresholds: {} as never })).toThrow(/thresholds.maxLatencyP99: required/);
   });
+});
+
+test('takes any IModelRouting, e.g. a routing table shared from another stack: its name, its models and its grant', () => {
+  const app = new App();
+  const stack = new Stack(app, 'Consumer', { env: { account: '123456789012', region: 'us-east-1' } });
+  const shared = dynamodb.Table.fromTableName(stack, 'SharedRouting', 'shared-routing');
+  const routing: IModelRouting = {
+    tableName: 'shared-routing', models: ['fraud'],
+    grantUpdateWeights: (grantee) => shared.grant(grantee, 'dynamodb:GetItem', 'dynamodb:UpdateItem'),
+  };
+  const rollout = new CanaryRollout(stack, 'Rollout', {
+    routing, model: 'fraud', champion: 'champion', challenger: 'challenger', thresholds: { maxLatencyP99: Duration.millis(50) },
+  });
+  const template = Template.fromStack(stack);
+  const fn = template.toJSON().Resources[stack.getLogicalId(rollout.function.node.defaultChild as any)];
+  expect(fn.Properties.Environment.Variables[RolloutVariables.ROUTING_TABLE_NAME]).toBe('shared-routing');
+  expect(JSON.stringify(template.findResources('AWS::IAM::Policy'))).toContain(':table/shared-routing');
+  expect(() => new CanaryRollout(stack, 'Other', {
+    routing, model: 'churn', champion: 'a', challenger: 'b', thresholds: { maxLatencyP99: Duration.millis(50) },
+  })).toThrow(/model: 'churn' is not in the routing table/);
 });

@@ -4,7 +4,7 @@
  * the category counter is exact below its capacity and keeps the heavy hitters above it.
  */
 import { CategoryCounter } from '../../runtime/core/drift/category-counter';
-import { kllRankError, QuantileSketch } from '../../runtime/core/drift/quantile-sketch';
+import { kllRankError, lowerBound, QuantileSketch, upperBound } from '../../runtime/core/drift/quantile-sketch';
 import { seededRandom } from '../../runtime/core/random';
 
 /** Largest |true rank(quantile(q)) − q| over q = 0.01 … 0.99, against the exact sorted sample. */
@@ -15,32 +15,12 @@ function maxRankError(sketch: QuantileSketch, sorted: Float64Array): number {
     const v = sketch.quantile(q);
     // True normalized ranks of v: values < v and values ≤ v; the error is the distance from q to that interval.
     const below = lowerBound(sorted, v) / sorted.length;
-    const atOrBelow = upperBoundOf(sorted, v) / sorted.length;
+    const atOrBelow = upperBound(sorted, v) / sorted.length;
     worst = Math.max(worst, q < below ? below - q : q > atOrBelow ? q - atOrBelow : 0);
   }
   return worst;
 }
 
-const lowerBound = (a: Float64Array, x: number) => {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const m = (lo + hi) >>> 1;
-    if (a[m] < x) lo = m + 1;
-    else hi = m;
-  }
-  return lo;
-};
-const upperBoundOf = (a: Float64Array, x: number) => {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const m = (lo + hi) >>> 1;
-    if (a[m] <= x) lo = m + 1;
-    else hi = m;
-  }
-  return lo;
-};
 
 function sample(n: number, seed: number, draw: (u: number) => number): Float64Array {
   const random = seededRandom(seed);

@@ -327,6 +327,18 @@ function sortLevel(values: Float64Array, length: number): void {
   }
 }
 
+/** Index of the first element of a sorted array that is ≥ x. */
+export function lowerBound(values: Float64Array, x: number): number {
+  let low = 0;
+  let high = values.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (values[mid] < x) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
 /** Index of the first element of a sorted array that is > x. */
 export function upperBound(values: Float64Array, x: number): number {
   let low = 0;
