@@ -1,4 +1,5 @@
 /** ml-platform-constructs: the public API. */
+export * from './compute';
 export * from './features';
 export * from './monitoring';
 export * from './rollout';

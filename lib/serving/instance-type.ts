@@ -1,4 +1,5 @@
 import { Token } from 'aws-cdk-lib';
+import { catalogGpuCount, hasInstanceStorage, parseInstanceName } from '../private/gpu-catalog';
 
 /** The accelerator an instance carries, and an inference image is built for. */
 export enum InferenceAccelerator {
@@ -14,33 +15,11 @@ export enum InferenceAccelerator {
 export interface InferenceInstanceTypeOptions {
   /**
    * GPUs per instance; normalizes GPU utilisation scaling (CloudWatch reports the sum over the instance's GPUs).
-   * @default - derived from the name for the ml.g4dn, g5, g6, g6e, p3, p4d, p4de and p5 families; otherwise 1
-   *   for GPU families and 0 for the others
+   * @default - from the GPU catalog (lib/private/gpu-catalog.ts) for the g4dn, g5, g6, g6e, p3, p3dn, p4d, p4de and p5*
+   *   families; otherwise 1 for GPU families and 0 for the others
    */
   readonly gpuCount?: number;
 }
-
-/** Matches 'ml.<class><generation><attributes>.<size>', capturing class, attributes and size. */
-const INSTANCE_TYPE_PATTERN = /^ml\.([a-z]+)(\d+)([a-z-]*)\.([a-z0-9-]+)$/;
-
-/**
- * Families whose instances carry NVMe instance storage although their name has no 'd' attribute
- * (m5d, c6id, g4dn and p4d carry it and say so).
- */
-const NVME_FAMILIES_WITHOUT_D = new Set(['g5', 'g6', 'g6e', 'p5', 'p5e', 'p5en', 'trn1', 'trn1n']);
-
-/** GPUs per instance size, for families whose small sizes have one GPU. */
-const MULTI_GPU_SIZES: Record<string, Record<string, number>> = {
-  g4dn: { '12xlarge': 4, 'metal': 8 },
-  g5: { '12xlarge': 4, '24xlarge': 4, '48xlarge': 8 },
-  g6: { '12xlarge': 4, '24xlarge': 4, '48xlarge': 8 },
-  g6e: { '12xlarge': 4, '24xlarge': 4, '48xlarge': 8 },
-  p3: { '8xlarge': 4, '16xlarge': 8 },
-  p3dn: { '24xlarge': 8 },
-  p4d: { '24xlarge': 8 },
-  p4de: { '24xlarge': 8 },
-  p5: { '48xlarge': 8 },
-};
 
 /**
  * A SageMaker real-time inference instance type, with what the constructs need to know about it: its accelerator,
@@ -107,20 +86,19 @@ export class InferenceInstanceType {
    */
   public static of(name: string, options: InferenceInstanceTypeOptions = {}): InferenceInstanceType {
     if (Token.isUnresolved(name)) return new InferenceInstanceType(name, InferenceAccelerator.NONE, false, false, 0, true);
-    const match = INSTANCE_TYPE_PATTERN.exec(name);
-    if (!match) {
+    const parts = name.startsWith('ml.') ? parseInstanceName(name.slice(3)) : undefined;
+    if (!parts) {
       throw new Error(`InferenceInstanceType.of('${name}'): not a SageMaker instance type; use 'ml.<family>.<size>', e.g. 'ml.g5.xlarge' or 'ml.c6i.xlarge'`);
     }
-    const [, cls, generation, attributes, size] = match;
-    const family = `${cls}${generation}${attributes}`;
+    const { cls } = parts;
     const accelerator = cls === 'g' || cls === 'p' ? InferenceAccelerator.NVIDIA_GPU
       : cls === 'inf' || cls === 'trn' ? InferenceAccelerator.AWS_NEURON : InferenceAccelerator.NONE;
     const gpuCount = options.gpuCount
-      ?? (accelerator === InferenceAccelerator.NVIDIA_GPU ? MULTI_GPU_SIZES[family]?.[size] ?? 1 : 0);
+      ?? (accelerator === InferenceAccelerator.NVIDIA_GPU ? catalogGpuCount(parts) ?? 1 : 0);
     if (!Number.isInteger(gpuCount) || gpuCount < 0) {
       throw new Error(`InferenceInstanceType.of('${name}'): gpuCount ${gpuCount} must be a non-negative integer`);
     }
-    const instanceStorage = attributes.includes('d') || NVME_FAMILIES_WITHOUT_D.has(family);
+    const instanceStorage = hasInstanceStorage(parts);
     return new InferenceInstanceType(name, accelerator, cls === 't', instanceStorage, gpuCount, false);
   }
 
