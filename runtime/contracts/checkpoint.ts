@@ -1,0 +1,91 @@
+/**
+ * The checkpoint contract of training containers, defined once: the environment the SpotTrainingFleet's job
+ * definition (and the TrainingPipeline's SageMaker training step) writes (`checkpointEnvironment`) and the checkpoint
+ * helper inside the container reads (`parseCheckpointEnvironment`). Pure: imports only other pure modules.
+ */
+import { Environment, EnvironmentReader } from './environment';
+import { SharedVariables } from './shared';
+
+/** Names of the checkpoint environment variables. */
+export const CheckpointVariables = {
+  /** Bucket holding the checkpoints (versioned, encrypted: the fleet's checkpoint bucket). */
+  BUCKET: 'CHECKPOINT_BUCKET',
+  /** Key prefix of this job's checkpoints, without a trailing slash: one prefix per training run, stable across retries. */
+  PREFIX: 'CHECKPOINT_PREFIX',
+  /** Seconds between periodic checkpoints. */
+  INTERVAL_S: 'CHECKPOINT_INTERVAL_S',
+  /** Generations kept; older ones are deleted after a newer one is published. */
+  KEEP: 'CHECKPOINT_KEEP',
+  /** Local directory the training code writes a checkpoint into, synced to S3. */
+  LOCAL_DIR: 'CHECKPOINT_LOCAL_DIR',
+  /** `true` for path-style S3 URLs (local stand-ins such as s3rver). */
+  S3_FORCE_PATH_STYLE: SharedVariables.S3_FORCE_PATH_STYLE,
+} as const;
+
+/** Defaults and bounds of the checkpoint settings. */
+export const CheckpointDefaults = {
+  /** 15 minutes: spot guidance is a checkpoint every 15-30 minutes. */
+  INTERVAL_S: 900,
+  /** Shortest interval accepted: checkpoints of GPU-sized state take tens of seconds to write. */
+  MIN_INTERVAL_S: 60,
+  /** Longest interval accepted: 2 hours. */
+  MAX_INTERVAL_S: 7200,
+  /** Generations kept: the newest plus two to fall back on when it proves corrupt. */
+  KEEP: 3,
+  /** Most generations kept. */
+  MAX_KEEP: 100,
+  /** Local directory in the container. */
+  LOCAL_DIR: '/opt/ml/checkpoints',
+} as const;
+
+/** The checkpoint settings of one training job. */
+export interface CheckpointSettings {
+  /** Bucket name. */
+  readonly bucket: string;
+  /** Key prefix, without a trailing slash. */
+  readonly prefix: string;
+  /** Seconds between periodic checkpoints. @default CheckpointDefaults.INTERVAL_S */
+  readonly intervalS?: number;
+  /** Generations kept. @default CheckpointDefaults.KEEP */
+  readonly keep?: number;
+  /** Local directory synced to S3. @default CheckpointDefaults.LOCAL_DIR */
+  readonly localDir?: string;
+  /** Path-style S3 URLs. @default false */
+  readonly s3ForcePathStyle?: boolean;
+}
+
+/** Matches a key prefix: no leading or trailing slash, no empty segment, no `..`. */
+export const CHECKPOINT_PREFIX_PATTERN = /^(?!.*(?:^|\/)\.\.(?:\/|$))[\w.=-]+(?:\/[\w.=-]+)*$/;
+
+/** The environment of `settings`; values the builder receives as tokens are written as they are. */
+export function checkpointEnvironment(settings: CheckpointSettings, stringify: (n: number) => string = String): Record<string, string> {
+  const env: Record<string, string> = {
+    [CheckpointVariables.BUCKET]: settings.bucket,
+    [CheckpointVariables.PREFIX]: settings.prefix,
+    [CheckpointVariables.INTERVAL_S]: stringify(settings.intervalS ?? CheckpointDefaults.INTERVAL_S),
+    [CheckpointVariables.KEEP]: stringify(settings.keep ?? CheckpointDefaults.KEEP),
+    [CheckpointVariables.LOCAL_DIR]: settings.localDir ?? CheckpointDefaults.LOCAL_DIR,
+  };
+  if (settings.s3ForcePathStyle) env[CheckpointVariables.S3_FORCE_PATH_STYLE] = 'true';
+  return env;
+}
+
+/** Reads the checkpoint settings; throws one error naming every problem. */
+export function parseCheckpointEnvironment(env: Environment): Required<CheckpointSettings> {
+  const read = new EnvironmentReader(env, 'checkpoint helper', 'the SpotTrainingFleet job definition (or checkpointEnvironment)');
+  const bucket = read.required(CheckpointVariables.BUCKET);
+  const prefix = read.required(CheckpointVariables.PREFIX);
+  if (prefix && !CHECKPOINT_PREFIX_PATTERN.test(prefix)) {
+    read.problem(`${CheckpointVariables.PREFIX}=${prefix}: expected key segments of letters, digits, '_', '.', '=' or '-' joined by '/', without leading or trailing '/' or '..'`);
+  }
+  const settings = {
+    bucket,
+    prefix,
+    intervalS: read.number(CheckpointVariables.INTERVAL_S, CheckpointDefaults.INTERVAL_S, { min: CheckpointDefaults.MIN_INTERVAL_S, max: CheckpointDefaults.MAX_INTERVAL_S }),
+    keep: read.number(CheckpointVariables.KEEP, CheckpointDefaults.KEEP, { min: 1, max: CheckpointDefaults.MAX_KEEP }),
+    localDir: read.optional(CheckpointVariables.LOCAL_DIR) ?? CheckpointDefaults.LOCAL_DIR,
+    s3ForcePathStyle: read.bool(CheckpointVariables.S3_FORCE_PATH_STYLE),
+  };
+  read.throwIfProblems();
+  return settings;
+}
