@@ -1,0 +1,99 @@
+/**
+ * Lambda step 1 of the TrainingPipeline: builds the point-in-time-correct training set with the feature store's
+ * historical retrieval (runtime/aws/athena-historical.ts: the spine table's entity rows and labels, plus what serving
+ * would have served at each row's `event_timestamp`), and writes it under `training-sets/<execution>/`
+ * (TrainingLayout): `data.jsonl` (one row a line), then `manifest.json` (URI, row count, SHA-256 of the data file, time
+ * range: the data snapshot lineage records). The manifest is written last, so its presence means a complete set.
+ *
+ * Idempotent: keyed by the execution name. A retried step (a Lambda timeout after the write, a throttled invoke) finds
+ * its execution's manifest and returns it unchanged, without querying again: the set the rest of the run uses is the
+ * one first built, whatever arrived in the offline store since.
+ *
+ * The set is held in memory while written (Lambda memory bounds its size); sets beyond that are an Athena UNLOAD's job.
+ * Environment: runtime/contracts/training-pipeline.ts.
+ */
+import { createHash } from 'crypto';
+import { AthenaClient } from '@aws-sdk/client-athena';
+import { S3Client } from '@aws-sdk/client-s3';
+import type { FeatureViewSpec } from '../../lib/features/spec';
+import { AthenaHistoricalRetrieval } from '../aws/athena-historical';
+import { getObjectBytes, listObjectKeys, s3ObjectWriter } from '../aws/offline-store';
+import { parseTrainingStepEnvironment, TrainingHandlers, TrainingLayout, TrainingSetEvent, TrainingSetResult } from '../contracts/training-pipeline';
+
+/** Deadline of one S3 call of this step, milliseconds. */
+const S3_TIMEOUT_MS = 30_000;
+
+/** What `buildTrainingSet` needs. */
+export interface TrainingSetPorts {
+  readonly s3: S3Client;
+  /** The pipeline's bucket. */
+  readonly bucket: string;
+  /** The point-in-time retrieval: rows with `event_timestamp` (Athena in the Lambda, DuckDB locally). */
+  readonly retrieve: () => Promise<ReadonlyArray<Record<string, unknown>>>;
+  /** The clock, for the manifest's `createdAt`. @default Date.now */
+  readonly now?: () => number;
+}
+
+/** Execution names Step Functions accepts (and the key segment they become): 1-80 of these characters. */
+const EXECUTION_NAME = /^[A-Za-z0-9_-]{1,80}$/;
+
+/** One row as a JSON line: int64 values beyond 2^53 (bigint) as decimal strings, never rounded. */
+function jsonLine(row: Readonly<Record<string, unknown>>): string {
+  return `${JSON.stringify(row, (_key, value) => (typeof value === 'bigint' ? value.toString() : value))}\n`;
+}
+
+function timestampIso(value: unknown): string | undefined {
+  const ms = value instanceof Date ? value.getTime() : typeof value === 'number' ? value : Date.parse(String(value));
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : undefined;
+}
+
+/** The training set of `event.execution`: the stored manifest when the set exists, else builds and stores it. */
+export async function buildTrainingSet(ports: TrainingSetPorts, event: TrainingSetEvent): Promise<TrainingSetResult> {
+  if (!EXECUTION_NAME.test(String(event?.execution))) {
+    throw new Error(`execution: expected the execution name (1-80 letters, digits, '-' or '_'), got ${JSON.stringify(event?.execution)?.slice(0, 100)}`);
+  }
+  const prefix = TrainingLayout.trainingSetPrefix(event.execution);
+  const manifestKey = `${prefix}${TrainingLayout.MANIFEST_FILE}`;
+  const options = { timeoutMs: S3_TIMEOUT_MS };
+  if ((await listObjectKeys(ports.s3, ports.bucket, manifestKey, options)).includes(manifestKey)) {
+    return JSON.parse((await getObjectBytes(ports.s3, ports.bucket, manifestKey, options)).toString('utf8')) as TrainingSetResult;
+  }
+  const rows = await ports.retrieve();
+  const data = Buffer.from(rows.map(jsonLine).join(''));
+  const times = rows.map((r) => timestampIso(r.event_timestamp)).filter((t): t is string => t !== undefined).sort();
+  const dataKey = `${prefix}${TrainingLayout.DATA_FILE}`;
+  const manifest: TrainingSetResult = {
+    uri: `s3://${ports.bucket}/${dataKey}`,
+    rowCount: rows.length,
+    sha256: createHash('sha256').update(data).digest('hex'),
+    ...(times.length > 0 ? { fromTime: times[0], toTime: times[times.length - 1] } : {}),
+    createdAt: new Date((ports.now ?? Date.now)()).toISOString(),
+  };
+  const put = s3ObjectWriter(ports.s3, ports.bucket, options);
+  await put(dataKey, data, 'application/x-ndjson');
+  await put(manifestKey, Buffer.from(JSON.stringify(manifest)), 'application/json');
+  return manifest;
+}
+
+let cached: { ports: TrainingSetPorts } | undefined;
+
+function portsFromEnvironment(): TrainingSetPorts {
+  const settings = parseTrainingStepEnvironment(process.env, TrainingHandlers.TRAINING_SET);
+  const athena = new AthenaClient({});
+  const retrieval = new AthenaHistoricalRetrieval({
+    client: athena, workGroup: settings.athenaWorkGroup!, database: settings.athenaDatabase!, timeoutMs: settings.callTimeoutMs,
+  });
+  return {
+    s3: new S3Client({ forcePathStyle: settings.s3ForcePathStyle }),
+    bucket: settings.bucket,
+    retrieve: () => retrieval.getHistoricalFeatures({
+      views: settings.views as FeatureViewSpec[], featureRefs: settings.featureRefs!, spineTable: settings.spineTable!,
+    }),
+  };
+}
+
+/** Lambda entry point: `{ execution }` → the training set's manifest. */
+export async function handler(event: TrainingSetEvent): Promise<TrainingSetResult> {
+  cached ??= { ports: portsFromEnvironment() };
+  return buildTrainingSet(cached.ports, event);
+}
