@@ -1,0 +1,390 @@
+/**
+ * Checkpoints of a training job in S3 that survive interruption and corruption (layout and records:
+ * ./checkpoint-manifest.ts).
+ *
+ * `save` uploads every file of the local checkpoint directory, streamed from disk (never held in memory), under the
+ * next generation's own keys, each with its SHA-256 (S3's `ChecksumSHA256`: S3 refuses a body that does not match),
+ * checks what S3 stored (HeadObject with `ChecksumMode: ENABLED`; where the store returns no checksum, as s3rver does,
+ * it re-reads the object and hashes it), writes the generation's `_complete.json`, and only then publishes it by
+ * replacing the pointer `<prefix>/manifest.json` with a conditional write (`IfMatch` on the pointer's ETag, or
+ * `IfNoneMatch: *` for the first one: a second writer on the same prefix fails instead of losing a generation; s3rver
+ * ignores both headers, so the tests rely on one writer per prefix, which a Batch job's sequential attempts are).
+ * Generations beyond `keep`, and half-written ones left by a killed writer, are deleted after the publish.
+ *
+ * `resume` downloads the newest published generation into a temporary folder inside the local directory, verifies
+ * every file's size and SHA-256, and moves the files into place by rename; on a missing or corrupt file it logs why
+ * and falls back to the previous generation. When the pointer is missing or unreadable, the complete generations
+ * (a readable `_complete.json`, written last) stand in for it, newest first.
+ */
+import { createHash } from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import { pipeline } from 'stream/promises';
+import type { Readable } from 'stream';
+import {
+  DeleteObjectsCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client,
+} from '@aws-sdk/client-s3';
+import { CheckpointDefaults, parseCheckpointEnvironment } from '../contracts/checkpoint';
+import type { Environment } from '../contracts/environment';
+import { chunksWithDeadline, getObjectWithDeadline } from '../aws/s3-read';
+import { timerDelayMs } from '../core/routing';
+import {
+  CheckpointFile, CheckpointGeneration, CheckpointPointer, CHECKPOINT_MANIFEST_SCHEMA, completeKey, fileKey,
+  generationOfPrefix, generationPrefix, generationsPrefix, parseGeneration, parsePointer, pathProblem, pointerKey,
+} from './checkpoint-manifest';
+
+/** Largest file one PutObject stores (5 GiB): shard larger state into several files. */
+export const MAX_CHECKPOINT_FILE_BYTES = 5 * 1024 ** 3;
+
+/** Largest pointer or completion record read, bytes. */
+const MAX_RECORD_BYTES = 16 * 1024 * 1024;
+
+/** Names starting with this in the local directory are the helper's own temporary folders, never saved. */
+export const CHECKPOINT_TEMP_MARKER = '.checkpoint-';
+
+/** Properties of a `CheckpointStore`. */
+export interface CheckpointStoreProps {
+  /** The S3 client. */
+  readonly client: S3Client;
+  /** Bucket of the checkpoints. */
+  readonly bucket: string;
+  /** Key prefix of this job's checkpoints, without a trailing slash. */
+  readonly prefix: string;
+  /** Generations kept. @default CheckpointDefaults.KEEP */
+  readonly keep?: number;
+  /** Local checkpoint directory. @default CheckpointDefaults.LOCAL_DIR */
+  readonly localDir?: string;
+  /** Files uploaded or downloaded at once. @default 4 */
+  readonly concurrency?: number;
+  /**
+   * Deadline of each S3 control call (pointer, listing, head, delete) and of each wait for a chunk of a download,
+   * milliseconds. Uploads are bounded by the caller's `signal` instead: their duration grows with the file.
+   * @default 30000
+   */
+  readonly timeoutMs?: number;
+  /** Where log lines (JSON) go. @default - stdout */
+  readonly log?: (line: string) => void;
+}
+
+/** Options of one `save`. */
+export interface SaveCheckpointOptions {
+  /** The training step the checkpoint holds. @default - none recorded */
+  readonly step?: number;
+  /** Facts recorded with the generation (JSON-serializable). @default - none */
+  readonly metadata?: Record<string, unknown>;
+  /** Aborts the save (e.g. at the interruption deadline); nothing is published then. @default - none */
+  readonly signal?: AbortSignal;
+}
+
+/** The generations a prefix holds and where the list came from. */
+interface Published {
+  readonly generations: readonly CheckpointGeneration[];
+  /** ETag of the pointer; undefined when there is none. */
+  readonly etag?: string;
+  /** 'pointer', or 'scan' when the pointer was missing or unreadable. */
+  readonly source: 'pointer' | 'scan';
+}
+
+/** Reads and writes the checkpoints of one training job. */
+export class CheckpointStore {
+  /** A store configured from the checkpoint environment the SpotTrainingFleet sets (runtime/contracts/checkpoint.ts). */
+  public static fromEnvironment(client: S3Client, env: Environment = process.env, props: Partial<CheckpointStoreProps> = {}): CheckpointStore {
+    const settings = parseCheckpointEnvironment(env);
+    return new CheckpointStore({ ...props, client, bucket: settings.bucket, prefix: settings.prefix, keep: settings.keep, localDir: settings.localDir });
+  }
+
+  /** The local checkpoint directory. */
+  public readonly localDir: string;
+  private readonly keep: number;
+  private readonly concurrency: number;
+  private readonly timeoutMs: number;
+  private readonly write: (line: string) => void;
+
+  constructor(private readonly props: CheckpointStoreProps) {
+    this.keep = props.keep ?? CheckpointDefaults.KEEP;
+    this.concurrency = props.concurrency ?? 4;
+    this.timeoutMs = props.timeoutMs ?? 30_000;
+    this.localDir = props.localDir ?? CheckpointDefaults.LOCAL_DIR;
+    this.write = props.log ?? ((line) => process.stdout.write(`${line}\n`));
+    const problems = [
+      ...(Number.isInteger(this.keep) && this.keep >= 1 ? [] : [`keep: ${props.keep} must be an integer >= 1`]),
+      ...(Number.isInteger(this.concurrency) && this.concurrency >= 1 ? [] : [`concurrency: ${props.concurrency} must be an integer >= 1`]),
+      ...(this.timeoutMs > 0 ? [] : [`timeoutMs: ${props.timeoutMs} must be > 0`]),
+      ...(props.prefix && !props.prefix.startsWith('/') && !props.prefix.endsWith('/') ? [] : [`prefix: '${props.prefix}' must be non-empty, without leading or trailing '/'`]),
+    ];
+    if (problems.length > 0) throw new Error(`CheckpointStore: ${problems.join('; ')}`);
+  }
+
+  /**
+   * Uploads the local directory as the next generation and publishes it; returns its record. Nothing is published
+   * when any file fails to upload or verify, or `signal` aborts: the previous generation stays the newest.
+   */
+  public async save(options: SaveCheckpointOptions = {}): Promise<CheckpointGeneration> {
+    const signal = options.signal;
+    const local = await listLocalFiles(this.localDir);
+    const published = await this.published(signal);
+    const generation = Math.max(0, ...published.generations.map((g) => g.generation), ...(await this.listedGenerations(signal))) + 1;
+    const files = await this.mapLimit(local, async (relative) => this.uploadFile(generation, relative, signal));
+    const record: CheckpointGeneration = {
+      generation,
+      createdAt: new Date().toISOString(),
+      ...(options.step !== undefined ? { step: options.step } : {}),
+      ...(options.metadata ? { metadata: options.metadata } : {}),
+      files,
+    };
+    await this.props.client.send(new PutObjectCommand({
+      Bucket: this.props.bucket, Key: completeKey(this.props.prefix, generation), Body: JSON.stringify(record), ContentType: 'application/json',
+    }), this.callOptions(signal));
+    const pointer: CheckpointPointer = { schema: CHECKPOINT_MANIFEST_SCHEMA, generations: [record, ...published.generations].slice(0, this.keep) };
+    try {
+      await this.props.client.send(new PutObjectCommand({
+        Bucket: this.props.bucket, Key: pointerKey(this.props.prefix), Body: JSON.stringify(pointer), ContentType: 'application/json',
+        ...(published.etag ? { IfMatch: published.etag } : { IfNoneMatch: '*' }),
+      }), this.callOptions(signal));
+    } catch (error) {
+      if ((error as Error).name === 'PreconditionFailed' || (error as Error).name === 'ConditionalRequestConflict') {
+        throw new Error(`checkpoint pointer ${pointerKey(this.props.prefix)} changed while generation ${generation} was written: another writer uses this prefix; give each training run its own prefix`);
+      }
+      throw error;
+    }
+    this.log('INFO', 'checkpoint published', { generation, files: files.length, bytes: files.reduce((s, f) => s + f.size, 0), step: options.step });
+    await this.prune(pointer, generation);
+    return record;
+  }
+
+  /**
+   * Restores the newest generation that verifies into `localDir` (its previous content is replaced); returns its
+   * record, or undefined when there is none (start fresh). Every generation passed over is logged with the reason.
+   */
+  public async resume(localDir: string = this.localDir, signal?: AbortSignal): Promise<CheckpointGeneration | undefined> {
+    const published = await this.published(signal);
+    await fs.promises.mkdir(localDir, { recursive: true });
+    for (const generation of published.generations) {
+      const temp = await fs.promises.mkdtemp(path.join(localDir, `${CHECKPOINT_TEMP_MARKER}resume-`));
+      try {
+        await this.mapLimit(generation.files, (file) => this.downloadFile(generation.generation, file, temp, signal));
+      } catch (error) {
+        await fs.promises.rm(temp, { recursive: true, force: true });
+        signal?.throwIfAborted();
+        this.log('WARN', 'checkpoint generation rejected; falling back to the previous one', { generation: generation.generation, reason: (error as Error).message });
+        continue;
+      }
+      await installDirectory(temp, localDir);
+      this.log('INFO', 'checkpoint restored', { generation: generation.generation, step: generation.step, files: generation.files.length, source: published.source });
+      return generation;
+    }
+    this.log('INFO', 'no checkpoint to resume: starting fresh', { generationsTried: published.generations.length });
+    return undefined;
+  }
+
+  /** The published generations, newest first: the pointer's, or, when it is missing or unreadable, the complete ones found by listing. */
+  public async published(signal?: AbortSignal): Promise<Published> {
+    const key = pointerKey(this.props.prefix);
+    let text: string;
+    let etag: string | undefined;
+    try {
+      const read = await this.readSmall(key, signal);
+      [text, etag] = [read.text, read.etag];
+    } catch (error) {
+      if ((error as Error).name !== 'NoSuchKey') throw error;
+      return { generations: await this.scanComplete(signal), source: 'scan' };
+    }
+    try {
+      return { generations: parsePointer(text).generations, etag, source: 'pointer' };
+    } catch (error) {
+      this.log('WARN', 'checkpoint pointer unreadable: using the complete generations found by listing', { key, reason: (error as Error).message });
+      return { generations: await this.scanComplete(signal), etag, source: 'scan' };
+    }
+  }
+
+  private async scanComplete(signal?: AbortSignal): Promise<CheckpointGeneration[]> {
+    const found: CheckpointGeneration[] = [];
+    for (const generation of (await this.listedGenerations(signal)).sort((a, b) => b - a)) {
+      try {
+        found.push(parseGeneration((await this.readSmall(completeKey(this.props.prefix, generation), signal)).text, generation));
+      } catch (error) {
+        signal?.throwIfAborted();
+        this.log('INFO', 'checkpoint generation incomplete: skipped', { generation, reason: (error as Error).name === 'NoSuchKey' ? 'no _complete.json (half-written)' : (error as Error).message });
+      }
+    }
+    return found;
+  }
+
+  private async listedGenerations(signal?: AbortSignal): Promise<number[]> {
+    const numbers: number[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.props.client.send(new ListObjectsV2Command({
+        Bucket: this.props.bucket, Prefix: generationsPrefix(this.props.prefix), Delimiter: '/', ContinuationToken: token,
+      }), this.callOptions(signal));
+      for (const p of page.CommonPrefixes ?? []) {
+        const n = p.Prefix ? generationOfPrefix(this.props.prefix, p.Prefix) : undefined;
+        if (n !== undefined) numbers.push(n);
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return numbers;
+  }
+
+  private async uploadFile(generation: number, relative: string, signal?: AbortSignal): Promise<CheckpointFile> {
+    const absolute = path.join(this.localDir, ...relative.split('/'));
+    const { size, sha256 } = await hashFile(absolute);
+    if (size > MAX_CHECKPOINT_FILE_BYTES) {
+      throw new Error(`checkpoint file ${relative} is ${size} bytes, over the ${MAX_CHECKPOINT_FILE_BYTES} one upload stores: write the state as several files (shards)`);
+    }
+    const key = fileKey(this.props.prefix, generation, relative);
+    const checksum = Buffer.from(sha256, 'hex').toString('base64');
+    await this.props.client.send(new PutObjectCommand({
+      Bucket: this.props.bucket, Key: key, Body: fs.createReadStream(absolute), ContentLength: size, ChecksumSHA256: checksum,
+    }), signal ? { abortSignal: signal } : {});
+    const head = await this.props.client.send(new HeadObjectCommand({ Bucket: this.props.bucket, Key: key, ChecksumMode: 'ENABLED' }), this.callOptions(signal));
+    const stored = head.ChecksumSHA256 && !head.ChecksumSHA256.includes('-')
+      ? { size: head.ContentLength ?? -1, matches: head.ChecksumSHA256 === checksum }
+      : await this.rehash(key, sha256, signal);
+    if (stored.size !== size || !stored.matches) {
+      throw new Error(`checkpoint file ${relative}: S3 stored ${stored.size} bytes that do not match the ${size} bytes written (sha256 ${sha256}); nothing was published`);
+    }
+    this.log('DEBUG', 'checkpoint file stored', { generation, path: relative, size });
+    return { path: relative, size, sha256 };
+  }
+
+  private async rehash(key: string, sha256: string, signal?: AbortSignal): Promise<{ size: number; matches: boolean }> {
+    const object = await getObjectWithDeadline(this.props.client, this.props.bucket, key, this.timeoutMs, signal);
+    const hash = createHash('sha256');
+    let size = 0;
+    for await (const chunk of chunksWithDeadline(object.Body as Readable, key, this.timeoutMs, signal)) {
+      hash.update(chunk);
+      size += chunk.length;
+    }
+    return { size, matches: hash.digest('hex') === sha256 };
+  }
+
+  private async downloadFile(generation: number, file: CheckpointFile, dir: string, signal?: AbortSignal): Promise<void> {
+    const problem = pathProblem(file.path);
+    if (problem) throw new Error(`file path ${JSON.stringify(file.path)} ${problem}`);
+    const key = fileKey(this.props.prefix, generation, file.path);
+    const target = path.join(dir, ...file.path.split('/'));
+    await fs.promises.mkdir(path.dirname(target), { recursive: true });
+    let object;
+    try {
+      object = await getObjectWithDeadline(this.props.client, this.props.bucket, key, this.timeoutMs, signal);
+    } catch (error) {
+      throw new Error(`file ${file.path}: ${(error as Error).name === 'NoSuchKey' ? 'missing' : `unreadable (${(error as Error).name})`}`);
+    }
+    const hash = createHash('sha256');
+    let size = 0;
+    const body = chunksWithDeadline(object.Body as Readable, key, this.timeoutMs, signal);
+    await pipeline(async function* () {
+      for await (const chunk of body) {
+        hash.update(chunk);
+        size += chunk.length;
+        if (size > file.size) throw new Error(`file ${file.path}: more than the ${file.size} bytes recorded`);
+        yield chunk;
+      }
+    }, fs.createWriteStream(target));
+    if (size !== file.size) throw new Error(`file ${file.path}: ${size} bytes, ${file.size} recorded`);
+    const digest = hash.digest('hex');
+    if (digest !== file.sha256) throw new Error(`file ${file.path}: sha256 ${digest} does not match the ${file.sha256} recorded`);
+  }
+
+  /** Deletes the generations the new pointer no longer names, half-written ones included; failures are only logged. */
+  private async prune(pointer: CheckpointPointer, newest: number): Promise<void> {
+    const kept = new Set(pointer.generations.map((g) => g.generation));
+    try {
+      for (const generation of await this.listedGenerations()) {
+        if (kept.has(generation) || generation > newest) continue;
+        await this.deletePrefix(generationPrefix(this.props.prefix, generation));
+        this.log('INFO', 'checkpoint generation deleted', { generation });
+      }
+    } catch (error) {
+      this.log('WARN', 'old checkpoint generations not deleted; the next save retries', { reason: (error as Error).name });
+    }
+  }
+
+  private async deletePrefix(prefix: string): Promise<void> {
+    let token: string | undefined;
+    do {
+      const page = await this.props.client.send(new ListObjectsV2Command({ Bucket: this.props.bucket, Prefix: prefix, ContinuationToken: token }), this.callOptions());
+      const keys = (page.Contents ?? []).flatMap((o) => (o.Key ? [{ Key: o.Key }] : []));
+      if (keys.length > 0) await this.props.client.send(new DeleteObjectsCommand({ Bucket: this.props.bucket, Delete: { Objects: keys, Quiet: true } }), this.callOptions());
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  private async readSmall(key: string, signal?: AbortSignal): Promise<{ text: string; etag?: string }> {
+    const object = await getObjectWithDeadline(this.props.client, this.props.bucket, key, this.timeoutMs, signal);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of chunksWithDeadline(object.Body as Readable, key, this.timeoutMs, signal)) {
+      size += chunk.length;
+      if (size > MAX_RECORD_BYTES) throw new Error(`${key} is over ${MAX_RECORD_BYTES} bytes`);
+      chunks.push(chunk);
+    }
+    return { text: Buffer.concat(chunks).toString('utf8'), etag: object.ETag };
+  }
+
+  /** Call options: this store's deadline, and the caller's signal when given. */
+  private callOptions(signal?: AbortSignal) {
+    const deadline = AbortSignal.timeout(timerDelayMs(this.timeoutMs));
+    return { abortSignal: signal ? AbortSignal.any([deadline, signal]) : deadline };
+  }
+
+  private async mapLimit<T, R>(items: readonly T[], work: (item: T) => Promise<R>): Promise<R[]> {
+    const results: R[] = new Array(items.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < items.length) {
+        const i = next++;
+        results[i] = await work(items[i]);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, items.length) }, worker));
+    return results;
+  }
+
+  private log(level: string, message: string, fields: Record<string, unknown>): void {
+    this.write(JSON.stringify({ level, message, bucket: this.props.bucket, prefix: this.props.prefix, ...fields }));
+  }
+}
+
+/** The regular files under `dir`, relative and '/'-separated, sorted; the helper's temporary folders are skipped. */
+async function listLocalFiles(dir: string): Promise<string[]> {
+  const found: string[] = [];
+  const walk = async (relative: string) => {
+    for (const entry of await fs.promises.readdir(path.join(dir, relative), { withFileTypes: true })) {
+      if (entry.name.startsWith(CHECKPOINT_TEMP_MARKER)) continue;
+      const child = relative ? `${relative}/${entry.name}` : entry.name;
+      if (entry.isDirectory()) await walk(child);
+      else if (entry.isFile()) {
+        const problem = pathProblem(child);
+        if (problem) throw new Error(`checkpoint file ${JSON.stringify(child)} ${problem}: rename it`);
+        found.push(child);
+      }
+    }
+  };
+  await walk('');
+  if (found.length === 0) throw new Error(`checkpoint directory ${dir} holds no files: write the training state there before saving`);
+  return found.sort();
+}
+
+async function hashFile(file: string): Promise<{ size: number; sha256: string }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of fs.createReadStream(file)) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { size, sha256: hash.digest('hex') };
+}
+
+/**
+ * Replaces the content of `dir` with that of `temp` (a folder inside it, so on the same file system): every entry of
+ * `dir` but `temp` is removed, then each entry of `temp` is renamed into place.
+ */
+async function installDirectory(temp: string, dir: string): Promise<void> {
+  for (const entry of await fs.promises.readdir(dir)) {
+    if (path.join(dir, entry) !== temp) await fs.promises.rm(path.join(dir, entry), { recursive: true, force: true });
+  }
+  for (const entry of await fs.promises.readdir(temp)) await fs.promises.rename(path.join(temp, entry), path.join(dir, entry));
+  await fs.promises.rm(temp, { recursive: true, force: true });
+}
