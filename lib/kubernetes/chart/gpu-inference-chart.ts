@@ -1,0 +1,255 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cdk8s from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
+import { Construct } from 'constructs';
+import { NUMERIC_SETTINGS, ServerVariables } from '../../../runtime/contracts/inference-server';
+import { chartObjectName, gpuInferenceChartPropsProblems, mib, SERVER_PORT } from '../../private/validate-gpu-inference-chart-props';
+import { throwIfProblems } from '../../private/validation';
+import { ExecutionProvider, serverSettingsEnvironment } from '../../serving/server-settings';
+import { GPU_RESOURCE, GPU_TAINT, GpuNodeLabels, GpuSharing } from '../gpu-scheduling';
+import { ChartAutoscaling, kedaQueueDepthQuery, PROMETHEUS_ADAPTER_RULE, PrometheusAdapterRule, QUEUE_DEPTH_METRIC } from './autoscaling';
+import { GpuInferenceChartProps } from './props';
+import { cacheSizeLimitMiB, PROBE_PERIOD_SECONDS, serverMemory, startupFailureThreshold, terminationGraceSeconds } from './sizing';
+
+/**
+ * AWS CLI image of the model download init container. Pinned by version tag: digests cannot be looked up where this
+ * was written; pin a digest in your registry mirror if you need immutability.
+ */
+export const AWS_CLI_IMAGE = 'public.ecr.aws/aws-cli/aws-cli:2.22.0';
+
+/** User and group of our server image (and of every container in the pod). */
+export const SERVER_USER = 10001;
+
+/** Where the init container writes the model and the server reads it. */
+export const MODEL_CACHE_PATH = '/models';
+
+/** Value of the PriorityClass the chart creates: above ordinary workloads (0), below system-cluster-critical. */
+export const SERVING_PRIORITY = 100_000;
+
+/**
+ * Our inference server on GPU nodes, as a cdk8s chart: a Deployment (init container downloading the model from S3
+ * with IRSA, `nvidia.com/gpu` limits, toleration of the GPU taint and node affinity to nodes shared as `gpuSharing`
+ * says, probes sized to the model's load time, a preStop hook and termination grace matching the server's drain,
+ * memory derived from the model size, a writable model cache and /tmp under a read-only root), a Service, a
+ * PodDisruptionBudget, autoscaling on the server's queue depth (HPA through prometheus-adapter, or KEDA), zone and
+ * host spread, a PriorityClass and, optionally, a TargetGroupBinding and a preprocessing sidecar.
+ *
+ * Synthesize it standalone (`new cdk8s.App()`) or inside CDK with `cluster.addCdk8sChart(id, chart)`.
+ */
+export class GpuInferenceChart extends cdk8s.Chart {
+  /**
+   * The prometheus-adapter rule (an entry of its Helm values' `rules.custom`) that serves `inference_queue_depth` as
+   * the pods metric this chart's HPA reads; without it the HPA reports `FailedGetPodsMetric` and does not scale.
+   */
+  public readonly prometheusAdapterRule: PrometheusAdapterRule = PROMETHEUS_ADAPTER_RULE;
+  /** The server Deployment. */
+  public readonly deployment: kplus.Deployment;
+  /** The Service (ClusterIP, port 8080) in front of the pods: the server's `http` port, or the preprocessing sidecar's. */
+  public readonly service: kplus.k8s.KubeService;
+  /** Name of the Deployment, Service and the other objects. */
+  public readonly objectName: string;
+
+  constructor(scope: Construct, id: string, props: GpuInferenceChartProps) {
+    super(scope, id, props);
+    throwIfProblems(this, gpuInferenceChartPropsProblems(props));
+    const settings = serverSettingsEnvironment(props.serverSettings ?? {}, 'serverSettings');
+    throwIfProblems(this, settings.problems);
+    const name = chartObjectName(props);
+    this.objectName = name;
+    const labels = { 'app.kubernetes.io/name': name, 'app.kubernetes.io/component': 'inference-server' };
+    const scaling = props.autoscaling ?? ChartAutoscaling.horizontalPodAutoscaler();
+    const minReplicas = scaling.options.minReplicas ?? 1;
+    const modelMiB = mib(props.modelSize);
+    const modelFile = `${MODEL_CACHE_PATH}/${props.modelUri.slice(props.modelUri.lastIndexOf('/') + 1)}`;
+
+    const cache = kplus.Volume.fromEmptyDir(this, 'ModelCache', 'model-cache', { sizeLimit: cdk8s.Size.mebibytes(cacheSizeLimitMiB(modelMiB)) });
+    const tmp = kplus.Volume.fromEmptyDir(this, 'Tmp', 'tmp', { sizeLimit: cdk8s.Size.mebibytes(256) });
+    const tmpMount = { volume: tmp, path: '/tmp' };
+    const securityContext: kplus.ContainerSecurityContextProps = {
+      ensureNonRoot: true, user: SERVER_USER, group: SERVER_USER, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false,
+      privileged: false, capabilities: { drop: [kplus.Capability.ALL] }, seccompProfile: { type: kplus.SeccompProfileType.RUNTIME_DEFAULT },
+    };
+
+    const workers = props.serverSettings?.workers ?? 1;
+    const memory = props.memory ? { requestMiB: mib(props.memory.request), limitMiB: mib(props.memory.limit) } : serverMemory(modelMiB, workers);
+    const loadSeconds = (props.modelLoadTime ?? Duration.minutes(2)).toSeconds();
+    const preStopSeconds = (props.preStopDelay ?? Duration.seconds(10)).toSeconds();
+    const shutdownSeconds = props.serverSettings?.shutdownTimeout?.toSeconds({ integral: false }) ?? NUMERIC_SETTINGS.shutdownTimeoutMs.default / 1000;
+    const httpProbe = (path: string, periodSeconds: number, failureThreshold: number) => kplus.Probe.fromHttpGet(path, {
+      port: SERVER_PORT, periodSeconds: cdk8s.Duration.seconds(periodSeconds), failureThreshold, timeoutSeconds: cdk8s.Duration.seconds(2),
+    });
+
+    const serviceAccount = props.serviceAccountRoleArn === undefined ? props.serviceAccountName! : `${name}-model-reader`;
+    if (props.serviceAccountRoleArn !== undefined) {
+      new kplus.k8s.KubeServiceAccount(this, 'ServiceAccount', {
+        metadata: { name: serviceAccount, labels, annotations: { 'eks.amazonaws.com/role-arn': props.serviceAccountRoleArn } },
+        automountServiceAccountToken: false,
+      });
+    }
+
+    const server: kplus.ContainerProps = {
+      name: 'server',
+      image: props.image,
+      imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT, // pinned tags; GPU images are large (cold starts)
+      ports: [{ number: SERVER_PORT, name: 'http' }],
+      envVariables: envValues({
+        [ServerVariables.EXECUTION_PROVIDER]: ExecutionProvider.CUDA.name,
+        ...settings.environment,
+        [ServerVariables.MODEL_URI]: modelFile,
+        [ServerVariables.MODEL_NAME]: props.modelName,
+        [ServerVariables.MODEL_VERSION]: props.modelVersion ?? '1',
+        [ServerVariables.MODEL_VARIANT]: props.variant ?? 'AllTraffic',
+      }),
+      volumeMounts: [{ volume: cache, path: MODEL_CACHE_PATH, readOnly: true }, tmpMount],
+      startup: httpProbe('/v2/health/ready', PROBE_PERIOD_SECONDS, startupFailureThreshold(loadSeconds)),
+      readiness: httpProbe('/v2/health/ready', PROBE_PERIOD_SECONDS, 2),
+      liveness: httpProbe('/v2/health/live', 10, 3),
+      lifecycle: { preStop: kplus.Handler.fromCommand(['sleep', String(preStopSeconds)]) },
+      resources: {
+        cpu: { request: kplus.Cpu.millis(Math.round((props.cpu ?? 1) * 1000)) },
+        memory: { request: cdk8s.Size.mebibytes(memory.requestMiB), limit: cdk8s.Size.mebibytes(memory.limitMiB) },
+      },
+      securityContext,
+    };
+    const sidecar = props.preprocessing;
+    const containers: kplus.ContainerProps[] = [server];
+    if (sidecar) {
+      const sidecarMemory = cdk8s.Size.mebibytes(sidecar.memory ? mib(sidecar.memory) : 512);
+      containers.push({
+        name: 'preprocessing',
+        image: sidecar.image,
+        imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+        ports: [{ number: sidecar.port, name: 'preprocessing' }],
+        envVariables: envValues(sidecar.environment ?? {}),
+        volumeMounts: [tmpMount],
+        resources: { cpu: { request: kplus.Cpu.millis(Math.round((sidecar.cpu ?? 0.5) * 1000)) }, memory: { request: sidecarMemory, limit: sidecarMemory } },
+        securityContext,
+      });
+    }
+
+    this.deployment = new kplus.Deployment(this, 'Deployment', {
+      metadata: { name, labels },
+      podMetadata: {
+        labels,
+        annotations: { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(SERVER_PORT), 'prometheus.io/path': '/metrics' },
+      },
+      select: false,
+      replicas: minReplicas,
+      strategy: kplus.DeploymentStrategy.rollingUpdate({ maxSurge: kplus.PercentOrAbsolute.absolute(1), maxUnavailable: kplus.PercentOrAbsolute.absolute(0) }),
+      serviceAccount: kplus.ServiceAccount.fromServiceAccountName(this, 'ServiceAccountRef', serviceAccount),
+      // IRSA needs no Kubernetes API token: the EKS pod identity webhook projects its own web identity token.
+      automountServiceAccountToken: false,
+      securityContext: { ensureNonRoot: true, user: SERVER_USER, group: SERVER_USER, fsGroup: SERVER_USER, fsGroupChangePolicy: kplus.FsGroupChangePolicy.ON_ROOT_MISMATCH },
+      terminationGracePeriod: cdk8s.Duration.seconds(terminationGraceSeconds(preStopSeconds, shutdownSeconds)),
+      volumes: [cache, tmp],
+      initContainers: [{
+        name: 'model-download',
+        image: AWS_CLI_IMAGE,
+        imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+        command: ['aws', 's3', 'cp', '--only-show-errors', props.modelUri, modelFile],
+        envVariables: envValues({ HOME: '/tmp' }),
+        volumeMounts: [{ volume: cache, path: MODEL_CACHE_PATH }, tmpMount],
+        resources: { cpu: { request: kplus.Cpu.millis(250) }, memory: { request: cdk8s.Size.mebibytes(256), limit: cdk8s.Size.mebibytes(512) } },
+        securityContext,
+      }],
+      containers,
+    });
+    this.deployment.select(kplus.LabelSelector.of({ labels }));
+    const sharing = props.gpuSharing ?? GpuSharing.EXCLUSIVE;
+    this.deployment.scheduling.tolerate(kplus.Node.tainted(kplus.NodeTaintQuery.is(GPU_TAINT.key, GPU_TAINT.value, { effect: kplus.TaintEffect.NO_SCHEDULE })));
+    this.deployment.scheduling.attract(kplus.Node.labeled(kplus.NodeLabelQuery.in(GpuNodeLabels.SHARING, [sharing.label])));
+
+    const priorityClassName = props.priorityClassName ?? `${name}-serving`;
+    if (props.priorityClassName === undefined) {
+      new kplus.k8s.KubePriorityClass(this, 'PriorityClass', {
+        metadata: { name: priorityClassName, labels },
+        value: SERVING_PRIORITY,
+        globalDefault: false,
+        preemptionPolicy: 'PreemptLowerPriority',
+        description: `Inference servers of ${name}: scheduled before batch work, may preempt it.`,
+      }).addJsonPatch(cdk8s.JsonPatch.remove('/metadata/namespace')); // cluster-scoped
+    }
+    const gpus = cdk8s.ApiObject.of(this.deployment);
+    const gpuQuantity = kplus.k8s.Quantity.fromNumber(props.gpus ?? 1);
+    const spread = (topologyKey: string) => ({ maxSkew: 1, topologyKey, whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: labels } });
+    gpus.addJsonPatch(
+      cdk8s.JsonPatch.add(`/spec/template/spec/containers/0/resources/limits/${GPU_RESOURCE.replace('/', '~1')}`, gpuQuantity),
+      cdk8s.JsonPatch.add(`/spec/template/spec/containers/0/resources/requests/${GPU_RESOURCE.replace('/', '~1')}`, gpuQuantity),
+      cdk8s.JsonPatch.add('/spec/template/spec/priorityClassName', priorityClassName),
+      cdk8s.JsonPatch.add('/spec/template/spec/topologySpreadConstraints', [spread('topology.kubernetes.io/zone'), spread('kubernetes.io/hostname')]),
+    );
+
+    this.service = new kplus.k8s.KubeService(this, 'Service', {
+      metadata: { name, labels },
+      spec: {
+        type: 'ClusterIP',
+        selector: labels,
+        ports: [{ name: 'http', port: SERVER_PORT, targetPort: kplus.k8s.IntOrString.fromString(sidecar ? 'preprocessing' : 'http') }],
+      },
+    });
+
+    new kplus.k8s.KubePodDisruptionBudget(this, 'Disruption', {
+      metadata: { name, labels },
+      spec: {
+        selector: { matchLabels: labels },
+        ...(props.minAvailable === undefined ? { maxUnavailable: kplus.k8s.IntOrString.fromNumber(1) } : { minAvailable: kplus.k8s.IntOrString.fromNumber(props.minAvailable) }),
+      },
+    });
+    this.addAutoscaling(scaling, name, labels);
+
+    const binding = props.targetGroupBinding;
+    if (binding) {
+      const port = sidecar ? sidecar.port : SERVER_PORT;
+      new cdk8s.ApiObject(this, 'TargetGroupBinding', {
+        apiVersion: 'elbv2.k8s.aws/v1beta1', kind: 'TargetGroupBinding', metadata: { name, labels },
+      }).addJsonPatch(cdk8s.JsonPatch.add('/spec', {
+        serviceRef: { name, port: SERVER_PORT },
+        targetGroupARN: binding.targetGroupArn,
+        targetType: 'ip',
+        ...(binding.loadBalancerSecurityGroupId === undefined ? {} : {
+          networking: { ingress: [{ from: [{ securityGroup: { groupID: binding.loadBalancerSecurityGroupId } }], ports: [{ protocol: 'TCP', port }] }] },
+        }),
+      }));
+    }
+  }
+
+  private addAutoscaling(scaling: ChartAutoscaling, name: string, labels: Record<string, string>): void {
+    const { minReplicas = 1, maxReplicas = 4, targetQueueDepth = 4, scaleDownStabilization = Duration.minutes(5) } = scaling.options;
+    const scaleDown = { stabilizationWindowSeconds: scaleDownStabilization.toSeconds() };
+    if (scaling.kind === 'keda') {
+      new cdk8s.ApiObject(this, 'ScaledObject', { apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject', metadata: { name, labels } })
+        .addJsonPatch(cdk8s.JsonPatch.add('/spec', {
+          scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name },
+          minReplicaCount: minReplicas,
+          maxReplicaCount: maxReplicas,
+          advanced: { horizontalPodAutoscalerConfig: { behavior: { scaleDown } } },
+          triggers: [{
+            type: 'prometheus',
+            metadata: {
+              serverAddress: scaling.prometheusServerAddress,
+              query: kedaQueueDepthQuery(this.namespace ?? 'default', name),
+              threshold: String(targetQueueDepth),
+            },
+          }],
+        }));
+      return;
+    }
+    new kplus.k8s.KubeHorizontalPodAutoscalerV2(this, 'Autoscaler', {
+      metadata: { name, labels },
+      spec: {
+        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name },
+        minReplicas,
+        maxReplicas,
+        metrics: [{
+          type: 'Pods',
+          pods: { metric: { name: QUEUE_DEPTH_METRIC }, target: { type: 'AverageValue', averageValue: kplus.k8s.Quantity.fromNumber(targetQueueDepth) } },
+        }],
+        behavior: { scaleDown },
+      },
+    });
+  }
+}
+
+function envValues(environment: Record<string, string>): Record<string, kplus.EnvValue> {
+  return Object.fromEntries(Object.entries(environment).map(([k, v]) => [k, kplus.EnvValue.fromValue(v)]));
+}
