@@ -9,7 +9,7 @@ import { MODEL_SERVICE_LOAD_BALANCER_DEFAULTS as DEFAULTS, validateModelServiceL
 import { HttpModelBackendProps, ModelBackend } from '../serving/model-backend';
 
 /** The inference server's readiness path (OIP v2): ready once the model is loaded and warmed up, not while draining. */
-export const READINESS_PATH = '/v2/health/ready';
+const READINESS_PATH = '/v2/health/ready';
 
 /** How the load balancer checks each pod (HTTP GET on the server's readiness path, on the traffic port). */
 export interface ModelServiceHealthCheck {
@@ -56,11 +56,12 @@ export interface ModelServiceLoadBalancerProps {
    */
   readonly healthCheck?: ModelServiceHealthCheck;
   /**
-   * How long a pod being removed keeps its open connections (whole seconds, 0 to 3600). The AWS Load Balancer Controller
-   * deregisters a pod when it starts terminating; the pod must keep serving for at least this long, so keep it at
-   * most the chart's preStop delay plus the server's `drainGrace`: a longer delay lets the load balancer send requests
-   * on connections the server has already closed.
-   * @default Duration.seconds(30)
+   * How long a pod being removed keeps its open connections (whole seconds, 0 to 3600); then the load balancer closes
+   * them (connection termination on), so clients reconnect to another pod. The AWS Load Balancer Controller
+   * deregisters a pod when it starts terminating, and the pod keeps serving for the chart's `preStopDelay` plus the
+   * server's `drainGrace`: keep this delay at most that sum, or requests on connections still open to the pod fail
+   * once its server stops accepting them.
+   * @default Duration.seconds(15) - the chart's default preStopDelay (10 s) + the server's default drainGrace (5 s)
    */
   readonly deregistrationDelay?: Duration;
   /**
@@ -153,6 +154,7 @@ export class ModelServiceLoadBalancer extends Construct implements ec2.IConnecta
       protocol: elbv2.Protocol.TCP,
       targetType: elbv2.TargetType.IP,
       deregistrationDelay: props.deregistrationDelay ?? DEFAULTS.deregistrationDelay,
+      connectionTermination: true,
       healthCheck: {
         protocol: elbv2.Protocol.HTTP,
         path: READINESS_PATH,

@@ -15,7 +15,11 @@ export const MODEL_SERVICE_LOAD_BALANCER_DEFAULTS = {
   timeout: Duration.seconds(5),
   healthyThresholdCount: 2,
   unhealthyThresholdCount: 2,
-  deregistrationDelay: Duration.seconds(30),
+  /**
+   * At most what a pod keeps serving once deregistered: the chart's default preStopDelay (10 s) + the server's
+   * default drainGrace.
+   */
+  deregistrationDelay: Duration.seconds(10 + NUMERIC_SETTINGS.drainGraceMs.default! / 1000),
   accessLogRetention: Duration.days(90),
 };
 

@@ -56,7 +56,10 @@ describe('ModelServiceLoadBalancer', () => {
       TargetType: 'ip', Protocol: 'TCP', Port: 8080,
       HealthCheckProtocol: 'HTTP', HealthCheckPath: '/v2/health/ready', HealthCheckPort: 'traffic-port',
       HealthCheckIntervalSeconds: 10, HealthCheckTimeoutSeconds: 5, HealthyThresholdCount: 2, UnhealthyThresholdCount: 2,
-      TargetGroupAttributes: Match.arrayWith([{ Key: 'deregistration_delay.timeout_seconds', Value: '20' }]),
+      TargetGroupAttributes: Match.arrayWith([
+        { Key: 'deregistration_delay.timeout_seconds', Value: '20' },
+        { Key: 'deregistration_delay.connection_termination.enabled', Value: 'true' },
+      ]),
     });
     expect(stack.resolve(lb.targetGroupArn)).toEqual({ Ref: stack.getLogicalId(lb.targetGroup.node.defaultChild as any) });
   });
@@ -94,6 +97,14 @@ describe('ModelServiceLoadBalancer', () => {
   test('cdk-nag AwsSolutions reports nothing unacknowledged', () => {
     const errors = app.synth().getStackByName(stack.stackName).messages.filter((m) => m.level === 'error');
     expect(errors).toEqual([]);
+  });
+
+  test('by default the deregistration delay is what a pod of the chart keeps serving: preStop 10 s + drainGrace 5 s', () => {
+    const s = new Stack(new App(), 'Defaults', { env: ENV });
+    new ModelServiceLoadBalancer(s, 'Lb', { vpc: new ec2.Vpc(s, 'Vpc') });
+    Template.fromStack(s).hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
+      TargetGroupAttributes: Match.arrayWith([{ Key: 'deregistration_delay.timeout_seconds', Value: '15' }]),
+    });
   });
 
   test('invalid props are refused, every problem at once, naming the prop and the range', () => {
