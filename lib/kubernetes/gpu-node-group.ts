@@ -158,7 +158,6 @@ export class GpuNodeGroup extends Construct {
       nodegroupName: this.nodegroupName,
       amiType: amiFamily.amiType,
       capacityType: props.capacityType ?? eks.CapacityType.ON_DEMAND,
-      instanceTypes: this.instanceTypes.map((t) => t.toEc2()),
       minSize: props.minSize ?? 1,
       maxSize: props.maxSize,
       desiredSize: props.desiredSize ?? props.minSize ?? 1,
@@ -168,6 +167,8 @@ export class GpuNodeGroup extends Construct {
       launchTemplateSpec: { id: launchTemplate.ref, version: launchTemplate.attrLatestVersionNumber },
       nodeRole: props.nodeRole ?? this.createNodeRole(),
     });
+    // Set on the resource: aws-eks-v2's own instance-type check does not know every GPU family (p5 among them).
+    (this.nodegroup.node.defaultChild as eks.CfnNodegroup).instanceTypes = this.instanceTypes.map((t) => t.name);
 
     if (al2023) NvidiaAddons.of(props.cluster).addDevicePluginConfig(this.gpuSharing);
     if (props.dcgmExporter) NvidiaAddons.of(props.cluster).addDcgmExporter();

@@ -1,5 +1,15 @@
-import { GpuSharing } from '../../lib/kubernetes/gpu-scheduling';
+import { KubectlV33Layer } from '@aws-cdk/lambda-layer-kubectl-v33';
+import { App, Size, Stack, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as eks from 'aws-cdk-lib/aws-eks-v2';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { GpuInstanceType } from '../../lib/compute/gpu-instance-type';
+import { GpuAmiFamily, GpuNodeGroup, GpuNodeGroupProps } from '../../lib/kubernetes/gpu-node-group';
+import { GPU_TAINT, GpuNodeLabels, GpuSharing } from '../../lib/kubernetes/gpu-scheduling';
 import { al2023UserData, bottlerocketUserData, MIG_SCRIPT_PATH } from '../../lib/kubernetes/node-bootstrap';
+import { AMI_FAMILY_LABEL, DEVICE_PLUGIN_CONFIG_LABEL } from '../../lib/kubernetes/nvidia-addons';
+import { KubernetesManifest, validateKubernetesManifests } from '../support/kubernetes-schema';
 
 /** The parts of a MIME multipart user data: content type and body. */
 function mimeParts(userData: string): Array<{ type: string; body: string }> {
@@ -45,3 +55,209 @@ describe('node bootstrap user data', () => {
     expect(() => bottlerocketUserData({ localStorage: false, sharing: GpuSharing.mps(2) })).toThrow(/mps sharing is not supported on Bottlerocket/);
   });
 });
+
+/** A stack with an aws-eks-v2 cluster (kubectl v33 layer); `nag` adds the AwsSolutions checks. */
+function clusterStack(options: { nag?: boolean } = {}) {
+  const app = new App();
+  if (options.nag) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  const stack = new Stack(app, 'Gpu', { env: { account: '123456789012', region: 'us-east-1' } });
+  const cluster = new eks.Cluster(stack, 'Cluster', {
+    version: eks.KubernetesVersion.V1_33,
+    defaultCapacityType: eks.DefaultCapacityType.NODEGROUP, defaultCapacity: 0,
+    kubectlProviderOptions: { kubectlLayer: new KubectlV33Layer(stack, 'Kubectl') },
+  });
+  return { app, stack, cluster };
+}
+
+/** Every Kubernetes object the stack's manifests apply. */
+function manifests(template: Template): KubernetesManifest[] {
+  return Object.values(template.findResources('Custom::AWSCDK-EKS-KubernetesResource'))
+    .flatMap((r) => JSON.parse(r.Properties.Manifest) as KubernetesManifest[]);
+}
+
+/** The decoded user data of the launch template of `group`. */
+function userDataOf(stack: Stack, group: GpuNodeGroup): string {
+  const lt = group.node.findChild('LaunchTemplate') as ec2.CfnLaunchTemplate;
+  const data = stack.resolve((lt.launchTemplateData as ec2.CfnLaunchTemplate.LaunchTemplateDataProperty).userData);
+  return data['Fn::Base64']; // CloudFormation encodes it
+}
+
+function launchTemplateOf(template: Template, stack: Stack, group: GpuNodeGroup) {
+  const id = stack.getLogicalId(group.node.findChild('LaunchTemplate') as ec2.CfnLaunchTemplate);
+  return template.findResources('AWS::EC2::LaunchTemplate')[id].Properties.LaunchTemplateData;
+}
+
+describe('GpuNodeGroup on one cluster: AL2023 exclusive, time-slicing, MPS and MIG groups, a Bottlerocket group', () => {
+  const { stack, cluster } = clusterStack();
+  const exclusive = new GpuNodeGroup(stack, 'Exclusive', {
+    cluster, instanceTypes: [GpuInstanceType.G5_XLARGE, GpuInstanceType.G6_XLARGE], capacityType: eks.CapacityType.SPOT,
+    minSize: 0, maxSize: 4, desiredSize: 1, labels: { team: 'fraud' }, dcgmExporter: true,
+  });
+  const sliced = new GpuNodeGroup(stack, 'Sliced', {
+    cluster, instanceTypes: [GpuInstanceType.G6_XLARGE], gpuSharing: GpuSharing.timeSlicing(4), maxSize: 2, nodegroupName: 'sliced', dcgmExporter: true,
+  });
+  const mps = new GpuNodeGroup(stack, 'Mps', { cluster, instanceTypes: [GpuInstanceType.G6E_12XLARGE], gpuSharing: GpuSharing.mps(2), maxSize: 1 });
+  const mig = new GpuNodeGroup(stack, 'Mig', {
+    cluster, instanceTypes: [GpuInstanceType.P5_48XLARGE], gpuSharing: GpuSharing.mig('1g.10gb'), maxSize: 1, metadataHopLimit: 2, rootVolumeSize: Size.gibibytes(200),
+  });
+  const bottlerocket = new GpuNodeGroup(stack, 'Bottlerocket', {
+    cluster, instanceTypes: [GpuInstanceType.G5_2XLARGE], amiFamily: GpuAmiFamily.BOTTLEROCKET_NVIDIA, gpuSharing: GpuSharing.timeSlicing(2), maxSize: 3, nodegroupName: 'br',
+  });
+  const template = Template.fromStack(stack);
+  const objects = manifests(template);
+
+  test('the managed node group: AMI type, capacity, instance types, GPU taint, labels, scaling', () => {
+    template.hasResourceProperties('AWS::EKS::Nodegroup', {
+      NodegroupName: exclusive.nodegroupName,
+      AmiType: 'AL2023_x86_64_NVIDIA', CapacityType: 'SPOT', InstanceTypes: ['g5.xlarge', 'g6.xlarge'],
+      Taints: [{ Key: GPU_TAINT.key, Value: GPU_TAINT.value, Effect: 'NO_SCHEDULE' }],
+      Labels: {
+        team: 'fraud', [GpuNodeLabels.GPU]: 'true', [GpuNodeLabels.SHARING]: 'exclusive', [GpuNodeLabels.NODE_GROUP]: exclusive.nodegroupName,
+        [AMI_FAMILY_LABEL]: 'al2023-nvidia', [DEVICE_PLUGIN_CONFIG_LABEL]: 'exclusive',
+      },
+      ScalingConfig: { MinSize: 0, MaxSize: 4, DesiredSize: 1 },
+      LaunchTemplate: { Id: Match.anyValue(), Version: Match.anyValue() },
+    });
+    template.hasResourceProperties('AWS::EKS::Nodegroup', {
+      NodegroupName: 'br', AmiType: 'BOTTLEROCKET_x86_64_NVIDIA', CapacityType: 'ON_DEMAND', ScalingConfig: { MinSize: 1, MaxSize: 3, DesiredSize: 1 },
+      Labels: Match.objectEquals({ [GpuNodeLabels.GPU]: 'true', [GpuNodeLabels.SHARING]: 'time-slicing-2', [GpuNodeLabels.NODE_GROUP]: 'br', [AMI_FAMILY_LABEL]: 'bottlerocket-nvidia' }),
+    });
+    expect(exclusive.nodegroupName.length).toBeLessThanOrEqual(63);
+    expect(exclusive.nodeLabels[GpuNodeLabels.SHARING]).toBe(exclusive.gpuSharing.label);
+  });
+
+  test('what a chart sizes itself by: GPUs and slots per node', () => {
+    expect([exclusive.gpusPerNode, exclusive.gpuSlotsPerNode]).toEqual([1, 1]);
+    expect([sliced.gpusPerNode, sliced.gpuSlotsPerNode]).toEqual([1, 4]);
+    expect([mps.gpusPerNode, mps.gpuSlotsPerNode]).toEqual([4, 8]);
+    expect([mig.gpusPerNode, mig.gpuSlotsPerNode]).toEqual([8, 56]);
+  });
+
+  test('launch templates: IMDSv2 required, hop limit 1 (2 when raised), encrypted gp3 on the data device sized as asked', () => {
+    expect(launchTemplateOf(template, stack, exclusive)).toMatchObject({
+      MetadataOptions: { HttpEndpoint: 'enabled', HttpTokens: 'required', HttpPutResponseHopLimit: 1 },
+      BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { VolumeType: 'gp3', VolumeSize: 100, Encrypted: true, DeleteOnTermination: true } }],
+    });
+    expect(launchTemplateOf(template, stack, mig)).toMatchObject({
+      MetadataOptions: { HttpTokens: 'required', HttpPutResponseHopLimit: 2 },
+      BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { VolumeSize: 200, Encrypted: true } }],
+    });
+    expect(launchTemplateOf(template, stack, bottlerocket).BlockDeviceMappings).toEqual([
+      { DeviceName: '/dev/xvdb', Ebs: { VolumeType: 'gp3', VolumeSize: 100, Encrypted: true, DeleteOnTermination: true } },
+    ]);
+  });
+
+  test('user data as each AMI family reads it: nodeadm RAID0 NVMe, MIG partitioning, Bottlerocket TOML', () => {
+    const al2023 = userDataOf(stack, exclusive);
+    expect(al2023).toBe(al2023UserData({ localStorage: true, sharing: GpuSharing.EXCLUSIVE }));
+    expect(al2023).toContain('strategy: RAID0');
+    expect(userDataOf(stack, mig)).toContain(`nvidia-smi mig -cgi ${Array(7).fill('1g.10gb').join(',')} -C`);
+    expect(userDataOf(stack, mps)).not.toContain('nvidia-smi');
+    expect(userDataOf(stack, bottlerocket)).toBe(bottlerocketUserData({ localStorage: true, sharing: GpuSharing.timeSlicing(2) }));
+  });
+
+  test('one device plugin for the cluster, with a config per sharing selected by node label; MPS daemon and DCGM once', () => {
+    const kinds = objects.map((o) => `${o.kind}/${o.metadata!.name}`);
+    expect(kinds.filter((k) => k === 'DaemonSet/nvidia-device-plugin')).toHaveLength(1);
+    expect(kinds.filter((k) => k === 'DaemonSet/nvidia-device-plugin-mps-control-daemon')).toHaveLength(1);
+    expect(kinds.filter((k) => k === 'DaemonSet/dcgm-exporter')).toHaveLength(1);
+    expect(kinds).toContain('Service/dcgm-exporter');
+    const configMap = objects.find((o) => o.kind === 'ConfigMap')! as unknown as { data: Record<string, string> };
+    expect(Object.keys(configMap.data).sort()).toEqual(['exclusive', 'mig-1g.10gb', 'mps-2', 'time-slicing-4']);
+    expect(JSON.parse(configMap.data['time-slicing-4'])).toEqual({
+      version: 'v1', flags: { migStrategy: 'none' },
+      sharing: { timeSlicing: { renameByDefault: false, failRequestsGreaterThanOne: true, resources: [{ name: 'nvidia.com/gpu', replicas: 4 }] } },
+    });
+    expect(JSON.parse(configMap.data['mps-2']).sharing.mps.resources).toEqual([{ name: 'nvidia.com/gpu', replicas: 2 }]);
+    expect(JSON.parse(configMap.data['mig-1g.10gb']).flags.migStrategy).toBe('single');
+    // Bottlerocket ships its device plugin: the DaemonSet selects AL2023 nodes only (Bottlerocket's group has no config).
+    const plugin = objects.find((o) => o.metadata!.name === 'nvidia-device-plugin' && o.kind === 'DaemonSet') as any;
+    const pod = plugin.spec.template.spec;
+    expect(pod.nodeSelector).toEqual({ [GpuNodeLabels.GPU]: 'true', [AMI_FAMILY_LABEL]: 'al2023-nvidia' });
+    expect(pod.tolerations).toEqual([{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }]);
+    expect(pod.priorityClassName).toBe('system-node-critical');
+    expect(pod.containers[0].image).toMatch(/^nvcr\.io\/nvidia\/k8s-device-plugin:v0\.17\.\d+$/);
+    expect(pod.containers[0].securityContext).toEqual({ privileged: true }); // a MIG group is on the cluster
+    expect(pod.containers[1].env).toContainEqual({ name: 'NODE_LABEL', value: DEVICE_PLUGIN_CONFIG_LABEL });
+    const daemon = objects.find((o) => o.metadata!.name === 'nvidia-device-plugin-mps-control-daemon') as any;
+    expect(daemon.spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions)
+      .toEqual([{ key: DEVICE_PLUGIN_CONFIG_LABEL, operator: 'In', values: ['mps-2'] }]);
+    const service = objects.find((o) => o.kind === 'Service') as any;
+    expect(service.metadata.annotations).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': '9400' });
+  });
+
+  test('every manifest is valid against the Kubernetes 1.27 and 1.31 schemas (no CRDs)', () => {
+    expect(validateKubernetesManifests(objects)).toEqual({ problems: [], unchecked: [] });
+  });
+});
+
+describe('GpuNodeGroup alone', () => {
+  test('Bottlerocket only: no device plugin; exclusive GPUs without NVMe need no user data', () => {
+    const { stack, cluster } = clusterStack();
+    const group = new GpuNodeGroup(stack, 'Br', { cluster, instanceTypes: [GpuInstanceType.of('g6.xlarge', { instanceStorage: undefined })], amiFamily: GpuAmiFamily.BOTTLEROCKET_NVIDIA, maxSize: 1 });
+    const template = Template.fromStack(stack);
+    expect(manifests(template).filter((o) => o.kind === 'DaemonSet')).toEqual([]);
+    expect(group.nodegroup).toBeDefined();
+  });
+
+  test('cdk-nag AwsSolutions: nothing unacknowledged; the node role carries the three managed policies with reasons', () => {
+    const { app, stack, cluster } = clusterStack({ nag: true });
+    new GpuNodeGroup(stack, 'Gpu', { cluster, instanceTypes: [GpuInstanceType.G6_XLARGE], maxSize: 2, dcgmExporter: true });
+    acknowledgeClusterFindings(cluster);
+    const messages = app.synth().validationReport?.toString() ?? '';
+    expect(messages).toBe('');
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: { Statement: [{ Principal: { Service: 'ec2.amazonaws.com' } }] },
+      ManagedPolicyArns: ['AmazonEKSWorkerNodePolicy', 'AmazonEC2ContainerRegistryPullOnly', 'AmazonEKS_CNI_Policy']
+        .map((name) => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:iam::aws:policy/${name}`]] })),
+    });
+  });
+});
+
+describe('GpuNodeGroup validation', () => {
+  const { stack, cluster } = clusterStack();
+  let n = 0;
+  const make = (props: Partial<GpuNodeGroupProps>) => () =>
+    new GpuNodeGroup(stack, `Invalid${n++}`, { cluster, instanceTypes: [GpuInstanceType.G5_XLARGE], maxSize: 2, ...props });
+
+  test.each<[string, Partial<GpuNodeGroupProps>, RegExp]>([
+    ['no instance types', { instanceTypes: [] }, /instanceTypes: give at least one/],
+    ['mixed GPU shapes', { instanceTypes: [GpuInstanceType.G5_XLARGE, GpuInstanceType.G6E_XLARGE] }, /instanceTypes: g5\.xlarge \(1 x 24 GiB GPU\), g6e\.xlarge \(1 x 48 GiB GPU\) differ/],
+    ['spot with one type', { capacityType: eks.CapacityType.SPOT }, /capacityType: SPOT needs at least 2 instance types/],
+    ['AL2', { amiFamily: GpuAmiFamily.AL2_GPU }, /amiFamily: AL2 GPU AMIs reached end of support.*use GpuAmiFamily\.AL2023_NVIDIA/],
+    ['min > max', { minSize: 3, maxSize: 2 }, /minSize: 3 must be <= maxSize \(2\)/],
+    ['desired outside', { minSize: 1, maxSize: 2, desiredSize: 5 }, /desiredSize: 5 must lie between minSize \(1\) and maxSize \(2\)/],
+    ['max 0', { maxSize: 0, minSize: 0 }, /maxSize: 0 must be an integer between 1 and 450/],
+    ['fractional', { maxSize: 2.5 }, /maxSize: 2.5 must be an integer/],
+    ['small root volume', { rootVolumeSize: Size.gibibytes(20) }, /rootVolumeSize: 20 GiB must be whole GiB between 50/],
+    ['MIG on a non-MIG GPU', { gpuSharing: GpuSharing.mig('1g.10gb') }, /gpuSharing: g5\.xlarge \(NVIDIA A10G\) does not support MIG/],
+    ['unknown MIG profile', { instanceTypes: [GpuInstanceType.P4D_24XLARGE], gpuSharing: GpuSharing.mig('1g.10gb') }, /MIG profile 1g\.10gb does not exist on p4d\.24xlarge \(NVIDIA A100\); use one of 1g\.5gb, 2g\.10gb, 3g\.20gb, 7g\.40gb/],
+    ['MPS on Bottlerocket', { amiFamily: GpuAmiFamily.BOTTLEROCKET_NVIDIA, gpuSharing: GpuSharing.mps(2) }, /gpuSharing: MPS is not configured on BOTTLEROCKET_NVIDIA/],
+    ['MIG on Bottlerocket', { amiFamily: GpuAmiFamily.BOTTLEROCKET_NVIDIA, instanceTypes: [GpuInstanceType.P5_48XLARGE], gpuSharing: GpuSharing.mig('1g.10gb') }, /gpuSharing: MIG is not configured on BOTTLEROCKET_NVIDIA/],
+    ['hop limit', { metadataHopLimit: 0 }, /metadataHopLimit: 0 must be an integer between 1 and 64/],
+    ['reserved label', { labels: { [GpuNodeLabels.SHARING]: 'x' } }, /labels: 'ml-platform\/gpu-sharing' is set by the node group itself/],
+    ['bad label value', { labels: { team: 'a b' } }, /labels\.team: 'a b' is not a Kubernetes label value/],
+    ['bad name', { nodegroupName: '-gpu' }, /nodegroupName: '-gpu' must be 1-63 letters/],
+  ])('%s is refused naming the prop', (_, props, message) => {
+    expect(make(props)).toThrow(message);
+  });
+});
+
+/** Acknowledges the findings on what the aws-eks-v2 Cluster construct itself creates (not this construct's). */
+function acknowledgeClusterFindings(cluster: eks.Cluster): void {
+  const stack = Stack.of(cluster);
+  Validations.of(cluster.vpc).acknowledge({ id: 'AwsSolutions-VPC7', reason: 'The test cluster\'s default VPC; flow logs are the VPC owner\'s choice, not the node group\'s' });
+  Validations.of(cluster.node.findChild('Role')).acknowledge(...['AmazonEKSClusterPolicy', 'AmazonEKSComputePolicy', 'AmazonEKSBlockStoragePolicy', 'AmazonEKSLoadBalancingPolicy', 'AmazonEKSNetworkingPolicy']
+    .map((name) => ({ id: `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/${name}]`, reason: 'The EKS cluster role needs these AWS managed policies (aws-eks-v2 attaches them)' })));
+  const provider = cluster.node.findChild('KubectlProvider');
+  const handlerRole = provider.node.findChild('Handler');
+  const ecrPublic = stack.resolve(stack.getLogicalId((handlerRole.node.findChild('HasEcrPublic') as any)));
+  Validations.of(provider).acknowledge(
+    ...['AmazonEC2ContainerRegistryReadOnly', 'service-role/AWSLambdaBasicExecutionRole', 'service-role/AWSLambdaVPCAccessExecutionRole']
+      .map((name) => ({ id: `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/${name}]`, reason: 'aws-eks-v2\'s kubectl provider functions use these AWS managed policies' })),
+    { id: `AwsSolutions-IAM4[Policy::${JSON.stringify({ 'Fn::If': [ecrPublic, { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/AmazonElasticContainerRegistryPublicReadOnly']] }, { Ref: 'AWS::NoValue' }] })}]`, reason: 'aws-eks-v2\'s kubectl provider pulls public ECR images with it' },
+    { id: 'AwsSolutions-L1', reason: 'aws-eks-v2 pins the kubectl provider\'s runtime' },
+    { id: 'AwsSolutions-IAM5[Resource::<ClusterKubectlProviderHandler2E05C68A.Arn>:*]', reason: 'The custom resource framework invokes any version of the kubectl handler' },
+  );
+}
