@@ -60,3 +60,8 @@ export function rangeProblem(field: string, value: unknown, min: number, max: nu
   }
   return undefined;
 }
+
+/** The problems among `items` (the undefined ones dropped). */
+export function problemsOf(...items: readonly (string | undefined)[]): string[] {
+  return items.filter((x): x is string => x !== undefined);
+}

@@ -3,7 +3,7 @@
  * meets the serving constraints (p99 latency on the inference server, model size, cost per 1,000 predictions).
  * Without a champion (the first model) the constraints alone decide. Pure TypeScript.
  */
-import { formatNumber, GateCheck, gateResult, GateResult, GateSpecError } from './checks';
+import { formatNumber, GateCheck, gateResult, GateResult, GateSpecError, problemsOf } from './checks';
 
 /** Which way a metric improves. */
 export const MetricDirection = {
@@ -110,11 +110,11 @@ export function modelGateSpecProblems(spec: ModelGateSpec): string[] {
   const s = spec.serving;
   if (s !== undefined && (s === null || typeof s !== 'object')) problems.push('serving must be an object of constraints');
   else if (s) {
-    problems.push(...defined([
+    problems.push(...problemsOf(
       positiveProblem('serving.maxLatencyP99Ms', s.maxLatencyP99Ms, 'milliseconds'),
       positiveProblem('serving.maxModelBytes', s.maxModelBytes, 'bytes'),
       positiveProblem('serving.maxCostPer1000', s.maxCostPer1000, 'in the currency of the instance price'),
-    ]));
+    ));
   }
   return problems;
 }
@@ -206,8 +206,4 @@ function costCheck(serving: ServingMeasurement, limit: number): GateCheck {
 function positiveProblem(field: string, value: unknown, unit: string): string | undefined {
   if (value === undefined) return undefined;
   return typeof value === 'number' && Number.isFinite(value) && value > 0 ? undefined : `${field} is ${String(value)}; expected a finite number > 0 (${unit}), or leave it unset`;
-}
-
-function defined<T>(items: readonly (T | undefined)[]): T[] {
-  return items.filter((x): x is T => x !== undefined);
 }
