@@ -5,6 +5,8 @@
  * run (one prefix per execution name, so a retried step finds its own output). Pure: imports only other pure modules.
  */
 import { Environment, EnvironmentReader } from './environment';
+import type { DataGateSpec } from '../core/training/data-gate';
+import type { ModelGateSpec, ServingMeasurement } from '../core/training/model-gate';
 import { SharedVariables } from './shared';
 
 /** Bundle names of the pipeline's Lambda steps (files of runtime/handlers/). */
@@ -127,17 +129,14 @@ export interface ModelGateStepResult extends GateStepResult {
 
 /**
  * What the evaluation job writes to EVALUATION_URI: the challenger's metrics on the held-out data and the serving
- * constraints it measured (latency on the inference server, model size, throughput). The gate only judges these.
+ * constraints it measured on the inference server (`latencyP99Ms`, `modelBytes`, `throughputPerSecond`; the instance
+ * price comes from the pipeline's settings). The model gate only judges these.
  */
 export interface EvaluationReport {
   /** Metric values by name, e.g. `{ "auc": 0.915 }`. */
   readonly metrics: Readonly<Record<string, number>>;
-  /** p99 latency measured on the inference server, milliseconds. */
-  readonly p99LatencyMs?: number;
-  /** Model artifact size, bytes. */
-  readonly modelSizeBytes?: number;
-  /** Predictions per second one serving instance sustained. */
-  readonly throughputPerSecond?: number;
+  /** What was measured on the inference server. @default - nothing measured */
+  readonly serving?: Omit<ServingMeasurement, 'pricePerHour'>;
 }
 
 /** Payload of the training set step (the construct builds it; the handler reads it). */
@@ -153,8 +152,12 @@ export interface DataGateEvent {
 }
 
 /** Payload of the model gate step. */
-export interface ModelGateEvent extends TrainingExecutionInput {
+export interface ModelGateEvent {
   readonly execution: string;
+  /** The execution's input (lineage facts). */
+  readonly input: TrainingExecutionInput;
+  /** S3 URI of the evaluation job's `EvaluationReport`. */
+  readonly evaluationUri: string;
   readonly trainingSet: TrainingSetResult;
   /** S3 URI of the model artifact trained. */
   readonly modelArtifactUri: string;
@@ -259,4 +262,21 @@ export function parseS3Uri(uri: string): { bucket: string; key: string } {
   const match = /^s3:\/\/([a-z0-9.-]{3,63})\/(.+)$/.exec(uri);
   if (!match) throw new Error(`'${uri.slice(0, 200)}' is not an s3://bucket/key URI`);
   return { bucket: match[1], key: match[2] };
+}
+
+/** The data gate spec as the construct writes it: the baseline profile is read from the store, not the environment. */
+export type DataGateSettings = Omit<DataGateSpec, 'drift'> & {
+  /** Methods and thresholds of the drift check (with a baseline). @default - runtime/core/drift defaults */
+  readonly driftOptions?: NonNullable<DataGateSpec['drift']>['options'];
+};
+
+/** The model gate spec as the construct writes it: the gate's spec plus the serving instance's price. */
+export interface ModelGateSettings extends ModelGateSpec {
+  /** Price per hour of one serving instance, for the cost per 1,000 predictions. @default - cost not computed */
+  readonly servingPricePerHour?: number;
+}
+
+/** The failed checks' reasons joined, for a gate's Fail state cause. */
+export function failureCause(result: Pick<GateStepResult, 'checks'>): string {
+  return result.checks.filter((c) => !c.passed).map((c) => c.reason).join('; ');
 }
