@@ -73,7 +73,7 @@ export function fileKey(prefix: string, generation: number, path: string): strin
   return `${generationPrefix(prefix, generation)}files/${path}`;
 }
 
-/** The generation number of a common prefix `<prefix>/generations/<number>/`; undefined for anything else. */
+/** The generation number of a key prefix `<prefix>/generations/<number>/`; undefined for anything else. */
 export function generationOfPrefix(prefix: string, commonPrefix: string): number | undefined {
   const rest = commonPrefix.startsWith(generationsPrefix(prefix)) ? commonPrefix.slice(generationsPrefix(prefix).length) : '';
   if (rest.length !== GENERATION_DIGITS + 1 || !rest.endsWith('/')) return undefined;

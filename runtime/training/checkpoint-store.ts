@@ -210,20 +210,27 @@ export class CheckpointStore {
     return found;
   }
 
+  /**
+   * The generation numbers that have objects, complete or not. Lists every key rather than the common prefixes of a
+   * '/' delimiter: s3rver reports a common prefix only when an object lies directly under it (real S3 has no such
+   * gap), and a half-written generation may hold only nested files. One page per 1,000 objects.
+   */
   private async listedGenerations(signal?: AbortSignal): Promise<number[]> {
-    const numbers: number[] = [];
+    const numbers = new Set<number>();
+    const under = generationsPrefix(this.props.prefix);
     let token: string | undefined;
     do {
       const page = await this.props.client.send(new ListObjectsV2Command({
-        Bucket: this.props.bucket, Prefix: generationsPrefix(this.props.prefix), Delimiter: '/', ContinuationToken: token,
+        Bucket: this.props.bucket, Prefix: under, ContinuationToken: token,
       }), this.callOptions(signal));
-      for (const p of page.CommonPrefixes ?? []) {
-        const n = p.Prefix ? generationOfPrefix(this.props.prefix, p.Prefix) : undefined;
-        if (n !== undefined) numbers.push(n);
+      for (const object of page.Contents ?? []) {
+        const slash = object.Key ? object.Key.indexOf('/', under.length) : -1;
+        const n = slash > 0 ? generationOfPrefix(this.props.prefix, object.Key!.slice(0, slash + 1)) : undefined;
+        if (n !== undefined) numbers.add(n);
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
-    return numbers;
+    return [...numbers];
   }
 
   private async uploadFile(generation: number, relative: string, signal?: AbortSignal): Promise<CheckpointFile> {

@@ -1,0 +1,143 @@
+/**
+ * Running training code with checkpoints: resume from the newest valid generation, checkpoint every interval, on the
+ * spot interruption notice (before the time it names) and on SIGTERM (the ECS agent's stop on AWS Batch), one save at
+ * a time, then stop training and return.
+ */
+import { CheckpointDefaults } from '../contracts/checkpoint';
+import { timerDelayMs } from '../core/routing';
+import type { CheckpointGeneration } from './checkpoint-manifest';
+import type { SaveCheckpointOptions } from './checkpoint-store';
+import { SpotInterruptionNotice, SpotInterruptionWatcher } from './spot-interruption';
+
+/** What the runner needs of a checkpoint store (`CheckpointStore` is one). */
+export interface ICheckpointStore {
+  /** The local checkpoint directory. */
+  readonly localDir: string;
+  /** Uploads the local directory as the next generation and publishes it. */
+  save(options?: SaveCheckpointOptions): Promise<CheckpointGeneration>;
+  /** Restores the newest valid generation into the local directory; undefined when there is none. */
+  resume(localDir?: string, signal?: AbortSignal): Promise<CheckpointGeneration | undefined>;
+}
+
+/** What a watcher of interruption notices offers (`SpotInterruptionWatcher` is one). */
+export interface IInterruptionWatcher {
+  /** Starts watching; `listener` is called once, with the first notice. */
+  start(listener: (notice: SpotInterruptionNotice) => void): void;
+  /** Stops watching. */
+  stop(): void;
+}
+
+/** What the training function receives. */
+export interface TrainingContext {
+  /** Aborted when training must stop (interruption notice or SIGTERM): stop at the next step and return. */
+  readonly signal: AbortSignal;
+  /** The generation restored into the local directory; undefined when starting fresh. */
+  readonly resumed?: CheckpointGeneration;
+  /** Asks for a checkpoint now (e.g. at an epoch's end); coalesced with one already waiting. */
+  requestCheckpoint(): Promise<CheckpointGeneration | undefined>;
+}
+
+/** What a checkpoint function returns: facts recorded with the generation. */
+export interface CheckpointFacts {
+  /** The training step the checkpoint holds. @default - none recorded */
+  readonly step?: number;
+  /** Other facts (epoch, loss, ...). @default - none */
+  readonly metadata?: Record<string, unknown>;
+}
+
+/** Properties of `runWithCheckpoints`. */
+export interface RunWithCheckpointsProps<T> {
+  /** Where checkpoints go. */
+  readonly store: ICheckpointStore;
+  /** Writes the training state into `dir` (the store's local directory), consistently, and returns its facts. */
+  readonly checkpoint: (dir: string) => Promise<CheckpointFacts | void>;
+  /** The training loop. */
+  readonly train: (context: TrainingContext) => Promise<T>;
+  /** Seconds between periodic checkpoints. @default CheckpointDefaults.INTERVAL_S */
+  readonly intervalS?: number;
+  /** Watches for the spot interruption notice; `false` for none. @default new SpotInterruptionWatcher() */
+  readonly watcher?: IInterruptionWatcher | false;
+  /** The checkpoint after a notice must be published this long before the time the notice names, milliseconds. @default 10000 */
+  readonly noticeMarginMs?: number;
+  /** The checkpoint after SIGTERM must be published within this, milliseconds (Batch's stop timeout: 30 s by default). @default 25000 */
+  readonly sigtermDeadlineMs?: number;
+  /** Where log lines (JSON) go. @default - stdout */
+  readonly log?: (line: string) => void;
+}
+
+/** How a run ended. */
+export type RunOutcome<T> =
+  | { readonly status: 'completed'; readonly result: T }
+  | { readonly status: 'interrupted'; readonly reason: 'spot-interruption' | 'sigterm'; readonly checkpoint?: CheckpointGeneration };
+
+/**
+ * Resumes, trains with periodic checkpoints, and on an interruption (spot notice or SIGTERM) saves a last checkpoint
+ * within its deadline, aborts training and returns `interrupted` (a failed last save is logged and the outcome has
+ * no `checkpoint`). Saves never overlap: a request during a save waits for it, and requests waiting together are
+ * served by one save. A failed periodic save is logged; training goes on and the next interval tries again.
+ */
+export async function runWithCheckpoints<T>(props: RunWithCheckpointsProps<T>): Promise<RunOutcome<T>> {
+  const write = props.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const log = (level: string, message: string, fields: Record<string, unknown>) => write(JSON.stringify({ level, message, ...fields }));
+  const intervalMs = timerDelayMs((props.intervalS ?? CheckpointDefaults.INTERVAL_S) * 1000);
+  const resumed = await props.store.resume();
+
+  let tail: Promise<unknown> = Promise.resolve();
+  let waiting: { promise: Promise<CheckpointGeneration>; signals: AbortSignal[] } | undefined;
+  const requestSave = (reason: string, signal?: AbortSignal): Promise<CheckpointGeneration> => {
+    if (waiting) {
+      if (signal) waiting.signals.push(signal);
+      return waiting.promise;
+    }
+    const entry = { signals: signal ? [signal] : [] } as { promise: Promise<CheckpointGeneration>; signals: AbortSignal[] };
+    entry.promise = tail.then(async () => {
+      waiting = undefined;
+      const facts = (await props.checkpoint(props.store.localDir)) ?? {};
+      const saved = await props.store.save({ ...facts, ...(entry.signals.length ? { signal: AbortSignal.any(entry.signals) } : {}) });
+      log('INFO', 'checkpoint saved', { reason, generation: saved.generation, step: saved.step });
+      return saved;
+    });
+    waiting = entry;
+    tail = entry.promise.catch(() => undefined);
+    return entry.promise;
+  };
+  const periodic = () => requestSave('interval').catch((error) => {
+    log('ERROR', 'periodic checkpoint failed; training goes on', { reason: (error as Error).message });
+    return undefined;
+  });
+
+  const training = new AbortController();
+  let interruption: { reason: 'spot-interruption' | 'sigterm'; save: Promise<CheckpointGeneration | undefined> } | undefined;
+  const interrupt = (reason: 'spot-interruption' | 'sigterm', deadline: number) => {
+    if (interruption) return;
+    const save = requestSave(reason, AbortSignal.timeout(timerDelayMs(deadline - Date.now()))).catch((error) => {
+      log('ERROR', 'last checkpoint before the interruption failed', { reason, error: (error as Error).message });
+      return undefined;
+    });
+    interruption = { reason, save };
+    training.abort(new Error(`training interrupted: ${reason}`));
+  };
+  const onSigterm = () => interrupt('sigterm', Date.now() + (props.sigtermDeadlineMs ?? 25_000));
+  process.once('SIGTERM', onSigterm);
+  const watcher = props.watcher === false ? undefined : (props.watcher ?? new SpotInterruptionWatcher({ log: write }));
+  watcher?.start((notice) => interrupt('spot-interruption', notice.time.getTime() - (props.noticeMarginMs ?? 10_000)));
+  const timer = setInterval(periodic, intervalMs);
+
+  try {
+    const result = await props.train({ signal: training.signal, resumed, requestCheckpoint: periodic }).then(
+      (value) => ({ ok: true as const, value }),
+      (error: unknown) => ({ ok: false as const, error }),
+    );
+    if (interruption) {
+      const checkpoint = await interruption.save;
+      return { status: 'interrupted', reason: interruption.reason, ...(checkpoint ? { checkpoint } : {}) };
+    }
+    if (!result.ok) throw result.error;
+    return { status: 'completed', result: result.value };
+  } finally {
+    clearInterval(timer);
+    watcher?.stop();
+    process.removeListener('SIGTERM', onSigterm);
+    await tail;
+  }
+}
