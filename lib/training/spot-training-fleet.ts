@@ -1,9 +1,10 @@
-import { Duration, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
 import * as batch from 'aws-cdk-lib/aws-batch';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -306,19 +307,15 @@ export class SpotTrainingFleet extends Construct {
       failed: { status: ['FAILED'] },
       interrupted: { $or: [{ status: ['RUNNABLE'], attempts: { statusReason: [reclaimed] } }, { status: ['FAILED'], statusReason: [reclaimed] }] },
     };
-    const target = this.eventLog.logGroupArn;
+    // CloudWatch Logs targets take the log group's ARN without the ':*' of its Arn attribute.
+    const arn = Stack.of(this).formatArn({ service: 'logs', resource: 'log-group', arnFormat: ArnFormat.COLON_RESOURCE_NAME, resourceName: this.eventLog.logGroupName });
+    const field = (name: string) => events.EventField.fromPath(`$.detail.${name}`);
     for (const [kind, detail] of Object.entries(rules)) {
-      new events.CfnRule(this, `${kind === 'failed' ? 'Failed' : 'Interrupted'}JobsRule`, {
+      const message = { kind, fleet: this.node.addr, jobId: field('jobId'), jobName: field('jobName'), jobQueue: field('jobQueue'), status: field('status'), statusReason: field('statusReason') };
+      new events.Rule(this, `${kind === 'failed' ? 'Failed' : 'Interrupted'}JobsRule`, {
         description: `Batch job state changes of the spot training fleet's queues: ${kind}`,
-        eventPattern: { 'source': ['aws.batch'], 'detail-type': ['Batch Job State Change'], 'detail': { jobQueue: queues, ...detail } },
-        targets: [{
-          id: 'JobEvents',
-          arn: target,
-          inputTransformer: {
-            inputPathsMap: { jobId: '$.detail.jobId', jobName: '$.detail.jobName', jobQueue: '$.detail.jobQueue', status: '$.detail.status', statusReason: '$.detail.statusReason', time: '$.time' },
-            inputTemplate: `{"timestamp": <time>, "message": "{\\"kind\\": \\"${kind}\\", \\"fleet\\": \\"${this.node.addr}\\", \\"jobId\\": \\"<jobId>\\", \\"jobName\\": \\"<jobName>\\", \\"jobQueue\\": \\"<jobQueue>\\", \\"status\\": \\"<status>\\", \\"statusReason\\": \\"<statusReason>\\"}"}`,
-          },
-        }],
+        eventPattern: { source: ['aws.batch'], detailType: ['Batch Job State Change'], detail: { jobQueue: queues, ...detail } },
+        targets: [{ bind: () => ({ arn, input: targets.LogGroupTargetInput.fromObjectV2({ message }) }) }],
       });
       new logs.MetricFilter(this, `${kind === 'failed' ? 'Failed' : 'Interrupted'}JobsFilter`, {
         logGroup: this.eventLog,
@@ -332,9 +329,9 @@ export class SpotTrainingFleet extends Construct {
     // EventBridge writes to a log group only when the log group's resource policy lets it.
     new logs.ResourcePolicy(this, 'JobEventsPolicy', {
       policyStatements: [new iam.PolicyStatement({
-        principals: [new iam.ServicePrincipal('events.amazonaws.com'), new iam.ServicePrincipal('delivery.logs.amazonaws.com')],
+        principals: [new iam.ServicePrincipal('events.amazonaws.com')],
         actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-        resources: [`${this.eventLog.logGroupArn}:*`],
+        resources: [this.eventLog.logGroupArn],
       })],
     });
   }
