@@ -277,7 +277,10 @@ function labelChecks(label: LabelExpectation, column: ColumnProfile | undefined)
   }];
 }
 
-/** Class counts of a label column, largest first: exact categorical counts, or the values of a numeric sketch. */
+/**
+ * Class counts of a label column, largest first: exact categorical counts (up to 1,000 classes), or — for a label
+ * profiled as numbers — the weights of its KLL sketch, approximate once the sketch has compacted.
+ */
 function classCounts(column: ColumnProfile | undefined): [string, number][] {
   if (column?.categorical) return column.categorical.counts.slice().sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
   if (!column?.numeric) return [];
