@@ -10,7 +10,11 @@ import { SharedVariables } from './shared';
 export const CheckpointVariables = {
   /** Bucket holding the checkpoints (versioned, encrypted: the fleet's checkpoint bucket). */
   BUCKET: 'CHECKPOINT_BUCKET',
-  /** Key prefix of this job's checkpoints, without a trailing slash: one prefix per training run, stable across retries. */
+  /**
+   * Key prefix of the checkpoints, without a trailing slash. On AWS Batch (`AWS_BATCH_JOB_ID` set) the helper appends
+   * `/<job id>`: the id is the same for every attempt of a job, so a retried attempt resumes where the reclaimed one
+   * stopped, and jobs sharing the fleet's base prefix never resume each other's checkpoints.
+   */
   PREFIX: 'CHECKPOINT_PREFIX',
   /** Seconds between periodic checkpoints. */
   INTERVAL_S: 'CHECKPOINT_INTERVAL_S',
@@ -20,6 +24,8 @@ export const CheckpointVariables = {
   LOCAL_DIR: 'CHECKPOINT_LOCAL_DIR',
   /** `true` for path-style S3 URLs (local stand-ins such as s3rver). */
   S3_FORCE_PATH_STYLE: SharedVariables.S3_FORCE_PATH_STYLE,
+  /** Set by AWS Batch in every job container: the job's id (`<uuid>`, or `<uuid>:<index>` for an array job's child). */
+  BATCH_JOB_ID: 'AWS_BATCH_JOB_ID',
 } as const;
 
 /** Defaults and bounds of the checkpoint settings. */
@@ -70,7 +76,7 @@ export function checkpointEnvironment(settings: CheckpointSettings, stringify: (
   return env;
 }
 
-/** Reads the checkpoint settings; throws one error naming every problem. */
+/** Reads the checkpoint settings (the prefix extended with the Batch job id, when set); throws one error naming every problem. */
 export function parseCheckpointEnvironment(env: Environment): Required<CheckpointSettings> {
   const read = new EnvironmentReader(env, 'checkpoint helper', 'the SpotTrainingFleet job definition (or checkpointEnvironment)');
   const bucket = read.required(CheckpointVariables.BUCKET);
@@ -78,9 +84,12 @@ export function parseCheckpointEnvironment(env: Environment): Required<Checkpoin
   if (prefix && !CHECKPOINT_PREFIX_PATTERN.test(prefix)) {
     read.problem(`${CheckpointVariables.PREFIX}=${prefix}: expected key segments of letters, digits, '_', '.', '=' or '-' joined by '/', without leading or trailing '/' or '..'`);
   }
+  // Array children (`<uuid>:<index>`) become `<uuid>-<index>`: ':' is not a key segment character here.
+  const jobId = read.optional(CheckpointVariables.BATCH_JOB_ID)?.replace(/:/g, '-');
+  if (jobId !== undefined && !/^[\w.=-]{1,128}$/.test(jobId)) read.problem(`${CheckpointVariables.BATCH_JOB_ID}=${jobId}: expected a Batch job id`);
   const settings = {
     bucket,
-    prefix,
+    prefix: jobId === undefined ? prefix : `${prefix}/${jobId}`,
     intervalS: read.number(CheckpointVariables.INTERVAL_S, CheckpointDefaults.INTERVAL_S, { min: CheckpointDefaults.MIN_INTERVAL_S, max: CheckpointDefaults.MAX_INTERVAL_S }),
     keep: read.number(CheckpointVariables.KEEP, CheckpointDefaults.KEEP, { min: 1, max: CheckpointDefaults.MAX_KEEP }),
     localDir: read.optional(CheckpointVariables.LOCAL_DIR) ?? CheckpointDefaults.LOCAL_DIR,
