@@ -8,7 +8,7 @@
  * A failed gate ends the execution in a Fail state whose cause is the gate's reasons: nothing is trained after a
  * failed data gate, nothing registered after a failed model gate.
  */
-import { Duration, RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
 import * as batch from 'aws-cdk-lib/aws-batch';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -89,6 +89,9 @@ export abstract class Trainer {
 
   /** @internal */
   public abstract _bind(scope: Construct, context: TrainerContext): sfn.TaskStateBase;
+
+  /** Acknowledges the prefix-scoped wildcards granted to the training role. @internal */
+  public abstract _acknowledge(reason: string): void;
 }
 
 /** Options of `Trainer.batch`. */
@@ -109,6 +112,10 @@ export interface TrainerContext {
 class BatchTrainer extends Trainer {
   constructor(private readonly fleet: ITrainingFleet, private readonly options: BatchTrainerOptions) {
     super();
+  }
+
+  public _acknowledge(reason: string): void {
+    if (Construct.isConstruct(this.fleet.jobRole)) Validations.of(this.fleet.jobRole).acknowledge({ id: 'AwsSolutions-IAM5', reason });
   }
 
   public _bind(scope: Construct, context: TrainerContext): sfn.TaskStateBase {
@@ -369,6 +376,15 @@ export class TrainingPipeline extends Construct {
         `A retraining of ${props.modelName} timed out`),
     ];
     notifyOnStateChanges(this.alarmAction, this.alarms);
+
+    const reason = 'S3 object permissions are scoped by key prefix to the pipeline\'s layout (training-sets/, models/, evaluations/ per execution), '
+      + 'KMS actions come from the bucket\'s grants (through S3 only), Lambda invokes carry version qualifiers, Batch RUN_JOB needs job definitions by '
+      + 'revision and its managed rule, and CreateModelPackage / DescribeModelPackage are scoped to this model\'s package group; '
+      + 'sagemaker:ListModelPackages supports no resource-level permissions';
+    for (const grantee of [this.stateMachine.role, this.trainingSetFunction.role, dataGateFunction.role, modelGateFunction.role, props.evaluation.jobRole]) {
+      if (Construct.isConstruct(grantee)) Validations.of(grantee).acknowledge({ id: 'AwsSolutions-IAM5', reason });
+    }
+    props.trainer._acknowledge(reason);
   }
 
   /** Grants starting an execution by hand (`aws stepfunctions start-execution`). */

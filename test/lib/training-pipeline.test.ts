@@ -1,0 +1,143 @@
+import { App, Duration, Size, Stack, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as batch from 'aws-cdk-lib/aws-batch';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { customerTxnStats } from '../../examples/fraud-features';
+import { FeatureStore } from '../../lib/features/feature-store';
+import { SpotTrainingFleet } from '../../lib/training/spot-training-fleet';
+import { Trainer, TrainingPipeline, TrainingPipelineProps } from '../../lib/training/training-pipeline';
+import { TrainingHandlers, TrainingJobVariables, TrainingStepVariables } from '../../runtime/contracts/training-pipeline';
+import { CheckpointVariables } from '../../runtime/contracts/checkpoint';
+import { expectedColumnsOf } from '../../runtime/core/training/data-gate';
+import { alarmsWithoutActions } from '../support/alarms';
+
+/** A stack with a feature store, a spot fleet, an evaluation job definition and a pipeline of `fraud`. */
+function build(props: Partial<TrainingPipelineProps> = {}, options: { nag?: boolean } = {}) {
+  const app = new App();
+  if (options.nag) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  const stack = new Stack(app, 'Training', { env: { account: '123456789012', region: 'us-east-1' } });
+  const store = new FeatureStore(stack, 'Features', { views: [customerTxnStats] });
+  const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2 });
+  const fleet = new SpotTrainingFleet(stack, 'Fleet', { vpc, image: ecs.ContainerImage.fromRegistry('123456789012.dkr.ecr.us-east-1.amazonaws.com/train:1') });
+  const evaluationRole = new iam.Role(stack, 'EvaluationRole', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com') });
+  const evaluationJob = new batch.EcsJobDefinition(stack, 'Evaluation', {
+    container: new batch.EcsEc2ContainerDefinition(stack, 'EvaluationContainer', {
+      image: ecs.ContainerImage.fromRegistry('123456789012.dkr.ecr.us-east-1.amazonaws.com/evaluate:1'),
+      cpu: 4, memory: Size.gibibytes(16), gpu: 1, jobRole: evaluationRole,
+    }),
+  });
+  const refs = customerTxnStats.toSpec().features.map((f) => `${customerTxnStats.name}:${f.name}`);
+  const pipeline = new TrainingPipeline(stack, 'Pipeline', {
+    modelName: 'fraud',
+    featureStore: store,
+    views: [customerTxnStats],
+    featureRefs: refs,
+    spineTable: 'fraud_labels',
+    dataGate: { columns: expectedColumnsOf([customerTxnStats.toSpec()]), minRows: 1000 },
+    trainer: Trainer.batch(fleet),
+    evaluation: { jobQueue: fleet.productionQueue, jobDefinition: evaluationJob, jobRole: evaluationRole },
+    modelGate: { metric: { name: 'auc', direction: 'higher-is-better', minMargin: 0.01 }, serving: { maxLatencyP99Ms: 50 } },
+    inferenceImageUri: '123456789012.dkr.ecr.us-east-1.amazonaws.com/inference-server:1',
+    ...props,
+  });
+  return { app, stack, pipeline, fleet };
+}
+
+/** The state machine's definition, as deployed (tokens joined with placeholders). */
+function definitionOf(template: Template): any {
+  const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine')) as any[];
+  const body = machine.Properties.DefinitionString;
+  const text = typeof body === 'string' ? body : body['Fn::Join'][1].map((p: unknown) => (typeof p === 'string' ? p : 'TOKEN')).join('');
+  return JSON.parse(text);
+}
+
+describe('TrainingPipeline', () => {
+  const { stack, pipeline } = build({ autoApprove: true, schedule: Duration.days(7) });
+  const template = Template.fromStack(stack);
+  const definition = definitionOf(template);
+  const states = definition.States;
+
+  test('the DAG: training set → data gate → train → evaluate → model gate → register, gates ending in Fail states with the reasons', () => {
+    expect(definition.StartAt).toBe('BuildTrainingSet');
+    expect(states.BuildTrainingSet.Next).toBe('DataGate');
+    expect(states.DataGate.Next).toBe('DataGatePassed');
+    expect(states.DataGatePassed.Choices).toEqual([{ Variable: '$.dataGate.passed', BooleanEquals: true, Next: 'Train' }]);
+    expect(states.DataGatePassed.Default).toBe('DataGateFailed');
+    expect(states.DataGateFailed).toMatchObject({ Type: 'Fail', Error: 'DataGateFailed', CausePath: '$.dataGate.cause' });
+    expect(states.Train.Next).toBe('Evaluate');
+    expect(states.Evaluate.Next).toBe('ModelGate');
+    expect(states.ModelGate.Next).toBe('ModelGatePassed');
+    expect(states.ModelGatePassed.Choices[0]).toMatchObject({ Variable: '$.modelGate.passed', BooleanEquals: true, Next: 'RegisterModel' });
+    expect(states.ModelGateFailed).toMatchObject({ Type: 'Fail', CausePath: '$.modelGate.cause' });
+    expect(states.RegisterModel.Next).toBe('Registered');
+  });
+
+  test('Lambda steps retry transient errors with backoff, have timeouts, and are keyed by the execution name', () => {
+    for (const name of ['BuildTrainingSet', 'DataGate', 'ModelGate']) {
+      expect(states[name].Retry).toEqual([expect.objectContaining({
+        ErrorEquals: expect.arrayContaining(['Lambda.ServiceException', 'Lambda.TooManyRequestsException']),
+        IntervalSeconds: 2, BackoffRate: 2, MaxAttempts: 6,
+      })]);
+      expect(states[name].TimeoutSeconds).toBeGreaterThan(0);
+      expect(states[name].Parameters['execution.$']).toBe('$$.Execution.Name');
+    }
+  });
+
+  test('training runs as a Batch RUN_JOB on the production queue, with a checkpoint prefix per execution', () => {
+    expect(states.Train.Resource).toBe('arn:TOKEN:states:::batch:submitJob.sync');
+    expect(states.Train.Retry[0]).toMatchObject({ ErrorEquals: expect.arrayContaining(['Batch.AWSBatchException']), BackoffRate: 2 });
+    const env = Object.fromEntries(states.Train.Parameters.ContainerOverrides.Environment.map((e: any) => [e.Name, e['Value.$'] ?? e.Value]));
+    expect(env[CheckpointVariables.PREFIX]).toBe("States.Format('checkpoints/{}', $$.Execution.Name)");
+    expect(env[TrainingJobVariables.TRAINING_SET_URI]).toBe('$.trainingSet.uri');
+    expect(env[TrainingJobVariables.MODEL_ARTIFACT_URI]).toMatch(/^States\.Format\('s3:\/\/TOKEN\/models\/\{\}\/model\.tar\.gz', \$\$\.Execution\.Name\)$/);
+    expect(states.Evaluate.Resource).toBe('arn:TOKEN:states:::batch:submitJob.sync');
+  });
+
+  test('register: createModelPackage in the group, Approved with autoApprove, lineage from the model gate, idempotent client token', () => {
+    expect(states.RegisterModel.Resource).toBe('arn:TOKEN:states:::aws-sdk:sagemaker:createModelPackage');
+    expect(states.RegisterModel.Parameters).toMatchObject({
+      ModelPackageGroupName: 'fraud',
+      ModelApprovalStatus: 'Approved',
+      'ClientToken.$': "States.Hash($$.Execution.Name, 'MD5')",
+      'CustomerMetadataProperties.$': '$.modelGate.modelPackageMetadata',
+    });
+    template.hasResourceProperties('AWS::SageMaker::ModelPackageGroup', { ModelPackageGroupName: 'fraud' });
+    template.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Retain', Properties: Match.objectLike({ VersioningConfiguration: { Status: 'Enabled' } }) });
+    expect(build().stack.resolve(definitionOf(Template.fromStack(build().stack)).States.RegisterModel.Parameters.ModelApprovalStatus)).toBe('PendingManualApproval');
+  });
+
+  test('least privilege: CreateModelPackage on the group\'s packages only; steps read their prefixes', () => {
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({
+        Action: 'sagemaker:CreateModelPackage',
+        Resource: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp(':model-package/fraud/\\*$')])] },
+      })]) },
+    });
+    const policies = JSON.stringify(template.findResources('AWS::IAM::Policy'));
+    expect(policies).not.toMatch(/"Action":"(s3|sagemaker|batch):\*"/);
+  });
+
+  test('every alarm has an action; the schedule starts executions; environments follow the contract', () => {
+    expect(alarmsWithoutActions(template)).toEqual([]);
+    expect(pipeline.alarms).toHaveLength(2);
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(7 days)' });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ [TrainingStepVariables.SPINE_TABLE]: 'fraud_labels', [TrainingStepVariables.ATHENA_WORKGROUP]: Match.anyValue() }) },
+    });
+    expect(Object.values(TrainingHandlers)).toHaveLength(3);
+  });
+
+  test('invalid props throw naming each prop', () => {
+    expect(() => build({
+      modelName: 'fraud model', featureRefs: ['nope:x'], spineTable: 'Bad-Table', schedule: Duration.minutes(5),
+      modelGate: { metric: { name: 'auc', direction: 'up' as never, minMargin: -1 }, serving: { maxCostPer1000: 0.01 } },
+    })).toThrow(/modelName: 'fraud model'[\s\S]*featureRefs:[\s\S]*spineTable:[\s\S]*modelGate: metric\.direction[\s\S]*servingPricePerHour: required[\s\S]*schedule: 5 minutes/);
+  });
+
+  // Not yet clean: the prefix-scoped S3/KMS grants, the Lambda/Batch/SageMaker task policies and the test's VPC need
+  // exact AwsSolutions-IAM5 acknowledgements (as FeatureStore.acknowledgeObjectWildcards does); unfinished, see the report.
+  test.todo('cdk-nag AwsSolutions clean');
+});
