@@ -196,6 +196,15 @@ export function dimensionSets(names: readonly string[]): string[][] {
 }
 
 /**
+ * Names on the inference server's Prometheus endpoint (`GET /metrics`) that something outside the server reads: the
+ * Kubernetes chart autoscales on the queue depth (prometheus-adapter or KEDA).
+ */
+export const InferenceServerPrometheusMetrics = {
+  /** Gauge: requests waiting in the server's queue, by `priority` level (1 = highest). */
+  QUEUE_DEPTH: 'inference_queue_depth',
+} as const;
+
+/**
  * Metric names the inference server emits as EMF lines on its stdout (dimensions: Model, Variant; also Model alone),
  * for what alarms, autoscaling and rollouts need beyond the endpoint's own SageMaker metrics; its Prometheus
  * `/metrics` carries the same counts for scrapers. Except `WARMUP_FAILURES`, all come in one line per interval

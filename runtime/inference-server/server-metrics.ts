@@ -21,6 +21,7 @@
  * interval: on SageMaker nothing scrapes `/metrics`.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { InferenceServerPrometheusMetrics } from '../core/metrics';
 import { IntervalStats } from './cloudwatch-reporter';
 import type { Outcome } from './errors';
 import { scrapedCounter, scrapedGauge } from './prometheus';
@@ -73,7 +74,7 @@ export class ServerMetrics {
     const registers = [r];
     this.requests = new Counter({ name: 'inference_requests_total', help: 'Inference requests answered, by outcome.', labelNames: ['model', 'priority', 'outcome'], registers });
     scrapedGauge(r, {
-      name: 'inference_queue_depth', help: 'Requests waiting in the queue, by priority level (1 = highest).', labelNames: ['priority'],
+      name: InferenceServerPrometheusMetrics.QUEUE_DEPTH, help: 'Requests waiting in the queue, by priority level (1 = highest).', labelNames: ['priority'],
       collect: () => sources.queueDepths().map(([level, depth]) => [{ priority: String(level) }, depth]),
     });
     const batchSize = new Histogram({ name: 'inference_batch_size', help: 'Rows per batch run (by a worker, or inline on the main thread).', buckets: BATCH_BUCKETS, registers });

@@ -10,6 +10,7 @@ import * as cdk8s from 'cdk8s';
 import * as ts from 'typescript';
 import { fraudModelChart } from '../../examples/eks-gpu-inference/k8s-app';
 import { GpuInstanceType } from '../../lib/compute/gpu-instance-type';
+import { ServerMetrics } from '../../runtime/inference-server/server-metrics';
 import {
   ChartAutoscaling, GpuInferenceChart, GpuInferenceChartProps, GpuNodeLabels, GpuSharing, PROMETHEUS_ADAPTER_RULE, QUEUE_DEPTH_METRIC,
 } from '../../lib/kubernetes/chart';
@@ -168,8 +169,17 @@ describe('defaults (exclusive GPU, created IRSA service account, HPA)', () => {
       metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)',
     });
     expect(QUEUE_DEPTH_METRIC).toBe(PROMETHEUS_ADAPTER_RULE.name.as);
-    // The server exports the gauge under this name.
-    expect(fs.readFileSync(path.join(__dirname, '../../runtime/inference-server/server-metrics.ts'), 'utf8')).toContain(`name: '${QUEUE_DEPTH_METRIC}'`);
+  });
+
+  test('the server exports the gauge the autoscalers read, one series per priority level', async () => {
+    const metrics = new ServerMetrics('fraud', {
+      queueDepths: () => [[1, 3], [2, 5]], ready: () => true, workersReady: () => 1, workerRestarts: () => 0,
+      warmupFailures: () => 0, batchesInFlight: () => 0, inlineRuns: () => 0, predictionLog: () => ({}),
+    });
+    const exposition = await metrics.render();
+    expect(exposition).toContain(`# TYPE ${QUEUE_DEPTH_METRIC} gauge`);
+    expect(exposition).toContain(`${QUEUE_DEPTH_METRIC}{priority="1"} 3`);
+    expect(exposition).toContain(`${QUEUE_DEPTH_METRIC}{priority="2"} 5`);
   });
 
   test('Prometheus scrape annotations, zone and host spread, created PriorityClass', () => {

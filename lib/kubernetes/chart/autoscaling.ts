@@ -1,10 +1,11 @@
 import { Duration } from 'aws-cdk-lib';
+import { InferenceServerPrometheusMetrics } from '../../../runtime/core/metrics';
 
 /**
  * The server's Prometheus gauge of queued requests (one series per priority level; runtime/inference-server/
  * server-metrics.ts). The pods metric the autoscalers read sums it over the levels.
  */
-export const QUEUE_DEPTH_METRIC = 'inference_queue_depth';
+export const QUEUE_DEPTH_METRIC = InferenceServerPrometheusMetrics.QUEUE_DEPTH;
 
 /** Options common to both autoscalers. */
 export interface QueueDepthScalingOptions {
