@@ -171,7 +171,7 @@ test('a writer SIGKILLed in the middle of a save: the pointer still names the pr
   await store.save({ step: 1 });
 
   // The child saves 40 files of 256 KiB as generation 2; it is killed once its first file is stored.
-  const child = spawn(path.join(__dirname, '../../node_modules/.bin/tsx'), [path.join(__dirname, 'fixtures/checkpoint/trainer.ts'), 'save-large'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'fixtures/checkpoint/trainer.ts'), 'save-large'], {
     env: { ...process.env, S3_ENDPOINT: s3rver.endpoint, CHECKPOINT_BUCKET: BUCKET, CHECKPOINT_PREFIX: prefix, CHECKPOINT_LOCAL_DIR: path.join(work, `large-${run}`) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
