@@ -3,13 +3,11 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { ServerPaths } from '../../runtime/contracts/inference-server';
 import { createAccessLogsBucket } from '../private/access-logs';
 import { throwIfProblems } from '../private/validation';
 import { MODEL_SERVICE_LOAD_BALANCER_DEFAULTS as DEFAULTS, validateModelServiceLoadBalancerProps } from '../private/validate-model-service-load-balancer-props';
 import { HttpModelBackendProps, ModelBackend } from '../serving/model-backend';
-
-/** The inference server's readiness path (OIP v2): ready once the model is loaded and warmed up, not while draining. */
-const READINESS_PATH = '/v2/health/ready';
 
 /** How the load balancer checks each pod (HTTP GET on the server's readiness path, on the traffic port). */
 export interface ModelServiceHealthCheck {
@@ -157,7 +155,7 @@ export class ModelServiceLoadBalancer extends Construct implements ec2.IConnecta
       connectionTermination: true,
       healthCheck: {
         protocol: elbv2.Protocol.HTTP,
-        path: READINESS_PATH,
+        path: ServerPaths.READY,
         port: 'traffic-port',
         interval: healthCheck.interval ?? DEFAULTS.interval,
         timeout: healthCheck.timeout ?? DEFAULTS.timeout,

@@ -1,10 +1,11 @@
 import { Size, SizeRoundingBehavior, Token } from 'aws-cdk-lib';
 import type { GpuInferenceChartProps } from '../kubernetes/chart/props';
 import { GpuSharing, GpuSharingMode } from '../kubernetes/gpu-scheduling';
+import { NUMERIC_SETTINGS } from '../../runtime/contracts/inference-server';
 import { concreteSeconds, environmentProblems, rangeProblems } from './validation';
 
-/** The server's port. */
-export const SERVER_PORT = 8080;
+/** The server's port: its default `PORT`. */
+export const SERVER_PORT = NUMERIC_SETTINGS.port.default!;
 
 /** A DNS label (RFC 1035: what Service names need): lowercase letters, digits, '-', starting with a letter. */
 const DNS_LABEL = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;

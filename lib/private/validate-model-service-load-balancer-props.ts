@@ -4,6 +4,7 @@
  */
 import { Duration } from 'aws-cdk-lib';
 import { NUMERIC_SETTINGS } from '../../runtime/contracts/inference-server';
+import { DEFAULT_PRE_STOP_DELAY_SECONDS } from '../kubernetes/chart/sizing';
 import { concreteSeconds, rangeProblems, wholeSecondsProblems } from './validation';
 import type { ModelServiceLoadBalancerProps } from '../kubernetes/model-service-load-balancer';
 
@@ -19,7 +20,7 @@ export const MODEL_SERVICE_LOAD_BALANCER_DEFAULTS = {
    * At most what a pod keeps serving once deregistered: the chart's default preStopDelay (10 s) + the server's
    * default drainGrace.
    */
-  deregistrationDelay: Duration.seconds(10 + NUMERIC_SETTINGS.drainGraceMs.default! / 1000),
+  deregistrationDelay: Duration.seconds(DEFAULT_PRE_STOP_DELAY_SECONDS + NUMERIC_SETTINGS.drainGraceMs.default! / 1000),
   accessLogRetention: Duration.days(90),
 };
 

@@ -45,6 +45,16 @@
 import { PRIORITY_TIERS, PriorityTierName } from '../core/tiers';
 import { Environment, EnvironmentReader, NumberBounds } from './environment';
 
+/** HTTP paths of the server that orchestrators call: Kubernetes probes, load balancer health checks, Prometheus. */
+export const ServerPaths = {
+  /** Liveness (Open Inference Protocol): 200 while the process runs. */
+  LIVE: '/v2/health/live',
+  /** Readiness (Open Inference Protocol): 200 once the model is loaded and warmed up, 503 before and while draining. */
+  READY: '/v2/health/ready',
+  /** Prometheus exposition of the server's metrics. */
+  METRICS: '/metrics',
+} as const;
+
 /** Names of the environment variables the inference server reads (see the module comment for their meaning). */
 export const ServerVariables = {
   PORT: 'PORT',

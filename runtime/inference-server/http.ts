@@ -16,6 +16,11 @@ interface Route {
 }
 
 /** Routes requests by method and path (a full-match regular expression). */
+/** A route pattern matching exactly `path` (a literal path: `/v2/health/ready`). */
+export function exactPath(path: string): RegExp {
+  return new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`);
+}
+
 export class Router {
   private readonly routes: Route[] = [];
 

@@ -8,10 +8,11 @@
  */
 import * as http from 'http';
 import type { AddressInfo } from 'net';
+import { ServerPaths } from '../contracts/inference-server';
 import { InferenceServerMetrics, MetricDimensions, toEmf } from '../core/metrics';
 import { PRIORITY_LEVELS, ServerConfig } from './config';
 import { ErrorKind, InferenceError, internalError, outcomeOf, preview } from './errors';
-import { discardBody, errorHeaders, Headers, readBody, Router, send, sendJson, statusOf } from './http';
+import { discardBody, errorHeaders, exactPath, Headers, readBody, Router, send, sendJson, statusOf } from './http';
 import { InferenceRequest, InferenceResponse, InferenceService } from './inference-service';
 import type { Logger } from './log';
 import { CloudWatchReporter } from './cloudwatch-reporter';
@@ -250,8 +251,8 @@ export class InferenceServer {
     const readiness = (res: http.ServerResponse, body: object = {}) =>
       sendJson(res, this.ready ? 200 : 503, { ...body, ready: this.ready, state: this.stateValue });
     router
-      .add('GET', /^\/v2\/health\/live$/, (_req, res) => sendJson(res, 200, { live: true }))
-      .add('GET', /^\/v2\/health\/ready$/, (_req, res) => readiness(res))
+      .add('GET', exactPath(ServerPaths.LIVE), (_req, res) => sendJson(res, 200, { live: true }))
+      .add('GET', exactPath(ServerPaths.READY), (_req, res) => readiness(res))
       .add('GET', /^\/v2\/?$/, (_req, res) => sendJson(res, 200, serverMetadata()))
       .add('GET', new RegExp(`^${MODEL_PATH}$`), (_req, res, [name, version]) => this.respond(res, () => {
         const model = this.loadedModel(name, version);
@@ -300,7 +301,7 @@ export class InferenceServer {
           requestId,
         });
       })
-      .add('GET', /^\/metrics$/, async (_req, res) => send(res, 200, await this.metrics.render(), PROMETHEUS_CONTENT_TYPE));
+      .add('GET', exactPath(ServerPaths.METRICS), async (_req, res) => send(res, 200, await this.metrics.render(), PROMETHEUS_CONTENT_TYPE));
     return router;
   }
 

@@ -2,14 +2,14 @@ import { Duration } from 'aws-cdk-lib';
 import * as cdk8s from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { NUMERIC_SETTINGS, ServerVariables } from '../../../runtime/contracts/inference-server';
+import { NUMERIC_SETTINGS, ServerPaths, ServerVariables } from '../../../runtime/contracts/inference-server';
 import { chartObjectName, gpuInferenceChartPropsProblems, mib, SERVER_PORT } from '../../private/validate-gpu-inference-chart-props';
 import { throwIfProblems } from '../../private/validation';
 import { ExecutionProvider, serverSettingsEnvironment } from '../../serving/server-settings';
 import { GPU_RESOURCE, GPU_TAINT, GpuNodeLabels, GpuSharing } from '../gpu-scheduling';
 import { ChartAutoscaling, kedaQueueDepthQuery, PROMETHEUS_ADAPTER_RULE, PrometheusAdapterRule, QUEUE_DEPTH_METRIC } from './autoscaling';
 import { GpuInferenceChartProps } from './props';
-import { cacheSizeLimitMiB, PROBE_PERIOD_SECONDS, serverMemory, startupFailureThreshold, terminationGraceSeconds } from './sizing';
+import { cacheSizeLimitMiB, DEFAULT_PRE_STOP_DELAY_SECONDS, PROBE_PERIOD_SECONDS, serverMemory, startupFailureThreshold, terminationGraceSeconds } from './sizing';
 
 /**
  * AWS CLI image of the model download init container. Pinned by version tag: digests cannot be looked up where this
@@ -73,7 +73,7 @@ export class GpuInferenceChart extends cdk8s.Chart {
     const workers = props.serverSettings?.workers ?? 1;
     const memory = props.memory ? { requestMiB: mib(props.memory.request), limitMiB: mib(props.memory.limit) } : serverMemory(modelMiB, workers);
     const loadSeconds = (props.modelLoadTime ?? Duration.minutes(2)).toSeconds();
-    const preStopSeconds = (props.preStopDelay ?? Duration.seconds(10)).toSeconds();
+    const preStopSeconds = (props.preStopDelay ?? Duration.seconds(DEFAULT_PRE_STOP_DELAY_SECONDS)).toSeconds();
     const shutdownSeconds = props.serverSettings?.shutdownTimeout?.toSeconds({ integral: false }) ?? NUMERIC_SETTINGS.shutdownTimeoutMs.default / 1000;
     const httpProbe = (path: string, periodSeconds: number, failureThreshold: number) => kplus.Probe.fromHttpGet(path, {
       port: SERVER_PORT, periodSeconds: cdk8s.Duration.seconds(periodSeconds), failureThreshold, timeoutSeconds: cdk8s.Duration.seconds(2),
@@ -101,9 +101,9 @@ export class GpuInferenceChart extends cdk8s.Chart {
         [ServerVariables.MODEL_VARIANT]: props.variant ?? 'AllTraffic',
       }),
       volumeMounts: [{ volume: cache, path: MODEL_CACHE_PATH, readOnly: true }, tmpMount],
-      startup: httpProbe('/v2/health/ready', PROBE_PERIOD_SECONDS, startupFailureThreshold(loadSeconds)),
-      readiness: httpProbe('/v2/health/ready', PROBE_PERIOD_SECONDS, 2),
-      liveness: httpProbe('/v2/health/live', 10, 3),
+      startup: httpProbe(ServerPaths.READY, PROBE_PERIOD_SECONDS, startupFailureThreshold(loadSeconds)),
+      readiness: httpProbe(ServerPaths.READY, PROBE_PERIOD_SECONDS, 2),
+      liveness: httpProbe(ServerPaths.LIVE, 10, 3),
       lifecycle: { preStop: kplus.Handler.fromCommand(['sleep', String(preStopSeconds)]) },
       resources: {
         cpu: { request: kplus.Cpu.millis(Math.round((props.cpu ?? 1) * 1000)) },
@@ -131,7 +131,7 @@ export class GpuInferenceChart extends cdk8s.Chart {
       metadata: { name, labels },
       podMetadata: {
         labels,
-        annotations: { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(SERVER_PORT), 'prometheus.io/path': '/metrics' },
+        annotations: { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(SERVER_PORT), 'prometheus.io/path': ServerPaths.METRICS },
       },
       select: false,
       replicas: minReplicas,
