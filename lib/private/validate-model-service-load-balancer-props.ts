@@ -4,7 +4,7 @@
  */
 import { Duration } from 'aws-cdk-lib';
 import { NUMERIC_SETTINGS } from '../../runtime/contracts/inference-server';
-import { DEFAULT_PRE_STOP_DELAY_SECONDS } from '../kubernetes/chart/sizing';
+import { DEFAULT_PRE_STOP_DELAY_SECONDS } from '../kubernetes/pod-termination';
 import { concreteSeconds, rangeProblems, wholeSecondsProblems } from './validation';
 import type { ModelServiceLoadBalancerProps } from '../kubernetes/model-service-load-balancer';
 

@@ -9,7 +9,8 @@ import { ExecutionProvider, serverSettingsEnvironment } from '../../serving/serv
 import { GPU_RESOURCE, GPU_TAINT, GpuNodeLabels, GpuSharing } from '../gpu-scheduling';
 import { ChartAutoscaling, kedaQueueDepthQuery, PROMETHEUS_ADAPTER_RULE, PrometheusAdapterRule, QUEUE_DEPTH_METRIC } from './autoscaling';
 import { GpuInferenceChartProps } from './props';
-import { cacheSizeLimitMiB, DEFAULT_PRE_STOP_DELAY_SECONDS, PROBE_PERIOD_SECONDS, serverMemory, startupFailureThreshold, terminationGraceSeconds } from './sizing';
+import { DEFAULT_PRE_STOP_DELAY_SECONDS } from '../pod-termination';
+import { cacheSizeLimitMiB, PROBE_PERIOD_SECONDS, serverMemory, startupFailureThreshold, terminationGraceSeconds } from './sizing';
 
 /**
  * AWS CLI image of the model download init container. Pinned by version tag: digests cannot be looked up where this

@@ -18,12 +18,6 @@ export const STARTUP_MARGIN_PROBES = 6;
 /** Seconds between SIGTERM's deadline (shutdownTimeout) and the kubelet's SIGKILL. */
 export const TERMINATION_MARGIN_SECONDS = 5;
 
-/**
- * Default preStop sleep, seconds: a terminating pod keeps serving this long while its endpoint and load balancer target
- * are removed. Pure (no cdk8s): the CDK-side ModelServiceLoadBalancer sizes its deregistration delay from it.
- */
-export const DEFAULT_PRE_STOP_DELAY_SECONDS = 10;
-
 /** Memory request and limit of the server container, MiB. */
 export interface MemorySizing {
   readonly requestMiB: number;
