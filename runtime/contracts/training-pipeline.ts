@@ -104,6 +104,15 @@ export interface TrainingSetResult {
   readonly createdAt: string;
 }
 
+/**
+ * The training set step's result: the manifest as stored, plus the SHA-256 of `manifest.json` itself (the lineage's
+ * `data:manifestSha256`: the manifest names the data file and its hash, so its own hash pins the exact snapshot).
+ */
+export interface TrainingSetStepResult extends TrainingSetResult {
+  /** SHA-256 (hex) of the stored `manifest.json` bytes. */
+  readonly manifestSha256: string;
+}
+
 /** One check of a gate, as the gates report it (runtime/core/training). */
 export interface GateCheckResult {
   readonly name: string;
@@ -148,7 +157,7 @@ export interface TrainingSetEvent {
 /** Payload of the data gate step. */
 export interface DataGateEvent {
   readonly execution: string;
-  readonly trainingSet: TrainingSetResult;
+  readonly trainingSet: TrainingSetStepResult;
 }
 
 /** Payload of the model gate step. */
@@ -158,7 +167,7 @@ export interface ModelGateEvent {
   readonly input: TrainingExecutionInput;
   /** S3 URI of the evaluation job's `EvaluationReport`. */
   readonly evaluationUri: string;
-  readonly trainingSet: TrainingSetResult;
+  readonly trainingSet: TrainingSetStepResult;
   /** S3 URI of the model artifact trained. */
   readonly modelArtifactUri: string;
   /** The data gate's result (recorded in the lineage). */
@@ -279,4 +288,46 @@ export interface ModelGateSettings extends ModelGateSpec {
 /** The failed checks' reasons joined, for a gate's Fail state cause. */
 export function failureCause(result: Pick<GateStepResult, 'checks'>): string {
   return result.checks.filter((c) => !c.passed).map((c) => c.reason).join('; ');
+}
+
+/**
+ * Name of the error a Lambda step throws for a failure a retry can fix (throttling, a 5xx, a timeout, a dropped
+ * connection): the state machine retries it with backoff. Any other error a step throws is permanent (bad input or
+ * configuration, a missing object) and fails the execution with the error's message; a gate's refusal is a result.
+ */
+export const TRAINING_STEP_TRANSIENT_ERROR = 'TrainingStepTransientError';
+
+/** A failure of a Lambda step that a retry can fix; its `name` is what the state machine's Retry matches. */
+export class TrainingStepTransientError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = TRAINING_STEP_TRANSIENT_ERROR;
+  }
+}
+
+/** Error names of AWS and of Node that a retry can fix. */
+const TRANSIENT_NAMES = new Set([
+  'TimeoutError', 'AbortError', 'ThrottlingException', 'Throttling', 'TooManyRequestsException', 'SlowDown', 'RequestTimeout',
+  'RequestTimeoutException', 'InternalError', 'InternalFailure', 'InternalServerException', 'ServiceUnavailable', 'ServiceUnavailableException',
+]);
+/** Socket error codes a retry can fix. */
+const TRANSIENT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND']);
+
+/** Whether a retry can fix `error`: an AWS 5xx/429, a throttle, a deadline, a network failure. */
+export function isTransientError(error: unknown): boolean {
+  if (error === null || typeof error !== 'object') return false;
+  const e = error as { name?: unknown; code?: unknown; $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
+  const status = e.$metadata?.httpStatusCode;
+  return Boolean(e.$retryable) || (typeof status === 'number' && (status >= 500 || status === 429))
+    || TRANSIENT_NAMES.has(String(e.name)) || TRANSIENT_CODES.has(String(e.code));
+}
+
+/** Runs an AWS call of a step: a transient failure becomes a TrainingStepTransientError naming `what`; others pass through. */
+export async function awsCall<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (isTransientError(error)) throw new TrainingStepTransientError(`${what} failed transiently (${String((error as Error).name)}); retried by the state machine`, { cause: error });
+    throw error;
+  }
 }

@@ -7,7 +7,8 @@
  *
  * Idempotent: keyed by the execution name. A retried step (a Lambda timeout after the write, a throttled invoke) finds
  * its execution's manifest and returns it unchanged, without querying again: the set the rest of the run uses is the
- * one first built, whatever arrived in the offline store since.
+ * one first built, whatever arrived in the offline store since. The result adds the manifest's own SHA-256 (lineage).
+ * Transient S3/Athena failures are thrown as TrainingStepTransientError (the state machine retries them).
  *
  * The set is held in memory while written (Lambda memory bounds its size); sets beyond that are an Athena UNLOAD's job.
  * Environment: runtime/contracts/training-pipeline.ts.
@@ -18,7 +19,9 @@ import { S3Client } from '@aws-sdk/client-s3';
 import type { FeatureViewSpec } from '../../lib/features/spec';
 import { AthenaHistoricalRetrieval } from '../aws/athena-historical';
 import { getObjectBytes, listObjectKeys, s3ObjectWriter } from '../aws/offline-store';
-import { parseTrainingStepEnvironment, TrainingHandlers, TrainingLayout, TrainingSetEvent, TrainingSetResult } from '../contracts/training-pipeline';
+import {
+  awsCall, parseTrainingStepEnvironment, TrainingHandlers, TrainingLayout, TrainingSetEvent, TrainingSetResult, TrainingSetStepResult,
+} from '../contracts/training-pipeline';
 
 /** Deadline of one S3 call of this step, milliseconds. */
 const S3_TIMEOUT_MS = 30_000;
@@ -48,31 +51,53 @@ function timestampIso(value: unknown): string | undefined {
 }
 
 /** The training set of `event.execution`: the stored manifest when the set exists, else builds and stores it. */
-export async function buildTrainingSet(ports: TrainingSetPorts, event: TrainingSetEvent): Promise<TrainingSetResult> {
+export async function buildTrainingSet(ports: TrainingSetPorts, event: TrainingSetEvent): Promise<TrainingSetStepResult> {
   if (!EXECUTION_NAME.test(String(event?.execution))) {
     throw new Error(`execution: expected the execution name (1-80 letters, digits, '-' or '_'), got ${JSON.stringify(event?.execution)?.slice(0, 100)}`);
   }
   const prefix = TrainingLayout.trainingSetPrefix(event.execution);
   const manifestKey = `${prefix}${TrainingLayout.MANIFEST_FILE}`;
   const options = { timeoutMs: S3_TIMEOUT_MS };
-  if ((await listObjectKeys(ports.s3, ports.bucket, manifestKey, options)).includes(manifestKey)) {
-    return JSON.parse((await getObjectBytes(ports.s3, ports.bucket, manifestKey, options)).toString('utf8')) as TrainingSetResult;
+  const existing = await awsCall('listing the training set', () => listObjectKeys(ports.s3, ports.bucket, manifestKey, options));
+  if (existing.includes(manifestKey)) {
+    const stored = await awsCall('reading the training set manifest', () => getObjectBytes(ports.s3, ports.bucket, manifestKey, options));
+    return withManifestHash(storedManifest(stored, `s3://${ports.bucket}/${manifestKey}`), stored);
   }
-  const rows = await ports.retrieve();
+  const rows = await awsCall('the point-in-time retrieval', ports.retrieve);
   const data = Buffer.from(rows.map(jsonLine).join(''));
   const times = rows.map((r) => timestampIso(r.event_timestamp)).filter((t): t is string => t !== undefined).sort();
   const dataKey = `${prefix}${TrainingLayout.DATA_FILE}`;
   const manifest: TrainingSetResult = {
     uri: `s3://${ports.bucket}/${dataKey}`,
     rowCount: rows.length,
-    sha256: createHash('sha256').update(data).digest('hex'),
+    sha256: sha256Hex(data),
     ...(times.length > 0 ? { fromTime: times[0], toTime: times[times.length - 1] } : {}),
     createdAt: new Date((ports.now ?? Date.now)()).toISOString(),
   };
+  const manifestBytes = Buffer.from(JSON.stringify(manifest));
   const put = s3ObjectWriter(ports.s3, ports.bucket, options);
-  await put(dataKey, data, 'application/x-ndjson');
-  await put(manifestKey, Buffer.from(JSON.stringify(manifest)), 'application/json');
-  return manifest;
+  await awsCall('writing the training set', () => put(dataKey, data, 'application/x-ndjson'));
+  await awsCall('writing the training set manifest', () => put(manifestKey, manifestBytes, 'application/json'));
+  return withManifestHash(manifest, manifestBytes);
+}
+
+const sha256Hex = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+
+const withManifestHash = (manifest: TrainingSetResult, bytes: Buffer): TrainingSetStepResult => ({ ...manifest, manifestSha256: sha256Hex(bytes) });
+
+/** A stored manifest, checked: one that is not this step's (hand-edited, truncated) fails naming the fix. */
+function storedManifest(bytes: Buffer, uri: string): TrainingSetResult {
+  let manifest: Partial<TrainingSetResult> | undefined;
+  try {
+    manifest = JSON.parse(bytes.toString('utf8')) as Partial<TrainingSetResult>;
+  } catch {
+    manifest = undefined;
+  }
+  if (manifest === null || typeof manifest !== 'object' || typeof manifest.uri !== 'string' || !Number.isSafeInteger(manifest.rowCount)
+    || !/^[0-9a-f]{64}$/.test(String(manifest.sha256)) || typeof manifest.createdAt !== 'string') {
+    throw new Error(`${uri} is not a training set manifest (uri, rowCount, sha256, createdAt): it was not written by this step; start a new execution`);
+  }
+  return manifest as TrainingSetResult;
 }
 
 let cached: { ports: TrainingSetPorts } | undefined;
@@ -93,7 +118,7 @@ function portsFromEnvironment(): TrainingSetPorts {
 }
 
 /** Lambda entry point: `{ execution }` → the training set's manifest. */
-export async function handler(event: TrainingSetEvent): Promise<TrainingSetResult> {
+export async function handler(event: TrainingSetEvent): Promise<TrainingSetStepResult> {
   cached ??= { ports: portsFromEnvironment() };
   return buildTrainingSet(cached.ports, event);
 }

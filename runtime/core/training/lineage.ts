@@ -26,6 +26,9 @@ export const ModelPackageMetadataLimits = {
   MAX_VALUE_LENGTH: 256,
 } as const;
 
+/** Prefix of a metric's key in the package metadata (`metric:auc`): the champion's metrics are read back by it. */
+export const METRIC_METADATA_PREFIX = 'metric:';
+
 /** Characters SageMaker accepts in metadata keys and values: letters, separators, numbers and `_.:/=+-@`. */
 const METADATA_TEXT = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
 const NOT_METADATA_CHAR = /[^\p{L}\p{Z}\p{N}_.:/=+\-@]/gu;
@@ -140,7 +143,7 @@ export function toModelPackageMetadata(lineage: LineageRecord): ModelPackageMeta
     ['code:gitSha', lineage.gitSha],
     ['image:digest', lineage.imageDigest],
     ...Object.entries(lineage.gates).map(([gate, s]): [string, string] => [`gate:${gate}`, s.passed ? 'passed' : `failed: ${s.failed.map((f) => f.column ? `${f.name}:${f.column}` : f.name).join(' ')}`]),
-    ...Object.entries(lineage.metrics).map(([k, v]): [string, string] => [`metric:${k}`, String(v)]),
+    ...Object.entries(lineage.metrics).map(([k, v]): [string, string] => [`${METRIC_METADATA_PREFIX}${k}`, String(v)]),
     ...Object.entries(lineage.hyperparameters).map(([k, v]): [string, string] => [`hp:${k}`, String(v)]),
   ];
   const properties: Record<string, string> = {};
