@@ -52,7 +52,7 @@ function timestampIso(value: unknown): string | undefined {
 
 /** The training set of `event.execution`: the stored manifest when the set exists, else builds and stores it. */
 export async function buildTrainingSet(ports: TrainingSetPorts, event: TrainingSetEvent): Promise<TrainingSetStepResult> {
-  if (!EXECUTION_NAME.test(String(event?.execution))) {
+  if (typeof event?.execution !== 'string' || !EXECUTION_NAME.test(event.execution)) {
     throw new Error(`execution: expected the execution name (1-80 letters, digits, '-' or '_'), got ${JSON.stringify(event?.execution)?.slice(0, 100)}`);
   }
   const prefix = TrainingLayout.trainingSetPrefix(event.execution);
