@@ -10,7 +10,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { checkpointEnvironment } from '../../runtime/contracts/checkpoint';
+import { checkpointEnvironment, INTERRUPTED_EXIT_CODE } from '../../runtime/contracts/checkpoint';
 import { METRICS_NAMESPACE } from '../../runtime/core/metrics';
 import { GpuInstanceType } from '../compute/gpu-instance-type';
 import { AlarmActionProps } from '../monitoring/alarm-actions';
@@ -239,9 +239,11 @@ export class SpotTrainingFleet extends Construct {
     this.jobDefinition = new batch.EcsJobDefinition(this, 'JobDefinition', {
       container,
       retryAttempts: props.attempts ?? defaults.ATTEMPTS,
-      // Evaluated in order, the first match wins: reclaimed hosts are retried, then any exit code is final.
+      // Evaluated in order, the first match wins: reclaimed hosts are retried, and so are containers that saved their
+      // checkpoint on the interruption and exited with INTERRUPTED_EXIT_CODE; any other exit code is final.
       retryStrategies: [
         batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.custom({ onStatusReason: HOST_TERMINATED_REASON })),
+        batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.custom({ onExitCode: String(INTERRUPTED_EXIT_CODE) })),
         batch.RetryStrategy.of(batch.Action.EXIT, batch.Reason.custom({ onExitCode: '*' })),
       ],
       timeout: props.attemptTimeout ?? defaults.ATTEMPT_TIMEOUT,

@@ -28,6 +28,14 @@ export const CheckpointVariables = {
   BATCH_JOB_ID: 'AWS_BATCH_JOB_ID',
 } as const;
 
+/**
+ * Exit code of a training container that was interrupted (spot notice or SIGTERM) after saving its checkpoint: 143,
+ * the shell's code for a SIGTERM'd process. Never 0: Batch would mark the job succeeded and the pipeline would go on
+ * with a half-trained model. The SpotTrainingFleet's retry strategy retries this code (the next attempt resumes from
+ * the checkpoint) and treats every other non-zero code as an application error.
+ */
+export const INTERRUPTED_EXIT_CODE = 143;
+
 /** Defaults and bounds of the checkpoint settings. */
 export const CheckpointDefaults = {
   /** 15 minutes: spot guidance is a checkpoint every 15-30 minutes. */

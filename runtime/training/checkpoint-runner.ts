@@ -3,7 +3,7 @@
  * spot interruption notice (before the time it names) and on SIGTERM (the ECS agent's stop on AWS Batch), one save at
  * a time, then stop training and return.
  */
-import { CheckpointDefaults } from '../contracts/checkpoint';
+import { CheckpointDefaults, INTERRUPTED_EXIT_CODE } from '../contracts/checkpoint';
 import { timerDelayMs } from '../core/routing';
 import type { CheckpointGeneration } from './checkpoint-manifest';
 import type { SaveCheckpointOptions } from './checkpoint-store';
@@ -69,6 +69,14 @@ export interface RunWithCheckpointsProps<T> {
 export type RunOutcome<T> =
   | { readonly status: 'completed'; readonly result: T }
   | { readonly status: 'interrupted'; readonly reason: 'spot-interruption' | 'sigterm'; readonly checkpoint?: CheckpointGeneration };
+
+/**
+ * The process exit code for an outcome: 0 when training completed, INTERRUPTED_EXIT_CODE (143) when it was
+ * interrupted, so that Batch retries the job (resuming from the checkpoint) instead of marking it succeeded.
+ */
+export function exitCodeOf(outcome: RunOutcome<unknown>): number {
+  return outcome.status === 'completed' ? 0 : INTERRUPTED_EXIT_CODE;
+}
 
 /**
  * Resumes, trains with periodic checkpoints, and on an interruption (spot notice or SIGTERM) saves a last checkpoint

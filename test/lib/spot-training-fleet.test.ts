@@ -84,7 +84,7 @@ describe('SpotTrainingFleet', () => {
           { Name: CheckpointVariables.LOCAL_DIR, Value: '/opt/ml/checkpoints' },
         ],
       }),
-      RetryStrategy: { Attempts: 5, EvaluateOnExit: [{ Action: 'RETRY', OnStatusReason: 'Host EC2*' }, { Action: 'EXIT', OnExitCode: '*' }] },
+      RetryStrategy: { Attempts: 5, EvaluateOnExit: [{ Action: 'RETRY', OnStatusReason: 'Host EC2*' }, { Action: 'RETRY', OnExitCode: '143' }, { Action: 'EXIT', OnExitCode: '*' }] },
       Timeout: { AttemptDurationSeconds: 86_400 },
     });
   });

@@ -12,6 +12,7 @@ import * as path from 'path';
 import { CreateBucketCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { LocalService, localClientConfig, startS3rver } from '../support/local-aws';
 import { CheckpointStore, SpotInterruptionWatcher, pointerKey, runWithCheckpoints } from '../../runtime/training';
+import { INTERRUPTED_EXIT_CODE } from '../../runtime/contracts/checkpoint';
 
 const BUCKET = 'checkpoints';
 let s3rver: LocalService;
@@ -164,7 +165,8 @@ test('SIGTERM: the training process saves a checkpoint, stops training and exits
   });
   await sleep(100);
   child.kill('SIGTERM');
-  expect(await exited).toBe(0);
+  // Interrupted, not succeeded: Batch retries exit code 143 (the fleet's retry strategy) and the next attempt resumes.
+  expect(await exited).toBe(INTERRUPTED_EXIT_CODE);
   const outcome = out.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((l) => l.message === 'outcome').outcome;
   expect(outcome).toMatchObject({ status: 'interrupted', reason: 'sigterm', checkpoint: { generation: 1 } });
 
