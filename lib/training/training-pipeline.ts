@@ -8,7 +8,7 @@
  * A failed gate ends the execution in a Fail state whose cause is the gate's reasons: nothing is trained after a
  * failed data gate, nothing registered after a failed model gate.
  */
-import { Duration, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
+import { Aws, Duration, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
 import * as batch from 'aws-cdk-lib/aws-batch';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -21,7 +21,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import { checkpointEnvironment } from '../../runtime/contracts/checkpoint';
 import {
   DataGateEvent, DataGateSettings, ModelGateEvent, ModelGateSettings, TrainingHandlers, TrainingJobVariables, TrainingLayout, TrainingSetEvent, TrainingStatePaths, trainingStepEnvironment,
@@ -33,7 +33,9 @@ import { createAccessLogsBucket, createDataBucket, deliverAccessLogsByBucketPoli
 import { alarmActionOf, anyFailureAlarm, notifyOnStateChanges } from '../private/alarm-actions';
 import { createHandlerFunction } from '../private/handler-function';
 import { validateTrainingPipelineProps } from '../private/validate-training-pipeline-props';
-import { throwIfProblems } from '../private/validation';
+import { grantKeyViaService } from '../private/kms-grants';
+import { nagResource, throwIfProblems } from '../private/validation';
+import { SageMakerSpotTraining, SageMakerSpotTrainingProps } from './sagemaker-spot-training';
 
 /** The feature store's offline side the training set is read from (a `FeatureStore` is one). */
 export interface IOfflineFeatureSource {
@@ -87,11 +89,18 @@ export abstract class Trainer {
     return new BatchTrainer(fleet, options);
   }
 
-  /** @internal */
-  public abstract _bind(scope: Construct, context: TrainerContext): sfn.TaskStateBase;
+  /**
+   * Train with SageMaker managed spot training (`createTrainingJob.sync`: the step waits for the job; SageMaker waits
+   * for spot capacity up to `maxWait` and restores the checkpoints of `checkpoints/<execution name>` when it restarts
+   * the job). The job's name is derived from the execution (the same on a retried step), its `train` channel is the
+   * training set, and SageMaker uploads `/opt/ml/model` under the pipeline's `models/<execution name>/`.
+   */
+  public static sageMaker(options: SageMakerTrainerOptions): Trainer {
+    return new SageMakerTrainer(options);
+  }
 
-  /** Acknowledges the prefix-scoped wildcards granted to the training role. @internal */
-  public abstract _acknowledge(reason: string): void;
+  /** @internal */
+  public abstract _bind(scope: Construct, context: TrainerContext): TrainerBinding;
 }
 
 /** Options of `Trainer.batch`. */
@@ -103,10 +112,40 @@ export interface BatchTrainerOptions {
   readonly timeout?: Duration;
 }
 
+/** Options of `Trainer.sageMaker`: the managed-spot settings, the algorithm image and the role SageMaker assumes. */
+export interface SageMakerTrainerOptions extends Omit<SageMakerSpotTrainingProps, 'checkpointPrefix'> {
+  /** The training image (an ECR image URI SageMaker can pull with `role`). */
+  readonly trainingImage: string;
+  /**
+   * The role SageMaker runs the job with (assumed by `sagemaker.amazonaws.com`): granted the training set, the model
+   * prefix and the checkpoints here; give it what the image itself needs (ECR pull, CloudWatch Logs).
+   */
+  readonly role: iam.IRole;
+}
+
 /** What a trainer binds against. @internal */
 export interface TrainerContext {
+  /** The pipeline's name for its artifacts (the model package group's). */
+  readonly modelName: string;
+  /** Grants `grantee` reading training sets and writing models in the pipeline's bucket. */
+  readonly grantTrainingAccess: (grantee: iam.IGrantable) => void;
+  /** The bucket of training sets and models. */
   readonly bucket: s3.IBucket;
-  readonly modelArtifactUri: string;
+}
+
+/** A bound training step. @internal */
+export interface TrainerBinding {
+  /** The step (its result is at TrainingStatePaths.TRAINING, with `modelArtifactUri`). */
+  readonly step: sfn.IChainable & sfn.INextable & { addRetry(props: sfn.RetryProps): unknown };
+  /** The statements the state machine's role needs for the step, beyond those the step adds itself. */
+  readonly policyStatements: iam.PolicyStatement[];
+  /** Resources of `policyStatements` that are patterns (acknowledged for cdk-nag with the reason given). */
+  readonly wildcardResources: { readonly resources: string[]; readonly reason: string };
+}
+
+/** `s3://<bucket>/models/<execution>/`, as a States.Format expression. */
+function modelPrefixUri(bucket: s3.IBucket): string {
+  return sfn.JsonPath.format(`s3://${bucket.bucketName}/${TrainingLayout.modelPrefix('{}')}`, sfn.JsonPath.executionName);
 }
 
 class BatchTrainer extends Trainer {
@@ -114,14 +153,10 @@ class BatchTrainer extends Trainer {
     super();
   }
 
-  public _acknowledge(reason: string): void {
-    if (Construct.isConstruct(this.fleet.jobRole)) Validations.of(this.fleet.jobRole).acknowledge({ id: 'AwsSolutions-IAM5', reason });
-  }
-
-  public _bind(scope: Construct, context: TrainerContext): sfn.TaskStateBase {
-    context.bucket.grantRead(this.fleet.jobRole, `${TrainingLayout.trainingSetPrefix('*')}*`);
-    context.bucket.grantReadWrite(this.fleet.jobRole, `${TrainingLayout.modelPrefix('*')}*`);
-    return new tasks.BatchSubmitJob(scope, 'Train', {
+  public _bind(scope: Construct, context: TrainerContext): TrainerBinding {
+    context.grantTrainingAccess(this.fleet.jobRole);
+    const modelArtifactUri = sfn.JsonPath.format(`s3://${context.bucket.bucketName}/${TrainingLayout.modelPrefix('{}')}${TrainingLayout.MODEL_FILE}`, sfn.JsonPath.executionName);
+    const step = new tasks.BatchSubmitJob(scope, 'Train', {
       comment: 'Trains on the fleet\'s production queue; Batch retries spot reclaims, the job resumes from its checkpoints',
       jobName: 'train',
       jobQueueArn: this.fleet.productionQueue.jobQueueArn,
@@ -131,17 +166,90 @@ class BatchTrainer extends Trainer {
         environment: {
           ...checkpointEnvironment({
             bucket: this.fleet.checkpointBucket.bucketName,
-            prefix: sfn.JsonPath.format(`${TrainingLayout.checkpointPrefix('{}')}`, sfn.JsonPath.executionName),
+            prefix: sfn.JsonPath.format(TrainingLayout.checkpointPrefix('{}'), sfn.JsonPath.executionName),
           }),
           [TrainingJobVariables.TRAINING_SET_URI]: sfn.JsonPath.stringAt(`${TrainingStatePaths.TRAINING_SET}.uri`),
           [TrainingJobVariables.TRAINING_SET_SHA256]: sfn.JsonPath.stringAt(`${TrainingStatePaths.TRAINING_SET}.sha256`),
-          [TrainingJobVariables.MODEL_ARTIFACT_URI]: context.modelArtifactUri,
+          [TrainingJobVariables.MODEL_ARTIFACT_URI]: modelArtifactUri,
         },
       },
       taskTimeout: sfn.Timeout.duration(this.options.timeout ?? Duration.days(3)),
-      resultSelector: { 'jobId.$': '$.JobId' },
+      resultSelector: { 'jobId.$': '$.JobId', modelArtifactUri },
       resultPath: TrainingStatePaths.TRAINING,
     });
+    // BatchSubmitJob grants SubmitJob on every revision of any job definition (`job-definition/*`): the ARN it is given may name a revision.
+    const jobDefinitions = Stack.of(scope).formatArn({ service: 'batch', resource: 'job-definition', resourceName: '*' });
+    return {
+      step,
+      policyStatements: [],
+      wildcardResources: { resources: [jobDefinitions], reason: 'The Batch RUN_JOB integration grants batch:SubmitJob on job definitions by any revision (job-definition/*); the queue is the fleet\'s production queue only' },
+    };
+  }
+}
+
+/** Root of the per-execution checkpoint prefixes (`checkpoints`). */
+const CHECKPOINTS_ROOT = TrainingLayout.checkpointPrefix('').replace(/\/$/, '');
+
+/** Longest prefix of the model name in SageMaker training job names (the rest is a 32-character hash). */
+const TRAINING_JOB_NAME_PREFIX_LENGTH = 30;
+
+class SageMakerTrainer extends Trainer {
+  constructor(private readonly options: SageMakerTrainerOptions) {
+    super();
+  }
+
+  public _bind(scope: Construct, context: TrainerContext): TrainerBinding {
+    const { trainingImage, role, ...spotProps } = this.options;
+    const spot = new SageMakerSpotTraining({ ...spotProps, checkpointPrefix: CHECKPOINTS_ROOT });
+    spot.grantCheckpoints(role);
+    if (Construct.isConstruct(role)) acknowledgeCheckpointGrant(role, spot);
+    context.grantTrainingAccess(role);
+    const stack = Stack.of(scope);
+    // Training job names: 1-63 letters, digits and hyphens. The execution ARN's hash makes the name unique per
+    // execution (of any state machine) and the same on a retried step, which SageMaker then refuses instead of
+    // starting a second job.
+    const namePrefix = context.modelName.slice(0, TRAINING_JOB_NAME_PREFIX_LENGTH).replace(/-+$/, '').toLowerCase();
+    const jobArns = stack.formatArn({ service: 'sagemaker', resource: 'training-job', resourceName: `${namePrefix}-*` });
+    const { CheckpointConfig, ...spotParameters } = spot.parameters;
+    const step = new sfn.CustomState(scope, 'Train', {
+      stateJson: {
+        Type: 'Task',
+        Comment: 'Trains with SageMaker managed spot training; SageMaker waits for spot capacity up to MaxWait and restores the checkpoints on a restart',
+        Resource: `arn:${Aws.PARTITION}:states:::sagemaker:createTrainingJob.sync`,
+        Parameters: {
+          'TrainingJobName.$': `States.Format('${namePrefix}-{}', States.Hash($$.Execution.Id, 'MD5'))`,
+          AlgorithmSpecification: { TrainingImage: trainingImage, TrainingInputMode: 'File' },
+          RoleArn: role.roleArn,
+          InputDataConfig: [{
+            ChannelName: 'train',
+            DataSource: { S3DataSource: { S3DataType: 'S3Prefix', 'S3Uri.$': `${TrainingStatePaths.TRAINING_SET}.uri`, S3DataDistributionType: 'FullyReplicated' } },
+          }],
+          OutputDataConfig: { 'S3OutputPath.$': modelPrefixUri(context.bucket) },
+          Environment: {
+            [`${TrainingJobVariables.TRAINING_SET_URI}.$`]: `${TrainingStatePaths.TRAINING_SET}.uri`,
+            [`${TrainingJobVariables.TRAINING_SET_SHA256}.$`]: `${TrainingStatePaths.TRAINING_SET}.sha256`,
+          },
+          ...spotParameters,
+          CheckpointConfig: {
+            'S3Uri.$': sfn.JsonPath.format(`${CheckpointConfig.S3Uri}/{}`, sfn.JsonPath.executionName),
+            LocalPath: CheckpointConfig.LocalPath,
+          },
+        },
+        ResultSelector: { 'trainingJobArn.$': '$.TrainingJobArn', 'modelArtifactUri.$': '$.ModelArtifacts.S3ModelArtifacts' },
+        ResultPath: TrainingStatePaths.TRAINING,
+        TimeoutSeconds: spot.parameters.StoppingCondition.MaxWaitTimeInSeconds + 3600,
+      },
+    });
+    const rule = stack.formatArn({ service: 'events', resource: 'rule', resourceName: 'StepFunctionsGetEventsForSageMakerTrainingJobsRule' });
+    return {
+      step,
+      policyStatements: [
+        new iam.PolicyStatement({ actions: ['sagemaker:CreateTrainingJob', 'sagemaker:DescribeTrainingJob', 'sagemaker:StopTrainingJob'], resources: [jobArns] }),
+        new iam.PolicyStatement({ actions: ['iam:PassRole'], resources: [role.roleArn], conditions: { StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } } }),
+        new iam.PolicyStatement({ actions: ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'], resources: [rule] }),
+      ],
+      wildcardResources: { resources: [jobArns], reason: `Training jobs are named per execution ('${namePrefix}-' and a hash of the execution): the statement covers this pipeline's jobs only` },
+    };
   }
 }
 
@@ -186,6 +294,59 @@ export interface TrainingPipelineProps extends AlarmActionProps {
    * @default - manual starts only
    */
   readonly schedule?: Duration;
+}
+
+/** Key patterns of the pipeline's bucket, one prefix per execution. */
+const TRAINING_SETS = `${TrainingLayout.trainingSetPrefix('*')}*`;
+const MODELS = `${TrainingLayout.modelPrefix('*')}*`;
+const EVALUATIONS = TrainingLayout.evaluationKey('*');
+/** Why `model-package/<group>/*` is a pattern. */
+const PACKAGES_REASON = 'Model package ARNs are the group\'s name and a version number SageMaker assigns: model-package/<group>/* covers this model\'s packages only';
+
+/** What one principal does in a bucket: read and write objects matching key patterns, list under key patterns. */
+interface ObjectAccess {
+  readonly read?: string[];
+  readonly write?: string[];
+  readonly list?: string[];
+}
+
+/**
+ * Grants exactly `access` (s3:GetObject; s3:PutObject and s3:AbortMultipartUpload; s3:ListBucket with an `s3:prefix`
+ * condition), the bucket's key through S3 only, and acknowledges the key patterns for cdk-nag on the grantee: S3 scopes
+ * object permissions by key only, and the keys of a run are known only at run time (one prefix per execution).
+ */
+function grantObjectAccess(bucket: s3.IBucket, grantee: iam.IGrantable, access: ObjectAccess): void {
+  const { read = [], write = [], list = [] } = access;
+  const objects = (actions: string[], patterns: string[]) => patterns.length > 0 && iam.Grant.addToPrincipalOrResource({
+    grantee, resource: bucket, actions, resourceArns: patterns.map((p) => bucket.arnForObjects(p)),
+  });
+  objects(['s3:GetObject'], read);
+  objects(['s3:PutObject', 's3:AbortMultipartUpload'], write);
+  if (list.length > 0) {
+    iam.Grant.addToPrincipalOrResource({ grantee, resource: bucket, actions: ['s3:ListBucket'], resourceArns: [bucket.bucketArn], conditions: { StringLike: { 's3:prefix': list } } });
+  }
+  if (bucket.encryptionKey) {
+    grantKeyViaService(bucket.encryptionKey, grantee, 's3', 'kms:Decrypt', ...(write.length > 0 ? ['kms:GenerateDataKey'] : []));
+  }
+  const principal = grantee.grantPrincipal;
+  if (Construct.isConstruct(principal)) {
+    acknowledgeWildcards(principal, [...new Set([...read, ...write])].map((p) => bucket.arnForObjects(p)),
+      'S3 scopes object permissions by key only: a run\'s objects are under a prefix per execution, known at run time; the grant is limited to the pipeline\'s prefix of that kind');
+  }
+}
+
+/** cdk-nag findings of `SageMakerSpotTraining.grantCheckpoints`: SageMaker syncs the checkpoint directory both ways. */
+function acknowledgeCheckpointGrant(role: IConstruct, spot: SageMakerSpotTraining): void {
+  const reason = 'SageMaker syncs the checkpoint directory with the checkpoint prefix both ways (new, changed and deleted files of any name): read, write and delete under the prefix only, the bucket\'s key through S3';
+  acknowledgeWildcards(role, [spot.checkpointBucket.arnForObjects(`${spot.checkpointPrefix}/*`)], reason);
+  Validations.of(role).acknowledge(...['s3:GetObject*', 's3:GetBucket*', 's3:List*', 's3:DeleteObject*', 's3:Abort*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*']
+    .map((action) => ({ id: `AwsSolutions-IAM5[Action::${action}]`, reason })));
+}
+
+/** Acknowledges, on `target`, exactly the AwsSolutions-IAM5 findings of these resource patterns. */
+function acknowledgeWildcards(target: IConstruct, resources: string[], reason: string): void {
+  const stack = Stack.of(target);
+  Validations.of(target).acknowledge(...resources.map((r) => ({ id: `AwsSolutions-IAM5[Resource::${nagResource(stack.resolve(r))}]`, reason })));
 }
 
 /** A step's payload as the state machine builds it: each field of the event a JSON path (or a value). */
@@ -253,7 +414,7 @@ export class TrainingPipeline extends Construct {
       }),
     });
     props.featureStore.grantReadOffline(this.trainingSetFunction, props.views);
-    this.bucket.grantReadWrite(this.trainingSetFunction, `${TrainingLayout.trainingSetPrefix('*')}*`);
+    grantObjectAccess(this.bucket, this.trainingSetFunction, { read: [TRAINING_SETS], write: [TRAINING_SETS], list: [TRAINING_SETS] });
 
     const dataGateFunction = createHandlerFunction(this, 'DataGateFunction', {
       handler: TrainingHandlers.DATA_GATE,
@@ -263,8 +424,9 @@ export class TrainingPipeline extends Construct {
         ...common, dataGate: props.dataGate, baselineBucket: props.baseline?.bucket.bucketName, baselineVersion: props.baseline?.modelVersion,
       }),
     });
-    this.bucket.grantRead(dataGateFunction, `${TrainingLayout.trainingSetPrefix('*')}*`);
-    props.baseline?.bucket.grantRead(dataGateFunction, `baselines/model=${props.modelName}/*`);
+    grantObjectAccess(this.bucket, dataGateFunction, { read: [TRAINING_SETS] });
+    const baselines = `baselines/model=${props.modelName}/*`;
+    if (props.baseline) grantObjectAccess(props.baseline.bucket, dataGateFunction, { read: [baselines], list: [baselines] });
 
     const modelGateFunction = createHandlerFunction(this, 'ModelGateFunction', {
       handler: TrainingHandlers.MODEL_GATE,
@@ -273,25 +435,33 @@ export class TrainingPipeline extends Construct {
         ...common, modelGate: props.modelGate, modelPackageGroup: props.modelName,
       }),
     });
-    this.bucket.grantRead(modelGateFunction, `${TrainingLayout.evaluationKey('*')}`);
+    grantObjectAccess(this.bucket, modelGateFunction, { read: [EVALUATIONS] });
     const stack = Stack.of(this);
     const packageArns = stack.formatArn({ service: 'sagemaker', resource: 'model-package', resourceName: `${props.modelName}/*` });
     modelGateFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['sagemaker:ListModelPackages'], resources: ['*'] }));
     modelGateFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['sagemaker:DescribeModelPackage'], resources: [packageArns] }));
+    acknowledgeWildcards(modelGateFunction.role!, [packageArns], PACKAGES_REASON);
+    Validations.of(modelGateFunction.role!).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'sagemaker:ListModelPackages (finding the champion: the latest approved package of the group), xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions; every other statement of this role is scoped',
+    });
 
-    const modelArtifactUri = sfn.JsonPath.format(`s3://${this.bucket.bucketName}/${TrainingLayout.modelPrefix('{}')}${TrainingLayout.MODEL_FILE}`, sfn.JsonPath.executionName);
+    const modelArtifactUri = sfn.JsonPath.stringAt(`${TrainingStatePaths.TRAINING}.modelArtifactUri`);
     const evaluationUri = sfn.JsonPath.format(`s3://${this.bucket.bucketName}/${TrainingLayout.evaluationKey('{}')}`, sfn.JsonPath.executionName);
 
     const buildSet = this.lambdaStep('BuildTrainingSet', this.trainingSetFunction, TrainingStatePaths.TRAINING_SET,
       { execution: sfn.JsonPath.executionName } satisfies Payload<TrainingSetEvent>, Duration.minutes(15));
     const dataGate = this.lambdaStep('DataGate', dataGateFunction, TrainingStatePaths.DATA_GATE,
       { execution: sfn.JsonPath.executionName, trainingSet: sfn.JsonPath.stringAt(TrainingStatePaths.TRAINING_SET) } satisfies Payload<DataGateEvent>, Duration.minutes(5));
-    const train = props.trainer._bind(this, { bucket: this.bucket, modelArtifactUri });
+    const training = props.trainer._bind(this, {
+      modelName: props.modelName,
+      bucket: this.bucket,
+      grantTrainingAccess: (grantee) => grantObjectAccess(this.bucket, grantee, { read: [TRAINING_SETS], write: [MODELS] }),
+    });
+    const train = training.step;
     train.addRetry({ errors: [...BATCH_TRANSIENT_ERRORS, ...SAGEMAKER_TRANSIENT_ERRORS], ...TRANSIENT_RETRY });
 
-    this.bucket.grantRead(props.evaluation.jobRole, `${TrainingLayout.trainingSetPrefix('*')}*`);
-    this.bucket.grantRead(props.evaluation.jobRole, `${TrainingLayout.modelPrefix('*')}*`);
-    this.bucket.grantWrite(props.evaluation.jobRole, `${TrainingLayout.evaluationKey('*')}`);
+    grantObjectAccess(this.bucket, props.evaluation.jobRole, { read: [TRAINING_SETS, MODELS], write: [EVALUATIONS] });
     const evaluate = new tasks.BatchSubmitJob(this, 'Evaluate', {
       comment: 'The evaluation image measures the challenger: metrics on held-out data, p99 latency and throughput on the inference server, model size',
       jobName: 'evaluate',
@@ -357,6 +527,7 @@ export class TrainingPipeline extends Construct {
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
       comment: `Gated retraining of ${props.modelName}`,
     });
+    for (const statement of training.policyStatements) this.stateMachine.addToRolePolicy(statement);
 
     if (props.schedule) {
       new events.Rule(this, 'Schedule', {
@@ -377,14 +548,22 @@ export class TrainingPipeline extends Construct {
     ];
     notifyOnStateChanges(this.alarmAction, this.alarms);
 
-    const reason = 'S3 object permissions are scoped by key prefix to the pipeline\'s layout (training-sets/, models/, evaluations/ per execution), '
-      + 'KMS actions come from the bucket\'s grants (through S3 only), Lambda invokes carry version qualifiers, Batch RUN_JOB needs job definitions by '
-      + 'revision and its managed rule, and CreateModelPackage / DescribeModelPackage are scoped to this model\'s package group; '
-      + 'sagemaker:ListModelPackages supports no resource-level permissions';
-    for (const grantee of [this.stateMachine.role, this.trainingSetFunction.role, dataGateFunction.role, modelGateFunction.role, props.evaluation.jobRole]) {
-      if (Construct.isConstruct(grantee)) Validations.of(grantee).acknowledge({ id: 'AwsSolutions-IAM5', reason });
-    }
-    props.trainer._acknowledge(reason);
+    this.acknowledgeStateMachineWildcards([this.trainingSetFunction, dataGateFunction, modelGateFunction], packageArns, training.wildcardResources);
+  }
+
+  /** cdk-nag findings of the state machine's role: each pattern the task integrations grant, with why it is one. */
+  private acknowledgeStateMachineWildcards(functions: lambda.IFunction[], packageArns: string, trainer: TrainerBinding['wildcardResources']): void {
+    const role = this.stateMachine.role;
+    acknowledgeWildcards(role, functions.map((fn) => `${fn.functionArn}:*`),
+      'The Lambda task integration invokes the function by any version or alias (<arn>:*); the functions are the pipeline\'s own steps');
+    acknowledgeWildcards(role, [Stack.of(this).formatArn({ service: 'batch', resource: 'job-definition', resourceName: '*' })],
+      'The Batch RUN_JOB integration grants batch:SubmitJob on job definitions by any revision (job-definition/*); SubmitJob is also scoped to the given job queues');
+    acknowledgeWildcards(role, [packageArns], PACKAGES_REASON);
+    acknowledgeWildcards(role, trainer.resources, trainer.reason);
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'CloudWatch Logs delivery (logs:CreateLogDelivery and the other vended-log actions) and X-Ray (xray:PutTraceSegments, GetSamplingRules) support no resource-level permissions; every other statement is scoped',
+    });
   }
 
   /** Grants starting an execution by hand (`aws stepfunctions start-execution`). */
