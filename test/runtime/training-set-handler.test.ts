@@ -107,8 +107,7 @@ describe('training set step', () => {
 
   test('a retried step returns the same manifest without retrieving again', async () => {
     const first = await buildTrainingSet(ports(), { execution: 'run-2' });
-    const retry = ports();
-    retry.now = () => T0 + 20 * HOUR;
+    const retry = { ...ports(), now: () => T0 + 20 * HOUR };
     expect(await buildTrainingSet(retry, { execution: 'run-2' })).toEqual(first);
     expect(retry.retrievals()).toBe(0);
   });
