@@ -4,6 +4,7 @@ import * as batch from 'aws-cdk-lib/aws-batch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { customerTxnStats } from '../../examples/fraud-features';
 import { FeatureStore } from '../../lib/features/feature-store';
@@ -15,10 +16,10 @@ import { expectedColumnsOf } from '../../runtime/core/training/data-gate';
 import { alarmsWithoutActions } from '../support/alarms';
 
 /** A stack with a feature store, a spot fleet, an evaluation job definition and a pipeline of `fraud`. */
-function build(props: Partial<TrainingPipelineProps> = {}, options: { nag?: boolean } = {}) {
-  const app = new App();
+function build(props: Partial<TrainingPipelineProps> = {}, options: { nag?: boolean; scope?: { app: App; stack: Stack } } = {}) {
+  const app = options.scope?.app ?? new App();
   if (options.nag) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  const stack = new Stack(app, 'Training', { env: { account: '123456789012', region: 'us-east-1' } });
+  const stack = options.scope?.stack ?? new Stack(app, 'Training', { env: { account: '123456789012', region: 'us-east-1' } });
   const store = new FeatureStore(stack, 'Features', { views: [customerTxnStats] });
   const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1, flowLogs: { all: {} } });
   const fleet = new SpotTrainingFleet(stack, 'Fleet', { vpc, image: ecs.ContainerImage.fromRegistry('123456789012.dkr.ecr.us-east-1.amazonaws.com/train:1') });
@@ -111,7 +112,6 @@ describe('TrainingPipeline', () => {
     });
     template.hasResourceProperties('AWS::SageMaker::ModelPackageGroup', { ModelPackageGroupName: 'fraud' });
     template.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Retain', Properties: Match.objectLike({ VersioningConfiguration: { Status: 'Enabled' } }) });
-    expect(build().stack.resolve(definitionOf(Template.fromStack(build().stack)).States.RegisterModel.Parameters.ModelApprovalStatus)).toBe('PendingManualApproval');
   });
 
   test('least privilege: CreateModelPackage on the group\'s packages only; steps read their prefixes', () => {
@@ -133,6 +133,66 @@ describe('TrainingPipeline', () => {
       Environment: { Variables: Match.objectLike({ [TrainingStepVariables.SPINE_TABLE]: 'fraud_labels', [TrainingStepVariables.ATHENA_WORKGROUP]: Match.anyValue() }) },
     });
     expect(Object.values(TrainingHandlers)).toHaveLength(3);
+  });
+
+  describe('Trainer.sageMaker', () => {
+    // A second nagged synthesis: the SageMaker trainer, without autoApprove.
+    const built = (() => {
+      const app = new App();
+      Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+      const s = new Stack(app, 'SageMakerTraining', { env: { account: '123456789012', region: 'us-east-1' } });
+      const role = new iam.Role(s, 'SageMakerRole', { assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com') });
+      const checkpoints = new s3.Bucket(s, 'Checkpoints', { enforceSSL: true, versioned: true });
+      Validations.of(checkpoints).acknowledge({ id: 'AwsSolutions-S1', reason: 'a test bucket: access logs are not what this test is about' });
+      return { app, stack: s, role, checkpoints };
+    })();
+    const sageMaker = build({
+      trainer: Trainer.sageMaker({
+        trainingImage: '123456789012.dkr.ecr.us-east-1.amazonaws.com/train:1', role: built.role, checkpointBucket: built.checkpoints,
+        instanceType: 'ml.g5.xlarge', maxRuntime: Duration.hours(8), maxWait: Duration.hours(12),
+      }),
+    }, { scope: built });
+    const t = Template.fromJSON(built.app.synth().getStackByName(built.stack.stackName).template);
+    const train = definitionOf(t).States.Train;
+
+    test('createTrainingJob.sync with managed spot, MaxWait, a checkpoint URI per execution, a job name per execution', () => {
+      expect(train.Resource).toBe('arn:TOKEN:states:::sagemaker:createTrainingJob.sync');
+      expect(train.Parameters).toMatchObject({
+        'TrainingJobName.$': "States.Format('fraud-{}', States.Hash($$.Execution.Id, 'MD5'))",
+        AlgorithmSpecification: { TrainingImage: '123456789012.dkr.ecr.us-east-1.amazonaws.com/train:1', TrainingInputMode: 'File' },
+        EnableManagedSpotTraining: true,
+        StoppingCondition: { MaxRuntimeInSeconds: 8 * 3600, MaxWaitTimeInSeconds: 12 * 3600 },
+        ResourceConfig: { InstanceType: 'ml.g5.xlarge', InstanceCount: 1, VolumeSizeInGB: 100 },
+        CheckpointConfig: { 'S3Uri.$': "States.Format('s3://TOKEN/checkpoints/{}', $$.Execution.Name)", LocalPath: '/opt/ml/checkpoints' },
+        OutputDataConfig: { 'S3OutputPath.$': "States.Format('s3://TOKEN/models/{}/', $$.Execution.Name)" },
+        InputDataConfig: [{ ChannelName: 'train', DataSource: { S3DataSource: { 'S3Uri.$': '$.trainingSet.uri' } } }],
+        Environment: { [`${TrainingJobVariables.TRAINING_SET_SHA256}.$`]: '$.trainingSet.sha256' },
+      });
+      expect(train.ResultSelector['modelArtifactUri.$']).toBe('$.ModelArtifacts.S3ModelArtifacts');
+      expect(train.Retry[0].ErrorEquals).toEqual(expect.arrayContaining(['SageMaker.ThrottlingException']));
+      expect(train.TimeoutSeconds).toBeGreaterThan(12 * 3600);
+      // Evaluation and registration read the artifact the trainer reported.
+      const states = definitionOf(t).States;
+      expect(states.Evaluate.Parameters.ContainerOverrides.Environment).toContainEqual({ Name: TrainingJobVariables.MODEL_ARTIFACT_URI, 'Value.$': '$.training.modelArtifactUri' });
+      expect(states.RegisterModel.Parameters.InferenceSpecification.Containers[0]['ModelDataUrl.$']).toBe('$.training.modelArtifactUri');
+      expect(sageMaker.stack.resolve(states.RegisterModel.Parameters.ModelApprovalStatus)).toBe('PendingManualApproval');
+    });
+
+    test('IAM: the .sync integration on this pipeline\'s jobs only, PassRole of the training role to SageMaker only, checkpoints under the prefix', () => {
+      const statements = Object.values(t.findResources('AWS::IAM::Policy')).flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+      const resolved = JSON.stringify(statements);
+      expect(statements).toContainEqual(expect.objectContaining({
+        Action: ['sagemaker:CreateTrainingJob', 'sagemaker:DescribeTrainingJob', 'sagemaker:StopTrainingJob'],
+        Resource: { 'Fn::Join': ['', expect.arrayContaining([':sagemaker:us-east-1:123456789012:training-job/fraud-*'])] },
+      }));
+      expect(statements).toContainEqual(expect.objectContaining({
+        Action: 'iam:PassRole', Resource: { 'Fn::GetAtt': [built.stack.getLogicalId(built.role.node.defaultChild as CfnElement), 'Arn'] },
+        Condition: { StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } },
+      }));
+      expect(resolved).toContain(':events:us-east-1:123456789012:rule/StepFunctionsGetEventsForSageMakerTrainingJobsRule');
+      expect(resolved).toMatch(/"\/checkpoints\/\*"/);
+      expect(resolved).not.toMatch(/"Action":"iam:PassRole","Resource":"\*"/);
+    });
   });
 
   test('invalid props throw naming each prop', () => {
