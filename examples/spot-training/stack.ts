@@ -1,0 +1,111 @@
+import { Duration, Size, Stack, StackProps, Validations } from 'aws-cdk-lib';
+import * as batch from 'aws-cdk-lib/aws-batch';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { Construct } from 'constructs';
+import { fraudFeatureViews, fraudModelFeatureRefs } from '../fraud-features';
+import { FeatureStore } from '../../lib/features/feature-store';
+import { AlarmTopic } from '../../lib/monitoring/alarm-topic';
+import { SpotTrainingFleet } from '../../lib/training/spot-training-fleet';
+import { Trainer, TrainingPipeline } from '../../lib/training/training-pipeline';
+import { expectedColumnsOf } from '../../runtime/core/training/data-gate';
+
+/** The model the example retrains: the model package group's name. */
+export const MODEL_NAME = 'fraud';
+
+/** Properties of a `SpotTrainingStack`. */
+export interface SpotTrainingStackProps extends StackProps {
+  /**
+   * Image of the training job (reads TRAINING_SET_URI, checkpoints with runtime/training's helper, writes
+   * MODEL_ARTIFACT_URI).
+   * @default - an ECR image `fraud-train:latest` of the stack's account and region
+   */
+  readonly trainingImage?: ecs.ContainerImage;
+  /**
+   * Image of the evaluation job (writes an `EvaluationReport` to EVALUATION_URI).
+   * @default - an ECR image `fraud-evaluate:latest` of the stack's account and region
+   */
+  readonly evaluationImage?: ecs.ContainerImage;
+  /**
+   * Serving image recorded in the model packages.
+   * @default - an ECR image `inference-server:latest` of the stack's account and region
+   */
+  readonly inferenceImageUri?: string;
+}
+
+/**
+ * Weekly gated retraining of the fraud model on spot GPUs: a VPC (flow logs), a `SpotTrainingFleet` (spot first,
+ * on-demand behind it for the production queue, checkpoints every 15 minutes), the fraud feature store, and a
+ * `TrainingPipeline` (point-in-time training set → data gate → train on the fleet → evaluate → model gate →
+ * model package, Approved).
+ *
+ * Hand-off to serving: an approved package in `pipeline.modelPackageGroupName` is what a `CanaryRollout` with
+ * `startOnModelApproval: { modelPackageGroupName }` starts a canary from. That rollout needs the serving side (a
+ * `ModelRouting` and the model's `ModelMonitoring` guardrail, as bin/platform.ts builds for `fraudRollout`), so it is
+ * not repeated here: give the serving stack's rollout this stack's `pipeline.modelPackageGroupName`.
+ */
+export class SpotTrainingStack extends Stack {
+  /** The spot GPU fleet. */
+  public readonly fleet: SpotTrainingFleet;
+  /** The feature store the training sets are read from. */
+  public readonly featureStore: FeatureStore;
+  /** The gated retraining pipeline. */
+  public readonly pipeline: TrainingPipeline;
+  /** The evaluation job definition. */
+  public readonly evaluationJob: batch.EcsJobDefinition;
+  /** Where every alarm of the stack goes. */
+  public readonly alarms: AlarmTopic;
+
+  constructor(scope: Construct, id: string, props: SpotTrainingStackProps = {}) {
+    super(scope, id, props);
+    const registry = `${this.account}.dkr.ecr.${this.region}.${this.urlSuffix}`;
+    this.alarms = new AlarmTopic(this, 'Alarms', { displayName: 'Fraud retraining alarms' });
+    const vpc = new ec2.Vpc(this, 'Vpc', { maxAzs: 2, natGateways: 1, flowLogs: { all: {} } });
+    this.featureStore = new FeatureStore(this, 'Features', { views: fraudFeatureViews });
+    this.fleet = new SpotTrainingFleet(this, 'Fleet', {
+      vpc,
+      image: props.trainingImage ?? ecs.ContainerImage.fromRegistry(`${registry}/fraud-train:latest`),
+      alarmAction: this.alarms,
+    });
+
+    const evaluationRole = new iam.Role(this, 'EvaluationRole', {
+      assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
+      description: 'Evaluation job of the fraud retraining: reads the training set and the model, writes the report',
+    });
+    const evaluationContainer = new batch.EcsEc2ContainerDefinition(this, 'EvaluationContainer', {
+      image: props.evaluationImage ?? ecs.ContainerImage.fromRegistry(`${registry}/fraud-evaluate:latest`),
+      cpu: 4, memory: Size.gibibytes(16), gpu: 1, jobRole: evaluationRole,
+    });
+    Validations.of(evaluationContainer.executionRole).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:${this.region}:${this.account}:log-group:/aws/batch/job:*]`,
+      reason: 'Batch writes each job\'s logs to a new stream of its /aws/batch/job log group: stream names are known only at run time',
+    });
+    this.evaluationJob = new batch.EcsJobDefinition(this, 'Evaluation', { container: evaluationContainer, timeout: Duration.hours(2) });
+
+    this.pipeline = new TrainingPipeline(this, 'Pipeline', {
+      modelName: MODEL_NAME,
+      featureStore: this.featureStore,
+      views: fraudFeatureViews,
+      featureRefs: fraudModelFeatureRefs,
+      spineTable: 'fraud_labels',
+      dataGate: {
+        columns: expectedColumnsOf(fraudFeatureViews.map((v) => v.toSpec()))
+          .filter((c) => fraudModelFeatureRefs.includes(c.profileName ?? '')),
+        minRows: 10_000,
+        maxNullRate: 0.05,
+      },
+      trainer: Trainer.batch(this.fleet, { timeout: Duration.days(2) }),
+      evaluation: { jobQueue: this.fleet.productionQueue, jobDefinition: this.evaluationJob, jobRole: evaluationRole },
+      modelGate: {
+        metric: { name: 'auc', direction: 'higher-is-better', minMargin: 0.005 },
+        serving: { maxLatencyP99Ms: 50, maxModelBytes: 512 * 1024 * 1024, maxCostPer1000: 0.01 },
+        servingPricePerHour: 1.006,
+      },
+      inferenceImageUri: props.inferenceImageUri ?? `${registry}/inference-server:latest`,
+      autoApprove: true,
+      schedule: Duration.days(7),
+      alarmAction: this.alarms,
+    });
+  }
+}

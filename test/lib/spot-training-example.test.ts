@@ -1,0 +1,47 @@
+import { App, CfnElement, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { MODEL_NAME, SpotTrainingStack } from '../../examples/spot-training/stack';
+import { CheckpointVariables } from '../../runtime/contracts/checkpoint';
+import { alarmsWithoutActions } from '../support/alarms';
+
+/** The state machine's definition with every token replaced by its resolved CloudFormation, as JSON text. */
+function definitionOf(template: Template): any {
+  const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine')) as any[];
+  const body = machine.Properties.DefinitionString;
+  const parts = typeof body === 'string' ? [body] : body['Fn::Join'][1];
+  return JSON.parse(parts.map((p: unknown) => (typeof p === 'string' ? p : JSON.stringify(JSON.stringify(p)).slice(1, -1))).join(''));
+}
+
+describe('examples/spot-training', () => {
+  // One synthesis, with cdk-nag on: synth throws on any unacknowledged AwsSolutions finding.
+  const app = new App();
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  const stack = new SpotTrainingStack(app, 'SpotTraining', { env: { account: '123456789012', region: 'us-east-1' } });
+  const template = Template.fromJSON(app.synth().getStackByName(stack.stackName).template);
+  const states = definitionOf(template).States;
+  const logicalId = (c: { node: { defaultChild?: unknown } }) => stack.getLogicalId(c.node.defaultChild as CfnElement);
+
+  test('the pipeline trains on the fleet\'s production queue with its job definition and checkpoint bucket, a prefix per execution', () => {
+    expect(JSON.parse(states.Train.Parameters.JobQueue)).toEqual({ 'Fn::GetAtt': [logicalId(stack.fleet.productionQueue), 'JobQueueArn'] });
+    expect(JSON.parse(states.Train.Parameters.JobDefinition)).toEqual({ Ref: logicalId(stack.fleet.jobDefinition) });
+    const env = Object.fromEntries(states.Train.Parameters.ContainerOverrides.Environment.map((e: any) => [e.Name, e['Value.$'] ?? e.Value]));
+    expect(JSON.parse(env[CheckpointVariables.BUCKET])).toEqual({ Ref: logicalId(stack.fleet.checkpointBucket) });
+    expect(env[CheckpointVariables.PREFIX]).toBe("States.Format('checkpoints/{}', $$.Execution.Name)");
+    expect(JSON.parse(states.Evaluate.Parameters.JobDefinition)).toEqual({ Ref: logicalId(stack.evaluationJob) });
+  });
+
+  test('the model package group is the hand-off to a CanaryRollout: packages registered Approved, retained', () => {
+    expect(stack.pipeline.modelPackageGroupName).toBe(MODEL_NAME);
+    template.hasResource('AWS::SageMaker::ModelPackageGroup', { DeletionPolicy: 'Retain', Properties: { ModelPackageGroupName: MODEL_NAME, ModelPackageGroupDescription: Match.anyValue() } });
+    expect(states.RegisterModel.Parameters).toMatchObject({ ModelPackageGroupName: MODEL_NAME, ModelApprovalStatus: 'Approved' });
+  });
+
+  test('weekly schedule, flow logs on the VPC, every alarm (fleet and pipeline) to the one topic', () => {
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(7 days)' });
+    template.resourceCountIs('AWS::EC2::FlowLog', 1);
+    expect(alarmsWithoutActions(template)).toEqual([]);
+    const topic = { Ref: logicalId(stack.alarms.topic) };
+    for (const alarm of Object.values(template.findResources('AWS::CloudWatch::Alarm')) as any[]) expect(alarm.Properties.AlarmActions).toEqual([topic]);
+  });
+});
