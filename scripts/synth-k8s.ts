@@ -8,6 +8,6 @@ import { fraudModelChart } from '../examples/eks-gpu-inference/k8s-app';
 
 const outdir = path.join(__dirname, '..', 'dist', 'k8s');
 const app = new cdk8s.App({ outdir });
-fraudModelChart(app, 'fraud-model');
+fraudModelChart(app, 'fraud-model', { createNamespace: true }); // `kubectl apply -f` on a clean cluster needs it
 app.synth();
 console.log(`wrote ${path.relative(process.cwd(), outdir)}/`);

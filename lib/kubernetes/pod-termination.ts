@@ -8,3 +8,12 @@
  * target are removed, then gets SIGTERM (and drains for the server's drainGrace).
  */
 export const DEFAULT_PRE_STOP_DELAY_SECONDS = 10;
+
+/**
+ * Namespace label (`key: value`) that makes the AWS Load Balancer Controller inject pod readiness gates into the pods
+ * it registers through a TargetGroupBinding: a new pod counts as ready only once its load balancer target is healthy,
+ * so a rolling update never removes old pods before the new targets serve. Without it a rollout can leave the target
+ * group with no healthy target (an outage). The chart's namespace must carry it (`GpuInferenceChart`'s
+ * `createNamespace` renders it; a CDK-owned namespace must add it).
+ */
+export const POD_READINESS_GATE_LABEL = { key: 'elbv2.k8s.aws/pod-readiness-gate-inject', value: 'enabled' } as const;

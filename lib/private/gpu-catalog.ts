@@ -23,6 +23,8 @@ export interface GpuFamilyFacts {
   readonly gpuMemoryGiB: number;
   /** GPUs per instance by size; sizes not listed have one. */
   readonly gpusBySize: Readonly<Record<string, number>>;
+  /** vCPUs per instance by size (AWS's instance specifications). */
+  readonly vcpusBySize: Readonly<Record<string, number>>;
   /** NVMe instance storage per instance by size, GB (decimal, as AWS states it); empty when the family has none. */
   readonly instanceStorageGbBySize: Readonly<Record<string, number>>;
   /** MIG profiles, when the GPU supports MIG (A100, H100, H200); empty otherwise. */
@@ -47,35 +49,40 @@ const H200_MIG: MigProfileFacts[] = [
 /** Sizes of the g5/g6/g6e families with several GPUs. */
 const G_MULTI_GPU = { '12xlarge': 4, '24xlarge': 4, '48xlarge': 8 };
 
+/** vCPUs of the g4dn/g5/g6/g6e sizes. */
+const G_VCPUS = { 'xlarge': 4, '2xlarge': 8, '4xlarge': 16, '8xlarge': 32, '12xlarge': 48, '16xlarge': 64 };
+/** vCPUs of the g5/g6/g6e sizes beyond g4dn's. */
+const G_LARGE_VCPUS = { ...G_VCPUS, '24xlarge': 96, '48xlarge': 192 };
+
 /** NVIDIA GPU families by family name (`g5`, `p4d`), the same for EC2 and SageMaker (`ml.` prefix). */
 export const NVIDIA_GPU_FAMILIES: Readonly<Record<string, GpuFamilyFacts>> = {
   g4dn: {
-    gpuModel: 'NVIDIA T4', gpuMemoryGiB: 16, gpusBySize: { '12xlarge': 4, metal: 8 },
+    gpuModel: 'NVIDIA T4', gpuMemoryGiB: 16, gpusBySize: { '12xlarge': 4, metal: 8 }, vcpusBySize: { ...G_VCPUS, metal: 96 },
     instanceStorageGbBySize: { 'xlarge': 125, '2xlarge': 225, '4xlarge': 225, '8xlarge': 900, '12xlarge': 900, '16xlarge': 900, 'metal': 1800 },
     migProfiles: [],
   },
   g5: {
-    gpuModel: 'NVIDIA A10G', gpuMemoryGiB: 24, gpusBySize: G_MULTI_GPU,
+    gpuModel: 'NVIDIA A10G', gpuMemoryGiB: 24, gpusBySize: G_MULTI_GPU, vcpusBySize: G_LARGE_VCPUS,
     instanceStorageGbBySize: { 'xlarge': 250, '2xlarge': 450, '4xlarge': 600, '8xlarge': 900, '12xlarge': 3800, '16xlarge': 1900, '24xlarge': 3800, '48xlarge': 7600 },
     migProfiles: [],
   },
   g6: {
-    gpuModel: 'NVIDIA L4', gpuMemoryGiB: 24, gpusBySize: G_MULTI_GPU,
+    gpuModel: 'NVIDIA L4', gpuMemoryGiB: 24, gpusBySize: G_MULTI_GPU, vcpusBySize: G_LARGE_VCPUS,
     instanceStorageGbBySize: { 'xlarge': 250, '2xlarge': 450, '4xlarge': 600, '8xlarge': 900, '12xlarge': 3760, '16xlarge': 1880, '24xlarge': 3760, '48xlarge': 7520 },
     migProfiles: [],
   },
   g6e: {
-    gpuModel: 'NVIDIA L40S', gpuMemoryGiB: 48, gpusBySize: G_MULTI_GPU,
+    gpuModel: 'NVIDIA L40S', gpuMemoryGiB: 48, gpusBySize: G_MULTI_GPU, vcpusBySize: G_LARGE_VCPUS,
     instanceStorageGbBySize: { 'xlarge': 250, '2xlarge': 450, '4xlarge': 600, '8xlarge': 900, '12xlarge': 3800, '16xlarge': 1900, '24xlarge': 3800, '48xlarge': 7600 },
     migProfiles: [],
   },
-  p3: { gpuModel: 'NVIDIA V100', gpuMemoryGiB: 16, gpusBySize: { '8xlarge': 4, '16xlarge': 8 }, instanceStorageGbBySize: {}, migProfiles: [] },
-  p3dn: { gpuModel: 'NVIDIA V100', gpuMemoryGiB: 32, gpusBySize: { '24xlarge': 8 }, instanceStorageGbBySize: { '24xlarge': 1800 }, migProfiles: [] },
-  p4d: { gpuModel: 'NVIDIA A100', gpuMemoryGiB: 40, gpusBySize: { '24xlarge': 8 }, instanceStorageGbBySize: { '24xlarge': 8000 }, migProfiles: A100_40GB_MIG },
-  p4de: { gpuModel: 'NVIDIA A100', gpuMemoryGiB: 80, gpusBySize: { '24xlarge': 8 }, instanceStorageGbBySize: { '24xlarge': 8000 }, migProfiles: GPU_80GB_MIG },
-  p5: { gpuModel: 'NVIDIA H100', gpuMemoryGiB: 80, gpusBySize: { '48xlarge': 8 }, instanceStorageGbBySize: { '48xlarge': 30400 }, migProfiles: GPU_80GB_MIG },
-  p5e: { gpuModel: 'NVIDIA H200', gpuMemoryGiB: 141, gpusBySize: { '48xlarge': 8 }, instanceStorageGbBySize: { '48xlarge': 30400 }, migProfiles: H200_MIG },
-  p5en: { gpuModel: 'NVIDIA H200', gpuMemoryGiB: 141, gpusBySize: { '48xlarge': 8 }, instanceStorageGbBySize: { '48xlarge': 30400 }, migProfiles: H200_MIG },
+  p3: { gpuModel: 'NVIDIA V100', gpuMemoryGiB: 16, gpusBySize: { '8xlarge': 4, '16xlarge': 8 }, vcpusBySize: { '2xlarge': 8, '8xlarge': 32, '16xlarge': 64 }, instanceStorageGbBySize: {}, migProfiles: [] },
+  p3dn: { gpuModel: 'NVIDIA V100', gpuMemoryGiB: 32, gpusBySize: { '24xlarge': 8 }, vcpusBySize: { '24xlarge': 96 }, instanceStorageGbBySize: { '24xlarge': 1800 }, migProfiles: [] },
+  p4d: { gpuModel: 'NVIDIA A100', gpuMemoryGiB: 40, gpusBySize: { '24xlarge': 8 }, vcpusBySize: { '24xlarge': 96 }, instanceStorageGbBySize: { '24xlarge': 8000 }, migProfiles: A100_40GB_MIG },
+  p4de: { gpuModel: 'NVIDIA A100', gpuMemoryGiB: 80, gpusBySize: { '24xlarge': 8 }, vcpusBySize: { '24xlarge': 96 }, instanceStorageGbBySize: { '24xlarge': 8000 }, migProfiles: GPU_80GB_MIG },
+  p5: { gpuModel: 'NVIDIA H100', gpuMemoryGiB: 80, gpusBySize: { '48xlarge': 8 }, vcpusBySize: { '48xlarge': 192 }, instanceStorageGbBySize: { '48xlarge': 30400 }, migProfiles: GPU_80GB_MIG },
+  p5e: { gpuModel: 'NVIDIA H200', gpuMemoryGiB: 141, gpusBySize: { '48xlarge': 8 }, vcpusBySize: { '48xlarge': 192 }, instanceStorageGbBySize: { '48xlarge': 30400 }, migProfiles: H200_MIG },
+  p5en: { gpuModel: 'NVIDIA H200', gpuMemoryGiB: 141, gpusBySize: { '48xlarge': 8 }, vcpusBySize: { '48xlarge': 192 }, instanceStorageGbBySize: { '48xlarge': 30400 }, migProfiles: H200_MIG },
 };
 
 /**

@@ -7,6 +7,18 @@ import { concreteSeconds, environmentProblems, rangeProblems } from './validatio
 /** The server's port: its default `PORT`. */
 export const SERVER_PORT = NUMERIC_SETTINGS.port.default!;
 
+/**
+ * vCPUs per node kept for the kubelet, the container runtime and the system DaemonSets (CNI, kube-proxy, device
+ * plugin) when checking that a node's pods fit its CPUs: EKS reserves about 0.08 of a 4-vCPU node and the DaemonSets
+ * request about 0.15 more.
+ */
+export const SYSTEM_CPU_RESERVE = 0.25;
+
+/** Default CPU request of the server, cores. */
+export const DEFAULT_SERVER_CPU = 1;
+/** Default CPU request of the preprocessing sidecar, cores. */
+export const DEFAULT_SIDECAR_CPU = 0.5;
+
 /** A DNS label (RFC 1035: what Service names need): lowercase letters, digits, '-', starting with a letter. */
 const DNS_LABEL = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
 /** A DNS subdomain (RFC 1123), for names of service accounts and priority classes. */
@@ -28,7 +40,8 @@ export function chartObjectName(props: Pick<GpuInferenceChartProps, 'name' | 'mo
 export function gpuInferenceChartPropsProblems(props: GpuInferenceChartProps): string[] {
   return [
     ...nameProblems(props), ...modelProblems(props), ...serviceAccountProblems(props), ...gpuProblems(props),
-    ...resourceProblems(props), ...autoscalingProblems(props), ...sidecarProblems(props), ...bindingProblems(props),
+    ...resourceProblems(props), ...cpuFitProblems(props), ...autoscalingProblems(props), ...sidecarProblems(props), ...bindingProblems(props),
+    ...(props.createNamespace && props.namespace === undefined ? ['createNamespace: no namespace to create; set namespace, or leave createNamespace off'] : []),
   ];
 }
 
@@ -56,6 +69,9 @@ function modelProblems(props: GpuInferenceChartProps): string[] {
     ...matches('modelName', props.modelName, MODEL_NAME, 'letters, digits, \'_\', \'.\' or \'-\', at most 128 characters'),
     ...matches('modelVersion', props.modelVersion, MODEL_NAME, 'letters, digits, \'_\', \'.\' or \'-\', at most 128 characters'),
     ...matches('variant', props.variant, MODEL_NAME, 'letters, digits, \'_\', \'.\' or \'-\', at most 128 characters'),
+    ...(props.warmupSampleUri === undefined || Token.isUnresolved(props.warmupSampleUri)
+      || (S3_URI.test(props.warmupSampleUri) && props.warmupSampleUri.endsWith('.json') && props.warmupSampleUri.length <= 1024) ? []
+      : [`warmupSampleUri: '${String(props.warmupSampleUri).slice(0, 100)}' must be s3://bucket/key.json (an inference request the init container downloads beside the model)`]),
     ...positiveSize('modelSize', props.modelSize),
     ...secondsProblems('modelLoadTime', props.modelLoadTime, 1, 3600, 'how long the server takes from start to ready'),
   ];
@@ -99,6 +115,34 @@ function gpuProblems(props: GpuInferenceChartProps): string[] {
     problems.push(`modelSize: ${round(model)} GiB does not fit in ${what}; share the GPU between fewer pods, use a larger profile or instance, or GpuSharing.EXCLUSIVE`);
   }
   return problems;
+}
+
+/** Pods of this chart one node of `instanceType` holds: its GPUs × pods per GPU (or ÷ GPUs per pod). */
+function podsPerNode(props: GpuInferenceChartProps): number | undefined {
+  const type = props.instanceType;
+  if (!type) return undefined;
+  const sharing = props.gpuSharing ?? GpuSharing.EXCLUSIVE;
+  switch (sharing.mode) {
+    case GpuSharingMode.EXCLUSIVE: return Math.floor(type.gpuCount / (props.gpus ?? 1));
+    case GpuSharingMode.MIG: return type.gpuCount * (type.migProfiles.find((p) => p.name === sharing.migProfile)?.perGpu ?? 1);
+    default: return type.gpuCount * sharing.replicas;
+  }
+}
+
+/** The pods a node holds must fit its vCPUs less the system reserve, or GPU slots stay unused. */
+function cpuFitProblems(props: GpuInferenceChartProps): string[] {
+  const vcpus = props.instanceType?.vcpus;
+  const pods = podsPerNode(props);
+  const cpu = props.cpu ?? DEFAULT_SERVER_CPU;
+  const sidecarCpu = props.preprocessing ? props.preprocessing.cpu ?? DEFAULT_SIDECAR_CPU : 0;
+  if (vcpus === undefined || !pods || !(cpu > 0) || !(sidecarCpu >= 0)) return [];
+  const available = vcpus - SYSTEM_CPU_RESERVE;
+  const podCpu = cpu + sidecarCpu;
+  if (pods * podCpu <= available) return [];
+  const most = Math.floor((available / pods - sidecarCpu) * 100) / 100;
+  const sidecar = sidecarCpu ? ` + preprocessing.cpu ${sidecarCpu}` : '';
+  const fix = most > 0 ? `lower cpu to at most ${most}${sidecarCpu ? ' (or lower preprocessing.cpu)' : ''}` : 'lower preprocessing.cpu';
+  return [`cpu: ${pods} pods per ${props.instanceType!.name} node × (cpu ${cpu}${sidecar}) = ${round(pods * podCpu)} vCPU exceeds its ${vcpus} vCPU − ${SYSTEM_CPU_RESERVE} system reserve = ${available}; only ${Math.floor(available / podCpu)} pod(s) would fit and GPU slots stay unused. ${fix[0].toUpperCase()}${fix.slice(1)}, share the GPU between fewer pods, or use a larger instance`];
 }
 
 function resourceProblems(props: GpuInferenceChartProps): string[] {

@@ -56,9 +56,17 @@ export class ChartAutoscaling {
     return new ChartAutoscaling('keda', options, options.prometheusServerAddress);
   }
 
+  /**
+   * No autoscaler: the Deployment keeps `replicas` pods. Only then does the chart render `spec.replicas`; with an
+   * autoscaler it leaves it out, so that applying the chart again does not reset scaled-out pods to the minimum.
+   */
+  public static fixedReplicas(replicas: number): ChartAutoscaling {
+    return new ChartAutoscaling('fixed', { minReplicas: replicas, maxReplicas: replicas }, undefined);
+  }
+
   private constructor(
-    /** Which autoscaler renders. */
-    public readonly kind: 'hpa' | 'keda',
+    /** Which autoscaler renders (`fixed`: none). */
+    public readonly kind: 'hpa' | 'keda' | 'fixed',
     /** Replica bounds, target and stabilization. */
     public readonly options: QueueDepthScalingOptions,
     /** KEDA's Prometheus server address. */
@@ -85,7 +93,16 @@ export const PROMETHEUS_ADAPTER_RULE: PrometheusAdapterRule = {
   metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)',
 };
 
+/**
+ * Names of the pods of Deployment `deployment`, as a Prometheus (RE2, fully anchored) regular expression:
+ * `<deployment>-<ReplicaSet pod-template hash>-<5-character suffix>`. Exactly that Deployment's pods: a prefix match
+ * (`<deployment>-.*`) would also count the pods of `<deployment>-small`.
+ */
+export function deploymentPodPattern(deployment: string): string {
+  return `${deployment}-[a-z0-9]+-[a-z0-9]{5}`;
+}
+
 /** KEDA's Prometheus query: queued requests over the pods of `deployment` in `namespace`. */
 export function kedaQueueDepthQuery(namespace: string, deployment: string): string {
-  return `sum(${QUEUE_DEPTH_METRIC}{namespace="${namespace}",pod=~"${deployment}-.*"})`;
+  return `sum(${QUEUE_DEPTH_METRIC}{namespace="${namespace}",pod=~"${deploymentPodPattern(deployment)}"})`;
 }

@@ -3,13 +3,15 @@ import * as cdk8s from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { NUMERIC_SETTINGS, ServerPaths, ServerVariables } from '../../../runtime/contracts/inference-server';
-import { chartObjectName, gpuInferenceChartPropsProblems, mib, SERVER_PORT } from '../../private/validate-gpu-inference-chart-props';
+import {
+  chartObjectName, DEFAULT_SERVER_CPU, DEFAULT_SIDECAR_CPU, gpuInferenceChartPropsProblems, mib, SERVER_PORT,
+} from '../../private/validate-gpu-inference-chart-props';
 import { throwIfProblems } from '../../private/validation';
 import { ExecutionProvider, serverSettingsEnvironment } from '../../serving/server-settings';
 import { GPU_RESOURCE, GPU_TAINT, GpuNodeLabels, GpuSharing } from '../gpu-scheduling';
 import { ChartAutoscaling, kedaQueueDepthQuery, PROMETHEUS_ADAPTER_RULE, PrometheusAdapterRule, QUEUE_DEPTH_METRIC } from './autoscaling';
 import { GpuInferenceChartProps } from './props';
-import { DEFAULT_PRE_STOP_DELAY_SECONDS } from '../pod-termination';
+import { DEFAULT_PRE_STOP_DELAY_SECONDS, POD_READINESS_GATE_LABEL } from '../pod-termination';
 import { cacheSizeLimitMiB, PROBE_PERIOD_SECONDS, serverMemory, startupFailureThreshold, terminationGraceSeconds } from './sizing';
 
 /**
@@ -23,6 +25,21 @@ export const SERVER_USER = 10001;
 
 /** Where the init container writes the model and the server reads it. */
 export const MODEL_CACHE_PATH = '/models';
+
+/** Where the model's warm-up sample (`warmupSampleUri`) is downloaded, beside the model. */
+export const WARMUP_SAMPLE_PATH = `${MODEL_CACHE_PATH}/warmup.json`;
+
+/**
+ * CUDA's JIT cache (PTX compiled for this GPU) on the /tmp volume: the image's HOME is not writable under a read-only
+ * root, and without a cache every start compiles again.
+ */
+export const CUDA_CACHE_PATH = '/tmp/cuda-cache';
+
+/** Size limit of the /tmp volume, MiB. */
+export const TMP_SIZE_LIMIT_MIB = 512;
+
+/** CUDA_CACHE_MAXSIZE, MiB: half the /tmp volume, so the cache never gets the pod evicted for exceeding it. */
+export const CUDA_CACHE_MAX_MIB = 256;
 
 /** Value of the PriorityClass the chart creates: above ordinary workloads (0), below system-cluster-critical. */
 export const SERVING_PRIORITY = 100_000;
@@ -45,6 +62,12 @@ export class GpuInferenceChart extends cdk8s.Chart {
   public readonly prometheusAdapterRule: PrometheusAdapterRule = PROMETHEUS_ADAPTER_RULE;
   /** The server Deployment. */
   public readonly deployment: kplus.Deployment;
+  /**
+   * The container port the Service and a load balancer reach: the preprocessing sidecar's port, else the server's
+   * 8080. `ModelServiceLoadBalancer`'s `targetPort` must equal it (its health check reads the server's
+   * `/v2/health/ready` on 8080 either way).
+   */
+  public readonly servingPort: number;
   /** The Service (ClusterIP, port 8080) in front of the pods: the server's `http` port, or the preprocessing sidecar's. */
   public readonly service: kplus.k8s.KubeService;
   /** Name of the Deployment, Service and the other objects. */
@@ -58,13 +81,19 @@ export class GpuInferenceChart extends cdk8s.Chart {
     const name = chartObjectName(props);
     this.objectName = name;
     const labels = { 'app.kubernetes.io/name': name, 'app.kubernetes.io/component': 'inference-server' };
+    if (props.createNamespace) {
+      // First, so that `kubectl apply -f` creates it before the objects in it.
+      new kplus.k8s.KubeNamespace(this, 'Namespace', {
+        metadata: { name: props.namespace, labels: { [POD_READINESS_GATE_LABEL.key]: POD_READINESS_GATE_LABEL.value } },
+      }).addJsonPatch(cdk8s.JsonPatch.remove('/metadata/namespace')); // cluster-scoped
+    }
     const scaling = props.autoscaling ?? ChartAutoscaling.horizontalPodAutoscaler();
     const minReplicas = scaling.options.minReplicas ?? 1;
     const modelMiB = mib(props.modelSize);
     const modelFile = `${MODEL_CACHE_PATH}/${props.modelUri.slice(props.modelUri.lastIndexOf('/') + 1)}`;
 
     const cache = kplus.Volume.fromEmptyDir(this, 'ModelCache', 'model-cache', { sizeLimit: cdk8s.Size.mebibytes(cacheSizeLimitMiB(modelMiB)) });
-    const tmp = kplus.Volume.fromEmptyDir(this, 'Tmp', 'tmp', { sizeLimit: cdk8s.Size.mebibytes(256) });
+    const tmp = kplus.Volume.fromEmptyDir(this, 'Tmp', 'tmp', { sizeLimit: cdk8s.Size.mebibytes(TMP_SIZE_LIMIT_MIB) });
     const tmpMount = { volume: tmp, path: '/tmp' };
     const securityContext: kplus.ContainerSecurityContextProps = {
       ensureNonRoot: true, user: SERVER_USER, group: SERVER_USER, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false,
@@ -76,6 +105,8 @@ export class GpuInferenceChart extends cdk8s.Chart {
     const loadSeconds = (props.modelLoadTime ?? Duration.minutes(2)).toSeconds();
     const preStopSeconds = (props.preStopDelay ?? Duration.seconds(DEFAULT_PRE_STOP_DELAY_SECONDS)).toSeconds();
     const shutdownSeconds = props.serverSettings?.shutdownTimeout?.toSeconds({ integral: false }) ?? NUMERIC_SETTINGS.shutdownTimeoutMs.default / 1000;
+    // Every container that serves keeps serving while the endpoint and target go, then gets SIGTERM.
+    const lifecycle = { preStop: kplus.Handler.fromCommand(['sleep', String(preStopSeconds)]) };
     const httpProbe = (path: string, periodSeconds: number, failureThreshold: number) => kplus.Probe.fromHttpGet(path, {
       port: SERVER_PORT, periodSeconds: cdk8s.Duration.seconds(periodSeconds), failureThreshold, timeoutSeconds: cdk8s.Duration.seconds(2),
     });
@@ -94,8 +125,12 @@ export class GpuInferenceChart extends cdk8s.Chart {
       imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT, // pinned tags; GPU images are large (cold starts)
       ports: [{ number: SERVER_PORT, name: 'http' }],
       envVariables: envValues({
+        HOME: '/tmp',
+        CUDA_CACHE_PATH,
+        CUDA_CACHE_MAXSIZE: String(CUDA_CACHE_MAX_MIB * 2 ** 20),
         [ServerVariables.EXECUTION_PROVIDER]: ExecutionProvider.CUDA.name,
         ...settings.environment,
+        ...(props.warmupSampleUri === undefined ? {} : { [ServerVariables.WARMUP_SAMPLE]: WARMUP_SAMPLE_PATH }),
         [ServerVariables.MODEL_URI]: modelFile,
         [ServerVariables.MODEL_NAME]: props.modelName,
         [ServerVariables.MODEL_VERSION]: props.modelVersion ?? '1',
@@ -105,9 +140,9 @@ export class GpuInferenceChart extends cdk8s.Chart {
       startup: httpProbe(ServerPaths.READY, PROBE_PERIOD_SECONDS, startupFailureThreshold(loadSeconds)),
       readiness: httpProbe(ServerPaths.READY, PROBE_PERIOD_SECONDS, 2),
       liveness: httpProbe(ServerPaths.LIVE, 10, 3),
-      lifecycle: { preStop: kplus.Handler.fromCommand(['sleep', String(preStopSeconds)]) },
+      lifecycle,
       resources: {
-        cpu: { request: kplus.Cpu.millis(Math.round((props.cpu ?? 1) * 1000)) },
+        cpu: { request: kplus.Cpu.millis(Math.round((props.cpu ?? DEFAULT_SERVER_CPU) * 1000)) },
         memory: { request: cdk8s.Size.mebibytes(memory.requestMiB), limit: cdk8s.Size.mebibytes(memory.limitMiB) },
       },
       securityContext,
@@ -123,10 +158,25 @@ export class GpuInferenceChart extends cdk8s.Chart {
         ports: [{ number: sidecar.port, name: 'preprocessing' }],
         envVariables: envValues(sidecar.environment ?? {}),
         volumeMounts: [tmpMount],
-        resources: { cpu: { request: kplus.Cpu.millis(Math.round((sidecar.cpu ?? 0.5) * 1000)) }, memory: { request: sidecarMemory, limit: sidecarMemory } },
+        lifecycle,
+        resources: { cpu: { request: kplus.Cpu.millis(Math.round((sidecar.cpu ?? DEFAULT_SIDECAR_CPU) * 1000)) }, memory: { request: sidecarMemory, limit: sidecarMemory } },
         securityContext,
       });
     }
+
+    this.servingPort = sidecar ? sidecar.port : SERVER_PORT;
+    const download = (containerName: string, uri: string, file: string): kplus.ContainerProps => ({
+      name: containerName,
+      image: AWS_CLI_IMAGE,
+      imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+      command: ['aws', 's3', 'cp', '--only-show-errors', uri, file],
+      envVariables: envValues({ HOME: '/tmp' }),
+      volumeMounts: [{ volume: cache, path: MODEL_CACHE_PATH }, tmpMount],
+      resources: { cpu: { request: kplus.Cpu.millis(250) }, memory: { request: cdk8s.Size.mebibytes(256), limit: cdk8s.Size.mebibytes(512) } },
+      securityContext,
+    });
+    const initContainers = [download('model-download', props.modelUri, modelFile)];
+    if (props.warmupSampleUri !== undefined) initContainers.push(download('warmup-sample-download', props.warmupSampleUri, WARMUP_SAMPLE_PATH));
 
     this.deployment = new kplus.Deployment(this, 'Deployment', {
       metadata: { name, labels },
@@ -143,16 +193,7 @@ export class GpuInferenceChart extends cdk8s.Chart {
       securityContext: { ensureNonRoot: true, user: SERVER_USER, group: SERVER_USER, fsGroup: SERVER_USER, fsGroupChangePolicy: kplus.FsGroupChangePolicy.ON_ROOT_MISMATCH },
       terminationGracePeriod: cdk8s.Duration.seconds(terminationGraceSeconds(preStopSeconds, shutdownSeconds)),
       volumes: [cache, tmp],
-      initContainers: [{
-        name: 'model-download',
-        image: AWS_CLI_IMAGE,
-        imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
-        command: ['aws', 's3', 'cp', '--only-show-errors', props.modelUri, modelFile],
-        envVariables: envValues({ HOME: '/tmp' }),
-        volumeMounts: [{ volume: cache, path: MODEL_CACHE_PATH }, tmpMount],
-        resources: { cpu: { request: kplus.Cpu.millis(250) }, memory: { request: cdk8s.Size.mebibytes(256), limit: cdk8s.Size.mebibytes(512) } },
-        securityContext,
-      }],
+      initContainers,
       containers,
     });
     this.deployment.select(kplus.LabelSelector.of({ labels }));
@@ -179,6 +220,8 @@ export class GpuInferenceChart extends cdk8s.Chart {
       cdk8s.JsonPatch.add('/spec/template/spec/priorityClassName', priorityClassName),
       cdk8s.JsonPatch.add('/spec/template/spec/topologySpreadConstraints', [spread('topology.kubernetes.io/zone'), spread('kubernetes.io/hostname')]),
     );
+    // An autoscaler owns the replica count: a rendered one would reset scaled-out pods to the minimum on every apply.
+    if (scaling.kind !== 'fixed') gpus.addJsonPatch(cdk8s.JsonPatch.remove('/spec/replicas'));
 
     this.service = new kplus.k8s.KubeService(this, 'Service', {
       metadata: { name, labels },
@@ -200,7 +243,6 @@ export class GpuInferenceChart extends cdk8s.Chart {
 
     const binding = props.targetGroupBinding;
     if (binding) {
-      const port = sidecar ? sidecar.port : SERVER_PORT;
       new cdk8s.ApiObject(this, 'TargetGroupBinding', {
         apiVersion: 'elbv2.k8s.aws/v1beta1', kind: 'TargetGroupBinding', metadata: { name, labels },
       }).addJsonPatch(cdk8s.JsonPatch.add('/spec', {
@@ -208,7 +250,7 @@ export class GpuInferenceChart extends cdk8s.Chart {
         targetGroupARN: binding.targetGroupArn,
         targetType: 'ip',
         ...(binding.loadBalancerSecurityGroupId === undefined ? {} : {
-          networking: { ingress: [{ from: [{ securityGroup: { groupID: binding.loadBalancerSecurityGroupId } }], ports: [{ protocol: 'TCP', port }] }] },
+          networking: { ingress: [{ from: [{ securityGroup: { groupID: binding.loadBalancerSecurityGroupId } }], ports: [{ protocol: 'TCP', port: this.servingPort }] }] },
         }),
       }));
     }
@@ -217,6 +259,7 @@ export class GpuInferenceChart extends cdk8s.Chart {
   private addAutoscaling(scaling: ChartAutoscaling, name: string, labels: Record<string, string>): void {
     const { minReplicas = 1, maxReplicas = 4, targetQueueDepth = 4, scaleDownStabilization = Duration.minutes(5) } = scaling.options;
     const scaleDown = { stabilizationWindowSeconds: scaleDownStabilization.toSeconds() };
+    if (scaling.kind === 'fixed') return;
     if (scaling.kind === 'keda') {
       new cdk8s.ApiObject(this, 'ScaledObject', { apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject', metadata: { name, labels } })
         .addJsonPatch(cdk8s.JsonPatch.add('/spec', {

@@ -5,7 +5,13 @@ import type { InferenceServerSettings } from '../../serving/server-settings';
 import type { GpuSharing } from '../gpu-scheduling';
 import type { ChartAutoscaling } from './autoscaling';
 
-/** Where the AWS Load Balancer Controller registers the pods: a target group of an existing load balancer. */
+/**
+ * Where the AWS Load Balancer Controller registers the pods: a target group of an existing load balancer, on the
+ * chart's `servingPort` (the load balancer's target port must equal it). The chart's namespace must carry the label
+ * `POD_READINESS_GATE_LABEL` (`elbv2.k8s.aws/pod-readiness-gate-inject: enabled`; `createNamespace` renders it):
+ * only then does the controller gate each new pod's readiness on its target being healthy, so a rolling update does
+ * not remove old pods before the new targets serve.
+ */
 export interface ChartTargetGroupBinding {
   /** ARN of the target group (target type `ip`), e.g. `ModelServiceLoadBalancer.targetGroupArn`. */
   readonly targetGroupArn: string;
@@ -29,6 +35,10 @@ export interface ChartMemory {
  * A container beside the server in the same pod (e.g. feature lookup or tokenization): it receives the Service's
  * traffic and calls the server on `http://localhost:8080` (the same network namespace: no network hop, no second
  * Service). It runs with the server's security context (non-root 10001, read-only root, /tmp writable).
+ *
+ * On termination it gets the server's preStop sleep (it keeps serving while its endpoint and load balancer target are
+ * removed), then SIGTERM: it must then finish its in-flight requests and exit within the pod's termination grace
+ * (`serverSettings.shutdownTimeout` + 5 s), or the kubelet kills it with requests in flight.
  */
 export interface PreprocessingSidecar {
   /** The image, pinned by tag or digest. */
@@ -58,6 +68,13 @@ export interface GpuInferenceChartProps extends cdk8s.ChartProps {
   readonly image: string;
   /** The model, `s3://bucket/key.onnx`: an init container downloads it into the cache volume before the server starts. */
   readonly modelUri: string;
+  /**
+   * The model's warm-up sample, `s3://bucket/key.json` (an Open Inference Protocol v2 request, as the server's
+   * `warmup.json`): downloaded beside the model and run as the server's warm-up (`INFERENCE_WARMUP_SAMPLE`), as on
+   * SageMaker where `warmup.json` comes in the model artifact. The service account must be allowed to read it.
+   * @default - none: the server warms up with synthesized inputs
+   */
+  readonly warmupSampleUri?: string;
   /** Model name in the server's protocols, metrics and prediction log. */
   readonly modelName: string;
   /**
@@ -128,12 +145,14 @@ export interface GpuInferenceChartProps extends cdk8s.ChartProps {
    */
   readonly instanceType?: GpuInstanceType;
   /**
-   * Autoscaling on the server's queue depth.
+   * Autoscaling on the server's queue depth, or `ChartAutoscaling.fixedReplicas(n)`. With an autoscaler the
+   * Deployment has no `spec.replicas` (the autoscaler owns it).
    * @default ChartAutoscaling.horizontalPodAutoscaler() (1 to 4 pods, 4 queued requests per pod)
    */
   readonly autoscaling?: ChartAutoscaling;
   /**
-   * CPU request of the server, in cores.
+   * CPU request of the server, in cores. With `instanceType` the chart checks that the pods one node holds (its GPUs ×
+   * the pods per GPU) fit its vCPUs less `SYSTEM_CPU_RESERVE` (0.25, kubelet and system daemons).
    * @default 1
    */
   readonly cpu?: number;
@@ -161,7 +180,8 @@ export interface GpuInferenceChartProps extends cdk8s.ChartProps {
    */
   readonly priorityClassName?: string;
   /**
-   * A preprocessing container in the server's pod; the Service then targets its port.
+   * A preprocessing container in the server's pod; the Service (and a TargetGroupBinding) then target its port
+   * (`servingPort`).
    * @default - none: the Service targets the server
    */
   readonly preprocessing?: PreprocessingSidecar;
@@ -170,4 +190,11 @@ export interface GpuInferenceChartProps extends cdk8s.ChartProps {
    * @default - none
    */
   readonly targetGroupBinding?: ChartTargetGroupBinding;
+  /**
+   * Render the Namespace object (`namespace` must be set), labelled `POD_READINESS_GATE_LABEL`, so that
+   * `kubectl apply -f` works on a clean cluster. Leave it off when something else owns the namespace (e.g. CDK's
+   * `cluster.addManifest`): that namespace must then carry the label too.
+   * @default false
+   */
+  readonly createNamespace?: boolean;
 }
