@@ -14,6 +14,8 @@ export interface GpuInstanceTypeOptions {
   readonly gpuModel?: string;
   /** NVMe instance storage per instance. @default - from the catalog; none for a family it does not know */
   readonly instanceStorage?: Size;
+  /** vCPUs per instance. @default - from the catalog; unknown (no CPU fit check) for a size it does not know */
+  readonly vcpus?: number;
 }
 
 /**
@@ -83,11 +85,14 @@ export class GpuInstanceType {
     if (!Number.isInteger(gpuCount) || gpuCount < 1) {
       throw new Error(`GpuInstanceType.of('${name}'): gpuCount ${gpuCount} must be a whole number of GPUs, at least 1`);
     }
+    if (options.vcpus !== undefined && (!Number.isInteger(options.vcpus) || options.vcpus < 1)) {
+      throw new Error(`GpuInstanceType.of('${name}'): vcpus ${options.vcpus} must be a whole number of vCPUs, at least 1`);
+    }
     const storageGb = facts?.instanceStorageGbBySize[parts.size];
     const instanceStorage = options.instanceStorage
       ?? (storageGb !== undefined ? Size.gibibytes(Math.floor(storageGb * 1e9 / 2 ** 30)) : undefined);
     return new GpuInstanceType(name, parts.family, gpuCount, gpuMemory, options.gpuModel ?? facts?.gpuModel ?? 'NVIDIA GPU',
-      instanceStorage, facts?.migProfiles ?? []);
+      instanceStorage, facts?.migProfiles ?? [], options.vcpus ?? facts?.vcpusBySize[parts.size]);
   }
 
   private constructor(
@@ -105,6 +110,8 @@ export class GpuInstanceType {
     public readonly instanceStorage: Size | undefined,
     /** MIG profiles the GPU supports (A100, H100, H200); empty when it does not support MIG. */
     public readonly migProfiles: readonly MigProfileFacts[],
+    /** vCPUs per instance; undefined when the catalog does not know the size and `.of` was not told. */
+    public readonly vcpus: number | undefined,
   ) {}
 
   /** Whether the GPU can be partitioned with MIG. */
