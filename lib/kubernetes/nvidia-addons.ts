@@ -71,6 +71,12 @@ function configManager(name: string, oneshot: boolean, processToSignal: string):
   };
 }
 
+/** The host's MPS root and its shared memory, mounted by the device plugin and the MPS control daemon alike. */
+const MPS_VOLUMES = [
+  { name: 'mps-root', hostPath: { path: MPS_ROOT, type: 'DirectoryOrCreate' } },
+  { name: 'mps-shm', hostPath: { path: `${MPS_ROOT}/shm` } },
+];
+
 const CONFIG_VOLUMES = [
   { name: 'available-configs', configMap: { name: `${DEVICE_PLUGIN}-configs` } },
   { name: 'config', emptyDir: {} },
@@ -129,7 +135,10 @@ export function devicePluginManifests(sharings: readonly GpuSharing[]): Kubernet
           securityContext: privileged ? { privileged: true } : { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
           volumeMounts: [
             { name: 'device-plugin', mountPath: '/var/lib/kubelet/device-plugins' },
-            { name: 'mps-root', mountPath: MPS_ROOT, readOnly: true },
+            // As upstream's daemonset-device-plugin.yml: the MPS root at /mps and its shm at /dev/shm (MPS_ROOT keeps
+            // naming the host path the plugin hands to pods); without them the plugin waits for the MPS daemon forever.
+            { name: 'mps-shm', mountPath: '/dev/shm' },
+            { name: 'mps-root', mountPath: '/mps' },
             { name: 'cdi-root', mountPath: '/var/run/cdi' },
             { name: 'config', mountPath: '/config' },
           ],
@@ -138,7 +147,7 @@ export function devicePluginManifests(sharings: readonly GpuSharing[]): Kubernet
       ],
       volumes: [
         { name: 'device-plugin', hostPath: { path: '/var/lib/kubelet/device-plugins' } },
-        { name: 'mps-root', hostPath: { path: MPS_ROOT, type: 'DirectoryOrCreate' } },
+        ...MPS_VOLUMES,
         { name: 'cdi-root', hostPath: { path: '/var/run/cdi', type: 'DirectoryOrCreate' } },
         ...CONFIG_VOLUMES,
       ],
@@ -175,8 +184,7 @@ export function mpsControlDaemonManifest(mpsLabels: readonly string[]): Kubernet
       configManager('config-manager', false, 'mps-control-daemon'),
     ],
     volumes: [
-      { name: 'mps-root', hostPath: { path: MPS_ROOT, type: 'DirectoryOrCreate' } },
-      { name: 'mps-shm', hostPath: { path: `${MPS_ROOT}/shm` } },
+      ...MPS_VOLUMES,
       ...CONFIG_VOLUMES,
     ],
   }, affinity);
@@ -185,6 +193,14 @@ export function mpsControlDaemonManifest(mpsLabels: readonly string[]): Kubernet
 /**
  * The DCGM exporter on every GPU node (both AMI families) and a Service annotated for Prometheus scraping
  * (`prometheus.io/scrape`, port 9400): per-GPU utilisation, memory, temperature and XID errors, by pod.
+ *
+ * The exporter runs privileged, as the NVIDIA GPU operator runs it. It must see every GPU of the node without
+ * allocating them through the device plugin (the serving pods hold them), which takes `NVIDIA_VISIBLE_DEVICES=all`.
+ * Bottlerocket honours that variable for privileged containers only
+ * (`settings.nvidia-container-runtime.visible-devices-envvar-when-unprivileged` defaults to false): an unprivileged
+ * exporter sees no GPU there. Turning that setting on instead would let ANY pod on the node reach every GPU by
+ * setting the variable, bypassing the device plugin's allocation; privilege for this one kube-system DaemonSet
+ * (no service account token) is the narrower grant.
  */
 export function dcgmExporterManifests(): KubernetesObject[] {
   const labels = { 'app.kubernetes.io/name': DCGM_EXPORTER };
@@ -199,7 +215,7 @@ export function dcgmExporterManifests(): KubernetesObject[] {
           { name: 'NVIDIA_VISIBLE_DEVICES', value: 'all' },
         ],
         ports: [{ name: 'metrics', containerPort: DCGM_EXPORTER_PORT, protocol: 'TCP' }],
-        securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'], add: ['SYS_ADMIN'] } },
+        securityContext: { privileged: true },
         readinessProbe: { httpGet: { path: '/health', port: DCGM_EXPORTER_PORT }, initialDelaySeconds: 15 },
         volumeMounts: [{ name: 'pod-resources', mountPath: '/var/lib/kubelet/pod-resources', readOnly: true }],
       }],

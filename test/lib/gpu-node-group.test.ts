@@ -1,3 +1,7 @@
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { KubectlV33Layer } from '@aws-cdk/lambda-layer-kubectl-v33';
 import { App, Size, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
@@ -7,9 +11,22 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { GpuInstanceType } from '../../lib/compute/gpu-instance-type';
 import { GpuAmiFamily, GpuNodeGroup, GpuNodeGroupProps } from '../../lib/kubernetes/gpu-node-group';
 import { GPU_TAINT, GpuNodeLabels, GpuSharing } from '../../lib/kubernetes/gpu-scheduling';
-import { al2023UserData, bottlerocketUserData, MIG_SCRIPT_PATH } from '../../lib/kubernetes/node-bootstrap';
+import { al2023UserData, bottlerocketUserData, MIG_SCRIPT_PATH, MIG_UNIT } from '../../lib/kubernetes/node-bootstrap';
 import { AMI_FAMILY_LABEL, DEVICE_PLUGIN_CONFIG_LABEL } from '../../lib/kubernetes/nvidia-addons';
 import { KubernetesManifest, validateKubernetesManifests } from '../support/kubernetes-schema';
+
+/** The shell part of a MIG node's user data (7 x 1g.10gb per GPU). */
+function migUserDataScript(): string {
+  return mimeParts(al2023UserData({ localStorage: false, sharing: GpuSharing.mig('1g.10gb'), migInstancesPerGpu: 7 })!)[0].body;
+}
+
+/** The text a `cat > <target> <<'EOF'` of `script` writes. */
+function heredoc(script: string, target: string): string {
+  const start = script.indexOf(`cat > ${target} <<'EOF'\n`);
+  expect(start).toBeGreaterThanOrEqual(0);
+  const body = script.slice(script.indexOf('\n', start) + 1);
+  return body.slice(0, body.indexOf('\nEOF\n') + 1);
+}
 
 /** The parts of a MIME multipart user data: content type and body. */
 function mimeParts(userData: string): Array<{ type: string; body: string }> {
@@ -22,7 +39,7 @@ function mimeParts(userData: string): Array<{ type: string; body: string }> {
 
 describe('node bootstrap user data', () => {
   test('AL2023: a nodeadm NodeConfig putting containerd and kubelet on RAID0 NVMe, nothing else for exclusive GPUs', () => {
-    const userData = al2023UserData({ localStorage: true, sharing: GpuSharing.EXCLUSIVE });
+    const userData = al2023UserData({ localStorage: true, sharing: GpuSharing.EXCLUSIVE })!;
     expect(userData).toMatch(/^MIME-Version: 1.0\nContent-Type: multipart\/mixed; boundary="/);
     const parts = mimeParts(userData);
     expect(parts).toHaveLength(1);
@@ -32,16 +49,78 @@ describe('node bootstrap user data', () => {
   });
 
   test('AL2023 MIG: a shell part partitioning every GPU into the profile\'s instances, before kubelet, on every boot', () => {
-    const parts = mimeParts(al2023UserData({ localStorage: false, sharing: GpuSharing.mig('1g.10gb'), migInstancesPerGpu: 7 }));
+    const parts = mimeParts(al2023UserData({ localStorage: false, sharing: GpuSharing.mig('1g.10gb'), migInstancesPerGpu: 7 })!);
     expect(parts.map((p) => p.type)).toEqual(['text/x-shellscript; charset="us-ascii"']);
     const script = parts[0].body;
     expect(script.startsWith('#!/bin/bash\n')).toBe(true);
     expect(script).toContain('nvidia-smi -mig 1');
     expect(script).toContain(`nvidia-smi mig -cgi ${Array(7).fill('1g.10gb').join(',')} -C`);
-    expect(script).toContain('Before=kubelet.service');
     expect(script).toContain(`ExecStart=${MIG_SCRIPT_PATH}`);
-    expect(script).toContain('systemctl enable --now ml-platform-mig-partition.service');
+    expect(script).toContain(`systemctl enable --now ${MIG_UNIT}`);
     expect(() => al2023UserData({ localStorage: false, sharing: GpuSharing.mig('1g.10gb') })).toThrow(/migInstancesPerGpu/);
+  });
+
+  test('AL2023 MIG unit: after the driver services when present, before kubelet, and REQUIRED by kubelet', () => {
+    const unit = heredoc(migUserDataScript(), `/etc/systemd/system/${MIG_UNIT}`);
+    const section = (name: string) => unit.split(/^\[/m).find((s) => s.startsWith(`${name}]`))!.split('\n').slice(1).filter(Boolean);
+    expect(section('Unit')).toEqual(expect.arrayContaining([
+      'Wants=nvidia-persistenced.service nvidia-fabricmanager.service',
+      'After=nvidia-persistenced.service nvidia-fabricmanager.service',
+      'Before=kubelet.service',
+    ]));
+    expect(section('Service')).toEqual(['Type=oneshot', 'RemainAfterExit=yes', `ExecStart=${MIG_SCRIPT_PATH}`]);
+    // enable creates kubelet.service.requires/: a failed partition fails kubelet (ordered before it) and the node never joins.
+    expect(section('Install')).toEqual(['WantedBy=multi-user.target', 'RequiredBy=kubelet.service']);
+  });
+
+  describe('AL2023 MIG partition script, run against a stand-in nvidia-smi that records its calls', () => {
+    const partition = heredoc(migUserDataScript(), MIG_SCRIPT_PATH);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mig-'));
+    afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    /** Runs the script on 2 GPUs whose MIG mode reads `afterEnable` after `-mig 1` and `afterReset` after `-r`. */
+    function run(afterEnable: string, afterReset: string) {
+      const bin = fs.mkdtempSync(path.join(dir, 'run-'));
+      fs.writeFileSync(path.join(bin, 'nvidia-smi'), [
+        '#!/bin/bash',
+        `echo "$*" >> ${bin}/calls`,
+        'case "$*" in',
+        `  "-mig 1") echo ${afterEnable} > ${bin}/mode ;;`,
+        `  "-r") echo ${afterReset} > ${bin}/mode ;;`,
+        `  --query-gpu=mig.mode.current*) m=$(cat ${bin}/mode); printf 'Enabled\\n%s\\n' "$m" ;;`,
+        'esac',
+      ].join('\n'), { mode: 0o755 });
+      fs.writeFileSync(path.join(bin, 'partition'), partition, { mode: 0o755 });
+      const result = spawnSync('bash', [path.join(bin, 'partition')], { env: { PATH: `${bin}:${process.env.PATH}` }, encoding: 'utf8' });
+      return { status: result.status, stderr: result.stderr, calls: fs.readFileSync(path.join(bin, 'calls'), 'utf8').trim().split('\n') };
+    }
+
+    test('MIG enabled at once: no reset, the GPUs are partitioned', () => {
+      const { status, calls } = run('Enabled', 'Enabled');
+      expect(status).toBe(0);
+      expect(calls).not.toContain('-r');
+      expect(calls[calls.length - 1]).toBe(`mig -cgi ${Array(7).fill('1g.10gb').join(',')} -C`);
+    });
+
+    test('MIG pending: one GPU reset, checked again, then partitioned', () => {
+      const { status, calls } = run('Disabled', 'Enabled');
+      expect(status).toBe(0);
+      expect(calls.slice(0, 4)).toEqual(['-mig 1', '--query-gpu=mig.mode.current --format=csv,noheader', '-r', '--query-gpu=mig.mode.current --format=csv,noheader']);
+      expect(calls[calls.length - 1]).toMatch(/^mig -cgi /);
+    });
+
+    test('MIG still not enabled after the reset: the script fails (so the unit and kubelet do) and partitions nothing', () => {
+      const { status, stderr, calls } = run('Disabled', 'Disabled');
+      expect(status).toBe(1);
+      expect(stderr).toContain('MIG mode is not enabled on every GPU after a reset');
+      expect(stderr).toContain('Disabled');
+      expect(calls.some((c) => c.startsWith('mig '))).toBe(false);
+    });
+  });
+
+  test('AL2023 without NVMe or MIG (p3, unknown families): no user data at all, not an empty multipart', () => {
+    expect(al2023UserData({ localStorage: false, sharing: GpuSharing.EXCLUSIVE })).toBeUndefined();
+    expect(al2023UserData({ localStorage: false, sharing: GpuSharing.timeSlicing(2) })).toBeUndefined();
   });
 
   test('Bottlerocket: ephemeral-storage bootstrap commands and time-slicing settings keeping the nvidia.com/gpu name', () => {
@@ -51,7 +130,7 @@ describe('node bootstrap user data', () => {
       + 'mode = "always"\nessential = true');
     expect(toml).toContain('[settings.kubelet-device-plugins.nvidia]\ndevice-sharing-strategy = "time-slicing"');
     expect(toml).toContain('[settings.kubelet-device-plugins.nvidia.time-slicing]\nreplicas = 4\nrename-by-default = false');
-    expect(bottlerocketUserData({ localStorage: false, sharing: GpuSharing.EXCLUSIVE })).toBe('');
+    expect(bottlerocketUserData({ localStorage: false, sharing: GpuSharing.EXCLUSIVE })).toBeUndefined();
     expect(() => bottlerocketUserData({ localStorage: false, sharing: GpuSharing.mps(2) })).toThrow(/mps sharing is not supported on Bottlerocket/);
   });
 });
@@ -103,8 +182,10 @@ describe('GpuNodeGroup on one cluster: AL2023 exclusive, time-slicing, MPS and M
   const bottlerocket = new GpuNodeGroup(stack, 'Bottlerocket', {
     cluster, instanceTypes: [GpuInstanceType.G5_2XLARGE], amiFamily: GpuAmiFamily.BOTTLEROCKET_NVIDIA, gpuSharing: GpuSharing.timeSlicing(2), maxSize: 3, nodegroupName: 'br',
   });
+  const p3 = new GpuNodeGroup(stack, 'P3', { cluster, instanceTypes: [GpuInstanceType.of('p3.2xlarge')], maxSize: 1 });
   const template = Template.fromStack(stack);
   const objects = manifests(template);
+  const daemonSetPod = (name: string) => (objects.find((o) => o.kind === 'DaemonSet' && o.metadata!.name === name) as any).spec.template.spec;
 
   test('the managed node group: AMI type, capacity, instance types, GPU taint, labels, scaling', () => {
     template.hasResourceProperties('AWS::EKS::Nodegroup', {
@@ -154,6 +235,31 @@ describe('GpuNodeGroup on one cluster: AL2023 exclusive, time-slicing, MPS and M
     expect(userDataOf(stack, mig)).toContain(`nvidia-smi mig -cgi ${Array(7).fill('1g.10gb').join(',')} -C`);
     expect(userDataOf(stack, mps)).not.toContain('nvidia-smi');
     expect(userDataOf(stack, bottlerocket)).toBe(bottlerocketUserData({ localStorage: true, sharing: GpuSharing.timeSlicing(2) }));
+    expect(launchTemplateOf(template, stack, p3).UserData).toBeUndefined(); // no NVMe, no MIG: nothing to say
+  });
+
+  test('MPS: the device plugin mounts the host MPS root at /mps and its shm at /dev/shm, as upstream does', () => {
+    const pod = daemonSetPod('nvidia-device-plugin');
+    const plugin = pod.containers.find((c: any) => c.name === 'nvidia-device-plugin');
+    expect(plugin.env).toContainEqual({ name: 'MPS_ROOT', value: '/run/nvidia/mps' });
+    expect(plugin.volumeMounts).toEqual(expect.arrayContaining([{ name: 'mps-root', mountPath: '/mps' }, { name: 'mps-shm', mountPath: '/dev/shm' }]));
+    expect(plugin.volumeMounts.filter((m: any) => m.name.startsWith('mps-'))).toHaveLength(2);
+    expect(pod.volumes).toEqual(expect.arrayContaining([
+      { name: 'mps-root', hostPath: { path: '/run/nvidia/mps', type: 'DirectoryOrCreate' } },
+      { name: 'mps-shm', hostPath: { path: '/run/nvidia/mps/shm' } },
+    ]));
+    // The control daemon shares the same host paths.
+    expect(daemonSetPod('nvidia-device-plugin-mps-control-daemon').volumes).toEqual(expect.arrayContaining(pod.volumes.filter((v: any) => v.name.startsWith('mps-'))));
+  });
+
+  test('DCGM exporter: privileged (Bottlerocket ignores NVIDIA_VISIBLE_DEVICES for unprivileged containers), on every GPU node', () => {
+    const pod = daemonSetPod('dcgm-exporter');
+    expect(pod.nodeSelector).toEqual({ [GpuNodeLabels.GPU]: 'true' });
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(pod.containers[0].securityContext).toEqual({ privileged: true });
+    expect(pod.containers[0].env).toContainEqual({ name: 'NVIDIA_VISIBLE_DEVICES', value: 'all' });
+    // Not the node-wide alternative: no Bottlerocket setting letting every unprivileged pod pick GPUs by variable.
+    expect(userDataOf(stack, bottlerocket)).not.toContain('visible-devices-envvar-when-unprivileged');
   });
 
   test('one device plugin for the cluster, with a config per sharing selected by node label; MPS daemon and DCGM once', () => {
