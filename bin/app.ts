@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { App } from 'aws-cdk-lib';
-import { buildReferencePlatform } from './platform';
+import { buildGpuPlatform, buildReferencePlatform } from './platform';
 
 const app = new App();
 buildReferencePlatform(app);
+buildGpuPlatform(app);
 app.synth();

@@ -2,7 +2,9 @@ import * as path from 'path';
 import { App, Duration, Stack, StackProps, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { Construct } from 'constructs';
+import { EksGpuInferenceStack } from '../examples/eks-gpu-inference/stack';
 import { fraudFeatureViews, fraudPrescreenInputs, fraudRealtimeInputs, transaction } from '../examples/fraud-features';
+import { MODEL_NAME as FRAUD_MODEL_PACKAGE_GROUP, SpotTrainingStack } from '../examples/spot-training/stack';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import {
   AlarmTopic, BudgetDegrade, CanaryRollout, costPer1000Predictions, CostGuard, DriftDetector, Fallback, FeatureIngestion, FeatureStore,
@@ -135,7 +137,8 @@ export class ReferencePlatformStack extends Stack {
       guardrail: this.fraudMonitoring.guardrail,
       thresholds: { maxLatencyP99: Duration.millis(50) },
       shadow: { percent: 10, maxDivergence: 0.02 },
-      startOnModelApproval: { modelPackageGroupName: 'fraud-models' },
+      // The training pipeline's model package group (MlPlatformTraining): an approved package starts the canary.
+      startOnModelApproval: { modelPackageGroupName: FRAUD_MODEL_PACKAGE_GROUP },
       notificationTopic: this.alarms.topic,
       alarmAction: this.alarms,
     });
@@ -164,12 +167,35 @@ export class ReferencePlatformStack extends Stack {
   }
 }
 
+/** The deploying credentials' account and region (`cdk deploy`); a placeholder account where there are none (synth, tests). */
+function platformEnvironment(): { account: string; region: string } {
+  return { account: process.env.CDK_DEFAULT_ACCOUNT ?? '123456789012', region: process.env.CDK_DEFAULT_REGION ?? 'us-east-1' };
+}
+
 /** Builds the reference platform into `app`, with the AwsSolutions checks enabled. */
 export function buildReferencePlatform(app: App): ReferencePlatformStack[] {
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   // Every taggable resource carries platform, model, team and environment: what the budget and cost reports count by.
   PlatformTags.apply(app, { platform: 'ml-platform', team: 'ml-platform', environment: process.env.PLATFORM_ENVIRONMENT ?? 'prod' });
-  // The deploying credentials' account and region (`cdk deploy`); a placeholder account where there are none (synth, tests).
-  const env = { account: process.env.CDK_DEFAULT_ACCOUNT ?? '123456789012', region: process.env.CDK_DEFAULT_REGION ?? 'us-east-1' };
-  return [new ReferencePlatformStack(app, 'MlPlatform', { env })];
+  return [new ReferencePlatformStack(app, 'MlPlatform', { env: platformEnvironment() })];
+}
+
+/** The platform's GPU stacks, beside the reference platform (call `buildReferencePlatform` first: its checks and tags cover them). */
+export interface GpuPlatformStacks {
+  /** GPU serving on EKS behind the inference gateway (examples/eks-gpu-inference). */
+  readonly eksGpuInference: EksGpuInferenceStack;
+  /** Spot GPU training with checkpoints and the gated training pipeline (examples/spot-training). */
+  readonly spotTraining: SpotTrainingStack;
+}
+
+/**
+ * Builds the GPU stacks into `app`: their own stacks (an EKS cluster and a Batch fleet are deployed and torn down on
+ * their own schedule), synthesized by `npm start` with the same cdk-nag checks; each example's test synthesizes it.
+ */
+export function buildGpuPlatform(app: App): GpuPlatformStacks {
+  const env = platformEnvironment();
+  return {
+    eksGpuInference: new EksGpuInferenceStack(app, 'MlPlatformEksGpu', { env }),
+    spotTraining: new SpotTrainingStack(app, 'MlPlatformTraining', { env }),
+  };
 }

@@ -14,14 +14,28 @@ import { expectedColumnsOf } from '../../runtime/core/training/data-gate';
 /** The model the example retrains: the model package group's name. */
 export const MODEL_NAME = 'fraud';
 
+/**
+ * Example lineage of the training image the weekly runs use: replace with your image's digest and the git SHA it was
+ * built from (CI knows both). The image is pulled by this digest, so what the package records is what ran.
+ */
+export const FRAUD_TRAINING_RUN = {
+  codeVersion: '3f2c1e9a7b5d4c6e8f0a1b2c3d4e5f6a7b8c9d0e',
+  imageDigest: 'sha256:4b1d2c3e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3f4a5b6c7d8e9f0a1b2c',
+} as const;
+
 /** Properties of a `SpotTrainingStack`. */
 export interface SpotTrainingStackProps extends StackProps {
   /**
    * Image of the training job (reads TRAINING_SET_URI, checkpoints with runtime/training's helper, writes
    * MODEL_ARTIFACT_URI).
-   * @default - an ECR image `fraud-train:latest` of the stack's account and region
+   * @default - the ECR image `fraud-train@<FRAUD_TRAINING_RUN.imageDigest>` of the stack's account and region
    */
   readonly trainingImage?: ecs.ContainerImage;
+  /**
+   * Lineage of the scheduled runs: the training code's version and the digest of `trainingImage`.
+   * @default FRAUD_TRAINING_RUN
+   */
+  readonly scheduledRunInput?: { readonly codeVersion: string; readonly imageDigest: string };
   /**
    * Image of the evaluation job (writes an `EvaluationReport` to EVALUATION_URI).
    * @default - an ECR image `fraud-evaluate:latest` of the stack's account and region
@@ -65,7 +79,7 @@ export class SpotTrainingStack extends Stack {
     this.featureStore = new FeatureStore(this, 'Features', { views: fraudFeatureViews });
     this.fleet = new SpotTrainingFleet(this, 'Fleet', {
       vpc,
-      image: props.trainingImage ?? ecs.ContainerImage.fromRegistry(`${registry}/fraud-train:latest`),
+      image: props.trainingImage ?? ecs.ContainerImage.fromRegistry(`${registry}/fraud-train@${FRAUD_TRAINING_RUN.imageDigest}`),
       alarmAction: this.alarms,
     });
 
@@ -105,6 +119,7 @@ export class SpotTrainingStack extends Stack {
       inferenceImageUri: props.inferenceImageUri ?? `${registry}/inference-server:latest`,
       autoApprove: true,
       schedule: Duration.days(7),
+      scheduledRunInput: props.scheduledRunInput ?? FRAUD_TRAINING_RUN,
       alarmAction: this.alarms,
     });
   }

@@ -37,6 +37,16 @@ export function validateTrainingPipelineProps(props: TrainingPipelineProps): str
   if (props.modelGate.serving?.maxCostPer1000 !== undefined && price === undefined) {
     problems.push('modelGate.servingPricePerHour: required with serving.maxCostPer1000 (the cost is the price over the measured throughput)');
   }
+  if (props.schedule && !props.scheduledRunInput) {
+    problems.push('scheduledRunInput: a schedule needs the lineage its runs record: pass { codeVersion: \'<git sha>\', imageDigest: \'sha256:<64 hex>\' } of the deployed training image');
+  }
+  const runInput = props.scheduledRunInput;
+  if (runInput && !Token.isUnresolved(runInput.imageDigest ?? '') && !/^sha256:[a-f0-9]{64}$/.test(runInput.imageDigest ?? '')) {
+    problems.push(`scheduledRunInput.imageDigest: '${runInput.imageDigest}' must look like 'sha256:<64 hex digits>'`);
+  }
+  if (runInput && !Token.isUnresolved(runInput.codeVersion ?? '') && !runInput.codeVersion) {
+    problems.push('scheduledRunInput.codeVersion: give the training code\'s version (a git SHA)');
+  }
   if (props.schedule && !Token.isUnresolved(props.schedule.toSeconds()) && props.schedule.toHours({ integral: false }) < 1) {
     problems.push(`schedule: ${props.schedule.toHumanString()} is shorter than an hour; a retraining takes longer, give at least Duration.hours(1)`);
   }

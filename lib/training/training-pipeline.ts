@@ -24,7 +24,8 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct, IConstruct } from 'constructs';
 import { checkpointEnvironment } from '../../runtime/contracts/checkpoint';
 import {
-  DataGateEvent, DataGateSettings, ModelGateEvent, ModelGateSettings, TrainingHandlers, TrainingJobVariables, TrainingLayout, TrainingSetEvent, TrainingStatePaths, trainingStepEnvironment,
+  DataGateEvent, DataGateSettings, ModelGateEvent, ModelGateSettings, TRAINING_STEP_TRANSIENT_ERROR, TrainingExecutionInput, TrainingHandlers, TrainingJobVariables,
+  TrainingLayout, TrainingSetEvent, TrainingStatePaths, trainingStepEnvironment,
 } from '../../runtime/contracts/training-pipeline';
 import type { FeatureView } from '../features/feature-view';
 import type { AlarmActionProps } from '../monitoring/alarm-actions';
@@ -294,6 +295,12 @@ export interface TrainingPipelineProps extends AlarmActionProps {
    * @default - manual starts only
    */
   readonly schedule?: Duration;
+  /**
+   * The lineage facts scheduled runs start with (manual runs pass them as execution input): the training code's
+   * version and the training image's digest, recorded with every package. Required with `schedule`.
+   * @default - none: only manual runs, each started with `{ "codeVersion": "<git sha>", "imageDigest": "sha256:…" }`
+   */
+  readonly scheduledRunInput?: TrainingExecutionInput;
 }
 
 /** Key patterns of the pipeline's bucket, one prefix per execution. */
@@ -513,7 +520,17 @@ export class TrainingPipeline extends Construct {
     });
     register.addRetry({ errors: SAGEMAKER_TRANSIENT_ERRORS, ...TRANSIENT_RETRY });
 
-    const definition = buildSet
+    // The lineage facts are checked before anything runs: a run must not train for hours and then fail to register.
+    const definition = new sfn.Choice(this, 'CheckInput', { comment: 'The execution input carries the lineage facts: { "codeVersion": "<git sha>", "imageDigest": "sha256:<64 hex>" }' })
+      .when(sfn.Condition.and(
+        sfn.Condition.isPresent('$.codeVersion'), sfn.Condition.isString('$.codeVersion'),
+        sfn.Condition.isPresent('$.imageDigest'), sfn.Condition.stringMatches('$.imageDigest', 'sha256:*'),
+      ), buildSet)
+      .otherwise(new sfn.Fail(this, 'InvalidInput', {
+        error: 'InvalidInput',
+        cause: 'Start the execution with { "codeVersion": "<git sha>", "imageDigest": "sha256:<64 hex>" }: the lineage recorded with the package',
+      }));
+    buildSet
       .next(dataGate)
       .next(this.gate('DataGatePassed', TrainingStatePaths.DATA_GATE, 'DataGateFailed', 'The training set failed the data gate; nothing was trained',
         train.next(evaluate).next(modelGate).next(this.gate('ModelGatePassed', TrainingStatePaths.MODEL_GATE, 'ModelGateFailed',
@@ -533,7 +550,7 @@ export class TrainingPipeline extends Construct {
       new events.Rule(this, 'Schedule', {
         description: `Retrains ${props.modelName}`,
         schedule: events.Schedule.rate(props.schedule),
-        targets: [new targets.SfnStateMachine(this.stateMachine, { input: events.RuleTargetInput.fromObject({}) })],
+        targets: [new targets.SfnStateMachine(this.stateMachine, { input: events.RuleTargetInput.fromObject(props.scheduledRunInput ?? {}) })],
       });
     }
 
@@ -580,7 +597,7 @@ export class TrainingPipeline extends Construct {
       resultPath,
       taskTimeout: sfn.Timeout.duration(timeout),
     });
-    step.addRetry({ errors: LAMBDA_TRANSIENT_ERRORS, ...TRANSIENT_RETRY });
+    step.addRetry({ errors: [...LAMBDA_TRANSIENT_ERRORS, TRAINING_STEP_TRANSIENT_ERROR], ...TRANSIENT_RETRY });
     return step;
   }
 

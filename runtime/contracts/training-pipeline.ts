@@ -81,12 +81,15 @@ export const TrainingLayout = {
   MODEL_FILE: 'model.tar.gz',
 } as const;
 
-/** Input of an execution (all optional): lineage facts the caller knows. */
+/**
+ * Input of an execution: the lineage facts recorded with the package. The state machine refuses to start without them
+ * (a run must not train for hours and then fail to register).
+ */
 export interface TrainingExecutionInput {
-  /** Version of the training code (a git SHA). @default 'unknown' */
-  readonly codeVersion?: string;
-  /** Digest of the training image. @default 'unknown' */
-  readonly imageDigest?: string;
+  /** Version of the training code (a git SHA). */
+  readonly codeVersion: string;
+  /** Digest of the training image, `sha256:<64 hex>`. */
+  readonly imageDigest: string;
 }
 
 /** The data snapshot a training set is: what lineage records. */
@@ -163,8 +166,8 @@ export interface DataGateEvent {
 /** Payload of the model gate step. */
 export interface ModelGateEvent {
   readonly execution: string;
-  /** The execution's input (lineage facts). */
-  readonly input: TrainingExecutionInput;
+  /** The execution's input (lineage facts; checked by the state machine's first state, and again by the step). */
+  readonly input: Partial<TrainingExecutionInput>;
   /** S3 URI of the evaluation job's `EvaluationReport`. */
   readonly evaluationUri: string;
   readonly trainingSet: TrainingSetStepResult;

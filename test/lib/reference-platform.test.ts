@@ -144,7 +144,7 @@ describe('reference platform', () => {
       expect(template.toJSON().Resources[platform.getLogicalId(alarm.node.defaultChild as CfnElement)].Properties).toMatchObject({ AlarmActions: [topicRef] });
     }
     template.hasResourceProperties('AWS::Events::Rule', {
-      EventPattern: Match.objectLike({ source: ['aws.sagemaker'], detail: Match.objectLike({ ModelPackageGroupName: ['fraud-models'] }) }),
+      EventPattern: Match.objectLike({ source: ['aws.sagemaker'], detail: Match.objectLike({ ModelPackageGroupName: ['fraud'] }) }),
     });
   });
 

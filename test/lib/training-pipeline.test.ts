@@ -10,7 +10,7 @@ import { customerTxnStats } from '../../examples/fraud-features';
 import { FeatureStore } from '../../lib/features/feature-store';
 import { SpotTrainingFleet } from '../../lib/training/spot-training-fleet';
 import { Trainer, TrainingPipeline, TrainingPipelineProps } from '../../lib/training/training-pipeline';
-import { TrainingHandlers, TrainingJobVariables, TrainingStepVariables } from '../../runtime/contracts/training-pipeline';
+import { TRAINING_STEP_TRANSIENT_ERROR, TrainingHandlers, TrainingJobVariables, TrainingStepVariables } from '../../runtime/contracts/training-pipeline';
 import { CheckpointVariables } from '../../runtime/contracts/checkpoint';
 import { expectedColumnsOf } from '../../runtime/core/training/data-gate';
 import { alarmsWithoutActions } from '../support/alarms';
@@ -61,13 +61,23 @@ function definitionOf(template: Template): any {
 
 describe('TrainingPipeline', () => {
   // One synthesis with cdk-nag on: synth throws on any unacknowledged AwsSolutions finding.
-  const { app, stack, pipeline, fleet } = build({ autoApprove: true, schedule: Duration.days(7) }, { nag: true });
+  const RUN_INPUT = { codeVersion: '3f2c1e9', imageDigest: `sha256:${'ab'.repeat(32)}` };
+  const { app, stack, pipeline, fleet } = build({ autoApprove: true, schedule: Duration.days(7), scheduledRunInput: RUN_INPUT }, { nag: true });
   const template = Template.fromJSON(app.synth().getStackByName(stack.stackName).template);
   const definition = definitionOf(template);
   const states = definition.States;
 
   test('the DAG: training set → data gate → train → evaluate → model gate → register, gates ending in Fail states with the reasons', () => {
-    expect(definition.StartAt).toBe('BuildTrainingSet');
+    expect(definition.StartAt).toBe('CheckInput');
+    expect(states.CheckInput.Choices).toEqual([{
+      And: [
+        { Variable: '$.codeVersion', IsPresent: true }, { Variable: '$.codeVersion', IsString: true },
+        { Variable: '$.imageDigest', IsPresent: true }, { Variable: '$.imageDigest', StringMatches: 'sha256:*' },
+      ],
+      Next: 'BuildTrainingSet',
+    }]);
+    expect(states.CheckInput.Default).toBe('InvalidInput');
+    expect(states.InvalidInput).toMatchObject({ Type: 'Fail', Error: 'InvalidInput', Cause: expect.stringContaining('"codeVersion"') });
     expect(states.BuildTrainingSet.Next).toBe('DataGate');
     expect(states.DataGate.Next).toBe('DataGatePassed');
     expect(states.DataGatePassed.Choices).toEqual([{ Variable: '$.dataGate.passed', BooleanEquals: true, Next: 'Train' }]);
@@ -84,7 +94,8 @@ describe('TrainingPipeline', () => {
   test('Lambda steps retry transient errors with backoff, have timeouts, and are keyed by the execution name', () => {
     for (const name of ['BuildTrainingSet', 'DataGate', 'ModelGate']) {
       expect(states[name].Retry).toEqual([expect.objectContaining({
-        ErrorEquals: expect.arrayContaining(['Lambda.ServiceException', 'Lambda.TooManyRequestsException']),
+        // A step's own transient AWS errors (throttles, 5xx) come back under the contract's name and are retried too.
+        ErrorEquals: expect.arrayContaining(['Lambda.ServiceException', 'Lambda.TooManyRequestsException', TRAINING_STEP_TRANSIENT_ERROR]),
         IntervalSeconds: 2, BackoffRate: 2, MaxAttempts: 6,
       })]);
       expect(states[name].TimeoutSeconds).toBeGreaterThan(0);
@@ -128,7 +139,8 @@ describe('TrainingPipeline', () => {
   test('every alarm has an action; the schedule starts executions; environments follow the contract', () => {
     expect(alarmsWithoutActions(template)).toEqual([]);
     expect(pipeline.alarms).toHaveLength(2);
-    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(7 days)' });
+    // Scheduled runs start with the lineage facts, which the first state requires.
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(7 days)', Targets: [Match.objectLike({ Input: JSON.stringify(RUN_INPUT) })] });
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ [TrainingStepVariables.SPINE_TABLE]: 'fraud_labels', [TrainingStepVariables.ATHENA_WORKGROUP]: Match.anyValue() }) },
     });
@@ -200,6 +212,10 @@ describe('TrainingPipeline', () => {
       modelName: 'fraud model', featureRefs: ['nope:x'], spineTable: 'Bad-Table', schedule: Duration.minutes(5),
       modelGate: { metric: { name: 'auc', direction: 'up' as never, minMargin: -1 }, serving: { maxCostPer1000: 0.01 } },
     })).toThrow(/modelName: 'fraud model'[\s\S]*featureRefs:[\s\S]*spineTable:[\s\S]*modelGate: metric\.direction[\s\S]*servingPricePerHour: required[\s\S]*schedule: 5 minutes/);
+    // A schedule without the lineage its runs record would train for hours and stop at the first state.
+    expect(() => build({ schedule: Duration.days(7) })).toThrow(/scheduledRunInput: a schedule needs the lineage/);
+    expect(() => build({ schedule: Duration.days(7), scheduledRunInput: { codeVersion: '', imageDigest: 'latest' } }))
+      .toThrow(/scheduledRunInput\.imageDigest: 'latest' must look like 'sha256:<64 hex digits>'[\s\S]*scheduledRunInput\.codeVersion/);
   });
 
   test('cdk-nag AwsSolutions clean (the synthesis above throws on findings); object grants carry no action wildcards', () => {
