@@ -5,3 +5,4 @@ export * from './kubernetes';
 export * from './monitoring';
 export * from './rollout';
 export * from './serving';
+export * from './training';

@@ -1,0 +1,3 @@
+export * from './spot-training-fleet';
+export * from './sagemaker-spot-training';
+export * from './training-pipeline';
