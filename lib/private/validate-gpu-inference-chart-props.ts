@@ -141,8 +141,9 @@ function cpuFitProblems(props: GpuInferenceChartProps): string[] {
   if (pods * podCpu <= available) return [];
   const most = Math.floor((available / pods - sidecarCpu) * 100) / 100;
   const sidecar = sidecarCpu ? ` + preprocessing.cpu ${sidecarCpu}` : '';
+  const shared = (props.gpuSharing ?? GpuSharing.EXCLUSIVE).mode !== GpuSharingMode.EXCLUSIVE;
   const fix = most > 0 ? `lower cpu to at most ${most}${sidecarCpu ? ' (or lower preprocessing.cpu)' : ''}` : 'lower preprocessing.cpu';
-  return [`cpu: ${pods} pods per ${props.instanceType!.name} node × (cpu ${cpu}${sidecar}) = ${round(pods * podCpu)} vCPU exceeds its ${vcpus} vCPU − ${SYSTEM_CPU_RESERVE} system reserve = ${available}; only ${Math.floor(available / podCpu)} pod(s) would fit and GPU slots stay unused. ${fix[0].toUpperCase()}${fix.slice(1)}, share the GPU between fewer pods, or use a larger instance`];
+  return [`cpu: ${pods} pods per ${props.instanceType!.name} node × (cpu ${cpu}${sidecar}) = ${round(pods * podCpu)} vCPU exceeds its ${vcpus} vCPU − ${SYSTEM_CPU_RESERVE} system reserve = ${available}; only ${Math.floor(available / podCpu)} pod(s) would fit and GPU slots stay unused. ${fix[0].toUpperCase()}${fix.slice(1)}${shared ? ', share the GPU between fewer pods' : ''}, or use a larger instance`];
 }
 
 function resourceProblems(props: GpuInferenceChartProps): string[] {

@@ -12,7 +12,8 @@ import { fraudModelChart } from '../../examples/eks-gpu-inference/k8s-app';
 import { GpuInstanceType } from '../../lib/compute/gpu-instance-type';
 import { ServerMetrics } from '../../runtime/inference-server/server-metrics';
 import {
-  ChartAutoscaling, GpuInferenceChart, GpuInferenceChartProps, GpuNodeLabels, GpuSharing, PROMETHEUS_ADAPTER_RULE, QUEUE_DEPTH_METRIC,
+  ChartAutoscaling, deploymentPodPattern, GpuInferenceChart, GpuInferenceChartProps, GpuNodeLabels, GpuSharing, POD_READINESS_GATE_LABEL,
+  PROMETHEUS_ADAPTER_RULE, QUEUE_DEPTH_METRIC,
 } from '../../lib/kubernetes/chart';
 import { cacheSizeLimitMiB, serverMemory, startupFailureThreshold, terminationGraceSeconds } from '../../lib/kubernetes/chart/sizing';
 import { validateKubernetesManifests, KubernetesManifest } from '../support/kubernetes-schema';
@@ -84,8 +85,17 @@ describe('defaults (exclusive GPU, created IRSA service account, HPA)', () => {
     expect(server.image).toBe(BASE.image);
     expect(server.ports).toEqual([{ containerPort: 8080, name: 'http' }]);
     expect(env).toEqual({
+      HOME: '/tmp', CUDA_CACHE_PATH: '/tmp/cuda-cache', CUDA_CACHE_MAXSIZE: String(256 * 2 ** 20),
       INFERENCE_EXECUTION_PROVIDER: 'cuda', MODEL_URI: '/models/model.onnx', MODEL_NAME: 'fraud', MODEL_VERSION: '1', MODEL_VARIANT: 'AllTraffic',
     });
+  });
+
+  test('HOME and the CUDA JIT cache are on the writable /tmp volume (read-only root), the cache at most half of it', () => {
+    const tmp = server.volumeMounts.find((m: { name: string }) => m.name === 'tmp').mountPath;
+    expect(env.HOME).toBe(tmp);
+    expect(env.CUDA_CACHE_PATH.startsWith(`${tmp}/`)).toBe(true);
+    const tmpMiB = parseInt(pod.volumes.find((v: { name: string }) => v.name === 'tmp').emptyDir.sizeLimit, 10);
+    expect(Number(env.CUDA_CACHE_MAXSIZE)).toBeLessThanOrEqual(tmpMiB * 2 ** 20 / 2);
   });
 
   test('one nvidia.com/gpu as limit and request; toleration of the GPU taint; affinity to exclusive nodes', () => {
@@ -115,7 +125,7 @@ describe('defaults (exclusive GPU, created IRSA service account, HPA)', () => {
   });
 
   test('volumes: model cache (model × 2 + 1 GiB) read-only for the server, /tmp; read-only root, non-root 10001', () => {
-    expect(pod.volumes).toEqual([{ name: 'model-cache', emptyDir: { sizeLimit: '2024Mi' } }, { name: 'tmp', emptyDir: { sizeLimit: '256Mi' } }]);
+    expect(pod.volumes).toEqual([{ name: 'model-cache', emptyDir: { sizeLimit: '2024Mi' } }, { name: 'tmp', emptyDir: { sizeLimit: '512Mi' } }]);
     expect(server.volumeMounts).toEqual([{ name: 'model-cache', mountPath: '/models', readOnly: true }, { name: 'tmp', mountPath: '/tmp' }]);
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001 });
     for (const c of [...pod.containers, ...pod.initContainers]) {
@@ -156,7 +166,14 @@ describe('defaults (exclusive GPU, created IRSA service account, HPA)', () => {
       metrics: [{ type: 'Pods', pods: { metric: { name: 'inference_queue_depth' }, target: { type: 'AverageValue', averageValue: 4 } } }],
       behavior: { scaleDown: { stabilizationWindowSeconds: 300 } },
     });
-    expect(deployment.spec.replicas).toBe(1);
+  });
+
+  test('the HPA owns the replica count: no spec.replicas, so an apply does not reset scaled-out pods', () => {
+    expect(deployment.spec).not.toHaveProperty('replicas');
+  });
+
+  test('without a preprocessing sidecar the server\'s 8080 is the serving port', () => {
+    expect(new GpuInferenceChart(cdk8s.Testing.app(), 'c', BASE).servingPort).toBe(8080);
   });
 
   test('the prometheus-adapter rule serves that metric per pod', () => {
@@ -204,11 +221,11 @@ describe('shared GPU, existing service account, sidecar, target group binding, K
     gpuSharing: GpuSharing.timeSlicing(4),
     instanceType: GpuInstanceType.G6_XLARGE,
     serverSettings: { workers: 2, maxBatchSize: 64, shutdownTimeout: Duration.seconds(20), drainGrace: Duration.seconds(5) },
-    cpu: 2,
+    cpu: 0.5,
     preStopDelay: Duration.seconds(15),
     minAvailable: 1,
     priorityClassName: 'high',
-    preprocessing: { image: 'registry.example.com/tokenizer:2.1', port: 9000, environment: { VOCAB: '/vocab.txt' } },
+    preprocessing: { image: 'registry.example.com/tokenizer:2.1', port: 9000, environment: { VOCAB: '/vocab.txt' }, cpu: 0.25 },
     targetGroupBinding: { targetGroupArn: 'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/fraud/0123456789abcdef', loadBalancerSecurityGroupId: 'sg-0123456789abcdef0' },
     autoscaling: ChartAutoscaling.keda({ prometheusServerAddress: 'http://prometheus.monitoring.svc:9090', minReplicas: 2, maxReplicas: 10, targetQueueDepth: 8, scaleDownStabilization: Duration.minutes(10) }),
   });
@@ -228,7 +245,7 @@ describe('shared GPU, existing service account, sidecar, target group binding, K
     expect(pod.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values).toEqual(['time-slicing-4']);
     const env = Object.fromEntries(server.env.map((e: { name: string; value: string }) => [e.name, e.value]));
     expect(env).toMatchObject({ INFERENCE_MAX_BATCH_SIZE: '64', INFERENCE_WORKERS: '2', MODEL_VERSION: '7', MODEL_VARIANT: 'canary' });
-    expect(server.resources.requests).toMatchObject({ memory: '2524Mi', cpu: '2000m', 'nvidia.com/gpu': 1 });
+    expect(server.resources.requests).toMatchObject({ memory: '2524Mi', cpu: '500m', 'nvidia.com/gpu': 1 });
     expect(server.startupProbe.failureThreshold).toBe(15);
     expect(server.lifecycle.preStop.exec.command).toEqual(['sleep', '15']);
     expect(pod.terminationGracePeriodSeconds).toBe(40);
@@ -241,6 +258,20 @@ describe('shared GPU, existing service account, sidecar, target group binding, K
     expect(sidecar).toMatchObject({ name: 'preprocessing', image: 'registry.example.com/tokenizer:2.1', ports: [{ containerPort: 9000, name: 'preprocessing' }], env: [{ name: 'VOCAB', value: '/vocab.txt' }] });
     expect(sidecar.securityContext).toEqual(server.securityContext);
     expect(only(objects, 'Service').spec.ports).toEqual([{ name: 'http', port: 8080, targetPort: 'preprocessing' }]);
+  });
+
+  test('the sidecar, which receives the traffic, keeps serving through the same preStop sleep as the server', () => {
+    expect(sidecar.lifecycle.preStop).toEqual({ exec: { command: ['sleep', '15'] } });
+    expect(sidecar.lifecycle).toEqual(server.lifecycle);
+  });
+
+  test('servingPort is the sidecar\'s port: where the Service, the TargetGroupBinding and the load balancer go', () => {
+    const props = { ...BASE, preprocessing: { image: 'registry.example.com/tokenizer:2.1', port: 9000 } };
+    expect(new GpuInferenceChart(cdk8s.Testing.app(), 'c', props).servingPort).toBe(9000);
+  });
+
+  test('KEDA owns the replica count too: no spec.replicas', () => {
+    expect(deployment.spec).not.toHaveProperty('replicas');
   });
 
   test('TargetGroupBinding: the Service port, ip targets, the load balancer admitted on the serving port', () => {
@@ -257,8 +288,76 @@ describe('shared GPU, existing service account, sidecar, target group binding, K
       scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'fraud-small' },
       minReplicaCount: 2, maxReplicaCount: 10,
       advanced: { horizontalPodAutoscalerConfig: { behavior: { scaleDown: { stabilizationWindowSeconds: 600 } } } },
-      triggers: [{ type: 'prometheus', metadata: { serverAddress: 'http://prometheus.monitoring.svc:9090', query: 'sum(inference_queue_depth{namespace="fraud",pod=~"fraud-small-.*"})', threshold: '8' } }],
+      triggers: [{ type: 'prometheus', metadata: { serverAddress: 'http://prometheus.monitoring.svc:9090', query: 'sum(inference_queue_depth{namespace="fraud",pod=~"fraud-small-[a-z0-9]+-[a-z0-9]{5}"})', threshold: '8' } }],
     });
+  });
+
+  test('the pod pattern matches exactly the Deployment\'s pods, not those of a Deployment whose name extends it', () => {
+    const anchored = (deployment: string) => new RegExp(`^(?:${deploymentPodPattern(deployment)})$`); // PromQL =~ is anchored
+    expect(anchored('fraud').test('fraud-7d9f8c6b5-x2k4q')).toBe(true);
+    expect(anchored('fraud').test('fraud-small-7d9f8c6b5-x2k4q')).toBe(false);
+    expect(anchored('fraud-small').test('fraud-small-7d9f8c6b5-x2k4q')).toBe(true);
+    expect(anchored('fraud-small').test('fraud-7d9f8c6b5-x2k4q')).toBe(false);
+    expect(only(objects, 'ScaledObject').spec.triggers[0].metadata.query).toContain(`pod=~"${deploymentPodPattern('fraud-small')}"`);
+  });
+});
+
+describe('created namespace, warm-up sample, fixed replicas', () => {
+  const objects = synth({
+    namespace: 'fraud', createNamespace: true, warmupSampleUri: 's3://models-bucket/fraud/v7/warmup.json', autoscaling: ChartAutoscaling.fixedReplicas(3),
+  });
+  const deployment = only(objects, 'Deployment');
+  const pod = deployment.spec.template.spec;
+
+  test('valid manifests; the Namespace comes first (kubectl apply -f on a clean cluster) and every other object is in it', () => {
+    expect(validateKubernetesManifests(objects)).toEqual({ problems: [], unchecked: [] });
+    expect(objects[0]).toEqual({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'fraud', labels: { [POD_READINESS_GATE_LABEL.key]: POD_READINESS_GATE_LABEL.value } } });
+    expect(objects.filter((o) => o.kind !== 'Namespace' && o.kind !== 'PriorityClass' && o.metadata?.namespace !== 'fraud')).toEqual([]);
+  });
+
+  test('the Namespace carries the label that makes the AWS Load Balancer Controller inject pod readiness gates', () => {
+    expect(POD_READINESS_GATE_LABEL).toEqual({ key: 'elbv2.k8s.aws/pod-readiness-gate-inject', value: 'enabled' });
+  });
+
+  test('no Namespace unless asked (the CDK path owns it)', () => {
+    expect(synth({ namespace: 'fraud' }).filter((o) => o.kind === 'Namespace')).toEqual([]);
+  });
+
+  test('the warm-up sample is downloaded beside the model and named to the server', () => {
+    expect(pod.initContainers.map((c: { name: string; command: string[] }) => [c.name, c.command])).toEqual([
+      ['model-download', ['aws', 's3', 'cp', '--only-show-errors', BASE.modelUri, '/models/model.onnx']],
+      ['warmup-sample-download', ['aws', 's3', 'cp', '--only-show-errors', 's3://models-bucket/fraud/v7/warmup.json', '/models/warmup.json']],
+    ]);
+    expect(pod.initContainers[1].securityContext).toEqual(pod.initContainers[0].securityContext);
+    expect(pod.containers[0].env).toContainEqual({ name: 'INFERENCE_WARMUP_SAMPLE', value: '/models/warmup.json' });
+  });
+
+  test('fixed replicas: spec.replicas rendered, no autoscaler', () => {
+    expect(deployment.spec.replicas).toBe(3);
+    expect(objects.filter((o) => o.kind === 'HorizontalPodAutoscaler' || o.kind === 'ScaledObject')).toEqual([]);
+  });
+});
+
+describe('pods per node fit the instance\'s vCPUs', () => {
+  test('catalog vCPUs', () => {
+    expect([GpuInstanceType.G6_XLARGE, GpuInstanceType.G5_12XLARGE, GpuInstanceType.P4D_24XLARGE, GpuInstanceType.P5_48XLARGE].map((t) => t.vcpus)).toEqual([4, 48, 96, 192]);
+    expect(GpuInstanceType.of('g4dn.metal').vcpus).toBe(96);
+    expect(GpuInstanceType.of('g7.xlarge', { gpuCount: 1, gpuMemory: Size.gibibytes(32) }).vcpus).toBeUndefined();
+  });
+
+  test('time-slicing 4 with cpu 1 on a g6.xlarge (4 vCPU − 0.25 reserve) is refused, naming the numbers and the fix', () => {
+    expect(errorOf({ gpuSharing: GpuSharing.timeSlicing(4), instanceType: GpuInstanceType.G6_XLARGE }))
+      .toMatch(/cpu: 4 pods per g6.xlarge node × \(cpu 1\) = 4 vCPU exceeds its 4 vCPU − 0.25 system reserve = 3.75; only 3 pod\(s\) would fit .*Lower cpu to at most 0.93/);
+    expect(() => synth({ cpu: 0.93, gpuSharing: GpuSharing.timeSlicing(4), instanceType: GpuInstanceType.G6_XLARGE })).not.toThrow();
+  });
+
+  test('the sidecar\'s cpu counts; MIG slices and exclusive GPUs count as slots; unknown vCPUs skip the check', () => {
+    expect(errorOf({ cpu: 0.5, preprocessing: { image: 'x:1', port: 9000 }, gpuSharing: GpuSharing.mps(4), instanceType: GpuInstanceType.G6_XLARGE }))
+      .toMatch(/cpu: 4 pods per g6.xlarge node × \(cpu 0.5 \+ preprocessing.cpu 0.5\) = 4 vCPU .*Lower cpu to at most 0.43 \(or lower preprocessing.cpu\)/);
+    expect(errorOf({ cpu: 4, gpuSharing: GpuSharing.mig('1g.10gb'), instanceType: GpuInstanceType.P5_48XLARGE })).toMatch(/cpu: 56 pods per p5.48xlarge node × \(cpu 4\) = 224 vCPU exceeds its 192 vCPU/);
+    expect(errorOf({ cpu: 13, instanceType: GpuInstanceType.G5_12XLARGE })).toMatch(/cpu: 4 pods per g5.12xlarge node × \(cpu 13\) = 52 vCPU exceeds its 48 vCPU/);
+    expect(() => synth({ cpu: 11.9, instanceType: GpuInstanceType.G5_12XLARGE })).not.toThrow();
+    expect(() => synth({ cpu: 8, gpuSharing: GpuSharing.timeSlicing(4), instanceType: GpuInstanceType.of('g7.xlarge', { gpuCount: 1, gpuMemory: Size.gibibytes(32) }) })).not.toThrow();
   });
 });
 
@@ -284,6 +383,8 @@ describe('validation', () => {
     ['sidecar on the server port', { preprocessing: { image: 'x:1', port: 8080 } }, /preprocessing.port: 8080 is the server's port/],
     ['target group ARN', { targetGroupBinding: { targetGroupArn: 'fraud' } }, /targetGroupBinding.targetGroupArn: 'fraud' must be a target group ARN/],
     ['server settings', { serverSettings: { drainGrace: Duration.seconds(30) } }, /serverSettings.drainGrace \(30000\) must be below serverSettings.shutdownTimeout/],
+    ['namespace to create', { createNamespace: true }, /createNamespace: no namespace to create; set namespace/],
+    ['warm-up sample not s3 JSON', { warmupSampleUri: 's3://models-bucket/warmup.txt' }, /warmupSampleUri: .* must be s3:\/\/bucket\/key\.json/],
   ])('%s', (_case, props, message) => {
     expect(errorOf(props)).toMatch(message);
   });
@@ -295,14 +396,16 @@ describe('validation', () => {
     expect(errorOf({ modelSize: Size.gibibytes(12), gpuSharing: GpuSharing.mig('1g.10gb'), instanceType: GpuInstanceType.P5_48XLARGE }))
       .toMatch(/modelSize: 12 GiB does not fit in the 1g.10gb MIG instance's 10 GiB/);
     expect(errorOf({ gpuSharing: GpuSharing.mig('1g.10gb'), instanceType: GpuInstanceType.G6_XLARGE })).toMatch(/gpuSharing: g6.xlarge has no MIG profile 1g.10gb; its GPUs do not support MIG/);
-    expect(() => synth({ modelSize: Size.gibibytes(5), gpuSharing: GpuSharing.timeSlicing(4), instanceType: GpuInstanceType.G6_XLARGE })).not.toThrow();
+    expect(() => synth({ modelSize: Size.gibibytes(5), cpu: 0.9, gpuSharing: GpuSharing.timeSlicing(4), instanceType: GpuInstanceType.G6_XLARGE })).not.toThrow();
   });
 });
 
-test('the example chart synthesizes to valid YAML', () => {
+test('the example chart (as synth:k8s renders it, with its Namespace) synthesizes to valid YAML', () => {
   const app = cdk8s.Testing.app();
-  const manifests = cdk8s.Testing.synth(fraudModelChart(app, 'fraud-model')) as Obj[];
+  const manifests = cdk8s.Testing.synth(fraudModelChart(app, 'fraud-model', { createNamespace: true })) as Obj[];
   expect(validateKubernetesManifests(manifests)).toEqual({ problems: [], unchecked: [] });
+  expect(manifests[0]).toMatchObject({ kind: 'Namespace', metadata: { name: 'fraud', labels: { [POD_READINESS_GATE_LABEL.key]: POD_READINESS_GATE_LABEL.value } } });
+  expect(fs.readFileSync(path.join(__dirname, '../../scripts/synth-k8s.ts'), 'utf8')).toMatch(/fraudModelChart\(app, 'fraud-model', \{ createNamespace: true \}\)/);
   expect(cdk8s.Yaml.stringify(...manifests)).toMatchSnapshot();
 });
 
