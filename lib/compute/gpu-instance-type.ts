@@ -1,4 +1,4 @@
-import { Size, Token } from 'aws-cdk-lib';
+import { Size, SizeRoundingBehavior, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { GpuFamilyFacts, MigProfileFacts, NVIDIA_GPU_FAMILIES, parseInstanceName } from '../private/gpu-catalog';
 
@@ -63,7 +63,8 @@ export class GpuInstanceType {
 
   /**
    * Any EC2 GPU instance type by name (`g6.8xlarge`). A family the catalog does not know needs `gpuCount` and
-   * `gpuMemory`; names outside the g and p classes are refused (no NVIDIA GPUs).
+   * `gpuMemory`; names outside the g and p classes are refused (no NVIDIA GPUs), and so are AMD (`g4ad`) and arm64
+   * Graviton (`g5g`) GPU families: node groups run the x86_64 NVIDIA AMIs.
    */
   public static of(name: string, options: GpuInstanceTypeOptions = {}): GpuInstanceType {
     if (Token.isUnresolved(name)) {
@@ -76,6 +77,10 @@ export class GpuInstanceType {
     if (parts.cls !== 'g' && parts.cls !== 'p') {
       throw new Error(`GpuInstanceType.of('${name}'): the ${parts.family} family has no NVIDIA GPUs; use a g or p family, e.g. 'g5.xlarge'`);
     }
+    if (/[ag]/.test(parts.attributes)) {
+      throw new Error(`GpuInstanceType.of('${name}'): ${parts.family} is ${parts.attributes.includes('a') ? 'an AMD GPU family (g4ad: Radeon Pro V520)' : 'an arm64 Graviton family (g5g: T4G GPUs)'}; `
+        + 'GPU node groups run the x86_64 NVIDIA AMIs (AL2023/Bottlerocket NVIDIA) and the NVIDIA device plugin, so use an x86_64 NVIDIA family, e.g. \'g5.xlarge\' or \'g6.xlarge\'');
+    }
     const facts: GpuFamilyFacts | undefined = NVIDIA_GPU_FAMILIES[parts.family];
     const gpuCount = options.gpuCount ?? (facts ? facts.gpusBySize[parts.size] ?? 1 : undefined);
     const gpuMemory = options.gpuMemory ?? (facts ? Size.gibibytes(facts.gpuMemoryGiB) : undefined);
@@ -87,6 +92,12 @@ export class GpuInstanceType {
     }
     if (options.vcpus !== undefined && (!Number.isInteger(options.vcpus) || options.vcpus < 1)) {
       throw new Error(`GpuInstanceType.of('${name}'): vcpus ${options.vcpus} must be a whole number of vCPUs, at least 1`);
+    }
+    for (const [option, size] of [['gpuMemory', options.gpuMemory], ['instanceStorage', options.instanceStorage]] as const) {
+      const bytes = size === undefined || size.isUnresolved() ? undefined : size.toBytes({ rounding: SizeRoundingBehavior.NONE });
+      if (bytes !== undefined && !(Number.isFinite(bytes) && bytes > 0)) {
+        throw new Error(`GpuInstanceType.of('${name}'): ${option} ${size!.toString()} must be a positive, finite size, e.g. Size.gibibytes(24); leave instanceStorage out when the type has no NVMe`);
+      }
     }
     const storageGb = facts?.instanceStorageGbBySize[parts.size];
     const instanceStorage = options.instanceStorage

@@ -16,9 +16,14 @@ export const MIN_ROOT_VOLUME_GIB = 50;
 const MAX_ROOT_VOLUME_GIB = 16_384;
 /** Node group names EKS accepts. */
 const NODEGROUP_NAME = /^[0-9A-Za-z][A-Za-z0-9\-_]{0,62}$/;
-/** Kubernetes label keys (optional DNS prefix + name) and values. */
+/** Kubernetes label keys (optional DNS prefix + name) and non-empty values. */
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
-const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+const LABEL_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+/**
+ * Longest label key and value EKS's CreateNodegroup accepts: 63 characters for the WHOLE key, prefix included
+ * (Kubernetes itself allows a 253-character prefix); values 1 to 63 (Kubernetes allows empty ones, EKS does not).
+ */
+export const MAX_EKS_LABEL_LENGTH = 63;
 
 /** What the validator needs beyond the props. */
 export interface GpuNodeGroupContext {
@@ -105,9 +110,12 @@ function sharingProblems(props: GpuNodeGroupProps, context: GpuNodeGroupContext)
 function labelProblems(props: GpuNodeGroupProps, context: GpuNodeGroupContext): string[] {
   return Object.entries(props.labels ?? {}).flatMap(([key, value]) => {
     if (context.reservedLabels.includes(key)) return [`labels: '${key}' is set by the node group itself; remove it (see gpuSharing and nodegroupName)`];
-    if (!LABEL_KEY.test(key) || key.length > 317) return [`labels: '${key}' is not a Kubernetes label key ([prefix/]name, name 1-63 alphanumerics, '-', '_', '.')`];
-    if (Token.isUnresolved(value) || LABEL_VALUE.test(value)) return [];
-    return [`labels.${key}: '${value}' is not a Kubernetes label value (at most 63 alphanumerics, '-', '_', '.', starting and ending alphanumeric)`];
+    if (!LABEL_KEY.test(key)) return [`labels: '${key}' is not a Kubernetes label key ([prefix/]name, name 1-63 alphanumerics, '-', '_', '.')`];
+    if (key.length > MAX_EKS_LABEL_LENGTH) {
+      return [`labels: '${key}' is ${key.length} characters; EKS node group label keys, prefix included, take at most ${MAX_EKS_LABEL_LENGTH}: shorten the prefix or the name`];
+    }
+    if (Token.isUnresolved(value) || (typeof value === 'string' && LABEL_VALUE.test(value))) return [];
+    return [`labels.${key}: '${value}' is not an EKS node label value (1 to ${MAX_EKS_LABEL_LENGTH} alphanumerics, '-', '_', '.', starting and ending alphanumeric; EKS refuses empty values)`];
   });
 }
 

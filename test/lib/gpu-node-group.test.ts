@@ -335,10 +335,27 @@ describe('GpuNodeGroup validation', () => {
     ['MIG on Bottlerocket', { amiFamily: GpuAmiFamily.BOTTLEROCKET_NVIDIA, instanceTypes: [GpuInstanceType.P5_48XLARGE], gpuSharing: GpuSharing.mig('1g.10gb') }, /gpuSharing: MIG is not configured on BOTTLEROCKET_NVIDIA/],
     ['hop limit', { metadataHopLimit: 0 }, /metadataHopLimit: 0 must be an integer between 1 and 64/],
     ['reserved label', { labels: { [GpuNodeLabels.SHARING]: 'x' } }, /labels: 'ml-platform\/gpu-sharing' is set by the node group itself/],
-    ['bad label value', { labels: { team: 'a b' } }, /labels\.team: 'a b' is not a Kubernetes label value/],
+    ['bad label value', { labels: { team: 'a b' } }, /labels\.team: 'a b' is not an EKS node label value/],
+    ['empty label value (Kubernetes takes it, EKS does not)', { labels: { team: '' } }, /labels\.team: '' is not an EKS node label value \(1 to 63/],
+    ['64-character label key (a valid Kubernetes key, too long for EKS)', { labels: { [`example.com/${'k'.repeat(52)}`]: 'x' } },
+      /labels: 'example\.com\/k+' is 64 characters; EKS node group label keys, prefix included, take at most 63/],
     ['bad name', { nodegroupName: '-gpu' }, /nodegroupName: '-gpu' must be 1-63 letters/],
   ])('%s is refused naming the prop', (_, props, message) => {
     expect(make(props)).toThrow(message);
+  });
+
+  test('a 63-character prefixed label key and a 63-character value are accepted', () => {
+    expect(make({ labels: { [`example.com/${'k'.repeat(51)}`]: 'v'.repeat(63) } })).not.toThrow();
+  });
+
+  test.each<[string, () => unknown, RegExp]>([
+    ['AMD GPUs (g4ad)', () => GpuInstanceType.of('g4ad.xlarge'), /g4ad is an AMD GPU family.*use an x86_64 NVIDIA family/],
+    ['arm64 Graviton (g5g)', () => GpuInstanceType.of('g5g.xlarge', { gpuCount: 1, gpuMemory: Size.gibibytes(16) }), /g5g is an arm64 Graviton family.*x86_64 NVIDIA AMIs/],
+    ['zero GPU memory', () => GpuInstanceType.of('g7.xlarge', { gpuCount: 1, gpuMemory: Size.gibibytes(0) }), /gpuMemory Size\.gibibytes\(0\) must be a positive, finite size/],
+    ['NaN GPU memory', () => GpuInstanceType.of('g7.xlarge', { gpuCount: 1, gpuMemory: Size.gibibytes(NaN) }), /gpuMemory Size\.gibibytes\(NaN\) must be a positive, finite size/],
+    ['infinite instance storage', () => GpuInstanceType.of('g5.xlarge', { instanceStorage: Size.gibibytes(Infinity) }), /instanceStorage Size\.gibibytes\(Infinity\) must be a positive, finite size/],
+  ])('GpuInstanceType.of refuses %s with an explanation', (_, make, message) => {
+    expect(make).toThrow(message);
   });
 });
 
