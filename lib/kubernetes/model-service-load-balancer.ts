@@ -9,7 +9,7 @@ import { throwIfProblems } from '../private/validation';
 import { MODEL_SERVICE_LOAD_BALANCER_DEFAULTS as DEFAULTS, validateModelServiceLoadBalancerProps } from '../private/validate-model-service-load-balancer-props';
 import { HttpModelBackendProps, ModelBackend } from '../serving/model-backend';
 
-/** How the load balancer checks each pod (HTTP GET on the server's readiness path, on the traffic port). */
+/** How the load balancer checks each pod (HTTP GET on the server's readiness path, on the server's port). */
 export interface ModelServiceHealthCheck {
   /**
    * Time between two checks of a pod (5 to 300 seconds). A new pod takes `healthyThresholdCount × interval` to get
@@ -44,12 +44,24 @@ export interface ModelServiceLoadBalancerProps {
    */
   readonly vpcSubnets?: ec2.SubnetSelection;
   /**
-   * Port of the listener and of the pods (the server's `PORT`; the chart's Service port).
+   * Port of the listener: the port in `url`, where clients connect.
    * @default 8080
    */
   readonly port?: number;
   /**
-   * How the load balancer checks the pods: HTTP GET `/v2/health/ready` on the traffic port.
+   * Port of the pods receiving the traffic: the inference server's `PORT`, or, when the chart runs a preprocessing
+   * sidecar in front of it, the sidecar's port (the chart's `servingPort`).
+   * @default - `serverPort`
+   */
+  readonly targetPort?: number;
+  /**
+   * Port of the inference server in the pods (its `PORT` setting), where the health check asks
+   * `/v2/health/ready`: the server's own readiness, so a sidecar in front of it need not serve that path.
+   * @default 8080 - the server's default PORT
+   */
+  readonly serverPort?: number;
+  /**
+   * How the load balancer checks the pods: HTTP GET `/v2/health/ready` on `serverPort`.
    * @default - every 10 seconds, 5 second timeout, 2 checks to become healthy, 2 to become unhealthy
    */
   readonly healthCheck?: ModelServiceHealthCheck;
@@ -95,7 +107,8 @@ export type ModelServiceBackendOptions = Omit<HttpModelBackendProps, 'url' | 'vp
  * keeps in step with the pods through the chart's TargetGroupBinding (pass `targetGroupArn` and
  * `securityGroup.securityGroupId` as the chart's `targetGroupBinding`; the controller then admits this security group
  * into the pods). The load balancer's security group admits only the clients given (or `httpBackend()`'s gateway) on
- * the port, and reaches the VPC only on that port; cross-zone load balancing is on.
+ * the listener port, and reaches the VPC only on the pods' target port and the server's health-check port; cross-zone
+ * load balancing is on.
  */
 export class ModelServiceLoadBalancer extends Construct implements ec2.IConnectable {
   /** The load balancer. */
@@ -108,8 +121,12 @@ export class ModelServiceLoadBalancer extends Construct implements ec2.IConnecta
   public readonly securityGroup: ec2.ISecurityGroup;
   /** The load balancer's connections: `lb.connections.allowFrom(client, ec2.Port.tcp(lb.port))` admits a client. */
   public readonly connections: ec2.Connections;
-  /** Port of the listener and of the pods. */
+  /** Port of the listener. */
   public readonly port: number;
+  /** Port of the pods receiving the traffic. */
+  public readonly targetPort: number;
+  /** Port of the inference server in the pods, health-checked on `/v2/health/ready`. */
+  public readonly serverPort: number;
   /** Base URL of the servers as clients in the VPC reach them: `http://<load balancer DNS name>:<port>`. */
   public readonly url: string;
   /** The VPC of the load balancer and its targets. */
@@ -121,15 +138,21 @@ export class ModelServiceLoadBalancer extends Construct implements ec2.IConnecta
     throwIfProblems(this, validateModelServiceLoadBalancerProps(props));
     this.vpc = props.vpc;
     this.port = props.port ?? DEFAULTS.port;
+    this.serverPort = props.serverPort ?? DEFAULTS.port;
+    this.targetPort = props.targetPort ?? this.serverPort;
     const trafficPort = ec2.Port.tcp(this.port);
+    const podPorts = [...new Set([this.targetPort, this.serverPort])];
 
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
-      description: `Model service load balancer ${this.node.path}: admits its clients on ${this.port}, reaches the pods on ${this.port}`,
+      description: `Model service load balancer ${this.node.path}: admits its clients on ${this.port}, reaches the pods on ${podPorts.join(' and ')}`,
       allowAllOutbound: false,
     });
-    // Targets are pod IPs in the VPC (VPC CNI); health checks use the traffic port too.
-    this.securityGroup.addEgressRule(ec2.Peer.ipv4(props.vpc.vpcCidrBlock), trafficPort, `To the model server pods on ${this.port}`);
+    // Targets are pod IPs in the VPC (VPC CNI): traffic goes to the target port, health checks to the server's port.
+    for (const port of podPorts) {
+      const why = [port === this.targetPort ? 'traffic' : undefined, port === this.serverPort ? 'health checks' : undefined].filter(Boolean).join(' and ');
+      this.securityGroup.addEgressRule(ec2.Peer.ipv4(props.vpc.vpcCidrBlock), ec2.Port.tcp(port), `To the model service pods on ${port} (${why})`);
+    }
 
     this.loadBalancer = new elbv2.NetworkLoadBalancer(this, 'LoadBalancer', {
       vpc: props.vpc,
@@ -148,7 +171,7 @@ export class ModelServiceLoadBalancer extends Construct implements ec2.IConnecta
     const healthCheck = props.healthCheck ?? {};
     this.targetGroup = new elbv2.NetworkTargetGroup(this, 'TargetGroup', {
       vpc: props.vpc,
-      port: this.port,
+      port: this.targetPort,
       protocol: elbv2.Protocol.TCP,
       targetType: elbv2.TargetType.IP,
       deregistrationDelay: props.deregistrationDelay ?? DEFAULTS.deregistrationDelay,
@@ -156,7 +179,7 @@ export class ModelServiceLoadBalancer extends Construct implements ec2.IConnecta
       healthCheck: {
         protocol: elbv2.Protocol.HTTP,
         path: ServerPaths.READY,
-        port: 'traffic-port',
+        port: String(this.serverPort),
         interval: healthCheck.interval ?? DEFAULTS.interval,
         timeout: healthCheck.timeout ?? DEFAULTS.timeout,
         healthyThresholdCount: healthCheck.healthyThresholdCount ?? DEFAULTS.healthyThresholdCount,

@@ -33,11 +33,14 @@ const HEALTH_CHECK = {
 /** Elastic Load Balancing's range for a target group's deregistration delay. */
 const DEREGISTRATION_DELAY = { min: Duration.seconds(0), max: Duration.seconds(3600), why: "Elastic Load Balancing's range" };
 
+/** TCP ports. */
+const PORT = { min: 1, max: 65535, integer: true };
+
 /** Every problem of `props`. */
 export function validateModelServiceLoadBalancerProps(props: ModelServiceLoadBalancerProps): string[] {
   const problems: string[] = [];
   if (!props.vpc) problems.push("vpc: required: the cluster's VPC, where the pods' IP addresses are the targets");
-  problems.push(...rangeProblems('port', props.port, { min: 1, max: 65535, integer: true }));
+  for (const name of ['port', 'targetPort', 'serverPort'] as const) problems.push(...rangeProblems(name, props[name], PORT));
   const check = props.healthCheck ?? {};
   problems.push(
     ...wholeSecondsProblems('healthCheck.interval', check.interval, HEALTH_CHECK.interval),

@@ -15,6 +15,8 @@ const stack = new Stack(app, 'ModelService', { env: ENV });
 const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, flowLogs: { all: {} } });
 const batchClients = new ec2.SecurityGroup(stack, 'BatchClients', { vpc });
 const lb = new ModelServiceLoadBalancer(stack, 'Fraud', { vpc, allowedClients: [batchClients], deregistrationDelay: Duration.seconds(20) });
+// Behind a preprocessing sidecar: the listener on 80, the sidecar's port 8081 as the target, the server's 8080 health-checked.
+const sidecarLb = new ModelServiceLoadBalancer(stack, 'Sidecar', { vpc, port: 80, targetPort: 8081 });
 const gateway = new InferenceGateway(stack, 'Gateway', {
   backend: lb.httpBackend({ modelName: 'fraud' }),
   requestSource: transaction,
@@ -54,7 +56,7 @@ describe('ModelServiceLoadBalancer', () => {
   test('IP target group on the port: HTTP health check on /v2/health/ready, deregistration delay attribute', () => {
     template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
       TargetType: 'ip', Protocol: 'TCP', Port: 8080,
-      HealthCheckProtocol: 'HTTP', HealthCheckPath: '/v2/health/ready', HealthCheckPort: 'traffic-port',
+      HealthCheckProtocol: 'HTTP', HealthCheckPath: '/v2/health/ready', HealthCheckPort: '8080',
       HealthCheckIntervalSeconds: 10, HealthCheckTimeoutSeconds: 5, HealthyThresholdCount: 2, UnhealthyThresholdCount: 2,
       TargetGroupAttributes: Match.arrayWith([
         { Key: 'deregistration_delay.timeout_seconds', Value: '20' },
@@ -62,6 +64,22 @@ describe('ModelServiceLoadBalancer', () => {
       ]),
     });
     expect(stack.resolve(lb.targetGroupArn)).toEqual({ Ref: stack.getLogicalId(lb.targetGroup.node.defaultChild as any) });
+  });
+
+  test('a target port apart from the server: listener, targets and health check each on their own port, egress to both pod ports', () => {
+    const resource = (type: string, construct: { node: { defaultChild?: unknown } }) =>
+      template.findResources(type)[stack.getLogicalId(construct.node.defaultChild as any)].Properties;
+    expect(resource('AWS::ElasticLoadBalancingV2::TargetGroup', sidecarLb.targetGroup)).toMatchObject({
+      Port: 8081, HealthCheckPort: '8080', HealthCheckPath: '/v2/health/ready', HealthCheckProtocol: 'HTTP',
+    });
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', {
+      Port: 80, LoadBalancerArn: { Ref: stack.getLogicalId(sidecarLb.loadBalancer.node.defaultChild as any) },
+    });
+    const egress = resource('AWS::EC2::SecurityGroup', sidecarLb.securityGroup as ec2.SecurityGroup).SecurityGroupEgress;
+    const vpcCidr = { 'Fn::GetAtt': [stack.getLogicalId(vpc.node.defaultChild as any), 'CidrBlock'] };
+    expect(egress.map((e: any) => [e.CidrIp, e.FromPort, e.ToPort])).toEqual([[vpcCidr, 8081, 8081], [vpcCidr, 8080, 8080]]);
+    expect([sidecarLb.port, sidecarLb.targetPort, sidecarLb.serverPort]).toEqual([80, 8081, 8080]);
+    expect(stack.resolve(sidecarLb.url)['Fn::Join'][1][2]).toBe(':80');
   });
 
   test('the security group admits only the allowed clients and the gateway, on the port; it reaches the VPC on the port only', () => {
@@ -110,10 +128,14 @@ describe('ModelServiceLoadBalancer', () => {
   test('invalid props are refused, every problem at once, naming the prop and the range', () => {
     const message = problemsOf({
       port: 70000,
+      targetPort: 0,
+      serverPort: 8080.5,
       deregistrationDelay: Duration.hours(2),
       healthCheck: { interval: Duration.seconds(3), timeout: Duration.seconds(4), healthyThresholdCount: 1, unhealthyThresholdCount: 11 },
     });
     expect(message).toContain('port: 70000 must be an integer between 1 and 65535');
+    expect(message).toContain('targetPort: 0 must be an integer between 1 and 65535');
+    expect(message).toContain('serverPort: 8080.5 must be an integer between 1 and 65535');
     expect(message).toContain('deregistrationDelay: 2 hours must be whole seconds between 0 seconds and 1 hour');
     expect(message).toContain('healthCheck.interval: 3 seconds must be whole seconds between 5 seconds and 300 seconds');
     expect(message).toContain('healthCheck.healthyThresholdCount: 1 must be an integer between 2 and 10');
