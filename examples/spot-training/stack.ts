@@ -9,7 +9,6 @@ import { FeatureStore } from '../../lib/features/feature-store';
 import { AlarmTopic } from '../../lib/monitoring/alarm-topic';
 import { SpotTrainingFleet } from '../../lib/training/spot-training-fleet';
 import { Trainer, TrainingPipeline } from '../../lib/training/training-pipeline';
-import { expectedColumnsOf } from '../../runtime/core/training/data-gate';
 
 /** The model the example retrains: the model package group's name. */
 export const MODEL_NAME = 'fraud';
@@ -104,8 +103,6 @@ export class SpotTrainingStack extends Stack {
       featureRefs: fraudModelFeatureRefs,
       spineTable: 'fraud_labels',
       dataGate: {
-        columns: expectedColumnsOf(fraudFeatureViews.map((v) => v.toSpec()))
-          .filter((c) => fraudModelFeatureRefs.includes(c.profileName ?? '')),
         minRows: 10_000,
         maxNullRate: 0.05,
       },

@@ -7,6 +7,7 @@ import { Token } from 'aws-cdk-lib';
 import { resolveFeatureRefs } from '../features/spec';
 import { dataGateSpecProblems } from '../../runtime/core/training/data-gate';
 import { modelGateSpecProblems } from '../../runtime/core/training/model-gate';
+import { dataGateSettings } from '../training/data-gate-settings';
 import type { TrainingPipelineProps } from '../training/training-pipeline';
 
 /** Names a SageMaker model package group takes. */
@@ -30,7 +31,7 @@ export function validateTrainingPipelineProps(props: TrainingPipelineProps): str
     }
   }
   if (!SPINE_TABLE.test(props.spineTable)) problems.push(`spineTable: '${props.spineTable}' is not 'table' or 'database.table' (lower case letters, digits, '_')`);
-  problems.push(...dataGateSpecProblems({ ...props.dataGate }).map((p) => `dataGate: ${p}`));
+  problems.push(...dataGateSpecProblems(dataGateSettings(props)).map((p) => `dataGate: ${p}`));
   problems.push(...modelGateSpecProblems(props.modelGate).map((p) => `modelGate: ${p}`));
   const price = props.modelGate.servingPricePerHour;
   if (price !== undefined && (!Number.isFinite(price) || price <= 0)) problems.push(`modelGate.servingPricePerHour: ${price} is not a positive price per hour`);

@@ -24,7 +24,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct, IConstruct } from 'constructs';
 import { checkpointEnvironment } from '../../runtime/contracts/checkpoint';
 import {
-  DataGateEvent, DataGateSettings, ModelGateEvent, ModelGateSettings, TRAINING_STEP_TRANSIENT_ERROR, TrainingExecutionInput, TrainingHandlers, TrainingJobVariables,
+  DataGateEvent, ModelGateEvent, ModelGateSettings, TRAINING_STEP_TRANSIENT_ERROR, TrainingExecutionInput, TrainingHandlers, TrainingJobVariables,
   TrainingLayout, TrainingSetEvent, TrainingStatePaths, trainingStepEnvironment,
 } from '../../runtime/contracts/training-pipeline';
 import type { FeatureView } from '../features/feature-view';
@@ -36,6 +36,7 @@ import { createHandlerFunction } from '../private/handler-function';
 import { validateTrainingPipelineProps } from '../private/validate-training-pipeline-props';
 import { grantKeyViaService } from '../private/kms-grants';
 import { nagResource, throwIfProblems } from '../private/validation';
+import { dataGateSettings, TrainingDataGateProps } from './data-gate-settings';
 import { SageMakerSpotTraining, SageMakerSpotTrainingProps } from './sagemaker-spot-training';
 
 /** The feature store's offline side the training set is read from (a `FeatureStore` is one). */
@@ -269,8 +270,11 @@ export interface TrainingPipelineProps extends AlarmActionProps {
    * `table` or `database.table`. Grant its data to `trainingSetFunction` when it lives outside the store.
    */
   readonly spineTable: string;
-  /** The data gate's spec: schema, null rates, row count, label; drift against the baseline when given. */
-  readonly dataGate: DataGateSettings;
+  /**
+   * The data gate's spec: schema, null rates, row count, label; drift against the baseline when given. `columns`
+   * defaults to the `featureRefs` typed as their views declare them (the training set's `<view>__<feature>` columns).
+   */
+  readonly dataGate: TrainingDataGateProps;
   /**
    * Baseline the data gate checks drift against: the bucket holding `baselines/model=<m>/version=<v>/` and the version.
    * @default - no drift check (schema, null rates, row count and label only)
@@ -428,7 +432,7 @@ export class TrainingPipeline extends Construct {
       description: `Data gate of ${props.modelName}'s training sets`,
       timeout: Duration.minutes(5),
       environment: trainingStepEnvironment({
-        ...common, dataGate: props.dataGate, baselineBucket: props.baseline?.bucket.bucketName, baselineVersion: props.baseline?.modelVersion,
+        ...common, dataGate: dataGateSettings(props), baselineBucket: props.baseline?.bucket.bucketName, baselineVersion: props.baseline?.modelVersion,
       }),
     });
     grantObjectAccess(this.bucket, dataGateFunction, { read: [TRAINING_SETS] });

@@ -13,6 +13,7 @@ import { Trainer, TrainingPipeline, TrainingPipelineProps } from '../../lib/trai
 import { TRAINING_STEP_TRANSIENT_ERROR, TrainingHandlers, TrainingJobVariables, TrainingStepVariables } from '../../runtime/contracts/training-pipeline';
 import { CheckpointVariables } from '../../runtime/contracts/checkpoint';
 import { expectedColumnsOf } from '../../runtime/core/training/data-gate';
+import { dataGateSettings } from '../../lib/training/data-gate-settings';
 import { alarmsWithoutActions } from '../support/alarms';
 
 /** A stack with a feature store, a spot fleet, an evaluation job definition and a pipeline of `fraud`. */
@@ -228,4 +229,15 @@ describe('TrainingPipeline', () => {
       .flatMap(([, p]: [string, any]) => p.Properties.PolicyDocument.Statement.flatMap((st: any) => [st.Action].flat()));
     expect(others.filter((a: string) => /^(s3|kms):.*\*$/.test(a))).toEqual([]);
   });
+});
+
+test('the data gate expects the featureRefs, typed as their views declare them, unless columns are given', () => {
+  const featureRefs = customerTxnStats.toSpec().features.slice(0, 2).map((f) => `${customerTxnStats.name}:${f.name}`);
+  const derived = dataGateSettings({ dataGate: { minRows: 10 }, views: [customerTxnStats], featureRefs });
+  const all = expectedColumnsOf([customerTxnStats.toSpec()]);
+  expect(derived.columns.map((c) => c.profileName)).toEqual(featureRefs);
+  expect(derived.columns).toEqual(all.filter((c) => featureRefs.includes(c.profileName ?? '')));
+  expect(derived.minRows).toBe(10);
+  const given = [all[0]];
+  expect(dataGateSettings({ dataGate: { columns: given }, views: [customerTxnStats], featureRefs }).columns).toBe(given);
 });
