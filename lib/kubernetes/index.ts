@@ -5,4 +5,4 @@ export * from './gpu-scheduling';
 export * from './gpu-node-group';
 export * from './model-service-load-balancer';
 export { AMI_FAMILY_LABEL, DCGM_EXPORTER_IMAGE, DCGM_EXPORTER_PORT, DEVICE_PLUGIN_CONFIG_LABEL, DEVICE_PLUGIN_IMAGE } from './nvidia-addons';
-export { DEFAULT_PRE_STOP_DELAY_SECONDS } from './pod-termination';
+export * from './pod-termination';
