@@ -4,6 +4,7 @@ import { CfnElement, Duration, Size, Stack, StackProps, Validations } from 'aws-
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as eks from 'aws-cdk-lib/aws-eks-v2';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cdk8s from 'cdk8s';
 import { Construct } from 'constructs';
 import { fraudPrescreenInputs, transaction } from '../fraud-features';
@@ -12,10 +13,14 @@ import { ChartAutoscaling, GpuInferenceChart } from '../../lib/kubernetes/chart'
 import { GpuAmiFamily, GpuNodeGroup } from '../../lib/kubernetes/gpu-node-group';
 import { GpuSharing } from '../../lib/kubernetes/gpu-scheduling';
 import { ModelServiceLoadBalancer } from '../../lib/kubernetes/model-service-load-balancer';
+import { POD_READINESS_GATE_LABEL } from '../../lib/kubernetes/pod-termination';
+import { AlarmTopic } from '../../lib/monitoring/alarm-topic';
+import { ModelMonitoring } from '../../lib/monitoring/model-monitoring';
 import { Fallback, InferenceGateway } from '../../lib/serving/inference-gateway';
 import { InferenceImage } from '../../lib/serving/inference-image';
 import { ModelArtifact } from '../../lib/serving/model-artifact';
 import { ExecutionProvider } from '../../lib/serving/server-settings';
+import { GatewayMetrics } from '../../runtime/core/metrics';
 
 /** Namespace of the model's pods and service account. */
 export const MODEL_NAMESPACE = 'fraud';
@@ -27,6 +32,15 @@ const MODEL_FILE = path.join(__dirname, '..', 'models', 'fraud-prescreen.onnx');
  * GPU serving on EKS behind the inference gateway: gateway (API Gateway + Lambda in the cluster's VPC) → internal
  * Network Load Balancer → the GpuInferenceChart's pods (registered by the AWS Load Balancer Controller through a
  * TargetGroupBinding) → a spot GPU node group whose L4/A10G GPUs are each shared by 4 pods (time-slicing).
+ *
+ * Observability: CloudWatch alarms (with an `AlarmTopic` action) watch what reaches CloudWatch on this path: the
+ * gateway's latency, model-call failures and fallbacks (`ModelMonitoring` on the gateway). The pods' own signals do
+ * not leave the cluster by themselves: the server's EMF lines go to stdout and its Prometheus metrics wait to be
+ * scraped. For container logs in CloudWatch install the Amazon CloudWatch Observability add-on (it also reads EMF
+ * from them); for the chart's queue-depth autoscaling run Prometheus with prometheus-adapter (or KEDA).
+ *
+ * Scaling: the chart scales pods, and nothing here scales the GPU nodes: run the Cluster Autoscaler or Karpenter
+ * (see `GpuNodeGroup`), or the pending pods beyond `maxSize x 4` slots wait.
  */
 export class EksGpuInferenceStack extends Stack {
   /** The cluster (private API endpoint, every control-plane log type). */
@@ -41,6 +55,14 @@ export class EksGpuInferenceStack extends Stack {
   public readonly modelReader: eks.ServiceAccount;
   /** The gateway callers use. */
   public readonly gateway: InferenceGateway;
+  /** The model's namespace, labelled for the load balancer controller's pod readiness gates. */
+  public readonly namespaceManifest: eks.KubernetesManifest;
+  /** Alarms over the gateway (latency, model-call failures, fallbacks). */
+  public readonly monitoring: ModelMonitoring;
+  /** Where the alarms notify (subscribe the on-call to its topic). */
+  public readonly alarms: AlarmTopic;
+  /** Failed calls from the gateway to the pods (errors, overload, deadline), which callers see only as fallbacks. */
+  public readonly modelCallFailures: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: StackProps = {}) {
     super(scope, id, props);
@@ -73,7 +95,13 @@ export class EksGpuInferenceStack extends Stack {
       gpuSharing,
     });
 
-    const namespace = this.cluster.addManifest('Namespace', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: MODEL_NAMESPACE } });
+    // Pod readiness gates: a rollout waits for each new pod's load balancer target to be healthy before it removes
+    // an old pod, so the target group never runs out of healthy targets.
+    const namespace = this.cluster.addManifest('Namespace', {
+      apiVersion: 'v1', kind: 'Namespace',
+      metadata: { name: MODEL_NAMESPACE, labels: { [POD_READINESS_GATE_LABEL.key]: POD_READINESS_GATE_LABEL.value } },
+    });
+    this.namespaceManifest = namespace;
     const model = ModelArtifact.fromAsset(MODEL_FILE).bind(this);
     this.modelReader = this.cluster.addServiceAccount('ModelReader', { name: 'fraud-model-reader', namespace: MODEL_NAMESPACE });
     this.modelReader.node.addDependency(namespace);
@@ -111,6 +139,17 @@ export class EksGpuInferenceStack extends Stack {
       fallback: Fallback.constant({ probability: [0.01] }),
       deadline: Duration.millis(100),
     });
+
+    this.alarms = new AlarmTopic(this, 'Alarms');
+    this.monitoring = new ModelMonitoring(this, 'Monitoring', { gateway: this.gateway, warningAction: this.alarms, criticalAction: this.alarms });
+    this.modelCallFailures = this.gateway.metric(GatewayMetrics.MODEL_FAILURES, { statistic: cloudwatch.Stats.SUM, period: Duration.minutes(1) })
+      .createAlarm(this, 'ModelCallFailures', {
+        alarmDescription: `Model ${MODEL_NAME}: the gateway's calls to the GPU pods fail (error, overload or deadline) in 3 of 5 minutes; callers get the fallback`,
+        threshold: 0, comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 5, datapointsToAlarm: 3, treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    this.modelCallFailures.addAlarmAction(this.alarms);
+    this.modelCallFailures.addOkAction(this.alarms);
   }
 
   /** cdk-nag findings on what aws-eks-v2 creates itself (its kubectl provider, cluster and default node group roles, controller policy). */

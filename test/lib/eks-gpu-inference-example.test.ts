@@ -2,6 +2,8 @@ import { App, CfnElement, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { EksGpuInferenceStack, MODEL_NAMESPACE } from '../../examples/eks-gpu-inference/stack';
+import { POD_READINESS_GATE_LABEL } from '../../lib/kubernetes/pod-termination';
+import { GatewayMetrics } from '../../runtime/core/metrics';
 import { validateKubernetesManifests } from '../support/kubernetes-schema';
 
 // One synth for the file (an EKS cluster costs seconds), with cdk-nag on: unacknowledged findings fail it.
@@ -57,10 +59,41 @@ describe('examples/eks-gpu-inference', () => {
     template.hasResourceProperties('AWS::EKS::Nodegroup', { CapacityType: 'SPOT', Taints: [{ Key: 'nvidia.com/gpu', Value: 'true', Effect: 'NO_SCHEDULE' }] });
   });
 
-  test('every manifest of the chart is valid Kubernetes (1.27 and 1.31 schemas); only the TargetGroupBinding CRD is unchecked', () => {
-    const { problems, unchecked } = validateKubernetesManifests(objects);
+  test('the namespace carries the load balancer controller\'s pod readiness gate label, so rollouts wait for healthy targets', () => {
+    const [namespace] = manifestObjects(id(stack.namespaceManifest));
+    expect(namespace).toMatchObject({
+      apiVersion: 'v1', kind: 'Namespace',
+      metadata: { name: MODEL_NAMESPACE, labels: { 'elbv2.k8s.aws/pod-readiness-gate-inject': 'enabled' } },
+    });
+    expect(namespace.metadata.labels[POD_READINESS_GATE_LABEL.key]).toBe(POD_READINESS_GATE_LABEL.value);
+    expect(kind('TargetGroupBinding')[0].metadata.namespace).toBe(namespace.metadata.name);
+  });
+
+  test('every manifest (namespace and chart) is valid Kubernetes (1.27 and 1.31 schemas); exactly the TargetGroupBinding CRD is unchecked', () => {
+    const { problems, unchecked } = validateKubernetesManifests([...manifestObjects(id(stack.namespaceManifest)), ...objects]);
     expect(problems).toEqual([]);
-    expect(unchecked.map((u: any) => (typeof u === 'string' ? u : u.kind))).toEqual(expect.arrayContaining([expect.stringContaining('TargetGroupBinding')]));
+    expect(unchecked).toEqual(['elbv2.k8s.aws/v1beta1 TargetGroupBinding']);
+  });
+
+  test('alarms over what reaches CloudWatch (the gateway: latency, model-call failures, fallbacks), each notifying the alarm topic', () => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((r) => r.Properties);
+    const topic = { Ref: stack.getLogicalId(stack.alarms.topic.node.defaultChild as CfnElement) };
+    const metricsOf = (alarm: any) => JSON.stringify(alarm.Metrics ?? alarm.MetricName);
+    for (const metric of [GatewayMetrics.LATENCY_MS, GatewayMetrics.MODEL_FAILURES, GatewayMetrics.FALLBACKS]) {
+      expect(alarms.filter((a) => metricsOf(a).includes(`"${metric}"`)).length).toBeGreaterThan(0);
+    }
+    // Every alarm is heard: it notifies the topic itself, or it is a window of an SLO's burn-rate composite that does.
+    const composites = Object.values(template.findResources('AWS::CloudWatch::CompositeAlarm')).map((r) => r.Properties);
+    expect(composites.length).toBeGreaterThan(0);
+    for (const composite of composites) expect(composite.AlarmActions).toEqual([topic]);
+    const rules = JSON.stringify(composites.map((c) => c.AlarmRule));
+    const alarmIds = Object.keys(template.findResources('AWS::CloudWatch::Alarm'));
+    for (const alarmId of alarmIds) {
+      const alarm = resources[alarmId].Properties;
+      if (alarm.AlarmActions === undefined) expect([alarm.AlarmDescription, rules.includes(alarmId)]).toEqual([alarm.AlarmDescription, true]);
+      else expect(alarm.AlarmActions).toEqual([topic]);
+    }
+    expect(resources[id(stack.modelCallFailures)].Properties).toMatchObject({ MetricName: GatewayMetrics.MODEL_FAILURES, AlarmActions: [topic], OKActions: [topic] });
   });
 
   test('cdk-nag AwsSolutions reports nothing unacknowledged', () => {
