@@ -54,7 +54,11 @@ export interface GpuNodeGroupProps {
    * @default eks.CapacityType.ON_DEMAND
    */
   readonly capacityType?: eks.CapacityType;
-  /** Fewest nodes. @default 1 */
+  /**
+   * Fewest nodes. 0 lets the group empty, but scaling it up from zero needs a node autoscaler that knows the nodes'
+   * GPU slots (see the class's notes).
+   * @default 1
+   */
   readonly minSize?: number;
   /** Most nodes (at most 450, EKS's default quota per node group). */
   readonly maxSize: number;
@@ -95,6 +99,19 @@ export interface GpuNodeGroupProps {
  * NVMe instance storage under containerd and kubelet (so emptyDir model caches) when the types have it, and the GPU
  * sharing set up for its AMI family. AL2023 nodes get the NVIDIA device plugin (once per cluster, one config per
  * sharing, each node picking its own by label); Bottlerocket ships it. Optionally the DCGM exporter.
+ *
+ * What the cluster must run besides (not installed here):
+ * - Node autoscaling: nothing here scales the node group between `minSize` and `maxSize`; run the Cluster Autoscaler
+ *   (auto-discovering managed node groups) or Karpenter. The Cluster Autoscaler reads a managed node group's labels
+ *   and taints from EKS for scale-from-zero, and a GPU count from its instance type, but not the shared slots
+ *   (time-slicing, MPS, MIG advertise `gpuSlotsPerNode`): that takes the ASG tag
+ *   `k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu`, which this construct cannot set (an EKS node
+ *   group's `tags` do not propagate to its Auto Scaling group): keep `minSize` at 1 or more (the default) for shared
+ *   GPUs, or tag the ASG out of band.
+ * - Pod metrics and logs: the DCGM exporter and the inference server expose Prometheus metrics that nothing scrapes
+ *   until a Prometheus runs (with prometheus-adapter, or KEDA, for the chart's queue-depth autoscaling); container
+ *   logs (and the server's EMF lines on stdout) reach CloudWatch only through the Amazon CloudWatch Observability
+ *   add-on or a log agent. Alarm on what does reach CloudWatch: the gateway's metrics (`ModelMonitoring`).
  */
 export class GpuNodeGroup extends Construct {
   /** The managed node group. */
