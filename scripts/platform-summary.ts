@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { App } from 'aws-cdk-lib';
-import { buildReferencePlatform } from '../bin/platform';
+import { buildGpuPlatform, buildReferencePlatform } from '../bin/platform';
 import type { InferenceGateway } from '../lib';
 import { resolvePlan } from '../runtime/core/rollout';
 
@@ -13,6 +13,7 @@ const outdir = path.join(__dirname, '..', 'cdk.out');
 const started = Date.now();
 const app = new App({ outdir });
 const [platform] = buildReferencePlatform(app);
+const gpu = buildGpuPlatform(app);
 const assembly = app.synth();
 
 console.log(`\nReference platform synthesized into ${path.relative(process.cwd(), outdir)}/ in ${Date.now() - started} ms (cdk-nag AwsSolutions: passed)\n`);
@@ -57,6 +58,10 @@ console.log(`  model quality of ${platform.fraudQuality.modelName}: labels joine
 const rolloutPlan = resolvePlan(platform.fraudRollout.plan);
 console.log(`  canary rollout of ${rolloutPlan.model}: shadow ${rolloutPlan.shadow?.percent} % until its exit criteria, then ${rolloutPlan.steps.map((s) => `${s.percent} %`).join(' → ')}, rolled back on the fraud guardrail or the challenger's metrics (npm run rollout -- status --model fraud …); also started by a model approval`);
 console.log(`  cost guard: a monthly budget over the platform tag, cost per 1,000 predictions per fraud variant; on a breach: ${platform.degrade.actions.map((a) => a.kind).join(', ')} (npm run degrade -- revert --last)`);
+const { gpuNodes, loadBalancer, gateway: eksGateway } = gpu.eksGpuInference;
+console.log(`  EKS GPU serving: ${gpuNodes.instanceTypes.join(' / ')} node group (${gpuNodes.gpuSharing.label}: ${gpuNodes.gpuSlotsPerNode} GPU slots per node), the inference server chart (cdk8s) behind an internal NLB on port ${loadBalancer.port}, POST /predict/${eksGateway.modelName} through the gateway in the cluster's VPC`);
+const { fleet, pipeline } = gpu.spotTraining;
+console.log(`  spot training: Batch on ${fleet.instanceTypes.join(' / ')} spot (production queue falls back to on-demand), checkpoints to s3://…/${fleet.checkpointPrefix}/<job id>; retraining pipeline of ${pipeline.modelPackageGroupName} (training set → data gate → train → evaluate → model gate → model package; an approval starts the fraud canary)`);
 const report = path.join(outdir, 'validation-report.json');
 if (fs.existsSync(report)) {
   const plugins = JSON.parse(fs.readFileSync(report, 'utf8')).pluginReports as { pluginName: string; violations: unknown[] }[];

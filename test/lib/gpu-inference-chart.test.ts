@@ -279,7 +279,8 @@ describe('shared GPU, existing service account, sidecar, target group binding, K
       serviceRef: { name: 'fraud-small', port: 8080 },
       targetGroupARN: 'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/fraud/0123456789abcdef',
       targetType: 'ip',
-      networking: { ingress: [{ from: [{ securityGroup: { groupID: 'sg-0123456789abcdef0' } }], ports: [{ protocol: 'TCP', port: 9000 }] }] },
+      // The sidecar's port for traffic, the server's for the load balancer's health checks.
+      networking: { ingress: [{ from: [{ securityGroup: { groupID: 'sg-0123456789abcdef0' } }], ports: [{ protocol: 'TCP', port: 9000 }, { protocol: 'TCP', port: 8080 }] }] },
     });
   });
 

@@ -250,7 +250,14 @@ export class GpuInferenceChart extends cdk8s.Chart {
         targetGroupARN: binding.targetGroupArn,
         targetType: 'ip',
         ...(binding.loadBalancerSecurityGroupId === undefined ? {} : {
-          networking: { ingress: [{ from: [{ securityGroup: { groupID: binding.loadBalancerSecurityGroupId } }], ports: [{ protocol: 'TCP', port: this.servingPort }] }] },
+          // Traffic reaches the serving port; health checks reach the server's own port (ModelServiceLoadBalancer checks
+          // /v2/health/ready there, so a sidecar need not serve it).
+          networking: {
+            ingress: [{
+              from: [{ securityGroup: { groupID: binding.loadBalancerSecurityGroupId } }],
+              ports: [...new Set([this.servingPort, SERVER_PORT])].map((port) => ({ protocol: 'TCP', port })),
+            }],
+          },
         }),
       }));
     }
