@@ -45,6 +45,8 @@ test.each(ROUTES)('$name: a model run that fails is answered without internals; 
     expect(answer.status).toBe(500);
   }
   const requestId = INTERNAL.exec(message)![1];
+  // The log line is written as the answer is sent: it may reach the test's pipe after the answer does.
+  await server.waitForLine((l) => l.requestId === requestId);
   expect(server.lines.filter((l) => l.requestId === requestId)).toEqual([
     expect.objectContaining({ level: 'error', msg: 'internal error', error: expect.stringMatching(/^model run failed: .*Pad reflect/) }),
   ]);

@@ -79,9 +79,12 @@ function gatewayReading(routing: CachedRoutingSource | undefined) {
 describe('live weights from the routing table', () => {
   test('users are assigned by consistent hash against the table\'s weights, and follow a change once the cache expires', async () => {
     let clock = 1_000_000;
-    const routing = new CachedRoutingSource({ table, ttlMs: 5000, now: () => clock });
+    // A generous read deadline: this test is about assignment. With the default one, a read slowed by a loaded machine
+    // fails, the frozen clock never makes it due again, and every user gets the deploy-time weights (all champion).
+    const routing = new CachedRoutingSource({ table, ttlMs: 5000, deadlineMs: 10_000, now: () => clock });
     const { predict, logged } = gatewayReading(routing);
-    await routing.variantsOf('prescreen'); // warm, as a container is after its first request (cold reads: below)
+    // Warm, as a container is after its first request (cold reads: below).
+    expect(await routing.variantsOf('prescreen')).toEqual([{ name: 'champion', weight: 90 }, { name: 'challenger', weight: 10 }]);
 
     const before = await inChunks(USERS, async (user) => [user, (await predict(user)).variant] as const);
     // The table's 90/10, not the deploy-time 100/0: the answering server says which variant it is.
@@ -97,6 +100,8 @@ describe('live weights from the routing table', () => {
     // Within the TTL the cached weights still hold.
     expect((await predict(onChallenger[0])).variant).toBe('challenger');
     clock += 5001;
+    // The first request after the TTL reads again (awaited here, so that a slow read cannot leave early users on the cached weights).
+    expect(await routing.variantsOf('prescreen')).toEqual([{ name: 'champion', weight: 70 }, { name: 'challenger', weight: 30 }]);
     const after = await inChunks(USERS, async (user) => [user, (await predict(user)).variant] as const);
     for (const [user, variant] of after) expect(variant).toBe(expected({ champion: 70, challenger: 30 }, user));
     // Shifting weight moves only users in the shifted slice: nobody leaves the challenger.
