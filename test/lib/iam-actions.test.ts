@@ -7,10 +7,13 @@
  */
 import * as path from 'path';
 import { App } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as esbuild from 'esbuild';
-import { buildReferencePlatform } from '../../bin/platform';
+import { buildGpuPlatform, buildReferencePlatform } from '../../bin/platform';
 import { handlerBuildOptions } from '../../build/bundle-handlers';
 import { packageRoot } from '../../lib/private/bundling';
+import { GatewayVariables } from '../../runtime/contracts/gateway';
+import { TrainingHandlers, TrainingJobVariables, TrainingStepVariables } from '../../runtime/contracts/training-pipeline';
 
 /** IAM service prefix of each AWS SDK v3 client package the runtime uses. */
 const SERVICE_OF_CLIENT: Record<string, string> = {
@@ -26,7 +29,9 @@ const SERVICE_OF_CLIENT: Record<string, string> = {
   '@aws-sdk/client-sns': 'sns',
 };
 /** SDK commands whose IAM action is named differently. */
-const ACTION_OF_COMMAND: Record<string, string> = { 's3:HeadObject': 's3:GetObject', 's3:ListObjectsV2': 's3:ListBucket', 'sqs:SendMessageBatch': 'sqs:SendMessage' };
+const ACTION_OF_COMMAND: Record<string, string> = {
+  's3:HeadObject': 's3:GetObject', 's3:ListObjectsV2': 's3:ListBucket', 's3:DeleteObjects': 's3:DeleteObject', 'sqs:SendMessageBatch': 'sqs:SendMessage',
+};
 
 /**
  * Code that is bundled but never runs in the role's process, by the source file esbuild names in the bundle. Each
@@ -89,6 +94,54 @@ const PLATFORM = {
     's3:AbortMultipartUpload', 's3:GetBucketLocation', 's3:ListBucket', 's3:ListBucketMultipartUploads', 's3:PutObject',
     'kms:GenerateDataKey@s3', 'kms:Decrypt@s3', 'logs:PutLogEvents',
   ],
+  /**
+   * Lambda creating and removing the network interfaces of a function in a VPC (the actions of AWS's
+   * AWSLambdaVPCAccessExecutionRole, Lambda developer guide "Giving Lambda functions access to resources in a VPC").
+   */
+  lambdaVpc: [
+    'ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets', 'ec2:DeleteNetworkInterface',
+    'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses',
+  ],
+  /**
+   * Athena running a query with the caller's credentials over the feature store's offline tables (the actions
+   * `FeatureStore.grantReadOffline` grants besides the caller's own athena calls, each from the Athena user guide):
+   * - "Fine-grained access to databases and tables in the AWS Glue Data Catalog": a SELECT reads the database, the
+   *   table and its partitions (glue:GetDatabase, GetTable, GetPartition, GetPartitions);
+   * - "Control access to Amazon S3 from Athena": reading the tables' objects (s3:GetObject, s3:ListBucket,
+   *   s3:GetBucketLocation), and writing the query results (s3:PutObject, s3:GetObject, s3:AbortMultipartUpload,
+   *   s3:ListMultipartUploadParts, s3:ListBucketMultipartUploads: results are uploaded in parts);
+   * - "Permissions to encrypted data in Amazon S3": the store's key through S3, Decrypt for the data and the results
+   *   read back, GenerateDataKey for the SSE-KMS results it writes.
+   */
+  athenaQueries: [
+    'glue:GetDatabase', 'glue:GetTable', 'glue:GetPartition', 'glue:GetPartitions',
+    's3:GetObject', 's3:ListBucket', 's3:GetBucketLocation',
+    's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts', 's3:ListBucketMultipartUploads',
+    'kms:Decrypt@s3', 'kms:GenerateDataKey@s3',
+  ],
+  /**
+   * Step Functions' `batch:submitJob.sync` (Run a Job): it submits the job, follows it through the EventBridge rule it
+   * manages and by DescribeJobs, and terminates it when the task times out or the execution stops (Step Functions
+   * developer guide, "IAM policies for AWS Batch", Run a Job (.sync)).
+   */
+  stepFunctionsBatchSync: [
+    'batch:SubmitJob', 'batch:DescribeJobs', 'batch:TerminateJob', 'events:PutTargets', 'events:PutRule', 'events:DescribeRule',
+  ],
+  /** Step Functions' `lambda:invoke` (Request Response): it invokes the function (Step Functions guide, "IAM policies for Lambda"). */
+  stepFunctionsLambdaInvoke: ['lambda:InvokeFunction'],
+};
+
+/**
+ * What a training or evaluation image does with its job role, by the contract of runtime/contracts/training-pipeline.ts
+ * `TrainingJobVariables` (user code: documented, not bundled here). An object written to S3 may be uploaded in parts
+ * (`aws s3 cp`, lib-storage's Upload above 8 MiB): AbortMultipartUpload cleans up a failed upload; the pipeline's
+ * bucket is encrypted with its own key, used through S3.
+ */
+const JOB_CONTRACT = {
+  /** Reads TRAINING_SET_URI, writes MODEL_ARTIFACT_URI. */
+  training: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 'kms:Decrypt@s3', 'kms:GenerateDataKey@s3'],
+  /** Reads TRAINING_SET_URI and MODEL_ARTIFACT_URI, writes EVALUATION_URI. */
+  evaluation: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 'kms:Decrypt@s3', 'kms:GenerateDataKey@s3'],
 };
 
 /**
@@ -99,6 +152,17 @@ const SERVER_CALLS_ENABLED_BY: Record<string, string> = {
   's3:GetObject': 'MODEL_URI=s3://…',
   'kinesis:PutRecords': 'PREDICTION_LOG_SINK=kinesis://…',
   's3:PutObject': 'PREDICTION_LOG_SINK=s3://…',
+};
+
+/**
+ * SDK calls of the gateway handler that happen only when its environment asks for them (runtime/contracts/gateway.ts),
+ * and the setting that does.
+ */
+const GATEWAY_CALLS_ENABLED_BY: Record<string, string> = {
+  'dynamodb:BatchGetItem': GatewayVariables.ONLINE_TABLE_NAME,
+  'dynamodb:GetItem': GatewayVariables.ROUTING_TABLE_NAME,
+  'sagemaker:InvokeEndpoint': `${GatewayVariables.MODEL_BACKEND} of kind 'sagemaker'`,
+  'kinesis:PutRecords': GatewayVariables.PREDICTION_LOG_STREAM,
 };
 
 /**
@@ -145,11 +209,34 @@ function allowedBy(statement: any): string[] {
   return [statement.Action].flat().map((a: string) => (a.startsWith('kms:') ? `${a}@${service}` : a));
 }
 
+// One app, one synth, as bin/app.ts builds it: the reference platform and the GPU stacks.
 const app = new App();
 const [platform] = buildReferencePlatform(app);
-const template = app.synth().getStackByName(platform.stackName).template;
+const gpu = buildGpuPlatform(app);
+const assembly = app.synth();
+const template = assembly.getStackByName(platform.stackName).template;
 const resources: Record<string, any> = template.Resources;
 const logicalId = (construct: { node: { defaultChild?: unknown } }) => platform.getLogicalId(construct.node.defaultChild as any);
+const training = gpu.spotTraining;
+const trainingResources: Record<string, any> = assembly.getStackByName(training.stackName).template.Resources;
+const trainingId = (construct: { node: { defaultChild?: unknown } }) => training.getLogicalId(construct.node.defaultChild as any);
+const eks = gpu.eksGpuInference;
+const eksResources: Record<string, any> = assembly.getStackByName(eks.stackName).template.Resources;
+const eksId = (construct: { node: { defaultChild?: unknown } }) => eks.getLogicalId(construct.node.defaultChild as any);
+
+/** A CloudFormation string value as text, each token (Ref, GetAtt…) replaced by `<token>`. */
+function text(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const join = (value as any)?.['Fn::Join'];
+  if (!join) return '<token>';
+  return join[1].map(text).join(join[0]);
+}
+
+/** A Lambda function's environment variables, as text. */
+function environmentOf(resourcesOfStack: Record<string, any>, functionId: string): Record<string, string> {
+  const variables = resourcesOfStack[functionId].Properties.Environment?.Variables ?? {};
+  return Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, text(v)]));
+}
 
 /** Every action granted to a role: its inline policies and every AWS::IAM::Policy attached to it (no managed ones). */
 function grantedTo(roleId: string, inResources: Record<string, any> = resources): string[] {
@@ -301,5 +388,123 @@ describe('each role is granted exactly what its code and its platform send', () 
     const onStoreKey = statements.filter((s: any) => JSON.stringify(s.Resource) === JSON.stringify(storeKey));
     expect(onStoreKey.length).toBeGreaterThan(0);
     for (const statement of onStoreKey) expect(statement.Condition).toEqual({ StringEquals: { 'kms:ViaService': expect.stringMatching(/^(dynamodb|s3|kinesis)\.us-east-1\.amazonaws\.com$/) } });
+  });
+});
+
+describe('the GPU stacks: each role that runs our code, or that our constructs create, is granted exactly what it needs', () => {
+  const step = (id: string) => training.pipeline.node.findChild(id) as lambda.Function;
+  const roleOf = (fn: lambda.IFunction) => trainingId(fn.role as any);
+
+  test('the training set step: its Athena query (and what Athena does with its credentials), the set it writes', () => {
+    const needed = handlerNeeds(TrainingHandlers.TRAINING_SET);
+    expect(needed).toEqual(expect.arrayContaining([
+      'athena:StartQueryExecution', 'athena:GetQueryExecution', 'athena:GetQueryResults', 's3:GetObject', 's3:PutObject', 's3:ListBucket',
+    ]));
+    expect(environmentOf(trainingResources, trainingId(training.pipeline.trainingSetFunction))).toHaveProperty(TrainingStepVariables.ATHENA_WORKGROUP);
+    expect(grantedTo(roleOf(training.pipeline.trainingSetFunction), trainingResources)).toEqual(sorted([
+      ...needed, ...PLATFORM.athenaQueries, ...PLATFORM.lambdaLogs, ...PLATFORM.lambdaTracing,
+    ]));
+  });
+
+  test('the data gate: reads the training set; the baseline listing needs a baseline the example does not name', () => {
+    const fn = step('DataGateFunction');
+    // runtime/aws/baseline-store.ts readBaseline lists the baseline prefix, only with TRAINING_BASELINE_BUCKET set.
+    const baselineOnly = ['s3:ListBucket'];
+    const needed = handlerNeeds(TrainingHandlers.DATA_GATE);
+    expect(needed).toEqual(expect.arrayContaining([...baselineOnly, 's3:GetObject', 'kms:Decrypt@s3']));
+    expect(environmentOf(trainingResources, trainingId(fn))).not.toHaveProperty(TrainingStepVariables.BASELINE_BUCKET);
+    expect(grantedTo(roleOf(fn), trainingResources)).toEqual(sorted([
+      ...needed.filter((a) => !baselineOnly.includes(a)), ...PLATFORM.lambdaLogs, ...PLATFORM.lambdaTracing,
+    ]));
+  });
+
+  test('the model gate: reads the evaluation, finds and describes the champion package', () => {
+    const fn = step('ModelGateFunction');
+    const needed = handlerNeeds(TrainingHandlers.MODEL_GATE);
+    expect(sorted(needed)).toEqual(sorted(['s3:GetObject', 'kms:Decrypt@s3', 'sagemaker:ListModelPackages', 'sagemaker:DescribeModelPackage']));
+    expect(grantedTo(roleOf(fn), trainingResources)).toEqual(sorted([...needed, ...PLATFORM.lambdaLogs, ...PLATFORM.lambdaTracing]));
+  });
+
+  test("the fleet's job role: the checkpoint helper's calls plus the training image's contract; the evaluation image's", () => {
+    const helper = sdkActionsIn(bundled({ ...handlerBuildOptions('checkpoint'), entryPoints: [path.join(packageRoot(), 'runtime', 'training', 'index.ts')] }));
+    expect(helper).toEqual(sorted(['s3:GetObject', 's3:PutObject', 's3:ListBucket', 's3:DeleteObject']));
+    const helperNeeds = [...helper, ...helper.flatMap((a) => KMS_IMPLIED_BY[a] ?? [])];
+    // The training job's environment names the contract's variables (set per execution by the Train step).
+    expect(Object.values(TrainingJobVariables)).toEqual(expect.arrayContaining(['TRAINING_SET_URI', 'MODEL_ARTIFACT_URI', 'EVALUATION_URI']));
+    expect(grantedTo(trainingId(training.fleet.jobRole), trainingResources)).toEqual(sorted([...helperNeeds, ...JOB_CONTRACT.training]));
+    const evaluationRole = Object.keys(trainingResources).find((id) => id.startsWith('EvaluationRole'))!;
+    expect(grantedTo(evaluationRole, trainingResources)).toEqual(sorted(JOB_CONTRACT.evaluation));
+  });
+
+  test("the state machine: the Lambda steps, Batch's Run a Job for training and evaluation, createModelPackage; its logs and traces", () => {
+    const role = trainingId(training.pipeline.stateMachine.role as any);
+    expect(grantedTo(role, trainingResources)).toEqual(sorted([
+      ...PLATFORM.stepFunctionsLambdaInvoke, ...PLATFORM.stepFunctionsBatchSync,
+      // An AWS SDK integration (arn:aws:states:::aws-sdk:sagemaker:createModelPackage) needs the API's own action.
+      'sagemaker:CreateModelPackage',
+      ...PLATFORM.stepFunctionsLogs, ...PLATFORM.stepFunctionsTracing,
+    ]));
+    const eventsRole = Object.keys(trainingResources).find((id) => id.startsWith('PipelineStateMachineEventsRole'))!;
+    expect(grantedTo(eventsRole, trainingResources)).toEqual(['states:StartExecution']);
+  });
+
+  test("the EKS gateway: an HTTP backend (no AWS call for the model), no store, no routing table: only the prediction log", () => {
+    const gatewayCalls = sdkActionsIn(bundled(handlerBuildOptions('gateway-handler')));
+    expect(gatewayCalls).toEqual(Object.keys(GATEWAY_CALLS_ENABLED_BY).sort());
+    const environment = environmentOf(eksResources, eksId(eks.gateway.function));
+    expect(JSON.parse(environment[GatewayVariables.MODEL_BACKEND].replace(/<token>/g, 'x'))).toMatchObject({ kind: 'http' });
+    expect(environment).not.toHaveProperty(GatewayVariables.ONLINE_TABLE_NAME);
+    expect(environment).not.toHaveProperty(GatewayVariables.ROUTING_TABLE_NAME);
+    expect(environment).toHaveProperty(GatewayVariables.PREDICTION_LOG_STREAM);
+    const needed = ['kinesis:PutRecords', ...KMS_IMPLIED_BY['kinesis:PutRecords']];
+    // In the cluster's VPC: Lambda manages the function's network interfaces with its role.
+    expect(grantedTo(eksId(eks.gateway.function.role as any), eksResources)).toEqual(sorted([
+      ...needed, ...PLATFORM.lambdaLogs, ...PLATFORM.lambdaTracing, ...PLATFORM.lambdaVpc,
+    ]));
+  });
+
+  test("the IRSA model reader: s3:GetObject of the model, for the init container's `aws s3 cp`; the server reads the local copy", () => {
+    const manifest = JSON.parse(text(eksResources[eksId(eks.chartManifest)].Properties.Manifest)) as any[];
+    const pod = manifest.find((m) => m.kind === 'Deployment').spec.template.spec;
+    expect(pod.serviceAccountName).toBe(eks.modelReader.serviceAccountName);
+    // `aws s3 cp` of one object: HeadObject and GetObject (ranged parts for a large one), both s3:GetObject. The CDK
+    // asset bucket is encrypted with the aws/s3 managed key, whose key policy lets the account use it through S3.
+    expect(pod.initContainers.map((c: any) => c.command.slice(0, 3))).toEqual([['aws', 's3', 'cp']]);
+    const model: string = pod.initContainers[0].command.at(-1);
+    expect(model).toMatch(/^\/models\//);
+    // The server's own S3 and Kinesis calls are off: MODEL_URI is the init container's local copy, no log sink.
+    const environments = pod.containers.map((c: any) => Object.fromEntries((c.env ?? []).map((e: any) => [e.name, e.value])));
+    expect(environments.filter((env: any) => env.MODEL_URI !== undefined).map((env: any) => env.MODEL_URI)).toEqual([model]);
+    for (const env of environments) expect(env.PREDICTION_LOG_SINK).toBeUndefined();
+    expect(grantedTo(eksId(eks.modelReader.role as any), eksResources)).toEqual(['s3:GetObject']);
+  });
+
+  test("every other role of the GPU stacks is aws-cdk-lib's (EKS, Batch, VPC flow logs, custom resources) or a node role", () => {
+    const roles = (inResources: Record<string, any>) => Object.keys(inResources).filter((id) => inResources[id].Type === 'AWS::IAM::Role').sort();
+    const byPrefix = (inResources: Record<string, any>, prefixes: string[]) => roles(inResources).filter((id) => prefixes.some((p) => id.startsWith(p)));
+    const checkedTraining = [
+      training.pipeline.trainingSetFunction, step('DataGateFunction'), step('ModelGateFunction'),
+    ].map(roleOf).concat(trainingId(training.fleet.jobRole), trainingId(training.pipeline.stateMachine.role as any));
+    // Batch's: the instances' ECS agent (AmazonEC2ContainerServiceforEC2Role) and the containers' log writers.
+    const trainingOthers = byPrefix(trainingResources, [
+      'EvaluationRole', 'PipelineStateMachineEventsRole', 'VpcallIAMRole', 'FleetSpotInstanceProfileRole', 'FleetOnDemandInstanceProfileRole',
+      'FleetContainerExecutionRole', 'EvaluationContainerExecutionRole',
+    ]);
+    expect(roles(trainingResources)).toEqual([...checkedTraining, ...trainingOthers].sort());
+    for (const id of trainingOthers.filter((r) => r.includes('ContainerExecutionRole'))) {
+      expect(grantedTo(id, trainingResources)).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
+    }
+    const checkedEks = [eksId(eks.gateway.function.role as any), eksId(eks.modelReader.role as any)];
+    const eksOthers = byPrefix(eksResources, [
+      'VpcallIAMRole', 'ClusterRole', 'ClusterKubectlProvider', 'ClusterNodegroupDefaultCapacity', `${eks.stackName}Cluster`,
+      'CustomAWSCDKOpenIdConnectProvider', 'AWSCDKCfnUtilsProvider', 'ApiGatewayAccountLoggingRole', 'GpuNodesNodeRole',
+    ]);
+    expect(eksOthers.filter((id) => id.startsWith(`${eks.stackName}Cluster`))).toEqual([expect.stringMatching(/AlbController/)]);
+    expect(roles(eksResources)).toEqual([...checkedEks, ...eksOthers].sort());
+    // The GPU nodes' role (GpuNodeGroup): the AWS managed policies EKS documents for a node role, nothing inline.
+    const nodeRole = eksResources[eksOthers.find((id) => id.startsWith('GpuNodesNodeRole'))!].Properties;
+    expect(nodeRole.ManagedPolicyArns.map((arn: unknown) => text(arn).split('/').pop()).sort())
+      .toEqual(['AmazonEC2ContainerRegistryPullOnly', 'AmazonEKSWorkerNodePolicy', 'AmazonEKS_CNI_Policy']);
+    expect(nodeRole.Policies).toBeUndefined();
   });
 });
