@@ -314,7 +314,7 @@ export class FeatureStore extends FeatureStoreBase {
     const grants: iam.Grant[] = [
       iam.Grant.addToPrincipal({
         grantee,
-        actions: ['athena:StartQueryExecution', 'athena:GetQueryExecution', 'athena:GetQueryResults', 'athena:StopQueryExecution', 'athena:GetWorkGroup'],
+        actions: ['athena:StartQueryExecution', 'athena:GetQueryExecution', 'athena:GetQueryResults', 'athena:StopQueryExecution'],
         resourceArns: [stack.formatArn({ service: 'athena', resource: 'workgroup', resourceName: this.workgroupName })],
       }),
       iam.Grant.addToPrincipal({

@@ -220,6 +220,8 @@ describe('FeatureStore', () => {
   test('grantReadOffline scoped to one view: its Glue table and files, the workgroup, query results', () => {
     const statements = statementsOf(template, stack, trainer);
     const athena = statementWith(statements, 'athena:StartQueryExecution');
+    // What the Athena adapter (runtime/aws/athena-historical.ts) sends, nothing more.
+    expect(actionsOf(athena)).toEqual(['athena:StartQueryExecution', 'athena:GetQueryExecution', 'athena:GetQueryResults', 'athena:StopQueryExecution']);
     expect(athena.Resource).toEqual({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:athena:us-east-1:123456789012:workgroup/${store.workgroupName}`]] });
     const glue = statementWith(statements, 'glue:GetPartitions');
     expect(actionsOf(glue)).toEqual(expect.arrayContaining(['glue:GetTable', 'glue:GetDatabase']));
