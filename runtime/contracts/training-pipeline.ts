@@ -61,6 +61,12 @@ export const TrainingJobVariables = {
   MODEL_ARTIFACT_URI: 'MODEL_ARTIFACT_URI',
   /** S3 URI the evaluation job writes its `EvaluationReport` JSON to. */
   EVALUATION_URI: 'EVALUATION_URI',
+  /**
+   * S3 URI of the champion's model artifact (the latest approved package's), for the evaluation job: it evaluates the
+   * champion on the same held-out data as the challenger and writes `champion.metrics` into its report. Empty when
+   * there is no champion yet.
+   */
+  CHAMPION_MODEL_URI: 'CHAMPION_MODEL_URI',
 } as const;
 
 /** The pipeline's S3 layout, one prefix per execution name. */
@@ -140,15 +146,28 @@ export interface ModelGateStepResult extends GateStepResult {
 }
 
 /**
- * What the evaluation job writes to EVALUATION_URI: the challenger's metrics on the held-out data and the serving
- * constraints it measured on the inference server (`latencyP99Ms`, `modelBytes`, `throughputPerSecond`; the instance
- * price comes from the pipeline's settings). The model gate only judges these.
+ * What the evaluation job writes to EVALUATION_URI: the challenger's metrics on the held-out data, the champion's
+ * metrics on the SAME data (when CHAMPION_MODEL_URI was given), and the serving constraints it measured on the inference
+ * server (`latencyP99Ms`, `modelBytes`, `throughputPerSecond`; the instance price comes from the pipeline's settings).
+ * The model gate only judges these.
  */
 export interface EvaluationReport {
-  /** Metric values by name, e.g. `{ "auc": 0.915 }`. */
+  /** The challenger's metric values by name, e.g. `{ "auc": 0.915 }`. */
   readonly metrics: Readonly<Record<string, number>>;
+  /**
+   * The champion (CHAMPION_MODEL_URI) evaluated on the same held-out data as the challenger. Required by the model gate
+   * when a champion exists: metrics from the champion's own registration-time data are not comparable.
+   * @default - no champion evaluated (the first model)
+   */
+  readonly champion?: EvaluationChampion;
   /** What was measured on the inference server. @default - nothing measured */
   readonly serving?: Omit<ServingMeasurement, 'pricePerHour'>;
+}
+
+/** The champion's part of an `EvaluationReport`. */
+export interface EvaluationChampion {
+  /** Metric values by name on the challenger's held-out data. */
+  readonly metrics: Readonly<Record<string, number>>;
 }
 
 /** Payload of the training set step (the construct builds it; the handler reads it). */
