@@ -9,6 +9,7 @@
  *   the pointer names it. When the pointer is missing or unreadable, the complete generations (those with a readable
  *   `_complete.json`) stand in for it, newest first.
  */
+import { CheckpointVerificationError } from './checkpoint-reads';
 
 /** Format version of the pointer and of `_complete.json`. */
 export const CHECKPOINT_MANIFEST_SCHEMA = 1;
@@ -119,35 +120,35 @@ export function generationProblem(value: unknown): string | undefined {
   return undefined;
 }
 
-/** Parses a pointer; throws an error saying what is wrong with it. */
+/** Parses a pointer; throws a `CheckpointVerificationError` saying what is wrong with it. */
 export function parsePointer(text: string): CheckpointPointer {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
-    throw new Error('pointer is not JSON');
+    throw new CheckpointVerificationError('pointer is not JSON');
   }
   const pointer = parsed as Partial<CheckpointPointer> | null;
-  if (pointer === null || typeof pointer !== 'object' || Array.isArray(pointer)) throw new Error('pointer is not an object');
-  if (pointer.schema !== CHECKPOINT_MANIFEST_SCHEMA) throw new Error(`pointer schema ${JSON.stringify(pointer.schema)} is not ${CHECKPOINT_MANIFEST_SCHEMA}`);
-  if (!Array.isArray(pointer.generations)) throw new Error('pointer generations is not a list');
+  if (pointer === null || typeof pointer !== 'object' || Array.isArray(pointer)) throw new CheckpointVerificationError('pointer is not an object');
+  if (pointer.schema !== CHECKPOINT_MANIFEST_SCHEMA) throw new CheckpointVerificationError(`pointer schema ${JSON.stringify(pointer.schema)} is not ${CHECKPOINT_MANIFEST_SCHEMA}`);
+  if (!Array.isArray(pointer.generations)) throw new CheckpointVerificationError('pointer generations is not a list');
   for (const g of pointer.generations) {
     const problem = generationProblem(g);
-    if (problem) throw new Error(`pointer lists an invalid generation: ${problem}`);
+    if (problem) throw new CheckpointVerificationError(`pointer lists an invalid generation: ${problem}`);
   }
   return pointer as CheckpointPointer;
 }
 
-/** Parses a `_complete.json`; throws an error saying what is wrong with it. */
+/** Parses a `_complete.json`; throws a `CheckpointVerificationError` saying what is wrong with it. */
 export function parseGeneration(text: string, expected: number): CheckpointGeneration {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
-    throw new Error('completion record is not JSON');
+    throw new CheckpointVerificationError('completion record is not JSON');
   }
   const problem = generationProblem(parsed);
-  if (problem) throw new Error(`completion record is invalid: ${problem}`);
-  if ((parsed as CheckpointGeneration).generation !== expected) throw new Error(`completion record names generation ${(parsed as CheckpointGeneration).generation}, not ${expected}`);
+  if (problem) throw new CheckpointVerificationError(`completion record is invalid: ${problem}`);
+  if ((parsed as CheckpointGeneration).generation !== expected) throw new CheckpointVerificationError(`completion record names generation ${(parsed as CheckpointGeneration).generation}, not ${expected}`);
   return parsed as CheckpointGeneration;
 }

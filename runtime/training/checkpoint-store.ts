@@ -11,10 +11,16 @@
  * ignores both headers, so the tests rely on one writer per prefix, which a Batch job's sequential attempts are).
  * Generations beyond `keep`, and half-written ones left by a killed writer, are deleted after the publish.
  *
+ * Each upload has a deadline that grows with the file (`timeoutMs` plus its size at `minUploadBytesPerS`): a stalled
+ * PutObject fails the save instead of blocking every later one.
+ *
  * `resume` downloads the newest published generation into a temporary folder inside the local directory, verifies
  * every file's size and SHA-256, and moves the files into place by rename; on a missing or corrupt file it logs why
  * and falls back to the previous generation. When the pointer is missing or unreadable, the complete generations
- * (a readable `_complete.json`, written last) stand in for it, newest first.
+ * (a valid `_complete.json`, written last) stand in for it, newest first. Only such verification failures make it
+ * fall back (./checkpoint-reads.ts): a read that fails otherwise (throttling, 5xx, a dropped or stalled connection)
+ * is retried, and thrown when it keeps failing or is denied; when generations are published and none restores,
+ * resume throws naming each and why: starting fresh would let the next saves prune them.
  */
 import { createHash } from 'crypto';
 import * as fs from 'fs';
@@ -28,6 +34,7 @@ import { CheckpointDefaults, parseCheckpointEnvironment } from '../contracts/che
 import type { Environment } from '../contracts/environment';
 import { chunksWithDeadline, getObjectWithDeadline } from '../aws/s3-read';
 import { timerDelayMs } from '../core/routing';
+import { CheckpointVerificationError, withReadRetries } from './checkpoint-reads';
 import {
   CheckpointFile, CheckpointGeneration, CheckpointPointer, CHECKPOINT_MANIFEST_SCHEMA, completeKey, fileKey,
   generationOfPrefix, generationPrefix, generationsPrefix, parseGeneration, parsePointer, pathProblem, pointerKey,
@@ -58,10 +65,20 @@ export interface CheckpointStoreProps {
   readonly concurrency?: number;
   /**
    * Deadline of each S3 control call (pointer, listing, head, delete) and of each wait for a chunk of a download,
-   * milliseconds. Uploads are bounded by the caller's `signal` instead: their duration grows with the file.
+   * milliseconds; also the floor of each upload's deadline.
    * @default 30000
    */
   readonly timeoutMs?: number;
+  /**
+   * Slowest upload accepted, bytes per second: each file's upload must finish within `timeoutMs` plus its size at
+   * this rate, or the save fails (a stalled upload never blocks the next save).
+   * @default 1048576 (1 MiB/s)
+   */
+  readonly minUploadBytesPerS?: number;
+  /** Attempts of each read during resume (pointer, listing, record, file) that fails transiently. @default 4 */
+  readonly readAttempts?: number;
+  /** Wait before the second attempt of a read, milliseconds; doubled for each further one. @default 1000 */
+  readonly readRetryBaseMs?: number;
   /** Where log lines (JSON) go. @default - stdout */
   readonly log?: (line: string) => void;
 }
@@ -98,18 +115,27 @@ export class CheckpointStore {
   private readonly keep: number;
   private readonly concurrency: number;
   private readonly timeoutMs: number;
+  private readonly minUploadBytesPerS: number;
+  private readonly readAttempts: number;
+  private readonly readRetryBaseMs: number;
   private readonly write: (line: string) => void;
 
   constructor(private readonly props: CheckpointStoreProps) {
     this.keep = props.keep ?? CheckpointDefaults.KEEP;
     this.concurrency = props.concurrency ?? 4;
     this.timeoutMs = props.timeoutMs ?? 30_000;
+    this.minUploadBytesPerS = props.minUploadBytesPerS ?? 1024 * 1024;
+    this.readAttempts = props.readAttempts ?? 4;
+    this.readRetryBaseMs = props.readRetryBaseMs ?? 1000;
     this.localDir = props.localDir ?? CheckpointDefaults.LOCAL_DIR;
     this.write = props.log ?? ((line) => process.stdout.write(`${line}\n`));
     const problems = [
       ...(Number.isInteger(this.keep) && this.keep >= 1 ? [] : [`keep: ${props.keep} must be an integer >= 1`]),
       ...(Number.isInteger(this.concurrency) && this.concurrency >= 1 ? [] : [`concurrency: ${props.concurrency} must be an integer >= 1`]),
       ...(this.timeoutMs > 0 ? [] : [`timeoutMs: ${props.timeoutMs} must be > 0`]),
+      ...(this.minUploadBytesPerS > 0 ? [] : [`minUploadBytesPerS: ${props.minUploadBytesPerS} must be > 0`]),
+      ...(Number.isInteger(this.readAttempts) && this.readAttempts >= 1 ? [] : [`readAttempts: ${props.readAttempts} must be an integer >= 1`]),
+      ...(this.readRetryBaseMs >= 0 ? [] : [`readRetryBaseMs: ${props.readRetryBaseMs} must be >= 0`]),
       ...(props.prefix && !props.prefix.startsWith('/') && !props.prefix.endsWith('/') ? [] : [`prefix: '${props.prefix}' must be non-empty, without leading or trailing '/'`]),
     ];
     if (problems.length > 0) throw new Error(`CheckpointStore: ${problems.join('; ')}`);
@@ -154,44 +180,50 @@ export class CheckpointStore {
 
   /**
    * Restores the newest generation that verifies into `localDir` (its previous content is replaced); returns its
-   * record, or undefined when there is none (start fresh). Every generation passed over is logged with the reason.
+   * record, or undefined when none is published (start fresh). Every generation passed over (missing or corrupt
+   * file) is logged with the reason. Throws when a read keeps failing or is denied (nothing proves the checkpoint
+   * bad), and when generations are published but none verifies (the message names each and why).
    */
   public async resume(localDir: string = this.localDir, signal?: AbortSignal): Promise<CheckpointGeneration | undefined> {
     const published = await this.published(signal);
     await fs.promises.mkdir(localDir, { recursive: true });
+    const rejected: string[] = [];
     for (const generation of published.generations) {
       const temp = await fs.promises.mkdtemp(path.join(localDir, `${CHECKPOINT_TEMP_MARKER}resume-`));
       try {
-        await this.mapLimit(generation.files, (file) => this.downloadFile(generation.generation, file, temp, signal));
+        await this.mapLimit(generation.files, (file) => this.reading(`checkpoint generation ${generation.generation} file ${file.path}`,
+          () => this.downloadFile(generation.generation, file, temp, signal), signal));
       } catch (error) {
         await fs.promises.rm(temp, { recursive: true, force: true });
         signal?.throwIfAborted();
-        this.log('WARN', 'checkpoint generation rejected; falling back to the previous one', { generation: generation.generation, reason: (error as Error).message });
+        if (!(error instanceof CheckpointVerificationError)) throw error;
+        rejected.push(`generation ${generation.generation}: ${error.message}`);
+        this.log('WARN', 'checkpoint generation rejected; falling back to the previous one', { generation: generation.generation, reason: error.message });
         continue;
       }
       await installDirectory(temp, localDir);
       this.log('INFO', 'checkpoint restored', { generation: generation.generation, step: generation.step, files: generation.files.length, source: published.source });
       return generation;
     }
-    this.log('INFO', 'no checkpoint to resume: starting fresh', { generationsTried: published.generations.length });
+    if (rejected.length > 0) {
+      throw new Error(`no published checkpoint of s3://${this.props.bucket}/${this.props.prefix} verifies (${rejected.join('; ')}): `
+        + 'not starting fresh, whose saves would prune them; restore earlier object versions (the bucket is versioned) or give the run a new prefix');
+    }
+    this.log('INFO', 'no checkpoint to resume: starting fresh', { generationsTried: 0 });
     return undefined;
   }
 
   /** The published generations, newest first: the pointer's, or, when it is missing or unreadable, the complete ones found by listing. */
   public async published(signal?: AbortSignal): Promise<Published> {
     const key = pointerKey(this.props.prefix);
-    let text: string;
     let etag: string | undefined;
     try {
-      const read = await this.readSmall(key, signal);
-      [text, etag] = [read.text, read.etag];
+      const read = await this.reading(`checkpoint pointer ${key}`, () => this.readSmall(key, signal), signal);
+      etag = read.etag;
+      return { generations: parsePointer(read.text).generations, etag, source: 'pointer' };
     } catch (error) {
-      if ((error as Error).name !== 'NoSuchKey') throw error;
-      return { generations: await this.scanComplete(signal), source: 'scan' };
-    }
-    try {
-      return { generations: parsePointer(text).generations, etag, source: 'pointer' };
-    } catch (error) {
+      if (isMissing(error)) return { generations: await this.scanComplete(signal), source: 'scan' };
+      if (!(error instanceof CheckpointVerificationError)) throw error;
       this.log('WARN', 'checkpoint pointer unreadable: using the complete generations found by listing', { key, reason: (error as Error).message });
       return { generations: await this.scanComplete(signal), etag, source: 'scan' };
     }
@@ -200,11 +232,14 @@ export class CheckpointStore {
   private async scanComplete(signal?: AbortSignal): Promise<CheckpointGeneration[]> {
     const found: CheckpointGeneration[] = [];
     for (const generation of (await this.listedGenerations(signal)).sort((a, b) => b - a)) {
+      const key = completeKey(this.props.prefix, generation);
       try {
-        found.push(parseGeneration((await this.readSmall(completeKey(this.props.prefix, generation), signal)).text, generation));
+        const text = (await this.reading(`checkpoint record ${key}`, () => this.readSmall(key, signal), signal)).text;
+        found.push(parseGeneration(text, generation));
       } catch (error) {
-        signal?.throwIfAborted();
-        this.log('INFO', 'checkpoint generation incomplete: skipped', { generation, reason: (error as Error).name === 'NoSuchKey' ? 'no _complete.json (half-written)' : (error as Error).message });
+        // Only a missing or invalid record proves the generation unusable; a failed read leaves its state unknown.
+        if (!isMissing(error) && !(error instanceof CheckpointVerificationError)) throw error;
+        this.log('INFO', 'checkpoint generation incomplete: skipped', { generation, reason: isMissing(error) ? 'no _complete.json (half-written)' : (error as Error).message });
       }
     }
     return found;
@@ -220,9 +255,9 @@ export class CheckpointStore {
     const under = generationsPrefix(this.props.prefix);
     let token: string | undefined;
     do {
-      const page = await this.props.client.send(new ListObjectsV2Command({
+      const page = await this.reading(`checkpoint listing ${under}`, () => this.props.client.send(new ListObjectsV2Command({
         Bucket: this.props.bucket, Prefix: under, ContinuationToken: token,
-      }), this.callOptions(signal));
+      }), this.callOptions(signal)), signal);
       for (const object of page.Contents ?? []) {
         const slash = object.Key ? object.Key.indexOf('/', under.length) : -1;
         const n = slash > 0 ? generationOfPrefix(this.props.prefix, object.Key!.slice(0, slash + 1)) : undefined;
@@ -241,9 +276,16 @@ export class CheckpointStore {
     }
     const key = fileKey(this.props.prefix, generation, relative);
     const checksum = Buffer.from(sha256, 'hex').toString('base64');
-    await this.props.client.send(new PutObjectCommand({
-      Bucket: this.props.bucket, Key: key, Body: fs.createReadStream(absolute), ContentLength: size, ChecksumSHA256: checksum,
-    }), signal ? { abortSignal: signal } : {});
+    const deadlineMs = timerDelayMs(this.timeoutMs + (size / this.minUploadBytesPerS) * 1000);
+    const deadline = AbortSignal.timeout(deadlineMs);
+    try {
+      await this.props.client.send(new PutObjectCommand({
+        Bucket: this.props.bucket, Key: key, Body: fs.createReadStream(absolute), ContentLength: size, ChecksumSHA256: checksum,
+      }), { abortSignal: signal ? AbortSignal.any([deadline, signal]) : deadline });
+    } catch (error) {
+      if (!deadline.aborted || signal?.aborted) throw error;
+      throw new Error(`checkpoint file ${relative}: upload of ${size} bytes did not finish within ${deadlineMs} ms (minUploadBytesPerS ${this.minUploadBytesPerS}); nothing was published`, { cause: error });
+    }
     const head = await this.props.client.send(new HeadObjectCommand({ Bucket: this.props.bucket, Key: key, ChecksumMode: 'ENABLED' }), this.callOptions(signal));
     const stored = head.ChecksumSHA256 && !head.ChecksumSHA256.includes('-')
       ? { size: head.ContentLength ?? -1, matches: head.ChecksumSHA256 === checksum }
@@ -268,7 +310,7 @@ export class CheckpointStore {
 
   private async downloadFile(generation: number, file: CheckpointFile, dir: string, signal?: AbortSignal): Promise<void> {
     const problem = pathProblem(file.path);
-    if (problem) throw new Error(`file path ${JSON.stringify(file.path)} ${problem}`);
+    if (problem) throw new CheckpointVerificationError(`file path ${JSON.stringify(file.path)} ${problem}`);
     const key = fileKey(this.props.prefix, generation, file.path);
     const target = path.join(dir, ...file.path.split('/'));
     await fs.promises.mkdir(path.dirname(target), { recursive: true });
@@ -276,7 +318,8 @@ export class CheckpointStore {
     try {
       object = await getObjectWithDeadline(this.props.client, this.props.bucket, key, this.timeoutMs, signal);
     } catch (error) {
-      throw new Error(`file ${file.path}: ${(error as Error).name === 'NoSuchKey' ? 'missing' : `unreadable (${(error as Error).name})`}`);
+      if (isMissing(error)) throw new CheckpointVerificationError(`file ${file.path}: missing`);
+      throw error;
     }
     const hash = createHash('sha256');
     let size = 0;
@@ -285,13 +328,13 @@ export class CheckpointStore {
       for await (const chunk of body) {
         hash.update(chunk);
         size += chunk.length;
-        if (size > file.size) throw new Error(`file ${file.path}: more than the ${file.size} bytes recorded`);
+        if (size > file.size) throw new CheckpointVerificationError(`file ${file.path}: more than the ${file.size} bytes recorded`);
         yield chunk;
       }
     }, fs.createWriteStream(target));
-    if (size !== file.size) throw new Error(`file ${file.path}: ${size} bytes, ${file.size} recorded`);
+    if (size !== file.size) throw new CheckpointVerificationError(`file ${file.path}: ${size} bytes, ${file.size} recorded`);
     const digest = hash.digest('hex');
-    if (digest !== file.sha256) throw new Error(`file ${file.path}: sha256 ${digest} does not match the ${file.sha256} recorded`);
+    if (digest !== file.sha256) throw new CheckpointVerificationError(`file ${file.path}: sha256 ${digest} does not match the ${file.sha256} recorded`);
   }
 
   /** Deletes the generations the new pointer no longer names, half-written ones included; failures are only logged. */
@@ -324,10 +367,18 @@ export class CheckpointStore {
     let size = 0;
     for await (const chunk of chunksWithDeadline(object.Body as Readable, key, this.timeoutMs, signal)) {
       size += chunk.length;
-      if (size > MAX_RECORD_BYTES) throw new Error(`${key} is over ${MAX_RECORD_BYTES} bytes`);
+      if (size > MAX_RECORD_BYTES) throw new CheckpointVerificationError(`${key} is over ${MAX_RECORD_BYTES} bytes`);
       chunks.push(chunk);
     }
     return { text: Buffer.concat(chunks).toString('utf8'), etag: object.ETag };
+  }
+
+  /** `read` with this store's retries of transient failures, each retry logged. */
+  private reading<T>(what: string, read: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    return withReadRetries(what, read, {
+      attempts: this.readAttempts, baseMs: this.readRetryBaseMs, signal,
+      onRetry: (attempt, error) => this.log('WARN', 'checkpoint read failed; retrying', { what, attempt, reason: error.name }),
+    });
   }
 
   /** Call options: this store's deadline, and the caller's signal when given. */
@@ -336,22 +387,37 @@ export class CheckpointStore {
     return { abortSignal: signal ? AbortSignal.any([deadline, signal]) : deadline };
   }
 
+  /**
+   * `work` on every item, `concurrency` at a time. After a failure no further item starts, and the first error is
+   * thrown once the items in flight have settled: nothing keeps writing into a folder the caller then removes.
+   */
   private async mapLimit<T, R>(items: readonly T[], work: (item: T) => Promise<R>): Promise<R[]> {
     const results: R[] = new Array(items.length);
     let next = 0;
+    let failure: { error: unknown } | undefined;
     const worker = async () => {
-      while (next < items.length) {
+      while (next < items.length && !failure) {
         const i = next++;
-        results[i] = await work(items[i]);
+        try {
+          results[i] = await work(items[i]);
+        } catch (error) {
+          failure ??= { error };
+        }
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.concurrency, items.length) }, worker));
+    if (failure) throw failure.error;
     return results;
   }
 
   private log(level: string, message: string, fields: Record<string, unknown>): void {
     this.write(JSON.stringify({ level, message, bucket: this.props.bucket, prefix: this.props.prefix, ...fields }));
   }
+}
+
+/** Whether S3 answered that the object does not exist. */
+function isMissing(error: unknown): boolean {
+  return (error as Error).name === 'NoSuchKey' || (error as Error).name === 'NotFound';
 }
 
 /** The regular files under `dir`, relative and '/'-separated, sorted; the helper's temporary folders are skipped. */

@@ -4,6 +4,7 @@
  * checkpoints periodically, on the notice and on SIGTERM.
  */
 export * from './checkpoint-manifest';
+export * from './checkpoint-reads';
 export * from './checkpoint-store';
 export * from './checkpoint-runner';
 export * from './spot-interruption';

@@ -1,7 +1,9 @@
 /**
  * The checkpoint store on s3rver (a real S3Client with an endpoint override): a save/resume round trip, keep-N,
- * a corrupted newest generation, an unreadable pointer, a tampered record, and a writer SIGKILLed in the middle of
- * a save (a child process on test/runtime/fixtures/checkpoint/trainer.ts).
+ * a corrupted newest generation, an unreadable pointer, a tampered record, a writer SIGKILLed in the middle of
+ * a save (a child process on test/runtime/fixtures/checkpoint/trainer.ts), and reads and uploads that fail the way
+ * real S3 does and s3rver cannot (503 SlowDown, AccessDenied, a dropped or stalled connection), injected by a
+ * loopback proxy in front of s3rver (test/runtime/fixtures/checkpoint/faulty-proxy.ts).
  */
 import { spawn } from 'child_process';
 import * as fs from 'fs';
@@ -9,12 +11,16 @@ import * as os from 'os';
 import * as path from 'path';
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { LocalService, localClientConfig, startS3rver } from '../support/local-aws';
+import { Fault, FaultyProxy, startFaultyProxy } from './fixtures/checkpoint/faulty-proxy';
 import { CheckpointStore } from '../../runtime/training/checkpoint-store';
 import { completeKey, fileKey, generationsPrefix, pointerKey } from '../../runtime/training/checkpoint-manifest';
 
 const BUCKET = 'checkpoints';
 let s3rver: LocalService;
 let client: S3Client;
+let proxy: FaultyProxy;
+/** A client through the proxy, without the SDK's own retries: the store's retries are the ones under test. */
+let faultyClient: S3Client;
 let work: string;
 let run = 0;
 
@@ -22,23 +28,34 @@ beforeAll(async () => {
   s3rver = await startS3rver();
   client = new S3Client(localClientConfig(s3rver.endpoint));
   await client.send(new CreateBucketCommand({ Bucket: BUCKET }));
+  proxy = await startFaultyProxy(s3rver.endpoint);
+  faultyClient = new S3Client({ ...localClientConfig(proxy.endpoint), maxAttempts: 1 });
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'checkpoint-store-'));
 });
 
 afterAll(async () => {
   client.destroy();
+  faultyClient.destroy();
+  await proxy.stop();
   await s3rver.stop();
   fs.rmSync(work, { recursive: true, force: true });
 });
 
-/** A store on a fresh prefix and local directory, collecting its log lines. */
+/** A store on a fresh prefix and local directory, collecting its log lines, and one on the same through the proxy. */
 function freshStore(keep = 3) {
   run += 1;
   const logs: Array<Record<string, unknown>> = [];
   const localDir = path.join(work, `run-${run}`);
   fs.mkdirSync(localDir, { recursive: true });
-  const store = new CheckpointStore({ client, bucket: BUCKET, prefix: `jobs/run-${run}`, keep, localDir, log: (line) => logs.push(JSON.parse(line)) });
-  return { store, localDir, prefix: `jobs/run-${run}`, logs };
+  const props = { bucket: BUCKET, prefix: `jobs/run-${run}`, keep, localDir, log: (line: string) => logs.push(JSON.parse(line)) };
+  const store = new CheckpointStore({ ...props, client });
+  const faulty = new CheckpointStore({ ...props, client: faultyClient, timeoutMs: 400, readRetryBaseMs: 10 });
+  return { store, faulty, localDir, prefix: `jobs/run-${run}`, logs };
+}
+
+/** A proxy rule failing the requests of `method` on keys ending with `key` with `faults` in turn, then passing them. */
+function failInTurn(method: string, key: string, ...faults: Fault[]) {
+  proxy.rule = (m, p) => (m === method && p.endsWith(`/${key}`) ? faults.shift() ?? 'pass' : 'pass');
 }
 
 function writeState(dir: string, files: Record<string, string | Buffer>) {
@@ -198,4 +215,71 @@ test('a writer SIGKILLed in the middle of a save: the pointer still names the pr
   const restoreDir = path.join(work, `restore-${run}`);
   expect(await store.resume(restoreDir)).toMatchObject({ generation: 1, step: 1 });
   expect(readState(restoreDir)).toEqual({ 'model.bin': 'generation one' });
+});
+
+describe('reads that fail without proving the checkpoint bad', () => {
+  afterEach(() => {
+    proxy.rule = () => 'pass';
+  });
+
+  /** Two published generations of `store`; returns every key of them. */
+  async function twoGenerations(store: CheckpointStore, localDir: string, prefix: string) {
+    writeState(localDir, { 'model.bin': 'older weights' });
+    await store.save({ step: 1 });
+    writeState(localDir, { 'model.bin': 'newest weights' });
+    await store.save({ step: 2 });
+    return listKeys(generationsPrefix(prefix));
+  }
+
+  test('SlowDown, a dropped and a stalled connection are retried: the newest generation is restored, not an older one', async () => {
+    const { store, faulty, localDir, prefix, logs } = freshStore();
+    await twoGenerations(store, localDir, prefix);
+    failInTurn('GET', fileKey(prefix, 2, 'model.bin'), 'slow-down', 'drop', 'stall');
+    const restoreDir = path.join(work, `restore-${run}`);
+    expect(await faulty.resume(restoreDir)).toMatchObject({ generation: 2, step: 2 });
+    expect(readState(restoreDir)).toEqual({ 'model.bin': 'newest weights' });
+    expect(logs.filter((l) => l.message === 'checkpoint read failed; retrying').map((l) => l.reason)).toEqual(['SlowDown', expect.any(String), expect.any(String)]);
+    expect(logs.some((l) => l.message === 'checkpoint generation rejected; falling back to the previous one')).toBe(false);
+  });
+
+  test('a read that keeps failing, or is denied, throws: no fall back, no fresh start, nothing pruned', async () => {
+    const { store, faulty, localDir, prefix } = freshStore();
+    const keys = await twoGenerations(store, localDir, prefix);
+    const restoreDir = path.join(work, `restore-${run}`);
+    failInTurn('GET', fileKey(prefix, 2, 'model.bin'), 'slow-down', 'slow-down', 'slow-down', 'slow-down');
+    await expect(faulty.resume(restoreDir)).rejects.toThrow(/generation 2 file model\.bin: read failed 4 times, last with SlowDown/);
+    proxy.requests.length = 0;
+    failInTurn('GET', fileKey(prefix, 2, 'model.bin'), 'deny');
+    await expect(faulty.resume(restoreDir)).rejects.toMatchObject({ name: 'AccessDenied' });
+    expect(proxy.requests.filter((r) => r.endsWith(fileKey(prefix, 2, 'model.bin')))).toHaveLength(1); // not retried
+    expect(await listKeys(generationsPrefix(prefix))).toEqual(keys);
+  });
+
+  test('published generations that all fail to verify: resume throws naming each and why instead of starting fresh', async () => {
+    const { store, localDir, prefix } = freshStore();
+    await twoGenerations(store, localDir, prefix);
+    await putText(fileKey(prefix, 2, 'model.bin'), 'bit-rotted weight');
+    await client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: fileKey(prefix, 1, 'model.bin') }));
+    await expect(store.resume(path.join(work, `restore-${run}`))).rejects.toThrow(
+      /no published checkpoint of s3:\/\/checkpoints\/jobs\/run-\d+ verifies \(generation 2: file model\.bin: more than the 14 bytes recorded.*; generation 1: file model\.bin: missing\): not starting fresh/,
+    );
+  });
+
+  test('scan mode: a record that cannot be read leaves its generation unknown: resume and save throw, it is not pruned', async () => {
+    const { store, faulty, localDir, prefix } = freshStore();
+    await twoGenerations(store, localDir, prefix);
+    await putText(pointerKey(prefix), 'not json');
+    proxy.rule = (m, p) => (m === 'GET' && p.endsWith(`/${completeKey(prefix, 2)}`) ? 'slow-down' : 'pass');
+    await expect(faulty.resume(path.join(work, `restore-${run}`))).rejects.toThrow(/_complete\.json: read failed 4 times/);
+    await expect(faulty.save()).rejects.toThrow(/read failed 4 times/);
+    expect(await listKeys(generationsPrefix(prefix))).toContain(completeKey(prefix, 2));
+  });
+
+  test('a stalled upload fails the save within its deadline; the next save works', async () => {
+    const { faulty, localDir, prefix } = freshStore();
+    writeState(localDir, { 'model.bin': 'weights' });
+    failInTurn('PUT', fileKey(prefix, 1, 'model.bin'), 'stall');
+    await expect(faulty.save()).rejects.toThrow(/checkpoint file model\.bin: upload of 7 bytes did not finish within 401 ms/);
+    expect(await faulty.save({ step: 2 })).toMatchObject({ generation: 1, step: 2 }); // the stalled one stored nothing
+  });
 });
