@@ -24,6 +24,7 @@ export const SpotTrainingFleetDefaults = {
   CHECKPOINT_PREFIX: 'checkpoints',
   NONCURRENT_CHECKPOINT_EXPIRATION: Duration.days(7),
   INTERRUPTIONS_PER_HOUR: 5,
+  ON_DEMAND_FALLBACK_AFTER: Duration.minutes(30),
 } as const;
 
 /** Batch: attempts of a job (RetryStrategy.Attempts). */
@@ -79,6 +80,8 @@ export function spotTrainingFleetProblems(props: SpotTrainingFleetProps): string
     problems.push(`noncurrentCheckpointExpiration: ${props.noncurrentCheckpointExpiration!.toHumanString()} must be whole days, at least 1 (S3 lifecycle rules count days)`);
   }
   problems.push(...rangeProblems('interruptionsPerHourThreshold', props.interruptionsPerHourThreshold, { min: 1, integer: true }));
+  problems.push(...wholeSecondsProblems('onDemandFallbackAfter', props.onDemandFallbackAfter,
+    { min: Duration.minutes(10), max: Duration.hours(24), why: 'the range of Batch\'s job state time limit actions' }));
   const taken = new Map<string, string>(Object.values(CheckpointVariables).map((name) => [name, 'set by the fleet from its checkpoint props (checkpointPrefix, checkpointInterval, checkpointsKept): remove it'] as const));
   taken.set('AWS_BATCH_JOB_ID', 'set by AWS Batch: remove it');
   problems.push(...environmentProblems('environment', props.environment, { taken, maxValueLength: 32_768 }));

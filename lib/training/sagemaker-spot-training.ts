@@ -2,6 +2,7 @@ import { Duration, Size } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { CheckpointDefaults } from '../../runtime/contracts/checkpoint';
+import { grantObjectAccess } from '../private/object-grants';
 import { sageMakerSpotTrainingProblems } from '../private/validate-spot-training-fleet-props';
 
 /** Settings of a SageMaker managed-spot training job. */
@@ -88,11 +89,14 @@ export class SageMakerSpotTraining {
   }
 
   /**
-   * Lets the training role read, write and delete objects under the checkpoint prefix only (SageMaker syncs the
-   * local directory both ways), list the bucket (S3 lists by bucket; the prefix is in the request) and use the
-   * bucket's key for them.
+   * Lets the training role get, put and delete (current versions only) objects under the checkpoint prefix
+   * (SageMaker syncs the local directory both ways), abort its multipart uploads, list the bucket under the prefix
+   * (`s3:prefix` condition) and use the bucket's key through S3. No DeleteObjectVersion: the noncurrent versions stay
+   * as the last fallback.
    */
   public grantCheckpoints(grantee: iam.IGrantable): iam.Grant {
-    return this.checkpointBucket.grantReadWrite(grantee, `${this.checkpointPrefix}/*`);
+    const objects = `${this.checkpointPrefix}/*`;
+    return grantObjectAccess(this.checkpointBucket, grantee, { read: [objects], write: [objects], delete: [objects], list: [objects] },
+      'SageMaker syncs the checkpoint directory with the checkpoint prefix both ways (files of any name): S3 scopes object permissions by key prefix only');
   }
 }

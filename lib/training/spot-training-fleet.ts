@@ -17,7 +17,8 @@ import { AlarmActionProps } from '../monitoring/alarm-actions';
 import { AlarmTopic } from '../monitoring/alarm-topic';
 import { createAccessLogsBucket, createDataBucket, deliverAccessLogsByBucketPolicy } from '../private/access-logs';
 import { alarmActionOf, anyFailureAlarm, notifyOnStateChanges } from '../private/alarm-actions';
-import { nagResource, throwIfProblems } from '../private/validation';
+import { grantObjectAccess } from '../private/object-grants';
+import { throwIfProblems } from '../private/validation';
 import { spotTrainingFleetProblems, SpotTrainingFleetDefaults } from '../private/validate-spot-training-fleet-props';
 
 /** Properties of a `SpotTrainingFleet`. */
@@ -80,6 +81,13 @@ export interface SpotTrainingFleetProps extends AlarmActionProps {
   readonly accessLogsBucket?: s3.IBucket;
   /** Alarm when more attempts than this are ended by spot reclaims in one hour. @default 5 */
   readonly interruptionsPerHourThreshold?: number;
+  /**
+   * How long a production job may wait RUNNABLE at the head of the production queue because EC2 has no capacity for
+   * it (`CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY`) before Batch cancels it with that reason (10 minutes to 24 hours).
+   * A `TrainingPipeline` catches that cancellation and submits the job to `onDemandQueue`.
+   * @default Duration.minutes(30)
+   */
+  readonly onDemandFallbackAfter?: Duration;
 }
 
 /** Batch job queue priorities: a higher number is scheduled first. */
@@ -94,13 +102,35 @@ export const SpotTrainingQueuePriority = {
 export const SpotTrainingFleetMetrics = {
   /** Jobs of the fleet's queues that ended FAILED. */
   FAILED_JOBS: 'TrainingJobsFailed',
-  /** Attempts ended by a spot reclaim (status reason `Host EC2*`). */
+  /**
+   * Attempts ended by a spot reclaim, each counted once: a job going back to RUNNABLE after an attempt (the fleet's
+   * retry strategy retries only reclaims: `Host EC2*`, or the helper's exit on the interruption notice), and a job
+   * whose last attempt was reclaimed ending FAILED.
+   */
   SPOT_INTERRUPTIONS: 'TrainingSpotInterruptions',
 } as const;
 
 /** Batch's status reason of an attempt whose instance was terminated (spot reclaim): what the retry strategy matches. */
 const HOST_TERMINATED_REASON = 'Host EC2*';
+
+/**
+ * The fleet's retry strategy (Batch evaluates it in order, the first match wins; at most 5 entries): reclaimed hosts
+ * are retried, and so are containers that saved their checkpoint on the interruption notice and exited with
+ * INTERRUPTED_EXIT_CODE; any other exit code is final, and so is an attempt without one (the image could not be
+ * pulled, the task did not start: when nothing matches, Batch retries). Give it to any job definition that runs on the
+ * fleet's spot queues (e.g. an evaluation job), with `retryAttempts`.
+ */
+export function spotRetryStrategies(): batch.RetryStrategy[] {
+  return [
+    batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.custom({ onStatusReason: HOST_TERMINATED_REASON })),
+    batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.custom({ onExitCode: String(INTERRUPTED_EXIT_CODE) })),
+    batch.RetryStrategy.of(batch.Action.EXIT, batch.Reason.custom({ onExitCode: '*' })),
+    batch.RetryStrategy.of(batch.Action.EXIT, batch.Reason.custom({ onStatusReason: '*' })),
+  ];
+}
 const ACCESS_LOG_RETENTION = Duration.days(90);
+/** ECS agent setting: drain the instance on its spot interruption notice. */
+const SPOT_DRAINING_SETTING = 'ECS_ENABLE_SPOT_INSTANCE_DRAINING=true';
 const FLEET_DIMENSION = 'Fleet';
 
 /**
@@ -113,8 +143,11 @@ const FLEET_DIMENSION = 'Fleet';
  * contract as the container's environment; and alarms on failed jobs and on the spot interruption rate.
  *
  * Batch sends a production job to the on-demand environment when the spot environment has no vCPUs left within its
- * `maxvCpus`. A job waiting because EC2 has no spot capacity for any listed type stays RUNNABLE on spot: list
- * several families.
+ * `maxvCpus`. A production job waiting RUNNABLE because EC2 has no capacity for it is cancelled after
+ * `onDemandFallbackAfter` with the reason `CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY`; a `TrainingPipeline` then
+ * submits it to `onDemandQueue` (on-demand only). Experiments wait on spot: list several families. The instances'
+ * ECS agent drains a spot instance on its interruption notice (`ECS_ENABLE_SPOT_INSTANCE_DRAINING`): its tasks get
+ * SIGTERM and Batch places no new job there.
  *
  * Batch publishes no job metrics: job state change events of the fleet's queues go through EventBridge to a log
  * group (`eventLog`: only the job id, name, queue, status and reason are written), and metric filters count failed
@@ -135,6 +168,12 @@ export class SpotTrainingFleet extends Construct {
   public readonly productionQueue: batch.JobQueue;
   /** Experiments: priority 10, spot only. */
   public readonly experimentQueue: batch.JobQueue;
+  /** Time-critical jobs that found no capacity on the production queue: priority 100, on-demand only. */
+  public readonly onDemandQueue: batch.JobQueue;
+  /** Attempts of a job of `jobDefinition`. */
+  public readonly attempts: number;
+  /** Longest one attempt of a job of `jobDefinition` runs (Batch's AttemptDurationSeconds). */
+  public readonly attemptTimeout: Duration;
   /** The GPU training job definition. */
   public readonly jobDefinition: batch.EcsJobDefinition;
   /** The role training containers run with. */
@@ -177,7 +216,14 @@ export class SpotTrainingFleet extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
     });
 
+    // Batch takes a launch template's user data only as MIME multipart. On a spot interruption notice the ECS agent
+    // drains the instance: its tasks are stopped (SIGTERM: the checkpoint helper saves) and nothing new is placed.
+    const userData = new ec2.MultipartUserData();
+    const ecsConfig = ec2.UserData.forLinux();
+    ecsConfig.addCommands(`echo ${SPOT_DRAINING_SETTING} >> /etc/ecs/ecs.config`);
+    userData.addPart(ec2.MultipartBody.fromUserData(ecsConfig));
     const launchTemplate = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
+      userData,
       requireImdsv2: true,
       httpTokens: ec2.LaunchTemplateHttpTokens.REQUIRED,
       // Containers are one hop further than the instance: the checkpoint helper reads the spot notice from IMDS.
@@ -207,6 +253,16 @@ export class SpotTrainingFleet extends Construct {
     this.productionQueue = new batch.JobQueue(this, 'ProductionQueue', {
       priority: SpotTrainingQueuePriority.PRODUCTION,
       computeEnvironments: [{ computeEnvironment: this.spotEnvironment, order: 1 }, { computeEnvironment: this.onDemandEnvironment, order: 2 }],
+      jobStateTimeLimitActions: [{
+        reason: batch.JobStateTimeLimitActionsReason.INSUFFICIENT_INSTANCE_CAPACITY,
+        state: batch.JobStateTimeLimitActionsState.RUNNABLE,
+        maxTime: props.onDemandFallbackAfter ?? defaults.ON_DEMAND_FALLBACK_AFTER,
+        action: batch.JobStateTimeLimitActionsAction.CANCEL,
+      }],
+    });
+    this.onDemandQueue = new batch.JobQueue(this, 'OnDemandQueue', {
+      priority: SpotTrainingQueuePriority.PRODUCTION,
+      computeEnvironments: [{ computeEnvironment: this.onDemandEnvironment, order: 1 }],
     });
     this.experimentQueue = new batch.JobQueue(this, 'ExperimentQueue', {
       priority: SpotTrainingQueuePriority.EXPERIMENT,
@@ -217,8 +273,9 @@ export class SpotTrainingFleet extends Construct {
       assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
       description: 'Training containers of the spot training fleet: checkpoints under the checkpoint prefix',
     });
-    this.checkpointBucket.grantReadWrite(this.jobRole, `${this.checkpointPrefix}/*`);
-    this.acknowledgeCheckpointWildcards();
+    const checkpoints = `${this.checkpointPrefix}/*`;
+    grantObjectAccess(this.checkpointBucket, this.jobRole, { read: [checkpoints], write: [checkpoints], delete: [checkpoints], list: [checkpoints] },
+      'Checkpoints are objects under the checkpoint prefix whose keys the job chooses: S3 scopes object permissions by key prefix only');
     const container = new batch.EcsEc2ContainerDefinition(this, 'Container', {
       image: props.image,
       command: props.command,
@@ -236,17 +293,13 @@ export class SpotTrainingFleet extends Construct {
         }),
       },
     });
+    this.attempts = props.attempts ?? defaults.ATTEMPTS;
+    this.attemptTimeout = props.attemptTimeout ?? defaults.ATTEMPT_TIMEOUT;
     this.jobDefinition = new batch.EcsJobDefinition(this, 'JobDefinition', {
       container,
-      retryAttempts: props.attempts ?? defaults.ATTEMPTS,
-      // Evaluated in order, the first match wins: reclaimed hosts are retried, and so are containers that saved their
-      // checkpoint on the interruption and exited with INTERRUPTED_EXIT_CODE; any other exit code is final.
-      retryStrategies: [
-        batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.custom({ onStatusReason: HOST_TERMINATED_REASON })),
-        batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.custom({ onExitCode: String(INTERRUPTED_EXIT_CODE) })),
-        batch.RetryStrategy.of(batch.Action.EXIT, batch.Reason.custom({ onExitCode: '*' })),
-      ],
-      timeout: props.attemptTimeout ?? defaults.ATTEMPT_TIMEOUT,
+      retryAttempts: this.attempts,
+      retryStrategies: spotRetryStrategies(),
+      timeout: this.attemptTimeout,
       propagateTags: true,
     });
     this.acknowledgeBatchRoles(container);
@@ -299,15 +352,24 @@ export class SpotTrainingFleet extends Construct {
 
   /**
    * EventBridge rules from the queues' job state changes to `eventLog`, writing only what the metric filters and a
-   * reader need (events also carry the container's environment), and the metric filters counting them. A reclaimed
-   * attempt shows as the job going back to RUNNABLE with that attempt's reason, or, on the last attempt, FAILED with it.
+   * reader need (events also carry the container's environment), and the metric filters counting them.
+   *
+   * A reclaimed attempt is counted once. Event patterns match an array when ANY element matches, so "the last attempt
+   * was reclaimed" cannot be matched on a RUNNABLE event (a job reclaimed once would count again on every later
+   * retry). Instead: the fleet's retry strategy (`spotRetryStrategies`) retries only reclaims, so each RUNNABLE event
+   * of a job that already has an attempt (one with a status reason) is one reclaim; the last attempt's reclaim shows
+   * as FAILED with `Host EC2*` or the helper's INTERRUPTED_EXIT_CODE. Limits: a job definition on these queues with
+   * another retry strategy counts its other retries too; the first RUNNABLE event has no attempt and is not counted.
    */
   private recordJobEvents(): void {
-    const queues = [this.productionQueue.jobQueueArn, this.experimentQueue.jobQueueArn];
-    const reclaimed = { wildcard: HOST_TERMINATED_REASON };
+    const queues = [this.productionQueue.jobQueueArn, this.experimentQueue.jobQueueArn, this.onDemandQueue.jobQueueArn];
     const rules = {
       failed: { status: ['FAILED'] },
-      interrupted: { $or: [{ status: ['RUNNABLE'], attempts: { statusReason: [reclaimed] } }, { status: ['FAILED'], statusReason: [reclaimed] }] },
+      interrupted: { $or: [
+        { status: ['RUNNABLE'], attempts: { statusReason: [{ exists: true }] } },
+        { status: ['FAILED'], statusReason: [{ wildcard: HOST_TERMINATED_REASON }] },
+        { status: ['FAILED'], container: { exitCode: [INTERRUPTED_EXIT_CODE] } },
+      ] },
     };
     // CloudWatch Logs targets take the log group's ARN without the ':*' of its Arn attribute.
     const arn = Stack.of(this).formatArn({ service: 'logs', resource: 'log-group', arnFormat: ArnFormat.COLON_RESOURCE_NAME, resourceName: this.eventLog.logGroupName });
@@ -336,16 +398,6 @@ export class SpotTrainingFleet extends Construct {
         resources: [this.eventLog.logGroupArn],
       })],
     });
-  }
-
-  /** cdk-nag findings of the checkpoint grant: object ARNs under the prefix (S3 scopes objects by key prefix only). */
-  private acknowledgeCheckpointWildcards(): void {
-    const bucketArn = nagResource(Stack.of(this).resolve(this.checkpointBucket.bucketArn));
-    const reason = 'Checkpoints are objects under the checkpoint prefix whose keys the job chooses; S3 scopes object permissions by key prefix only, and the KMS actions are on the bucket\'s own key';
-    Validations.of(this.jobRole).acknowledge({ id: `AwsSolutions-IAM5[Resource::${bucketArn}/${this.checkpointPrefix}/*]`, reason });
-    for (const action of ['s3:GetObject*', 's3:GetBucket*', 's3:List*', 's3:DeleteObject*', 's3:Abort*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*']) {
-      Validations.of(this.jobRole).acknowledge({ id: `AwsSolutions-IAM5[Action::${action}]`, reason });
-    }
   }
 
   /**

@@ -24,6 +24,18 @@ function build(props: Partial<SpotTrainingFleetProps> = {}, options: { nag?: boo
   return { app, stack, fleet };
 }
 
+/** The exact statements of a checkpoint grant under `prefix`. */
+const checkpointStatements = (bucketArn: unknown, prefix: string, keyArn: unknown) => {
+  const objects = { 'Fn::Join': ['', [bucketArn, `/${prefix}/*`]] };
+  return [
+    { Effect: 'Allow', Action: 's3:GetObject', Resource: objects },
+    { Effect: 'Allow', Action: ['s3:PutObject', 's3:AbortMultipartUpload'], Resource: objects },
+    { Effect: 'Allow', Action: 's3:DeleteObject', Resource: objects },
+    { Effect: 'Allow', Action: 's3:ListBucket', Resource: bucketArn, Condition: { StringLike: { 's3:prefix': [`${prefix}/*`] } } },
+    { Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: keyArn, Condition: { StringEquals: { 'kms:ViaService': 's3.us-east-1.amazonaws.com' } } },
+  ];
+};
+
 const getAtt = (stack: Stack, construct: { node: { defaultChild?: unknown } }, attribute: string) =>
   ({ 'Fn::GetAtt': [stack.getLogicalId(construct.node.defaultChild as any), attribute] });
 
@@ -84,7 +96,11 @@ describe('SpotTrainingFleet', () => {
           { Name: CheckpointVariables.LOCAL_DIR, Value: '/opt/ml/checkpoints' },
         ],
       }),
-      RetryStrategy: { Attempts: 5, EvaluateOnExit: [{ Action: 'RETRY', OnStatusReason: 'Host EC2*' }, { Action: 'RETRY', OnExitCode: '143' }, { Action: 'EXIT', OnExitCode: '*' }] },
+      // An attempt without an exit code (image pull failed, task did not start) matches the last entry: when nothing
+      // matches, Batch retries.
+      RetryStrategy: { Attempts: 5, EvaluateOnExit: [
+        { Action: 'RETRY', OnStatusReason: 'Host EC2*' }, { Action: 'RETRY', OnExitCode: '143' }, { Action: 'EXIT', OnExitCode: '*' }, { Action: 'EXIT', OnStatusReason: '*' },
+      ] },
       Timeout: { AttemptDurationSeconds: 86_400 },
     });
   });
@@ -101,15 +117,13 @@ describe('SpotTrainingFleet', () => {
     });
   });
 
-  test('least privilege: the job role reaches objects under the checkpoint prefix and the bucket\'s key only', () => {
+  test('least privilege: the job role gets, puts and deletes (current versions) objects under the prefix, lists under it, the key through S3', () => {
     const bucketArn = getAtt(stack, fleet.checkpointBucket, 'Arn');
     const policy = Object.values(template.findResources('AWS::IAM::Policy'))
       .find((p) => JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: stack.getLogicalId(fleet.jobRole.node.defaultChild as any) }]))!;
-    const statements = policy.Properties.PolicyDocument.Statement;
-    expect(statements).toHaveLength(2);
-    expect(statements[0].Resource).toEqual([bucketArn, { 'Fn::Join': ['', [bucketArn, '/checkpoints/*']] }]);
-    expect(statements[0].Action).toEqual(expect.arrayContaining(['s3:GetObject*', 's3:PutObject', 's3:DeleteObject*', 's3:List*']));
-    expect(statements[1].Resource).toEqual(getAtt(stack, fleet.encryptionKey as any, 'Arn'));
+    // Exactly these: no DeleteObjectVersion (noncurrent versions are the last fallback), no retention or legal hold,
+    // no unscoped List*/GetBucket*.
+    expect(policy.Properties.PolicyDocument.Statement).toEqual(checkpointStatements(bucketArn, 'checkpoints', getAtt(stack, fleet.encryptionKey as any, 'Arn')));
     // No statement of any policy of the fleet has a bare '*' resource.
     for (const p of Object.values(template.findResources('AWS::IAM::Policy'))) {
       for (const s of p.Properties.PolicyDocument.Statement) expect([s.Resource].flat()).not.toContain('*');
@@ -127,13 +141,17 @@ describe('SpotTrainingFleet', () => {
   });
 
   test('failed jobs and spot reclaims of its queues reach the event log (no environment) and become metrics', () => {
-    const queues = [getAtt(stack, fleet.productionQueue, 'JobQueueArn'), getAtt(stack, fleet.experimentQueue, 'JobQueueArn')];
+    const queues = [fleet.productionQueue, fleet.experimentQueue, fleet.onDemandQueue].map((q) => getAtt(stack, q, 'JobQueueArn'));
     const base = { 'source': ['aws.batch'], 'detail-type': ['Batch Job State Change'] };
     template.hasResourceProperties('AWS::Events::Rule', { EventPattern: { ...base, detail: { jobQueue: queues, status: ['FAILED'] } } });
+    // Each reclaim once: a retry (the retry strategy retries reclaims only) is a RUNNABLE event of a job that already
+    // has an attempt; the last attempt's reclaim is FAILED with its reason or the helper's exit code. Matching
+    // RUNNABLE on `attempts.statusReason: Host EC2*` counted a job reclaimed once again on every later retry.
     template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: { ...base, detail: { jobQueue: queues, $or: [
-        { status: ['RUNNABLE'], attempts: { statusReason: [{ wildcard: 'Host EC2*' }] } },
+        { status: ['RUNNABLE'], attempts: { statusReason: [{ exists: true }] } },
         { status: ['FAILED'], statusReason: [{ wildcard: 'Host EC2*' }] },
+        { status: ['FAILED'], container: { exitCode: [143] } },
       ] } },
     });
     const rules = Object.values(template.findResources('AWS::Events::Rule'));
@@ -160,6 +178,28 @@ describe('SpotTrainingFleet', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: SpotTrainingFleetMetrics.SPOT_INTERRUPTIONS, Dimensions: fleetDimension, Threshold: 5, Period: 3600, Statistic: 'Sum' });
   });
 
+  test('spot draining: the launch template\'s MIME multipart user data sets ECS_ENABLE_SPOT_INSTANCE_DRAINING for the ECS agent', () => {
+    const [launchTemplate] = Object.values(template.findResources('AWS::EC2::LaunchTemplate'));
+    // Fn::Join of the MIME text and each part's script (Fn::Base64: CloudFormation encodes the part).
+    const parts: unknown[] = launchTemplate.Properties.LaunchTemplateData.UserData['Fn::Base64']['Fn::Join'][1];
+    const text = parts.map((p: any) => (typeof p === 'string' ? p : p['Fn::Base64'])).join('');
+    expect(text).toMatch(/^Content-Type: multipart\/mixed; boundary=/);
+    expect(text).toContain('Content-Type: text/x-shellscript');
+    expect(text).toContain('echo ECS_ENABLE_SPOT_INSTANCE_DRAINING=true >> /etc/ecs/ecs.config');
+  });
+
+  test('on-demand fallback: production jobs stuck RUNNABLE for capacity are cancelled after 30 minutes; an on-demand-only queue takes them', () => {
+    template.hasResourceProperties('AWS::Batch::JobQueue', {
+      Priority: 100,
+      JobStateTimeLimitActions: [{ Action: 'CANCEL', MaxTimeSeconds: 1800, Reason: 'CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY', State: 'RUNNABLE' }],
+    });
+    const onDemand = getAtt(stack, fleet.onDemandEnvironment, 'ComputeEnvironmentArn');
+    template.hasResourceProperties('AWS::Batch::JobQueue', {
+      Priority: 100, ComputeEnvironmentOrder: [{ ComputeEnvironment: onDemand, Order: 1 }], JobStateTimeLimitActions: Match.absent(),
+    });
+    expect(stack.resolve(fleet.onDemandQueue.jobQueueArn)).toEqual(getAtt(stack, fleet.onDemandQueue, 'JobQueueArn'));
+  });
+
   test('cdk-nag AwsSolutions clean (synthesized above with the checks on)', () => {
     expect(() => app.synth()).not.toThrow();
   });
@@ -170,9 +210,10 @@ describe('SpotTrainingFleet props', () => {
     const { stack } = build({
       instanceTypes: [GpuInstanceType.G5_12XLARGE, GpuInstanceType.G6_12XLARGE], gpusPerJob: 4, jobVcpus: 16, jobMemory: Size.gibibytes(120),
       attempts: 3, attemptTimeout: Duration.hours(6), checkpointPrefix: 'fraud/ckpt', checkpointInterval: Duration.minutes(30), checkpointsKept: 5,
-      environment: { EPOCHS: '20' },
+      environment: { EPOCHS: '20' }, onDemandFallbackAfter: Duration.hours(1),
     });
     const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::Batch::JobQueue', { JobStateTimeLimitActions: [Match.objectLike({ MaxTimeSeconds: 3600 })] });
     template.hasResourceProperties('AWS::Batch::JobDefinition', {
       ContainerProperties: Match.objectLike({
         ResourceRequirements: Match.arrayWith([{ Type: 'GPU', Value: '4' }]),
@@ -187,7 +228,7 @@ describe('SpotTrainingFleet props', () => {
     expect(() => build({
       instanceTypes: [GpuInstanceType.G5_XLARGE, GpuInstanceType.G5_12XLARGE], gpusPerJob: 2, maxvCpus: 2.5, attempts: 11,
       attemptTimeout: Duration.seconds(30), checkpointPrefix: '/ckpt/', checkpointInterval: Duration.seconds(10),
-      environment: { CHECKPOINT_BUCKET: 'other' },
+      environment: { CHECKPOINT_BUCKET: 'other' }, onDemandFallbackAfter: Duration.minutes(5),
     })).toThrow(
       'Stack/Fleet: invalid props:\n'
       + '  - maxvCpus: 2.5 must be an integer >= 1\n'
@@ -196,6 +237,7 @@ describe('SpotTrainingFleet props', () => {
       + "  - attemptTimeout: 30 seconds must be whole seconds between 60 seconds and 28 days (Batch's shortest attempt timeout; at most the longest training run accepted here)\n"
       + "  - checkpointPrefix: '/ckpt/' must be key segments of letters, digits, '_', '.', '=' or '-' joined by '/', without leading or trailing '/' or '..' (e.g. 'checkpoints/fraud')\n"
       + "  - checkpointInterval: 10 seconds must be whole seconds between 60 seconds and 2 hours (the checkpoint helper's range; spot guidance is every 15-30 minutes)\n"
+      + "  - onDemandFallbackAfter: 5 minutes must be whole seconds between 600 seconds and 1 day (the range of Batch's job state time limit actions)\n"
       + '  - environment.CHECKPOINT_BUCKET: set by the fleet from its checkpoint props (checkpointPrefix, checkpointInterval, checkpointsKept): remove it',
     );
   });
@@ -238,12 +280,13 @@ describe('SageMakerSpotTraining', () => {
     expect(() => new SageMakerSpotTraining(props({ checkpointPrefix: 'a/../b' }))).toThrow("checkpointPrefix: 'a/../b' must be key segments");
   });
 
-  test('grantCheckpoints: objects under the prefix only', () => {
+  test('grantCheckpoints: get, put, delete (current versions) and list under the prefix only, the key through S3', () => {
     const role = new iam.Role(stack, 'TrainingRole', { assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com') });
-    new SageMakerSpotTraining(props()).grantCheckpoints(role);
-    const [policy] = Object.values(Template.fromStack(stack).findResources('AWS::IAM::Policy'));
-    const resources = JSON.stringify(policy.Properties.PolicyDocument.Statement.map((s: any) => s.Resource));
-    expect(resources).toContain(':s3:::checkpoints-bucket/sagemaker/fraud/*');
-    expect(resources).not.toContain(':s3:::checkpoints-bucket/*');
+    const encrypted = new s3.Bucket(stack, 'Encrypted', { encryption: s3.BucketEncryption.KMS });
+    new SageMakerSpotTraining(props({ checkpointBucket: encrypted })).grantCheckpoints(role);
+    const policy = Object.values(Template.fromStack(stack).findResources('AWS::IAM::Policy'))
+      .find((p) => JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: stack.getLogicalId(role.node.defaultChild as any) }]))!;
+    expect(policy.Properties.PolicyDocument.Statement).toEqual(checkpointStatements(
+      getAtt(stack, encrypted, 'Arn'), 'sagemaker/fraud', getAtt(stack, encrypted.encryptionKey as any, 'Arn')));
   });
 });
