@@ -461,7 +461,7 @@ export class TrainingPipeline extends Construct {
     const evaluationUri = sfn.JsonPath.format(`s3://${this.bucket.bucketName}/${TrainingLayout.evaluationKey('{}')}`, sfn.JsonPath.executionName);
 
     const buildSet = this.lambdaStep('BuildTrainingSet', this.trainingSetFunction, TrainingStatePaths.TRAINING_SET,
-      { execution: sfn.JsonPath.executionName } satisfies Payload<TrainingSetEvent>, Duration.minutes(15));
+      { execution: sfn.JsonPath.executionName, input: sfn.JsonPath.stringAt('$$.Execution.Input') } satisfies Payload<TrainingSetEvent>, Duration.minutes(15));
     const dataGate = this.lambdaStep('DataGate', dataGateFunction, TrainingStatePaths.DATA_GATE,
       { execution: sfn.JsonPath.executionName, trainingSet: sfn.JsonPath.stringAt(TrainingStatePaths.TRAINING_SET) } satisfies Payload<DataGateEvent>, Duration.minutes(5));
     const training = props.trainer._bind(this, {

@@ -6,6 +6,7 @@
  */
 import { Environment, EnvironmentReader } from './environment';
 import type { DataGateSpec } from '../core/training/data-gate';
+import { gitShaProblem, imageDigestProblem } from '../core/training/lineage';
 import type { ModelGateSpec, ServingMeasurement } from '../core/training/model-gate';
 import { SharedVariables } from './shared';
 
@@ -98,6 +99,15 @@ export interface TrainingExecutionInput {
   readonly imageDigest: string;
 }
 
+/**
+ * Why an execution input cannot be recorded as lineage (each problem naming the field and the fix); empty when it can.
+ * The formats are runtime/core/training/lineage.ts `LineagePatterns`, the ones the model gate's lineage requires.
+ */
+export function executionInputProblems(input: unknown): string[] {
+  const i = (input !== null && typeof input === 'object' ? input : {}) as Partial<Record<keyof TrainingExecutionInput, unknown>>;
+  return [gitShaProblem('codeVersion', i.codeVersion), imageDigestProblem('imageDigest', i.imageDigest)].filter((p): p is string => p !== undefined);
+}
+
 /** The data snapshot a training set is: what lineage records. */
 export interface TrainingSetResult {
   /** `s3://bucket/training-sets/<execution>/data.jsonl`. */
@@ -106,9 +116,18 @@ export interface TrainingSetResult {
   readonly rowCount: number;
   /** SHA-256 (hex) of the data file: the snapshot's content hash. */
   readonly sha256: string;
-  /** Earliest and latest `event_timestamp` of the rows (ISO-8601), when any. */
+  /** Earliest and latest `event_timestamp` of the rows (ISO-8601); absent only in a set of no rows. */
   readonly fromTime?: string;
   readonly toTime?: string;
+  /**
+   * Rows the retrieval returned that the set leaves out: an `event_timestamp` that is no event time (the feature
+   * store's rule: ISO-8601 with a zone or epoch milliseconds, from 1971 to now + 5 minutes; epoch seconds are refused
+   * with the hint), or a row that is not JSON. The data gate holds their share to `maxTypeErrorRate`.
+   * @default 0
+   */
+  readonly rejectedRows?: number;
+  /** Why, for the first few rejected rows (at most `MAX_REJECTED_REASONS`). @default - none rejected */
+  readonly rejectedReasons?: readonly string[];
   /** When the set was built (ISO-8601): a retried step returns the first build's manifest unchanged. */
   readonly createdAt: string;
 }
@@ -170,10 +189,15 @@ export interface EvaluationChampion {
   readonly metrics: Readonly<Record<string, number>>;
 }
 
+/** Most reasons of rejected rows a manifest keeps. */
+export const MAX_REJECTED_REASONS = 5;
+
 /** Payload of the training set step (the construct builds it; the handler reads it). */
 export interface TrainingSetEvent {
   /** Execution name: the set's prefix, so a retried step finds its own output. */
   readonly execution: string;
+  /** The execution's input: its lineage facts are checked here, before anything is built or trained. */
+  readonly input: Partial<TrainingExecutionInput>;
 }
 
 /** Payload of the data gate step. */

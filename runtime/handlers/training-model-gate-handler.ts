@@ -1,28 +1,31 @@
 /**
- * Lambda step 5 of the TrainingPipeline: the model gate. Reads the evaluation job's report (EVALUATION_URI) and the
- * champion's metrics, runs runtime/core/training `checkModel`, and returns the verdict with the model package metadata
- * the register step records: the lineage (`buildLineage`: data snapshot, code version, image digest, metrics, both
- * gates' verdicts) flattened by `toModelPackageMetadata`.
+ * Lambda step 5 of the TrainingPipeline: the model gate. Reads the evaluation job's report (EVALUATION_URI), runs
+ * runtime/core/training `checkModel`, and returns the verdict with the model package metadata the register step
+ * records: the lineage (`buildLineage`: data snapshot, code version, image digest, metrics, both gates' verdicts)
+ * flattened by `toModelPackageMetadata`.
  *
- * The champion is the model package group's latest Approved package; its metrics are read from its
- * CustomerMetadataProperties (`metric:<name>`, METRIC_METADATA_PREFIX, written by this step when it was registered),
- * so a package approved by hand becomes the champion too, and no second copy of the metrics can disagree with the
- * registry. No approved package (the first model) → the serving constraints alone decide.
+ * The challenger is compared with the champion evaluated on the SAME held-out data: the evaluation job receives the
+ * champion's model (CHAMPION_MODEL_URI) and writes its metrics to the report's `champion.metrics`. Metrics the
+ * champion got on its own held-out set at registration are not comparable (after drift they block every new model or
+ * let a worse one through), so they are never used. Whether a champion exists is the model package group's latest
+ * Approved package (a package approved by hand counts too): one exists but the report has no champion metrics → the
+ * metric check fails naming CHAMPION_MODEL_URI. No approved package (the first model) → the serving constraints decide.
  *
- * A refusal is a result (`passed: false` with the reasons), including a malformed report (check `evaluation-report`);
- * transient S3/SageMaker failures are thrown as TrainingStepTransientError (retried); a bad event, spec or lineage
- * (the execution input's codeVersion and imageDigest) is thrown, naming the problem.
+ * The report is read with a ranged GET of at most MAX_REPORT_BYTES + 1 bytes: a larger object is refused by its size
+ * (Content-Range), never downloaded. A refusal is a result (`passed: false` with the reasons), including a malformed
+ * report (check `evaluation-report`); transient S3/SageMaker failures are thrown as TrainingStepTransientError
+ * (retried); a bad event, spec or lineage (the execution input's codeVersion and imageDigest) is thrown, naming it.
  *
  * Environment: runtime/contracts/training-pipeline.ts.
  */
-import { S3Client } from '@aws-sdk/client-s3';
-import { DescribeModelPackageCommand, ListModelPackagesCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
-import { getObjectBytes } from '../aws/offline-store';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { ListModelPackagesCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
 import {
-  awsCall, EvaluationReport, failureCause, ModelGateEvent, ModelGateSettings, ModelGateStepResult, parseS3Uri, parseTrainingStepEnvironment, TrainingHandlers,
+  awsCall, EvaluationReport, failureCause, ModelGateEvent, ModelGateSettings, ModelGateStepResult, parseS3Uri, parseTrainingStepEnvironment,
+  TrainingHandlers, TrainingJobVariables,
 } from '../contracts/training-pipeline';
 import type { GateCheck, GateResult } from '../core/training/checks';
-import { buildLineage, LineageLimits, METRIC_METADATA_PREFIX, toModelPackageMetadata } from '../core/training/lineage';
+import { buildLineage, LineageLimits, toModelPackageMetadata } from '../core/training/lineage';
 import { checkModel } from '../core/training/model-gate';
 
 /** Largest evaluation report read, bytes: metrics and a few measurements, never this big. */
@@ -30,42 +33,63 @@ export const MAX_REPORT_BYTES = 1024 * 1024;
 /** Name of the check that the evaluation report is readable. */
 export const EVALUATION_REPORT_CHECK = 'evaluation-report';
 
+/** The first bytes of an object and its whole size. */
+export interface ObjectHead {
+  /** At most the `maxBytes` asked for. */
+  readonly bytes: Buffer;
+  /** Size of the whole object, bytes. */
+  readonly size: number;
+}
+
 /** What the model gate step needs. */
 export interface ModelGatePorts {
-  /** The bytes of the evaluation report at an s3:// URI (at most MAX_REPORT_BYTES + 1 are needed). */
-  readonly readReport: (uri: string) => Promise<Buffer>;
-  /** The champion's metrics: the latest approved package's; undefined when none is approved. */
-  readonly championMetrics: () => Promise<Record<string, number> | undefined>;
+  /** The first `maxBytes` bytes of the evaluation report at an s3:// URI, and its size (`s3ObjectHead`). */
+  readonly readReport: (uri: string, maxBytes: number) => Promise<ObjectHead>;
+  /** Whether a champion exists: the model package group has an approved package. */
+  readonly championExists: () => Promise<boolean>;
   readonly settings: ModelGateSettings;
   /** The clock, for the lineage's `createdAt`. @default Date.now */
   readonly now?: () => number;
 }
 
-/** Metrics recorded in package metadata (`metric:<name>` → number); other keys and non-numbers are ignored. */
-export function metricsFromMetadata(metadata: Readonly<Record<string, string>> | undefined): Record<string, number> {
-  const metrics: Record<string, number> = {};
-  for (const [key, value] of Object.entries(metadata ?? {})) {
-    const n = Number(value);
-    if (key.startsWith(METRIC_METADATA_PREFIX) && value.trim() !== '' && Number.isFinite(n)) metrics[key.slice(METRIC_METADATA_PREFIX.length)] = n;
-  }
-  return metrics;
+/**
+ * Reads at most `maxBytes` of an S3 object with a ranged GET (`Range: bytes=0-<maxBytes − 1>`) and its size from
+ * Content-Range: a larger object is never downloaded. An empty object (S3 answers 416 to any range) is 0 bytes.
+ */
+export function s3ObjectHead(s3: S3Client, timeoutMs: number): (uri: string, maxBytes: number) => Promise<ObjectHead> {
+  return async (uri, maxBytes) => {
+    const { bucket, key } = parseS3Uri(uri);
+    try {
+      const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=0-${maxBytes - 1}` }), { abortSignal: AbortSignal.timeout(timeoutMs) });
+      const bytes = Buffer.from(await object.Body!.transformToByteArray());
+      const total = /\/(\d+)$/.exec(object.ContentRange ?? '')?.[1];
+      return { bytes: bytes.subarray(0, maxBytes), size: total !== undefined ? Number(total) : bytes.length };
+    } catch (error) {
+      if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 416) return { bytes: Buffer.alloc(0), size: 0 };
+      throw error;
+    }
+  };
 }
 
-/** The report in `bytes`, or why it is unusable (a string). */
-export function parseEvaluationReport(bytes: Buffer, uri: string): EvaluationReport | string {
-  if (bytes.length > MAX_REPORT_BYTES) return `evaluation report ${uri} is over ${MAX_REPORT_BYTES} bytes; it holds metrics and a few measurements`;
+const isObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
+
+/** The report in `head`, or why it is unusable (a string). */
+export function parseEvaluationReport(head: ObjectHead, uri: string): EvaluationReport | string {
+  if (head.size > MAX_REPORT_BYTES) return `evaluation report ${uri} is ${head.size} bytes, over ${MAX_REPORT_BYTES}; it holds metrics and a few measurements`;
   let report: unknown;
   try {
-    report = JSON.parse(bytes.toString('utf8'));
+    report = JSON.parse(head.bytes.toString('utf8'));
   } catch {
     return `evaluation report ${uri} is not JSON (non-finite numbers such as NaN are not JSON: write null or leave the metric out)`;
   }
-  const r = report as Partial<EvaluationReport> | null;
-  if (r === null || typeof r !== 'object' || Array.isArray(r) || r.metrics === null || typeof r.metrics !== 'object' || Array.isArray(r.metrics)) {
-    return `evaluation report ${uri} has no metrics object; the evaluation job must write { "metrics": { … }, "serving": { … } }`;
+  if (!isObject(report) || !isObject(report.metrics)) {
+    return `evaluation report ${uri} has no metrics object; the evaluation job must write { "metrics": { … }, "champion": { "metrics": { … } }, "serving": { … } }`;
   }
-  const serving = r.serving !== null && typeof r.serving === 'object' && !Array.isArray(r.serving) ? r.serving : undefined;
-  return { metrics: r.metrics, ...(serving ? { serving } : {}) };
+  if (report.champion !== undefined && !(isObject(report.champion) && isObject(report.champion.metrics))) {
+    return `evaluation report ${uri} has a champion that is not { "metrics": { … } }: the champion's metrics on the same held-out data`;
+  }
+  const r = report as unknown as EvaluationReport;
+  return { metrics: r.metrics, ...(r.champion ? { champion: { metrics: r.champion.metrics } } : {}), ...(isObject(report.serving) ? { serving: r.serving } : {}) };
 }
 
 /** The report's finite metrics for the lineage, the gated metric first, within the lineage's bounds. */
@@ -88,18 +112,23 @@ function checkEvent(event: ModelGateEvent): void {
 /** Judges the challenger of `event` against the champion. */
 export async function runModelGate(ports: ModelGatePorts, event: ModelGateEvent): Promise<ModelGateStepResult> {
   checkEvent(event);
-  const report = parseEvaluationReport(await awsCall('reading the evaluation report', () => ports.readReport(event.evaluationUri)), event.evaluationUri);
+  const report = parseEvaluationReport(await awsCall('reading the evaluation report', () => ports.readReport(event.evaluationUri, MAX_REPORT_BYTES)), event.evaluationUri);
   const { servingPricePerHour, ...spec } = ports.settings;
   let result: GateResult;
   if (typeof report === 'string') {
     const check: GateCheck = { name: EVALUATION_REPORT_CHECK, passed: false, observed: null, threshold: null, reason: report };
     result = { passed: false, checks: [check] };
   } else {
-    const champion = await awsCall('reading the champion', ports.championMetrics);
-    result = checkModel({
-      challenger: { metrics: report.metrics, serving: { ...report.serving, ...(servingPricePerHour !== undefined ? { pricePerHour: servingPricePerHour } : {}) } },
-      ...(champion ? { champion: { metrics: champion } } : {}),
-    }, spec);
+    const championExists = await awsCall('finding the champion', ports.championExists);
+    if (championExists && report.champion === undefined) {
+      const reason = `the model package group has an approved champion, but evaluation report ${event.evaluationUri} has no champion.metrics: the evaluation job must evaluate the champion's model (${TrainingJobVariables.CHAMPION_MODEL_URI}) on the same held-out data and write its metrics there`;
+      result = { passed: false, checks: [{ name: 'metric', passed: false, observed: null, threshold: spec.metric?.minMargin ?? 0, reason }] };
+    } else {
+      result = checkModel({
+        challenger: { metrics: report.metrics, serving: { ...report.serving, ...(servingPricePerHour !== undefined ? { pricePerHour: servingPricePerHour } : {}) } },
+        ...(championExists ? { champion: report.champion } : {}),
+      }, spec);
+    }
   }
   return { passed: result.passed, checks: result.checks, cause: failureCause(result), modelPackageMetadata: packageMetadata(ports, event, report, result) };
 }
@@ -125,15 +154,12 @@ function packageMetadata(ports: ModelGatePorts, event: ModelGateEvent, report: E
   return metadata.properties;
 }
 
-/** The latest approved package's metrics in `group` (SageMaker's API). */
-export async function approvedChampionMetrics(client: SageMakerClient, group: string, timeoutMs: number): Promise<Record<string, number> | undefined> {
+/** Whether `group` has an approved model package: a champion to beat (SageMaker's API). */
+export async function approvedChampionExists(client: SageMakerClient, group: string, timeoutMs: number): Promise<boolean> {
   const listed = await client.send(new ListModelPackagesCommand({
     ModelPackageGroupName: group, ModelApprovalStatus: 'Approved', SortBy: 'CreationTime', SortOrder: 'Descending', MaxResults: 1,
   }), { abortSignal: AbortSignal.timeout(timeoutMs) });
-  const arn = listed.ModelPackageSummaryList?.[0]?.ModelPackageArn;
-  if (!arn) return undefined;
-  const described = await client.send(new DescribeModelPackageCommand({ ModelPackageName: arn }), { abortSignal: AbortSignal.timeout(timeoutMs) });
-  return metricsFromMetadata(described.CustomerMetadataProperties);
+  return (listed.ModelPackageSummaryList ?? []).length > 0;
 }
 
 let cached: ModelGatePorts | undefined;
@@ -144,8 +170,8 @@ function portsFromEnvironment(): ModelGatePorts {
   const sagemaker = new SageMakerClient({});
   const timeoutMs = Math.min(settings.callTimeoutMs, 30_000);
   return {
-    readReport: (uri) => { const { bucket, key } = parseS3Uri(uri); return getObjectBytes(s3, bucket, key, { timeoutMs }); },
-    championMetrics: () => approvedChampionMetrics(sagemaker, settings.modelPackageGroup!, timeoutMs),
+    readReport: s3ObjectHead(s3, timeoutMs),
+    championExists: () => approvedChampionExists(sagemaker, settings.modelPackageGroup!, timeoutMs),
     settings: settings.modelGate as ModelGateSettings,
   };
 }

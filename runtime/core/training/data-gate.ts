@@ -135,10 +135,49 @@ export function dataGateSpecProblems(spec: DataGateSpec): string[] {
  * counted as nulls or type errors). NaN counts as a null, as in profiles.
  */
 export function checkTrainingData(data: TrainingData, spec: DataGateSpec): GateResult {
+  if ('profile' in data) {
+    const expected = expectedOf(validSpec(spec));
+    return judge(observeProfile(data.profile, expected), spec, expected);
+  }
+  const check = new TrainingDataCheck(spec);
+  for (const row of data.rows ?? []) check.addRow(row);
+  return check.result();
+}
+
+/**
+ * The data gate over rows given one at a time, for sets streamed rather than held (the data gate step reads its JSON
+ * lines from S3 as they arrive): `addRow` each row, then `result`. Memory is the profile's, not the set's.
+ */
+export class TrainingDataCheck {
+  private readonly expected: readonly ExpectedColumn[];
+  private readonly observer: RowObserver;
+
+  /** Throws `GateSpecError` for an invalid spec. */
+  constructor(private readonly spec: DataGateSpec) {
+    this.expected = expectedOf(validSpec(spec));
+    this.observer = new RowObserver(this.expected);
+  }
+
+  /** Counts one row (anything that is not an object counts as a row of nulls); never throws. */
+  addRow(row: unknown): void {
+    this.observer.add(row);
+  }
+
+  /** The verdict on the rows added so far. */
+  result(): GateResult {
+    return judge(this.observer.observation(), this.spec, this.expected);
+  }
+}
+
+function validSpec(spec: DataGateSpec): DataGateSpec {
   const problems = dataGateSpecProblems(spec);
   if (problems.length > 0) throw new GateSpecError('data gate spec', problems);
-  const expected = spec.label ? [...spec.columns, spec.label] : spec.columns;
-  const observed = 'profile' in data ? observeProfile(data.profile, expected) : observeRows(data.rows, expected);
+  return spec;
+}
+
+const expectedOf = (spec: DataGateSpec): readonly ExpectedColumn[] => (spec.label ? [...spec.columns, spec.label] : spec.columns);
+
+function judge(observed: Observation, spec: DataGateSpec, expected: readonly ExpectedColumn[]): GateResult {
   const checks: GateCheck[] = [rowCountCheck(observed.rows, spec.minRows ?? DataGateDefaults.MIN_ROWS)];
   for (const column of expected) {
     const o = observed.columns.get(column.name)!;
@@ -183,26 +222,37 @@ function profileNameOf(column: ExpectedColumn): string {
 
 const META = { model: 'training-set', modelVersion: 'candidate', source: 'training-data-gate', createdAt: '1970-01-01T00:00:00.000Z' };
 
-function observeRows(rows: Iterable<Readonly<Record<string, unknown>>>, expected: readonly ExpectedColumn[]): Observation {
-  const profiled = expected.filter((c) => kindOf(c) !== undefined);
-  const builder = new ProfileBuilder({ columns: profiled.map((c) => ({ name: profileNameOf(c), role: 'feature' as const, kind: kindOf(c)! })) });
-  const columns = new Map(expected.map((c) => [c.name, { present: false, nulls: 0, typeErrors: 0 }]));
-  const tracked = expected.map((c) => ({ column: c, seen: columns.get(c.name)!, feature: { name: c.name, dtype: c.dtype, dimension: c.dimension } }));
-  let count = 0;
-  for (const raw of rows ?? []) {
-    count++;
-    const row: Readonly<Record<string, unknown>> = raw !== null && typeof raw === 'object' ? raw : {};
+/** What rows show of the expected columns, one row at a time. */
+class RowObserver {
+  private readonly builder: ProfileBuilder;
+  private readonly columns: Map<string, ColumnObservation>;
+  private readonly tracked: readonly { column: ExpectedColumn; seen: ColumnObservation; feature: FeatureSpec }[];
+  private rows = 0;
+
+  constructor(expected: readonly ExpectedColumn[]) {
+    const profiled = expected.filter((c) => kindOf(c) !== undefined);
+    this.builder = new ProfileBuilder({ columns: profiled.map((c) => ({ name: profileNameOf(c), role: 'feature' as const, kind: kindOf(c)! })) });
+    this.columns = new Map(expected.map((c) => [c.name, { present: false, nulls: 0, typeErrors: 0 }]));
+    this.tracked = expected.map((c) => ({ column: c, seen: this.columns.get(c.name)!, feature: { name: c.name, dtype: c.dtype, dimension: c.dimension } }));
+  }
+
+  add(raw: unknown): void {
+    this.rows++;
+    const row = (raw !== null && typeof raw === 'object' ? raw : {}) as Readonly<Record<string, unknown>>;
     const profileRow: Record<string, unknown> = {};
-    for (const { column, seen, feature } of tracked) {
+    for (const { column, seen, feature } of this.tracked) {
       const value = row[column.name];
       if (value !== undefined) seen.present = true;
       profileRow[profileNameOf(column)] = value;
       if (value === null || value === undefined || Number.isNaN(value)) seen.nulls++;
       else if (valueProblem(feature, value) !== undefined) seen.typeErrors++;
     }
-    builder.addRow(profileRow, {});
+    this.builder.addRow(profileRow, {});
   }
-  return { rows: count, columns, profile: builder.build(META) };
+
+  observation(): Observation {
+    return { rows: this.rows, columns: this.columns, profile: this.builder.build(META) };
+  }
 }
 
 function observeProfile(profile: DatasetProfile, expected: readonly ExpectedColumn[]): Observation {

@@ -4,7 +4,8 @@
  * validates and bounds it (it travels through Step Functions, whose payloads are at most 256 KiB);
  * `toModelPackageMetadata` flattens it into SageMaker's CustomerMetadataProperties and says what it cut. Pure.
  */
-import { GateCheck, GateResult, GateSpecError } from './checks';
+import { describeValue } from '../../../lib/features/spec/values';
+import { GateCheck, GateResult, GateSpecError, problemsOf } from './checks';
 
 /** Version of the `LineageRecord` JSON format. */
 export const LINEAGE_SCHEMA = 1;
@@ -28,6 +29,29 @@ export const ModelPackageMetadataLimits = {
 
 /** Prefix of a metric's key in the package metadata (`metric:auc`): the champion's metrics are read back by it. */
 export const METRIC_METADATA_PREFIX = 'metric:';
+
+/**
+ * The lineage facts' formats, defined once: buildLineage, the training set step (which checks the execution input
+ * before anything runs) and the TrainingPipeline props validator all use these.
+ */
+export const LineagePatterns = {
+  /** A git commit: 7–40 lower-case hex characters (`0123abc`, not a tag such as `v1.4.2`). */
+  GIT_SHA: /^[0-9a-f]{7,40}$/,
+  /** A container image digest: `sha256:` and 64 lower-case hex characters (not a tag). */
+  IMAGE_DIGEST: /^sha256:[0-9a-f]{64}$/,
+  /** A SHA-256 as 64 lower-case hex characters (a manifest's or a data file's). */
+  SHA256_HEX: /^[0-9a-f]{64}$/,
+} as const;
+
+/** Why `gitSha` is not a git commit, naming the fix; undefined when it is. */
+export function gitShaProblem(field: string, gitSha: unknown): string | undefined {
+  return LineagePatterns.GIT_SHA.test(String(gitSha)) ? undefined : `${field} must be a git commit: 7–40 lower-case hex characters (got ${describeValue(gitSha)}; a tag such as v1.4.2 is not one)`;
+}
+
+/** Why `digest` is not an image digest, naming the fix; undefined when it is. */
+export function imageDigestProblem(field: string, digest: unknown): string | undefined {
+  return LineagePatterns.IMAGE_DIGEST.test(String(digest)) ? undefined : `${field} must be sha256: followed by 64 lower-case hex characters (the image digest, not a tag; got ${describeValue(digest)})`;
+}
 
 /** Characters SageMaker accepts in metadata keys and values: letters, separators, numbers and `_.:/=+-@`. */
 const METADATA_TEXT = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
@@ -100,10 +124,9 @@ export function buildLineage(input: LineageInput): LineageRecord {
     const end = Date.parse(d.timeRange?.end);
     if (Number.isNaN(start) || Number.isNaN(end)) problems.push('data.timeRange needs start and end as ISO-8601 times');
     else if (start > end) problems.push(`data.timeRange starts (${d.timeRange.start}) after it ends (${d.timeRange.end})`);
-    if (!/^[0-9a-f]{64}$/.test(String(d.manifestSha256))) problems.push('data.manifestSha256 must be 64 lower-case hex characters (sha256 of the manifest)');
+    if (!LineagePatterns.SHA256_HEX.test(String(d.manifestSha256))) problems.push('data.manifestSha256 must be 64 lower-case hex characters (sha256 of the manifest)');
   }
-  if (!/^[0-9a-f]{7,40}$/.test(String(input?.gitSha))) problems.push('gitSha must be a git commit: 7–40 lower-case hex characters');
-  if (!/^sha256:[0-9a-f]{64}$/.test(String(input?.imageDigest))) problems.push('imageDigest must be sha256: followed by 64 hex characters (the image digest, not a tag)');
+  problems.push(...problemsOf(gitShaProblem('gitSha', input?.gitSha), imageDigestProblem('imageDigest', input?.imageDigest)));
   const hyperparameters = entries('hyperparameters', input?.hyperparameters, (v) => (typeof v === 'number' ? Number.isFinite(v) : typeof v === 'boolean' || (typeof v === 'string' && v.length <= LineageLimits.MAX_TEXT)), 'a string, a finite number or a boolean', problems);
   const metrics = entries('metrics', input?.metrics, (v) => typeof v === 'number' && Number.isFinite(v), 'a finite number', problems);
   const createdAt = input?.createdAt ?? new Date().toISOString();
