@@ -1,7 +1,9 @@
 /**
  * Checkpoints on interruption, on s3rver: a spot termination notice served by a fake instance metadata service
- * (IMDSv2, on loopback) makes the watcher fire and a checkpoint be published before the notice's deadline; a training
- * process receiving SIGTERM saves and exits 0; periodic saves never overlap.
+ * (IMDSv2, on loopback) makes the watcher fire and a checkpoint be published before the notice's deadline, after which
+ * the run waits to be reclaimed; a notice already present at the start means no resume and no training, only the
+ * wait, which SIGTERM ends with exit 143; a training process receiving SIGTERM saves and exits 143; periodic saves
+ * never overlap.
  */
 import { spawn } from 'child_process';
 import * as fs from 'fs';
@@ -67,13 +69,13 @@ async function pointer(name: string) {
   return JSON.parse(body) as { generations: Array<{ generation: number; step: number; createdAt: string }> };
 }
 
-test('a spot termination notice from the metadata service: the watcher fires once, a checkpoint is published before the deadline, training stops', async () => {
+test('a spot termination notice from the metadata service: the watcher fires once, a checkpoint is published before the deadline, training stops and the run waits to be reclaimed', async () => {
   let step = 0;
   const logs: string[] = [];
   const watcher = new SpotInterruptionWatcher({ endpoint: metadataEndpoint, intervalMs: 50, log: (l) => logs.push(l) });
   let noticeTime = 0;
   const outcome = await runWithCheckpoints({
-    store: store('spot'), watcher, intervalS: 3600, noticeMarginMs: 1000, log: (l) => logs.push(l),
+    store: store('spot'), watcher, intervalS: 3600, noticeMarginMs: 1000, reclaimWaitMs: 200, log: (l) => logs.push(l),
     checkpoint: async (dir) => {
       fs.writeFileSync(path.join(dir, 'step.txt'), String(step));
       return { step };
@@ -91,13 +93,17 @@ test('a spot termination notice from the metadata service: the watcher fires onc
       return step;
     },
   });
+  const returnedAt = Date.now();
   imds.notice = undefined;
   expect(outcome).toMatchObject({ status: 'interrupted', reason: 'spot-interruption', checkpoint: { generation: 1 } });
+  // Not returned (the container would exit and Batch could retry on this doomed host) before the reclaim time.
+  expect(returnedAt).toBeGreaterThanOrEqual(noticeTime);
+  expect(logs.filter((l) => l.includes('waiting for EC2 to reclaim the instance'))).toHaveLength(1);
   const published = (await pointer('spot')).generations;
   expect(published.map((g) => g.generation)).toEqual([1]);
   expect(published[0].step).toBeGreaterThanOrEqual(5);
   expect(Date.parse(published[0].createdAt)).toBeLessThan(noticeTime - 1000);
-  expect(logs.filter((l) => l.includes('spot interruption notice'))).toHaveLength(1);
+  expect(logs.filter((l) => l.includes('"message":"spot interruption notice"'))).toHaveLength(1);
   expect(imds.tokenRequests).toBe(1); // one IMDSv2 token, reused by every poll
 });
 
@@ -148,7 +154,52 @@ test('periodic checkpoints never overlap; requests during a save are served by o
   expect((await pointer('periodic')).generations[0].generation).toBe(saves);
 });
 
-test('SIGTERM: the training process saves a checkpoint, stops training and exits 0; the next attempt resumes from it', async () => {
+test('a notice already present when the run starts (a retry placed on the doomed host): no resume, no training, no save; it waits to be reclaimed', async () => {
+  const calls: string[] = [];
+  const real = store('early');
+  const counting = {
+    localDir: real.localDir,
+    resume: async () => { calls.push('resume'); return undefined; },
+    save: async () => { calls.push('save'); return real.save(); },
+  };
+  imds.notice = JSON.stringify({ action: 'terminate', time: new Date(Date.now() - 30_000).toISOString() }); // deadline already past
+  const started = Date.now();
+  const logs: string[] = [];
+  const outcome = await runWithCheckpoints({
+    store: counting, watcher: new SpotInterruptionWatcher({ endpoint: metadataEndpoint, log: (l) => logs.push(l) }), reclaimWaitMs: 300, log: (l) => logs.push(l),
+    checkpoint: async () => { calls.push('checkpoint'); },
+    train: async () => { calls.push('train'); return 'trained'; },
+  });
+  imds.notice = undefined;
+  expect(outcome).toEqual({ status: 'interrupted', reason: 'spot-interruption' });
+  expect(calls).toEqual([]);
+  expect(Date.now() - started).toBeGreaterThanOrEqual(300); // waited reclaimWaitMs past now, the notice's time being past
+  expect(logs.some((l) => l.includes('spot interruption notice before the run started'))).toBe(true);
+});
+
+test('SIGTERM ends the wait for the reclaim: a training process that found a notice at the start exits 143 without training', async () => {
+  imds.notice = JSON.stringify({ action: 'terminate', time: new Date().toISOString() });
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'fixtures/checkpoint/trainer.ts'), 'train-spot'], {
+    env: { ...process.env, S3_ENDPOINT: s3rver.endpoint, CHECKPOINT_BUCKET: BUCKET, CHECKPOINT_PREFIX: 'jobs/early-sigterm', CHECKPOINT_LOCAL_DIR: path.join(work, 'early-sigterm'), AWS_EC2_METADATA_SERVICE_ENDPOINT: metadataEndpoint },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('waiting for EC2 to reclaim the instance')) resolve();
+    });
+    child.once('exit', () => reject(new Error(`trainer exited before waiting:\n${out}`)));
+  });
+  imds.notice = undefined;
+  child.kill('SIGTERM');
+  expect(await exited).toBe(INTERRUPTED_EXIT_CODE);
+  expect(out).not.toContain('training started');
+  expect(out).not.toContain('checkpoint saved');
+});
+
+test('SIGTERM: the training process saves a checkpoint, stops training and exits 143; the next attempt resumes from it', async () => {
   const localDir = path.join(work, 'sigterm');
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'fixtures/checkpoint/trainer.ts'), 'train'], {
     env: { ...process.env, S3_ENDPOINT: s3rver.endpoint, CHECKPOINT_BUCKET: BUCKET, CHECKPOINT_PREFIX: 'jobs/sigterm', CHECKPOINT_LOCAL_DIR: localDir },
