@@ -1,7 +1,8 @@
 /**
  * The checkpoint contract of training containers, defined once: the environment the SpotTrainingFleet's job
- * definition (and the TrainingPipeline's SageMaker training step) writes (`checkpointEnvironment`) and the checkpoint
- * helper inside the container reads (`parseCheckpointEnvironment`). Pure: imports only other pure modules.
+ * definition writes (`checkpointEnvironment`) and the checkpoint helper inside the container reads
+ * (`parseCheckpointEnvironment`). (A SageMaker managed-spot training job does not use it: SageMaker itself syncs the
+ * local /opt/ml/checkpoints with the job's checkpoint S3 URI.) Pure: imports only other pure modules.
  */
 import { Environment, EnvironmentReader } from './environment';
 import { SharedVariables } from './shared';

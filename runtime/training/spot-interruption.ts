@@ -6,9 +6,10 @@
  *
  * How the end arrives depends on where the training runs. On plain EC2 the notice comes two minutes before the
  * instance stops; nothing else warns the process. On AWS Batch (ECS) the notice is readable too (the container
- * reaches IMDS unless the hop limit forbids it), and when the instance is reclaimed the ECS agent stops the container:
- * SIGTERM, then SIGKILL after the stop timeout (ECS_CONTAINER_STOP_TIMEOUT, 30 s by default, up to 120 s in the job
- * definition). `runWithCheckpoints` (./checkpoint-runner.ts) checkpoints on both.
+ * reaches IMDS unless the hop limit forbids it), and when the container is stopped (the instance is reclaimed) it gets
+ * SIGTERM, then SIGKILL after the ECS agent's stop timeout: ECS_CONTAINER_STOP_TIMEOUT, an agent setting in
+ * /etc/ecs/ecs.config (30 s by default), not a field of the Batch job definition. `runWithCheckpoints`
+ * (./checkpoint-runner.ts) checkpoints on both, and after a notice waits for the reclaim instead of exiting.
  */
 
 /** The variable the AWS SDK reads for the metadata endpoint; the watcher honours it the same way. */
