@@ -7,7 +7,7 @@ import { Construct } from 'constructs';
 import { fraudFeatureViews, fraudModelFeatureRefs } from '../fraud-features';
 import { FeatureStore } from '../../lib/features/feature-store';
 import { AlarmTopic } from '../../lib/monitoring/alarm-topic';
-import { SpotTrainingFleet } from '../../lib/training/spot-training-fleet';
+import { SpotTrainingFleet, spotRetryStrategies } from '../../lib/training/spot-training-fleet';
 import { Trainer, TrainingPipeline } from '../../lib/training/training-pipeline';
 
 /** The model the example retrains: the model package group's name. */
@@ -88,13 +88,17 @@ export class SpotTrainingStack extends Stack {
     });
     const evaluationContainer = new batch.EcsEc2ContainerDefinition(this, 'EvaluationContainer', {
       image: props.evaluationImage ?? ecs.ContainerImage.fromRegistry(`${registry}/fraud-evaluate:latest`),
-      cpu: 4, memory: Size.gibibytes(16), gpu: 1, jobRole: evaluationRole,
+      // 14 GiB: an xlarge GPU instance has 16 GiB, less what the ECS agent and the OS keep (the fleet's job memory).
+      cpu: 4, memory: Size.gibibytes(14), gpu: 1, jobRole: evaluationRole,
     });
     Validations.of(evaluationContainer.executionRole).acknowledge({
       id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:${this.region}:${this.account}:log-group:/aws/batch/job:*]`,
       reason: 'Batch writes each job\'s logs to a new stream of its /aws/batch/job log group: stream names are known only at run time',
     });
-    this.evaluationJob = new batch.EcsJobDefinition(this, 'Evaluation', { container: evaluationContainer, timeout: Duration.hours(2) });
+    // It runs on the production queue, spot first: retried on reclaims like the training job.
+    this.evaluationJob = new batch.EcsJobDefinition(this, 'Evaluation', {
+      container: evaluationContainer, timeout: Duration.hours(2), retryAttempts: this.fleet.attempts, retryStrategies: spotRetryStrategies(),
+    });
 
     this.pipeline = new TrainingPipeline(this, 'Pipeline', {
       modelName: MODEL_NAME,
@@ -106,7 +110,8 @@ export class SpotTrainingStack extends Stack {
         minRows: 10_000,
         maxNullRate: 0.05,
       },
-      trainer: Trainer.batch(this.fleet, { timeout: Duration.days(2) }),
+      // One attempt at most 12 hours: the fleet's 5 attempts fit the pipeline's 5 days.
+      trainer: Trainer.batch(this.fleet, { timeout: Duration.hours(12) }),
       evaluation: { jobQueue: this.fleet.productionQueue, jobDefinition: this.evaluationJob, jobRole: evaluationRole },
       modelGate: {
         metric: { name: 'auc', direction: 'higher-is-better', minMargin: 0.005 },

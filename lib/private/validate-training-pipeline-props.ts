@@ -3,7 +3,7 @@
  * (checked at deploy). The gate specs are checked by the gates' own validators (runtime/core/training), the same code
  * the steps run. Internal: not exported from lib/index.ts.
  */
-import { Token } from 'aws-cdk-lib';
+import { Duration, Token } from 'aws-cdk-lib';
 import { resolveFeatureRefs } from '../features/spec';
 import { dataGateSpecProblems } from '../../runtime/core/training/data-gate';
 import { modelGateSpecProblems } from '../../runtime/core/training/model-gate';
@@ -14,6 +14,22 @@ import type { TrainingPipelineProps } from '../training/training-pipeline';
 const PACKAGE_GROUP_NAME = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/;
 /** Glue table names (`table` or `database.table`). */
 const SPINE_TABLE = /^[a-z0-9_]{1,255}(\.[a-z0-9_]{1,255})?$/;
+
+/** Longest an execution of the pipeline runs (its state machine's timeout). */
+export const PIPELINE_TIMEOUT = Duration.days(5);
+
+/**
+ * Problems of a Batch trainer: every attempt at its timeout must fit the execution's timeout, or a job still retrying
+ * spot reclaims is cut off by the state machine instead of by its own limits.
+ */
+export function batchTrainerProblems(attempts: number, attemptTimeout: Duration): string[] {
+  if (Token.isUnresolved(attempts) || Token.isUnresolved(attemptTimeout.toSeconds())) return [];
+  const total = attempts * attemptTimeout.toSeconds();
+  if (total <= PIPELINE_TIMEOUT.toSeconds()) return [];
+  return [`trainer: ${attempts} attempts × ${attemptTimeout.toHumanString()} per attempt = ${Duration.seconds(total).toHumanString()} exceeds the pipeline's `
+    + `${PIPELINE_TIMEOUT.toHumanString()} (its state machine timeout): lower Trainer.batch's timeout (one attempt's limit) to at most `
+    + `${Duration.seconds(Math.floor(PIPELINE_TIMEOUT.toSeconds() / attempts)).toHumanString()}, or the fleet's attempts`];
+}
 
 /** Every problem of `props`. */
 export function validateTrainingPipelineProps(props: TrainingPipelineProps): string[] {

@@ -1,8 +1,10 @@
 /**
  * TrainingPipeline: a Step Functions DAG that retrains a model behind gates and registers it.
  *
- *   BuildTrainingSet (Lambda) → DataGate (Lambda) → [DataGatePassed?] → Train (Batch RUN_JOB on a spot fleet)
- *   → Evaluate (Batch RUN_JOB, the user's evaluation image) → ModelGate (Lambda) → [ModelGatePassed?]
+ *   BuildTrainingSet (Lambda) → DataGate (Lambda) → [DataGatePassed?] → Train (Batch RUN_JOB on a spot fleet;
+ *   cancelled for capacity → TrainOnDemand on the fleet's on-demand queue) → FindChampion (the group's latest
+ *   approved package) → [HasChampion?] → DescribeChampion | NoChampion → Evaluate (Batch RUN_JOB, the user's
+ *   evaluation image: challenger and champion on the same held-out data) → ModelGate (Lambda) → [ModelGatePassed?]
  *   → RegisterModel (sagemaker:createModelPackage) → Succeeded
  *
  * A failed gate ends the execution in a Fail state whose cause is the gate's reasons: nothing is trained after a
@@ -21,8 +23,8 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
-import { Construct, IConstruct } from 'constructs';
-import { checkpointEnvironment } from '../../runtime/contracts/checkpoint';
+import { Construct } from 'constructs';
+import { CheckpointVariables } from '../../runtime/contracts/checkpoint';
 import {
   DataGateEvent, ModelGateEvent, ModelGateSettings, TRAINING_STEP_TRANSIENT_ERROR, TrainingExecutionInput, TrainingHandlers, TrainingJobVariables,
   TrainingLayout, TrainingSetEvent, TrainingStatePaths, trainingStepEnvironment,
@@ -33,9 +35,9 @@ import type { AlarmTopic } from '../monitoring/alarm-topic';
 import { createAccessLogsBucket, createDataBucket, deliverAccessLogsByBucketPolicy } from '../private/access-logs';
 import { alarmActionOf, anyFailureAlarm, notifyOnStateChanges } from '../private/alarm-actions';
 import { createHandlerFunction } from '../private/handler-function';
-import { validateTrainingPipelineProps } from '../private/validate-training-pipeline-props';
-import { grantKeyViaService } from '../private/kms-grants';
-import { nagResource, throwIfProblems } from '../private/validation';
+import { acknowledgeWildcards, grantObjectAccess as grantObjects, ObjectAccess } from '../private/object-grants';
+import { batchTrainerProblems, PIPELINE_TIMEOUT, validateTrainingPipelineProps } from '../private/validate-training-pipeline-props';
+import { throwIfProblems } from '../private/validation';
 import { dataGateSettings, TrainingDataGateProps } from './data-gate-settings';
 import { SageMakerSpotTraining, SageMakerSpotTrainingProps } from './sagemaker-spot-training';
 
@@ -51,12 +53,26 @@ export interface IOfflineFeatureSource {
 
 /** The Batch fleet the pipeline trains on (a `SpotTrainingFleet` is one). */
 export interface ITrainingFleet {
-  /** Queue of time-critical jobs: spot first, on-demand behind it. */
+  /**
+   * Queue of time-critical jobs: spot first, on-demand behind it. A job waiting there for capacity is cancelled with
+   * the reason `CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY` (the queue's job state time limit action).
+   */
   readonly productionQueue: batch.IJobQueue;
+  /** On-demand-only queue: where the pipeline submits a training job the production queue cancelled for capacity. */
+  readonly onDemandQueue: batch.IJobQueue;
   /** The training job definition (GPU, retries on spot reclaims, the checkpoint contract). */
   readonly jobDefinition: batch.IJobDefinition;
+  /** Attempts of a job of `jobDefinition`. */
+  readonly attempts: number;
+  /** Longest one attempt of a job of `jobDefinition` runs. */
+  readonly attemptTimeout: Duration;
   /** Bucket of the checkpoints. */
   readonly checkpointBucket: s3.IBucket;
+  /**
+   * Base key prefix of the checkpoints: the job role may use `<checkpointPrefix>/*` only, so the pipeline's jobs
+   * checkpoint under `<checkpointPrefix>/<execution name>`.
+   */
+  readonly checkpointPrefix: string;
   /** Role of the training containers: granted reading the training set and writing the model. */
   readonly jobRole: iam.IGrantable;
 }
@@ -73,8 +89,9 @@ export interface EvaluationJob {
   /** Role of the evaluation container: granted reading the set and the model and writing the report. */
   readonly jobRole: iam.IGrantable;
   /**
-   * Longest an evaluation may run.
-   * @default Duration.hours(2)
+   * Longest the Evaluate step may take, every attempt and the wait for capacity included (the step's TimeoutSeconds:
+   * Step Functions terminates the job when it passes). One attempt's limit is the job definition's own timeout.
+   * @default Duration.hours(4)
    */
   readonly timeout?: Duration;
 }
@@ -83,9 +100,11 @@ export interface EvaluationJob {
 export abstract class Trainer {
   /**
    * Train on a Batch fleet's production queue (RUN_JOB: the step waits for the job; Batch retries spot reclaims with
-   * the job definition's retry strategy). The job receives the checkpoint contract with a prefix per execution
-   * (`checkpoints/<execution name>`, stable across attempts), the training set's URI and hash, and the URI to write its
-   * `model.tar.gz` to.
+   * the job definition's retry strategy). The job keeps the fleet's checkpoint contract (bucket, interval, kept
+   * generations) with a prefix per execution, `<fleet.checkpointPrefix>/<execution name>` (the helper appends the
+   * Batch job id, stable across attempts), and receives the training set's URI and hash and the URI to write its
+   * `model.tar.gz` to. When the production queue cancels the job for lack of capacity, the job is submitted again to
+   * the fleet's on-demand queue (`TrainOnDemand`); that job starts from its own (empty) checkpoint prefix.
    */
   public static batch(fleet: ITrainingFleet, options: BatchTrainerOptions = {}): Trainer {
     return new BatchTrainer(fleet, options);
@@ -108,8 +127,10 @@ export abstract class Trainer {
 /** Options of `Trainer.batch`. */
 export interface BatchTrainerOptions {
   /**
-   * Longest the training job may run, all attempts together.
-   * @default Duration.days(3)
+   * Longest ONE attempt of the training job may run (Batch's per-attempt timeout, AttemptDurationSeconds, in place of
+   * the job definition's): Batch stops the attempt and does not retry it. Attempts × this must fit the pipeline's
+   * 5 days; the Train step itself is bounded by attempts × this plus an hour of queueing (its TimeoutSeconds).
+   * @default - the fleet's `attemptTimeout`
    */
   readonly timeout?: Duration;
 }
@@ -135,10 +156,15 @@ export interface TrainerContext {
   readonly bucket: s3.IBucket;
 }
 
+/** A training step: a state with retries and catches. @internal */
+export type TrainingStep = sfn.IChainable & sfn.INextable & { addRetry(props: sfn.RetryProps): unknown; addCatch(handler: sfn.IChainable, props?: sfn.CatchProps): unknown };
+
 /** A bound training step. @internal */
 export interface TrainerBinding {
   /** The step (its result is at TrainingStatePaths.TRAINING, with `modelArtifactUri`). */
-  readonly step: sfn.IChainable & sfn.INextable & { addRetry(props: sfn.RetryProps): unknown };
+  readonly step: TrainingStep;
+  /** The same training on on-demand capacity, run when `step` fails with a cause matching `capacityShortage`. */
+  readonly onDemand?: { readonly step: TrainingStep; readonly capacityShortage: string };
   /** The statements the state machine's role needs for the step, beyond those the step adds itself. */
   readonly policyStatements: iam.PolicyStatement[];
   /** Resources of `policyStatements` that are patterns (acknowledged for cdk-nag with the reason given). */
@@ -150,41 +176,66 @@ function modelPrefixUri(bucket: s3.IBucket): string {
   return sfn.JsonPath.format(`s3://${bucket.bucketName}/${TrainingLayout.modelPrefix('{}')}`, sfn.JsonPath.executionName);
 }
 
+/**
+ * A Batch RUN_JOB step bounded as a whole. BatchSubmitJob renders `taskTimeout` as the job's per-attempt timeout and no
+ * TimeoutSeconds, so a job waiting for capacity or retrying would hold the step until the execution's own timeout.
+ */
+class BatchJobStep extends tasks.BatchSubmitJob {
+  constructor(scope: Construct, id: string, private readonly stepTimeout: Duration, props: tasks.BatchSubmitJobProps) {
+    super(scope, id, props);
+  }
+
+  public toStateJson(topLevelQueryLanguage?: sfn.QueryLanguage): object {
+    return { ...super.toStateJson(topLevelQueryLanguage), TimeoutSeconds: this.stepTimeout.toSeconds() };
+  }
+}
+
+/** Time a training job may spend queued for capacity between its attempts, on top of attempts × attempt timeout. */
+const TRAINING_QUEUE_ALLOWANCE = Duration.hours(1);
+
 class BatchTrainer extends Trainer {
   constructor(private readonly fleet: ITrainingFleet, private readonly options: BatchTrainerOptions) {
     super();
   }
 
   public _bind(scope: Construct, context: TrainerContext): TrainerBinding {
-    context.grantTrainingAccess(this.fleet.jobRole);
+    const { fleet } = this;
+    const attemptTimeout = this.options.timeout ?? fleet.attemptTimeout;
+    throwIfProblems(scope, batchTrainerProblems(fleet.attempts, attemptTimeout));
+    context.grantTrainingAccess(fleet.jobRole);
     const modelArtifactUri = sfn.JsonPath.format(`s3://${context.bucket.bucketName}/${TrainingLayout.modelPrefix('{}')}${TrainingLayout.MODEL_FILE}`, sfn.JsonPath.executionName);
-    const step = new tasks.BatchSubmitJob(scope, 'Train', {
-      comment: 'Trains on the fleet\'s production queue; Batch retries spot reclaims, the job resumes from its checkpoints',
+    const stepTimeout = Duration.seconds(fleet.attempts * attemptTimeout.toSeconds() + TRAINING_QUEUE_ALLOWANCE.toSeconds());
+    const submit = (id: string, queue: batch.IJobQueue, comment: string) => new BatchJobStep(scope, id, stepTimeout, {
+      comment,
       jobName: 'train',
-      jobQueueArn: this.fleet.productionQueue.jobQueueArn,
-      jobDefinitionArn: this.fleet.jobDefinition.jobDefinitionArn,
+      jobQueueArn: queue.jobQueueArn,
+      jobDefinitionArn: fleet.jobDefinition.jobDefinitionArn,
       integrationPattern: sfn.IntegrationPattern.RUN_JOB,
       containerOverrides: {
         environment: {
-          ...checkpointEnvironment({
-            bucket: this.fleet.checkpointBucket.bucketName,
-            prefix: sfn.JsonPath.format(TrainingLayout.checkpointPrefix('{}'), sfn.JsonPath.executionName),
-          }),
+          // Only the prefix: the job definition's bucket, interval and kept generations stay the fleet's, and the
+          // job role may use objects under the fleet's prefix only.
+          [CheckpointVariables.PREFIX]: sfn.JsonPath.format(`${fleet.checkpointPrefix}/{}`, sfn.JsonPath.executionName),
           [TrainingJobVariables.TRAINING_SET_URI]: sfn.JsonPath.stringAt(`${TrainingStatePaths.TRAINING_SET}.uri`),
           [TrainingJobVariables.TRAINING_SET_SHA256]: sfn.JsonPath.stringAt(`${TrainingStatePaths.TRAINING_SET}.sha256`),
           [TrainingJobVariables.MODEL_ARTIFACT_URI]: modelArtifactUri,
         },
       },
-      taskTimeout: sfn.Timeout.duration(this.options.timeout ?? Duration.days(3)),
+      timeout: this.options.timeout,
       resultSelector: { 'jobId.$': '$.JobId', modelArtifactUri },
       resultPath: TrainingStatePaths.TRAINING,
     });
+    const step = submit('Train', fleet.productionQueue,
+      'Trains on the fleet\'s production queue; Batch retries spot reclaims, the job resumes from its checkpoints');
+    const onDemand = submit('TrainOnDemand', fleet.onDemandQueue,
+      'The production queue cancelled the job for lack of capacity: trains on the fleet\'s on-demand queue');
     // BatchSubmitJob grants SubmitJob on every revision of any job definition (`job-definition/*`): the ARN it is given may name a revision.
     const jobDefinitions = Stack.of(scope).formatArn({ service: 'batch', resource: 'job-definition', resourceName: '*' });
     return {
       step,
+      onDemand: { step: onDemand, capacityShortage: batch.JobStateTimeLimitActionsReason.INSUFFICIENT_INSTANCE_CAPACITY },
       policyStatements: [],
-      wildcardResources: { resources: [jobDefinitions], reason: 'The Batch RUN_JOB integration grants batch:SubmitJob on job definitions by any revision (job-definition/*); the queue is the fleet\'s production queue only' },
+      wildcardResources: { resources: [jobDefinitions], reason: 'The Batch RUN_JOB integration grants batch:SubmitJob on job definitions by any revision (job-definition/*); the queues are the fleet\'s production and on-demand queues only' },
     };
   }
 }
@@ -204,7 +255,6 @@ class SageMakerTrainer extends Trainer {
     const { trainingImage, role, ...spotProps } = this.options;
     const spot = new SageMakerSpotTraining({ ...spotProps, checkpointPrefix: CHECKPOINTS_ROOT });
     spot.grantCheckpoints(role);
-    if (Construct.isConstruct(role)) acknowledgeCheckpointGrant(role, spot);
     context.grantTrainingAccess(role);
     const stack = Stack.of(scope);
     // Training job names: 1-63 letters, digits and hyphens. The execution ARN's hash makes the name unique per
@@ -311,54 +361,25 @@ export interface TrainingPipelineProps extends AlarmActionProps {
 const TRAINING_SETS = `${TrainingLayout.trainingSetPrefix('*')}*`;
 const MODELS = `${TrainingLayout.modelPrefix('*')}*`;
 const EVALUATIONS = TrainingLayout.evaluationKey('*');
+/** ARNs of any Batch job of the stack's account and region (job ids are assigned at submission). */
+const BATCH_JOBS = (stack: Stack) => stack.formatArn({ service: 'batch', resource: 'job', resourceName: '*' });
 /** Why `model-package/<group>/*` is a pattern. */
 const PACKAGES_REASON = 'Model package ARNs are the group\'s name and a version number SageMaker assigns: model-package/<group>/* covers this model\'s packages only';
 
-/** What one principal does in a bucket: read and write objects matching key patterns, list under key patterns. */
-interface ObjectAccess {
-  readonly read?: string[];
-  readonly write?: string[];
-  readonly list?: string[];
-}
+/** Why the pipeline's object grants are key patterns. */
+const OBJECTS_REASON = 'S3 scopes object permissions by key only: a run\'s objects are under a prefix per execution, known at run time; the grant is limited to the pipeline\'s prefix of that kind';
 
-/**
- * Grants exactly `access` (s3:GetObject; s3:PutObject and s3:AbortMultipartUpload; s3:ListBucket with an `s3:prefix`
- * condition), the bucket's key through S3 only, and acknowledges the key patterns for cdk-nag on the grantee: S3 scopes
- * object permissions by key only, and the keys of a run are known only at run time (one prefix per execution).
- */
+/** Grants `access` in `bucket` (exact actions, the key through S3). */
 function grantObjectAccess(bucket: s3.IBucket, grantee: iam.IGrantable, access: ObjectAccess): void {
-  const { read = [], write = [], list = [] } = access;
-  const objects = (actions: string[], patterns: string[]) => patterns.length > 0 && iam.Grant.addToPrincipalOrResource({
-    grantee, resource: bucket, actions, resourceArns: patterns.map((p) => bucket.arnForObjects(p)),
-  });
-  objects(['s3:GetObject'], read);
-  objects(['s3:PutObject', 's3:AbortMultipartUpload'], write);
-  if (list.length > 0) {
-    iam.Grant.addToPrincipalOrResource({ grantee, resource: bucket, actions: ['s3:ListBucket'], resourceArns: [bucket.bucketArn], conditions: { StringLike: { 's3:prefix': list } } });
-  }
-  if (bucket.encryptionKey) {
-    grantKeyViaService(bucket.encryptionKey, grantee, 's3', 'kms:Decrypt', ...(write.length > 0 ? ['kms:GenerateDataKey'] : []));
-  }
-  const principal = grantee.grantPrincipal;
-  if (Construct.isConstruct(principal)) {
-    acknowledgeWildcards(principal, [...new Set([...read, ...write])].map((p) => bucket.arnForObjects(p)),
-      'S3 scopes object permissions by key only: a run\'s objects are under a prefix per execution, known at run time; the grant is limited to the pipeline\'s prefix of that kind');
-  }
+  grantObjects(bucket, grantee, access, OBJECTS_REASON);
 }
 
-/** cdk-nag findings of `SageMakerSpotTraining.grantCheckpoints`: SageMaker syncs the checkpoint directory both ways. */
-function acknowledgeCheckpointGrant(role: IConstruct, spot: SageMakerSpotTraining): void {
-  const reason = 'SageMaker syncs the checkpoint directory with the checkpoint prefix both ways (new, changed and deleted files of any name): read, write and delete under the prefix only, the bucket\'s key through S3';
-  acknowledgeWildcards(role, [spot.checkpointBucket.arnForObjects(`${spot.checkpointPrefix}/*`)], reason);
-  Validations.of(role).acknowledge(...['s3:GetObject*', 's3:GetBucket*', 's3:List*', 's3:DeleteObject*', 's3:Abort*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*']
-    .map((action) => ({ id: `AwsSolutions-IAM5[Action::${action}]`, reason })));
-}
-
-/** Acknowledges, on `target`, exactly the AwsSolutions-IAM5 findings of these resource patterns. */
-function acknowledgeWildcards(target: IConstruct, resources: string[], reason: string): void {
-  const stack = Stack.of(target);
-  Validations.of(target).acknowledge(...resources.map((r) => ({ id: `AwsSolutions-IAM5[Resource::${nagResource(stack.resolve(r))}]`, reason })));
-}
+/** Where the champion's model is kept while the evaluation runs: `{ modelDataUrl }`, '' without a champion. */
+const CHAMPION_PATH = '$.champion';
+/** Where a failed training step's error and cause are kept for the capacity check. */
+const TRAINING_FAILURE_PATH = '$.trainingFailure';
+/** Memory of the Lambda steps that read a whole training set. */
+const TRAINING_SET_MEMORY = Size.mebibytes(3008);
 
 /** A step's payload as the state machine builds it: each field of the event a JSON path (or a value). */
 type Payload<T> = { readonly [K in keyof T]-?: string };
@@ -418,7 +439,7 @@ export class TrainingPipeline extends Construct {
       handler: TrainingHandlers.TRAINING_SET,
       description: `Builds the point-in-time training set of ${props.modelName}`,
       timeout: Duration.minutes(15),
-      memorySize: Size.mebibytes(3008),
+      memorySize: TRAINING_SET_MEMORY,
       environment: trainingStepEnvironment({
         ...common, views: props.views.map((v) => v.toSpec()), featureRefs: props.featureRefs, spineTable: props.spineTable,
         athenaWorkGroup: props.featureStore.workgroupName, athenaDatabase: props.featureStore.databaseName,
@@ -431,6 +452,8 @@ export class TrainingPipeline extends Construct {
       handler: TrainingHandlers.DATA_GATE,
       description: `Data gate of ${props.modelName}'s training sets`,
       timeout: Duration.minutes(5),
+      // It reads the training set the first step built with as much memory.
+      memorySize: TRAINING_SET_MEMORY,
       environment: trainingStepEnvironment({
         ...common, dataGate: dataGateSettings(props), baselineBucket: props.baseline?.bucket.bucketName, baselineVersion: props.baseline?.modelVersion,
       }),
@@ -470,11 +493,11 @@ export class TrainingPipeline extends Construct {
       grantTrainingAccess: (grantee) => grantObjectAccess(this.bucket, grantee, { read: [TRAINING_SETS], write: [MODELS] }),
     });
     const train = training.step;
-    train.addRetry({ errors: [...BATCH_TRANSIENT_ERRORS, ...SAGEMAKER_TRANSIENT_ERRORS], ...TRANSIENT_RETRY });
+    for (const step of [train, training.onDemand?.step]) step?.addRetry({ errors: [...BATCH_TRANSIENT_ERRORS, ...SAGEMAKER_TRANSIENT_ERRORS], ...TRANSIENT_RETRY });
 
     grantObjectAccess(this.bucket, props.evaluation.jobRole, { read: [TRAINING_SETS, MODELS], write: [EVALUATIONS] });
-    const evaluate = new tasks.BatchSubmitJob(this, 'Evaluate', {
-      comment: 'The evaluation image measures the challenger: metrics on held-out data, p99 latency and throughput on the inference server, model size',
+    const evaluate = new BatchJobStep(this, 'Evaluate', props.evaluation.timeout ?? Duration.hours(4), {
+      comment: 'The evaluation image measures the challenger and the champion on the same held-out data, and the challenger\'s p99 latency and throughput on the inference server and model size',
       jobName: 'evaluate',
       jobQueueArn: props.evaluation.jobQueue.jobQueueArn,
       jobDefinitionArn: props.evaluation.jobDefinition.jobDefinitionArn,
@@ -484,12 +507,13 @@ export class TrainingPipeline extends Construct {
           [TrainingJobVariables.TRAINING_SET_URI]: sfn.JsonPath.stringAt(`${TrainingStatePaths.TRAINING_SET}.uri`),
           [TrainingJobVariables.MODEL_ARTIFACT_URI]: modelArtifactUri,
           [TrainingJobVariables.EVALUATION_URI]: evaluationUri,
+          [TrainingJobVariables.CHAMPION_MODEL_URI]: sfn.JsonPath.stringAt(`${CHAMPION_PATH}.modelDataUrl`),
         },
       },
-      taskTimeout: sfn.Timeout.duration(props.evaluation.timeout ?? Duration.hours(2)),
       resultPath: sfn.JsonPath.DISCARD,
     });
     evaluate.addRetry({ errors: BATCH_TRANSIENT_ERRORS, ...TRANSIENT_RETRY });
+    const findChampion = this.findChampion(packageArns, evaluate);
 
     const modelGate = this.lambdaStep('ModelGate', modelGateFunction, TrainingStatePaths.MODEL_GATE, {
       execution: sfn.JsonPath.executionName,
@@ -537,18 +561,22 @@ export class TrainingPipeline extends Construct {
     buildSet
       .next(dataGate)
       .next(this.gate('DataGatePassed', TrainingStatePaths.DATA_GATE, 'DataGateFailed', 'The training set failed the data gate; nothing was trained',
-        train.next(evaluate).next(modelGate).next(this.gate('ModelGatePassed', TrainingStatePaths.MODEL_GATE, 'ModelGateFailed',
+        this.trained(training, findChampion).next(modelGate).next(this.gate('ModelGatePassed', TrainingStatePaths.MODEL_GATE, 'ModelGateFailed',
           'The challenger failed the model gate; nothing was registered', register.next(new sfn.Succeed(this, 'Registered'))))));
 
     const logGroup = new logs.LogGroup(this, 'ExecutionLogs', { retention: logs.RetentionDays.SIX_MONTHS, removalPolicy: RemovalPolicy.DESTROY });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       definitionBody: sfn.DefinitionBody.fromChainable(definition),
-      timeout: Duration.days(5),
+      timeout: PIPELINE_TIMEOUT,
       tracingEnabled: true,
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
       comment: `Gated retraining of ${props.modelName}`,
     });
     for (const statement of training.policyStatements) this.stateMachine.addToRolePolicy(statement);
+    // Batch's Run a Job (.sync) follows the job with DescribeJobs and terminates it when the step times out or the
+    // execution stops (BatchSubmitJob grants neither): without them a stopped execution leaves the GPU job running.
+    this.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['batch:DescribeJobs'], resources: ['*'] }));
+    this.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['batch:TerminateJob'], resources: [BATCH_JOBS(stack)] }));
 
     if (props.schedule) {
       new events.Rule(this, 'Schedule', {
@@ -581,9 +609,11 @@ export class TrainingPipeline extends Construct {
       'The Batch RUN_JOB integration grants batch:SubmitJob on job definitions by any revision (job-definition/*); SubmitJob is also scoped to the given job queues');
     acknowledgeWildcards(role, [packageArns], PACKAGES_REASON);
     acknowledgeWildcards(role, trainer.resources, trainer.reason);
+    acknowledgeWildcards(role, [BATCH_JOBS(Stack.of(this))],
+      'Batch job ARNs carry the job id Batch assigns at submission: batch:TerminateJob on job/* lets Step Functions stop the job of a stopped or timed-out step');
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'CloudWatch Logs delivery (logs:CreateLogDelivery and the other vended-log actions) and X-Ray (xray:PutTraceSegments, GetSamplingRules) support no resource-level permissions; every other statement is scoped',
+      reason: 'batch:DescribeJobs (the .sync Batch integration following its job), sagemaker:ListModelPackages (finding the champion), CloudWatch Logs delivery (logs:CreateLogDelivery and the other vended-log actions) and X-Ray (xray:PutTraceSegments, GetSamplingRules) support no resource-level permissions; every other statement is scoped',
     });
   }
 
@@ -603,6 +633,59 @@ export class TrainingPipeline extends Construct {
     });
     step.addRetry({ errors: [...LAMBDA_TRANSIENT_ERRORS, TRAINING_STEP_TRANSIENT_ERROR], ...TRANSIENT_RETRY });
     return step;
+  }
+
+  /**
+   * The training step followed by `next`. With an on-demand fallback, a failure whose cause names the capacity
+   * shortage (the production queue cancelled the job) trains again on on-demand capacity; any other failure ends the
+   * execution with the step's error and cause.
+   */
+  private trained(training: TrainerBinding, next: sfn.IChainable): sfn.Chain {
+    if (training.onDemand) {
+      const { step: onDemand, capacityShortage } = training.onDemand;
+      onDemand.next(next);
+      training.step.addCatch(new sfn.Choice(this, 'CapacityShortage', { comment: `Did the production queue cancel the job (${capacityShortage})?` })
+        .when(sfn.Condition.stringMatches(`${TRAINING_FAILURE_PATH}.Cause`, `*${capacityShortage}*`), onDemand)
+        .otherwise(new sfn.Fail(this, 'TrainingFailed', { errorPath: `${TRAINING_FAILURE_PATH}.Error`, causePath: `${TRAINING_FAILURE_PATH}.Cause` })),
+      { errors: [sfn.Errors.TASKS_FAILED], resultPath: TRAINING_FAILURE_PATH });
+    }
+    return sfn.Chain.start(training.step).next(next);
+  }
+
+  /**
+   * The champion for the evaluation job: the group's latest approved package (ListModelPackages, newest first, one)
+   * and its model artifact (DescribeModelPackage), or '' when none is approved yet; then `evaluate`.
+   */
+  private findChampion(packageArns: string, evaluate: sfn.IChainable & sfn.INextable): sfn.Chain {
+    const find = new tasks.CallAwsService(this, 'FindChampion', {
+      comment: 'The champion: the latest approved package of the group',
+      service: 'sagemaker',
+      action: 'listModelPackages',
+      // ListModelPackages supports no resource-level permissions.
+      iamResources: ['*'],
+      iamAction: 'sagemaker:ListModelPackages',
+      parameters: { ModelPackageGroupName: this.modelPackageGroupName, ModelApprovalStatus: 'Approved', SortBy: 'CreationTime', SortOrder: 'Descending', MaxResults: 1 },
+      resultSelector: { 'packages.$': '$.ModelPackageSummaryList' },
+      resultPath: CHAMPION_PATH,
+      taskTimeout: sfn.Timeout.duration(Duration.minutes(1)),
+    });
+    const describe = new tasks.CallAwsService(this, 'DescribeChampion', {
+      service: 'sagemaker',
+      action: 'describeModelPackage',
+      iamResources: [packageArns],
+      iamAction: 'sagemaker:DescribeModelPackage',
+      parameters: { ModelPackageName: sfn.JsonPath.stringAt(`${CHAMPION_PATH}.packages[0].ModelPackageArn`) },
+      resultSelector: { 'arn.$': '$.ModelPackageArn', 'modelDataUrl.$': '$.InferenceSpecification.Containers[0].ModelDataUrl' },
+      resultPath: CHAMPION_PATH,
+      taskTimeout: sfn.Timeout.duration(Duration.minutes(1)),
+    });
+    for (const step of [find, describe]) step.addRetry({ errors: SAGEMAKER_TRANSIENT_ERRORS, ...TRANSIENT_RETRY });
+    const none = new sfn.Pass(this, 'NoChampion', { result: sfn.Result.fromObject({ modelDataUrl: '' }), resultPath: CHAMPION_PATH });
+    return find.next(new sfn.Choice(this, 'HasChampion')
+      .when(sfn.Condition.isPresent(`${CHAMPION_PATH}.packages[0]`), describe)
+      .otherwise(none)
+      .afterwards())
+      .next(evaluate);
   }
 
   private gate(id: string, resultPath: string, failId: string, error: string, next: sfn.IChainable): sfn.Choice {

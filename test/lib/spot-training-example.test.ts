@@ -26,9 +26,18 @@ describe('examples/spot-training', () => {
     expect(JSON.parse(states.Train.Parameters.JobQueue)).toEqual({ 'Fn::GetAtt': [logicalId(stack.fleet.productionQueue), 'JobQueueArn'] });
     expect(JSON.parse(states.Train.Parameters.JobDefinition)).toEqual({ Ref: logicalId(stack.fleet.jobDefinition) });
     const env = Object.fromEntries(states.Train.Parameters.ContainerOverrides.Environment.map((e: any) => [e.Name, e['Value.$'] ?? e.Value]));
-    expect(JSON.parse(env[CheckpointVariables.BUCKET])).toEqual({ Ref: logicalId(stack.fleet.checkpointBucket) });
-    expect(env[CheckpointVariables.PREFIX]).toBe("States.Format('checkpoints/{}', $$.Execution.Name)");
+    // The job definition's checkpoint contract (the fleet's bucket, interval, keep) with a prefix per execution under the fleet's.
+    expect(env[CheckpointVariables.PREFIX]).toBe(`States.Format('${stack.fleet.checkpointPrefix}/{}', $$.Execution.Name)`);
+    expect(env).not.toHaveProperty(CheckpointVariables.BUCKET);
+    expect(states.TrainOnDemand.Parameters.JobQueue).toContain(logicalId(stack.fleet.onDemandQueue));
     expect(JSON.parse(states.Evaluate.Parameters.JobDefinition)).toEqual({ Ref: logicalId(stack.evaluationJob) });
+  });
+
+  test('the evaluation job fits an xlarge GPU instance (14 GiB) and is retried on spot reclaims like the training job', () => {
+    const evaluation = template.toJSON().Resources[logicalId(stack.evaluationJob)].Properties;
+    expect(evaluation.ContainerProperties.ResourceRequirements).toContainEqual({ Type: 'MEMORY', Value: '14336' });
+    const training = template.toJSON().Resources[logicalId(stack.fleet.jobDefinition)].Properties;
+    expect(evaluation.RetryStrategy).toEqual(training.RetryStrategy);
   });
 
   test('the model package group is the hand-off to a CanaryRollout: packages registered Approved, retained', () => {

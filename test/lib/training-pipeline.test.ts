@@ -8,7 +8,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { customerTxnStats } from '../../examples/fraud-features';
 import { FeatureStore } from '../../lib/features/feature-store';
-import { SpotTrainingFleet } from '../../lib/training/spot-training-fleet';
+import { SpotTrainingFleet, SpotTrainingFleetProps } from '../../lib/training/spot-training-fleet';
 import { Trainer, TrainingPipeline, TrainingPipelineProps } from '../../lib/training/training-pipeline';
 import { TRAINING_STEP_TRANSIENT_ERROR, TrainingHandlers, TrainingJobVariables, TrainingStepVariables } from '../../runtime/contracts/training-pipeline';
 import { CheckpointVariables } from '../../runtime/contracts/checkpoint';
@@ -17,13 +17,13 @@ import { dataGateSettings } from '../../lib/training/data-gate-settings';
 import { alarmsWithoutActions } from '../support/alarms';
 
 /** A stack with a feature store, a spot fleet, an evaluation job definition and a pipeline of `fraud`. */
-function build(props: Partial<TrainingPipelineProps> = {}, options: { nag?: boolean; scope?: { app: App; stack: Stack } } = {}) {
+function build(props: Partial<TrainingPipelineProps> = {}, options: { nag?: boolean; scope?: { app: App; stack: Stack }; fleet?: Partial<SpotTrainingFleetProps>; batchTimeout?: Duration } = {}) {
   const app = options.scope?.app ?? new App();
   if (options.nag) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   const stack = options.scope?.stack ?? new Stack(app, 'Training', { env: { account: '123456789012', region: 'us-east-1' } });
   const store = new FeatureStore(stack, 'Features', { views: [customerTxnStats] });
   const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1, flowLogs: { all: {} } });
-  const fleet = new SpotTrainingFleet(stack, 'Fleet', { vpc, image: ecs.ContainerImage.fromRegistry('123456789012.dkr.ecr.us-east-1.amazonaws.com/train:1') });
+  const fleet = new SpotTrainingFleet(stack, 'Fleet', { vpc, image: ecs.ContainerImage.fromRegistry('123456789012.dkr.ecr.us-east-1.amazonaws.com/train:1'), ...options.fleet });
   const evaluationRole = new iam.Role(stack, 'EvaluationRole', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com') });
   const evaluationJob = new batch.EcsJobDefinition(stack, 'Evaluation', {
     container: new batch.EcsEc2ContainerDefinition(stack, 'EvaluationContainer', {
@@ -43,11 +43,11 @@ function build(props: Partial<TrainingPipelineProps> = {}, options: { nag?: bool
     featureRefs: refs,
     spineTable: 'fraud_labels',
     dataGate: { columns: expectedColumnsOf([customerTxnStats.toSpec()]), minRows: 1000 },
-    trainer: Trainer.batch(fleet),
+    trainer: Trainer.batch(fleet, { timeout: options.batchTimeout }),
     evaluation: { jobQueue: fleet.productionQueue, jobDefinition: evaluationJob, jobRole: evaluationRole },
     modelGate: { metric: { name: 'auc', direction: 'higher-is-better', minMargin: 0.01 }, serving: { maxLatencyP99Ms: 50 } },
     inferenceImageUri: '123456789012.dkr.ecr.us-east-1.amazonaws.com/inference-server:1',
-    ...props,
+    ...Object.fromEntries(Object.entries(props).filter(([, v]) => v !== undefined)),
   });
   return { app, stack, pipeline, fleet };
 }
@@ -84,7 +84,18 @@ describe('TrainingPipeline', () => {
     expect(states.DataGatePassed.Choices).toEqual([{ Variable: '$.dataGate.passed', BooleanEquals: true, Next: 'Train' }]);
     expect(states.DataGatePassed.Default).toBe('DataGateFailed');
     expect(states.DataGateFailed).toMatchObject({ Type: 'Fail', Error: 'DataGateFailed', CausePath: '$.dataGate.cause' });
-    expect(states.Train.Next).toBe('Evaluate');
+    // Train → the champion (latest approved package, or none) → Evaluate; a capacity cancellation → TrainOnDemand.
+    expect(states.Train.Next).toBe('FindChampion');
+    expect(states.Train.Catch).toEqual([{ ErrorEquals: ['States.TaskFailed'], ResultPath: '$.trainingFailure', Next: 'CapacityShortage' }]);
+    expect(states.CapacityShortage.Choices).toEqual([{ Variable: '$.trainingFailure.Cause', StringMatches: '*CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY*', Next: 'TrainOnDemand' }]);
+    expect(states.CapacityShortage.Default).toBe('TrainingFailed');
+    expect(states.TrainingFailed).toMatchObject({ Type: 'Fail', ErrorPath: '$.trainingFailure.Error', CausePath: '$.trainingFailure.Cause' });
+    expect(states.TrainOnDemand.Next).toBe('FindChampion');
+    expect(states.FindChampion.Next).toBe('HasChampion');
+    expect(states.HasChampion.Choices).toEqual([{ Variable: '$.champion.packages[0]', IsPresent: true, Next: 'DescribeChampion' }]);
+    expect(states.HasChampion.Default).toBe('NoChampion');
+    expect(states.DescribeChampion.Next).toBe('Evaluate');
+    expect(states.NoChampion).toMatchObject({ Type: 'Pass', Result: { modelDataUrl: '' }, ResultPath: '$.champion', Next: 'Evaluate' });
     expect(states.Evaluate.Next).toBe('ModelGate');
     expect(states.ModelGate.Next).toBe('ModelGatePassed');
     expect(states.ModelGatePassed.Choices[0]).toMatchObject({ Variable: '$.modelGate.passed', BooleanEquals: true, Next: 'RegisterModel' });
@@ -104,7 +115,7 @@ describe('TrainingPipeline', () => {
     }
   });
 
-  test('training runs as a Batch RUN_JOB on the production queue, with a checkpoint prefix per execution', () => {
+  test('training runs as a Batch RUN_JOB on the production queue, with a checkpoint prefix per execution under the fleet\'s', () => {
     expect(states.Train.Resource).toBe('arn:TOKEN:states:::batch:submitJob.sync');
     expect(states.Train.Retry[0]).toMatchObject({ ErrorEquals: expect.arrayContaining(['Batch.AWSBatchException']), BackoffRate: 2 });
     const env = Object.fromEntries(states.Train.Parameters.ContainerOverrides.Environment.map((e: any) => [e.Name, e['Value.$'] ?? e.Value]));
@@ -112,6 +123,40 @@ describe('TrainingPipeline', () => {
     expect(env[TrainingJobVariables.TRAINING_SET_URI]).toBe('$.trainingSet.uri');
     expect(env[TrainingJobVariables.MODEL_ARTIFACT_URI]).toMatch(/^States\.Format\('s3:\/\/TOKEN\/models\/\{\}\/model\.tar\.gz', \$\$\.Execution\.Name\)$/);
     expect(states.Evaluate.Resource).toBe('arn:TOKEN:states:::batch:submitJob.sync');
+  });
+
+  test('the champion: the group\'s latest approved package, its model artifact to the evaluation job as CHAMPION_MODEL_URI', () => {
+    expect(states.FindChampion.Resource).toBe('arn:TOKEN:states:::aws-sdk:sagemaker:listModelPackages');
+    expect(states.FindChampion.Parameters).toEqual({ ModelPackageGroupName: 'fraud', ModelApprovalStatus: 'Approved', SortBy: 'CreationTime', SortOrder: 'Descending', MaxResults: 1 });
+    expect(states.FindChampion.ResultSelector).toEqual({ 'packages.$': '$.ModelPackageSummaryList' });
+    expect(states.DescribeChampion.Resource).toBe('arn:TOKEN:states:::aws-sdk:sagemaker:describeModelPackage');
+    expect(states.DescribeChampion.Parameters).toEqual({ 'ModelPackageName.$': '$.champion.packages[0].ModelPackageArn' });
+    expect(states.DescribeChampion.ResultSelector['modelDataUrl.$']).toBe('$.InferenceSpecification.Containers[0].ModelDataUrl');
+    for (const name of ['FindChampion', 'DescribeChampion']) expect(states[name].Retry[0].ErrorEquals).toEqual(expect.arrayContaining(['SageMaker.ThrottlingException']));
+    expect(states.Evaluate.Parameters.ContainerOverrides.Environment).toContainEqual({ Name: TrainingJobVariables.CHAMPION_MODEL_URI, 'Value.$': '$.champion.modelDataUrl' });
+  });
+
+  test('the state machine role: Batch .sync follows and terminates its jobs; the champion lookup (List on *, Describe on the group\'s packages)', () => {
+    const role = stack.getLogicalId(pipeline.stateMachine.role.node.defaultChild as CfnElement);
+    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p: any) => JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: role }]))
+      .flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+    const find = (action: string) => statements.filter((st: any) => [st.Action].flat().includes(action)).map((st: any) => JSON.stringify(st.Resource));
+    expect(find('batch:DescribeJobs')).toEqual(['"*"']);
+    expect(find('batch:TerminateJob')).toEqual([expect.stringContaining(':batch:us-east-1:123456789012:job/*')]);
+    expect(find('sagemaker:ListModelPackages')).toEqual(['"*"']);
+    expect(find('sagemaker:DescribeModelPackage')).toEqual([expect.stringMatching(/:model-package\/fraud\/\*"\]\]\}$/)]);
+  });
+
+  test('step bounds: Train within attempts × attempt timeout + 1 h, Evaluate 4 h, both as TimeoutSeconds; the data gate has the training set step\'s memory', () => {
+    // BatchSubmitJob renders taskTimeout as a per-attempt timeout only: the steps had no TimeoutSeconds.
+    expect(states.Train.TimeoutSeconds).toBe(5 * 86_400 + 3600);
+    expect(states.TrainOnDemand.TimeoutSeconds).toBe(5 * 86_400 + 3600);
+    expect(states.Train.Parameters.Timeout).toBeUndefined();
+    expect(states.Evaluate.TimeoutSeconds).toBe(4 * 3600);
+    const memory = (fn: { node: { defaultChild?: unknown } }) => template.toJSON().Resources[stack.getLogicalId(fn.node.defaultChild as CfnElement)].Properties.MemorySize;
+    expect(memory(pipeline.node.findChild('DataGateFunction') as any)).toBe(3008);
+    expect(memory(pipeline.trainingSetFunction)).toBe(3008);
   });
 
   test('register: createModelPackage in the group, Approved with autoApprove, lineage from the model gate, idempotent client token', () => {
@@ -208,6 +253,24 @@ describe('TrainingPipeline', () => {
     });
   });
 
+  test('a fleet with its own checkpoint prefix, interval and keep: the Train step overrides only the prefix, under the fleet\'s', () => {
+    const custom = build({}, { fleet: { checkpointPrefix: 'fraud/ckpt', checkpointInterval: Duration.minutes(30), checkpointsKept: 5 } });
+    const train = definitionOf(Template.fromStack(custom.stack)).States.Train;
+    const env = Object.fromEntries(train.Parameters.ContainerOverrides.Environment.map((e: any) => [e.Name, e['Value.$'] ?? e.Value]));
+    // Within the job role's `fraud/ckpt/*`; the helper appends the Batch job id. The fleet's interval and keep stay.
+    expect(env[CheckpointVariables.PREFIX]).toBe("States.Format('fraud/ckpt/{}', $$.Execution.Name)");
+    for (const name of [CheckpointVariables.BUCKET, CheckpointVariables.INTERVAL_S, CheckpointVariables.KEEP, CheckpointVariables.LOCAL_DIR]) expect(env).not.toHaveProperty(name);
+  });
+
+  test('Trainer.batch timeout is per attempt: attempts × timeout must fit the 5-day execution, naming the numbers', () => {
+    expect(() => build({}, { batchTimeout: Duration.days(2) })).toThrow(
+      "trainer: 5 attempts × 2 days per attempt = 10 days exceeds the pipeline's 5 days (its state machine timeout): lower Trainer.batch's timeout (one attempt's limit) to at most 1 day, or the fleet's attempts",
+    );
+    const t = definitionOf(Template.fromStack(build({}, { batchTimeout: Duration.hours(12) }).stack)).States;
+    expect(t.Train.Parameters.Timeout).toEqual({ AttemptDurationSeconds: 12 * 3600 });
+    expect(t.Train.TimeoutSeconds).toBe(5 * 12 * 3600 + 3600);
+  });
+
   test('invalid props throw naming each prop', () => {
     expect(() => build({
       modelName: 'fraud model', featureRefs: ['nope:x'], spineTable: 'Bad-Table', schedule: Duration.minutes(5),
@@ -223,11 +286,10 @@ describe('TrainingPipeline', () => {
     const actions = Object.values(template.findResources('AWS::IAM::Policy'))
       .flatMap((p: any) => p.Properties.PolicyDocument.Statement.flatMap((st: any) => [st.Action].flat()));
     expect(actions).toEqual(expect.arrayContaining(['s3:GetObject', 's3:PutObject', 's3:ListBucket']));
-    // The fleet's own checkpoint grant (read, write, delete) is the only one with S3 action wildcards.
-    const fleetPolicy = stack.getLogicalId(fleet.jobRole.node.findChild('DefaultPolicy').node.defaultChild as CfnElement);
-    const others = Object.entries(template.findResources('AWS::IAM::Policy')).filter(([id]) => id !== fleetPolicy)
-      .flatMap(([, p]: [string, any]) => p.Properties.PolicyDocument.Statement.flatMap((st: any) => [st.Action].flat()));
-    expect(others.filter((a: string) => /^(s3|kms):.*\*$/.test(a))).toEqual([]);
+    // No grant has S3 or KMS action wildcards, the fleet's checkpoint grant included (it had s3:DeleteObject*).
+    expect(actions.filter((a: string) => /^(s3|kms):.*\*$/.test(a))).toEqual([]);
+    expect(actions).not.toContain('s3:DeleteObjectVersion');
+    expect(fleet.checkpointPrefix).toBe('checkpoints');
   });
 });
 
