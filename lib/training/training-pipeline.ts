@@ -473,11 +473,9 @@ export class TrainingPipeline extends Construct {
     const stack = Stack.of(this);
     const packageArns = stack.formatArn({ service: 'sagemaker', resource: 'model-package', resourceName: `${props.modelName}/*` });
     modelGateFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['sagemaker:ListModelPackages'], resources: ['*'] }));
-    modelGateFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['sagemaker:DescribeModelPackage'], resources: [packageArns] }));
-    acknowledgeWildcards(modelGateFunction.role!, [packageArns], PACKAGES_REASON);
     Validations.of(modelGateFunction.role!).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'sagemaker:ListModelPackages (finding the champion: the latest approved package of the group), xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions; every other statement of this role is scoped',
+      reason: 'sagemaker:ListModelPackages (whether the group has an approved champion), xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions; every other statement of this role is scoped',
     });
 
     const modelArtifactUri = sfn.JsonPath.stringAt(`${TrainingStatePaths.TRAINING}.modelArtifactUri`);

@@ -418,10 +418,10 @@ describe('the GPU stacks: each role that runs our code, or that our constructs c
     ]));
   });
 
-  test('the model gate: reads the evaluation, finds and describes the champion package', () => {
+  test('the model gate: reads the evaluation (champion metrics included), asks whether an approved champion exists', () => {
     const fn = step('ModelGateFunction');
     const needed = handlerNeeds(TrainingHandlers.MODEL_GATE);
-    expect(sorted(needed)).toEqual(sorted(['s3:GetObject', 'kms:Decrypt@s3', 'sagemaker:ListModelPackages', 'sagemaker:DescribeModelPackage']));
+    expect(sorted(needed)).toEqual(sorted(['s3:GetObject', 'kms:Decrypt@s3', 'sagemaker:ListModelPackages']));
     expect(grantedTo(roleOf(fn), trainingResources)).toEqual(sorted([...needed, ...PLATFORM.lambdaLogs, ...PLATFORM.lambdaTracing]));
   });
 
@@ -440,8 +440,9 @@ describe('the GPU stacks: each role that runs our code, or that our constructs c
     const role = trainingId(training.pipeline.stateMachine.role as any);
     expect(grantedTo(role, trainingResources)).toEqual(sorted([
       ...PLATFORM.stepFunctionsLambdaInvoke, ...PLATFORM.stepFunctionsBatchSync,
-      // An AWS SDK integration (arn:aws:states:::aws-sdk:sagemaker:createModelPackage) needs the API's own action.
-      'sagemaker:CreateModelPackage',
+      // AWS SDK integrations (arn:aws:states:::aws-sdk:sagemaker:<api>) need the API's own action: registering the
+      // package, and finding the champion whose artifact the evaluation job scores.
+      'sagemaker:CreateModelPackage', 'sagemaker:ListModelPackages', 'sagemaker:DescribeModelPackage',
       ...PLATFORM.stepFunctionsLogs, ...PLATFORM.stepFunctionsTracing,
     ]));
     const eventsRole = Object.keys(trainingResources).find((id) => id.startsWith('PipelineStateMachineEventsRole'))!;
