@@ -2,6 +2,7 @@ import { Duration, Size, Stack, StackProps, Validations } from 'aws-cdk-lib';
 import * as batch from 'aws-cdk-lib/aws-batch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { fraudFeatureViews, fraudModelFeatureRefs } from '../fraud-features';
@@ -9,6 +10,11 @@ import { FeatureStore } from '../../lib/features/feature-store';
 import { AlarmTopic } from '../../lib/monitoring/alarm-topic';
 import { SpotTrainingFleet, spotRetryStrategies } from '../../lib/training/spot-training-fleet';
 import { Trainer, TrainingPipeline } from '../../lib/training/training-pipeline';
+
+/** The spine table (labelled entity rows) in the feature store's Glue database, and where its files are. */
+export const SPINE_TABLE = 'fraud_labels';
+/** Key prefix of the spine's Parquet files in the feature store's bucket. */
+export const SPINE_PREFIX = 'spine/fraud_labels/';
 
 /** The model the example retrains: the model package group's name. */
 export const MODEL_NAME = 'fraud';
@@ -100,12 +106,35 @@ export class SpotTrainingStack extends Stack {
       container: evaluationContainer, timeout: Duration.hours(2), retryAttempts: this.fleet.attempts, retryStrategies: spotRetryStrategies(),
     });
 
+    // The spine: labelled entity rows (Parquet) your labelling process writes under SPINE_PREFIX of the store's bucket.
+    new glue.CfnTable(this, 'FraudLabels', {
+      catalogId: this.account,
+      databaseName: this.featureStore.databaseName,
+      tableInput: {
+        name: SPINE_TABLE,
+        description: 'Labelled transactions: the training spine (join keys, event_timestamp, is_fraud)',
+        tableType: 'EXTERNAL_TABLE',
+        parameters: { classification: 'parquet' },
+        storageDescriptor: {
+          location: `s3://${this.featureStore.bucket.bucketName}/${SPINE_PREFIX}`,
+          inputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat',
+          outputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat',
+          serdeInfo: { serializationLibrary: 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe' },
+          columns: [
+            { name: 'customer_id', type: 'string' }, { name: 'merchant_id', type: 'string' },
+            { name: 'event_timestamp', type: 'timestamp' }, { name: 'is_fraud', type: 'int' },
+          ],
+        },
+      },
+    });
+
     this.pipeline = new TrainingPipeline(this, 'Pipeline', {
       modelName: MODEL_NAME,
       featureStore: this.featureStore,
       views: fraudFeatureViews,
       featureRefs: fraudModelFeatureRefs,
-      spineTable: 'fraud_labels',
+      spineTable: SPINE_TABLE,
+      spineData: { bucket: this.featureStore.bucket, prefix: SPINE_PREFIX },
       dataGate: {
         minRows: 10_000,
         maxNullRate: 0.05,

@@ -317,9 +317,15 @@ export interface TrainingPipelineProps extends AlarmActionProps {
   readonly featureRefs: string[];
   /**
    * Glue table of entity rows and labels (join keys, `event_timestamp`, label columns) in the store's database:
-   * `table` or `database.table`. Grant its data to `trainingSetFunction` when it lives outside the store.
+   * `table` or `database.table`.
    */
   readonly spineTable: string;
+  /**
+   * Where the spine table's files are: the training set step (Athena with its credentials) may then read the table's
+   * Glue definition and these objects, nothing else.
+   * @default - none granted: grant the spine's table and data to `trainingSetFunction` yourself
+   */
+  readonly spineData?: { readonly bucket: s3.IBucket; readonly prefix: string };
   /**
    * The data gate's spec: schema, null rates, row count, label; drift against the baseline when given. `columns`
    * defaults to the `featureRefs` typed as their views declare them (the training set's `<view>__<feature>` columns).
@@ -447,6 +453,7 @@ export class TrainingPipeline extends Construct {
     });
     props.featureStore.grantReadOffline(this.trainingSetFunction, props.views);
     grantObjectAccess(this.bucket, this.trainingSetFunction, { read: [TRAINING_SETS], write: [TRAINING_SETS], list: [TRAINING_SETS] });
+    if (props.spineData) this.grantSpineRead(props.spineTable, props.spineData, props.featureStore.databaseName);
 
     const dataGateFunction = createHandlerFunction(this, 'DataGateFunction', {
       handler: TrainingHandlers.DATA_GATE,
@@ -631,6 +638,22 @@ export class TrainingPipeline extends Construct {
     });
     step.addRetry({ errors: [...LAMBDA_TRANSIENT_ERRORS, TRAINING_STEP_TRANSIENT_ERROR], ...TRANSIENT_RETRY });
     return step;
+  }
+
+  /** Lets the training set step's Athena queries read the spine table: its Glue definition and its objects. */
+  private grantSpineRead(spineTable: string, data: { readonly bucket: s3.IBucket; readonly prefix: string }, storeDatabase: string): void {
+    const [database, table] = spineTable.includes('.') ? spineTable.split('.') : [storeDatabase, spineTable];
+    const stack = Stack.of(this);
+    this.trainingSetFunction.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['glue:GetDatabase', 'glue:GetTable', 'glue:GetPartition', 'glue:GetPartitions'],
+      resources: [
+        stack.formatArn({ service: 'glue', resource: 'catalog' }),
+        stack.formatArn({ service: 'glue', resource: 'database', resourceName: database }),
+        stack.formatArn({ service: 'glue', resource: 'table', resourceName: `${database}/${table}` }),
+      ],
+    }));
+    const objects = `${data.prefix}*`;
+    grantObjects(data.bucket, this.trainingSetFunction, { read: [objects], list: [objects] }, 'S3 scopes object permissions by key only: the grant covers the spine table\'s files (its prefix), nothing else of the bucket');
   }
 
   /**

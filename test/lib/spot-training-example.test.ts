@@ -1,7 +1,7 @@
 import { App, CfnElement, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { MODEL_NAME, SpotTrainingStack } from '../../examples/spot-training/stack';
+import { MODEL_NAME, SPINE_PREFIX, SPINE_TABLE, SpotTrainingStack } from '../../examples/spot-training/stack';
 import { CheckpointVariables } from '../../runtime/contracts/checkpoint';
 import { alarmsWithoutActions } from '../support/alarms';
 
@@ -52,5 +52,20 @@ describe('examples/spot-training', () => {
     expect(alarmsWithoutActions(template)).toEqual([]);
     const topic = { Ref: logicalId(stack.alarms.topic) };
     for (const alarm of Object.values(template.findResources('AWS::CloudWatch::Alarm')) as any[]) expect(alarm.Properties.AlarmActions).toEqual([topic]);
+  });
+
+  test('the spine table exists, and the training set step may read its definition and its files only', () => {
+    template.hasResourceProperties('AWS::Glue::Table', { TableInput: Match.objectLike({
+      Name: SPINE_TABLE,
+      StorageDescriptor: Match.objectLike({ Columns: Match.arrayWith([{ Name: 'event_timestamp', Type: 'timestamp' }]) }),
+    }) });
+    const role = stack.resolve((stack.pipeline.trainingSetFunction.role as any).node.defaultChild.logicalId);
+    const statements = Object.values(template.findResources('AWS::IAM::Policy')).filter((p: any) => p.Properties.Roles.some((r: any) => r.Ref === role))
+      .flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+    const text = JSON.stringify(statements);
+    expect(text).toContain(`/${SPINE_TABLE}`); // the Glue table ARN
+    expect(text).toContain(`${SPINE_PREFIX}*`);
+    const list = statements.find((s: any) => s.Action === 's3:ListBucket' && JSON.stringify(s.Condition ?? {}).includes(SPINE_PREFIX));
+    expect(list).toBeDefined();
   });
 });
