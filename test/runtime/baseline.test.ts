@@ -12,7 +12,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { gzipSync } from 'zlib';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { fraudFeatureViews, fraudModelFeatureRefs } from '../../examples/fraud-features';
@@ -29,7 +29,7 @@ import { PredictionLogRecord, toJsonLine } from '../../runtime/core/prediction-l
 import { seededRandom } from '../../runtime/core/random';
 import { buildBaseline, TrainingSetSource } from '../../runtime/offline/baseline';
 import { MODELS_DIR } from '../inference-server/server-process';
-import { createOnlineTable, localClientConfig, startDynalite, startS3rver } from '../support/local-aws';
+import { createOnlineTable, localClientConfig, S3StandIn, startDynalite, startS3StandIn } from '../support/local-aws';
 
 const N = 20_000;
 const DEVICES = ['ios', 'android', 'web'];
@@ -345,19 +345,15 @@ describe('buildBaseline: the offline store and prediction logs name columns as t
 
 describe('baseline store (s3rver)', () => {
   const BUCKET = 'datasets';
-  let s3rver: Awaited<ReturnType<typeof startS3rver>>;
+  let s3rver: S3StandIn;
   let s3: S3Client;
   let profile: DatasetProfile;
   beforeAll(async () => {
-    s3rver = await startS3rver();
-    s3 = new S3Client(localClientConfig(s3rver.endpoint));
-    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+    s3rver = await startS3StandIn(BUCKET);
+    s3 = s3rver.s3;
     profile = (await buildBaseline({ model: 'fraud', modelVersion: '3', source: trainingSet(join(dir, 'train.parquet'), { features: ['amount', 'device'], featureRefs: [] }) })).profile;
   });
-  afterAll(async () => {
-    s3.destroy();
-    await s3rver.stop();
-  });
+  afterAll(() => s3rver.stop());
 
   test('write then read: the same profile at baselines/model=<m>/version=<v>/baseline.json; none written → undefined', async () => {
     const written = await writeBaseline(s3, BUCKET, profile);

@@ -6,7 +6,7 @@
 import * as http from 'http';
 import type { AddressInfo } from 'net';
 import { gzipSync } from 'zlib';
-import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { driftEnvironment, DriftModelSettings } from '../../runtime/contracts/drift';
 import { predictionLogDayPrefix, partitionDate, partitionHour } from '../../runtime/core/datasets';
 import { ProfileBuilder } from '../../runtime/core/drift/profile';
@@ -16,25 +16,20 @@ import { seededRandom } from '../../runtime/core/random';
 import { writeBaseline } from '../../runtime/aws/baseline-store';
 import { createDriftHandler, handler, MAX_BASELINE_LOOKUPS_PER_WINDOW, MAX_VERSIONS_PER_WINDOW } from '../../runtime/handlers/drift-handler';
 import { predictionLogWindow, readWindowLines, splitLines, WindowReadStats } from '../../runtime/aws/s3-window';
-import { localClientConfig, LocalService, startS3rver } from '../support/local-aws';
+import { localClientConfig, S3StandIn, startS3StandIn } from '../support/local-aws';
 
 const BUCKET = 'datasets';
 const CAPTURE_BUCKET = 'capture';
 const HOUR = 3_600_000;
-let s3rver: LocalService;
+let s3rver: S3StandIn;
 let s3: S3Client;
 
 beforeAll(async () => {
-  s3rver = await startS3rver();
-  s3 = new S3Client(localClientConfig(s3rver.endpoint));
-  await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-  await s3.send(new CreateBucketCommand({ Bucket: CAPTURE_BUCKET }));
+  s3rver = await startS3StandIn(BUCKET, CAPTURE_BUCKET);
+  s3 = s3rver.s3;
 });
 
-afterAll(async () => {
-  s3.destroy();
-  await s3rver.stop();
-});
+afterAll(() => s3rver.stop());
 
 /** A row of the generated traffic: amount ~ N(100 + shift, 15), country from a fixed mix, a score from the amount. */
 interface Row { amount: number; country: string; score: number }

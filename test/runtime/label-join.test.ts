@@ -4,7 +4,7 @@
  * worked out by hand here.
  */
 import { gzipSync } from 'zlib';
-import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { serializeBaseline } from '../../runtime/aws/baseline-store';
 import { baselineKey, labelDayPrefix, LabelRecord, partitionDate, predictionLogDayPrefix } from '../../runtime/core/datasets';
 import { ProfileBuilder } from '../../runtime/core/drift/profile';
@@ -14,7 +14,7 @@ import { DEFAULT_VARIANT, ModelQualityMetrics as M } from '../../runtime/core/me
 import { PREDICTION_LOG_SCHEMA, PredictionLogRecord, toJsonLine } from '../../runtime/core/prediction-log';
 import { seededRandom } from '../../runtime/core/random';
 import { createLabelJoinHandler } from '../../runtime/handlers/label-join-handler';
-import { LocalService, localClientConfig, startS3rver } from '../support/local-aws';
+import { S3StandIn, startS3StandIn } from '../support/local-aws';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -201,17 +201,13 @@ describe('quality drop against the baseline', () => {
  */
 describe('label-join handler on s3rver', () => {
   const BUCKET = 'dataset';
-  let s3rver: LocalService;
+  let s3rver: S3StandIn;
   let s3: S3Client;
   beforeAll(async () => {
-    s3rver = await startS3rver();
-    s3 = new S3Client(localClientConfig(s3rver.endpoint));
-    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+    s3rver = await startS3StandIn(BUCKET);
+    s3 = s3rver.s3;
   });
-  afterAll(async () => {
-    s3.destroy();
-    await s3rver.stop();
-  });
+  afterAll(() => s3rver.stop());
 
   const put = (Key: string, Body: string | Buffer) => s3.send(new PutObjectCommand({ Bucket: BUCKET, Key, Body }));
   const record = (requestId: string, variant: string, ts: number, score: number, extra: Partial<PredictionLogRecord> = {}): PredictionLogRecord => ({

@@ -10,14 +10,14 @@ import type { AddressInfo } from 'net';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { entityKeyOf, FeatureDtype, FeatureViewSpec, offlinePartitionPrefix } from '../../lib/features/spec';
 import { getObjectBytes, listObjectKeys } from '../../runtime/aws/offline-store';
 import { TRAINING_STEP_TRANSIENT_ERROR, TrainingLayout } from '../../runtime/contracts/training-pipeline';
 import { encodeParquet, OfflineRow } from '../../runtime/core/offline-parquet';
 import { buildTrainingSet, TrainingSetPorts } from '../../runtime/handlers/training-set-handler';
 import { EntityRow, getHistoricalFeatures } from '../../runtime/offline/historical';
-import { LocalService, localClientConfig, startS3rver } from '../support/local-aws';
+import { localClientConfig, S3StandIn, startS3StandIn } from '../support/local-aws';
 
 const BUCKET = 'training-bucket';
 const HOUR = 3_600_000;
@@ -40,14 +40,13 @@ const ENTITY_ROWS: EntityRow[] = [
 
 const INPUT = { codeVersion: '0123abc', imageDigest: `sha256:${'a'.repeat(64)}` };
 
-let s3rver: LocalService;
+let s3rver: S3StandIn;
 let s3: S3Client;
 let offlineRoot: string;
 
 beforeAll(async () => {
-  s3rver = await startS3rver();
-  s3 = new S3Client(localClientConfig(s3rver.endpoint));
-  await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+  s3rver = await startS3StandIn(BUCKET);
+  s3 = s3rver.s3;
   offlineRoot = mkdtempSync(join(tmpdir(), 'training-set-'));
   const rows: OfflineRow[] = OFFLINE.map(([id, t, count, amount], i) => ({
     view: stats.name, version: stats.version, entityKey: entityKeyOf(stats, { customer_id: id }), joinKeys: { customer_id: id },
@@ -59,7 +58,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  s3?.destroy();
   await s3rver?.stop();
   rmSync(offlineRoot, { recursive: true, force: true });
 });

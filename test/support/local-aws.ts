@@ -86,6 +86,30 @@ export async function startS3rver(): Promise<LocalService> {
   };
 }
 
+/** s3rver with a real S3 client on it and buckets created: what a test of a handler reading or writing S3 starts. */
+export interface S3StandIn {
+  /** s3rver's `http://127.0.0.1:<port>` */
+  readonly endpoint: string;
+  /** A real S3 client pointed at it. */
+  readonly s3: S3Client;
+  /** Destroys the client and stops the server. */
+  stop(): Promise<void>;
+}
+
+/** Starts s3rver and creates `buckets` through a real S3 client. */
+export async function startS3StandIn(...buckets: string[]): Promise<S3StandIn> {
+  const s3rver = await startS3rver();
+  const s3 = new S3Client(localClientConfig(s3rver.endpoint));
+  for (const bucket of buckets) await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  return {
+    endpoint: s3rver.endpoint, s3,
+    stop: async () => {
+      s3.destroy();
+      await s3rver.stop();
+    },
+  };
+}
+
 /**
  * Starts fauxqs (SQS, in memory) on a free loopback port. fauxqs is an ES module for Node >= 22.5, so it runs in a
  * child process on this Node (the server itself, bound to 127.0.0.1), which ends with `stop()` or with this process.
