@@ -9,6 +9,7 @@
  *   the pointer names it. When the pointer is missing or unreadable, the complete generations (those with a readable
  *   `_complete.json`) stand in for it, newest first.
  */
+import { describeValue } from '../../lib/features/spec/values';
 import { CheckpointVerificationError } from './checkpoint-reads';
 
 /** Format version of the pointer and of `_complete.json`. */
@@ -98,6 +99,9 @@ export function pathProblem(path: string): string | undefined {
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
+/** A field's value for a message: a primitive as JSON, an object or array described, never serialized (it may nest without end). */
+const quote = (value: unknown): string => (value !== null && typeof value === 'object' ? describeValue(value) : String(JSON.stringify(value)));
+
 /** Why `value` is not a generation record; undefined when it is one. */
 export function generationProblem(value: unknown): string | undefined {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return 'not an object';
@@ -111,7 +115,7 @@ export function generationProblem(value: unknown): string | undefined {
     const file = f as Partial<CheckpointFile> | null;
     if (file === null || typeof file !== 'object') return 'a file entry is not an object';
     const problem = pathProblem(file.path as string);
-    if (problem) return `file path ${JSON.stringify(file.path)} ${problem}`;
+    if (problem) return `file path ${quote(file.path)} ${problem}`;
     if (seen.has(file.path as string)) return `file path ${file.path} is listed twice`;
     seen.add(file.path as string);
     if (!Number.isSafeInteger(file.size) || (file.size as number) < 0) return `file ${file.path}: size is not a non-negative integer`;
@@ -130,7 +134,7 @@ export function parsePointer(text: string): CheckpointPointer {
   }
   const pointer = parsed as Partial<CheckpointPointer> | null;
   if (pointer === null || typeof pointer !== 'object' || Array.isArray(pointer)) throw new CheckpointVerificationError('pointer is not an object');
-  if (pointer.schema !== CHECKPOINT_MANIFEST_SCHEMA) throw new CheckpointVerificationError(`pointer schema ${JSON.stringify(pointer.schema)} is not ${CHECKPOINT_MANIFEST_SCHEMA}`);
+  if (pointer.schema !== CHECKPOINT_MANIFEST_SCHEMA) throw new CheckpointVerificationError(`pointer schema ${quote(pointer.schema)} is not ${CHECKPOINT_MANIFEST_SCHEMA}`);
   if (!Array.isArray(pointer.generations)) throw new CheckpointVerificationError('pointer generations is not a list');
   for (const g of pointer.generations) {
     const problem = generationProblem(g);
