@@ -12,6 +12,7 @@ import { ModelEndpoint } from '../../lib/serving/model-endpoint';
 import { DriftModelSettings, DriftVariables } from '../../runtime/contracts/drift';
 import { DriftMetrics, METRICS_NAMESPACE } from '../../runtime/core/metrics';
 import { alarmsWithoutActions } from '../support/alarms';
+import { expectScheduledJob } from '../support/scheduled-job';
 
 /** A stack with a dataset, a capture bucket (KMS) of an imported endpoint, and a drift detector of `fraud`. */
 function build(props: Partial<DriftDetectorProps> = {}, options: { nag?: boolean; capture?: boolean } = {}) {
@@ -39,13 +40,7 @@ describe('DriftDetector', () => {
   const id = (c: { node: { defaultChild?: unknown } }) => stack.getLogicalId(c.node.defaultChild as any);
 
   test('an hourly EventBridge rule runs the function, with retries and the dead-letter queue', () => {
-    template.hasResourceProperties('AWS::Events::Rule', {
-      ScheduleExpression: 'rate(1 hour)',
-      Targets: [{ Arn: { 'Fn::GetAtt': [id(detector.function), 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 2 }, DeadLetterConfig: { Arn: { 'Fn::GetAtt': [id(detector.deadLetterQueue), 'Arn'] } } }],
-    });
-    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
-      MaximumRetryAttempts: 2, DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [id(detector.deadLetterQueue), 'Arn'] } } },
-    });
+    expectScheduledJob(stack, template, detector, 'rate(1 hour)');
   });
 
   test('the environment: the model with its sources, columns and detection options, the dataset bucket, the window', () => {

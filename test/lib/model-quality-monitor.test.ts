@@ -7,6 +7,7 @@ import { PredictionLogDataset } from '../../lib/monitoring/prediction-log-datase
 import { LABEL_JOIN_HANDLER, LabelJoinVariables, parseLabelJoinEnvironment } from '../../runtime/contracts/label-join';
 import { METRICS_NAMESPACE, ModelQualityMetrics } from '../../runtime/core/metrics';
 import { alarmsWithoutActions } from '../support/alarms';
+import { expectScheduledJob } from '../support/scheduled-job';
 
 /** A stack with a dataset and a quality monitor of `fraud` (classification on output `score`). */
 function build(props: Partial<ModelQualityMonitorProps> = {}, options: { nag?: boolean } = {}) {
@@ -26,13 +27,7 @@ describe('ModelQualityMonitor', () => {
   const id = (c: { node: { defaultChild?: unknown } }) => stack.getLogicalId(c.node.defaultChild as any);
 
   test('an hourly EventBridge rule runs the label-join function, with retries and the dead-letter queue', () => {
-    template.hasResourceProperties('AWS::Events::Rule', {
-      ScheduleExpression: 'rate(1 hour)',
-      Targets: [{ Arn: { 'Fn::GetAtt': [id(monitor.function), 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 2 }, DeadLetterConfig: { Arn: { 'Fn::GetAtt': [id(monitor.deadLetterQueue), 'Arn'] } } }],
-    });
-    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
-      MaximumRetryAttempts: 2, DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [id(monitor.deadLetterQueue), 'Arn'] } } },
-    });
+    expectScheduledJob(stack, template, monitor, 'rate(1 hour)');
   });
 
   test('the environment is what the handler parses: model, problem, score output, dataset, windows (1 day / 7 days)', () => {
