@@ -69,6 +69,27 @@ async function pointer(name: string) {
   return JSON.parse(body) as { generations: Array<{ generation: number; step: number; createdAt: string }> };
 }
 
+/**
+ * Starts test/runtime/fixtures/checkpoint/trainer.ts in `mode` against s3rver and resolves once its stdout shows
+ * `marker`; `output()` is all it wrote so far, `exited` its exit code.
+ */
+async function startTrainer(mode: string, marker: string, env: Record<string, string>) {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'fixtures/checkpoint/trainer.ts'), mode], {
+    env: { ...process.env, S3_ENDPOINT: s3rver.endpoint, CHECKPOINT_BUCKET: BUCKET, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes(marker)) resolve();
+    });
+    child.once('exit', () => reject(new Error(`trainer exited before ${marker}:\n${out}`)));
+  });
+  return { child, exited, output: () => out };
+}
+
 test('a spot termination notice from the metadata service: the watcher fires once, a checkpoint is published before the deadline, training stops and the run waits to be reclaimed', async () => {
   let step = 0;
   const logs: string[] = [];
@@ -179,46 +200,24 @@ test('a notice already present when the run starts (a retry placed on the doomed
 
 test('SIGTERM ends the wait for the reclaim: a training process that found a notice at the start exits 143 without training', async () => {
   imds.notice = JSON.stringify({ action: 'terminate', time: new Date().toISOString() });
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'fixtures/checkpoint/trainer.ts'), 'train-spot'], {
-    env: { ...process.env, S3_ENDPOINT: s3rver.endpoint, CHECKPOINT_BUCKET: BUCKET, CHECKPOINT_PREFIX: 'jobs/early-sigterm', CHECKPOINT_LOCAL_DIR: path.join(work, 'early-sigterm'), AWS_EC2_METADATA_SERVICE_ENDPOINT: metadataEndpoint },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let out = '';
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes('waiting for EC2 to reclaim the instance')) resolve();
-    });
-    child.once('exit', () => reject(new Error(`trainer exited before waiting:\n${out}`)));
+  const { child, exited, output } = await startTrainer('train-spot', 'waiting for EC2 to reclaim the instance', {
+    CHECKPOINT_PREFIX: 'jobs/early-sigterm', CHECKPOINT_LOCAL_DIR: path.join(work, 'early-sigterm'), AWS_EC2_METADATA_SERVICE_ENDPOINT: metadataEndpoint,
   });
   imds.notice = undefined;
   child.kill('SIGTERM');
   expect(await exited).toBe(INTERRUPTED_EXIT_CODE);
-  expect(out).not.toContain('training started');
-  expect(out).not.toContain('checkpoint saved');
+  expect(output()).not.toContain('training started');
+  expect(output()).not.toContain('checkpoint saved');
 });
 
 test('SIGTERM: the training process saves a checkpoint, stops training and exits 143; the next attempt resumes from it', async () => {
   const localDir = path.join(work, 'sigterm');
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'fixtures/checkpoint/trainer.ts'), 'train'], {
-    env: { ...process.env, S3_ENDPOINT: s3rver.endpoint, CHECKPOINT_BUCKET: BUCKET, CHECKPOINT_PREFIX: 'jobs/sigterm', CHECKPOINT_LOCAL_DIR: localDir },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let out = '';
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes('"training started"')) resolve();
-    });
-    child.once('exit', () => reject(new Error(`trainer exited before training:\n${out}`)));
-  });
+  const { child, exited, output } = await startTrainer('train', '"training started"', { CHECKPOINT_PREFIX: 'jobs/sigterm', CHECKPOINT_LOCAL_DIR: localDir });
   await sleep(100);
   child.kill('SIGTERM');
   // Interrupted, not succeeded: Batch retries exit code 143 (the fleet's retry strategy) and the next attempt resumes.
   expect(await exited).toBe(INTERRUPTED_EXIT_CODE);
-  const outcome = out.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((l) => l.message === 'outcome').outcome;
+  const outcome = output().split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((l) => l.message === 'outcome').outcome;
   expect(outcome).toMatchObject({ status: 'interrupted', reason: 'sigterm', checkpoint: { generation: 1 } });
 
   fs.rmSync(localDir, { recursive: true, force: true }); // the next attempt runs on another host
