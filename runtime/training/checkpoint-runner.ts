@@ -8,6 +8,7 @@
  * place the retry on the same doomed instance, whose metadata still shows the notice. For the same reason a run that
  * finds a notice already present when it starts neither resumes nor trains: it waits to be reclaimed.
  */
+import { formatEpochMs } from '../../lib/features/spec/event-time';
 import { CheckpointDefaults, INTERRUPTED_EXIT_CODE } from '../contracts/checkpoint';
 import { timerDelayMs } from '../core/routing';
 import type { CheckpointGeneration } from './checkpoint-manifest';
@@ -117,7 +118,7 @@ export async function runWithCheckpoints<T>(props: RunWithCheckpointsProps<T>): 
   process.once('SIGTERM', onSigterm);
   const untilReclaimed = async (notice: SpotInterruptionNotice) => {
     const until = Math.max(notice.time.getTime(), Date.now()) + (props.reclaimWaitMs ?? 600_000);
-    log('WARN', 'training stopped by the spot interruption notice: waiting for EC2 to reclaim the instance', { time: notice.time.toISOString(), until: new Date(until).toISOString() });
+    log('WARN', 'training stopped by the spot interruption notice: waiting for EC2 to reclaim the instance', { time: notice.time.toISOString(), until: formatEpochMs(until) });
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([terminated, new Promise<void>((resolve) => { timer = setTimeout(resolve, timerDelayMs(until - Date.now())); })]);
     clearTimeout(timer);
