@@ -4,11 +4,10 @@
  */
 import { Duration, SizeRoundingBehavior, Token, Tokenization } from 'aws-cdk-lib';
 import { DriftModelSettings, DriftVariables, MAX_DRIFT_WINDOW_MS, MIN_DRIFT_WINDOW_MS } from '../../runtime/contracts/drift';
+import { isPartitionValue } from '../../runtime/core/datasets';
 import type { DriftDetectorProps } from '../monitoring/drift-detector';
 import { concreteSeconds, environmentBytes, LAMBDA_ENVIRONMENT_LIMIT_BYTES, rangeProblems, wholeSecondsProblems } from './validation';
 
-/** Model names a dataset partition takes (runtime/core/datasets.ts). */
-const MODEL_NAME = /^[A-Za-z0-9._-]{1,128}$/;
 /** Longest value of a deploy-time name in the environment (an S3 bucket name, a SageMaker endpoint name), bytes. */
 const MAX_NAME_BYTES = 63;
 
@@ -46,7 +45,7 @@ export function driftDetectorProblems(props: DriftDetectorProps, modelName: stri
   }
   if (modelName === undefined) {
     problems.push('modelName: required without a gateway (the model=<name> partition of the prediction logs and baselines)');
-  } else if (!Token.isUnresolved(modelName) && (!MODEL_NAME.test(modelName) || modelName === '.' || modelName === '..')) {
+  } else if (!Token.isUnresolved(modelName) && !isPartitionValue(modelName)) {
     problems.push(`modelName: '${modelName}' must be 1–128 letters, digits, '.', '_' or '-' (a dataset partition value)`);
   } else if (Token.isUnresolved(modelName)) {
     problems.push('modelName: must be known at synth (it is the S3 prefix the function may read); pass the model name as a string');

@@ -2,7 +2,8 @@
  * Validation of `LabelIngestion` props: every problem, each naming the prop and the fix, thrown once by the construct
  * (`throwIfProblems`). Internal: not exported from lib/index.ts.
  */
-import { isModelName, LabelIngestionVariables } from '../../runtime/contracts/label-ingestion';
+import { LabelIngestionVariables } from '../../runtime/contracts/label-ingestion';
+import { isPartitionValue } from '../../runtime/core/datasets';
 import type { LabelIngestionProps } from '../monitoring/label-ingestion';
 import { concreteSeconds, environmentBytes, integerOutOfRange, LAMBDA_ENVIRONMENT_LIMIT_BYTES } from './validation';
 
@@ -19,7 +20,7 @@ export function validateLabelIngestionProps(props: LabelIngestionProps, environm
   if (models.length === 0) problems.push('models: name at least one model whose labels this ingestion accepts');
   const seen = new Set<string>();
   models.forEach((model, i) => {
-    if (!isModelName(model)) problems.push(`models[${i}]: '${String(model).slice(0, 64)}' is not a model name; use 1–128 letters, digits, '.', '_' or '-' (the name the model is served under)`);
+    if (!isPartitionValue(model)) problems.push(`models[${i}]: '${String(model).slice(0, 64)}' is not a model name; use 1–128 letters, digits, '.', '_' or '-' (the name the model is served under)`);
     else if (seen.has(model)) problems.push(`models[${i}]: '${model}' is given twice; list each model once`);
     seen.add(model);
   });

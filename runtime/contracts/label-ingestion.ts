@@ -4,7 +4,7 @@
  * dead letter it sends for each label it refuses. The label itself is validated by ../core/labels.ts and stored as
  * ../core/datasets.ts says. Pure: imports only other pure modules.
  */
-import { labelModelPrefix } from '../core/datasets';
+import { isPartitionValue } from '../core/datasets';
 import { METRICS_NAMESPACE } from '../core/metrics';
 import { Environment, EnvironmentReader } from './environment';
 import { SharedVariables } from './shared';
@@ -57,7 +57,7 @@ export function parseLabelIngestionEnvironment(env: Environment): Required<Label
   const datasetBucketName = read.required(V.DATASET_BUCKET_NAME);
   const deadLetterQueueUrl = read.required(V.DEAD_LETTER_QUEUE_URL);
   const models = read.json<unknown>(V.MODELS, 'a JSON array of model names');
-  if (models !== undefined && (!Array.isArray(models) || models.length === 0 || !models.every(isModelName))) {
+  if (models !== undefined && (!Array.isArray(models) || models.length === 0 || !models.every(isPartitionValue))) {
     read.problem(`${V.MODELS} must be a non-empty JSON array of model names (1–128 letters, digits, '.', '_' or '-')`);
   }
   read.throwIfProblems();
@@ -69,16 +69,6 @@ export function parseLabelIngestionEnvironment(env: Environment): Required<Label
   };
 }
 
-/** Whether `value` is a model name a label partition takes (`labelModelPrefix` accepts it). */
-export function isModelName(value: unknown): value is string {
-  if (typeof value !== 'string') return false;
-  try {
-    labelModelPrefix(value);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Where a refused label came from. */
 export type LabelSource =

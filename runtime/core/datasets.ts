@@ -39,11 +39,16 @@ export function partitionHour(ms: number): string {
 }
 
 /**
- * A model name as a partition value: model names are validated (letters, digits, `-`, `_`, `.`) where they are
- * declared; anything else is refused here so a key can never escape its partition.
+ * Whether `value` may be a `model=` or `version=` partition value: 1–128 letters, digits, '.', '_' or '-', and not
+ * `.` or `..`, so a key can never escape its partition. Model names are validated with it where they are declared.
  */
+export function isPartitionValue(value: unknown): value is string {
+  return typeof value === 'string' && /^[A-Za-z0-9._-]{1,128}$/.test(value) && value !== '.' && value !== '..';
+}
+
+/** A model name as a partition value; anything else is refused (`isPartitionValue`). */
 function modelPartition(model: string): string {
-  if (!/^[A-Za-z0-9._-]{1,128}$/.test(model) || model === '.' || model === '..') {
+  if (!isPartitionValue(model)) {
     throw new Error(`model '${model}': a dataset partition takes 1–128 letters, digits, '.', '_' or '-'`);
   }
   return model;
@@ -76,7 +81,7 @@ export function baselineModelPrefix(model: string): string {
 
 /** `baselines/model=<model>/version=<modelVersion>/baseline.json` — the baseline of one model version. */
 export function baselineKey(model: string, modelVersion: string): string {
-  if (!/^[A-Za-z0-9._-]{1,128}$/.test(modelVersion) || modelVersion === '.' || modelVersion === '..') {
+  if (!isPartitionValue(modelVersion)) {
     throw new Error(`modelVersion '${modelVersion}': a baseline key takes 1–128 letters, digits, '.', '_' or '-'`);
   }
   return `${baselineModelPrefix(model)}version=${modelVersion}/baseline.json`;

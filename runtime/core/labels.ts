@@ -15,7 +15,7 @@ import {
   DEFAULT_MAX_FUTURE_SKEW_MS, describeValue, EARLIEST_EVENT_TIME_MS, DEFAULT_EARLIEST_EVENT_DATE, epochUnitProblem, formatEpochMs,
   joinKeyValue, parseEventTime, textProblem,
 } from '../../lib/features/spec';
-import { LABEL_SCHEMA, labelModelPrefix, LabelRecord } from './datasets';
+import { isPartitionValue, LABEL_SCHEMA, LabelRecord } from './datasets';
 
 /** Most bytes of one label (a Kinesis record or a line of a dropped file): a label is small; larger input is refused unread. */
 export const MAX_LABEL_BYTES = 64 * 1024;
@@ -191,9 +191,7 @@ function modelProblem(value: unknown, models: readonly string[] | undefined): st
     const listed = models.slice(0, MAX_MODELS_LISTED).join(', ') + (models.length > MAX_MODELS_LISTED ? `, … (${models.length} in all)` : '');
     return `model: ${describeValue(value)} is not a model this ingestion accepts labels for (${listed}); send labels of those, or add the model to the LabelIngestion's models`;
   }
-  try {
-    labelModelPrefix(value);
-  } catch {
+  if (!isPartitionValue(value)) {
     return `model: ${describeValue(value)} is not a model name (1–128 letters, digits, '.', '_' or '-'); send the name the model is served under`;
   }
   return undefined;

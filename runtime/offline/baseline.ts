@@ -7,7 +7,7 @@ import {
   FEATURE_REF_SEPARATOR, FeatureDtype, FeatureViewSpec, OFFLINE_PARTITION_COLUMNS, parseEventTime, resolveFeatureRefs, ResolvedFeatureRefs,
   serveValue,
 } from '../../lib/features/spec';
-import { datesInWindow, predictionLogDayPrefix } from '../core/datasets';
+import { datesInWindow, isPartitionValue, predictionLogDayPrefix } from '../core/datasets';
 import { DatasetProfile, ProfileBuilder, ProfileBuilderOptions } from '../core/drift/profile';
 import { LabelValue, ProblemType, QualityAccumulator } from '../core/model-quality';
 import { featureColumn, int64Value, quoteIdentifier, quoteLiteral, selectedEventTimeColumn, statusColumn } from '../core/point-in-time';
@@ -243,7 +243,7 @@ export function validateBaselineRequest(request: BaselineRequest): void {
   const problems: string[] = [];
   for (const field of ['model', 'modelVersion'] as const) {
     const value = request[field];
-    if (typeof value !== 'string' || !/^[A-Za-z0-9._-]{1,128}$/.test(value) || value === '.' || value === '..') {
+    if (!isPartitionValue(value)) {
       problems.push(`${field}: give 1–128 letters, digits, '.', '_' or '-' (it names the baseline's S3 key), got ${JSON.stringify(value) ?? 'nothing'}`);
     }
   }
