@@ -83,6 +83,20 @@ describe('model gate: serving constraints', () => {
     expect(check(result, 'cost-per-1000').reason).toMatch(/needs the instance price per hour \(got undefined\) and the measured throughput per second \(got undefined\)/);
   });
 
+  test('report values nested 100,000 deep or 1 MB long fail their checks with a short reason, never a stack overflow', () => {
+    let deep: unknown = [];
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    const long = 'x'.repeat(1024 * 1024);
+    for (const hostile of [deep, long]) {
+      const h = hostile as number;
+      const result = checkModel({ challenger: { metrics: { auc: h }, serving: { latencyP99Ms: h, modelBytes: h, pricePerHour: h, throughputPerSecond: h } }, champion: { metrics: { auc: h } } }, serving);
+      expect(result.passed).toBe(false);
+      expect(result.checks.map((c) => [c.name, c.passed])).toEqual([['metric', false], ['latency-p99', false], ['model-size', false], ['cost-per-1000', false]]);
+      for (const c of result.checks) expect(c.reason.length).toBeLessThan(300);
+    }
+    expect(check(checkModel({ challenger: { metrics: { auc: deep as number } }, champion }, AUC), 'metric').reason).toBe("the challenger's metric auc is an array of 1; the evaluation must report a finite auc");
+  });
+
   test('unset constraints are not checked', () => {
     expect(checkModel({ challenger: { metrics: { auc: 0.95 } }, champion }, AUC).checks.map((c) => c.name)).toEqual(['metric']);
   });

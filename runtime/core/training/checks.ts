@@ -52,6 +52,16 @@ export function formatShare(x: number): string {
   return `${formatNumber(x * 100)} %`;
 }
 
+/**
+ * A value of untrusted input (an evaluation report's metric or measurement) for a reason: a primitive as `String`
+ * gives it (a string cut at 40 characters), an object or array described by `describeValue`, never serialized: it
+ * may nest without end, and a reason ends up in the step's result, which Step Functions caps at 256 KB.
+ */
+export function shownValue(value: unknown): string {
+  if (typeof value === 'string') return value.length > 40 ? `${value.slice(0, 40)}…` : value;
+  return value !== null && typeof value === 'object' ? describeValue(value) : String(value);
+}
+
 /** A problem when `value` is set and is not a finite number within [min, max]. */
 export function rangeProblem(field: string, value: unknown, min: number, max: number, fix: string): string | undefined {
   if (value === undefined) return undefined;

@@ -3,7 +3,7 @@
  * meets the serving constraints (p99 latency on the inference server, model size, cost per 1,000 predictions).
  * Without a champion (the first model) the constraints alone decide. Pure TypeScript.
  */
-import { formatNumber, GateCheck, gateResult, GateResult, GateSpecError, problemsOf } from './checks';
+import { formatNumber, GateCheck, gateResult, GateResult, GateSpecError, problemsOf, shownValue } from './checks';
 
 /** Which way a metric improves. */
 export const MetricDirection = {
@@ -102,10 +102,10 @@ export function modelGateSpecProblems(spec: ModelGateSpec): string[] {
   const m = spec.metric;
   const problems: string[] = [];
   if (typeof m.name !== 'string' || m.name.trim() === '' || m.name.length > 128) problems.push('metric.name must be the metric\'s name as the evaluation reports it (1–128 characters)');
-  if (!Object.values(MetricDirection).includes(m.direction)) problems.push(`metric.direction is ${String(m.direction)}; use '${MetricDirection.HIGHER_IS_BETTER}' or '${MetricDirection.LOWER_IS_BETTER}'`);
-  if (m.marginKind !== undefined && !Object.values(MarginKind).includes(m.marginKind)) problems.push(`metric.marginKind is ${String(m.marginKind)}; use '${MarginKind.ABSOLUTE}' or '${MarginKind.RELATIVE}'`);
+  if (!Object.values(MetricDirection).includes(m.direction)) problems.push(`metric.direction is ${shownValue(m.direction)}; use '${MetricDirection.HIGHER_IS_BETTER}' or '${MetricDirection.LOWER_IS_BETTER}'`);
+  if (m.marginKind !== undefined && !Object.values(MarginKind).includes(m.marginKind)) problems.push(`metric.marginKind is ${shownValue(m.marginKind)}; use '${MarginKind.ABSOLUTE}' or '${MarginKind.RELATIVE}'`);
   if (m.minMargin !== undefined && (typeof m.minMargin !== 'number' || !Number.isFinite(m.minMargin) || m.minMargin < 0)) {
-    problems.push(`metric.minMargin is ${String(m.minMargin)}; expected a finite number ≥ 0 (${m.marginKind === MarginKind.RELATIVE ? 'a share: 0.02 is 2 %' : 'in the metric\'s units'})`);
+    problems.push(`metric.minMargin is ${shownValue(m.minMargin)}; expected a finite number ≥ 0 (${m.marginKind === MarginKind.RELATIVE ? 'a share: 0.02 is 2 %' : 'in the metric\'s units'})`);
   }
   const s = spec.serving;
   if (s !== undefined && (s === null || typeof s !== 'object')) problems.push('serving must be an object of constraints');
@@ -173,13 +173,13 @@ function metricCheck(input: ModelGateInput, rule: MetricRule): GateCheck {
 function metricOf(metrics: Readonly<Record<string, number>> | undefined, name: string): number | string {
   const value = metrics !== null && typeof metrics === 'object' && Object.hasOwn(metrics, name) ? metrics[name] : undefined;
   if (value === undefined) return `metric ${name} is missing`;
-  if (typeof value !== 'number' || !Number.isFinite(value)) return `metric ${name} is ${String(value)}`;
+  if (typeof value !== 'number' || !Number.isFinite(value)) return `metric ${name} is ${shownValue(value)}`;
   return value;
 }
 
 function atMost(name: string, measured: number | undefined, limit: number, unit: string, what: string, limitName: string): GateCheck {
   if (typeof measured !== 'number' || Number.isNaN(measured) || measured < 0) {
-    return { name, passed: false, observed: null, threshold: limit, reason: `${what} was not measured (got ${String(measured)}); measure it before registering` };
+    return { name, passed: false, observed: null, threshold: limit, reason: `${what} was not measured (got ${shownValue(measured)}); measure it before registering` };
   }
   const passed = measured <= limit;
   const verb = passed ? 'is within' : 'exceeds';
@@ -192,7 +192,7 @@ function costCheck(serving: ServingMeasurement, limit: number): GateCheck {
   if (!valid(price) || !valid(throughput)) {
     return {
       name: 'cost-per-1000', passed: false, observed: null, threshold: limit,
-      reason: `cost per 1,000 predictions needs the instance price per hour (got ${String(price)}) and the measured throughput per second (got ${String(throughput)})`,
+      reason: `cost per 1,000 predictions needs the instance price per hour (got ${shownValue(price)}) and the measured throughput per second (got ${shownValue(throughput)})`,
     };
   }
   const cost = costPer1000Predictions(price, throughput);
@@ -205,5 +205,5 @@ function costCheck(serving: ServingMeasurement, limit: number): GateCheck {
 
 function positiveProblem(field: string, value: unknown, unit: string): string | undefined {
   if (value === undefined) return undefined;
-  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? undefined : `${field} is ${String(value)}; expected a finite number > 0 (${unit}), or leave it unset`;
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? undefined : `${field} is ${shownValue(value)}; expected a finite number > 0 (${unit}), or leave it unset`;
 }
