@@ -4,7 +4,7 @@
  * too), and two alarms with an action: the function failed, and runs were given up. Internal: not exported from
  * lib/index.ts.
  */
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Size, SizeRoundingBehavior } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -16,6 +16,7 @@ import type { AlarmTopic } from '../monitoring/alarm-topic';
 import { alarmActionOf, anyFailureAlarm, notifyOnStateChanges } from './alarm-actions';
 import { createDeadLetterQueue, sendOnlyDestination } from './dead-letter';
 import { createHandlerFunction, HandlerFunctionProps } from './handler-function';
+import { concreteSeconds, rangeProblems, wholeSecondsProblems } from './validation';
 
 /** Attempts after a failed run (Lambda's asynchronous retries, and EventBridge's delivery retries). */
 const RETRIES = 2;
@@ -43,6 +44,28 @@ export interface ScheduledJob {
   readonly alarms: cloudwatch.Alarm[];
   readonly alarmAction: cloudwatch.IAlarmAction;
   readonly alarmTopic?: AlarmTopic;
+}
+
+/** The props of a scheduled job's construct that size and time it, as given (undefined: the construct's default). */
+export interface ScheduledJobSizing {
+  readonly schedule?: Duration;
+  readonly timeout?: Duration;
+  readonly memorySize?: Size;
+}
+
+/**
+ * Problems of a scheduled job's `schedule` (whole minutes from a minute to a day: an EventBridge rate, and the period of
+ * its alarm), `timeout` (Lambda's 30 s to 15 min) and `memorySize` (256 MiB to 10 GiB).
+ */
+export function scheduledJobProblems(props: ScheduledJobSizing): string[] {
+  const problems = wholeSecondsProblems('schedule', props.schedule, { min: Duration.minutes(1), max: Duration.days(1), why: 'an EventBridge rate in whole minutes, at most a day so the alarm period fits CloudWatch' });
+  const scheduleSeconds = concreteSeconds(props.schedule);
+  if (scheduleSeconds !== undefined && scheduleSeconds % 60 !== 0) {
+    problems.push(`schedule: ${props.schedule!.toHumanString()} must be whole minutes (an EventBridge rate and a CloudWatch period)`);
+  }
+  problems.push(...wholeSecondsProblems('timeout', props.timeout, { min: Duration.seconds(30), max: Duration.minutes(15), why: "Lambda's limit, and time to read a window" }));
+  problems.push(...rangeProblems('memorySize (MiB)', props.memorySize?.toMebibytes({ rounding: SizeRoundingBehavior.FLOOR }), { min: 256, max: 10_240, integer: true }));
+  return problems;
 }
 
 /** Creates the job in `scope`: `Function`, `DeadLetterQueue`, `Schedule`, `ErrorsAlarm`, `DeadLetterAlarm` (and `AlarmTopic`). */

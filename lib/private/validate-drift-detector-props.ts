@@ -2,11 +2,12 @@
  * Validation of `DriftDetector` props: every problem at once, each naming the prop and the fix; tokens are skipped
  * (checked at deploy). Internal: not exported from lib/index.ts.
  */
-import { Duration, SizeRoundingBehavior, Token, Tokenization } from 'aws-cdk-lib';
+import { Duration, Token, Tokenization } from 'aws-cdk-lib';
 import { DriftModelSettings, DriftVariables, MAX_DRIFT_WINDOW_MS, MIN_DRIFT_WINDOW_MS } from '../../runtime/contracts/drift';
 import { isPartitionValue } from '../../runtime/core/datasets';
 import type { DriftDetectorProps } from '../monitoring/drift-detector';
-import { concreteSeconds, environmentBytes, LAMBDA_ENVIRONMENT_LIMIT_BYTES, rangeProblems, wholeSecondsProblems } from './validation';
+import { scheduledJobProblems } from './scheduled-job';
+import { environmentBytes, LAMBDA_ENVIRONMENT_LIMIT_BYTES, wholeSecondsProblems } from './validation';
 
 /** Longest value of a deploy-time name in the environment (an S3 bucket name, a SageMaker endpoint name), bytes. */
 const MAX_NAME_BYTES = 63;
@@ -64,16 +65,10 @@ export function driftDetectorProblems(props: DriftDetectorProps, modelName: stri
   if (capture && !Token.isUnresolved(capture.prefix) && (capture.prefix === '' || capture.prefix.startsWith('/') || capture.prefix.endsWith('/'))) {
     problems.push(`dataCapture: the capture prefix '${capture.prefix}' must be non-empty, without a leading or trailing '/' (as DataCaptureProps.prefix)`);
   }
-  problems.push(...wholeSecondsProblems('schedule', props.schedule, { min: Duration.minutes(1), max: Duration.days(1), why: 'an EventBridge rate in whole minutes, at most a day so the alarm period fits CloudWatch' }));
-  const scheduleSeconds = concreteSeconds(props.schedule);
-  if (scheduleSeconds !== undefined && scheduleSeconds % 60 !== 0) {
-    problems.push(`schedule: ${props.schedule!.toHumanString()} must be whole minutes (an EventBridge rate and a CloudWatch period)`);
-  }
+  problems.push(...scheduledJobProblems(props));
   problems.push(...wholeSecondsProblems('window', props.window, {
     min: Duration.millis(MIN_DRIFT_WINDOW_MS), max: Duration.millis(MAX_DRIFT_WINDOW_MS), why: 'the days of partitions the function lists grow with it',
   }));
-  problems.push(...wholeSecondsProblems('timeout', props.timeout, { min: Duration.seconds(30), max: Duration.minutes(15), why: "Lambda's limit, and time to read a window" }));
-  problems.push(...rangeProblems('memorySize (MiB)', props.memorySize?.toMebibytes({ rounding: SizeRoundingBehavior.FLOOR }), { min: 256, max: 10_240, integer: true }));
   const environmentProblem = environmentSizeProblem(props, environment, model);
   if (environmentProblem) problems.push(environmentProblem);
   return problems;

@@ -2,10 +2,11 @@
  * Validation of `ModelQualityMonitor` props: every problem at once, each naming the prop and the fix; tokens are
  * skipped (checked at deploy). Internal: not exported from lib/index.ts.
  */
-import { Duration, SizeRoundingBehavior, Token } from 'aws-cdk-lib';
+import { Duration, Token } from 'aws-cdk-lib';
 import { labelJoinWindowProblems, MAX_LOOKBACK_MS, MIN_LABEL_WINDOW_MS, PROBLEM_TYPES } from '../../runtime/contracts/label-join';
 import { predictionLogModelPrefix } from '../../runtime/core/datasets';
 import type { ModelQualityMonitorProps } from '../monitoring/model-quality-monitor';
+import { scheduledJobProblems } from './scheduled-job';
 import { concreteSeconds, rangeProblems, wholeSecondsProblems } from './validation';
 
 /** The props the construct resolves before validation (defaults applied; the model name from `modelName` or the gateway). */
@@ -44,11 +45,7 @@ export function modelQualityMonitorProblems(props: ModelQualityMonitorProps, res
   if (typeof props.scoreOutput !== 'string' || props.scoreOutput.length === 0) {
     problems.push("scoreOutput: name the model output that is the score, e.g. 'score' or 'probabilities[1]'");
   }
-  problems.push(...wholeSecondsProblems('schedule', props.schedule, { min: Duration.minutes(1), max: Duration.days(1), why: 'an EventBridge rate, at most a day so the alarm period fits CloudWatch' }));
-  const scheduleSeconds = concreteSeconds(props.schedule);
-  if (scheduleSeconds !== undefined && scheduleSeconds % 60 !== 0) {
-    problems.push(`schedule: ${props.schedule!.toHumanString()} must be whole minutes (an EventBridge rate and a CloudWatch period)`);
-  }
+  problems.push(...scheduledJobProblems(props));
   const windowRange = { min: Duration.millis(MIN_LABEL_WINDOW_MS), max: Duration.millis(MAX_LOOKBACK_MS), why: 'the days of partitions the function lists grow with it' };
   problems.push(...wholeSecondsProblems('labelWindow', props.labelWindow, windowRange));
   problems.push(...wholeSecondsProblems('lookback', props.lookback, windowRange));
@@ -61,7 +58,5 @@ export function modelQualityMonitorProblems(props: ModelQualityMonitorProps, res
   if (labelWindowS !== undefined && scheduleS !== undefined && labelWindowS < scheduleS) {
     problems.push('labelWindow: shorter than the schedule; labels arriving between two runs would never be joined, so make it at least the schedule');
   }
-  problems.push(...wholeSecondsProblems('timeout', props.timeout, { min: Duration.seconds(30), max: Duration.minutes(15), why: "Lambda's limit, and time to read a window" }));
-  problems.push(...rangeProblems('memorySize (MiB)', props.memorySize?.toMebibytes({ rounding: SizeRoundingBehavior.FLOOR }), { min: 256, max: 10_240, integer: true }));
   return problems;
 }
