@@ -83,7 +83,7 @@ export function spotTrainingFleetProblems(props: SpotTrainingFleetProps): string
   problems.push(...wholeSecondsProblems('onDemandFallbackAfter', props.onDemandFallbackAfter,
     { min: Duration.minutes(10), max: Duration.hours(24), why: 'the range of Batch\'s job state time limit actions' }));
   const taken = new Map<string, string>(Object.values(CheckpointVariables).map((name) => [name, 'set by the fleet from its checkpoint props (checkpointPrefix, checkpointInterval, checkpointsKept): remove it'] as const));
-  taken.set('AWS_BATCH_JOB_ID', 'set by AWS Batch: remove it');
+  taken.set(CheckpointVariables.BATCH_JOB_ID, 'set by AWS Batch: remove it');
   problems.push(...environmentProblems('environment', props.environment, { taken, maxValueLength: 32_768 }));
   return problems;
 }

@@ -242,6 +242,11 @@ describe('SpotTrainingFleet props', () => {
     );
   });
 
+  test('the job id Batch sets is not the environment\'s to set (the checkpoint helper extends the prefix with it)', () => {
+    expect(() => build({ environment: { [CheckpointVariables.BATCH_JOB_ID]: 'fixed' } }))
+      .toThrow(`environment.${CheckpointVariables.BATCH_JOB_ID}: set by AWS Batch: remove it`);
+  });
+
   test('an environment too small for one job, and no instance types', () => {
     expect(() => build({ maxvCpus: 2 })).toThrow('maxvCpus: 2 is fewer than the 4 vCPUs of one job (jobVcpus): no job could ever start; raise maxvCpus or lower jobVcpus');
     expect(() => build({ instanceTypes: [] })).toThrow('instanceTypes: list at least one GPU instance type');
