@@ -5,6 +5,7 @@
  */
 import type { Readable } from 'stream';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { timerDelayMs } from '../core/routing';
 
 /** An error of a read that waited on S3 past its deadline. */
 export class S3ReadTimeoutError extends Error {
@@ -20,7 +21,7 @@ export class S3ReadTimeoutError extends Error {
  */
 export async function getObjectWithDeadline(s3: S3Client, bucket: string, key: string, timeoutMs: number, overall?: AbortSignal) {
   const call = new AbortController();
-  const timer = setTimeout(() => call.abort(new S3ReadTimeoutError(key, timeoutMs)), Math.max(1, Math.floor(timeoutMs)));
+  const timer = setTimeout(() => call.abort(new S3ReadTimeoutError(key, timeoutMs)), timerDelayMs(timeoutMs));
   try {
     return await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: overall ? AbortSignal.any([call.signal, overall]) : call.signal });
   } finally {
@@ -39,7 +40,7 @@ export async function* chunksWithDeadline(stream: Readable, key: string, timeout
       signal?.throwIfAborted();
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new S3ReadTimeoutError(key, timeoutMs)), timeoutMs);
+        timer = setTimeout(() => reject(new S3ReadTimeoutError(key, timeoutMs)), timerDelayMs(timeoutMs));
       });
       try {
         const next = await Promise.race([iterator.next(), timeout]);

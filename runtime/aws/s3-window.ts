@@ -16,6 +16,7 @@ import { createGunzip } from 'zlib';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { datesInWindow, predictionLogDayPrefix } from '../core/datasets';
 import { parseDataCaptureKey } from '../core/logged-predictions';
+import { timerDelayMs } from '../core/routing';
 import { chunksWithDeadline, getObjectWithDeadline } from './s3-read';
 
 /** A time window, epoch milliseconds: `fromMs` included, `toMs` excluded. */
@@ -141,7 +142,7 @@ export function dataCaptureWindow(bucket: string, prefix: string, endpoint: stri
 
 /** A signal for one call: its own deadline, and the overall one when given. */
 function callSignal(timeoutMs: number, overall?: AbortSignal): AbortSignal {
-  const own = AbortSignal.timeout(Math.max(1, Math.floor(timeoutMs)));
+  const own = AbortSignal.timeout(timerDelayMs(timeoutMs));
   return overall ? AbortSignal.any([own, overall]) : own;
 }
 
