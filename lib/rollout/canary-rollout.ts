@@ -413,7 +413,7 @@ export class CanaryRollout extends Construct {
         detail: { ModelPackageGroupName: [approval.modelPackageGroupName], ModelApprovalStatus: ['Approved'] },
       },
       targets: [new targets.SfnStateMachine(this.stateMachine, {
-        input: events.RuleTargetInput.fromObject({ by: 'model-registry', reason: `model package ${events.EventField.fromPath('$.detail.ModelPackageArn')} approved` }),
+        input: events.RuleTargetInput.fromObject({ [Req.BY]: 'model-registry', [Req.REASON]: `model package ${events.EventField.fromPath('$.detail.ModelPackageArn')} approved` }),
         deadLetterQueue, retryAttempts: 8, maxEventAge: Duration.hours(2),
       })],
     });
