@@ -1,6 +1,6 @@
 import { Size, SizeRoundingBehavior, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import { GpuFamilyFacts, MigProfileFacts, NVIDIA_GPU_FAMILIES, parseInstanceName } from '../private/gpu-catalog';
+import { catalogGpuCount, GpuFamilyFacts, MigProfileFacts, NVIDIA_GPU_FAMILIES, parseInstanceName } from '../private/gpu-catalog';
 
 export type { MigProfileFacts } from '../private/gpu-catalog';
 
@@ -82,7 +82,7 @@ export class GpuInstanceType {
         + 'GPU node groups run the x86_64 NVIDIA AMIs (AL2023/Bottlerocket NVIDIA) and the NVIDIA device plugin, so use an x86_64 NVIDIA family, e.g. \'g5.xlarge\' or \'g6.xlarge\'');
     }
     const facts: GpuFamilyFacts | undefined = NVIDIA_GPU_FAMILIES[parts.family];
-    const gpuCount = options.gpuCount ?? (facts ? facts.gpusBySize[parts.size] ?? 1 : undefined);
+    const gpuCount = options.gpuCount ?? catalogGpuCount(parts);
     const gpuMemory = options.gpuMemory ?? (facts ? Size.gibibytes(facts.gpuMemoryGiB) : undefined);
     if (gpuCount === undefined || gpuMemory === undefined) {
       throw new Error(`GpuInstanceType.of('${name}'): the catalog does not know the ${parts.family} family; pass gpuCount and gpuMemory (AWS's instance specifications state them)`);
