@@ -154,7 +154,7 @@ function resourceProblems(props: GpuInferenceChartProps): string[] {
   ];
   const { memory } = props;
   if (memory) {
-    problems.push(...positiveSize('memory.request', memory.request), ...positiveSize('memory.limit', memory.limit));
+    problems.push(...positiveSize('memory.request', memory.request, 1), ...positiveSize('memory.limit', memory.limit, 1));
     if (!memory.request.isUnresolved() && !memory.limit.isUnresolved() && mib(memory.limit) < mib(memory.request)) {
       problems.push(`memory.limit: ${memory.limit.toMebibytes({ rounding: SizeRoundingBehavior.NONE })} MiB is below memory.request; raise it to at least the request`);
     }
@@ -188,7 +188,7 @@ function sidecarProblems(props: GpuInferenceChartProps): string[] {
     ...rangeProblems('preprocessing.port', sidecar.port, { min: 1, max: 65535, integer: true }),
     ...(sidecar.port === SERVER_PORT ? [`preprocessing.port: ${SERVER_PORT} is the server's port in the same pod; choose another`] : []),
     ...rangeProblems('preprocessing.cpu', sidecar.cpu, { min: 0.001, max: 192 }),
-    ...(sidecar.memory ? positiveSize('preprocessing.memory', sidecar.memory) : []),
+    ...(sidecar.memory ? positiveSize('preprocessing.memory', sidecar.memory, 1) : []),
     ...environmentProblems('preprocessing.environment', sidecar.environment, { taken: new Map(), maxValueLength: 32_768 }),
   ];
 }
@@ -208,8 +208,23 @@ function secondsProblems(prop: string, duration: Parameters<typeof concreteSecon
     : [`${prop}: ${duration!.toHumanString()} must be whole seconds from ${min} to ${max} (${what})`];
 }
 
-function positiveSize(prop: string, size: Size): string[] {
-  return size.isUnresolved() || mib(size) > 0 ? [] : [`${prop}: must be a positive size, e.g. Size.mebibytes(500)`];
+/**
+ * Largest size the chart accepts, MiB: 32 TiB, the memory of the largest EC2 instance. Sizes render as `<MiB>Mi`
+ * quantities, and JavaScript writes a number from 1e21 with an exponent (`2e+300Mi`), which the API server refuses;
+ * a model this size with 64 workers still derives a request of about 2.2e9 MiB.
+ */
+const MAX_SIZE_MIB = 32 * 2 ** 20;
+
+/**
+ * `size` positive and at most 32 TiB; sizes rendered as given (container memory) at least `minMiB`, as JavaScript
+ * writes a number below 1e-6 with an exponent (`9.5367431640625e-7Mi` for one byte).
+ */
+function positiveSize(prop: string, size: Size, minMiB = 0): string[] {
+  if (size.isUnresolved()) return [];
+  const sizeMiB = mib(size);
+  if (!(sizeMiB > 0)) return [`${prop}: must be a positive size, e.g. Size.mebibytes(500)`];
+  if (sizeMiB > MAX_SIZE_MIB) return [`${prop}: ${sizeMiB} MiB must be at most 32 TiB (the largest EC2 instance's memory)`];
+  return sizeMiB < minMiB ? [`${prop}: ${sizeMiB} MiB must be at least ${minMiB} MiB`] : [];
 }
 
 /** MiB of a Size, fractions kept. */

@@ -390,6 +390,30 @@ describe('validation', () => {
     expect(errorOf(props)).toMatch(message);
   });
 
+  // Sizes are rendered as `<MiB>Mi` quantities: JavaScript writes 1e21 and above, and below 1e-6, with an exponent
+  // ('2e+300Mi', '9.5367431640625e-7Mi'), which the API server refuses at apply, long after synth.
+  test.each<[string, Partial<GpuInferenceChartProps>, RegExp]>([
+    ['model size beyond any instance', { modelSize: Size.mebibytes(1e300) }, /modelSize: 1e\+300 MiB must be at most 32 TiB/],
+    ['infinite memory request', { memory: { request: Size.tebibytes(1e303), limit: Size.tebibytes(1e303) } }, /memory.request: Infinity MiB must be at most 32 TiB/],
+    ['memory limit beyond any instance', { memory: { request: Size.gibibytes(4), limit: Size.tebibytes(1e300) } }, /memory.limit: .* MiB must be at most 32 TiB/],
+    ['one-byte memory request', { memory: { request: Size.bytes(1), limit: Size.gibibytes(4) } }, /memory.request: .* MiB must be at least 1 MiB/],
+    ['sidecar memory beyond any instance', { preprocessing: { image: 'x:1', port: 9000, memory: Size.tebibytes(1e300) } }, /preprocessing.memory: .* MiB must be at most 32 TiB/],
+  ])('sizes within what a Kubernetes quantity renders: refuses %s', (_case, props, message) => {
+    expect(errorOf(props)).toMatch(message);
+  });
+
+  test('the largest sizes accepted render as plain Kubernetes quantities', () => {
+    const quantity = /^[0-9]+(\.[0-9]+)?(Mi)?$/;
+    const objects = synth({ modelSize: Size.tebibytes(32), serverSettings: { workers: 64 }, preprocessing: { image: 'x:1', port: 9000, memory: Size.tebibytes(32) } });
+    const spec = only(objects, 'Deployment').spec.template.spec;
+    const rendered = [
+      ...spec.containers.flatMap((c: any) => [c.resources.requests.memory, c.resources.limits.memory]),
+      ...spec.volumes.filter((v: any) => v.emptyDir).map((v: any) => v.emptyDir.sizeLimit),
+    ];
+    expect(rendered.length).toBeGreaterThanOrEqual(5);
+    for (const value of rendered) expect(value).toMatch(quantity);
+  });
+
   test('the model must fit in the GPU memory a pod gets', () => {
     expect(errorOf({ modelSize: Size.gibibytes(8), gpuSharing: GpuSharing.timeSlicing(4), instanceType: GpuInstanceType.G6_XLARGE }))
       .toMatch(/modelSize: 8 GiB does not fit in 24 GiB \/ 4 pods = 6 GiB per pod on g6.xlarge \(time-slicing-4\)/);
