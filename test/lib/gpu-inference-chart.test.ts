@@ -17,6 +17,7 @@ import {
 } from '../../lib/kubernetes/chart';
 import { cacheSizeLimitMiB, serverMemory, startupFailureThreshold, terminationGraceSeconds } from '../../lib/kubernetes/chart/sizing';
 import { validateKubernetesManifests, KubernetesManifest } from '../support/kubernetes-schema';
+import { parseInferenceServerEnvironment, ServerVariables } from '../../runtime/contracts/inference-server';
 
 type Obj = KubernetesManifest & Record<string, any>;
 
@@ -206,6 +207,25 @@ describe('defaults (exclusive GPU, created IRSA service account, HPA)', () => {
     const priority = only(objects, 'PriorityClass');
     expect(priority).toMatchObject({ apiVersion: 'scheduling.k8s.io/v1', metadata: { name: 'fraud-serving' }, value: 100000, globalDefault: false });
     expect(pod.priorityClassName).toBe('fraud-serving');
+  });
+});
+
+describe('the server environment the chart renders, as the server reads it', () => {
+  const env = (objects: Obj[]): Record<string, string> => Object.fromEntries(only(objects, 'Deployment').spec.template.spec.containers
+    .find((c: any) => c.name === 'server').env.map((e: { name: string; value: string }) => [e.name, e.value]));
+
+  test('parses without a problem, naming the downloaded model', () => {
+    const config = parseInferenceServerEnvironment(env(synth({ variant: 'blue', modelVersion: '7' })), 4);
+    expect(config).toMatchObject({ modelUri: '/models/model.onnx', modelName: 'fraud', modelVersion: '7', variant: 'blue', executionProvider: 'cuda' });
+  });
+
+  test('the version and variant the chart defaults to are the server\'s own defaults (the chart writes them out)', () => {
+    const rendered = env(synth());
+    const { [ServerVariables.MODEL_VERSION]: _version, [ServerVariables.MODEL_VARIANT]: _variant, ...unset } = rendered;
+    const withDefaults = parseInferenceServerEnvironment(rendered, 4);
+    const serverDefaults = parseInferenceServerEnvironment(unset, 4);
+    expect(withDefaults.modelVersion).toBe(serverDefaults.modelVersion);
+    expect(withDefaults.variant).toBe(serverDefaults.variant);
   });
 });
 

@@ -329,6 +329,8 @@ describe('GpuNodeGroup validation', () => {
     ['max 0', { maxSize: 0, minSize: 0 }, /maxSize: 0 must be an integer between 1 and 450/],
     ['fractional', { maxSize: 2.5 }, /maxSize: 2.5 must be an integer/],
     ['small root volume', { rootVolumeSize: Size.gibibytes(20) }, /rootVolumeSize: 20 GiB must be whole GiB between 50/],
+    ['root volume beyond gp3', { rootVolumeSize: Size.tebibytes(1e300) }, /rootVolumeSize: 1\.024e\+303 GiB must be whole GiB between 50 and 16384/],
+    ['infinite root volume', { rootVolumeSize: Size.gibibytes(Infinity) }, /rootVolumeSize: Infinity GiB must be whole GiB between 50 and 16384/],
     ['MIG on a non-MIG GPU', { gpuSharing: GpuSharing.mig('1g.10gb') }, /gpuSharing: g5\.xlarge \(NVIDIA A10G\) does not support MIG/],
     ['unknown MIG profile', { instanceTypes: [GpuInstanceType.P4D_24XLARGE], gpuSharing: GpuSharing.mig('1g.10gb') }, /MIG profile 1g\.10gb does not exist on p4d\.24xlarge \(NVIDIA A100\); use one of 1g\.5gb, 2g\.10gb, 3g\.20gb, 7g\.40gb/],
     ['MPS on Bottlerocket', { amiFamily: GpuAmiFamily.BOTTLEROCKET_NVIDIA, gpuSharing: GpuSharing.mps(2) }, /gpuSharing: MPS is not configured on BOTTLEROCKET_NVIDIA/],
