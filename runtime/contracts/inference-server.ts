@@ -45,6 +45,14 @@
 import { PRIORITY_TIERS, PriorityTierName } from '../core/tiers';
 import { Environment, EnvironmentReader, NumberBounds } from './environment';
 
+/** What the server assumes for the model's version and variant when the environment names none. */
+export const ServerModelDefaults = {
+  /** `MODEL_VERSION` unset. */
+  VERSION: '1',
+  /** `MODEL_VARIANT` unset: SageMaker's default variant name. */
+  VARIANT: 'AllTraffic',
+} as const;
+
 /** HTTP paths of the server that orchestrators call: Kubernetes probes, load balancer health checks, Prometheus. */
 export const ServerPaths = {
   /** Liveness (Open Inference Protocol): 200 while the process runs. */
@@ -335,8 +343,8 @@ export function parseInferenceServerEnvironment(env: Environment, cpus: number):
     port: number('port'),
     modelUri: read.optional(V.MODEL_URI) ?? '/opt/ml/model',
     modelName: read.optional(V.MODEL_NAME),
-    modelVersion: read.optional(V.MODEL_VERSION) ?? '1',
-    variant: read.optional(V.MODEL_VARIANT) ?? 'AllTraffic',
+    modelVersion: read.optional(V.MODEL_VERSION) ?? ServerModelDefaults.VERSION,
+    variant: read.optional(V.MODEL_VARIANT) ?? ServerModelDefaults.VARIANT,
     endpointName: read.optional(V.ENDPOINT_NAME),
     executionProvider,
     workers,

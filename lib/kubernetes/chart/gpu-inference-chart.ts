@@ -2,7 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import * as cdk8s from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { NUMERIC_SETTINGS, ServerPaths, ServerVariables } from '../../../runtime/contracts/inference-server';
+import { NUMERIC_SETTINGS, ServerModelDefaults, ServerPaths, ServerVariables } from '../../../runtime/contracts/inference-server';
 import {
   chartObjectName, DEFAULT_SERVER_CPU, DEFAULT_SIDECAR_CPU, gpuInferenceChartPropsProblems, mib, SERVER_PORT,
 } from '../../private/validate-gpu-inference-chart-props';
@@ -133,8 +133,8 @@ export class GpuInferenceChart extends cdk8s.Chart {
         ...(props.warmupSampleUri === undefined ? {} : { [ServerVariables.WARMUP_SAMPLE]: WARMUP_SAMPLE_PATH }),
         [ServerVariables.MODEL_URI]: modelFile,
         [ServerVariables.MODEL_NAME]: props.modelName,
-        [ServerVariables.MODEL_VERSION]: props.modelVersion ?? '1',
-        [ServerVariables.MODEL_VARIANT]: props.variant ?? 'AllTraffic',
+        [ServerVariables.MODEL_VERSION]: props.modelVersion ?? ServerModelDefaults.VERSION,
+        [ServerVariables.MODEL_VARIANT]: props.variant ?? ServerModelDefaults.VARIANT,
       }),
       volumeMounts: [{ volume: cache, path: MODEL_CACHE_PATH, readOnly: true }, tmpMount],
       startup: httpProbe(ServerPaths.READY, PROBE_PERIOD_SECONDS, startupFailureThreshold(loadSeconds)),
